@@ -1,0 +1,22 @@
+// directsmtp-bench: the bundled benchmark harness. Every performance figure the project
+// quotes comes from here, in a release build. Each benchmark lives in its own file.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let benchUsage = """
+    usage: directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
+           directsmtp-bench hold [--connections C] [--json]
+    """
+
+let benchArguments = Array(CommandLine.arguments.dropFirst())
+let benchStatus: Int32
+switch benchArguments.first {
+case "echo": benchStatus = await EchoBenchmark.run(Array(benchArguments.dropFirst()))
+case "hold": benchStatus = await HoldBenchmark.run(Array(benchArguments.dropFirst()))
+default:
+    print(benchUsage)
+    benchStatus = benchArguments.isEmpty ? 0 : 64
+}
+exit(benchStatus)

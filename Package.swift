@@ -1,0 +1,73 @@
+// swift-tools-version: 6.2
+//
+// DirectSMTP: hand a verification email straight to the recipient domain's MX server
+// and learn, within a bounded time, whether it was accepted, rejected or deferred.
+// Toolchain only: no package dependencies.
+
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "DirectSMTP",
+    products: [
+        .library(name: "DirectSMTP", targets: ["DirectSMTP"]),
+        .library(name: "DirectSMTPTesting", targets: ["DirectSMTPTesting"]),
+        .executable(name: "directsmtp", targets: ["directsmtp"]),
+        .executable(name: "directsmtp-bench", targets: ["directsmtp-bench"]),
+    ],
+    targets: [
+        // sys/epoll.h and sys/eventfd.h, which Glibc does not export to Swift.
+        .target(name: "CSystemShims"),
+        // One epoll thread, nonblocking fds behind async/await, deadlines, cancellation.
+        .target(name: "Sockets", dependencies: ["CSystemShims"], swiftSettings: strict),
+        // IDN domains to A-labels (punycode, RFC 3492), shared by DNS and SMTP.
+        .target(name: "IDNA", swiftSettings: strict),
+        // DNS wire codec, resolv.conf, UDP/TCP transport, the MXResolver actor.
+        .target(name: "DNSClient", dependencies: ["Sockets", "IDNA"], swiftSettings: strict),
+        // Addresses, message composer, reply parser, state machine, SMTPSession actor.
+        .target(name: "SMTPClient", dependencies: ["Sockets", "IDNA"], swiftSettings: strict),
+        // The product: VerificationCoordinator, outcomes, DeliveryQueue and its stores.
+        .target(
+            name: "DirectSMTP",
+            dependencies: ["Sockets", "DNSClient", "SMTPClient"],
+            swiftSettings: strict
+        ),
+        // In-process mock SMTP and DNS servers, for our tests and for our users' tests.
+        .target(
+            name: "DirectSMTPTesting",
+            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DirectSMTP"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "directsmtp",
+            dependencies: ["DirectSMTP", "DirectSMTPTesting"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "directsmtp-bench",
+            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting"],
+            path: "Benchmarks/directsmtp-bench",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SocketsTests", dependencies: ["Sockets"], swiftSettings: strict),
+        .testTarget(
+            name: "DNSClientTests",
+            dependencies: ["DNSClient", "IDNA", "DirectSMTPTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SMTPClientTests",
+            dependencies: ["SMTPClient", "IDNA", "DirectSMTPTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DirectSMTPTests",
+            dependencies: ["DirectSMTP", "DirectSMTPTesting"],
+            swiftSettings: strict
+        ),
+    ]
+)

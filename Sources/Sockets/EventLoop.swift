@@ -1,0 +1,341 @@
+import CSystemShims
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which readiness a waiter is waiting for.
+enum Interest: Sendable {
+    case read
+    case write
+}
+
+/// How a wait ended.
+enum WaitResult: Sendable {
+    case ready
+    case timedOut
+    case cancelled
+    case closed
+    case busy
+    case shutdown
+}
+
+/// One epoll instance served by one dedicated thread.
+///
+/// Sockets register once, edge-triggered, for both directions. An operation first tries
+/// its system call and suspends only on `EAGAIN`; to never lose an edge that arrives
+/// between that `EAGAIN` and the suspension, every registration counts the edges it has
+/// seen per direction (``Registration``), and a waiter that observed an older count is
+/// resumed at once instead of being stored. Deadlines live in a timer heap that feeds the
+/// `epoll_wait` timeout: no task sleeps per operation. The thread never runs user code; it
+/// only resumes continuations, which hop back onto Swift's cooperative pool.
+public final class EventLoop: Sendable {
+    /// The process-wide loop that sockets use unless given another.
+    public static let shared = EventLoop()
+
+    private struct Waiter {
+        var id: UInt64
+        var continuation: UnsafeContinuation<WaitResult, Never>
+    }
+
+    private struct Slot {
+        var registration: Registration
+        var reader: Waiter?
+        var writer: Waiter?
+    }
+
+    private struct State {
+        var slots: [UInt64: Slot] = [:]
+        var timers = TimerHeap()
+        /// The deadline the loop thread sleeps toward; `nil` when awake or sleeping forever.
+        var sleepingUntil: ContinuousClock.Instant?
+        var sleepingForever = false
+        var isShutdown = false
+    }
+
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let startupError: SocketError?
+    private let state = Mutex(State())
+    private let nextID = Atomic<UInt64>(1)
+
+    /// Starts a loop and its thread. If the kernel refuses an epoll instance or an eventfd
+    /// (file descriptors exhausted), the loop is created dead and every operation on it
+    /// throws that error, so a process never crashes for it.
+    public init() {
+        let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        let wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        var error: SocketError?
+        if epollFD < 0 || wakeFD < 0 {
+            error = .system(Glibc.errno, "creating the event loop")
+        } else {
+            var event = directsmtp_epoll_event_make(EPOLLIN.rawValue, 0)
+            if epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event) != 0 {
+                error = .system(Glibc.errno, "registering the event loop's eventfd")
+            }
+        }
+        self.epollFD = epollFD
+        self.wakeFD = wakeFD
+        self.startupError = error
+        if error != nil {
+            if epollFD >= 0 { Glibc.close(epollFD) }
+            if wakeFD >= 0 { Glibc.close(wakeFD) }
+            state.withLock { $0.isShutdown = true }
+            return
+        }
+        // A plain pthread, not a Foundation Thread: this module needs nothing but Glibc.
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { context in
+            let loop = Unmanaged<EventLoop>.fromOpaque(context!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, context)
+        if started == 0 {
+            pthread_detach(thread)
+        } else {
+            Unmanaged<EventLoop>.fromOpaque(context).release()
+            state.withLock { $0.isShutdown = true }
+        }
+    }
+
+    /// Stops the loop: every suspended operation fails with ``SocketError/Code/loopShutdown``
+    /// and later operations fail the same way. Sockets must still be closed by their owners.
+    public func shutdown() {
+        let waiters: [Waiter] = state.withLock { state in
+            guard !state.isShutdown else { return [] }
+            state.isShutdown = true
+            var all: [Waiter] = []
+            for (id, slot) in state.slots {
+                if let reader = slot.reader { all.append(reader) }
+                if let writer = slot.writer { all.append(writer) }
+                state.slots[id]?.reader = nil
+                state.slots[id]?.writer = nil
+            }
+            return all
+        }
+        wake()
+        for waiter in waiters { waiter.continuation.resume(returning: .shutdown) }
+    }
+
+    // MARK: Registration
+
+    /// Registers `fd` edge-triggered for both directions.
+    func register(fd: Int32) throws(SocketError) -> Registration {
+        if let startupError { throw startupError }
+        let registration = Registration(id: nextID.add(1, ordering: .relaxed).oldValue, fd: fd)
+        let refused: Bool = state.withLock { state in
+            guard !state.isShutdown else { return true }
+            state.slots[registration.id] = Slot(registration: registration)
+            return false
+        }
+        if refused { throw SocketError(.loopShutdown, "the event loop was shut down") }
+        let events = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+        var event = directsmtp_epoll_event_make(events, registration.id)
+        if epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) != 0 {
+            let error = SocketError.system(Glibc.errno, "registering a socket with epoll")
+            _ = state.withLock { $0.slots.removeValue(forKey: registration.id) }
+            throw error
+        }
+        return registration
+    }
+
+    /// Removes the registration from epoll (before its fd is closed) and fails its waiters
+    /// with `.closed`.
+    func deregister(_ registration: Registration) {
+        let slot = state.withLock { $0.slots.removeValue(forKey: registration.id) }
+        if startupError == nil {
+            var event = directsmtp_epoll_event_make(0, 0)
+            _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, registration.fd, &event)
+        }
+        slot?.reader?.continuation.resume(returning: .closed)
+        slot?.writer?.continuation.resume(returning: .closed)
+    }
+
+    // MARK: Waiting
+
+    /// Suspends until `interest` is ready on `registration`, the deadline passes, the task
+    /// is cancelled, or the socket is closed. `seen` is the edge count read before the
+    /// system call that returned `EAGAIN`; if an edge arrived since, this returns at once.
+    func wait(
+        for interest: Interest,
+        on registration: Registration,
+        seen: UInt64,
+        deadline: ContinuousClock.Instant?
+    ) async -> WaitResult {
+        let waiterID = nextID.add(1, ordering: .relaxed).oldValue
+        return await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<WaitResult, Never>) in
+                var mustWake = false
+                let immediate: WaitResult? = state.withLock { state in
+                    if state.isShutdown { return .shutdown }
+                    guard var slot = state.slots[registration.id] else { return .closed }
+                    if registration.edges(interest) != seen { return .ready }
+                    // Checked under the lock the cancellation handler also takes: either
+                    // the flag is seen here, or the handler finds the stored waiter.
+                    if Task.isCancelled { return .cancelled }
+                    let waiter = Waiter(id: waiterID, continuation: continuation)
+                    switch interest {
+                    case .read:
+                        guard slot.reader == nil else { return .busy }
+                        slot.reader = waiter
+                    case .write:
+                        guard slot.writer == nil else { return .busy }
+                        slot.writer = waiter
+                    }
+                    state.slots[registration.id] = slot
+                    if let deadline {
+                        state.timers.push(.init(
+                            deadline: deadline, waiterID: waiterID,
+                            registrationID: registration.id, interest: interest))
+                        if state.sleepingForever {
+                            mustWake = true
+                            state.sleepingForever = false
+                        } else if let until = state.sleepingUntil, deadline < until {
+                            mustWake = true
+                            state.sleepingUntil = deadline
+                        }
+                    }
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+                if mustWake { wake() }
+            }
+        } onCancel: {
+            let waiter: Waiter? = state.withLock { state in
+                guard var slot = state.slots[registration.id] else { return nil }
+                var taken: Waiter?
+                switch interest {
+                case .read:
+                    if slot.reader?.id == waiterID { taken = slot.reader; slot.reader = nil }
+                case .write:
+                    if slot.writer?.id == waiterID { taken = slot.writer; slot.writer = nil }
+                }
+                if taken != nil { state.slots[registration.id] = slot }
+                return taken
+            }
+            waiter?.continuation.resume(returning: .cancelled)
+        }
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    // MARK: The loop thread
+
+    private func run() {
+        let capacity = 256
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+        defer {
+            events.deallocate()
+            Glibc.close(epollFD)
+            Glibc.close(wakeFD)
+        }
+        var ready: [(UnsafeContinuation<WaitResult, Never>, WaitResult)] = []
+        ready.reserveCapacity(capacity)
+        while true {
+            let timeout: Int32? = state.withLock { state in
+                if state.isShutdown { return nil }
+                guard let first = state.timers.first else {
+                    state.sleepingForever = true
+                    return -1
+                }
+                state.sleepingUntil = first.deadline
+                let remaining = ContinuousClock.now.duration(to: first.deadline)
+                if remaining <= .zero { return 0 }
+                // Round up: waking a little late is fine, waking early spins.
+                let (seconds, attoseconds) = remaining.components
+                let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+                return Int32(clamping: millis)
+            }
+            guard let timeout else { return }
+            let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
+            let now = ContinuousClock.now
+            state.withLock { state in
+                state.sleepingUntil = nil
+                state.sleepingForever = false
+                if count > 0 {
+                    for index in 0..<Int(count) {
+                        let flags = directsmtp_epoll_event_events(events + index)
+                        let id = directsmtp_epoll_event_data(events + index)
+                        guard id != 0, var slot = state.slots[id] else { continue }
+                        let failure = EPOLLHUP.rawValue | EPOLLERR.rawValue
+                        if flags & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | failure) != 0 {
+                            slot.registration.readEdges.add(1, ordering: .sequentiallyConsistent)
+                            if let reader = slot.reader {
+                                ready.append((reader.continuation, .ready))
+                                slot.reader = nil
+                            }
+                        }
+                        if flags & (EPOLLOUT.rawValue | failure) != 0 {
+                            slot.registration.writeEdges.add(1, ordering: .sequentiallyConsistent)
+                            if let writer = slot.writer {
+                                ready.append((writer.continuation, .ready))
+                                slot.writer = nil
+                            }
+                        }
+                        state.slots[id] = slot
+                    }
+                }
+                while let first = state.timers.first, first.deadline <= now {
+                    _ = state.timers.popFirst()
+                    guard var slot = state.slots[first.registrationID] else { continue }
+                    switch first.interest {
+                    case .read:
+                        guard let reader = slot.reader, reader.id == first.waiterID else { continue }
+                        ready.append((reader.continuation, .timedOut))
+                        slot.reader = nil
+                    case .write:
+                        guard let writer = slot.writer, writer.id == first.waiterID else { continue }
+                        ready.append((writer.continuation, .timedOut))
+                        slot.writer = nil
+                    }
+                    state.slots[first.registrationID] = slot
+                }
+                // Waiters that finished early leave their timers behind; drop them once
+                // they dominate, so the heap stays proportional to real waiters.
+                if state.timers.count > 1024, state.timers.count > 8 * state.slots.count {
+                    let slots = state.slots
+                    state.timers.compact { entry in
+                        guard let slot = slots[entry.registrationID] else { return false }
+                        switch entry.interest {
+                        case .read: return slot.reader?.id == entry.waiterID
+                        case .write: return slot.writer?.id == entry.waiterID
+                        }
+                    }
+                }
+            }
+            for (continuation, result) in ready { continuation.resume(returning: result) }
+            ready.removeAll(keepingCapacity: true)
+            if count > 0 {
+                // Drain the eventfd if it woke us; harmless when it did not.
+                var value: UInt64 = 0
+                _ = Glibc.read(wakeFD, &value, 8)
+            }
+        }
+    }
+}
+
+/// A socket's membership in an ``EventLoop``: its id (never reused, unlike fd numbers)
+/// and the count of readiness edges seen per direction.
+final class Registration: Sendable {
+    let id: UInt64
+    let fd: Int32
+    let readEdges = Atomic<UInt64>(0)
+    let writeEdges = Atomic<UInt64>(0)
+
+    init(id: UInt64, fd: Int32) {
+        self.id = id
+        self.fd = fd
+    }
+
+    func edges(_ interest: Interest) -> UInt64 {
+        switch interest {
+        case .read: readEdges.load(ordering: .sequentiallyConsistent)
+        case .write: writeEdges.load(ordering: .sequentiallyConsistent)
+        }
+    }
+}

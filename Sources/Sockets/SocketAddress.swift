@@ -1,0 +1,143 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A numeric IPv4 or IPv6 address and a port. Never resolves names: DNS belongs to
+/// `DNSClient`, so constructing an address can neither block nor touch the network.
+public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
+    /// The address bytes in network order: 4 for IPv4, 16 for IPv6.
+    public let bytes: [UInt8]
+    /// The port, 0...65535 (0 asks the kernel to choose when binding).
+    public let port: Int
+
+    /// `true` for an IPv6 address.
+    public var isIPv6: Bool { bytes.count == 16 }
+
+    /// Parses a numeric address (`"127.0.0.1"`, `"::1"`, `"[::1]"`) and a port.
+    /// - Throws: ``SocketError/Code/invalidAddress`` for a name, garbage or a bad port.
+    public init(ip: String, port: Int) throws(SocketError) {
+        guard (0...65535).contains(port) else {
+            throw SocketError(.invalidAddress, "port \(port) is outside 0...65535")
+        }
+        var text = Substring(ip)
+        if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
+        guard !text.isEmpty, !text.utf8.contains(0) else {
+            throw SocketError(.invalidAddress, "'\(ip)' is not a numeric IP address")
+        }
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, String(text), &v4) == 1 {
+            self.bytes = withUnsafeBytes(of: &v4) { Array($0) }
+        } else if inet_pton(AF_INET6, String(text), &v6) == 1 {
+            self.bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        } else {
+            throw SocketError(.invalidAddress, "'\(ip)' is not a numeric IP address")
+        }
+        self.port = port
+    }
+
+    /// Builds an address from raw network-order bytes (4 or 16 of them).
+    public init(bytes: [UInt8], port: Int) throws(SocketError) {
+        guard bytes.count == 4 || bytes.count == 16 else {
+            throw SocketError(.invalidAddress, "an IP address has 4 or 16 bytes, not \(bytes.count)")
+        }
+        guard (0...65535).contains(port) else {
+            throw SocketError(.invalidAddress, "port \(port) is outside 0...65535")
+        }
+        self.bytes = bytes
+        self.port = port
+    }
+
+    /// Parses `"HOST:PORT"`, `"[V6]:PORT"`, or a bare host (then `defaultPort`).
+    public init(parsing text: String, defaultPort: Int) throws(SocketError) {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else {
+                throw SocketError(.invalidAddress, "'\(text)' has no closing ']'")
+            }
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if rest.isEmpty {
+                try self.init(ip: host, port: defaultPort)
+            } else if rest.hasPrefix(":"), let port = Int(rest.dropFirst()) {
+                try self.init(ip: host, port: port)
+            } else {
+                throw SocketError(.invalidAddress, "'\(text)' is not [IPV6]:PORT")
+            }
+            return
+        }
+        let colons = text.filter { $0 == ":" }.count
+        if colons == 1, let colon = text.firstIndex(of: ":") {
+            guard let port = Int(text[text.index(after: colon)...]) else {
+                throw SocketError(.invalidAddress, "'\(text)' has a port that is not a number")
+            }
+            try self.init(ip: String(text[..<colon]), port: port)
+        } else {
+            try self.init(ip: text, port: defaultPort)
+        }
+    }
+
+    /// The address alone, without the port: `192.0.2.1`, `2001:db8::1`.
+    public var ip: String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let family = isIPv6 ? AF_INET6 : AF_INET
+        let ok = bytes.withUnsafeBytes { raw in
+            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil
+        }
+        guard ok else { return "?" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `127.0.0.1:25` or `[::1]:25`.
+    public var description: String { isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
+
+    /// The same address with another port.
+    public func with(port: Int) throws(SocketError) -> SocketAddress {
+        try SocketAddress(bytes: bytes, port: port)
+    }
+
+    var family: Int32 { isIPv6 ? AF_INET6 : AF_INET }
+
+    /// Calls `body` with this address as a `sockaddr`.
+    func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        if isIPv6 {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = UInt16(port).bigEndian
+            withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
+            return withUnsafePointer(to: &sin6) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        } else {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = UInt16(port).bigEndian
+            withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: bytes) }
+            return withUnsafePointer(to: &sin) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+
+    /// Reads an address the kernel filled in (`accept`, `recvfrom`, `getsockname`).
+    init?(storage: sockaddr_storage) {
+        var storage = storage
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            let sin = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self) }
+            var addr = sin.sin_addr
+            self.bytes = withUnsafeBytes(of: &addr) { Array($0) }
+            self.port = Int(UInt16(bigEndian: sin.sin_port))
+        case AF_INET6:
+            let sin6 = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in6.self) }
+            var addr = sin6.sin6_addr
+            self.bytes = withUnsafeBytes(of: &addr) { Array($0) }
+            self.port = Int(UInt16(bigEndian: sin6.sin6_port))
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connected TCP socket: nonblocking, `TCP_NODELAY`, read and written with deadlines.
+///
+/// One task may read while another writes; two concurrent reads (or writes) fail with
+/// ``SocketError/Code/busy``. Cancelling a task suspended in an operation ends it at once
+/// with ``SocketError/Code/cancelled``. ``close()`` is idempotent and also runs on deinit.
+///
+/// ```swift
+/// let connection = try await TCPConnection.connect(
+///     to: SocketAddress(ip: "127.0.0.1", port: 2525), deadline: .now + .seconds(2))
+/// defer { connection.close() }
+/// try await connection.write(Array("EHLO me\r\n".utf8), deadline: .now + .seconds(1))
+/// let reply = try await connection.read(deadline: .now + .seconds(1))  // [] at end of stream
+/// ```
+public final class TCPConnection: Sendable {
+    let handle: SocketHandle
+    /// The peer's address.
+    public let remoteAddress: SocketAddress
+
+    init(handle: SocketHandle, remoteAddress: SocketAddress) {
+        self.handle = handle
+        self.remoteAddress = remoteAddress
+    }
+
+    /// Opens a connection: nonblocking `connect`, then waits for writability and reads
+    /// `SO_ERROR` for the verdict.
+    /// - Parameter deadline: when to give up (``SocketError/Code/timedOut``); `nil` waits
+    ///   as long as the kernel does.
+    public static func connect(
+        to address: SocketAddress,
+        deadline: ContinuousClock.Instant?,
+        loop: EventLoop = .shared
+    ) async throws(SocketError) -> TCPConnection {
+        try checkDeadline(deadline, "connecting to \(address)")
+        guard address.port != 0 else {
+            throw SocketError(.invalidAddress, "cannot connect to port 0 (\(address))")
+        }
+        let handle = try SocketHandle(fd: makeSocket(address.family, SOCK_STREAM), loop: loop)
+        do throws(SocketError) {
+            setNoDelay(handle)
+            let seen = handle.registration.edges(.write)
+            let error: Int32 = try handle.withFD { fd in
+                address.withSockAddr { Glibc.connect(fd, $0, $1) } == 0 ? 0 : Glibc.errno
+            }
+            // EINTR: the connection attempt goes on asynchronously, exactly as EINPROGRESS.
+            if error == EINPROGRESS || error == EINTR || error == EAGAIN {
+                try await handle.wait(for: .write, seen: seen, deadline: deadline, "connecting to \(address)")
+                let pending: Int32 = try handle.withFD { fd in
+                    var value: Int32 = 0
+                    var length = socklen_t(MemoryLayout<Int32>.size)
+                    return getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 ? value : Glibc.errno
+                }
+                if pending != 0 { throw SocketError.system(pending, "connecting to \(address)") }
+            } else if error != 0 {
+                throw SocketError.system(error, "connecting to \(address)")
+            }
+            return TCPConnection(handle: handle, remoteAddress: address)
+        } catch {
+            handle.close()
+            throw error
+        }
+    }
+
+    /// Reads what is available, at most `maxBytes`, waiting until something arrives.
+    /// - Returns: the bytes read; an empty array means the peer closed (end of stream).
+    public func read(
+        maxBytes: Int = 16 * 1024, deadline: ContinuousClock.Instant? = nil
+    ) async throws(SocketError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        _ = try await read(appendingTo: &bytes, maxBytes: maxBytes, deadline: deadline)
+        return bytes
+    }
+
+    /// Reads what is available, at most `maxBytes`, appending it to `buffer`.
+    /// - Returns: the count appended; 0 means end of stream.
+    public func read(
+        appendingTo buffer: inout [UInt8],
+        maxBytes: Int = 16 * 1024,
+        deadline: ContinuousClock.Instant? = nil
+    ) async throws(SocketError) -> Int {
+        guard maxBytes > 0 else { throw SocketError(.invalidArgument, "read needs maxBytes > 0") }
+        let start = buffer.count
+        buffer.reserveCapacity(start + maxBytes)
+        let count: Int = try await handle.retrying(.read, deadline: deadline, "reading from \(remoteAddress)") { fd throws(SocketError) in
+            // Receive straight into the array's spare capacity, then trim.
+            var failure: Int32 = 0
+            buffer.append(contentsOf: repeatElement(0, count: maxBytes))
+            let (received, error) = buffer.withUnsafeMutableBytes { raw in
+                retryingEINTR { recv(fd, raw.baseAddress! + start, maxBytes, 0) }
+            }
+            buffer.removeLast(maxBytes - max(received, 0))
+            failure = error
+            if received >= 0 { return received }
+            if isWouldBlock(failure) { return nil }
+            throw SocketError.system(failure, "reading from \(remoteAddress)")
+        }
+        return count
+    }
+
+    /// Writes all of `bytes`, suspending while the kernel's send buffer is full.
+    public func write(
+        _ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil
+    ) async throws(SocketError) {
+        var offset = 0
+        while offset < bytes.count {
+            offset += try await handle.retrying(.write, deadline: deadline, "writing to \(remoteAddress)") { fd throws(SocketError) in
+                let (sent, error) = bytes.withUnsafeBytes { raw in
+                    retryingEINTR { send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
+                }
+                if sent >= 0 { return sent }
+                if isWouldBlock(error) { return nil }
+                throw SocketError.system(error, "writing to \(remoteAddress)")
+            }
+        }
+    }
+
+    /// Half-closes the connection: the peer reads end of stream; reading stays possible.
+    public func shutdownWrite() {
+        _ = try? handle.withFD { fd in Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// The local end's address.
+    public var localAddress: SocketAddress? { try? handle.withFD(localAddressOf) }
+
+    /// `true` once ``close()`` was called.
+    public var isClosed: Bool { handle.isClosed }
+
+    /// Closes the connection; idempotent. Suspended operations fail with `.closed`.
+    public func close() { handle.close() }
+}
+
+// MARK: Helpers shared by the socket types
+
+/// A nonblocking, close-on-exec socket of `family` and `type`.
+func makeSocket(_ family: Int32, _ type: __socket_type) throws(SocketError) -> Int32 {
+    let fd = socket(family, Int32(type.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw SocketError.system(Glibc.errno, "creating a socket") }
+    return fd
+}
+
+func setNoDelay(_ handle: SocketHandle) {
+    _ = try? handle.withFD { fd in
+        var one: Int32 = 1
+        return setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+}
+
+func localAddressOf(_ fd: Int32) -> SocketAddress? {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let ok = withUnsafeMutablePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
+    }
+    return ok ? SocketAddress(storage: storage) : nil
+}
+
+/// Binds `fd` to `address` (with `SO_REUSEADDR`, and `IPV6_V6ONLY` for IPv6).
+func bindSocket(_ fd: Int32, to address: SocketAddress, reuseAddress: Bool) throws(SocketError) {
+    var one: Int32 = 1
+    if reuseAddress {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+    if address.isIPv6 {
+        setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+    guard address.withSockAddr({ Glibc.bind(fd, $0, $1) }) == 0 else {
+        throw SocketError.system(Glibc.errno, "binding to \(address)")
+    }
+}
