@@ -1,0 +1,251 @@
+import Sockets
+import Synchronization
+
+/// The settings the racing core reads; ``VerificationCoordinator/Configuration`` makes them.
+struct EngineSettings: Sendable {
+    var smtpPort: Int = 25
+    var staggerDelay: Duration = .milliseconds(250)
+    var healthPenalty: Duration = .seconds(60)
+    var probeCache = ProbeCachePolicy()
+    var concurrencyPerDestination: Int = 50
+    var clock: @Sendable () -> ContinuousClock.Instant = { .now }
+}
+
+/// The core of the coordinator, generic over how MX hosts are found and how SMTP
+/// connections are made (the real resolver and session in production, fakes in tests):
+/// lookup, race, transaction, the budget, the caches, events and the queue hook.
+final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sendable {
+    typealias Connection = Dialer.Connection
+    /// Runs MAIL/RCPT/DATA (or MAIL/RCPT for a probe) on the winner of the race.
+    typealias Transaction = @Sendable (Connection) async -> SessionResult
+    /// Hands a deferred send to the queue; returns whether it was stored.
+    typealias DeferredHandler = @Sendable (VerificationOutcome) async -> Bool
+
+    let lookup: Lookup
+    let dialer: Dialer
+    let settings: EngineSettings
+    let health: HostHealthMemory
+    let probeCache: ProbeCache
+    let limiter: DestinationLimiter
+    /// Final outcomes of sends that outlived their call.
+    let events: AsyncStream<DeliveryEvent>
+    private let eventSink: AsyncStream<DeliveryEvent>.Continuation
+    private let probesInFlight = Mutex<[String: AttemptTracker]>([:])
+
+    init(lookup: Lookup, dialer: Dialer, settings: EngineSettings) {
+        self.lookup = lookup
+        self.dialer = dialer
+        self.settings = settings
+        self.health = HostHealthMemory(penalty: settings.healthPenalty, clock: settings.clock)
+        self.probeCache = ProbeCache(policy: settings.probeCache, clock: settings.clock)
+        self.limiter = DestinationLimiter(limit: settings.concurrencyPerDestination)
+        (events, eventSink) = AsyncStream.makeStream(of: DeliveryEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+    }
+
+    deinit {
+        eventSink.finish()
+    }
+
+    // MARK: Send
+
+    /// Delivers to `address` within `budget`. A transaction still running at the budget
+    /// goes on in the background; its final outcome is published on ``events`` (and, when
+    /// deferred, handed to `onDeferred`). A deferred outcome returned here is handed to
+    /// `onDeferred` before returning, except `budget-exceeded` (it may still succeed).
+    func send(
+        to address: String,
+        domain: String,
+        messageID: String,
+        budget: Duration,
+        onDeferred: DeferredHandler?,
+        transaction: @escaping Transaction
+    ) async -> VerificationOutcome {
+        let start = ContinuousClock.now
+        let deadline = start + budget
+        let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: true)
+        let work = Task {
+            let outcome = await self.attempt(address: address, domain: domain, deadline: deadline, tracker: tracker, transaction: transaction)
+            if tracker.finish(outcome) {
+                var final = outcome
+                final.elapsed = start.duration(to: .now)
+                if final.status == .deferred, let onDeferred {
+                    final.queued = await onDeferred(final)
+                }
+                self.eventSink.yield(DeliveryEvent(messageID: messageID, outcome: final))
+            }
+        }
+        var outcome = await tracker.outcome(start: start, deadline: deadline)
+        if tracker.isAbandoned { work.cancel() }
+        if outcome.status == .deferred, outcome.reason != .budgetExceeded, let onDeferred {
+            outcome.queued = await onDeferred(outcome)
+        }
+        return outcome
+    }
+
+    // MARK: Probe
+
+    /// Asks whether `address` would be accepted (RCPT only) within `budget`, from the
+    /// probe cache when fresh; identical probes in flight share one attempt. An attempt
+    /// outliving its callers' budgets runs on (bounded by the step timeouts) and fills
+    /// the cache.
+    func probe(
+        _ address: String,
+        domain: String,
+        budget: Duration,
+        transaction: @escaping Transaction
+    ) async -> VerificationOutcome {
+        let start = ContinuousClock.now
+        let key = ProbeCache.key(for: address)
+        if var cached = probeCache.outcome(for: key) {
+            cached.elapsed = start.duration(to: .now)
+            cached.fromCache = true
+            return cached
+        }
+        let deadline = start + budget
+        let (tracker, isNew) = probesInFlight.withLock { table in
+            if let running = table[key] { return (running, false) }
+            let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: false)
+            table[key] = tracker
+            return (tracker, true)
+        }
+        if isNew {
+            Task {
+                let outcome = await self.attempt(address: address, domain: domain, deadline: deadline, tracker: tracker, transaction: transaction)
+                self.probeCache.store(outcome, for: key)
+                _ = self.probesInFlight.withLock { $0.removeValue(forKey: key) }
+                tracker.finish(outcome)
+            }
+        }
+        return await tracker.outcome(start: start, deadline: deadline)
+    }
+
+    // MARK: The attempt
+
+    /// DNS, race, transaction: the outcome regardless of any budget (the tracker applies
+    /// the budget). `deadline` only bounds the DNS lookup.
+    private func attempt(
+        address: String,
+        domain: String,
+        deadline: ContinuousClock.Instant,
+        tracker: AttemptTracker,
+        transaction: Transaction
+    ) async -> VerificationOutcome {
+        let start = ContinuousClock.now
+        var timings: [TimingPhase: Duration] = [:]
+        let hosts: [MailExchanger]
+        if let literal = Self.addressLiteral(domain) {
+            hosts = [MailExchanger(name: domain, preference: 0, addresses: [literal])]
+            tracker.beginConnecting(dnsTook: nil)
+        } else {
+            let answer = await lookup.mailExchangers(for: domain, deadline: deadline)
+            let dnsTook = start.duration(to: .now)
+            timings[.dns] = dnsTook
+            switch answer {
+            case .dnsUnavailable(let detail):
+                return VerificationOutcome(reason: .dnsUnavailable, address: address, detail: detail, timings: timings)
+            case .noMailServer(let detail):
+                return VerificationOutcome(reason: .noMailServer, address: address, detail: detail, timings: timings)
+            case .found(let found):
+                hosts = found
+            }
+            tracker.beginConnecting(dnsTook: dnsTook)
+        }
+        let candidates = health.ordered(hosts.flatMap { host in
+            host.addresses.compactMap { ip in
+                (try? SocketAddress(ip, port: settings.smtpPort)).map { RaceCandidate(host: host, address: $0) }
+            }
+        })
+        guard !candidates.isEmpty else {
+            return VerificationOutcome(reason: .noMailServer, address: address, detail: "no MX host has an address", timings: timings)
+        }
+
+        guard await limiter.acquire(domain) else {
+            return VerificationOutcome(reason: .noReachableHost, address: address, detail: "cancelled while waiting for a connection slot", timings: timings)
+        }
+        defer { limiter.release(domain) }
+
+        let race = await MXRace.run(
+            candidates: candidates, stagger: settings.staggerDelay, dialer: dialer,
+            onStart: { tracker.tried($0.used) })
+        let attempts: [RaceAttempt<Connection>]
+        switch race {
+        case .failed(let all): attempts = all
+        case .won(_, _, let all): attempts = all
+        }
+        if !Task.isCancelled {
+            health.learn(from: attempts, stagger: settings.staggerDelay)
+        }
+        var transcript: [TranscriptLine] = []
+        for attempt in attempts {
+            switch attempt.end {
+            case .failed, .won:
+                transcript += await attempt.connection.transcript()
+            case .lost(let ranFor):
+                transcript.append(TranscriptLine(
+                    server: attempt.candidate.address.description, direction: .note,
+                    text: "abandoned after \(Int(ranFor.milliseconds)) ms: another host answered first"))
+            case nil:
+                break
+            }
+        }
+
+        guard case .won(let connection, let winner, _) = race else {
+            // Every candidate failed at connect, greeting or EHLO.
+            let failures = attempts.compactMap { attempt -> (RaceCandidate, SessionResult)? in
+                if case .failed(let result) = attempt.end { return (attempt.candidate, result) }
+                return nil
+            }
+            let allRefusedUs = !failures.isEmpty && failures.count == attempts.count
+                && failures.allSatisfy { $0.1.verdict == .senderRejected }
+            let last = failures.last
+            return VerificationOutcome(
+                reason: allRefusedUs ? .senderRejected : .noReachableHost,
+                address: address,
+                mx: (last?.0 ?? attempts.last?.candidate)?.used,
+                reply: last?.1.reply,
+                detail: last?.1.detail ?? (Task.isCancelled ? "cancelled" : nil),
+                timings: timings,
+                transcript: transcript)
+        }
+
+        guard tracker.beginTransaction(on: winner.used) else {
+            await connection.close()
+            return VerificationOutcome(
+                reason: .noReachableHost, address: address, mx: winner.used,
+                detail: "abandoned: the budget ended before the transaction", timings: timings, transcript: transcript)
+        }
+        let result = await transaction(connection)
+        await connection.close()
+        for (phase, duration) in await connection.timings() { timings[phase] = duration }
+        let transactionTranscript = await connection.transcript()
+        // The winner's lines so far were gathered above; add the rest.
+        let already = transcript.filter { $0.server == winner.address.description }.count
+        transcript += transactionTranscript.dropFirst(already)
+        return VerificationOutcome(
+            reason: Self.reason(for: result.verdict),
+            address: address,
+            mx: winner.used,
+            reply: result.reply,
+            detail: result.detail,
+            timings: timings,
+            transcript: transcript)
+    }
+
+    /// A verdict of MAIL/RCPT/DATA as DESIGN.md's reason: a reply there is the verdict.
+    static func reason(for verdict: SessionVerdict) -> OutcomeReason {
+        switch verdict {
+        case .accepted: .accepted
+        case .senderRejected: .senderRejected
+        case .recipientRejected: .recipientRejected
+        case .temporaryFailure, .unreachable: .temporaryFailure
+        }
+    }
+
+    /// The address of a domain literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), if it is one.
+    static func addressLiteral(_ domain: String) -> IPAddress? {
+        guard domain.hasPrefix("["), domain.hasSuffix("]") else { return nil }
+        var inner = domain.dropFirst().dropLast()
+        if inner.lowercased().hasPrefix("ipv6:") { inner = inner.dropFirst(5) }
+        return IPAddress(String(inner))
+    }
+}

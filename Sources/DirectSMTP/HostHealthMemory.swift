@@ -1,0 +1,73 @@
+import Synchronization
+
+/// Remembers MX addresses that just failed to answer (timed out, refused, or were still
+/// silent when another host won the race), and for `penalty` afterwards moves them to the
+/// end of the race order, so a blackholed primary does not cost every call its stagger
+/// delay. Keyed by IP address; bounded in size.
+final class HostHealthMemory: Sendable {
+    private let penalty: Duration
+    private let capacity: Int
+    private let clock: @Sendable () -> ContinuousClock.Instant
+    private let penalized = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    init(penalty: Duration, capacity: Int = 10_000, clock: @escaping @Sendable () -> ContinuousClock.Instant) {
+        self.penalty = penalty
+        self.capacity = capacity
+        self.clock = clock
+    }
+
+    /// `ip` failed or was too slow: try it last until the penalty ends.
+    func markUnhealthy(_ ip: String) {
+        guard penalty > .zero else { return }
+        let now = clock()
+        penalized.withLock { table in
+            if table.count >= capacity {
+                table = table.filter { $0.value > now }
+                if table.count >= capacity, let any = table.keys.first { table[any] = nil }
+            }
+            table[ip] = now + penalty
+        }
+    }
+
+    /// `ip` just completed EHLO: forget any penalty.
+    func markHealthy(_ ip: String) {
+        penalized.withLock { table in
+            if !table.isEmpty { table[ip] = nil }
+        }
+    }
+
+    /// Whether `ip` is being penalized now.
+    func isUnhealthy(_ ip: String) -> Bool {
+        let now = clock()
+        return penalized.withLock { ($0[ip]).map { $0 > now } ?? false }
+    }
+
+    /// `candidates` with the penalized ones moved to the end, each group in its order.
+    func ordered(_ candidates: [RaceCandidate]) -> [RaceCandidate] {
+        let now = clock()
+        let unhealthy: Set<String> = penalized.withLock { table in
+            guard !table.isEmpty else { return [] }
+            return Set(candidates.map(\.address.ip).filter { (table[$0]).map { $0 > now } ?? false })
+        }
+        guard !unhealthy.isEmpty else { return candidates }
+        return candidates.filter { !unhealthy.contains($0.address.ip) }
+            + candidates.filter { unhealthy.contains($0.address.ip) }
+    }
+
+    /// Learns from a finished race: failures to connect/greet and losers slower than the
+    /// stagger delay become unhealthy; the winner healthy. A cancelled race teaches nothing.
+    func learn<Connection>(from attempts: [RaceAttempt<Connection>], stagger: Duration) {
+        for attempt in attempts {
+            switch attempt.end {
+            case .won:
+                markHealthy(attempt.candidate.address.ip)
+            case .failed(let result) where result.verdict == .unreachable:
+                markUnhealthy(attempt.candidate.address.ip)
+            case .lost(let ranFor) where ranFor >= stagger:
+                markUnhealthy(attempt.candidate.address.ip)
+            default:
+                break
+            }
+        }
+    }
+}

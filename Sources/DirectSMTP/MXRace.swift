@@ -1,0 +1,128 @@
+import Sockets
+
+/// One address of one MX host: a contestant of the race.
+struct RaceCandidate: Sendable, Hashable {
+    var host: MailExchanger
+    var address: SocketAddress
+
+    /// The candidate as outcomes report it.
+    var used: MailExchangerUsed {
+        MailExchangerUsed(host: host.name, ip: address.ip, preference: host.preference)
+    }
+}
+
+/// What happened to one contestant.
+struct RaceAttempt<Connection: SMTPConnection>: Sendable {
+    enum End: Sendable, Hashable {
+        /// Completed connect + greeting + EHLO first.
+        case won
+        /// `open()` failed with this result.
+        case failed(SessionResult)
+        /// Cancelled because another won (or the race was cancelled) after running this long.
+        case lost(ranFor: Duration)
+    }
+
+    var candidate: RaceCandidate
+    var connection: Connection
+    var startedAt: ContinuousClock.Instant
+    var end: End?
+}
+
+/// How a race ended.
+enum RaceResult<Connection: SMTPConnection>: Sendable {
+    /// `connection` is open and ready for MAIL; the caller owns it (and must close it).
+    case won(Connection, RaceCandidate, attempts: [RaceAttempt<Connection>])
+    /// Every candidate failed (or the race was cancelled); every connection is closed.
+    case failed(attempts: [RaceAttempt<Connection>])
+}
+
+/// The MX race of DESIGN.md: start the first candidate, start the next one when the
+/// previous has not produced a usable session within `stagger` or has failed; the first
+/// to complete connect + greeting + EHLO wins, every other attempt is cancelled and its
+/// connection closed. Only connections are raced, never transactions: the caller runs
+/// MAIL/RCPT/DATA on the single winner, so a message cannot reach two servers.
+enum MXRace {
+    private enum Event<Connection: SMTPConnection>: Sendable {
+        case opened(index: Int, result: SessionResult?)
+        case tick(generation: Int)
+    }
+
+    /// Runs the race. Cancelling the calling task cancels every attempt and starts no new
+    /// one; the result is then `.failed` (or `.won` if a winner came first).
+    /// - Parameter onStart: told of each candidate as it starts (for "last host tried").
+    static func run<Dialer: SMTPDialer>(
+        candidates: [RaceCandidate],
+        stagger: Duration,
+        dialer: Dialer,
+        onStart: @Sendable (RaceCandidate) -> Void = { _ in }
+    ) async -> RaceResult<Dialer.Connection> {
+        typealias Connection = Dialer.Connection
+        guard !candidates.isEmpty else { return .failed(attempts: []) }
+        return await withTaskGroup(of: Event<Connection>.self) { group in
+            var attempts: [RaceAttempt<Connection>] = []
+            var running = 0
+            var generation = 0
+            var startNext = true
+            while true {
+                if startNext, attempts.count < candidates.count, !Task.isCancelled {
+                    startNext = false
+                    let index = attempts.count
+                    let candidate = candidates[index]
+                    let connection = dialer.connection(to: candidate.address)
+                    attempts.append(RaceAttempt(candidate: candidate, connection: connection, startedAt: .now))
+                    running += 1
+                    onStart(candidate)
+                    group.addTask { .opened(index: index, result: await connection.open()) }
+                    if attempts.count < candidates.count {
+                        // A fresh stagger timer; earlier ones are stale by generation.
+                        generation += 1
+                        let current = generation
+                        group.addTask {
+                            do {
+                                try await Task.sleep(for: stagger)
+                                return .tick(generation: current)
+                            } catch {
+                                return .tick(generation: -1)
+                            }
+                        }
+                    }
+                }
+                guard let event = await group.next() else { break }
+                switch event {
+                case .tick(let ticked):
+                    if ticked == generation { startNext = true }
+                case .opened(let index, nil):
+                    attempts[index].end = .won
+                    group.cancelAll()
+                    // Every other attempt ends promptly once cancelled; close each one,
+                    // including one that completed EHLO a moment too late.
+                    while let other = await group.next() {
+                        guard case .opened(let loser, let result) = other else { continue }
+                        attempts[loser].end = result.map { .failed($0) }
+                            ?? .lost(ranFor: attempts[loser].startedAt.duration(to: .now))
+                        let connection = attempts[loser].connection
+                        Task { await connection.close() }
+                    }
+                    for loser in attempts.indices where attempts[loser].end == nil {
+                        attempts[loser].end = .lost(ranFor: attempts[loser].startedAt.duration(to: .now))
+                    }
+                    return .won(attempts[index].connection, attempts[index].candidate, attempts: attempts)
+                case .opened(let index, let result?):
+                    running -= 1
+                    let cancelled = Task.isCancelled
+                    attempts[index].end = cancelled
+                        ? .lost(ranFor: attempts[index].startedAt.duration(to: .now)) : .failed(result)
+                    await attempts[index].connection.close()
+                    if attempts.count < candidates.count, !cancelled {
+                        startNext = true  // a failure starts the next candidate at once
+                    } else if running == 0 {
+                        group.cancelAll()
+                        return .failed(attempts: attempts)
+                    }
+                }
+            }
+            group.cancelAll()
+            return .failed(attempts: attempts)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Sockets
+
+/// How an SMTP step ended, as the racing core needs it: the session's `SMTPVerdict`.
+enum SessionVerdict: Sendable, Hashable {
+    case accepted
+    case senderRejected
+    case recipientRejected
+    case temporaryFailure
+    /// Connect failure, timeout, 4xx or EOF before the session was ready: try the next host.
+    case unreachable
+}
+
+/// The result of one SMTP step or transaction, mirroring the session's `SMTPResult`.
+struct SessionResult: Sendable, Hashable {
+    var verdict: SessionVerdict
+    /// Where it was decided.
+    var phase: TimingPhase
+    /// The deciding reply, if a server reply decided.
+    var reply: DecidingReply?
+    /// A human detail ("timed out waiting for the greeting").
+    var detail: String?
+}
+
+/// One SMTP connection to one server address, as the race drives it: `open()` (connect,
+/// greeting, EHLO), then a transaction run by the caller, then `close()`.
+protocol SMTPConnection: AnyObject, Sendable {
+    /// Connect + 220 greeting + EHLO. `nil` when ready for a transaction, otherwise why
+    /// not (`.unreachable` or `.senderRejected`). Returns promptly when cancelled.
+    func open() async -> SessionResult?
+    /// QUIT without waiting for the reply, close the socket. Idempotent, any time.
+    func close() async
+    /// The conversation so far (credentials redacted).
+    func transcript() async -> [TranscriptLine]
+    /// The phases done so far and their durations.
+    func timings() async -> [TimingPhase: Duration]
+}
+
+/// Makes connections; the real one makes `SMTPSession`s, tests make scripted fakes.
+protocol SMTPDialer: Sendable {
+    associatedtype Connection: SMTPConnection
+    /// A connection to `server`, not yet opened (no I/O here).
+    func connection(to server: SocketAddress) -> Connection
+}
