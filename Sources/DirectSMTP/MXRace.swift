@@ -97,9 +97,9 @@ enum MXRace {
                     // Every other attempt ends promptly once cancelled; close each one,
                     // including one that completed EHLO a moment too late.
                     while let other = await group.next() {
-                        guard case .opened(let loser, let result) = other else { continue }
-                        attempts[loser].end = result.map { .failed($0) }
-                            ?? .lost(ranFor: attempts[loser].startedAt.duration(to: .now))
+                        // Whatever it answered once cancelled, it lost.
+                        guard case .opened(let loser, _) = other else { continue }
+                        attempts[loser].end = .lost(ranFor: attempts[loser].startedAt.duration(to: .now))
                         let connection = attempts[loser].connection
                         Task { await connection.close() }
                     }

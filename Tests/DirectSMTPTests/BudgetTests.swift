@@ -1,0 +1,159 @@
+import Synchronization
+import Testing
+@testable import DirectSMTP
+
+/// The budget: the call returns by then, always; the phase decides the reason; a send's
+/// transaction outlives the call and reports on the event stream.
+@Suite("Budget", .timeLimit(.minutes(1)))
+struct BudgetTests {
+    @Test("DNS silent: dns-unavailable at the budget, mx null")
+    func dnsSilent() async {
+        let engine = FakeEngine(lookup: FakeLookup(.dnsUnavailable("late"), delay: .seconds(10)), servers: [:])
+        let outcome = await engine.send(budget: .milliseconds(200))
+        #expect(outcome.reason == .dnsUnavailable)
+        #expect(outcome.mx == nil)
+        #expect(outcome.ms >= 195 && outcome.ms < 300, "took \(outcome.ms) ms")
+    }
+
+    @Test("Every host blackholed: no-reachable-host at the budget; the send never starts later")
+    func allBlackholed() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": .blackholed, "127.0.0.12": .blackholed],
+            stagger: .milliseconds(50))
+        let outcome = await engine.send(budget: .milliseconds(200))
+        #expect(outcome.reason == .noReachableHost)
+        #expect(outcome.mx?.ip == "127.0.0.12", "the last one tried")
+        #expect(outcome.ms >= 195 && outcome.ms < 300, "took \(outcome.ms) ms")
+        try? await Task.sleep(for: .milliseconds(100))
+        let log = engine.dialer.snapshot
+        #expect(log.transactions.isEmpty)
+        #expect(Set(log.closed) == Set(log.opened), "the abandoned race closed its connections")
+    }
+
+    @Test("Budget ends before EHLO but a host opens later: the send is abandoned, never delivered")
+    func abandonedBeforeTransaction() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": FakeServer(openDelay: .milliseconds(300))])
+        let queued = Mutex<[OutcomeReason]>([])
+        let outcome = await engine.send(budget: .milliseconds(100), onDeferred: { outcome in
+            queued.withLock { $0.append(outcome.reason) }
+            return true
+        })
+        #expect(outcome.reason == .noReachableHost)
+        #expect(outcome.queued)
+        #expect(queued.withLock { $0 } == [.noReachableHost])
+        try? await Task.sleep(for: .milliseconds(400))
+        #expect(engine.dialer.snapshot.transactions.isEmpty)
+    }
+
+    @Test("Budget inside the transaction: budget-exceeded now, the real outcome on the event stream later")
+    func budgetExceededThenEvent() async throws {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": FakeServer(transactionDelay: .milliseconds(500))])
+        let outcome = await engine.send(budget: .milliseconds(150))
+        #expect(outcome.reason == .budgetExceeded)
+        #expect(outcome.scenario == 2)
+        #expect(!outcome.queued)
+        #expect(outcome.mx?.ip == "127.0.0.11")
+        #expect(outcome.ms >= 145 && outcome.ms < 250, "took \(outcome.ms) ms")
+        let event = try #require(await firstEvent(of: engine, within: .seconds(3)))
+        #expect(event.messageID == "<m1@test>")
+        #expect(event.outcome.reason == .accepted)
+        #expect(event.outcome.ms >= 490)
+        #expect(engine.dialer.snapshot.transactions.count == 1)
+    }
+
+    @Test("A transaction that ends deferred after the budget goes to the queue and says so")
+    func lateDeferralIsQueued() async throws {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": FakeServer(
+                transactionDelay: .milliseconds(300),
+                transactionResult: SessionResult(verdict: .temporaryFailure, phase: .rcpt, reply: DecidingReply(code: 451, enhanced: "4.3.0", text: "later")))])
+        let handed = Atomic<Int>(0)
+        let outcome = await engine.send(budget: .milliseconds(100), onDeferred: { _ in
+            handed.add(1, ordering: .relaxed)
+            return true
+        })
+        #expect(outcome.reason == .budgetExceeded)
+        #expect(!outcome.queued)
+        let event = try #require(await firstEvent(of: engine, within: .seconds(3)))
+        #expect(event.outcome.reason == .temporaryFailure)
+        #expect(event.outcome.queued)
+        #expect(handed.load(ordering: .relaxed) == 1)
+    }
+
+    @Test("A deferred send inside the budget is queued before the call returns; no event")
+    func deferredInBudget() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": .answering(450, "4.2.0", verdict: .temporaryFailure)])
+        let outcome = await engine.send(onDeferred: { _ in true })
+        #expect(outcome.reason == .temporaryFailure)
+        #expect(outcome.queued)
+        #expect(await firstEvent(of: engine, within: .milliseconds(100)) == nil)
+    }
+
+    @Test("A probe at the budget inside RCPT: budget-exceeded; the late answer fills the cache")
+    func probeBudget() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": FakeServer(transactionDelay: .milliseconds(300))],
+            probeCache: ProbeCachePolicy())
+        let first = await engine.probe(budget: .milliseconds(100))
+        #expect(first.reason == .budgetExceeded)
+        try? await Task.sleep(for: .milliseconds(400))
+        let second = await engine.probe(budget: .milliseconds(100))
+        #expect(second.reason == .accepted)
+        #expect(second.fromCache)
+        #expect(engine.dialer.snapshot.transactions.count == 1)
+    }
+
+    @Test("A cancelled caller gets its answer at once")
+    func cancellation() async {
+        let engine = FakeEngine(lookup: FakeLookup(.dnsUnavailable("late"), delay: .seconds(10)), servers: [:])
+        let clock = ContinuousClock()
+        let start = clock.now
+        let task = Task { await engine.send(budget: .seconds(5)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        let outcome = await task.value
+        #expect(outcome.reason == .dnsUnavailable)
+        #expect(start.duration(to: clock.now) < .seconds(1))
+    }
+
+    @Test("Many concurrent calls against blackholed hosts all return by the budget")
+    func manyBlackholed() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": .blackholed, "127.0.0.12": .blackholed],
+            concurrency: 1000)
+        let worst = await withTaskGroup(of: Double.self) { group in
+            for index in 0..<200 {
+                group.addTask { await engine.send("u\(index)@example.com", budget: .milliseconds(200)).ms }
+            }
+            return await group.reduce(0) { max($0, $1) }
+        }
+        #expect(worst < 350, "worst \(worst) ms")
+    }
+}
+
+/// The first event the engine publishes within `limit`, or nil.
+func firstEvent(of engine: FakeEngine, within limit: Duration) async -> DeliveryEvent? {
+    await withTaskGroup(of: DeliveryEvent?.self) { group in
+        group.addTask {
+            for await event in engine.events { return event }
+            return nil
+        }
+        group.addTask {
+            try? await Task.sleep(for: limit)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+}

@@ -1,0 +1,194 @@
+import Sockets
+import Synchronization
+@testable import DirectSMTP
+
+/// A clock the tests move by hand (caches, health memory).
+final class ManualClock: Sendable {
+    private let base = ContinuousClock.now
+    private let offset = Mutex(Duration.zero)
+
+    func now() -> ContinuousClock.Instant { base + offset.withLock { $0 } }
+    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
+    var function: @Sendable () -> ContinuousClock.Instant { { [self] in now() } }
+}
+
+/// An MX lookup with a fixed answer after a delay (cancellable), counting its calls.
+final class FakeLookup: MailExchangerLookup {
+    let answer: MailExchangerLookupResult
+    let delay: Duration
+    let calls = Atomic<Int>(0)
+
+    init(_ answer: MailExchangerLookupResult, delay: Duration = .zero) {
+        self.answer = answer
+        self.delay = delay
+    }
+
+    /// MX hosts named mxN with one IPv4 loopback address each, e.g. (10, "127.0.0.11").
+    convenience init(hosts: [(preference: Int, ip: String)], delay: Duration = .zero) {
+        self.init(.found(hosts.enumerated().map { index, host in
+            MailExchanger(name: "mx\(index + 1).example.com", preference: host.preference, addresses: [IPAddress(host.ip)!])
+        }), delay: delay)
+    }
+
+    func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async -> MailExchangerLookupResult {
+        calls.add(1, ordering: .relaxed)
+        if delay > .zero {
+            do { try await Task.sleep(for: delay) } catch { return .dnsUnavailable("cancelled") }
+        }
+        return answer
+    }
+}
+
+/// How a fake server at one IP behaves.
+struct FakeServer: Sendable {
+    /// How long connect + greeting + EHLO take; `nil` = never (blackholed), until cancelled.
+    var openDelay: Duration? = .zero
+    /// `nil`: the session opens; else why it does not.
+    var openFailure: SessionResult?
+    var transactionDelay: Duration = .zero
+    var transactionResult = SessionResult(
+        verdict: .accepted, phase: .endOfData, reply: DecidingReply(code: 250, enhanced: "2.0.0", text: "queued as 1"))
+
+    static let healthy = FakeServer()
+    static let blackholed = FakeServer(openDelay: nil)
+    static func refusing(_ verdict: SessionVerdict = .unreachable, code: Int? = nil) -> FakeServer {
+        FakeServer(openFailure: SessionResult(
+            verdict: verdict, phase: code == nil ? .connect : .greeting,
+            reply: code.map { DecidingReply(code: $0, text: "go away") },
+            detail: code == nil ? "connection refused" : nil))
+    }
+    static func answering(_ code: Int, _ enhanced: String?, at phase: TimingPhase = .rcpt, verdict: SessionVerdict) -> FakeServer {
+        FakeServer(transactionResult: SessionResult(
+            verdict: verdict, phase: phase, reply: DecidingReply(code: code, enhanced: enhanced, text: "reply \(code)")))
+    }
+}
+
+/// What the fake servers saw.
+struct FakeLog: Sendable {
+    var opened: [String] = []
+    var closed: [String] = []
+    var transactions: [String] = []
+    var activeTransactions = 0
+    var maxActiveTransactions = 0
+    var openStarts: [String: ContinuousClock.Instant] = [:]
+}
+
+/// Dials fake servers by IP.
+final class FakeDialer: SMTPDialer {
+    let servers: [String: FakeServer]
+    let log = Mutex(FakeLog())
+
+    init(_ servers: [String: FakeServer]) {
+        self.servers = servers
+    }
+
+    func connection(to server: SocketAddress) -> FakeConnection {
+        FakeConnection(address: server, server: servers[server.ip] ?? .refusing(), dialer: self)
+    }
+
+    var snapshot: FakeLog { log.withLock { $0 } }
+}
+
+final class FakeConnection: SMTPConnection {
+    let address: SocketAddress
+    let server: FakeServer
+    let dialer: FakeDialer
+    private let lines = Mutex<[TranscriptLine]>([])
+
+    init(address: SocketAddress, server: FakeServer, dialer: FakeDialer) {
+        self.address = address
+        self.server = server
+        self.dialer = dialer
+    }
+
+    private func note(_ direction: TranscriptLine.Direction, _ text: String) {
+        lines.withLock { $0.append(TranscriptLine(server: address.description, direction: direction, text: text)) }
+    }
+
+    func open() async -> SessionResult? {
+        dialer.log.withLock {
+            $0.opened.append(address.ip)
+            $0.openStarts[address.ip] = .now
+        }
+        do {
+            if let delay = server.openDelay {
+                if delay > .zero { try await Task.sleep(for: delay) }
+            } else {
+                try await Task.sleep(for: .seconds(60))
+            }
+        } catch {
+            return SessionResult(verdict: .unreachable, phase: .connect, detail: "cancelled")
+        }
+        if let failure = server.openFailure {
+            note(.server, "\(failure.reply?.code ?? 0) go away")
+            return failure
+        }
+        note(.server, "220 fake ESMTP")
+        note(.client, "EHLO test")
+        note(.server, "250 fake")
+        return nil
+    }
+
+    func runTransaction() async -> SessionResult {
+        dialer.log.withLock {
+            $0.transactions.append(address.ip)
+            $0.activeTransactions += 1
+            $0.maxActiveTransactions = max($0.maxActiveTransactions, $0.activeTransactions)
+        }
+        defer { dialer.log.withLock { $0.activeTransactions -= 1 } }
+        note(.client, "MAIL FROM:<a@b>")
+        if server.transactionDelay > .zero {
+            // Not cancellable: a real transaction runs to its own step timeouts.
+            try? await Task.sleep(for: server.transactionDelay)
+        }
+        note(.server, "\(server.transactionResult.reply?.code ?? 0) done")
+        return server.transactionResult
+    }
+
+    func close() async {
+        dialer.log.withLock { $0.closed.append(address.ip) }
+    }
+
+    func transcript() async -> [TranscriptLine] { lines.withLock { $0 } }
+
+    func timings() async -> [TimingPhase: Duration] {
+        [.connect: .milliseconds(1), .greeting: .milliseconds(1), .ehlo: .milliseconds(1), .rcpt: .milliseconds(2)]
+    }
+}
+
+typealias FakeEngine = DeliveryEngine<FakeLookup, FakeDialer>
+
+extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
+    convenience init(
+        lookup: FakeLookup,
+        servers: [String: FakeServer],
+        stagger: Duration = .milliseconds(250),
+        healthPenalty: Duration = .seconds(60),
+        probeCache: ProbeCachePolicy = .disabled,
+        concurrency: Int = 50,
+        clock: ManualClock = ManualClock()
+    ) {
+        var settings = EngineSettings()
+        settings.staggerDelay = stagger
+        settings.healthPenalty = healthPenalty
+        settings.probeCache = probeCache
+        settings.concurrencyPerDestination = concurrency
+        settings.clock = clock.function
+        self.init(lookup: lookup, dialer: FakeDialer(servers), settings: settings)
+    }
+
+    func send(_ address: String = "user@example.com", budget: Duration = .seconds(3), onDeferred: DeferredHandler? = nil) async -> VerificationOutcome {
+        await send(
+            to: address, domain: String(address.split(separator: "@").last!), messageID: "<m1@test>",
+            budget: budget, onDeferred: onDeferred, transaction: { await $0.runTransaction() })
+    }
+
+    func probe(_ address: String = "user@example.com", budget: Duration = .seconds(3)) async -> VerificationOutcome {
+        await probe(address, domain: String(address.split(separator: "@").last!), budget: budget, transaction: { await $0.runTransaction() })
+    }
+}
+
+/// Milliseconds of an outcome's elapsed time.
+extension VerificationOutcome {
+    var ms: Double { elapsed.milliseconds }
+}

@@ -1,0 +1,171 @@
+import Sockets
+import Testing
+@testable import DirectSMTP
+
+/// The racing rules of DESIGN.md, against fake servers with controlled delays.
+@Suite("MX race", .timeLimit(.minutes(1)))
+struct MXRaceTests {
+    @Test("A healthy primary wins alone: the backup is never dialled")
+    func primaryWins() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": .healthy, "127.0.0.12": .healthy])
+        let outcome = await engine.send()
+        #expect(outcome.reason == .accepted)
+        #expect(outcome.mx == MailExchangerUsed(host: "mx1.example.com", ip: "127.0.0.11", preference: 10))
+        #expect(outcome.reply?.code == 250)
+        #expect(engine.dialer.snapshot.opened == ["127.0.0.11"])
+        #expect(engine.dialer.snapshot.transactions == ["127.0.0.11"])
+    }
+
+    @Test("Blackholed primary: the backup starts after the stagger delay and wins; the primary is closed")
+    func blackholedPrimary() async throws {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": .blackholed, "127.0.0.12": .healthy],
+            stagger: .milliseconds(100))
+        let outcome = await engine.send()
+        #expect(outcome.reason == .accepted)
+        #expect(outcome.mx?.ip == "127.0.0.12")
+        #expect(outcome.ms >= 95 && outcome.ms < 600, "took \(outcome.ms) ms")
+        let log = engine.dialer.snapshot
+        #expect(log.transactions == ["127.0.0.12"])
+        let gap = try #require(log.openStarts["127.0.0.11"]).duration(to: try #require(log.openStarts["127.0.0.12"]))
+        #expect(gap >= .milliseconds(95) && gap < .milliseconds(500))
+        #expect(log.closed.contains("127.0.0.11"))
+        #expect(log.closed.contains("127.0.0.12"))
+        #expect(outcome.transcript.contains { $0.direction == .note && $0.server.hasPrefix("127.0.0.11") })
+    }
+
+    @Test("A refused primary starts the backup at once, not after the stagger delay")
+    func refusedPrimary() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": .refusing(), "127.0.0.12": .healthy],
+            stagger: .seconds(2))
+        let outcome = await engine.send()
+        #expect(outcome.reason == .accepted)
+        #expect(outcome.mx?.ip == "127.0.0.12")
+        #expect(outcome.ms < 500, "took \(outcome.ms) ms")
+    }
+
+    @Test("A slow greeting loses to the backup; exactly one transaction")
+    func slowGreeting() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": FakeServer(openDelay: .milliseconds(800)), "127.0.0.12": .healthy],
+            stagger: .milliseconds(100))
+        let outcome = await engine.send()
+        #expect(outcome.mx?.ip == "127.0.0.12")
+        #expect(outcome.ms < 700)
+        // Give the loser time to finish had it not been cancelled: it must never transact.
+        try? await Task.sleep(for: .milliseconds(900))
+        #expect(engine.dialer.snapshot.transactions == ["127.0.0.12"])
+    }
+
+    @Test("Two sessions ready at once: only one transaction, the other closed")
+    func simultaneousWinners() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (10, "127.0.0.12"), (10, "127.0.0.13")]),
+            servers: [
+                "127.0.0.11": FakeServer(openDelay: .milliseconds(60)),
+                "127.0.0.12": FakeServer(openDelay: .milliseconds(30)),
+                "127.0.0.13": FakeServer(openDelay: .milliseconds(1)),
+            ],
+            stagger: .milliseconds(15))
+        let outcome = await engine.send()
+        #expect(outcome.reason == .accepted)
+        try? await Task.sleep(for: .milliseconds(100))
+        let log = engine.dialer.snapshot
+        #expect(log.transactions.count == 1)
+        #expect(Set(log.closed) == Set(log.opened))
+    }
+
+    @Test("Every host answering 5xx at greeting/EHLO: sender-rejected with the last reply")
+    func allRefuseUs() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": .refusing(.senderRejected, code: 554), "127.0.0.12": .refusing(.senderRejected, code: 550)])
+        let outcome = await engine.send()
+        #expect(outcome.reason == .senderRejected)
+        #expect(outcome.reply?.code == 550)
+        #expect(outcome.mx?.ip == "127.0.0.12")
+        #expect(engine.dialer.snapshot.transactions.isEmpty)
+    }
+
+    @Test("One 5xx and one unreachable host: no-reachable-host, not sender-rejected")
+    func mixedFailures() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": .refusing(.senderRejected, code: 554), "127.0.0.12": .refusing(.unreachable, code: 421)])
+        let outcome = await engine.send()
+        #expect(outcome.reason == .noReachableHost)
+        #expect(outcome.status == .deferred)
+        #expect(outcome.exitCode == 75)
+    }
+
+    @Test("A reply inside the transaction is the verdict: no fishing at the backup", arguments: [
+        (FakeServer.answering(550, "5.1.1", verdict: .recipientRejected), OutcomeReason.recipientRejected),
+        (FakeServer.answering(550, "5.7.1", verdict: .senderRejected), .senderRejected),
+        (FakeServer.answering(450, "4.2.0", verdict: .temporaryFailure), .temporaryFailure),
+        (FakeServer.answering(553, nil, at: .mail, verdict: .senderRejected), .senderRejected),
+        (FakeServer.answering(250, "2.0.0", at: .endOfData, verdict: .accepted), .accepted),
+    ])
+    func transactionVerdicts(server: FakeServer, reason: OutcomeReason) async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": server, "127.0.0.12": .healthy])
+        let outcome = await engine.send()
+        #expect(outcome.reason == reason)
+        #expect(outcome.mx?.ip == "127.0.0.11")
+        #expect(outcome.reply == server.transactionResult.reply)
+        #expect(engine.dialer.snapshot.opened == ["127.0.0.11"])
+    }
+
+    @Test("DNS answers decide scenarios 1 and 3 without dialling", arguments: [
+        (MailExchangerLookupResult.dnsUnavailable("SERVFAIL"), OutcomeReason.dnsUnavailable),
+        (.noMailServer("null MX"), .noMailServer),
+        (.found([]), .noMailServer),
+    ])
+    func dnsOutcomes(answer: MailExchangerLookupResult, reason: OutcomeReason) async {
+        let engine = FakeEngine(lookup: FakeLookup(answer), servers: [:])
+        let outcome = await engine.send()
+        #expect(outcome.reason == reason)
+        #expect(outcome.mx == nil)
+        #expect(engine.dialer.snapshot.opened.isEmpty)
+        #expect(outcome.timings[.dns] != nil || reason == .noMailServer)
+    }
+
+    @Test("An address literal skips DNS")
+    func addressLiteral() async {
+        let lookup = FakeLookup(.dnsUnavailable("must not be asked"))
+        let engine = FakeEngine(lookup: lookup, servers: ["127.0.0.9": .healthy])
+        let outcome = await engine.send("user@[127.0.0.9]")
+        #expect(outcome.reason == .accepted)
+        #expect(outcome.mx == MailExchangerUsed(host: "[127.0.0.9]", ip: "127.0.0.9", preference: 0))
+        #expect(lookup.calls.load(ordering: .relaxed) == 0)
+        #expect(FakeEngine.addressLiteral("[IPv6:::1]") == IPAddress("::1"))
+        #expect(FakeEngine.addressLiteral("example.com") == nil)
+    }
+
+    @Test("Health memory: a blackholed primary is tried last for a while, then first again")
+    func healthMemory() async {
+        let clock = ManualClock()
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": .blackholed, "127.0.0.12": .healthy],
+            stagger: .milliseconds(100), healthPenalty: .seconds(30), clock: clock)
+        let first = await engine.send()
+        #expect(first.mx?.ip == "127.0.0.12")
+        #expect(first.ms >= 95)
+        #expect(engine.health.isUnhealthy("127.0.0.11"))
+        let second = await engine.send()
+        #expect(second.mx?.ip == "127.0.0.12")
+        #expect(second.ms < 90, "the backup went first: \(second.ms) ms")
+        clock.advance(by: .seconds(31))
+        #expect(!engine.health.isUnhealthy("127.0.0.11"))
+        let third = await engine.send()
+        #expect(third.mx?.ip == "127.0.0.12")
+        #expect(third.ms >= 95, "the primary was tried first again")
+    }
+}

@@ -1,0 +1,87 @@
+import Synchronization
+import Testing
+@testable import DirectSMTP
+
+@Suite("Probe cache, coalescing, limits", .timeLimit(.minutes(1)))
+struct ProbeCacheTests {
+    @Test("Accepted is reused until the positive TTL ends")
+    func positiveTTL() async {
+        let clock = ManualClock()
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]), servers: ["127.0.0.11": .healthy],
+            probeCache: ProbeCachePolicy(positiveTTL: .seconds(600), negativeTTL: .seconds(60)), clock: clock)
+        #expect(await engine.probe().fromCache == false)
+        let cached = await engine.probe("user@EXAMPLE.com")
+        #expect(cached.fromCache)
+        #expect(cached.reason == .accepted)
+        #expect(engine.dialer.snapshot.transactions.count == 1)
+        clock.advance(by: .seconds(601))
+        #expect(await engine.probe().fromCache == false)
+        #expect(engine.dialer.snapshot.transactions.count == 2)
+    }
+
+    @Test("Rejections use the negative TTL; deferrals are never cached", arguments: [
+        (FakeServer.answering(550, "5.1.1", verdict: .recipientRejected), true),
+        (FakeServer.answering(450, "4.2.0", verdict: .temporaryFailure), false),
+        (FakeServer.answering(550, "5.7.1", verdict: .senderRejected), false),
+    ])
+    func negativeTTL(server: FakeServer, cached: Bool) async {
+        let clock = ManualClock()
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]), servers: ["127.0.0.11": server],
+            probeCache: ProbeCachePolicy(positiveTTL: .seconds(600), negativeTTL: .seconds(60)), clock: clock)
+        _ = await engine.probe()
+        #expect(await engine.probe().fromCache == cached)
+        clock.advance(by: .seconds(61))
+        #expect(await engine.probe().fromCache == false)
+    }
+
+    @Test("The local part is case-sensitive in the key, the domain is not")
+    func keys() {
+        #expect(ProbeCache.key(for: "User@Example.COM") == "User@example.com")
+        #expect(ProbeCache.key(for: "\"a@b\"@X.org") == "\"a@b\"@x.org")
+    }
+
+    @Test("Identical probes in flight share one attempt")
+    func coalescing() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": FakeServer(transactionDelay: .milliseconds(100))])
+        let outcomes = await withTaskGroup(of: VerificationOutcome.self) { group in
+            for _ in 0..<20 { group.addTask { await engine.probe() } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0.reason == .accepted })
+        #expect(engine.dialer.snapshot.transactions.count == 1)
+        #expect(engine.lookup.calls.load(ordering: .relaxed) == 1)
+    }
+
+    @Test("At most the destination's concurrency limit of attempts run at once")
+    func destinationLimit() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": FakeServer(transactionDelay: .milliseconds(50))],
+            concurrency: 2)
+        let outcomes = await withTaskGroup(of: VerificationOutcome.self) { group in
+            for index in 0..<6 { group.addTask { await engine.send("u\(index)@example.com") } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0.reason == .accepted })
+        #expect(engine.dialer.snapshot.maxActiveTransactions == 2)
+        #expect(engine.limiter.active("example.com") == 0)
+    }
+
+    @Test("A cancelled waiter leaves the limiter's queue and takes no slot")
+    func limiterCancellation() async {
+        let limiter = DestinationLimiter(limit: 1)
+        #expect(await limiter.acquire("d"))
+        let waiter = Task { await limiter.acquire("d") }
+        try? await Task.sleep(for: .milliseconds(20))
+        waiter.cancel()
+        #expect(await waiter.value == false)
+        limiter.release("d")
+        #expect(limiter.active("d") == 0)
+        #expect(await limiter.acquire("d"))
+        limiter.release("d")
+    }
+}
