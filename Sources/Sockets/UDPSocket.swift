@@ -91,17 +91,17 @@ public final class UDPSocket: Sendable {
         return try await handle.retrying(.read, deadline: deadline, what) { fd throws(SocketError) in
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            var bytes = [UInt8](repeating: 0, count: maxBytes)
-            let (received, error) = bytes.withUnsafeMutableBytes { raw in
-                withUnsafeMutablePointer(to: &storage) { pointer in
+            let (received, error, bytes) = withUnsafeTemporaryAllocation(byteCount: maxBytes, alignment: 16) { scratch in
+                let (received, error) = withUnsafeMutablePointer(to: &storage) { pointer in
                     pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                        retryingEINTR { recvfrom(fd, raw.baseAddress, maxBytes, 0, address, &length) }
+                        retryingEINTR { recvfrom(fd, scratch.baseAddress, maxBytes, 0, address, &length) }
                     }
                 }
+                let bytes = received > 0 ? Array(UnsafeRawBufferPointer(rebasing: scratch[..<received])) : []
+                return (received, error, bytes)
             }
             if received >= 0 {
                 guard let source = SocketAddress(storage: storage) else { return nil }
-                bytes.removeLast(maxBytes - received)
                 return (bytes, source)
             }
             if isWouldBlock(error) { return nil }
