@@ -104,6 +104,14 @@ public final class EventLoop: Sendable {
         }
     }
 
+    deinit {
+        // The thread holds a strong reference while it runs, so it has exited by now.
+        if startupError == nil {
+            Glibc.close(epollFD)
+            Glibc.close(wakeFD)
+        }
+    }
+
     /// Stops the loop: every suspended operation fails with ``SocketError/Code/loopShutdown``
     /// and later operations fail the same way. Sockets must still be closed by their owners.
     public func shutdown() {
@@ -233,11 +241,9 @@ public final class EventLoop: Sendable {
     private func run() {
         let capacity = 256
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
-        defer {
-            events.deallocate()
-            Glibc.close(epollFD)
-            Glibc.close(wakeFD)
-        }
+        // The epoll fd and the eventfd are closed in deinit, not here: sockets may still
+        // deregister after a shutdown, and their fd numbers must not be reused meanwhile.
+        defer { events.deallocate() }
         var ready: [(UnsafeContinuation<WaitResult, Never>, WaitResult)] = []
         ready.reserveCapacity(capacity)
         loopThread.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
