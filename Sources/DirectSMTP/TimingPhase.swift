@@ -20,6 +20,7 @@ public enum TimingPhase: String, Sendable, Hashable, CaseIterable, Comparable {
     /// The message, the final dot and its reply.
     case endOfData = "end-of-data"
 
+    /// Phases order as they happen in a session (DNS first, end of data last).
     public static func < (lhs: TimingPhase, rhs: TimingPhase) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
