@@ -85,12 +85,14 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     // MARK: Probe
 
     /// Asks whether `address` would be accepted (RCPT only) within `budget`, from the
-    /// probe cache when fresh; identical probes in flight share one attempt. An attempt
+    /// probe cache when fresh; identical probes (same address and sender) in flight share
+    /// one attempt. An attempt
     /// outliving its callers' budgets runs on (bounded by the step timeouts) and fills
     /// the cache.
     func probe(
         _ address: String,
         domain: String,
+        sender: String,
         budget: Duration,
         transaction: @escaping Transaction
     ) async -> VerificationOutcome {
@@ -102,17 +104,18 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             return cached
         }
         let deadline = start + budget
+        let flightKey = key + "\u{0}" + sender
         let (tracker, isNew) = probesInFlight.withLock { table in
-            if let running = table[key] { return (running, false) }
+            if let running = table[flightKey] { return (running, false) }
             let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: false)
-            table[key] = tracker
+            table[flightKey] = tracker
             return (tracker, true)
         }
         if isNew {
             Task {
                 let outcome = await self.attempt(address: address, domain: domain, deadline: deadline, tracker: tracker, transaction: transaction)
                 self.probeCache.store(outcome, for: key)
-                _ = self.probesInFlight.withLock { $0.removeValue(forKey: key) }
+                _ = self.probesInFlight.withLock { $0.removeValue(forKey: flightKey) }
                 tracker.finish(outcome)
             }
         }

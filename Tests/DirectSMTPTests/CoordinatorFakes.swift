@@ -184,7 +184,7 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
     }
 
     func probe(_ address: String = "user@example.com", budget: Duration = .seconds(3)) async -> VerificationOutcome {
-        await probe(address, domain: String(address.split(separator: "@").last!), budget: budget, transaction: { await $0.runTransaction() })
+        await probe(address, domain: String(address.split(separator: "@").last!), sender: "probe@test", budget: budget, transaction: { await $0.runTransaction() })
     }
 }
 
