@@ -46,7 +46,7 @@ struct ProbeCacheTests {
     func coalescing() async {
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
-            servers: ["127.0.0.11": FakeServer(transactionDelay: .milliseconds(100))])
+            servers: ["127.0.0.11": FakeServer(transactionDelay: .seconds(1))])
         let outcomes = await withTaskGroup(of: VerificationOutcome.self) { group in
             for _ in 0..<20 { group.addTask { await engine.probe() } }
             return await group.reduce(into: []) { $0.append($1) }
