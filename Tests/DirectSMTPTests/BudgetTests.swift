@@ -52,36 +52,42 @@ struct BudgetTests {
 
     @Test("Budget inside the transaction: budget-exceeded now, the real outcome on the event stream later")
     func budgetExceededThenEvent() async throws {
+        let gate = Gate()
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
-            servers: ["127.0.0.11": FakeServer(transactionDelay: .seconds(2))])
-        let outcome = await engine.send(budget: .milliseconds(400))
+            servers: ["127.0.0.11": FakeServer(transactionGate: gate)])
+        let outcome = await engine.send(budget: .milliseconds(800))
         #expect(outcome.reason == .budgetExceeded)
         #expect(outcome.scenario == 2)
         #expect(!outcome.queued)
         #expect(outcome.mx?.ip == "127.0.0.11")
-        #expect(outcome.ms >= 395 && outcome.ms < 400 + slack, "took \(outcome.ms) ms")
+        #expect(outcome.ms >= 795 && outcome.ms < 800 + slack, "took \(outcome.ms) ms")
+        #expect(engine.dialer.snapshot.transactions.count == 1, "still running")
+        gate.open()
         let event = try #require(await firstEvent(of: engine, within: .seconds(5)))
         #expect(event.messageID == "<m1@test>")
         #expect(event.outcome.reason == .accepted)
-        #expect(event.outcome.ms >= 1990)
+        #expect(event.outcome.ms >= 795)
         #expect(engine.dialer.snapshot.transactions.count == 1)
     }
 
     @Test("A transaction that ends deferred after the budget goes to the queue and says so")
     func lateDeferralIsQueued() async throws {
+        let gate = Gate()
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
             servers: ["127.0.0.11": FakeServer(
-                transactionDelay: .milliseconds(1500),
+                transactionGate: gate,
                 transactionResult: SessionResult(verdict: .temporaryFailure, phase: .rcpt, reply: DecidingReply(code: 451, enhanced: "4.3.0", text: "later")))])
         let handed = Atomic<Int>(0)
-        let outcome = await engine.send(budget: .milliseconds(400), onDeferred: { _ in
+        let outcome = await engine.send(budget: .milliseconds(800), onDeferred: { _ in
             handed.add(1, ordering: .relaxed)
             return true
         })
         #expect(outcome.reason == .budgetExceeded)
         #expect(!outcome.queued)
+        #expect(handed.load(ordering: .relaxed) == 0)
+        gate.open()
         let event = try #require(await firstEvent(of: engine, within: .seconds(5)))
         #expect(event.outcome.reason == .temporaryFailure)
         #expect(event.outcome.queued)
@@ -101,14 +107,16 @@ struct BudgetTests {
 
     @Test("A probe at the budget inside RCPT: budget-exceeded; the late answer fills the cache")
     func probeBudget() async {
+        let gate = Gate()
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
-            servers: ["127.0.0.11": FakeServer(transactionDelay: .seconds(1))],
+            servers: ["127.0.0.11": FakeServer(transactionGate: gate)],
             probeCache: ProbeCachePolicy())
-        let first = await engine.probe(budget: .milliseconds(400))
+        let first = await engine.probe(budget: .milliseconds(800))
         #expect(first.reason == .budgetExceeded)
-        try? await Task.sleep(for: .milliseconds(1200))
-        let second = await engine.probe(budget: .milliseconds(400))
+        gate.open()
+        try? await Task.sleep(for: .milliseconds(300))
+        let second = await engine.probe(budget: .milliseconds(800))
         #expect(second.reason == .accepted)
         #expect(second.fromCache)
         #expect(engine.dialer.snapshot.transactions.count == 1)
@@ -144,7 +152,7 @@ struct BudgetTests {
 }
 
 /// Extra milliseconds a timing bound tolerates on a loaded machine.
-let slack = 1500.0
+let slack = 3000.0
 
 /// The first event the engine publishes within `limit`, or nil.
 func firstEvent(of engine: FakeEngine, within limit: Duration) async -> DeliveryEvent? {

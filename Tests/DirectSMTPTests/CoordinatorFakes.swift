@@ -39,6 +39,30 @@ final class FakeLookup: MailExchangerLookup {
     }
 }
 
+/// A one-way gate: waiters suspend until the test opens it.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let isOpen = state.withLock { state in
+                if !state.open { state.waiters.append(continuation) }
+                return state.open
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
 /// How a fake server at one IP behaves.
 struct FakeServer: Sendable {
     /// How long connect + greeting + EHLO take; `nil` = never (blackholed), until cancelled.
@@ -46,6 +70,8 @@ struct FakeServer: Sendable {
     /// `nil`: the session opens; else why it does not.
     var openFailure: SessionResult?
     var transactionDelay: Duration = .zero
+    /// When set, the transaction waits for the test to open the gate (after the delay).
+    var transactionGate: Gate?
     var transactionResult = SessionResult(
         verdict: .accepted, phase: .endOfData, reply: DecidingReply(code: 250, enhanced: "2.0.0", text: "queued as 1"))
 
@@ -141,6 +167,7 @@ final class FakeConnection: SMTPConnection {
             // Not cancellable: a real transaction runs to its own step timeouts.
             try? await Task.sleep(for: server.transactionDelay)
         }
+        await server.transactionGate?.wait()
         note(.server, "\(server.transactionResult.reply?.code ?? 0) done")
         return server.transactionResult
     }
