@@ -97,9 +97,11 @@ struct DNSWireReader {
         case .a:
             guard length == 4 else { throw badRDATA(start, "an A record has 4 bytes of RDATA, not \(length)") }
             data = .a(IPAddress(bytes: Array(raw[start..<end]))!)
+            offset = end
         case .aaaa:
             guard length == 16 else { throw badRDATA(start, "an AAAA record has 16 bytes of RDATA, not \(length)") }
             data = .aaaa(IPAddress(bytes: Array(raw[start..<end]))!)
+            offset = end
         case .mx:
             guard length >= 3 else {
                 throw badRDATA(start, "an MX record needs a preference and a target (RDLENGTH \(length))")
