@@ -8,6 +8,7 @@ import Glibc
 let benchUsage = """
     usage: directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
+           directsmtp-bench dns [cached|uncached|decode|all] [--tasks N] [--lookups N] [--queries N] [--concurrency C] [--decodes N] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -15,6 +16,7 @@ let benchStatus: Int32
 switch benchArguments.first {
 case "echo": benchStatus = await EchoBenchmark.run(Array(benchArguments.dropFirst()))
 case "hold": benchStatus = await HoldBenchmark.run(Array(benchArguments.dropFirst()))
+case "dns": benchStatus = await DNSBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
     benchStatus = benchArguments.isEmpty ? 0 : 64
