@@ -3,8 +3,11 @@
 public struct DNSQueryError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, stable across releases; new codes may be added.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The stable code text.
         public let rawValue: String
+        /// Wraps a raw value.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The code text.
         public var description: String { rawValue }
 
         /// No server answered before the attempt or the caller's deadline ran out.
@@ -38,5 +41,6 @@ public struct DNSQueryError: Error, Sendable, Hashable, CustomStringConvertible 
         self.message = message
     }
 
+    /// A readable form.
     public var description: String { "\(message) (\(code))" }
 }

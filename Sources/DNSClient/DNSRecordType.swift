@@ -1,6 +1,8 @@
 /// A resource record type (RFC 1035 §3.2.2), open to any 16-bit value.
 public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The value on the wire.
     public let rawValue: UInt16
+    /// Wraps a raw value.
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// IPv4 address.
@@ -20,6 +22,7 @@ public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringC
     /// EDNS0 pseudo-record (RFC 6891).
     public static let opt = DNSRecordType(rawValue: 41)
 
+    /// A readable form.
     public var description: String {
         switch self {
         case .a: "A"
@@ -37,18 +40,23 @@ public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringC
 
 /// A record class; DirectSMTP only ever asks for ``internet``.
 public struct DNSClass: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The value on the wire.
     public let rawValue: UInt16
+    /// Wraps a raw value.
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// `IN`.
     public static let internet = DNSClass(rawValue: 1)
 
+    /// A readable form.
     public var description: String { self == .internet ? "IN" : "CLASS\(rawValue)" }
 }
 
 /// The RCODE of a response header (RFC 1035 §4.1.1).
 public struct DNSResponseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The value on the wire.
     public let rawValue: UInt8
+    /// Wraps a raw value.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// No error.
@@ -64,6 +72,7 @@ public struct DNSResponseCode: RawRepresentable, Hashable, Sendable, CustomStrin
     /// The server refuses to answer us.
     public static let refused = DNSResponseCode(rawValue: 5)
 
+    /// A readable form.
     public var description: String {
         switch rawValue {
         case 0: "NOERROR"

@@ -13,8 +13,11 @@
 public struct DNSWireError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What was wrong, stable across releases; new codes may be added.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The stable code text.
         public let rawValue: String
+        /// Wraps a raw value.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The code text.
         public var description: String { rawValue }
 
         /// Fewer than the 12 bytes of a header.
@@ -56,5 +59,6 @@ public struct DNSWireError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A readable form.
     public var description: String { "\(message) (\(code) at byte \(offset))" }
 }
