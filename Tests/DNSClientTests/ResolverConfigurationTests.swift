@@ -52,8 +52,10 @@ struct ResolverConfigurationTests {
     @Test(arguments: [
         ("bücher", "xn--bcher-kva"), ("münchen", "xn--mnchen-3ya"), ("例え", "xn--r8jz45g"),
         ("Bücher.Example.", "xn--bcher-kva.example"), ("example.com", "example.com"), ("EXAMPLE.com.", "example.com"),
-    ])
-    func aLabels(_ input: String, _ expected: String) {
+        ("mx_1.example", "mx_1.example"), ("exa mple.com", nil), ("-a.example", nil), ("a-.example", nil), ("a..b", nil), ("", nil),
+        (".", nil), ("a\r\nRCPT.example", nil),
+    ] as [(String, String?)])
+    func aLabels(_ input: String, _ expected: String?) {
         #expect(aLabel(input) == expected)
     }
 }
