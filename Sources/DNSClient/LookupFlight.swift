@@ -12,6 +12,10 @@ final class LookupFlight: Sendable {
 
     private let state = Mutex(State())
 
+    /// `true` once the result is in: a finished flight is never joined, so a later caller
+    /// (after the cache entry expired, or for an uncacheable result) asks again.
+    var isCompleted: Bool { state.withLock { $0.result != nil } }
+
     /// Hands `result` to every waiter, present and future.
     func complete(_ result: MXLookup) {
         let waiters = state.withLock { state in

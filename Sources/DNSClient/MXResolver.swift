@@ -91,7 +91,7 @@ public actor MXResolver {
     /// The flight for `key`, started if there is none (cache checked again first: an
     /// answer may have landed while this call waited for the actor).
     private func join(_ key: String) -> LookupFlight {
-        if let flight = inFlight[key] { return flight }
+        if let flight = inFlight[key], !flight.isCompleted { return flight }
         let flight = LookupFlight()
         if let hit = cached(key) {
             flight.complete(hit)

@@ -2,6 +2,13 @@ import DNSClient
 import DirectSMTPTesting
 import Sockets
 import Synchronization
+import Testing
+
+/// Every DNS suite, one test at a time: they start sockets, processes and CPU-bound
+/// loops, and running them side by side would only disturb the timing-sensitive socket
+/// tests that share the process.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+enum DNSClientTests {}
 
 /// A cache clock the test moves by hand.
 final class ManualClock: Sendable {
