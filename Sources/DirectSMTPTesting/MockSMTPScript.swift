@@ -34,8 +34,8 @@ public struct MockSMTPScript: Sendable {
     public var data: MockSMTPResponse = .reply(354, "end data with <CR><LF>.<CR><LF>")
     /// The reply after the final dot; a 2xx here counts as a delivery.
     public var endOfData: MockSMTPResponse = .reply(250, "2.0.0 OK queued")
-    /// A pause before every batch of replies (the answers to one read): one simulated
-    /// round trip, for counting how many times a client waits.
+    /// A pause before the greeting and before every batch of replies (the answers to one
+    /// read): one simulated round trip, for counting how many times a client waits.
     public var replyDelay: Duration = .zero
     /// Greylisting: the first RCPT for a (sender, recipient) pair gets `451 4.7.1`, and so
     /// does every retry until this long after the first; later ones get ``rcpt``.

@@ -158,8 +158,8 @@ public final class MockSMTPServer: Sendable {
         }
         guard let id else { return }
         var session = Connection(id: id)
-        let greeting = script.greeting
-        if await respond([greeting], on: connection, session: &session, batchDelay: .zero) == .close { return }
+        let current = script
+        if await respond([current.greeting], on: connection, session: &session, batchDelay: current.replyDelay) == .close { return }
 
         var buffer: [UInt8] = []
         var start = 0
