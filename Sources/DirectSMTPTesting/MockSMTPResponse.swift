@@ -34,6 +34,7 @@ public struct MockSMTPResponse: Sendable, Hashable {
     /// How the reply is delivered.
     public var behavior: Behavior
 
+    /// A response with every field given.
     public init(code: Int, lines: [String], delay: Duration = .zero, behavior: Behavior = .normal) {
         self.code = code
         self.lines = lines

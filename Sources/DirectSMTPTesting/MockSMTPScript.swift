@@ -45,6 +45,7 @@ public struct MockSMTPScript: Sendable {
     /// How long a connection may stay idle before the server drops it.
     public var idleTimeout: Duration = .seconds(30)
 
+    /// The default script: a friendly server that accepts everything.
     public init() {}
 
     /// The EHLO reply the script gives.

@@ -41,6 +41,7 @@ public struct Message: Sendable {
     /// quoted-printable is used and the message is 7-bit clean.
     public var allows8BitMIME: Bool
 
+    /// A message from `from` to `to`; only the subject and text body are required.
     public init(
         from: EmailAddress, to: EmailAddress, subject: String, text: String, html: String? = nil,
         fromName: String? = nil, toName: String? = nil, date: Int64? = nil, messageID: String? = nil,

@@ -14,6 +14,7 @@ public struct MessageData: Sendable, Hashable {
     /// The Message-ID, with its angle brackets (`<abc@example.com>`).
     public var messageID: String
 
+    /// Wraps composed bytes (CRLF line ends expected; stray CR/LF are fixed when sent).
     public init(bytes: [UInt8], requires8BitMIME: Bool = false, requiresSMTPUTF8: Bool = false, messageID: String) {
         self.bytes = bytes
         self.requires8BitMIME = requires8BitMIME

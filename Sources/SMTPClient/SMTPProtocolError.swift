@@ -26,6 +26,7 @@ public struct SMTPProtocolError: Error, Sendable, Hashable, CustomStringConverti
     /// A readable sentence.
     public let message: String
 
+    /// An error with `code` and a sentence.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

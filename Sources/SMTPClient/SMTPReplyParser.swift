@@ -33,6 +33,7 @@ public struct SMTPReplyParser: Sendable {
     private var pendingBytes = 0
     private var failure: SMTPProtocolError?
 
+    /// An empty parser.
     public init() {}
 
     /// Bytes received and not yet returned as replies.

@@ -25,6 +25,7 @@ public struct SMTPResult: Sendable, Hashable, CustomStringConvertible {
     /// A human detail, e.g. "timed out waiting for the RCPT reply".
     public var detail: String?
 
+    /// A result; `reply` and `detail` are optional.
     public init(verdict: SMTPVerdict, step: SMTPStep, reply: SMTPReply? = nil, detail: String? = nil) {
         self.verdict = verdict
         self.step = step

@@ -20,6 +20,7 @@ public struct SMTPTimeouts: Sendable, Hashable {
     /// Sending the message and the reply after the final dot.
     public var endOfData: Duration
 
+    /// Every step's timeout, given explicitly.
     public init(
         connect: Duration, greeting: Duration, ehlo: Duration, mail: Duration,
         rcpt: Duration, data: Duration, endOfData: Duration

@@ -16,6 +16,7 @@ public struct TranscriptEntry: Sendable, Hashable, CustomStringConvertible {
     /// Time since the session started (the connect call).
     public var elapsed: Duration
 
+    /// A transcript line.
     public init(direction: Direction, text: String, elapsed: Duration) {
         self.direction = direction
         self.text = text
