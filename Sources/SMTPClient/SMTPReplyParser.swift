@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An incremental parser of SMTP replies: feed it bytes as they arrive, take complete
 /// replies out. Pure (no I/O) and bounded.
 ///
@@ -29,7 +33,10 @@ public struct SMTPReplyParser: Sendable {
     private var scanned = 0
     // The reply being assembled.
     private var pendingCode = 0
-    private var pendingLines: [String] = []
+    /// Cleaned text of the lines so far, joined with LF.
+    private var pendingText: [UInt8] = []
+    private var pendingLineCount = 0
+    private var firstLineLength = 0
     private var pendingBytes = 0
     private var failure: SMTPProtocolError?
 
@@ -40,7 +47,7 @@ public struct SMTPReplyParser: Sendable {
     public var bufferedByteCount: Int { buffer.count - start }
 
     /// `true` when part of a reply has been received (a line, or a partial line).
-    public var isInsideReply: Bool { !pendingLines.isEmpty || buffer.count > start }
+    public var isInsideReply: Bool { pendingLineCount > 0 || buffer.count > start }
 
     /// Appends received bytes.
     public mutating func feed(_ bytes: some Collection<UInt8>) {
@@ -69,105 +76,104 @@ public struct SMTPReplyParser: Sendable {
     }
 
     private mutating func parse() throws(SMTPProtocolError) -> SMTPReply? {
-        while true {
-            // Find the next LF.
-            let end = buffer.count
-            var lf = -1
-            buffer.withUnsafeBufferPointer { raw in
-                var index = start + scanned
-                while index < end {
-                    if raw[index] == 0x0A { lf = index; return }
-                    index += 1
+        // A second reference to the storage (no copy): lines are read through it while
+        // `self` records them.
+        let bytes = buffer
+        return try bytes.withUnsafeBufferPointer { raw throws(SMTPProtocolError) -> SMTPReply? in
+            guard let base = raw.baseAddress else { return nil }
+            let end = raw.count
+            while true {
+                // Find the next LF.
+                let from = start + scanned
+                let found = from < end ? memchr(base + from, 0x0A, end - from) : nil
+                guard let found else {
+                    scanned = end - start
+                    if scanned > Self.maxLineLength {
+                        throw SMTPProtocolError(.lineTooLong, "the server sent a line longer than \(Self.maxLineLength) bytes")
+                    }
+                    return nil
                 }
-            }
-            if lf < 0 {
-                scanned = end - start
-                if scanned > Self.maxLineLength {
+                let lf = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+                let lineStart = start
+                let lineLength = lf + 1 - lineStart
+                start = lf + 1
+                scanned = 0
+                if lineLength > Self.maxLineLength {
                     throw SMTPProtocolError(.lineTooLong, "the server sent a line longer than \(Self.maxLineLength) bytes")
                 }
-                return nil
-            }
-            let lineStart = start
-            let lineLength = lf + 1 - lineStart
-            start = lf + 1
-            scanned = 0
-            if lineLength > Self.maxLineLength {
-                throw SMTPProtocolError(.lineTooLong, "the server sent a line longer than \(Self.maxLineLength) bytes")
-            }
-            pendingBytes += lineLength
-            if pendingBytes > Self.maxReplyBytes || pendingLines.count >= Self.maxReplyLines {
-                throw SMTPProtocolError(.replyTooLong, "the server sent a reply longer than 64 KiB or 1000 lines")
-            }
-            if let reply = try line(from: lineStart, to: lf) { return reply }
-        }
-    }
-
-    /// Handles one line `buffer[from..<lf]`; returns the reply when it was the last line.
-    private mutating func line(from: Int, to lf: Int) throws(SMTPProtocolError) -> SMTPReply? {
-        try buffer.withUnsafeBufferPointer { raw throws(SMTPProtocolError) -> SMTPReply? in
-            var stop = lf
-            // Strip CR and trailing white space.
-            while stop > from, raw[stop - 1] == 0x0D || raw[stop - 1] == 0x20 || raw[stop - 1] == 0x09 {
-                stop -= 1
-            }
-            guard stop - from >= 3 else {
-                throw SMTPProtocolError(.invalidCode, "the server sent a line without a three-digit code")
-            }
-            let d0 = raw[from] &- 0x30, d1 = raw[from + 1] &- 0x30, d2 = raw[from + 2] &- 0x30
-            guard (2...5).contains(d0), d1 <= 9, d2 <= 9 else {
-                throw SMTPProtocolError(.invalidCode, "the server sent a line that does not start with a reply code from 200 to 599")
-            }
-            let code = Int(d0) * 100 + Int(d1) * 10 + Int(d2)
-            var isLast = true
-            var textStart = from + 3
-            if stop - from > 3 {
-                switch raw[from + 3] {
-                case 0x20: isLast = true
-                case 0x2D: isLast = false
-                default:
-                    throw SMTPProtocolError(.invalidSeparator, "the server sent a reply code not followed by a space or a hyphen")
+                pendingBytes += lineLength
+                if pendingBytes > Self.maxReplyBytes || pendingLineCount >= Self.maxReplyLines {
+                    throw SMTPProtocolError(.replyTooLong, "the server sent a reply longer than 64 KiB or 1000 lines")
                 }
-                textStart = from + 4
+                if let reply = try line(raw, from: lineStart, to: lf) { return reply }
             }
-            if !pendingLines.isEmpty, code != pendingCode {
-                throw SMTPProtocolError(.mixedCodes, "the server sent a reply whose lines carry different codes (\(pendingCode), \(code))")
+        }
+    }
+
+    /// Handles one line `raw[from..<lf]`; returns the reply when it was the last line.
+    private mutating func line(_ raw: UnsafeBufferPointer<UInt8>, from: Int, to lf: Int) throws(SMTPProtocolError) -> SMTPReply? {
+        var stop = lf
+        // Strip CR and trailing white space.
+        while stop > from, raw[stop - 1] == 0x0D || raw[stop - 1] == 0x20 || raw[stop - 1] == 0x09 {
+            stop -= 1
+        }
+        guard stop - from >= 3 else {
+            throw SMTPProtocolError(.invalidCode, "the server sent a line without a three-digit code")
+        }
+        let d0 = raw[from] &- 0x30, d1 = raw[from + 1] &- 0x30, d2 = raw[from + 2] &- 0x30
+        guard (2...5).contains(d0), d1 <= 9, d2 <= 9 else {
+            throw SMTPProtocolError(.invalidCode, "the server sent a line that does not start with a reply code from 200 to 599")
+        }
+        let code = Int(d0) * 100 + Int(d1) * 10 + Int(d2)
+        var isLast = true
+        var textStart = from + 3
+        if stop - from > 3 {
+            switch raw[from + 3] {
+            case 0x20: isLast = true
+            case 0x2D: isLast = false
+            default:
+                throw SMTPProtocolError(.invalidSeparator, "the server sent a reply code not followed by a space or a hyphen")
             }
-            pendingCode = code
-            let text = UnsafeBufferPointer(rebasing: raw[textStart..<max(textStart, stop)])
-            pendingLines.append(Self.cleanText(text))
-            guard isLast else { return nil }
-            let reply = Self.makeReply(code: code, lines: pendingLines)
-            pendingLines = []
+            textStart = from + 4
+        }
+        if pendingLineCount > 0, code != pendingCode {
+            throw SMTPProtocolError(.mixedCodes, "the server sent a reply whose lines carry different codes (\(pendingCode), \(code))")
+        }
+        let text = UnsafeBufferPointer(rebasing: raw[textStart..<max(textStart, stop)])
+        if isLast && pendingLineCount == 0 && Self.isPlain(text) {
+            // The common case: a one-line reply of printable text.
             pendingBytes = 0
-            return reply
+            return SMTPReply(code: code, joined: text, firstLineLength: text.count)
         }
+        pendingCode = code
+        if pendingLineCount > 0 { pendingText.append(0x0A) }
+        Self.appendClean(text, to: &pendingText)
+        if pendingLineCount == 0 { firstLineLength = pendingText.count }
+        pendingLineCount += 1
+        guard isLast else { return nil }
+        let reply = pendingText.withUnsafeBufferPointer {
+            SMTPReply(code: code, joined: $0, firstLineLength: firstLineLength)
+        }
+        pendingText.removeAll(keepingCapacity: true)
+        pendingLineCount = 0
+        pendingBytes = 0
+        return reply
     }
 
-    /// Printable text: controls to `?`, invalid UTF-8 repaired.
-    static func cleanText(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        var plain = true
-        for byte in bytes where byte < 0x20 || byte >= 0x7F {
-            plain = false
-            break
-        }
-        if plain { return String(decoding: bytes, as: UTF8.self) }
-        let cleaned = bytes.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }
-        return String(decoding: cleaned, as: UTF8.self)
+    /// Whether every byte is printable ASCII (no control, no DEL, no 8-bit byte).
+    static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes where byte < 0x20 || byte >= 0x7F { return false }
+        return true
     }
 
-    static func makeReply(code: Int, lines: [String]) -> SMTPReply {
-        var first = lines[0]
-        let enhanced: Int = first.withUTF8 { enhancedCodeLength($0, codeClass: UInt8(code / 100)) }
-        guard enhanced > 0 else {
-            let text = lines.count == 1 ? lines[0] : lines.joined(separator: "\n")
-            return SMTPReply(code: code, enhancedCode: nil, lines: lines, text: text)
+    /// Appends the text with control bytes and DEL replaced by `?` (invalid UTF-8 is
+    /// repaired when the reply's string is made).
+    static func appendClean(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        if isPlain(bytes) {
+            output.append(contentsOf: bytes)
+        } else {
+            for byte in bytes { output.append(byte < 0x20 || byte == 0x7F ? UInt8(ascii: "?") : byte) }
         }
-        let ec = String(first.utf8.prefix(enhanced))!
-        if lines.count == 1 {
-            return SMTPReply(code: code, enhancedCode: ec, lines: lines, text: SMTPReply.stripping(ec, from: first))
-        }
-        let text = lines.map { SMTPReply.stripping(ec, from: $0) }.joined(separator: "\n")
-        return SMTPReply(code: code, enhancedCode: ec, lines: lines, text: text)
     }
 
     /// The length of a leading enhanced status code `class.subject.detail` (RFC 3463)
