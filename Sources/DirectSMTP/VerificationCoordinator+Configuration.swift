@@ -1,0 +1,96 @@
+import DNSClient
+import SMTPClient
+import Sockets
+
+extension VerificationCoordinator {
+    /// Everything a ``VerificationCoordinator`` needs to know; every field has a sensible
+    /// default but the HELO name.
+    ///
+    /// ```swift
+    /// var configuration = VerificationCoordinator.Configuration(heloName: "app.example.com")
+    /// configuration.defaultBudget = .seconds(2)
+    /// configuration.probeSender = try EmailAddress("verify@app.example.com")
+    /// ```
+    public struct Configuration: Sendable {
+        /// The name given in EHLO/HELO: this machine's public host name (or an address
+        /// literal). Validated when the coordinator is made.
+        public var heloName: String
+        /// `MAIL FROM` of probes; `nil` means `postmaster@` the HELO name (never the null
+        /// sender, which some sites refuse).
+        public var probeSender: EmailAddress?
+        /// The DNS servers to ask (at most 3 are used); empty means those of
+        /// `/etc/resolv.conf`.
+        public var nameservers: [SocketAddress]
+        /// Per DNS attempt (default 1 s).
+        public var dnsTimeout: Duration
+        /// DNS attempts per server (default 2).
+        public var dnsAttempts: Int
+        /// The SMTP port of MX hosts: 25, or a loopback test port.
+        public var smtpPort: Int
+        /// How long a race candidate may take before the next one starts (default 250 ms).
+        public var staggerDelay: Duration
+        /// Per-step SMTP timeouts (connect, greeting, EHLO, MAIL, RCPT, DATA, end of data).
+        public var timeouts: SMTPTimeouts
+        /// The budget of calls that do not give one (default 3 s).
+        public var defaultBudget: Duration
+        /// At most this many attempts at once per recipient domain (default 50); more wait.
+        public var concurrencyPerDestination: Int
+        /// How long probe outcomes are reused.
+        public var probeCache: ProbeCachePolicy
+        /// How long an MX address that just timed out or refused is tried last (default 60 s;
+        /// `.zero` turns the health memory off).
+        public var hostHealthPenalty: Duration
+        /// The time a queued message's re-send may take (default 120 s): longer than every
+        /// step timeout together, so a retry ends with the server's verdict.
+        public var redeliveryBudget: Duration
+        /// The clock of the probe cache and the health memory (tests inject their own);
+        /// budgets always use the real `ContinuousClock`.
+        public var clock: @Sendable () -> ContinuousClock.Instant
+
+        /// A configuration with defaults: port 25, stagger 250 ms, interactive timeouts,
+        /// budget 3 s, the system's DNS servers.
+        public init(
+            heloName: String,
+            probeSender: EmailAddress? = nil,
+            nameservers: [SocketAddress] = [],
+            smtpPort: Int = 25,
+            staggerDelay: Duration = .milliseconds(250),
+            timeouts: SMTPTimeouts = .interactive,
+            defaultBudget: Duration = .seconds(3)
+        ) {
+            self.heloName = heloName
+            self.probeSender = probeSender
+            self.nameservers = nameservers
+            self.dnsTimeout = .seconds(1)
+            self.dnsAttempts = 2
+            self.smtpPort = smtpPort
+            self.staggerDelay = staggerDelay
+            self.timeouts = timeouts
+            self.defaultBudget = defaultBudget
+            self.concurrencyPerDestination = 50
+            self.probeCache = ProbeCachePolicy()
+            self.hostHealthPenalty = .seconds(60)
+            self.redeliveryBudget = .seconds(120)
+            self.clock = { .now }
+        }
+
+        /// The resolver configuration these settings ask for.
+        public var resolverConfiguration: ResolverConfiguration {
+            var configuration = nameservers.isEmpty ? ResolverConfiguration.system() : ResolverConfiguration(nameservers: nameservers)
+            configuration.timeout = dnsTimeout
+            configuration.attempts = dnsAttempts
+            return configuration
+        }
+
+        var engineSettings: EngineSettings {
+            var settings = EngineSettings()
+            settings.smtpPort = smtpPort
+            settings.staggerDelay = staggerDelay
+            settings.healthPenalty = hostHealthPenalty
+            settings.probeCache = probeCache
+            settings.concurrencyPerDestination = concurrencyPerDestination
+            settings.clock = clock
+            return settings
+        }
+    }
+}

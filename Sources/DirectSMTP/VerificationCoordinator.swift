@@ -1,0 +1,112 @@
+import DNSClient
+import SMTPClient
+import Sockets
+import Synchronization
+
+/// The product: hands a message straight to the recipient domain's MX server, or asks
+/// whether it would take the recipient, and answers within a budget: accepted, rejected
+/// for good, or deferred (DESIGN.md's six outcomes).
+///
+/// It looks up the MX hosts, races them (preference order, the next one after the
+/// stagger delay or at once on failure; the first to finish connect + greeting + EHLO
+/// wins, the others are closed), runs MAIL/RCPT/DATA on the winner only, and maps the
+/// replies to a ``VerificationOutcome``. The call returns by the budget, always: a send
+/// whose transaction is still running then returns `deferred(budget-exceeded)` and goes
+/// on in the background; its final outcome arrives on ``events`` and, if deferred, in
+/// the queue (``attach(_:)``).
+///
+/// From a sign-up handler:
+///
+/// ```swift
+/// let coordinator = try VerificationCoordinator(configuration: .init(heloName: "app.example.com"))
+///
+/// func signUp(_ form: SignUpForm) async throws -> Response {
+///     let message = Message(from: try EmailAddress("noreply@app.example.com"),
+///                           to: try EmailAddress(form.email),   // bad syntax: 400 at once
+///                           subject: "Your code: \(form.code)", text: "Welcome! ...")
+///     let outcome = await coordinator.send(message, budget: .seconds(2))
+///     switch outcome.status {
+///     case .accepted: return .ok("Check your inbox")
+///     case .rejected: return .unprocessable("This address cannot receive mail (\(outcome.reason))")
+///     case .deferred: return .accepted("We will keep trying; check your inbox in a few minutes")
+///     }
+/// }
+/// ```
+public final class VerificationCoordinator: Sendable {
+    /// The configuration it was made with.
+    public let configuration: Configuration
+    /// The DNS resolver (its cache is shared by every call).
+    public let resolver: MXResolver
+    typealias Engine = DeliveryEngine<MXResolver, SessionDialer>
+    let engine: Engine
+    private let probeSender: EmailAddress
+    /// Where deferred sends go, once a queue is attached: stores the message and returns
+    /// whether it did.
+    typealias DeferredSink = @Sendable (_ from: EmailAddress, _ to: EmailAddress, _ data: MessageData, _ outcome: VerificationOutcome) async -> Bool
+    let deferredSink = Mutex<DeferredSink?>(nil)
+
+    /// A coordinator with its own resolver.
+    /// - Throws: ``EmailAddressError`` when the HELO name is not a host name or an
+    ///   address literal, or holds CR, LF or NUL.
+    public convenience init(configuration: Configuration, loop: EventLoop = .shared) throws(EmailAddressError) {
+        try self.init(configuration: configuration, resolver: MXResolver(configuration: configuration.resolverConfiguration), loop: loop)
+    }
+
+    /// A coordinator using `resolver` (to share its cache, or to point it at a test server).
+    /// - Throws: ``EmailAddressError`` for a bad HELO name.
+    public init(configuration: Configuration, resolver: MXResolver, loop: EventLoop = .shared) throws(EmailAddressError) {
+        let session = try SMTPSessionConfiguration(heloName: configuration.heloName, timeouts: configuration.timeouts)
+        if let sender = configuration.probeSender {
+            self.probeSender = sender
+        } else {
+            self.probeSender = try EmailAddress("postmaster@\(session.heloName)")
+        }
+        self.configuration = configuration
+        self.resolver = resolver
+        self.engine = DeliveryEngine(
+            lookup: resolver, dialer: SessionDialer(configuration: session, loop: loop),
+            settings: configuration.engineSettings)
+    }
+
+    /// Final outcomes of sends that returned `deferred(budget-exceeded)` while their
+    /// transaction went on. One consumer; the newest 10,000 are kept if nobody reads.
+    public var events: AsyncStream<DeliveryEvent> { engine.events }
+
+    /// Sends `message` to `message.to`'s MX server within `budget` (default
+    /// ``Configuration/defaultBudget``). A deferred outcome is queued before this returns
+    /// when a queue is attached (`queued` says so), except `budget-exceeded`: that
+    /// transaction goes on, and its final outcome arrives on ``events``.
+    public func send(_ message: Message, budget: Duration? = nil) async -> VerificationOutcome {
+        let data = message.encoded()
+        let from = message.from
+        let to = message.to
+        var onDeferred: Engine.DeferredHandler?
+        if let sink = deferredSink.withLock({ $0 }) {
+            onDeferred = { outcome in await sink(from, to, data, outcome) }
+        }
+        return await engine.send(
+            to: to.description, domain: to.domain, messageID: data.messageID,
+            budget: budget ?? configuration.defaultBudget, onDeferred: onDeferred,
+            transaction: { await SessionResult($0.session.send(from: from, to: to, data: data)) })
+    }
+
+    /// Asks `address`'s MX server whether it would take mail for it (MAIL, RCPT, then RSET
+    /// and QUIT; nothing is delivered), within `budget`. Fresh answers come from the probe
+    /// cache; identical probes in flight share one attempt.
+    /// - Parameter from: `MAIL FROM`; default ``Configuration/probeSender``.
+    public func probe(_ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil) async -> VerificationOutcome {
+        let sender = from ?? probeSender
+        return await engine.probe(
+            address.description, domain: address.domain, sender: sender.description, budget: budget ?? configuration.defaultBudget,
+            transaction: { await SessionResult($0.session.probe(from: sender, to: address)) })
+    }
+
+    /// One re-send with the redelivery budget, handing nothing to the queue (the queue
+    /// itself decides about a deferral).
+    func resend(from: EmailAddress, to: EmailAddress, data: MessageData) async -> VerificationOutcome {
+        await engine.send(
+            to: to.description, domain: to.domain, messageID: data.messageID,
+            budget: configuration.redeliveryBudget, onDeferred: nil,
+            transaction: { await SessionResult($0.session.send(from: from, to: to, data: data)) })
+    }
+}
