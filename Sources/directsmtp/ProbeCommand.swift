@@ -1,7 +1,35 @@
-/// `directsmtp probe`: not built yet; its issue owns this file.
+import DirectSMTP
+import SMTPClient
+
+/// `directsmtp probe <address>`: asks the recipient's MX server whether it would take
+/// mail for the address (MAIL, RCPT, RSET, QUIT: nothing is delivered) and exits with the
+/// outcome's sysexits code (0, 67, 68, 69, 75; 64 for usage errors).
 enum ProbeCommand {
-    static func run(_ arguments: [String]) async -> Int32 {
-        printError("directsmtp probe: not implemented yet")
-        return ExitCode.software
+    static func run(_ rawArguments: [String]) async -> Int32 {
+        let options: CoordinatorOptions
+        let address: EmailAddress
+        let from: EmailAddress?
+        let coordinator: VerificationCoordinator
+        do throws(Arguments.UsageError) {
+            let arguments = try Arguments(
+                rawArguments, valueFlags: CoordinatorOptions.valueFlags.union(["--from"]),
+                switches: CoordinatorOptions.switches)
+            guard arguments.positionals.count == 1 else {
+                throw Arguments.UsageError(description: "probe takes exactly one address")
+            }
+            options = try CoordinatorOptions(arguments)
+            address = try CoordinatorOptions.address(arguments.positionals[0], "the address")
+            from = try arguments.value("--from").map { text throws(Arguments.UsageError) in
+                try CoordinatorOptions.address(text, "--from")
+            }
+            coordinator = try options.makeCoordinator()
+        } catch {
+            printError("directsmtp probe: \(error.description)")
+            printError(usage)
+            return ExitCode.usage
+        }
+        let outcome = await coordinator.probe(address, from: from, budget: options.budget)
+        OutcomeOutput.print(outcome, json: options.json, verbose: options.verbose)
+        return outcome.exitCode
     }
 }

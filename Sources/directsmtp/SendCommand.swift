@@ -1,7 +1,90 @@
-/// `directsmtp send`: not built yet; its issue owns this file.
+import DirectSMTP
+import Foundation
+import SMTPClient
+
+/// `directsmtp send --to ADDR --from ADDR ...`: composes a text message and hands it to the
+/// recipient's MX server within the budget. When the budget ends inside the transaction,
+/// it prints the deferred verdict at once, waits for the transaction to end, prints the
+/// final outcome last and exits with the final outcome's code.
 enum SendCommand {
-    static func run(_ arguments: [String]) async -> Int32 {
-        printError("directsmtp send: not implemented yet")
-        return ExitCode.software
+    /// How long to wait for a transaction that outlived the budget: longer than every
+    /// step timeout together.
+    static let finalOutcomeWait: Duration = .seconds(120)
+
+    static func run(_ rawArguments: [String]) async -> Int32 {
+        let options: CoordinatorOptions
+        let message: Message
+        let coordinator: VerificationCoordinator
+        let queuePath: String?
+        do throws(Arguments.UsageError) {
+            let arguments = try Arguments(
+                rawArguments,
+                valueFlags: CoordinatorOptions.valueFlags.union(["--to", "--from", "--subject", "--body", "--body-file", "--queue"]),
+                switches: CoordinatorOptions.switches)
+            guard arguments.positionals.isEmpty else {
+                throw Arguments.UsageError(description: "unexpected argument '\(arguments.positionals[0])'")
+            }
+            guard let toText = arguments.value("--to") else { throw Arguments.UsageError(description: "--to is required") }
+            guard let fromText = arguments.value("--from") else { throw Arguments.UsageError(description: "--from is required") }
+            let to = try CoordinatorOptions.address(toText, "--to")
+            let from = try CoordinatorOptions.address(fromText, "--from")
+            if arguments.value("--body") != nil, arguments.value("--body-file") != nil {
+                throw Arguments.UsageError(description: "give --body or --body-file, not both")
+            }
+            var body = arguments.value("--body") ?? "This message was sent by directsmtp to verify your address.\n"
+            if let path = arguments.value("--body-file") {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw Arguments.UsageError(description: "cannot read --body-file \(path)")
+                }
+                body = String(decoding: data, as: UTF8.self)
+            }
+            options = try CoordinatorOptions(arguments)
+            message = Message(from: from, to: to, subject: arguments.value("--subject") ?? "Please verify your address", text: body)
+            queuePath = arguments.value("--queue")
+            coordinator = try options.makeCoordinator()
+        } catch {
+            printError("directsmtp send: \(error.description)")
+            printError(usage)
+            return ExitCode.usage
+        }
+        if let queuePath {
+            do {
+                try await SendQueue.attach(path: queuePath, to: coordinator)
+            } catch {
+                printError("directsmtp send: cannot open the queue at \(queuePath): \(error)")
+                return ExitCode.software
+            }
+        }
+        let outcome = await coordinator.send(message, budget: options.budget)
+        guard outcome.reason == .budgetExceeded else {
+            OutcomeOutput.print(outcome, json: options.json, verbose: options.verbose)
+            return outcome.exitCode
+        }
+        OutcomeOutput.print(
+            outcome, json: options.json, verbose: false,
+            note: "the transaction goes on; waiting for its end")
+        guard let final = await firstEvent(of: coordinator, within: finalOutcomeWait) else {
+            printError("directsmtp send: no final outcome after \(finalOutcomeWait)")
+            return outcome.exitCode
+        }
+        OutcomeOutput.print(final.outcome, json: options.json, verbose: options.verbose)
+        return final.outcome.exitCode
+    }
+
+    /// The first event the coordinator publishes within `limit`.
+    static func firstEvent(of coordinator: VerificationCoordinator, within limit: Duration) async -> DeliveryEvent? {
+        await withTaskGroup(of: DeliveryEvent?.self) { group in
+            group.addTask {
+                for await event in coordinator.events { return event }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
 }

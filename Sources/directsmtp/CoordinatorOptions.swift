@@ -1,0 +1,83 @@
+import DNSClient
+import DirectSMTP
+import SMTPClient
+import Sockets
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The flags `probe` and `send` share (`--helo`, `--dns`, `--port`, `--budget`, `--json`,
+/// `--verbose`), turned into a coordinator configuration. Every check runs before any
+/// network traffic; a failure is a usage error (exit 64).
+struct CoordinatorOptions {
+    static let valueFlags: Set<String> = ["--helo", "--dns", "--port", "--budget"]
+    static let switches: Set<String> = ["--json", "--verbose"]
+
+    var configuration: VerificationCoordinator.Configuration
+    var budget: Duration
+    var json: Bool
+    var verbose: Bool
+
+    init(_ arguments: Arguments) throws(Arguments.UsageError) {
+        let helo = arguments.value("--helo") ?? Self.defaultHeloName()
+        var configuration = VerificationCoordinator.Configuration(heloName: helo)
+        let dns = arguments.values("--dns")
+        if !dns.isEmpty {
+            do {
+                configuration.nameservers = try ResolverConfiguration.nameservers(parsing: dns)
+            } catch {
+                throw Arguments.UsageError(description: "--dns takes HOST:PORT with a numeric address: \(error)")
+            }
+        }
+        if let port = try arguments.port("--port") { configuration.smtpPort = port }
+        let budget = try arguments.seconds("--budget") ?? configuration.defaultBudget
+        configuration.defaultBudget = budget
+        self.configuration = configuration
+        self.budget = budget
+        self.json = arguments.has("--json")
+        self.verbose = arguments.has("--verbose")
+    }
+
+    /// The coordinator; a bad HELO name is a usage error.
+    func makeCoordinator() throws(Arguments.UsageError) -> VerificationCoordinator {
+        do {
+            return try VerificationCoordinator(configuration: configuration)
+        } catch {
+            throw Arguments.UsageError(description: "--helo '\(configuration.heloName)' is not a valid host name: \(error)")
+        }
+    }
+
+    /// An address argument, or a usage error saying what is wrong with it.
+    static func address(_ text: String, _ what: String) throws(Arguments.UsageError) -> EmailAddress {
+        do {
+            return try EmailAddress(text)
+        } catch {
+            throw Arguments.UsageError(description: "\(what) '\(text.debugDescription.dropFirst().dropLast())' is not a valid address: \(error)")
+        }
+    }
+
+    /// The coordinator `queue run` re-sends through: the machine's host name in EHLO,
+    /// `--dns` and `--port` as for `send`.
+    static func redeliveryCoordinator(nameservers: [String], port: Int?) throws(Arguments.UsageError) -> VerificationCoordinator {
+        var raw: [String] = []
+        for nameserver in nameservers { raw += ["--dns", nameserver] }
+        if let port { raw += ["--port", String(port)] }
+        let options = try CoordinatorOptions(Arguments(raw, valueFlags: valueFlags, switches: switches))
+        return try options.makeCoordinator()
+    }
+
+    /// This machine's host name when it is a valid EHLO argument, else `localhost`.
+    static func defaultHeloName() -> String {
+        let name = hostName()
+        return (try? SMTPSessionConfiguration(heloName: name)) != nil ? name : "localhost"
+    }
+
+    /// This machine's host name.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+}
