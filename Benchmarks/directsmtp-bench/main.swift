@@ -6,7 +6,9 @@ import Glibc
 #endif
 
 let benchUsage = """
-    usage: directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
+    usage: directsmtp-bench coordinator [--calls N] [--concurrency C] [--blackholed N] [--budget-ms MS]
+                                       [--only send|probe|raw|budget|round-trips] [--json]
+           directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
            directsmtp-bench timeouts [--operations N] [--json]
            directsmtp-bench dns [cached|uncached|decode|all] [--tasks N] [--lookups N] [--queries N] [--concurrency C] [--decodes N] [--json]
@@ -16,6 +18,7 @@ let benchUsage = """
 let benchArguments = Array(CommandLine.arguments.dropFirst())
 let benchStatus: Int32
 switch benchArguments.first {
+case "coordinator": benchStatus = await CoordinatorBenchmark.run(Array(benchArguments.dropFirst()))
 case "echo": benchStatus = await EchoBenchmark.run(Array(benchArguments.dropFirst()))
 case "hold": benchStatus = await HoldBenchmark.run(Array(benchArguments.dropFirst()))
 case "timeouts": benchStatus = await TimeoutBenchmark.run(Array(benchArguments.dropFirst()))

@@ -1,0 +1,272 @@
+// `coordinator`: the product's figures, against the mock DNS and SMTP servers on loopback:
+// send and probe throughput at C concurrent calls with cached DNS (p50/p99), budget
+// adherence of concurrent calls against blackholed MX hosts, and the round trips of one
+// send when every mock reply costs 20 ms.
+
+import DNSClient
+import DirectSMTP
+import DirectSMTPTesting
+import Foundation
+import SMTPClient
+import Sockets
+import Synchronization
+
+enum CoordinatorBenchmark {
+    static func run(_ arguments: [String]) async -> Int32 {
+        let options = BenchOptions(arguments)
+        let concurrency = max(1, options.int("--concurrency", default: 100))
+        let calls = max(concurrency, options.int("--calls", default: 20_000))
+        let blackholed = max(1, options.int("--blackholed", default: 1_000))
+        let budgetMs = max(50, options.int("--budget-ms", default: 500))
+        let json = options.has("--json")
+        let only = options.string("--only")
+        do {
+            let world = try await BenchWorld.start()
+            defer { world.stop() }
+            var failed = false
+            if only == nil || only == "send" {
+                failed = try await throughput(world, mode: "send", calls: calls, concurrency: concurrency, json: json) || failed
+            }
+            if only == nil || only == "probe" {
+                failed = try await throughput(world, mode: "probe", calls: calls, concurrency: concurrency, json: json) || failed
+            }
+            if only == nil || only == "raw" {
+                failed = try await raw(world, mode: "send", calls: calls, concurrency: concurrency, json: json) || failed
+                failed = try await raw(world, mode: "probe", calls: calls, concurrency: concurrency, json: json) || failed
+            }
+            if only == nil || only == "budget" {
+                failed = try await budget(world, calls: blackholed, budget: .milliseconds(budgetMs), json: json) || failed
+            }
+            if only == nil || only == "round-trips" {
+                failed = try await roundTrips(json: json) || failed
+            }
+            return failed ? 1 : 0
+        } catch {
+            print("coordinator benchmark failed: \(error)")
+            return 1
+        }
+    }
+
+    /// `calls` sends (or probes) of distinct recipients, `concurrency` at a time, DNS cached.
+    static func throughput(_ world: BenchWorld, mode: String, calls: Int, concurrency: Int, json: Bool) async throws -> Bool {
+        var configuration = world.configuration()
+        configuration.concurrencyPerDestination = concurrency * 2
+        configuration.probeCache = .disabled
+        let coordinator = try VerificationCoordinator(configuration: configuration)
+        let from = try EmailAddress("bench@client.bench")
+        let deliveredBefore = world.smtp.deliveryCount
+        // Warm the DNS cache (and the code paths).
+        _ = await coordinator.send(Message(from: from, to: try EmailAddress("warm@bench.test"), subject: "warm", text: "warm"))
+        let next = BenchCounter()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let results = await withTaskGroup(of: ([Duration], Int).self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var latencies: [Duration] = []
+                    var failures = 0
+                    while true {
+                        let index = next.value.add(1, ordering: .relaxed).oldValue
+                        guard index < calls, let to = try? EmailAddress("user\(index)@bench.test") else { break }
+                        let begin = clock.now
+                        let outcome: VerificationOutcome
+                        if mode == "send" {
+                            outcome = await coordinator.send(Message(from: from, to: to, subject: "Your code", text: "Your code is \(index)."))
+                        } else {
+                            outcome = await coordinator.probe(to, from: from)
+                        }
+                        latencies.append(begin.duration(to: clock.now))
+                        if outcome.reason != .accepted { failures += 1 }
+                    }
+                    return (latencies, failures)
+                }
+            }
+            return await group.reduce(into: ([Duration](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+        }
+        let elapsed = start.duration(to: clock.now)
+        let summary = LatencySummary(results.0)
+        let delivered = world.smtp.deliveryCount - deliveredBefore - 1
+        report("coordinator-\(mode)", [
+            "calls": calls, "concurrency": concurrency, "failures": results.1,
+            "perSecond": rounded(Double(calls) / elapsed.seconds),
+            "p50Ms": rounded(summary.p50.milliseconds), "p99Ms": rounded(summary.p99.milliseconds),
+            "maxMs": rounded(summary.max.milliseconds),
+            "delivered": mode == "send" ? delivered : 0,
+        ], json: json)
+        return results.1 > 0 || (mode == "send" && delivered != calls)
+    }
+
+    /// The same load on bare `SMTPSession`s (open, send or probe, close) to the same mock
+    /// server, no DNS: the baseline the coordinator's overhead is measured against.
+    static func raw(_ world: BenchWorld, mode: String, calls: Int, concurrency: Int, json: Bool) async throws -> Bool {
+        let configuration = try SMTPSessionConfiguration(heloName: "client.bench")
+        let from = try EmailAddress("bench@client.bench")
+        let server = world.smtp.address
+        let next = BenchCounter()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let results = await withTaskGroup(of: ([Duration], Int).self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var latencies: [Duration] = []
+                    var failures = 0
+                    while true {
+                        let index = next.value.add(1, ordering: .relaxed).oldValue
+                        guard index < calls, let to = try? EmailAddress("user\(index)@bench.test") else { break }
+                        let begin = clock.now
+                        let session = SMTPSession(server: server, configuration: configuration)
+                        var result = await session.open()
+                        if result == nil {
+                            result = mode == "send"
+                                ? await session.send(from: from, to: to, data: Message(from: from, to: to, subject: "Your code", text: "Your code is \(index).").encoded())
+                                : await session.probe(from: from, to: to)
+                        }
+                        await session.close()
+                        latencies.append(begin.duration(to: clock.now))
+                        if result?.verdict != .accepted { failures += 1 }
+                    }
+                    return (latencies, failures)
+                }
+            }
+            return await group.reduce(into: ([Duration](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+        }
+        let elapsed = start.duration(to: clock.now)
+        let summary = LatencySummary(results.0)
+        report("raw-session-\(mode)", [
+            "calls": calls, "concurrency": concurrency, "failures": results.1,
+            "perSecond": rounded(Double(calls) / elapsed.seconds),
+            "p50Ms": rounded(summary.p50.milliseconds), "p99Ms": rounded(summary.p99.milliseconds),
+            "maxMs": rounded(summary.max.milliseconds),
+        ], json: json)
+        return results.1 > 0
+    }
+
+    /// `calls` concurrent sends to a domain whose two MX hosts are blackholed; every call
+    /// must return by the budget plus 20 ms.
+    static func budget(_ world: BenchWorld, calls: Int, budget: Duration, json: Bool) async throws -> Bool {
+        var configuration = world.configuration()
+        configuration.concurrencyPerDestination = calls * 2
+        let coordinator = try VerificationCoordinator(configuration: configuration)
+        let from = try EmailAddress("bench@client.bench")
+        _ = await coordinator.send(Message(from: from, to: try EmailAddress("warm@bench.test"), subject: "warm", text: "warm"))
+        _ = await coordinator.resolver.mx(for: "blackhole.bench")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let results = await withTaskGroup(of: (Duration, OutcomeReason).self) { group in
+            for index in 0..<calls {
+                group.addTask {
+                    let begin = clock.now
+                    guard let to = try? EmailAddress("user\(index)@blackhole.bench") else { return (.zero, .accepted) }
+                    let outcome = await coordinator.send(Message(from: from, to: to, subject: "x", text: "x"), budget: budget)
+                    return (begin.duration(to: clock.now), outcome.reason)
+                }
+            }
+            return await group.reduce(into: [(Duration, OutcomeReason)]()) { $0.append($1) }
+        }
+        let wall = start.duration(to: clock.now)
+        let summary = LatencySummary(results.map(\.0))
+        let late = results.filter { $0.0 > budget + .milliseconds(20) }.count
+        let wrong = results.filter { $0.1 != .noReachableHost }.count
+        report("coordinator-budget", [
+            "calls": calls, "budgetMs": budget.milliseconds, "p50Ms": rounded(summary.p50.milliseconds),
+            "p99Ms": rounded(summary.p99.milliseconds), "maxMs": rounded(summary.max.milliseconds),
+            "lateOver20Ms": late, "notNoReachableHost": wrong, "wallMs": rounded(wall.milliseconds),
+        ], json: json)
+        return late > 0 || wrong > 0
+    }
+
+    /// One send with 20 ms added to every DNS and SMTP reply and no DNS cache: elapsed time
+    /// over 20 ms is the number of round trips waited for (DNS MX + addresses, connect is
+    /// free on loopback, greeting, EHLO, MAIL/RCPT/DATA group, end of data).
+    static func roundTrips(json: Bool) async throws -> Bool {
+        let delay = Duration.milliseconds(20)
+        var script = MockSMTPScript()
+        script.replyDelay = delay
+        script.recordsReads = false
+        let smtp = try MockSMTPServer.start(script)
+        let dns = try MockDNSServer.start()
+        defer {
+            smtp.stop()
+            dns.stop()
+        }
+        dns.setMX("slow.bench", [(10, "mx.slow.bench")])
+        dns.setA("mx.slow.bench", ["127.0.0.1"])
+        dns.setBehavior(.delayed(delay, .answer), for: "slow.bench")
+        dns.setBehavior(.delayed(delay, .answer), for: "mx.slow.bench")
+        var configuration = VerificationCoordinator.Configuration(
+            heloName: "client.bench", nameservers: [dns.address], smtpPort: smtp.port)
+        configuration.dnsAttempts = 1
+        let resolver = MXResolver(configuration: configuration.resolverConfiguration, cache: .disabled)
+        let coordinator = try VerificationCoordinator(configuration: configuration, resolver: resolver)
+        let message = Message(from: try EmailAddress("bench@client.bench"), to: try EmailAddress("user@slow.bench"), subject: "x", text: "x")
+        var samples: [Duration] = []
+        var phases: [String: Double] = [:]
+        for _ in 0..<5 {
+            let outcome = await coordinator.send(message)
+            guard outcome.reason == .accepted else {
+                print("round-trip send failed: \(outcome.json)")
+                return true
+            }
+            samples.append(outcome.elapsed)
+            for (phase, duration) in outcome.timings { phases[phase.rawValue, default: 0] += duration.milliseconds / 5 }
+        }
+        let best = samples.min() ?? .zero
+        let ratio = best.milliseconds / delay.milliseconds
+        report("coordinator-round-trips", [
+            "replyDelayMs": delay.milliseconds, "bestSendMs": rounded(best.milliseconds),
+            "roundTrips": rounded(ratio), "phasesMs": phases.mapValues(rounded).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+        ], json: json)
+        return ratio > 6.5
+    }
+}
+
+/// The benchmark's loopback world: mock DNS, mock SMTP on 127.0.0.1, and two blackholed
+/// MX hosts (backlog-0 listeners with a filler each) on 127.0.0.2 and 127.0.0.3.
+struct BenchWorld {
+    let dns: MockDNSServer
+    let smtp: MockSMTPServer
+    let blackholes: [TCPListener]
+    let fillers: [TCPConnection]
+
+    static func start() async throws -> BenchWorld {
+        var script = MockSMTPScript()
+        script.recordsReads = false
+        let smtp = try MockSMTPServer.start(script)
+        let dns = try MockDNSServer.start()
+        var blackholes: [TCPListener] = []
+        var fillers: [TCPConnection] = []
+        for ip in ["127.0.0.2", "127.0.0.3"] {
+            let address = try SocketAddress(ip: ip, port: smtp.port)
+            blackholes.append(try TCPListener.bind(to: address, backlog: 0))
+            if let filler = try? await TCPConnection.connect(to: address, deadline: .now + .milliseconds(300)) {
+                fillers.append(filler)
+            }
+        }
+        dns.setMX("bench.test", [(10, "mx.bench.test")])
+        dns.setA("mx.bench.test", ["127.0.0.1"])
+        dns.setMX("blackhole.bench", [(10, "mx1.blackhole.bench"), (20, "mx2.blackhole.bench")])
+        dns.setA("mx1.blackhole.bench", ["127.0.0.2"])
+        dns.setA("mx2.blackhole.bench", ["127.0.0.3"])
+        return BenchWorld(dns: dns, smtp: smtp, blackholes: blackholes, fillers: fillers)
+    }
+
+    func configuration() -> VerificationCoordinator.Configuration {
+        var configuration = VerificationCoordinator.Configuration(
+            heloName: "client.bench", nameservers: [dns.address], smtpPort: smtp.port)
+        configuration.dnsAttempts = 1
+        configuration.hostHealthPenalty = .zero
+        return configuration
+    }
+
+    func stop() {
+        for filler in fillers { filler.close() }
+        for listener in blackholes { listener.close() }
+        smtp.stop()
+        dns.stop()
+    }
+}
+
+/// A shared counter handing out call numbers to the benchmark's workers.
+final class BenchCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
