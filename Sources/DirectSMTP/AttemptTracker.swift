@@ -123,7 +123,9 @@ final class AttemptTracker: Sendable {
                 }
                 let timer = Task { [self] in
                     do {
-                        try await Task.sleep(until: deadline, clock: .continuous)
+                        // An explicit tolerance: the default lets the timer fire up to
+                        // tens of milliseconds late, and the budget is a promise.
+                        try await Task.sleep(until: deadline, tolerance: .milliseconds(1), clock: .continuous)
                     } catch {
                         return
                     }

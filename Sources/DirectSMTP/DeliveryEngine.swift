@@ -181,7 +181,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         var transcript: [TranscriptLine] = []
         for attempt in attempts {
             switch attempt.end {
-            case .failed, .won:
+            case .won:
+                break  // read once, after the transaction
+            case .failed:
                 transcript += await attempt.connection.transcript()
             case .lost(let ranFor):
                 transcript.append(TranscriptLine(
@@ -213,6 +215,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
         guard tracker.beginTransaction(on: winner.used) else {
             await connection.close()
+            transcript += await connection.transcript()
             return VerificationOutcome(
                 reason: .noReachableHost, address: address, mx: winner.used,
                 detail: "abandoned: the budget ended before the transaction", timings: timings, transcript: transcript)
@@ -220,10 +223,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         let result = await transaction(connection)
         await connection.close()
         for (phase, duration) in await connection.timings() { timings[phase] = duration }
-        let transactionTranscript = await connection.transcript()
-        // The winner's lines so far were gathered above; add the rest.
-        let already = transcript.filter { $0.server == winner.address.description }.count
-        transcript += transactionTranscript.dropFirst(already)
+        transcript += await connection.transcript()
         return VerificationOutcome(
             reason: Self.reason(for: result.verdict),
             address: address,

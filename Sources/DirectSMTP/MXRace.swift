@@ -79,7 +79,7 @@ enum MXRace {
                         let current = generation
                         group.addTask {
                             do {
-                                try await Task.sleep(for: stagger)
+                                try await Task.sleep(for: stagger, tolerance: .milliseconds(1))
                                 return .tick(generation: current)
                             } catch {
                                 return .tick(generation: -1)
