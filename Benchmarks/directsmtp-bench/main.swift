@@ -8,6 +8,8 @@ import Glibc
 let benchUsage = """
     usage: directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
+           directsmtp-bench queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
+           directsmtp-bench queue recover [--entries N] [--size BYTES] [--journal PATH] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -15,6 +17,7 @@ let benchStatus: Int32
 switch benchArguments.first {
 case "echo": benchStatus = await EchoBenchmark.run(Array(benchArguments.dropFirst()))
 case "hold": benchStatus = await HoldBenchmark.run(Array(benchArguments.dropFirst()))
+case "queue": benchStatus = await QueueBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
     benchStatus = benchArguments.isEmpty ? 0 : 64
