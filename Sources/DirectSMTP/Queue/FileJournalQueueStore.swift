@@ -148,9 +148,8 @@ public final class FileJournalQueueStore: QueueStore {
             var recordCount = report.recordCount
             if report.hasCorruption {
                 // Keep the damaged file as found, and go on with a clean rewrite.
-                let copy = "\(path).damaged-\(Int(Date().timeIntervalSince1970))"
-                try JournalFile.preserve(path: path, as: copy)
-                report.preservedCopyPath = copy
+                report.preservedCopyPath = try JournalFile.preserve(
+                    path: path, as: "\(path).damaged-\(Int(Date().timeIntervalSince1970))")
                 let image = snapshot(scan.entries)
                 let newFD = try JournalFile.replace(path: path, temporaryPath: path + ".compact", with: image)
                 try JournalFile.syncDirectory(of: path)

@@ -133,11 +133,15 @@ enum JournalFile {
         return fd
     }
 
-    /// Hard-links `path` to `copyPath` (keeps the file as it is, for later inspection).
-    static func preserve(path: String, as copyPath: String) throws(QueueStoreError) {
-        guard link(path, copyPath) == 0 else {
-            throw failure("cannot keep a copy of the damaged journal at \(copyPath)")
+    /// Hard-links `path` to `base`, or `base.1`, `base.2`... if taken: keeps the file as
+    /// it is, for later inspection. Returns the name used.
+    static func preserve(path: String, as base: String) throws(QueueStoreError) -> String {
+        for attempt in 0..<1000 {
+            let candidate = attempt == 0 ? base : "\(base).\(attempt)"
+            if link(path, candidate) == 0 { return candidate }
+            if errno != EEXIST { break }
         }
+        throw failure("cannot keep a copy of the damaged journal at \(base)")
     }
 
     /// `close(2)`, never retried (Linux frees the descriptor even on EINTR).
