@@ -9,7 +9,7 @@ let benchUsage = """
     usage: directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
            directsmtp-bench queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
-           directsmtp-bench queue recover [--entries N] [--size BYTES] [--journal PATH] [--json]
+           directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())

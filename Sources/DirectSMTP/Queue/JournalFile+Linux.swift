@@ -44,24 +44,26 @@ enum JournalFile {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw failure("cannot stat the queue journal \(path)") }
         let size = Int(info.st_size)
-        var bytes = [UInt8](repeating: 0, count: size)
-        var offset = 0
-        let error: Int32? = bytes.withUnsafeMutableBytes { buffer in
+        var failure: Int32?
+        // Read straight into uninitialised storage: no zero-fill of a file that may be
+        // hundreds of megabytes.
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var offset = 0
             while offset < size {
                 let count = pread(fd, buffer.baseAddress! + offset, size - offset, off_t(offset))
                 if count < 0 {
                     if errno == EINTR { continue }
-                    return errno
+                    failure = errno
+                    break
                 }
                 if count == 0 { break }
                 offset += count
             }
-            return nil
+            initialized = offset
         }
-        if let error {
-            throw QueueStoreError(.ioFailed, errno: error, "cannot read the queue journal \(path)")
+        if let failure {
+            throw QueueStoreError(.ioFailed, errno: failure, "cannot read the queue journal \(path)")
         }
-        if offset < size { bytes.removeLast(size - offset) }
         return bytes
     }
 
