@@ -17,7 +17,7 @@ enum JournalFile {
             guard fd >= 0 else {
                 throw failure("cannot open the queue journal \(path)")
             }
-            if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
+            if !lockBriefly(fd) {
                 let code = errno
                 close(fd)
                 if code == EWOULDBLOCK {
@@ -36,7 +36,24 @@ enum JournalFile {
             }
             close(fd)
         }
-        throw QueueStoreError(.ioFailed, "the queue journal \(path) kept being replaced while it was opened")
+        // Only a lock holder compacts (renames a new file over the path): someone is writing.
+        throw QueueStoreError(
+            .locked, errno: EWOULDBLOCK,
+            "the queue journal \(path) is being rewritten by another process or store object; only one may write it at a time")
+    }
+
+    /// Takes the exclusive lock, retrying for up to a quarter of a second: a process this
+    /// one is spawning holds a copy of every descriptor (and so of the lock) between its
+    /// fork and its exec, even with O_CLOEXEC, so a lock just released can still look
+    /// taken for a moment. A lock held for longer is really held.
+    private static func lockBriefly(_ fd: Int32) -> Bool {
+        for attempt in 0..<125 {
+            if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 { return true }
+            if errno != EWOULDBLOCK { return false }
+            if attempt < 124 { usleep(2_000) }
+        }
+        errno = EWOULDBLOCK
+        return false
     }
 
     /// Reads the whole file from offset 0.
