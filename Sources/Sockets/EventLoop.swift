@@ -52,6 +52,8 @@ public final class EventLoop: Sendable {
         var sleepingUntil: ContinuousClock.Instant?
         var sleepingForever = false
         var isShutdown = false
+        /// Jobs of tasks that prefer this loop as their executor, run between polls.
+        var jobs: [UnownedJob] = []
     }
 
     private let epollFD: Int32
@@ -59,6 +61,8 @@ public final class EventLoop: Sendable {
     private let startupError: SocketError?
     private let state = Mutex(State())
     private let nextID = Atomic<UInt64>(1)
+    /// The loop thread's `pthread_self()`, so `enqueue` knows when no wake-up is needed.
+    private let loopThread = Atomic<UInt>(0)
 
     /// Starts a loop and its thread. If the kernel refuses an epoll instance or an eventfd
     /// (file descriptors exhausted), the loop is created dead and every operation on it
@@ -97,6 +101,14 @@ public final class EventLoop: Sendable {
         } else {
             Unmanaged<EventLoop>.fromOpaque(context).release()
             state.withLock { $0.isShutdown = true }
+        }
+    }
+
+    deinit {
+        // The thread holds a strong reference while it runs, so it has exited by now.
+        if startupError == nil {
+            Glibc.close(epollFD)
+            Glibc.close(wakeFD)
         }
     }
 
@@ -229,16 +241,22 @@ public final class EventLoop: Sendable {
     private func run() {
         let capacity = 256
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
-        defer {
-            events.deallocate()
-            Glibc.close(epollFD)
-            Glibc.close(wakeFD)
-        }
+        // The epoll fd and the eventfd are closed in deinit, not here: sockets may still
+        // deregister after a shutdown, and their fd numbers must not be reused meanwhile.
+        defer { events.deallocate() }
         var ready: [(UnsafeContinuation<WaitResult, Never>, WaitResult)] = []
         ready.reserveCapacity(capacity)
+        loopThread.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
+        let executor = asUnownedTaskExecutor()
+        var jobs: [UnownedJob] = []
         while true {
+            // Tasks that chose this loop as their executor run here, between polls.
+            state.withLock { swap(&jobs, &$0.jobs) }
+            for job in jobs { job.runSynchronously(on: executor) }
+            jobs.removeAll(keepingCapacity: true)
             let timeout: Int32? = state.withLock { state in
                 if state.isShutdown { return nil }
+                if !state.jobs.isEmpty { return 0 }
                 guard let first = state.timers.first else {
                     state.sleepingForever = true
                     return -1
@@ -251,7 +269,15 @@ public final class EventLoop: Sendable {
                 let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
                 return Int32(clamping: millis)
             }
-            guard let timeout else { return }
+            guard let timeout else {
+                // Shut down: whatever still wants this loop runs on the global executor.
+                let orphans = state.withLock { state in
+                    defer { state.jobs.removeAll() }
+                    return state.jobs
+                }
+                for job in orphans { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
+                return
+            }
             let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
             let now = ContinuousClock.now
             state.withLock { state in
@@ -326,10 +352,27 @@ final class Registration: Sendable {
     let fd: Int32
     let readEdges = Atomic<UInt64>(0)
     let writeEdges = Atomic<UInt64>(0)
+    /// The edge count seen before the last attempt that returned EAGAIN, per direction.
+    private let readDrainedAt = Atomic<UInt64>(.max)
+    private let writeDrainedAt = Atomic<UInt64>(.max)
 
     init(id: UInt64, fd: Int32) {
         self.id = id
         self.fd = fd
+    }
+
+    func drainedAt(_ interest: Interest) -> UInt64 {
+        switch interest {
+        case .read: readDrainedAt.load(ordering: .relaxed)
+        case .write: writeDrainedAt.load(ordering: .relaxed)
+        }
+    }
+
+    func markDrained(_ interest: Interest, at edges: UInt64) {
+        switch interest {
+        case .read: readDrainedAt.store(edges, ordering: .relaxed)
+        case .write: writeDrainedAt.store(edges, ordering: .relaxed)
+        }
     }
 
     func edges(_ interest: Interest) -> UInt64 {
@@ -337,5 +380,32 @@ final class Registration: Sendable {
         case .read: readEdges.load(ordering: .sequentiallyConsistent)
         case .write: writeEdges.load(ordering: .sequentiallyConsistent)
         }
+    }
+}
+
+/// The loop is also a `TaskExecutor`: a task that prefers it runs on the loop thread, so
+/// a resumed continuation needs no hop to another thread and no wake-up. This is how a
+/// server built on the loop (the benchmarks, the mock servers) avoids cross-thread
+/// traffic; by default tasks run on Swift's global executor as usual.
+///
+/// ```swift
+/// await withTaskExecutorPreference(EventLoop.shared) {
+///     // child tasks and default actors called from here run on the loop thread
+/// }
+/// ```
+extension EventLoop: TaskExecutor {
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        let onLoopThread = loopThread.load(ordering: .relaxed) == UInt(pthread_self())
+        let (accepted, mustWake) = state.withLock { state -> (Bool, Bool) in
+            guard !state.isShutdown else { return (false, false) }
+            state.jobs.append(unowned)
+            guard !onLoopThread, state.sleepingForever || state.sleepingUntil != nil else { return (true, false) }
+            state.sleepingForever = false
+            state.sleepingUntil = nil
+            return (true, true)
+        }
+        if !accepted { globalConcurrentExecutor.enqueue(ExecutorJob(unowned)) }
+        if mustWake { wake() }
     }
 }

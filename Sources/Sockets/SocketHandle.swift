@@ -74,15 +74,15 @@ final class SocketHandle: Sendable {
 
     /// Waits for readiness after an `EAGAIN`, translating how the wait ended.
     func wait(
-        for interest: Interest, seen: UInt64, deadline: ContinuousClock.Instant?, _ what: String
+        for interest: Interest, seen: UInt64, deadline: ContinuousClock.Instant?, _ what: @autoclosure () -> String
     ) async throws(SocketError) {
         switch await loop.wait(for: interest, on: registration, seen: seen, deadline: deadline) {
         case .ready: return
-        case .timedOut: throw SocketError(.timedOut, "\(what) timed out")
-        case .cancelled: throw SocketError(.cancelled, "\(what) was cancelled")
-        case .closed: throw SocketError(.closed, "the socket was closed during \(what)")
-        case .busy: throw SocketError(.busy, "another task is already waiting to \(what)")
-        case .shutdown: throw SocketError(.loopShutdown, "the event loop was shut down during \(what)")
+        case .timedOut: throw SocketError(.timedOut, "\(what()) timed out")
+        case .cancelled: throw SocketError(.cancelled, "\(what()) was cancelled")
+        case .closed: throw SocketError(.closed, "the socket was closed during \(what())")
+        case .busy: throw SocketError(.busy, "another task is already busy \(what())")
+        case .shutdown: throw SocketError(.loopShutdown, "the event loop was shut down during \(what())")
         }
     }
 
@@ -93,22 +93,27 @@ final class SocketHandle: Sendable {
     func retrying<R>(
         _ interest: Interest,
         deadline: ContinuousClock.Instant?,
-        _ what: String,
+        _ what: @autoclosure () -> String,
         _ attempt: (Int32) throws(SocketError) -> R?
     ) async throws(SocketError) -> R {
-        try checkDeadline(deadline, what)
+        try checkDeadline(deadline, what())
         while true {
             let seen = registration.edges(interest)
-            if let value = try withFD(attempt) { return value }
-            try await wait(for: interest, seen: seen, deadline: deadline, what)
+            // If the last attempt hit EAGAIN and no edge has come since, the kernel has
+            // nothing for us: skip the system call that would only say EAGAIN again.
+            if registration.drainedAt(interest) != seen {
+                if let value = try withFD(attempt) { return value }
+                registration.markDrained(interest, at: seen)
+            }
+            try await wait(for: interest, seen: seen, deadline: deadline, what())
         }
     }
 }
 
 /// Throws `.timedOut` for a deadline already in the past, before any system call.
-func checkDeadline(_ deadline: ContinuousClock.Instant?, _ what: String) throws(SocketError) {
+func checkDeadline(_ deadline: ContinuousClock.Instant?, _ what: @autoclosure () -> String) throws(SocketError) {
     if let deadline, deadline <= .now {
-        throw SocketError(.timedOut, "\(what): the deadline had already passed")
+        throw SocketError(.timedOut, "\(what()): the deadline had already passed")
     }
 }
 

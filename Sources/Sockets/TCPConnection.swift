@@ -82,22 +82,20 @@ public final class TCPConnection: Sendable {
         deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) -> Int {
         guard maxBytes > 0 else { throw SocketError(.invalidArgument, "read needs maxBytes > 0") }
-        let start = buffer.count
-        buffer.reserveCapacity(start + maxBytes)
-        let count: Int = try await handle.retrying(.read, deadline: deadline, "reading from \(remoteAddress)") { fd throws(SocketError) in
-            // Receive straight into the array's spare capacity, then trim.
-            var failure: Int32 = 0
-            buffer.append(contentsOf: repeatElement(0, count: maxBytes))
-            let (received, error) = buffer.withUnsafeMutableBytes { raw in
-                retryingEINTR { recv(fd, raw.baseAddress! + start, maxBytes, 0) }
+        // Receive into scratch memory and append only what arrived: a reader suspended
+        // in the wait holds no buffer, and a short read does not pin a large capacity.
+        return try await handle.retrying(.read, deadline: deadline, "reading from \(remoteAddress)") { fd throws(SocketError) in
+            let outcome: (Int, Int32) = withUnsafeTemporaryAllocation(byteCount: maxBytes, alignment: 16) { scratch in
+                let (received, error) = retryingEINTR { recv(fd, scratch.baseAddress, maxBytes, 0) }
+                if received > 0 {
+                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<received]))
+                }
+                return (received, error)
             }
-            buffer.removeLast(maxBytes - max(received, 0))
-            failure = error
-            if received >= 0 { return received }
-            if isWouldBlock(failure) { return nil }
-            throw SocketError.system(failure, "reading from \(remoteAddress)")
+            if outcome.0 >= 0 { return outcome.0 }
+            if isWouldBlock(outcome.1) { return nil }
+            throw SocketError.system(outcome.1, "reading from \(remoteAddress)")
         }
-        return count
     }
 
     /// Writes all of `bytes`, suspending while the kernel's send buffer is full.

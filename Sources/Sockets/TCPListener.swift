@@ -45,8 +45,9 @@ public final class TCPListener: Sendable {
     /// running out of fds throws ``SocketError/Code/tooManyOpenFiles`` and leaves the
     /// listener usable.
     public func accept(deadline: ContinuousClock.Instant? = nil) async throws(SocketError) -> TCPConnection {
-        let what = "accepting on \(localAddress)"
-        let (fd, peer): (Int32, SocketAddress) = try await handle.retrying(.read, deadline: deadline, what) { listenFD throws(SocketError) in
+        // Built only if an error needs it.
+        let what = { "accepting on \(self.localAddress)" }
+        let (fd, peer): (Int32, SocketAddress) = try await handle.retrying(.read, deadline: deadline, what()) { listenFD throws(SocketError) in
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let (fd, error) = withUnsafeMutablePointer(to: &storage) { pointer in
@@ -64,7 +65,7 @@ public final class TCPListener: Sendable {
                 return (fd, peer)
             }
             if isWouldBlock(error) || error == ECONNABORTED { return nil }
-            throw SocketError.system(error, what)
+            throw SocketError.system(error, what())
         }
         let handle = try SocketHandle(fd: fd, loop: self.handle.loop)
         setNoDelay(handle)

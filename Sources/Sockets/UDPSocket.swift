@@ -62,13 +62,14 @@ public final class UDPSocket: Sendable {
         _ bytes: [UInt8], to destination: SocketAddress? = nil, deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) {
         let target = destination ?? remoteAddress
-        let what = "sending a datagram to \(target.map(\.description) ?? "nowhere")"
+        // Built only if an error needs it.
+        let what = { "sending a datagram to \(target.map(\.description) ?? "nowhere")" }
         if destination != nil, remoteAddress != nil {
-            throw SocketError(.invalidArgument, "\(what): a connected socket sends only to its peer")
+            throw SocketError(.invalidArgument, "\(what()): a connected socket sends only to its peer")
         }
-        guard let target else { throw SocketError(.invalidArgument, "\(what): no destination") }
+        guard let target else { throw SocketError(.invalidArgument, "\(what()): no destination") }
         let connected = remoteAddress != nil
-        _ = try await handle.retrying(.write, deadline: deadline, what) { fd throws(SocketError) -> Int? in
+        _ = try await handle.retrying(.write, deadline: deadline, what()) { fd throws(SocketError) -> Int? in
             let (sent, error) = bytes.withUnsafeBytes { raw in
                 retryingEINTR {
                     connected
@@ -78,7 +79,7 @@ public final class UDPSocket: Sendable {
             }
             if sent >= 0 { return sent }
             if isWouldBlock(error) { return nil }
-            throw SocketError.system(error, what)
+            throw SocketError.system(error, what())
         }
     }
 
@@ -87,25 +88,26 @@ public final class UDPSocket: Sendable {
         maxBytes: Int = 65_536, deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) -> (bytes: [UInt8], from: SocketAddress) {
         guard maxBytes > 0 else { throw SocketError(.invalidArgument, "receive needs maxBytes > 0") }
-        let what = "receiving a datagram on \(localAddress)"
-        return try await handle.retrying(.read, deadline: deadline, what) { fd throws(SocketError) in
+        // Built only if an error needs it.
+        let what = { "receiving a datagram on \(self.localAddress)" }
+        return try await handle.retrying(.read, deadline: deadline, what()) { fd throws(SocketError) in
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            var bytes = [UInt8](repeating: 0, count: maxBytes)
-            let (received, error) = bytes.withUnsafeMutableBytes { raw in
-                withUnsafeMutablePointer(to: &storage) { pointer in
+            let (received, error, bytes) = withUnsafeTemporaryAllocation(byteCount: maxBytes, alignment: 16) { scratch in
+                let (received, error) = withUnsafeMutablePointer(to: &storage) { pointer in
                     pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                        retryingEINTR { recvfrom(fd, raw.baseAddress, maxBytes, 0, address, &length) }
+                        retryingEINTR { recvfrom(fd, scratch.baseAddress, maxBytes, 0, address, &length) }
                     }
                 }
+                let bytes = received > 0 ? Array(UnsafeRawBufferPointer(rebasing: scratch[..<received])) : []
+                return (received, error, bytes)
             }
             if received >= 0 {
                 guard let source = SocketAddress(storage: storage) else { return nil }
-                bytes.removeLast(maxBytes - received)
                 return (bytes, source)
             }
             if isWouldBlock(error) { return nil }
-            throw SocketError.system(error, what)
+            throw SocketError.system(error, what())
         }
     }
 

@@ -1,0 +1,88 @@
+import IDNA
+import Testing
+
+/// RFC 3492 §7.1 sample strings (and two everyday German ones), as code points and the
+/// punycode the RFC gives.
+private let rfc3492Samples: [(String, String)] = [
+    ("Bücher", "Bcher-kva"),
+    ("münchen", "mnchen-3ya"),
+    ("\u{0644}\u{064A}\u{0647}\u{0645}\u{0627}\u{0628}\u{062A}\u{0643}\u{0644}\u{0645}\u{0648}\u{0634}\u{0639}\u{0631}\u{0628}\u{064A}\u{061F}", "egbpdaj6bu4bxfgehfvwxn"),
+    ("\u{4ED6}\u{4EEC}\u{4E3A}\u{4EC0}\u{4E48}\u{4E0D}\u{8BF4}\u{4E2D}\u{6587}", "ihqwcrb4cv8a8dqg056pqjye"),
+    ("\u{4ED6}\u{5011}\u{7232}\u{4EC0}\u{9EBD}\u{4E0D}\u{8AAA}\u{4E2D}\u{6587}", "ihqwctvzc91f659drss3x8bo0yb"),
+    ("Pročprostěnemluvíčesky", "Proprostnemluvesky-uyb24dma41a"),
+    ("PorquénopuedensimplementehablarenEspañol", "PorqunopuedensimplementehablarenEspaol-fmd56a"),
+    ("TạisaohọkhôngthểchỉnóitiếngViệt", "TisaohkhngthchnitingVit-kjcr8268qyxafd2f1b9g"),
+    ("почемужеонинеговорятпорусски", "b1abfaaepdrnnbgefbadotcwatmq2g4l"),
+    ("3年B組金八先生", "3B-ww4c5e180e575a65lsy2b"),
+    ("安室奈美恵-with-SUPER-MONKEYS", "-with-SUPER-MONKEYS-pc58ag80a8qai00g7n9n"),
+    ("Hello-Another-Way-それぞれの場所", "Hello-Another-Way--fc4qua05auwb3674vfr0b"),
+    ("ひとつ屋根の下2", "2-u9tlzr9756bt3uc0v"),
+    ("MajiでKoiする5秒前", "MajiKoi5-783gue6qz075azm5e"),
+    ("パフィーdeルンバ", "de-jg4avhby1noc0d"),
+    ("そのスピードで", "d9juau41awczczp"),
+    ("-> $1.00 <-", "-> $1.00 <--"),
+]
+
+@Suite("Punycode and IDNA")
+struct IDNATests {
+    @Test("RFC 3492 samples encode", arguments: rfc3492Samples)
+    func encodes(unicode: String, expected: String) throws {
+        #expect(try Punycode.encode(Array(unicode.unicodeScalars)) == expected)
+    }
+
+    @Test("RFC 3492 samples decode back", arguments: rfc3492Samples)
+    func decodes(unicode: String, encoded: String) throws {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: try Punycode.decode(encoded))
+        #expect(String(view) == unicode)
+    }
+
+    @Test("Domains to A-labels", arguments: [
+        ("Bücher.example", "xn--bcher-kva.example"),
+        ("EXAMPLE.Com", "example.com"),
+        ("example.com.", "example.com."),
+        ("münchen.DE", "xn--mnchen-3ya.de"),
+        ("例え。テスト", "xn--r8jz45g.xn--zckzah"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("ПОЧТА.рф", "xn--80a1acny.xn--p1ai"),
+    ])
+    func toASCII(domain: String, expected: String) throws {
+        #expect(try IDNA.toASCII(domain) == expected)
+    }
+
+    @Test("Bad domains are refused with a code", arguments: [
+        ("", IDNAError.Code.emptyLabel),
+        ("a..b", .emptyLabel),
+        (".a", .emptyLabel),
+        ("a b.com", .invalidCharacter),
+        ("a@b.com", .invalidCharacter),
+        ("b.com\r\nRCPT", .invalidCharacter),
+        ("nul\u{0}.com", .invalidCharacter),
+        ("-a.com", .invalidHyphen),
+        ("a-.com", .invalidHyphen),
+        (String(repeating: "a", count: 64) + ".com", .labelTooLong),
+        (String(repeating: "ü", count: 60) + ".com", .labelTooLong),
+        (Array(repeating: String(repeating: "a", count: 60), count: 5).joined(separator: "."), .nameTooLong),
+        ("xn--a-ecp!.com", .invalidCharacter),
+        ("xn--99999999999.com", .invalidPunycode),
+    ])
+    func refuses(domain: String, code: IDNAError.Code) {
+        #expect(throws: IDNAError.self) { try IDNA.toASCII(domain) }
+        do {
+            _ = try IDNA.toASCII(domain)
+        } catch {
+            #expect(error.code == code)
+        }
+    }
+
+    @Test("A 63-byte A-label is the longest accepted")
+    func labelBoundary() throws {
+        let sixtyThree = String(repeating: "a", count: 63)
+        #expect(try IDNA.toASCII("\(sixtyThree).com") == "\(sixtyThree).com")
+    }
+
+    @Test("toUnicode reverses toASCII")
+    func roundTrip() throws {
+        #expect(try IDNA.toUnicode("xn--bcher-kva.example") == "bücher.example")
+    }
+}

@@ -1,0 +1,148 @@
+import Sockets
+import Testing
+
+@Suite("Bad input gives a clear SocketError", .timeLimit(.minutes(1)))
+struct BadInputTests {
+    @Test(
+        "host strings that are not numeric addresses",
+        arguments: ["localhost", "mx.example.com", "", "1.2.3", "1.2.3.4.5", "::g", "[::1", "256.1.1.1", "127.0.0.1\0"])
+    func unknownHost(host: String) {
+        #expect(throws: SocketError.self) { _ = try SocketAddress(ip: host, port: 25) }
+        do {
+            _ = try SocketAddress(ip: host, port: 25)
+        } catch {
+            #expect(error.code == .invalidAddress)
+        }
+    }
+
+    @Test("ports outside 0...65535", arguments: [-1, 65_536, 1 << 40])
+    func badPort(port: Int) {
+        do {
+            _ = try SocketAddress(ip: "127.0.0.1", port: port)
+            Issue.record("port \(port) was accepted")
+        } catch {
+            #expect(error.code == .invalidAddress)
+        }
+    }
+
+    @Test("HOST:PORT parsing", arguments: [
+        ("127.0.0.1:53", "127.0.0.1:53"), ("[::1]:5353", "[::1]:5353"), ("::1", "[::1]:53"), ("10.0.0.1", "10.0.0.1:53"),
+    ])
+    func parsing(text: String, expected: String) throws {
+        #expect(try SocketAddress(parsing: text, defaultPort: 53).description == expected)
+    }
+
+    @Test("connecting to port 0 is refused before any system call")
+    func connectPortZero() async {
+        do {
+            _ = try await TCPConnection.connect(to: loopbackV4, deadline: after(1000))
+            Issue.record("connected to port 0")
+        } catch {
+            #expect(error.code == .invalidAddress)
+        }
+    }
+
+    @Test("a deadline in the past fails with timedOut, without a system call")
+    func pastDeadline() async throws {
+        let server = try EchoServer()
+        do {
+            _ = try await TCPConnection.connect(to: server.address, deadline: .now - .seconds(1))
+            Issue.record("connected with a past deadline")
+        } catch {
+            #expect(error.code == .timedOut)
+        }
+        let connection = try await TCPConnection.connect(to: server.address, deadline: after(1000))
+        defer { connection.close() }
+        do {
+            _ = try await connection.read(deadline: .now - .milliseconds(1))
+            Issue.record("read with a past deadline")
+        } catch {
+            #expect(error.code == .timedOut)
+        }
+        await server.stop()
+    }
+
+    @Test("a closed socket used again fails with closed; close is idempotent")
+    func useAfterClose() async throws {
+        let server = try EchoServer()
+        let connection = try await TCPConnection.connect(to: server.address, deadline: after(1000))
+        connection.close()
+        connection.close()
+        #expect(connection.isClosed)
+        do {
+            try await connection.write([1, 2, 3], deadline: after(1000))
+            Issue.record("wrote to a closed socket")
+        } catch {
+            #expect(error.code == .closed)
+        }
+        do {
+            _ = try await connection.read(deadline: after(1000))
+            Issue.record("read from a closed socket")
+        } catch {
+            #expect(error.code == .closed)
+        }
+        await server.stop()
+    }
+
+    @Test("closing a socket fails a read suspended on it")
+    func closeDuringRead() async throws {
+        let server = try EchoServer()
+        let connection = try await TCPConnection.connect(to: server.address, deadline: after(1000))
+        let reader = Task {
+            await socketError { () async throws(SocketError) in try await connection.read(deadline: after(5000)) }
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        connection.close()
+        #expect(await reader.value?.code == .closed)
+        await server.stop()
+    }
+
+    @Test("two concurrent reads on one socket: the second is refused as busy")
+    func concurrentReads() async throws {
+        let server = try EchoServer()
+        let connection = try await TCPConnection.connect(to: server.address, deadline: after(1000))
+        defer { connection.close() }
+        let first = Task { try? await connection.read(deadline: after(2000)) }
+        try await Task.sleep(for: .milliseconds(20))
+        do {
+            _ = try await connection.read(deadline: after(1000))
+            Issue.record("a second concurrent read was allowed")
+        } catch {
+            #expect(error.code == .busy)
+        }
+        try await connection.write([42], deadline: after(1000))
+        #expect(await first.value == [42])
+        await server.stop()
+    }
+
+    @Test("binding an address in use fails with addressInUse")
+    func addressInUse() throws {
+        let first = try TCPListener.bind(to: loopbackV4)
+        defer { first.close() }
+        do {
+            _ = try TCPListener.bind(to: first.localAddress)
+            Issue.record("bound the same address twice")
+        } catch {
+            #expect(error.code == .addressInUse)
+        }
+    }
+
+    @Test("a loop that was shut down fails its waiters and later operations")
+    func shutdown() async throws {
+        let loop = EventLoop()
+        let listener = try TCPListener.bind(to: loopbackV4, loop: loop)
+        defer { listener.close() }
+        let acceptor = Task {
+            await socketError { () async throws(SocketError) in try await listener.accept(deadline: after(5000)) }
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        loop.shutdown()
+        #expect(await acceptor.value?.code == .loopShutdown)
+        do {
+            _ = try TCPListener.bind(to: loopbackV4, loop: loop)
+            Issue.record("registered on a loop that was shut down")
+        } catch {
+            #expect(error.code == .loopShutdown)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Sockets
+import Testing
+
+/// Loopback addresses on a kernel-chosen port.
+let loopbackV4 = try! SocketAddress(ip: "127.0.0.1", port: 0)
+let loopbackV6 = try! SocketAddress(ip: "::1", port: 0)
+
+/// Whether this machine can bind ::1 (some containers have no IPv6 loopback).
+let hasIPv6Loopback: Bool = {
+    guard let listener = try? TCPListener.bind(to: loopbackV6) else { return false }
+    listener.close()
+    return true
+}()
+
+/// A deadline `milliseconds` from now.
+func after(_ milliseconds: Int) -> ContinuousClock.Instant {
+    .now + .milliseconds(milliseconds)
+}
+
+/// An echo server on loopback: every connection gets back what it sends, until EOF.
+final class EchoServer: Sendable {
+    let listener: TCPListener
+    private let acceptor: Task<Void, Never>
+
+    init(on address: SocketAddress = loopbackV4) throws {
+        let listener = try TCPListener.bind(to: address)
+        self.listener = listener
+        acceptor = Task {
+            await withTaskGroup(of: Void.self) { group in
+                while let connection = try? await listener.accept() {
+                    group.addTask {
+                        defer { connection.close() }
+                        var buffer: [UInt8] = []
+                        while true {
+                            buffer.removeAll(keepingCapacity: true)
+                            guard let count = try? await connection.read(appendingTo: &buffer, deadline: after(10_000)),
+                                count > 0
+                            else { return }
+                            guard (try? await connection.write(buffer, deadline: after(10_000))) != nil else { return }
+                        }
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    var address: SocketAddress { listener.localAddress }
+
+    func stop() async {
+        listener.close()
+        acceptor.cancel()
+        await acceptor.value
+    }
+}
+
+/// Reads exactly `count` bytes (or fewer at end of stream).
+func readExactly(_ count: Int, from connection: TCPConnection, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+    var bytes: [UInt8] = []
+    while bytes.count < count {
+        let got = try await connection.read(appendingTo: &bytes, maxBytes: count - bytes.count, deadline: deadline)
+        if got == 0 { break }
+    }
+    return bytes
+}
+
+/// Runs `body`, returning how long it took.
+func timed<T>(_ body: () async throws -> T) async rethrows -> (T, Duration) {
+    let start = ContinuousClock.now
+    let value = try await body()
+    return (value, start.duration(to: .now))
+}
+
+extension Duration {
+    var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}
+
+/// The SocketError `body` throws, or `nil` if it succeeds.
+func socketError<T>(_ body: () async throws(SocketError) -> T) async -> SocketError? {
+    do {
+        _ = try await body()
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// Open TCP sockets of this machine whose local or remote port is `port`, read from
+/// /proc/net/tcp{,6}. Sockets in TIME_WAIT belong to no process (inode 0) and are not
+/// counted, so this tells whether any fd of ours still holds such a connection even
+/// while other tests open fds of their own.
+func openSocketCount(port: Int) -> Int {
+    var count = 0
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 9 else { continue }
+            let ports = [fields[1], fields[2]].compactMap { $0.split(separator: ":").last.flatMap { Int($0, radix: 16) } }
+            if ports.contains(port), fields[9] != "0" { count += 1 }
+        }
+    }
+    return count
+}
+
+/// Timing assertions on a shared 2-core machine: the mechanism must be prompt at least
+/// once in `tries` (scheduling noise from parallel tests cannot explain every try), and
+/// never wildly late.
+func bestOf(_ tries: Int, _ measure: () async throws -> Duration) async rethrows -> (best: Duration, worst: Duration) {
+    var best = Duration.seconds(3600)
+    var worst = Duration.zero
+    for _ in 0..<tries {
+        let value = try await measure()
+        best = min(best, value)
+        worst = max(worst, value)
+    }
+    return (best, worst)
+}
