@@ -74,6 +74,8 @@ public final class FileJournalQueueStore: QueueStore {
         var recordCount: Int
         var fileSize: Int
         var compactions = 0
+        /// After a failed compaction, the record count at which to try again.
+        var nextCompactionAttempt = 0
     }
 
     /// The journal's path.
@@ -343,8 +345,13 @@ public final class FileJournalQueueStore: QueueStore {
                 }
             }
             if failure == nil, needsCompaction() {
-                // A failed compaction leaves the old journal in place; nothing is lost.
-                try? compactBlocking()
+                // A failed compaction leaves the old journal in place; nothing is lost. Try
+                // again only after as many dead records again, not after every batch.
+                do throws(QueueStoreError) {
+                    try compactBlocking()
+                } catch {
+                    state.withLock { $0.nextCompactionAttempt = $0.recordCount + options.compactionMinimumDeadRecords }
+                }
             }
         }
     }
@@ -359,7 +366,8 @@ public final class FileJournalQueueStore: QueueStore {
     private func needsCompaction() -> Bool {
         state.withLock { state in
             let dead = state.recordCount - state.live.count
-            return dead >= options.compactionMinimumDeadRecords
+            return state.recordCount >= state.nextCompactionAttempt
+                && dead >= options.compactionMinimumDeadRecords
                 && Double(dead) > Double(state.live.count) * options.compactionDeadRatio
         }
     }

@@ -14,7 +14,9 @@ public enum QueueEvent: Sendable, Hashable {
     case expired(QueueEntry)
     /// The store failed while recording an entry's new state (the message text says
     /// what). The in-memory state moved on; after a restart the entry may be retried
-    /// once more, which the at-least-once guarantee allows.
+    /// once more, which the at-least-once guarantee allows. `entryID` is empty when the
+    /// failure concerns the whole store (the background runner could not load it; it tries
+    /// again a minute later).
     case storeFailed(entryID: String, message: String)
 
     /// The identifier of the entry the event is about.
