@@ -37,6 +37,7 @@ public struct JournalRecoveryReport: Sendable, Hashable, CustomStringConvertible
         headerDamaged || !damagedRegions.isEmpty
     }
 
+    /// A one-line summary for logs.
     public var description: String {
         var parts = ["\(recordCount) intact records, \(entryCount) entries"]
         if headerDamaged { parts.append("file header damaged") }

@@ -11,9 +11,11 @@
 public struct QueueStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, stable across releases; new codes may be added.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The code's stable text, e.g. `"locked"`.
         public let rawValue: String
         /// Creates a code from its stable text.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The code's stable text.
         public var description: String { rawValue }
 
         /// Another process (or another store object in this one) holds the journal's lock.
@@ -49,6 +51,7 @@ public struct QueueStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         self.message = message
     }
 
+    /// The sentence, the code and the errno, for logs.
     public var description: String {
         if let errno {
             return "\(message) (\(code), errno \(errno))"
