@@ -275,6 +275,7 @@ public final class FileJournalQueueStore: QueueStore {
     /// The writer, on the I/O queue: takes every pending record, writes them in one go,
     /// syncs once, acknowledges them all; repeats until nothing is pending.
     private func drain() {
+        dispatchPrecondition(condition: .onQueue(io))
         while true {
             let taken: (batch: [PendingWrite], fd: Int32, size: Int)? = state.withLock { state in
                 if state.pending.isEmpty {
@@ -374,6 +375,7 @@ public final class FileJournalQueueStore: QueueStore {
 
     /// Rewrites the journal from the live entries. On the I/O queue only.
     private func compactBlocking() throws(QueueStoreError) {
+        dispatchPrecondition(condition: .onQueue(io))
         let (live, oldFD, closed) = state.withLock { ($0.live, $0.fd, $0.closed || $0.fd < 0) }
         if closed { throw Self.closedError(path) }
         let image = Self.snapshot(live)
