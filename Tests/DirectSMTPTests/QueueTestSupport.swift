@@ -24,7 +24,7 @@ enum QueueTestSupport {
         let path: String
 
         init() throws {
-            path = "/tmp/directsmtp-queue-tests-\(UUID().uuidString.lowercased())"
+            path = "/tmp/directsmtp-queue-tests-\(getpid())-\(UUID().uuidString.lowercased())"
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         }
 
