@@ -2,7 +2,7 @@ import DirectSMTP
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `directsmtp-bench queue ...`: the delivery queue's figures, and the child process of the
@@ -58,18 +58,25 @@ enum QueueBenchmark {
             try await queue.load()
             let clock = ContinuousClock()
             let start = clock.now
-            try await addConcurrently(count: count, concurrency: concurrency, size: size, prefix: "bench") {
+            try await addConcurrently(
+                count: count, concurrency: concurrency, size: size, prefix: "bench"
+            ) {
                 try await queue.enqueue($0)
             }
             let elapsed = start.duration(to: clock.now)
             let stats = store.statistics
             await store.close()
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds =
+                Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let rate = Double(count) / seconds
             if options["--json"] != nil {
-                print(#"{"benchmark":"queue-enqueue","count":\#(count),"concurrency":\#(concurrency),"size":\#(size),"seconds":\#(round3(seconds)),"enqueuesPerSecond":\#(Int(rate)),"journalBytes":\#(stats.bytes)}"#)
+                print(
+                    #"{"benchmark":"queue-enqueue","count":\#(count),"concurrency":\#(concurrency),"size":\#(size),"seconds":\#(round3(seconds)),"enqueuesPerSecond":\#(Int(rate)),"journalBytes":\#(stats.bytes)}"#
+                )
             } else {
-                print("queue enqueue: \(count) durable enqueues (\(size)-byte messages, concurrency \(concurrency)) in \(round3(seconds)) s = \(Int(rate))/s; journal \(stats.bytes) bytes")
+                print(
+                    "queue enqueue: \(count) durable enqueues (\(size)-byte messages, concurrency \(concurrency)) in \(round3(seconds)) s = \(Int(rate))/s; journal \(stats.bytes) bytes"
+                )
             }
             return 0
         } catch {
@@ -88,7 +95,8 @@ enum QueueBenchmark {
         defer { removeJournal(path) }
         do {
             let builder = try await FileJournalQueueStore.open(path: path)
-            try await addConcurrently(count: count, concurrency: 512, size: size, prefix: "recover") {
+            try await addConcurrently(count: count, concurrency: 512, size: size, prefix: "recover")
+            {
                 try await builder.add($0)
             }
             let bytes = builder.statistics.bytes
@@ -108,7 +116,9 @@ enum QueueBenchmark {
                 let report = store.recovery
                 await store.close()
                 guard entries.count == count, report.isClean else {
-                    printLine("queue recover: expected \(count) entries in a clean journal, got \(entries.count) (\(report))", to: 2)
+                    printLine(
+                        "queue recover: expected \(count) entries in a clean journal, got \(entries.count) (\(report))",
+                        to: 2)
                     return 70
                 }
                 openTimes.append(seconds(start.duration(to: opened)))
@@ -118,9 +128,13 @@ enum QueueBenchmark {
             let best = openTimes[0]
             let median = openTimes[openTimes.count / 2]
             if options["--json"] != nil {
-                print(#"{"benchmark":"queue-recover","entries":\#(count),"size":\#(size),"journalBytes":\#(bytes),"rounds":\#(rounds),"recoverSecondsBest":\#(round3(best)),"recoverSecondsMedian":\#(round3(median)),"loadSeconds":\#(round3(loadSeconds))}"#)
+                print(
+                    #"{"benchmark":"queue-recover","entries":\#(count),"size":\#(size),"journalBytes":\#(bytes),"rounds":\#(rounds),"recoverSecondsBest":\#(round3(best)),"recoverSecondsMedian":\#(round3(median)),"loadSeconds":\#(round3(loadSeconds))}"#
+                )
             } else {
-                print("queue recover: \(count) entries, \(bytes / 1_048_576) MiB journal, recovered in \(round3(best)) s best, \(round3(median)) s median of \(rounds) (load() \(round3(loadSeconds)) s; warm page cache)")
+                print(
+                    "queue recover: \(count) entries, \(bytes / 1_048_576) MiB journal, recovered in \(round3(best)) s best, \(round3(median)) s median of \(rounds) (load() \(round3(loadSeconds)) s; warm page cache)"
+                )
             }
             return 0
         } catch {
@@ -142,7 +156,8 @@ enum QueueBenchmark {
         let store: FileJournalQueueStore
         do {
             store = try await FileJournalQueueStore.open(
-                path: path, options: .init(compactionMinimumDeadRecords: 64, compactionDeadRatio: 1))
+                path: path, options: .init(compactionMinimumDeadRecords: 64, compactionDeadRatio: 1)
+            )
         } catch {
             printLine("crash-child: \(error)", to: 2)
             return 75
@@ -182,7 +197,9 @@ enum QueueBenchmark {
     /// that nothing came back corrupt (keep in step with QueueCrashTests.swift).
     static func crashEntry(id: String) -> QueueEntry {
         let base = Date(timeIntervalSince1970: 1_700_000_000)
-        let body = "Subject: code for \(id)\r\n\r\nYour code is \(id).\r\n" + String(repeating: "x", count: 6000) + "\r\n"
+        let body =
+            "Subject: code for \(id)\r\n\r\nYour code is \(id).\r\n"
+            + String(repeating: "x", count: 6000) + "\r\n"
         return QueueEntry(
             id: id, from: "noreply@example.org", to: "user-\(id)@example.com",
             data: Array(body.utf8), messageID: "<\(id)@crash.test>",
@@ -229,10 +246,17 @@ enum QueueBenchmark {
                 index += 1
                 continue
             }
-            guard ["--count", "--concurrency", "--size", "--journal", "--entries", "--seed", "--rounds"].contains(flag) else {
+            guard
+                [
+                    "--count", "--concurrency", "--size", "--journal", "--entries", "--seed",
+                    "--rounds",
+                ].contains(flag)
+            else {
                 throw UsageError(description: "unknown option \(flag)")
             }
-            guard index + 1 < arguments.count else { throw UsageError(description: "\(flag) needs a value") }
+            guard index + 1 < arguments.count else {
+                throw UsageError(description: "\(flag) needs a value")
+            }
             options[flag] = arguments[index + 1]
             index += 2
         }

@@ -27,7 +27,8 @@ enum QueueCommand {
         let arguments: Arguments
         do {
             arguments = try Arguments(
-                raw, valueFlags: ["--queue", "--max-age", "--dns", "--port"], switches: ["--all", "--json"])
+                raw, valueFlags: ["--queue", "--max-age", "--dns", "--port"],
+                switches: ["--all", "--json"])
         } catch {
             return usage(error.description)
         }
@@ -51,14 +52,18 @@ enum QueueCommand {
         let json = arguments.has("--json")
         switch action {
         case "list":
-            guard !arguments.has("--all"), maxAge == nil else { return usage("list takes only --queue and --json") }
+            guard !arguments.has("--all"), maxAge == nil else {
+                return usage("list takes only --queue and --json")
+            }
             return await list(path: path, json: json)
         case "purge":
             guard !arguments.has("--all") else { return usage("--all belongs to run") }
             return await purge(path: path, maxAge: maxAge, json: json)
         case "run":
             let options = RedeliveryOptions(nameservers: arguments.values("--dns"), port: port)
-            return await retry(path: path, options: options, all: arguments.has("--all"), maxAge: maxAge, json: json)
+            return await retry(
+                path: path, options: options, all: arguments.has("--all"), maxAge: maxAge,
+                json: json)
         default:
             return usage("unknown queue action '\(action)'; use list, run or purge")
         }
@@ -73,7 +78,9 @@ enum QueueCommand {
     /// COORDINATOR (issue 5): fill this in with the VerificationCoordinator's re-send once
     /// it is on main, and return it instead of `nil`. Until then `queue run` says
     /// honestly that re-sending is not available and exits 70, sending nothing.
-    static func makeRedeliver(_ options: RedeliveryOptions) -> (@Sendable (QueueEntry) async -> RetryOutcome)? {
+    static func makeRedeliver(_ options: RedeliveryOptions) -> (
+        @Sendable (QueueEntry) async -> RetryOutcome
+    )? {
         nil
     }
 
@@ -82,7 +89,8 @@ enum QueueCommand {
     private static func list(path: String, json: Bool) async -> Int32 {
         let entries: [QueueEntry]
         switch await withStore(path: path, { store in try await store.load() }) {
-        case .success(let loaded): entries = (loaded ?? []).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        case .success(let loaded):
+            entries = (loaded ?? []).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
         case .failure(let failure): return failure.status
         }
         let now = Date()
@@ -119,13 +127,16 @@ enum QueueCommand {
                 let count = events.count { if case .expired = $0 { true } else { false } }
                 print("purged \(count) expired entr\(count == 1 ? "y" : "ies")")
             }
-            return events.contains { if case .storeFailed = $0 { true } else { false } } ? ExitCode.software : ExitCode.accepted
+            return events.contains { if case .storeFailed = $0 { true } else { false } }
+                ? ExitCode.software : ExitCode.accepted
         case .failure(let failure):
             return failure.status
         }
     }
 
-    private static func retry(path: String, options: RedeliveryOptions, all: Bool, maxAge: Duration?, json: Bool) async -> Int32 {
+    private static func retry(
+        path: String, options: RedeliveryOptions, all: Bool, maxAge: Duration?, json: Bool
+    ) async -> Int32 {
         guard let redeliver = makeRedeliver(options) else {
             printError(
                 "directsmtp queue run: re-sending queued messages is not available in this build yet "
@@ -145,7 +156,8 @@ enum QueueCommand {
             let events = events ?? []
             for event in events { printOutcome(event, now: now, json: json) }
             if !json && events.isEmpty { print("nothing was due") }
-            return events.contains { if case .storeFailed = $0 { true } else { false } } ? ExitCode.software : ExitCode.accepted
+            return events.contains { if case .storeFailed = $0 { true } else { false } }
+                ? ExitCode.software : ExitCode.accepted
         case .failure(let failure):
             return failure.status
         }
@@ -163,7 +175,8 @@ enum QueueCommand {
             store = try await FileJournalQueueStore.open(path: path)
         } catch let error as QueueStoreError {
             printError("directsmtp queue: \(error)")
-            return .failure(Int32Status(error.code == .locked ? ExitCode.tempFail : ExitCode.software))
+            return .failure(
+                Int32Status(error.code == .locked ? ExitCode.tempFail : ExitCode.software))
         } catch {
             printError("directsmtp queue: \(error)")
             return .failure(Int32Status(ExitCode.software))
@@ -193,7 +206,8 @@ enum QueueCommand {
         switch event {
         case .delivered(let entry): row = OutcomeRow(entry, "delivered", nil, now: now)
         case .rejected(let entry, let reason): row = OutcomeRow(entry, "rejected", reason, now: now)
-        case .retryScheduled(let entry, _, let reason): row = OutcomeRow(entry, "deferred", reason, now: now)
+        case .retryScheduled(let entry, _, let reason):
+            row = OutcomeRow(entry, "deferred", reason, now: now)
         case .expired(let entry): row = OutcomeRow(entry, "expired", "expired", now: now)
         case .storeFailed(let id, let message):
             printError("directsmtp queue: could not record the new state of \(id): \(message)")
@@ -220,7 +234,9 @@ enum QueueCommand {
 
     private static func usage(_ message: String) -> Int32 {
         printError("directsmtp queue: \(message)")
-        printError("usage: directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS] [--dns HOST:PORT]... [--port N] [--json]")
+        printError(
+            "usage: directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS] [--dns HOST:PORT]... [--port N] [--json]"
+        )
         return ExitCode.usage
     }
 
@@ -229,15 +245,21 @@ enum QueueCommand {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return false }
+            guard let close = text.firstIndex(of: "]"),
+                text[text.index(after: close)...].hasPrefix(":")
+            else { return false }
             host = text[text.index(after: text.startIndex)..<close]
             portText = text[text.index(close, offsetBy: 2)...]
         } else {
-            guard let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon else { return false }
+            guard let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon else {
+                return false
+            }
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         }
-        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else { return false }
+        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else {
+            return false
+        }
         return true
     }
 
@@ -269,11 +291,14 @@ enum QueueCommand {
             from = entry.from
             ageSeconds = Int(max(now.timeIntervalSince(entry.createdAt), 0))
             attempts = entry.attempts
-            nextAttemptSeconds = Int(max(entry.nextAttemptAt.timeIntervalSince(now), 0).rounded(.up))
+            nextAttemptSeconds = Int(
+                max(entry.nextAttemptAt.timeIntervalSince(now), 0).rounded(.up))
             lastReason = entry.lastReason
         }
 
-        enum CodingKeys: String, CodingKey { case id, to, from, ageSeconds, attempts, nextAttemptSeconds, lastReason }
+        enum CodingKeys: String, CodingKey {
+            case id, to, from, ageSeconds, attempts, nextAttemptSeconds, lastReason
+        }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -303,7 +328,9 @@ enum QueueCommand {
             self.reason = reason
             attempts = entry.attempts
             ageSeconds = Int(max(now.timeIntervalSince(entry.createdAt), 0))
-            nextAttemptSeconds = outcome == "deferred" ? Int(max(entry.nextAttemptAt.timeIntervalSince(now), 0).rounded(.up)) : nil
+            nextAttemptSeconds =
+                outcome == "deferred"
+                ? Int(max(entry.nextAttemptAt.timeIntervalSince(now), 0).rounded(.up)) : nil
         }
     }
 }

@@ -4,7 +4,7 @@ import Testing
 @testable import DirectSMTP
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Crash safety of the file journal, with a real process killed by SIGKILL. The child is
@@ -15,7 +15,9 @@ struct QueueCrashTests {
     /// `QueueBenchmark.crashEntry(id:)` in Benchmarks/directsmtp-bench/QueueBenchmark.swift).
     static func crashEntry(id: String) -> QueueEntry {
         let base = Date(timeIntervalSince1970: 1_700_000_000)
-        let body = "Subject: code for \(id)\r\n\r\nYour code is \(id).\r\n" + String(repeating: "x", count: 6000) + "\r\n"
+        let body =
+            "Subject: code for \(id)\r\n\r\nYour code is \(id).\r\n"
+            + String(repeating: "x", count: 6000) + "\r\n"
         return QueueEntry(
             id: id, from: "noreply@example.org", to: "user-\(id)@example.com",
             data: Array(body.utf8), messageID: "<\(id)@crash.test>",
@@ -25,11 +27,13 @@ struct QueueCrashTests {
 
     /// `directsmtp-bench` in the build folder that holds this test bundle.
     static func benchExecutable() throws -> URL {
-        let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         let candidate = bundle.appendingPathComponent("directsmtp-bench")
         guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
             throw CrashTestError(
-                "the crash test needs the directsmtp-bench executable at \(candidate.path); build it first (swift build --build-tests)")
+                "the crash test needs the directsmtp-bench executable at \(candidate.path); build it first (swift build --build-tests)"
+            )
         }
         return candidate
     }
@@ -40,7 +44,9 @@ struct QueueCrashTests {
     }
 
     /// Starts the child; returns the process.
-    static func spawn(_ executable: URL, _ arguments: [String], stdout: String, stderr: String) throws -> Process {
+    static func spawn(_ executable: URL, _ arguments: [String], stdout: String, stderr: String)
+        throws -> Process
+    {
         _ = FileManager.default.createFile(atPath: stdout, contents: nil)
         _ = FileManager.default.createFile(atPath: stderr, contents: nil)
         let process = Process()
@@ -59,7 +65,9 @@ struct QueueCrashTests {
         guard gone else { throw CrashTestError("the crash child did not die after SIGKILL") }
     }
 
-    @Test("kill -9 at random moments, 50 rounds: no acknowledged entry lost, none corrupt", .timeLimit(.minutes(2)))
+    @Test(
+        "kill -9 at random moments, 50 rounds: no acknowledged entry lost, none corrupt",
+        .timeLimit(.minutes(2)))
     func killedChild() async throws {
         let bench = try Self.benchExecutable()
         let directory = try QueueTestSupport.TemporaryDirectory()
@@ -74,18 +82,25 @@ struct QueueCrashTests {
         for round in 0..<rounds {
             let out = directory.file("child-\(round).out")
             let process = try Self.spawn(
-                bench, ["queue", "crash-child", "--journal", journal, "--seed", "s\(round)", "--concurrency", "8"],
+                bench,
+                [
+                    "queue", "crash-child", "--journal", journal, "--seed", "s\(round)",
+                    "--concurrency", "8",
+                ],
                 stdout: out, stderr: directory.file("child-\(round).err"))
             // Anywhere from during start-up and recovery to well into the writing.
             try await Task.sleep(for: .microseconds(Int.random(in: 2_000...100_000)))
             try await Self.kill9(process)
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the child exited by itself")
+            #expect(
+                process.terminationReason == .uncaughtSignal,
+                "round \(round): the child exited by itself")
 
             let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
             var acksThisRound = 0
             for line in lines {
                 let parts = line.split(separator: " ", maxSplits: 1)
-                guard parts.count == 2 else { continue }  // a line cut by the kill cannot happen (one write each), but be lenient
+                // One write(2) per line, so no line is cut by the kill; skip anything odd.
+                guard parts.count == 2 else { continue }
                 let id = String(parts[1])
                 switch parts[0] {
                 case "A":
@@ -102,31 +117,45 @@ struct QueueCrashTests {
             let report = store.recovery
             let entries = try await store.load()
             await store.close()
-            #expect(!report.hasCorruption, "round \(round): a crash left corruption, not just a torn tail: \(report)")
+            #expect(
+                !report.hasCorruption,
+                "round \(round): a crash left corruption, not just a torn tail: \(report)")
             if report.tornTailBytes > 0 { tornTails += 1 }
             var present: Set<String> = []
             for entry in entries {
                 present.insert(entry.id)
-                #expect(entry == Self.crashEntry(id: entry.id), "round \(round): entry \(entry.id) came back corrupt")
+                #expect(
+                    entry == Self.crashEntry(id: entry.id),
+                    "round \(round): entry \(entry.id) came back corrupt")
             }
             for id in acknowledged where !removing.contains(id) {
                 #expect(present.contains(id), "round \(round): acknowledged entry \(id) was lost")
             }
             for id in removed {
-                #expect(!present.contains(id), "round \(round): entry \(id) came back after its removal was acknowledged")
+                #expect(
+                    !present.contains(id),
+                    "round \(round): entry \(id) came back after its removal was acknowledged")
             }
             // A removal in flight at the kill may or may not have happened; settle it for later rounds.
-            for id in removing where !removed.contains(id) && !present.contains(id) { removed.insert(id) }
+            for id in removing where !removed.contains(id) && !present.contains(id) {
+                removed.insert(id)
+            }
             for id in removing where !removed.contains(id) { removing.remove(id) }
             try? FileManager.default.removeItem(atPath: out)
         }
         // The test means something only if the child got to write in most rounds.
-        #expect(roundsWithAcks >= rounds / 5, "the child acknowledged entries in only \(roundsWithAcks) of \(rounds) rounds")
+        #expect(
+            roundsWithAcks >= rounds / 5,
+            "the child acknowledged entries in only \(roundsWithAcks) of \(rounds) rounds")
         #expect(acknowledged.count > 100)
-        print("crash test: \(rounds) rounds, \(roundsWithAcks) with acknowledged writes, \(acknowledged.count) entries acknowledged, \(removed.count) removed, \(tornTails) torn tails cut")
+        print(
+            "crash test: \(rounds) rounds, \(roundsWithAcks) with acknowledged writes, \(acknowledged.count) entries acknowledged, \(removed.count) removed, \(tornTails) torn tails cut"
+        )
     }
 
-    @Test("a journal held by another process is refused with the locked error", .timeLimit(.minutes(1)))
+    @Test(
+        "a journal held by another process is refused with the locked error",
+        .timeLimit(.minutes(1)))
     func lockedByAnotherProcess() async throws {
         let bench = try Self.benchExecutable()
         let directory = try QueueTestSupport.TemporaryDirectory()
@@ -134,7 +163,8 @@ struct QueueCrashTests {
         let journal = directory.file("queue.journal")
         let out = directory.file("child.out")
         let process = try Self.spawn(
-            bench, ["queue", "crash-child", "--journal", journal, "--seed", "lock", "--concurrency", "1"],
+            bench,
+            ["queue", "crash-child", "--journal", journal, "--seed", "lock", "--concurrency", "1"],
             stdout: out, stderr: directory.file("child.err"))
         // Once the child has acknowledged a write it holds the lock.
         let holding = await QueueTestSupport.eventually(timeout: .seconds(10)) {

@@ -11,10 +11,13 @@ struct QueueDeliveryTests {
     }
 
     /// A store of the given kind; the journal lives in `directory`.
-    static func makeStore(_ kind: StoreKind, _ directory: QueueTestSupport.TemporaryDirectory) async throws -> any QueueStore {
+    static func makeStore(_ kind: StoreKind, _ directory: QueueTestSupport.TemporaryDirectory)
+        async throws -> any QueueStore
+    {
         switch kind {
         case .memory: return InMemoryQueueStore()
-        case .journal: return try await FileJournalQueueStore.open(path: directory.file("queue.journal"))
+        case .journal:
+            return try await FileJournalQueueStore.open(path: directory.file("queue.journal"))
         }
     }
 
@@ -35,7 +38,8 @@ struct QueueDeliveryTests {
         #expect(server.attempt(probe) == .deferred(reason: "temporary-failure"))
         // ...so the coordinator enqueues it: attempt 1, first retry in 5 minutes.
         let entry = try await queue.enqueueDeferred(
-            from: probe.from, to: probe.to, data: probe.data, messageID: probe.messageID, reason: "temporary-failure")
+            from: probe.from, to: probe.to, data: probe.data, messageID: probe.messageID,
+            reason: "temporary-failure")
         #expect(entry.attempts == 1)
         #expect(entry.nextAttemptAt == clock.now.addingTimeInterval(300))
         #expect(try await store.load().map(\.id) == [entry.id])
@@ -52,7 +56,14 @@ struct QueueDeliveryTests {
         #expect(server.accepted == [probe.messageID])
         #expect(try await queue.entries().isEmpty)
         #expect(try await store.load().isEmpty)
-        #expect(await recorder.waitFor { if case .delivered(let done) = $0 { done.id == entry.id && done.attempts == 2 } else { false } })
+        #expect(
+            await recorder.waitFor {
+                if case .delivered(let done) = $0 {
+                    done.id == entry.id && done.attempts == 2
+                } else {
+                    false
+                }
+            })
 
         // Nothing is left to try, however long we wait.
         clock.advance(by: .seconds(7200))
@@ -75,7 +86,9 @@ struct QueueDeliveryTests {
         #expect(kinds == ["enqueued", "delivered"])
     }
 
-    @Test("the background runner sleeps on the clock and delivers when the retry is due", .timeLimit(.minutes(1)))
+    @Test(
+        "the background runner sleeps on the clock and delivers when the retry is due",
+        .timeLimit(.minutes(1)))
     func backgroundRunner() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let server = GreylistingServer(clock: clock)
@@ -104,7 +117,9 @@ struct QueueDeliveryTests {
         #expect(server.tries == 2)
     }
 
-    @Test("a 550 on retry is terminal: rejected event, entry gone, never tried again", .timeLimit(.minutes(1)), arguments: StoreKind.allCases)
+    @Test(
+        "a 550 on retry is terminal: rejected event, entry gone, never tried again",
+        .timeLimit(.minutes(1)), arguments: StoreKind.allCases)
     func rejectedIsTerminal(kind: StoreKind) async throws {
         let directory = try QueueTestSupport.TemporaryDirectory()
         defer { directory.remove() }
@@ -122,12 +137,16 @@ struct QueueDeliveryTests {
         #expect(deliverer.count == 1)
         #expect(try await queue.entries().isEmpty)
         #expect(try await store.load().isEmpty)
-        #expect(await recorder.waitFor {
-            if case .rejected(let rejected, let reason) = $0 {
-                rejected.id == "gone" && reason == "recipient-rejected" && rejected.attempts == 2
-                    && rejected.lastReason == "recipient-rejected"
-            } else { false }
-        })
+        #expect(
+            await recorder.waitFor {
+                if case .rejected(let rejected, let reason) = $0 {
+                    rejected.id == "gone" && reason == "recipient-rejected"
+                        && rejected.attempts == 2
+                        && rejected.lastReason == "recipient-rejected"
+                } else {
+                    false
+                }
+            })
         for _ in 0..<10 {
             clock.advance(by: .seconds(3600))
             try await queue.runDue()
@@ -159,7 +178,9 @@ struct QueueDeliveryTests {
         #expect(try await queue.entries()[0].attempts == 7)
     }
 
-    @Test("older than maxAge: expired event and removed (manual clock)", .timeLimit(.minutes(1)), arguments: StoreKind.allCases)
+    @Test(
+        "older than maxAge: expired event and removed (manual clock)", .timeLimit(.minutes(1)),
+        arguments: StoreKind.allCases)
     func expiry(kind: StoreKind) async throws {
         let directory = try QueueTestSupport.TemporaryDirectory()
         defer { directory.remove() }
@@ -183,7 +204,10 @@ struct QueueDeliveryTests {
         #expect(expiredAt == expiry)
         #expect(try await queue.entries().isEmpty)
         #expect(try await store.load().isEmpty)
-        #expect(await recorder.waitFor { if case .expired(let entry) = $0 { entry.id == "old" } else { false } })
+        #expect(
+            await recorder.waitFor {
+                if case .expired(let entry) = $0 { entry.id == "old" } else { false }
+            })
         // 5, 10, 20, 40 min, then hourly, all before 24 h: the retries did happen.
         #expect(deliverer.count >= 20)
         let callsAtExpiry = deliverer.count
@@ -192,16 +216,24 @@ struct QueueDeliveryTests {
         #expect(deliverer.count == callsAtExpiry)
     }
 
-    @Test("purgeExpired with a maxAge override, and the runner expires on its own", .timeLimit(.minutes(1)))
+    @Test(
+        "purgeExpired with a maxAge override, and the runner expires on its own",
+        .timeLimit(.minutes(1)))
     func purgeOverride() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let deliverer = CountingDeliverer(.deferred(reason: "temporary-failure"))
         let queue = DeliveryQueue(
-            store: InMemoryQueueStore(), schedule: RetrySchedule(maxAge: .seconds(3600)), clock: clock
+            store: InMemoryQueueStore(), schedule: RetrySchedule(maxAge: .seconds(3600)),
+            clock: clock
         ) { deliverer.deliver($0) }
         let recorder = EventRecorder(queue.events)
-        try await queue.enqueue(QueueTestSupport.entry(id: "a", nextAttemptAt: QueueTestSupport.epoch.addingTimeInterval(86_400)))
-        try await queue.enqueue(QueueTestSupport.entry(id: "b", at: QueueTestSupport.epoch.addingTimeInterval(100), nextAttemptAt: QueueTestSupport.epoch.addingTimeInterval(86_400)))
+        try await queue.enqueue(
+            QueueTestSupport.entry(
+                id: "a", nextAttemptAt: QueueTestSupport.epoch.addingTimeInterval(86_400)))
+        try await queue.enqueue(
+            QueueTestSupport.entry(
+                id: "b", at: QueueTestSupport.epoch.addingTimeInterval(100),
+                nextAttemptAt: QueueTestSupport.epoch.addingTimeInterval(86_400)))
         clock.advance(by: .seconds(150))
         let purged = try await queue.purgeExpired(maxAge: .seconds(120))
         #expect(purged.events.map(\.entryID) == ["a"])
@@ -211,7 +243,10 @@ struct QueueDeliveryTests {
         await queue.start()
         #expect(await QueueTestSupport.eventually { clock.sleeperCount == 1 })
         clock.set(to: QueueTestSupport.epoch.addingTimeInterval(3700))
-        #expect(await recorder.waitFor { if case .expired(let entry) = $0 { entry.id == "b" } else { false } })
+        #expect(
+            await recorder.waitFor {
+                if case .expired(let entry) = $0 { entry.id == "b" } else { false }
+            })
         await queue.stop()
         #expect(deliverer.count == 0)
     }
@@ -219,7 +254,8 @@ struct QueueDeliveryTests {
     @Test("retries respect the total and per-domain concurrency limits", .timeLimit(.minutes(1)))
     func concurrencyLimits() async throws {
         final class Gauge: Sendable {
-            let state = Mutex((total: 0, maxTotal: 0, perDomain: [String: Int](), maxPerDomain: 0, delivered: 0))
+            let state = Mutex(
+                (total: 0, maxTotal: 0, perDomain: [String: Int](), maxPerDomain: 0, delivered: 0))
         }
         let gauge = Gauge()
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
@@ -244,7 +280,8 @@ struct QueueDeliveryTests {
         }
         for index in 0..<12 {
             let domain = index % 3 == 0 ? "b.example" : "a.example"
-            try await queue.enqueue(QueueTestSupport.entry(id: "c\(index)", to: "user\(index)@\(domain)"))
+            try await queue.enqueue(
+                QueueTestSupport.entry(id: "c\(index)", to: "user\(index)@\(domain)"))
         }
         clock.advance(by: .seconds(300))
         let summary = try await queue.runDue()
@@ -256,7 +293,9 @@ struct QueueDeliveryTests {
         #expect(try await queue.entries().isEmpty)
     }
 
-    @Test("an entry is never retried twice at once, and a duplicate enqueue is refused", .timeLimit(.minutes(1)))
+    @Test(
+        "an entry is never retried twice at once, and a duplicate enqueue is refused",
+        .timeLimit(.minutes(1)))
     func noDoubleDelivery() async throws {
         let calls = Mutex(0)
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)

@@ -22,7 +22,9 @@ struct QueueJournalCorruptionTests {
             var offset = JournalRecord.fileHeader.count
             for index in 0..<count {
                 // Bodies of different lengths, one of them holding the record magic "DSQJ".
-                let body = "Subject: \(index)\r\n\r\n" + String(repeating: index == 5 ? "DSQJ" : "z", count: 40 + index * 7)
+                let body =
+                    "Subject: \(index)\r\n\r\n"
+                    + String(repeating: index == 5 ? "DSQJ" : "z", count: 40 + index * 7)
                 let entry = QueueTestSupport.entry(id: "r\(index)", body: body)
                 try await store.add(entry)
                 let size = JournalRecord.headerSize + JournalRecord.encodeEntry(entry).count
@@ -33,7 +35,8 @@ struct QueueJournalCorruptionTests {
             await store.close()
             let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
             #expect(bytes.count == offset)
-            return Fixture(directory: directory, path: path, entries: entries, ranges: ranges, bytes: bytes)
+            return Fixture(
+                directory: directory, path: path, entries: entries, ranges: ranges, bytes: bytes)
         }
 
         func write(_ bytes: [UInt8]) throws {
@@ -42,29 +45,40 @@ struct QueueJournalCorruptionTests {
 
         /// Opens the damaged journal, checks that every untouched record came back intact
         /// and nothing came back corrupt, and returns the report and the recovered ids.
-        func recover(damaged: Range<Int>, sourceLocation: SourceLocation = #_sourceLocation) async throws -> (JournalRecoveryReport, Set<String>) {
+        func recover(damaged: Range<Int>, sourceLocation: SourceLocation = #_sourceLocation)
+            async throws -> (JournalRecoveryReport, Set<String>)
+        {
             let store = try await FileJournalQueueStore.open(path: path)
             let loaded = try await store.load()
             let report = store.recovery
             await store.close()
             let byID = Dictionary(uniqueKeysWithValues: entries.map { ($0.id, $0) })
             for entry in loaded {
-                #expect(byID[entry.id] == entry, "recovered a corrupt entry \(entry.id)", sourceLocation: sourceLocation)
+                #expect(
+                    byID[entry.id] == entry, "recovered a corrupt entry \(entry.id)",
+                    sourceLocation: sourceLocation)
             }
             let recovered = Set(loaded.map(\.id))
             for (index, range) in ranges.enumerated() where !range.overlaps(damaged) {
-                #expect(recovered.contains(entries[index].id), "lost intact record \(index)", sourceLocation: sourceLocation)
+                #expect(
+                    recovered.contains(entries[index].id), "lost intact record \(index)",
+                    sourceLocation: sourceLocation)
             }
             // After recovery the journal is clean and holds the same entries.
             let again = try await FileJournalQueueStore.open(path: path)
-            #expect(again.recovery.isClean, "second open not clean: \(again.recovery)", sourceLocation: sourceLocation)
-            #expect(Set(try await again.load().map(\.id)) == recovered, sourceLocation: sourceLocation)
+            #expect(
+                again.recovery.isClean, "second open not clean: \(again.recovery)",
+                sourceLocation: sourceLocation)
+            #expect(
+                Set(try await again.load().map(\.id)) == recovered, sourceLocation: sourceLocation)
             await again.close()
             return (report, recovered)
         }
     }
 
-    @Test("a flipped byte in a record's payload costs that record only, and is reported", .timeLimit(.minutes(1)))
+    @Test(
+        "a flipped byte in a record's payload costs that record only, and is reported",
+        .timeLimit(.minutes(1)))
     func flippedPayload() async throws {
         let fixture = try await Fixture.make()
         defer { fixture.directory.remove() }
@@ -98,7 +112,9 @@ struct QueueJournalCorruptionTests {
         #expect(!report.damagedRegions.isEmpty)
     }
 
-    @Test("a truncated last record is a torn tail: cut off, everything before kept", .timeLimit(.minutes(1)), arguments: [1, 10, 16, 40])
+    @Test(
+        "a truncated last record is a torn tail: cut off, everything before kept",
+        .timeLimit(.minutes(1)), arguments: [1, 10, 16, 40])
     func truncated(keep: Int) async throws {
         let fixture = try await Fixture.make()
         defer { fixture.directory.remove() }
@@ -120,7 +136,8 @@ struct QueueJournalCorruptionTests {
         var garbage: [UInt8] = (0..<200).map { _ in UInt8.random(in: 0...255) }
         garbage.replaceSubrange(50..<54, with: [0x44, 0x53, 0x51, 0x4A])  // a false magic
         try fixture.write(fixture.bytes + garbage)
-        let (report, recovered) = try await fixture.recover(damaged: fixture.bytes.count..<(fixture.bytes.count + 200))
+        let (report, recovered) = try await fixture.recover(
+            damaged: fixture.bytes.count..<(fixture.bytes.count + 200))
         #expect(recovered.count == 20)
         #expect(report.tornTailBytes == 200)
         #expect(!report.isClean)
@@ -138,7 +155,9 @@ struct QueueJournalCorruptionTests {
         #expect(report.headerDamaged)
     }
 
-    @Test("a zeroed block across several records costs only the records it touches", .timeLimit(.minutes(1)))
+    @Test(
+        "a zeroed block across several records costs only the records it touches",
+        .timeLimit(.minutes(1)))
     func zeroedBlock() async throws {
         let fixture = try await Fixture.make()
         defer { fixture.directory.remove() }
@@ -151,7 +170,9 @@ struct QueueJournalCorruptionTests {
         #expect(report.damagedRegions.count == 1)
     }
 
-    @Test("random damage, 150 rounds: never a crash, never a corrupt entry, intact records kept", .timeLimit(.minutes(1)))
+    @Test(
+        "random damage, 150 rounds: never a crash, never a corrupt entry, intact records kept",
+        .timeLimit(.minutes(1)))
     func randomDamage() async throws {
         let fixture = try await Fixture.make(count: 12)
         defer { fixture.directory.remove() }
@@ -175,7 +196,9 @@ struct QueueJournalCorruptionTests {
             default:
                 let index = Int.random(in: 8..<bytes.count)
                 let length = Int.random(in: 1...300)
-                for offset in index..<min(index + length, bytes.count) { bytes[offset] = UInt8.random(in: 0...255) }
+                for offset in index..<min(index + length, bytes.count) {
+                    bytes[offset] = UInt8.random(in: 0...255)
+                }
                 damagedLow = index
                 damagedHigh = min(index + length, bytes.count)
             }
@@ -183,7 +206,8 @@ struct QueueJournalCorruptionTests {
             let (report, _) = try await fixture.recover(damaged: damagedLow..<damagedHigh)
             if bytes != fixture.bytes { #expect(!report.isClean || report.recordCount < 12) }
             // Start the next round from the undamaged journal (and drop kept copies).
-            for name in try FileManager.default.contentsOfDirectory(atPath: fixture.directory.path) where name.contains(".damaged-") {
+            for name in try FileManager.default.contentsOfDirectory(atPath: fixture.directory.path)
+            where name.contains(".damaged-") {
                 try FileManager.default.removeItem(atPath: fixture.directory.file(name))
             }
         }

@@ -23,10 +23,14 @@ struct QueueJournalTests {
         try await store.add(QueueTestSupport.entry(id: "three"))
         try await store.remove(id: "three")
         try await store.remove(id: "never-there")
-        await #expect(throws: QueueStoreError(.duplicateID, "an entry with id two is already stored")) {
+        await #expect(
+            throws: QueueStoreError(.duplicateID, "an entry with id two is already stored")
+        ) {
             try await store.add(second)
         }
-        await #expect(throws: QueueStoreError.self) { try await store.update(QueueTestSupport.entry(id: "ghost")) }
+        await #expect(throws: QueueStoreError.self) {
+            try await store.update(QueueTestSupport.entry(id: "ghost"))
+        }
         await store.close()
         await #expect(throws: QueueStoreError.self) { try await store.load() }
 
@@ -96,13 +100,18 @@ struct QueueJournalTests {
         #expect(size == stats.bytes)
         // Still appending to the new file, still locked.
         try await store.add(QueueTestSupport.entry(id: "after"))
-        await #expect(throws: QueueStoreError.self) { _ = try await FileJournalQueueStore.open(path: path) }
+        await #expect(throws: QueueStoreError.self) {
+            _ = try await FileJournalQueueStore.open(path: path)
+        }
         try await store.compact()
         await store.close()
         #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
         let reopened = try await FileJournalQueueStore.open(path: path)
         #expect(reopened.recovery.isClean)
-        #expect(Set(try await reopened.load().map(\.id)) == ["k45", "k46", "k47", "k48", "k49", "after"])
+        #expect(
+            Set(try await reopened.load().map(\.id)) == [
+                "k45", "k46", "k47", "k48", "k49", "after",
+            ])
         await reopened.close()
     }
 
@@ -122,7 +131,9 @@ struct QueueJournalTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == text)
     }
 
-    @Test("an empty file or a header cut short by a crash opens as a new journal", .timeLimit(.minutes(1)), arguments: [0, 3, 7])
+    @Test(
+        "an empty file or a header cut short by a crash opens as a new journal",
+        .timeLimit(.minutes(1)), arguments: [0, 3, 7])
     func shortHeader(length: Int) async throws {
         let directory = try QueueTestSupport.TemporaryDirectory()
         defer { directory.remove() }

@@ -16,18 +16,24 @@ final class FlakyStore: QueueStore {
     func load() async throws -> [QueueEntry] { try await base.load() }
     func add(_ entry: QueueEntry) async throws { try await base.add(entry) }
     func update(_ entry: QueueEntry) async throws {
-        if failUpdates.withLock({ $0 }) { throw QueueStoreError(.ioFailed, errno: 5, "disk on fire (test)") }
+        if failUpdates.withLock({ $0 }) {
+            throw QueueStoreError(.ioFailed, errno: 5, "disk on fire (test)")
+        }
         try await base.update(entry)
     }
     func remove(id: String) async throws {
-        if failRemovals.withLock({ $0 }) { throw QueueStoreError(.ioFailed, errno: 5, "disk on fire (test)") }
+        if failRemovals.withLock({ $0 }) {
+            throw QueueStoreError(.ioFailed, errno: 5, "disk on fire (test)")
+        }
         try await base.remove(id: id)
     }
 }
 
 @Suite("Queue: restarts and the at-least-once guarantee")
 struct QueueRestartTests {
-    @Test("entries enqueued before a restart are loaded and delivered after it", .timeLimit(.minutes(1)))
+    @Test(
+        "entries enqueued before a restart are loaded and delivered after it",
+        .timeLimit(.minutes(1)))
     func survivesRestart() async throws {
         let directory = try QueueTestSupport.TemporaryDirectory()
         defer { directory.remove() }
@@ -35,10 +41,14 @@ struct QueueRestartTests {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         do {
             let store = try await FileJournalQueueStore.open(path: path)
-            let queue = DeliveryQueue(store: store, clock: clock) { _ in .deferred(reason: "temporary-failure") }
+            let queue = DeliveryQueue(store: store, clock: clock) { _ in
+                .deferred(reason: "temporary-failure")
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<40 {
-                    group.addTask { try await queue.enqueue(QueueTestSupport.entry(id: "p\(index)")) }
+                    group.addTask {
+                        try await queue.enqueue(QueueTestSupport.entry(id: "p\(index)"))
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -54,7 +64,10 @@ struct QueueRestartTests {
         }
         let entries = try await queue.entries()
         #expect(entries.count == 40)
-        #expect(entries.allSatisfy { $0.attempts == 2 && $0.nextAttemptAt == clock.now.addingTimeInterval(600) })
+        #expect(
+            entries.allSatisfy {
+                $0.attempts == 2 && $0.nextAttemptAt == clock.now.addingTimeInterval(600)
+            })
         clock.advance(by: .seconds(600))
         #expect(try await queue.runDue().delivered == 40)
         #expect(Set(delivered.withLock { $0 }) == Set((0..<40).map { "p\($0)" }))
@@ -64,7 +77,9 @@ struct QueueRestartTests {
         await reopened.close()
     }
 
-    @Test("a removal that never reached the store means one more delivery after a restart, same Message-ID", .timeLimit(.minutes(1)))
+    @Test(
+        "a removal that never reached the store means one more delivery after a restart, same Message-ID",
+        .timeLimit(.minutes(1)))
     func atLeastOnce() async throws {
         let memory = InMemoryQueueStore()
         let flaky = FlakyStore(memory)
@@ -82,7 +97,10 @@ struct QueueRestartTests {
         clock.advance(by: .seconds(300))
         let summary = try await queue.runDue()
         #expect(summary.delivered == 1)
-        #expect(summary.events.contains { if case .storeFailed(let id, _) = $0 { id == "dup" } else { false } })
+        #expect(
+            summary.events.contains {
+                if case .storeFailed(let id, _) = $0 { id == "dup" } else { false }
+            })
         #expect(await recorder.waitFor { if case .storeFailed = $0 { true } else { false } })
         // This process never sends it again...
         clock.advance(by: .seconds(3600))
@@ -96,7 +114,9 @@ struct QueueRestartTests {
         #expect(memory.count == 0)
     }
 
-    @Test("a failed update is reported and the entry is not retried in a tight loop", .timeLimit(.minutes(1)))
+    @Test(
+        "a failed update is reported and the entry is not retried in a tight loop",
+        .timeLimit(.minutes(1)))
     func failedUpdate() async throws {
         let flaky = FlakyStore(InMemoryQueueStore())
         flaky.failUpdates.withLock { $0 = true }

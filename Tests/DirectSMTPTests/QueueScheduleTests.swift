@@ -7,14 +7,18 @@ import Testing
 struct QueueScheduleTests {
     @Test(
         "default backoff: 5 min, doubling, capped at 1 h",
-        arguments: [(1, 300), (2, 600), (3, 1200), (4, 2400), (5, 3600), (6, 3600), (40, 3600), (0, 300)])
+        arguments: [
+            (1, 300), (2, 600), (3, 1200), (4, 2400), (5, 3600), (6, 3600), (40, 3600), (0, 300),
+        ])
     func defaultBackoff(attempts: Int, seconds: Int) {
         #expect(RetrySchedule.default.delay(afterAttempts: attempts) == .seconds(seconds))
     }
 
     @Test("configured backoff and its bounds")
     func configuredBackoff() {
-        let schedule = RetrySchedule(firstRetry: .seconds(60), multiplier: 3, maxInterval: .seconds(1000), maxAge: .seconds(7200))
+        let schedule = RetrySchedule(
+            firstRetry: .seconds(60), multiplier: 3, maxInterval: .seconds(1000),
+            maxAge: .seconds(7200))
         #expect(schedule.delay(afterAttempts: 1) == .seconds(60))
         #expect(schedule.delay(afterAttempts: 2) == .seconds(180))
         #expect(schedule.delay(afterAttempts: 3) == .seconds(540))
@@ -23,7 +27,9 @@ struct QueueScheduleTests {
         #expect(schedule.nextAttempt(afterAttempts: 2, at: start) == start.addingTimeInterval(180))
         #expect(schedule.expiry(of: start) == start.addingTimeInterval(7200))
         // Nonsense is clamped, never a crash or a zero-gap retry loop below the first gap.
-        let odd = RetrySchedule(firstRetry: .seconds(10), multiplier: 0.5, maxInterval: .seconds(1), maxAge: .seconds(-5))
+        let odd = RetrySchedule(
+            firstRetry: .seconds(10), multiplier: 0.5, maxInterval: .seconds(1),
+            maxAge: .seconds(-5))
         #expect(odd.multiplier == 1)
         #expect(odd.maxInterval == .seconds(10))
         #expect(odd.maxAge == .zero)
@@ -31,7 +37,9 @@ struct QueueScheduleTests {
         #expect(RetrySchedule.default.maxAge == .seconds(86_400))
     }
 
-    @Test("the manual clock wakes sleepers when moved, and cancellation ends a sleep", .timeLimit(.minutes(1)))
+    @Test(
+        "the manual clock wakes sleepers when moved, and cancellation ends a sleep",
+        .timeLimit(.minutes(1)))
     func manualClock() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let target = QueueTestSupport.epoch.addingTimeInterval(3600)
@@ -58,7 +66,8 @@ struct QueueScheduleTests {
         #expect(CRC32C.checksum([UInt8]()) == 0)
         let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let whole = CRC32C.checksum(bytes)
-        let split = CRC32C.checksum(Array(bytes[333...]), seed: CRC32C.checksum(Array(bytes[..<333])))
+        let split = CRC32C.checksum(
+            Array(bytes[333...]), seed: CRC32C.checksum(Array(bytes[..<333])))
         #expect(whole == split)
     }
 

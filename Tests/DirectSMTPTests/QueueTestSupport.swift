@@ -9,7 +9,8 @@ enum QueueTestSupport {
     static let epoch = Date(timeIntervalSince1970: 1_700_000_000)
 
     static func entry(
-        id: String = QueueEntry.makeID(), to: String = "new.user@example.com", at date: Date = epoch,
+        id: String = QueueEntry.makeID(), to: String = "new.user@example.com",
+        at date: Date = epoch,
         nextAttemptAt: Date? = nil, body: String = "Subject: your code\r\n\r\n123456\r\n"
     ) -> QueueEntry {
         QueueEntry(
@@ -67,8 +68,12 @@ final class EventRecorder: Sendable {
     var events: [QueueEvent] { box.events.withLock { $0 } }
 
     /// Waits (bounded) until an event matching `predicate` has arrived.
-    func waitFor(timeout: Duration = .seconds(5), _ predicate: @escaping @Sendable (QueueEvent) -> Bool) async -> Bool {
-        await QueueTestSupport.eventually(timeout: timeout) { self.events.contains(where: predicate) }
+    func waitFor(
+        timeout: Duration = .seconds(5), _ predicate: @escaping @Sendable (QueueEvent) -> Bool
+    ) async -> Bool {
+        await QueueTestSupport.eventually(timeout: timeout) {
+            self.events.contains(where: predicate)
+        }
     }
 }
 
@@ -100,7 +105,9 @@ final class GreylistingServer: Sendable {
                 state.firstSeen[key] = now
                 return .deferred(reason: "temporary-failure")
             }
-            guard now.timeIntervalSince(first) >= delay else { return .deferred(reason: "temporary-failure") }
+            guard now.timeIntervalSince(first) >= delay else {
+                return .deferred(reason: "temporary-failure")
+            }
             state.accepted.append(entry.messageID)
             return .delivered
         }

@@ -32,9 +32,12 @@ enum CRC32C {
             var index = 0
             let count = bytes.count
             while count - index >= 8 {
-                let one = bytes.loadUnaligned(fromByteOffset: index, as: UInt32.self).littleEndian ^ crc
-                let two = bytes.loadUnaligned(fromByteOffset: index + 4, as: UInt32.self).littleEndian
-                crc = table[7 * 256 + Int(one & 0xFF)]
+                let one =
+                    bytes.loadUnaligned(fromByteOffset: index, as: UInt32.self).littleEndian ^ crc
+                let two = bytes.loadUnaligned(fromByteOffset: index + 4, as: UInt32.self)
+                    .littleEndian
+                crc =
+                    table[7 * 256 + Int(one & 0xFF)]
                     ^ table[6 * 256 + Int((one >> 8) & 0xFF)]
                     ^ table[5 * 256 + Int((one >> 16) & 0xFF)]
                     ^ table[4 * 256 + Int(one >> 24)]

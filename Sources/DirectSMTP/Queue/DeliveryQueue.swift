@@ -42,11 +42,15 @@ public actor DeliveryQueue {
         public var events: [QueueEvent] = []
 
         /// Entries delivered.
-        public var delivered: Int { events.count { if case .delivered = $0 { true } else { false } } }
+        public var delivered: Int {
+            events.count { if case .delivered = $0 { true } else { false } }
+        }
         /// Entries rejected for good.
         public var rejected: Int { events.count { if case .rejected = $0 { true } else { false } } }
         /// Entries deferred again.
-        public var deferred: Int { events.count { if case .retryScheduled = $0 { true } else { false } } }
+        public var deferred: Int {
+            events.count { if case .retryScheduled = $0 { true } else { false } }
+        }
         /// Entries purged as too old.
         public var expired: Int { events.count { if case .expired = $0 { true } else { false } } }
     }
@@ -96,7 +100,8 @@ public actor DeliveryQueue {
         self.clock = clock
         self.limits = limits
         self.deliver = deliver
-        (events, eventSink) = AsyncStream.makeStream(of: QueueEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        (events, eventSink) = AsyncStream.makeStream(
+            of: QueueEvent.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
     deinit {
@@ -240,7 +245,9 @@ public actor DeliveryQueue {
                 // they finish (that wakes us) or in a second, never in a busy loop.
                 if wake <= now { wake = now.addingTimeInterval(1) }
             } catch {
-                emit(.storeFailed(entryID: "", message: "the queue could not load its store: \(error)"))
+                emit(
+                    .storeFailed(
+                        entryID: "", message: "the queue could not load its store: \(error)"))
                 wake = clock.now.addingTimeInterval(60)
             }
             let clock = self.clock
@@ -293,7 +300,9 @@ public actor DeliveryQueue {
 
     /// Retries `candidates` within the limits and records each outcome.
     private func retry(_ candidates: [QueueEntry]) async -> [QueueEvent] {
-        var pending = candidates.sorted { ($0.nextAttemptAt, $0.createdAt, $0.id) < ($1.nextAttemptAt, $1.createdAt, $1.id) }
+        var pending = candidates.sorted {
+            ($0.nextAttemptAt, $0.createdAt, $0.id) < ($1.nextAttemptAt, $1.createdAt, $1.id)
+        }
         var produced: [QueueEvent] = []
         let deliver = self.deliver
         let maximum = limits.maxConcurrentDeliveries

@@ -97,7 +97,9 @@ public final class FileJournalQueueStore: QueueStore {
         self.io = io
         self.recovery = recovery
         self.state = Mutex(
-            State(fd: fd, ids: Set(live.keys), live: live, recordCount: recordCount, fileSize: fileSize))
+            State(
+                fd: fd, ids: Set(live.keys), live: live, recordCount: recordCount,
+                fileSize: fileSize))
     }
 
     deinit {
@@ -110,18 +112,23 @@ public final class FileJournalQueueStore: QueueStore {
     /// - Throws: ``QueueStoreError`` with code `locked` if another process or store holds
     ///   the journal, `not-a-journal` if the file holds no journal at all, `io-failed` if
     ///   a system call fails.
-    public static func open(path: String, options: Options = Options()) async throws -> FileJournalQueueStore {
+    public static func open(path: String, options: Options = Options()) async throws
+        -> FileJournalQueueStore
+    {
         let io = DispatchQueue(label: "DirectSMTP.FileJournalQueueStore")
         return try await withCheckedThrowingContinuation { continuation in
             io.async {
-                continuation.resume(with: Result { () throws(QueueStoreError) in
-                    try openBlocking(path: path, options: options, io: io)
-                })
+                continuation.resume(
+                    with: Result { () throws(QueueStoreError) in
+                        try openBlocking(path: path, options: options, io: io)
+                    })
             }
         }
     }
 
-    private static func openBlocking(path: String, options: Options, io: DispatchQueue) throws(QueueStoreError) -> FileJournalQueueStore {
+    private static func openBlocking(path: String, options: Options, io: DispatchQueue)
+        throws(QueueStoreError) -> FileJournalQueueStore
+    {
         var (fd, _) = try JournalFile.openLocked(path: path)
         do throws(QueueStoreError) {
             let bytes = try JournalFile.readAll(fd: fd, path: path)
@@ -144,7 +151,8 @@ public final class FileJournalQueueStore: QueueStore {
             if report.recordCount == 0 && report.headerDamaged {
                 throw QueueStoreError(
                     .notAJournal,
-                    "\(path) is not a DirectSMTP queue journal (no valid header and no valid record); it was left untouched")
+                    "\(path) is not a DirectSMTP queue journal (no valid header and no valid record); it was left untouched"
+                )
             }
             var fileSize = scan.validEnd
             var recordCount = report.recordCount
@@ -153,7 +161,8 @@ public final class FileJournalQueueStore: QueueStore {
                 report.preservedCopyPath = try JournalFile.preserve(
                     path: path, as: "\(path).damaged-\(Int(Date().timeIntervalSince1970))")
                 let image = snapshot(scan.entries)
-                let newFD = try JournalFile.replace(path: path, temporaryPath: path + ".compact", with: image)
+                let newFD = try JournalFile.replace(
+                    path: path, temporaryPath: path + ".compact", with: image)
                 try JournalFile.syncDirectory(of: path)
                 JournalFile.closeDescriptor(fd)
                 fd = newFD
@@ -176,7 +185,8 @@ public final class FileJournalQueueStore: QueueStore {
     private static func snapshot(_ entries: [String: QueueEntry]) -> [UInt8] {
         var image = JournalRecord.fileHeader
         for entry in entries.values.sorted(by: { $0.createdAt < $1.createdAt }) {
-            JournalRecord.appendRecord(kind: .add, payload: JournalRecord.encodeEntry(entry), to: &image)
+            JournalRecord.appendRecord(
+                kind: .add, payload: JournalRecord.encodeEntry(entry), to: &image)
         }
         return image
     }
@@ -242,23 +252,28 @@ public final class FileJournalQueueStore: QueueStore {
     // MARK: Writing
 
     private func submit(_ operation: Operation, record: [UInt8]) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<Void, any Error>) in
             let outcome: Result<Bool, QueueStoreError> = state.withLock { state in
                 if state.closed { return .failure(Self.closedError(path)) }
                 if let poisoned = state.poisoned { return .failure(poisoned) }
                 switch operation {
                 case .add(let entry):
                     guard state.ids.insert(entry.id).inserted else {
-                        return .failure(QueueStoreError(.duplicateID, "an entry with id \(entry.id) is already stored"))
+                        return .failure(
+                            QueueStoreError(
+                                .duplicateID, "an entry with id \(entry.id) is already stored"))
                     }
                 case .update(let entry):
                     guard state.ids.contains(entry.id) else {
-                        return .failure(QueueStoreError(.notFound, "no entry with id \(entry.id) is stored"))
+                        return .failure(
+                            QueueStoreError(.notFound, "no entry with id \(entry.id) is stored"))
                     }
                 case .remove(let id):
                     state.ids.remove(id)
                 }
-                state.pending.append(PendingWrite(operation: operation, record: record, continuation: continuation))
+                state.pending.append(
+                    PendingWrite(operation: operation, record: record, continuation: continuation))
                 if state.writerScheduled { return .success(false) }
                 state.writerScheduled = true
                 return .success(true)
@@ -321,7 +336,8 @@ public final class FileJournalQueueStore: QueueStore {
                     if poison {
                         state.poisoned = QueueStoreError(
                             .poisoned, errno: failure.errno,
-                            "the queue journal \(path) failed to sync or to take back a failed write; reopen it to recover (\(failure.message))")
+                            "the queue journal \(path) failed to sync or to take back a failed write; reopen it to recover (\(failure.message))"
+                        )
                     }
                     // Validation state back to what is durable plus what is still pending.
                     var ids = Set(state.live.keys)
@@ -351,7 +367,10 @@ public final class FileJournalQueueStore: QueueStore {
                 do throws(QueueStoreError) {
                     try compactBlocking()
                 } catch {
-                    state.withLock { $0.nextCompactionAttempt = $0.recordCount + options.compactionMinimumDeadRecords }
+                    state.withLock {
+                        $0.nextCompactionAttempt =
+                            $0.recordCount + options.compactionMinimumDeadRecords
+                    }
                 }
             }
         }
@@ -379,7 +398,8 @@ public final class FileJournalQueueStore: QueueStore {
         let (live, oldFD, closed) = state.withLock { ($0.live, $0.fd, $0.closed || $0.fd < 0) }
         if closed { throw Self.closedError(path) }
         let image = Self.snapshot(live)
-        let newFD = try JournalFile.replace(path: path, temporaryPath: path + ".compact", with: image)
+        let newFD = try JournalFile.replace(
+            path: path, temporaryPath: path + ".compact", with: image)
         state.withLock { state in
             state.fd = newFD
             state.recordCount = live.count
@@ -393,13 +413,16 @@ public final class FileJournalQueueStore: QueueStore {
             state.withLock {
                 $0.poisoned = QueueStoreError(
                     .poisoned, errno: error.errno,
-                    "the compacted queue journal \(path) may not survive a crash (\(error.message)); reopen it")
+                    "the compacted queue journal \(path) may not survive a crash (\(error.message)); reopen it"
+                )
             }
             throw error
         }
     }
 
-    private func onIOQueue<T: Sendable>(_ work: @escaping @Sendable () throws(QueueStoreError) -> T) async throws -> T {
+    private func onIOQueue<T: Sendable>(_ work: @escaping @Sendable () throws(QueueStoreError) -> T)
+        async throws -> T
+    {
         try await withCheckedThrowingContinuation { continuation in
             io.async {
                 continuation.resume(with: Result { () throws(QueueStoreError) in try work() })

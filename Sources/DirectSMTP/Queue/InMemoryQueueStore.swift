@@ -8,7 +8,8 @@ public final class InMemoryQueueStore: QueueStore {
 
     /// Creates a store holding `entries`.
     public init(_ entries: [QueueEntry] = []) {
-        self.entries = Mutex(Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last }))
+        self.entries = Mutex(
+            Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last }))
     }
 
     /// Every stored entry.
@@ -20,7 +21,8 @@ public final class InMemoryQueueStore: QueueStore {
     public func add(_ entry: QueueEntry) async throws {
         try entries.withLock { (entries) throws(QueueStoreError) in
             guard entries[entry.id] == nil else {
-                throw QueueStoreError(.duplicateID, "an entry with id \(entry.id) is already stored")
+                throw QueueStoreError(
+                    .duplicateID, "an entry with id \(entry.id) is already stored")
             }
             entries[entry.id] = entry
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The blocking system calls behind ``FileJournalQueueStore``. Every function here blocks
@@ -23,9 +23,11 @@ enum JournalFile {
                 if code == EWOULDBLOCK {
                     throw QueueStoreError(
                         .locked, errno: code,
-                        "the queue journal \(path) is locked by another process or store object; only one may write it at a time")
+                        "the queue journal \(path) is locked by another process or store object; only one may write it at a time"
+                    )
                 }
-                throw QueueStoreError(.ioFailed, errno: code, "cannot lock the queue journal \(path)")
+                throw QueueStoreError(
+                    .ioFailed, errno: code, "cannot lock the queue journal \(path)")
             }
             var opened = stat()
             var named = stat()
@@ -39,7 +41,8 @@ enum JournalFile {
         // Only a lock holder compacts (renames a new file over the path): someone is writing.
         throw QueueStoreError(
             .locked, errno: EWOULDBLOCK,
-            "the queue journal \(path) is being rewritten by another process or store object; only one may write it at a time")
+            "the queue journal \(path) is being rewritten by another process or store object; only one may write it at a time"
+        )
     }
 
     /// Takes the exclusive lock, retrying for up to a quarter of a second: a process this
@@ -79,7 +82,8 @@ enum JournalFile {
             initialized = offset
         }
         if let failure {
-            throw QueueStoreError(.ioFailed, errno: failure, "cannot read the queue journal \(path)")
+            throw QueueStoreError(
+                .ioFailed, errno: failure, "cannot read the queue journal \(path)")
         }
         return bytes
     }
@@ -130,14 +134,18 @@ enum JournalFile {
 
     /// Writes `bytes` to a new file at `temporaryPath`, fsyncs and locks it, renames it over
     /// `path`, fsyncs the directory. Returns the new descriptor (O_APPEND, locked).
-    static func replace(path: String, temporaryPath: String, with bytes: [UInt8]) throws(QueueStoreError) -> Int32 {
+    static func replace(path: String, temporaryPath: String, with bytes: [UInt8])
+        throws(QueueStoreError) -> Int32
+    {
         let fd = retryingEINTR {
             open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         }
         guard fd >= 0 else { throw failure("cannot create \(temporaryPath)") }
         do throws(QueueStoreError) {
             try writeAll(fd: fd, bytes, path: temporaryPath)
-            guard retryingEINTR({ fsync(fd) }) == 0 else { throw failure("cannot fsync \(temporaryPath)") }
+            guard retryingEINTR({ fsync(fd) }) == 0 else {
+                throw failure("cannot fsync \(temporaryPath)")
+            }
             guard retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 else {
                 throw failure("cannot lock \(temporaryPath)")
             }

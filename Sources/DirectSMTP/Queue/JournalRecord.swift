@@ -52,7 +52,8 @@ enum JournalRecord {
         let crc = buffer.withUnsafeBytes { all in
             let covered = UnsafeRawBufferPointer(rebasing: all[(start + 4)..<(start + 12)])
             let seed = CRC32C.checksum(covered)
-            return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: all[(start + headerSize)...]), seed: seed)
+            return CRC32C.checksum(
+                UnsafeRawBufferPointer(rebasing: all[(start + headerSize)...]), seed: seed)
         }
         withUnsafeBytes(of: crc.littleEndian) { bytes in
             for (offset, byte) in bytes.enumerated() { buffer[start + 12 + offset] = byte }
@@ -63,7 +64,9 @@ enum JournalRecord {
     static func encode(_ kind: Kind, entry: QueueEntry) throws(QueueStoreError) -> [UInt8] {
         let payload = encodeEntry(entry)
         guard payload.count <= maximumPayload else {
-            throw QueueStoreError(.entryTooLarge, "entry \(entry.id) needs \(payload.count) bytes; a record holds at most 64 MiB")
+            throw QueueStoreError(
+                .entryTooLarge,
+                "entry \(entry.id) needs \(payload.count) bytes; a record holds at most 64 MiB")
         }
         return encode(kind: kind, payload: payload)
     }
@@ -77,8 +80,10 @@ enum JournalRecord {
 
     static func encodeEntry(_ entry: QueueEntry) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(64 + entry.id.utf8.count + entry.from.utf8.count + entry.to.utf8.count
-            + entry.data.count + entry.messageID.utf8.count + (entry.lastReason?.utf8.count ?? 0))
+        out.reserveCapacity(
+            64 + entry.id.utf8.count + entry.from.utf8.count + entry.to.utf8.count
+                + entry.data.count + entry.messageID.utf8.count
+                + (entry.lastReason?.utf8.count ?? 0))
         out.append(1)
         appendString(entry.id, to: &out)
         appendString(entry.from, to: &out)
@@ -159,17 +164,21 @@ enum JournalRecord {
         mutating func uint32() -> UInt32? {
             guard bytes.count - offset >= 4 else { return nil }
             defer { offset += 4 }
-            return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            return UInt32(
+                littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
         }
 
         mutating func uint64() -> UInt64? {
             guard bytes.count - offset >= 8 else { return nil }
             defer { offset += 8 }
-            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            return UInt64(
+                littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         }
 
         mutating func slice() -> UnsafeRawBufferPointer? {
-            guard let length = uint32().map(Int.init), bytes.count - offset >= length else { return nil }
+            guard let length = uint32().map(Int.init), bytes.count - offset >= length else {
+                return nil
+            }
             defer { offset += length }
             return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
         }

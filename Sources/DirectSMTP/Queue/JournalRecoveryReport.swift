@@ -44,9 +44,13 @@ public struct JournalRecoveryReport: Sendable, Hashable, CustomStringConvertible
         if !damagedRegions.isEmpty {
             let bytes = damagedRegions.reduce(0) { $0 + $1.length }
             let offsets = damagedRegions.prefix(5).map { String($0.offset) }.joined(separator: ", ")
-            parts.append("\(damagedRegions.count) damaged region(s), \(bytes) bytes skipped (at offset \(offsets)\(damagedRegions.count > 5 ? ", ..." : ""))")
+            parts.append(
+                "\(damagedRegions.count) damaged region(s), \(bytes) bytes skipped (at offset \(offsets)\(damagedRegions.count > 5 ? ", ..." : ""))"
+            )
         }
-        if tornTailBytes > 0 { parts.append("\(tornTailBytes) bytes of torn or unreadable tail cut off") }
+        if tornTailBytes > 0 {
+            parts.append("\(tornTailBytes) bytes of torn or unreadable tail cut off")
+        }
         if let preservedCopyPath { parts.append("damaged original kept at \(preservedCopyPath)") }
         return parts.joined(separator: "; ")
     }

@@ -58,18 +58,26 @@ struct JournalScanner {
     private mutating func recordLength(_ bytes: UnsafeRawBufferPointer, at position: Int) -> Int? {
         let available = bytes.count - position
         guard available >= JournalRecord.headerSize else { return nil }
-        guard UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self)) == JournalRecord.magic
+        guard
+            UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self))
+                == JournalRecord.magic
         else { return nil }
         let kindByte = bytes[position + 4]
         guard let kind = JournalRecord.Kind(rawValue: kindByte),
             bytes[position + 5] == 0, bytes[position + 6] == 0, bytes[position + 7] == 0
         else { return nil }
-        let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self)))
-        guard length <= JournalRecord.maximumPayload, available - JournalRecord.headerSize >= length else { return nil }
-        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position + 12, as: UInt32.self))
+        let length = Int(
+            UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self))
+        )
+        guard length <= JournalRecord.maximumPayload, available - JournalRecord.headerSize >= length
+        else { return nil }
+        let stored = UInt32(
+            littleEndian: bytes.loadUnaligned(fromByteOffset: position + 12, as: UInt32.self))
         let payloadStart = position + JournalRecord.headerSize
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<(payloadStart + length)])
-        let seed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(position + 4)..<(position + 12)]))
+        let payload = UnsafeRawBufferPointer(
+            rebasing: bytes[payloadStart..<(payloadStart + length)])
+        let seed = CRC32C.checksum(
+            UnsafeRawBufferPointer(rebasing: bytes[(position + 4)..<(position + 12)]))
         guard CRC32C.checksum(payload, seed: seed) == stored else { return nil }
         switch kind {
         case .add, .update:
@@ -88,7 +96,9 @@ struct JournalScanner {
         let last = bytes.count - 4
         // "DSQJ" little-endian: 0x44 0x53 0x51 0x4A.
         while index <= last {
-            if bytes[index] == 0x44 && bytes[index + 1] == 0x53 && bytes[index + 2] == 0x51 && bytes[index + 3] == 0x4A {
+            if bytes[index] == 0x44 && bytes[index + 1] == 0x53 && bytes[index + 2] == 0x51
+                && bytes[index + 3] == 0x4A
+            {
                 return index
             }
             index += 1

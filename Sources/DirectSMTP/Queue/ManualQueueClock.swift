@@ -70,7 +70,8 @@ public final class ManualQueueClock: QueueClock {
         }
         guard let token else { return }
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<Void, any Error>) in
                 // The handshake closes the race between cancellation, the clock moving and
                 // the continuation being stored.
                 let outcome: Result<Void, any Error>? = state.withLock { state in
