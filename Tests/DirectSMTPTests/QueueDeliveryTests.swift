@@ -294,6 +294,36 @@ struct QueueDeliveryTests {
     }
 
     @Test(
+        "a large backlog (20,000 due entries, 500 domains) is retried in one linear run",
+        .timeLimit(.minutes(1)))
+    func largeBacklog() async throws {
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let deliverer = CountingDeliverer(.delivered)
+        let queue = DeliveryQueue(
+            store: InMemoryQueueStore(), clock: clock,
+            limits: .init(maxConcurrentDeliveries: 64, maxConcurrentPerDomain: 2)
+        ) { deliverer.deliver($0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<20_000 {
+                group.addTask {
+                    try await queue.enqueue(
+                        QueueTestSupport.entry(
+                            id: "big\(index)", to: "u\(index)@d\(index % 500).example"))
+                }
+            }
+            try await group.waitForAll()
+        }
+        clock.advance(by: .seconds(300))
+        let start = ContinuousClock.now
+        let summary = try await queue.runDue()
+        let elapsed = ContinuousClock.now - start
+        #expect(summary.delivered == 20_000)
+        #expect(deliverer.count == 20_000)
+        #expect(try await queue.entries().isEmpty)
+        #expect(elapsed < .seconds(20), "took \(elapsed)")
+    }
+
+    @Test(
         "an entry is never retried twice at once, and a duplicate enqueue is refused",
         .timeLimit(.minutes(1)))
     func noDoubleDelivery() async throws {

@@ -299,34 +299,58 @@ public actor DeliveryQueue {
     }
 
     /// Retries `candidates` within the limits and records each outcome.
+    ///
+    /// Entries wait in one list per recipient domain (earliest due first); domains take
+    /// turns (round robin) so one busy domain does not hold up the others. A domain at its
+    /// limit is parked until one of its retries ends. Every step is O(1) amortised, so a
+    /// run over 100,000 due entries stays linear.
     private func retry(_ candidates: [QueueEntry]) async -> [QueueEvent] {
-        var pending = candidates.sorted {
+        var waiting: [String: [QueueEntry]] = [:]
+        let ordered = candidates.sorted {
             ($0.nextAttemptAt, $0.createdAt, $0.id) < ($1.nextAttemptAt, $1.createdAt, $1.id)
         }
+        var ready: [String] = []
+        for entry in ordered {
+            let domain = entry.recipientDomain
+            if waiting[domain] == nil { ready.append(domain) }
+            waiting[domain, default: []].append(entry)
+        }
+        // Each list is popped from its end: reverse so the earliest comes first.
+        for domain in ready { waiting[domain]!.reverse() }
+        var readyHead = 0
+        var parked: Set<String> = []
         var produced: [QueueEvent] = []
         let deliver = self.deliver
         let maximum = limits.maxConcurrentDeliveries
         let perDomain = limits.maxConcurrentPerDomain
         await withTaskGroup(of: (QueueEntry, RetryOutcome).self) { group in
             var running = 0
+            // Invariant: a domain with waiting entries is in `ready` (from readyHead on) or
+            // in `parked`, never in both, never twice.
             func startMore() {
-                var index = 0
-                while running < maximum && index < pending.count {
-                    let entry = pending[index]
-                    guard byID[entry.id] != nil, !inFlight.contains(entry.id) else {
-                        pending.remove(at: index)
-                        continue
-                    }
-                    let domain = entry.recipientDomain
+                while running < maximum && readyHead < ready.count {
+                    let domain = ready[readyHead]
+                    readyHead += 1
+                    guard waiting[domain] != nil else { continue }
                     if inFlightByDomain[domain, default: 0] >= perDomain {
-                        index += 1
+                        parked.insert(domain)
                         continue
                     }
-                    pending.remove(at: index)
+                    let entry = waiting[domain]!.removeLast()
+                    if waiting[domain]!.isEmpty {
+                        waiting[domain] = nil
+                    } else {
+                        ready.append(domain)
+                    }
+                    guard byID[entry.id] != nil, !inFlight.contains(entry.id) else { continue }
                     inFlight.insert(entry.id)
                     inFlightByDomain[domain, default: 0] += 1
                     running += 1
                     group.addTask { (entry, await deliver(entry)) }
+                }
+                if readyHead > 1024 && readyHead * 2 > ready.count {
+                    ready.removeFirst(readyHead)
+                    readyHead = 0
                 }
             }
             startMore()
@@ -337,6 +361,7 @@ public actor DeliveryQueue {
                 let domain = entry.recipientDomain
                 inFlightByDomain[domain, default: 1] -= 1
                 if inFlightByDomain[domain] == 0 { inFlightByDomain[domain] = nil }
+                if parked.remove(domain) != nil { ready.append(domain) }
                 startMore()
             }
         }
