@@ -8,7 +8,9 @@ import Glibc
 let benchUsage = """
     usage: directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
+           directsmtp-bench timeouts [--operations N] [--json]
            directsmtp-bench dns [cached|uncached|decode|all] [--tasks N] [--lookups N] [--queries N] [--concurrency C] [--decodes N] [--json]
+           directsmtp-bench smtp send|roundtrips|parse [options] [--json]
            directsmtp-bench queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
            directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
     """
@@ -18,7 +20,9 @@ let benchStatus: Int32
 switch benchArguments.first {
 case "echo": benchStatus = await EchoBenchmark.run(Array(benchArguments.dropFirst()))
 case "hold": benchStatus = await HoldBenchmark.run(Array(benchArguments.dropFirst()))
+case "timeouts": benchStatus = await TimeoutBenchmark.run(Array(benchArguments.dropFirst()))
 case "dns": benchStatus = await DNSBenchmark.run(Array(benchArguments.dropFirst()))
+case "smtp": benchStatus = await SMTPBenchmark.run(Array(benchArguments.dropFirst()))
 case "queue": benchStatus = await QueueBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
