@@ -163,9 +163,9 @@ public final class FileJournalQueueStore: QueueStore {
                 let image = snapshot(scan.entries)
                 let newFD = try JournalFile.replace(
                     path: path, temporaryPath: path + ".compact", with: image)
-                try JournalFile.syncDirectory(of: path)
                 JournalFile.closeDescriptor(fd)
-                fd = newFD
+                fd = newFD  // closed by the catch below if the directory sync fails
+                try JournalFile.syncDirectory(of: path)
                 fileSize = image.count
                 recordCount = scan.entries.count
             } else if report.tornTailBytes > 0 {
