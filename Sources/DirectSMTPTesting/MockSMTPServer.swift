@@ -152,7 +152,8 @@ public final class MockSMTPServer: Sendable {
             if let id {
                 state.withLock { state in
                     state.connections[id] = nil
-                    if let index = state.sessions.firstIndex(where: { $0.id == id }) { state.sessions[index].ended = true }
+                    // Sessions are appended in id order, so the index is id - 1.
+                    if id - 1 < state.sessions.count { state.sessions[id - 1].ended = true }
                 }
             }
         }
