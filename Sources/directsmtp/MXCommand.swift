@@ -1,7 +1,112 @@
-/// `directsmtp mx`: not built yet; its issue owns this file.
+import DNSClient
+import Sockets
+
+/// `directsmtp mx <domain> [--dns HOST:PORT]... [--budget SECONDS] [--json]`: prints the
+/// mail hosts of a domain in the order they would be tried.
+///
+/// Exit codes: 0 mail hosts found; 68 no mail server (NXDOMAIN, null MX, no address,
+/// MX hosts without addresses); 75 DNS unavailable (or the budget ran out); 64 bad input.
+/// `--dns` replaces the name servers of `/etc/resolv.conf`; the budget (default 3 s)
+/// starts once the arguments are parsed.
 enum MXCommand {
-    static func run(_ arguments: [String]) async -> Int32 {
-        printError("directsmtp mx: not implemented yet")
-        return ExitCode.software
+    static let defaultBudget = Duration.seconds(3)
+
+    static func run(_ raw: [String]) async -> Int32 {
+        let domain: String
+        let servers: [SocketAddress]
+        let budget: Duration
+        let json: Bool
+        do {
+            let arguments = try Arguments(raw, valueFlags: ["--dns", "--budget"], switches: ["--json"])
+            guard arguments.positionals.count == 1 else {
+                throw Arguments.UsageError(description: "mx takes exactly one domain")
+            }
+            domain = arguments.positionals[0]
+            do {
+                servers = try ResolverConfiguration.nameservers(parsing: arguments.values("--dns"))
+            } catch {
+                throw Arguments.UsageError(description: "--dns: \(error.message)")
+            }
+            budget = try arguments.seconds("--budget") ?? defaultBudget
+            json = arguments.has("--json")
+        } catch {
+            printError("directsmtp mx: \(error)\nusage: directsmtp mx <domain> [--dns HOST:PORT]... [--budget SECONDS] [--json]")
+            return ExitCode.usage
+        }
+        let deadline = ContinuousClock.now + budget
+        guard let name = aLabel(domain), (try? DNSName(name)) != nil, !domain.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else {
+            printError("directsmtp mx: '\(domain)' is not a domain name")
+            return ExitCode.usage
+        }
+        var configuration = servers.isEmpty ? ResolverConfiguration.system() : ResolverConfiguration(nameservers: servers)
+        // Keep every attempt inside the budget when the budget is short.
+        configuration.timeout = min(configuration.timeout, budget)
+        let resolver = MXResolver(configuration: configuration, cache: .disabled)
+        let lookup = await resolver.mx(for: name, deadline: deadline)
+        print(json ? jsonLine(name, lookup) : text(name, lookup))
+        switch lookup {
+        case .found: return ExitCode.accepted
+        case .noMailServer: return ExitCode.noMailServer
+        case .dnsUnavailable: return ExitCode.tempFail
+        }
+    }
+
+    /// DESIGN.md's `mx --json` objects, keys in the documented order.
+    static func jsonLine(_ domain: String, _ lookup: MXLookup) -> String {
+        switch lookup {
+        case .found(let answer):
+            let records = answer.hosts.map { host in
+                let addresses = host.addresses.map { quoted($0.description) }.joined(separator: ",")
+                return "{\"host\":\(quoted(host.name)),\"preference\":\(host.preference),\"addresses\":[\(addresses)]}"
+            }
+            return "{\"domain\":\(quoted(domain)),\"records\":[\(records.joined(separator: ","))],\"nullMX\":false,\"implicit\":\(answer.isImplicit)}"
+        case .noMailServer:
+            return "{\"domain\":\(quoted(domain)),\"outcome\":\"rejected\",\"scenario\":3,\"reason\":\"no-mail-server\"}"
+        case .dnsUnavailable:
+            return "{\"domain\":\(quoted(domain)),\"outcome\":\"deferred\",\"scenario\":1,\"reason\":\"dns-unavailable\"}"
+        }
+    }
+
+    static func text(_ domain: String, _ lookup: MXLookup) -> String {
+        switch lookup {
+        case .found(let answer):
+            var lines = ["\(domain): \(answer.hosts.count) mail host\(answer.hosts.count == 1 ? "" : "s")\(answer.isImplicit ? " (implicit MX: no MX record, the domain's own address)" : "")"]
+            for host in answer.hosts {
+                lines.append("  \(host.preference)\t\(host.name)\t\(host.addresses.map(\.description).joined(separator: " "))")
+            }
+            return lines.joined(separator: "\n")
+        case .noMailServer(let reason):
+            let why = switch reason {
+            case .nonExistentDomain: "the domain does not exist (NXDOMAIN)"
+            case .nullMX: "the domain publishes a null MX (RFC 7505): it accepts no mail"
+            case .noAddressRecords: "no MX record and no A/AAAA record"
+            case .hostsWithoutAddresses: "no MX host has an address"
+            }
+            return "\(domain): no mail server: \(why) (rejected, no-mail-server)"
+        case .dnsUnavailable(let detail):
+            return "\(domain): DNS unavailable: \(detail) (deferred, dns-unavailable)"
+        }
+    }
+
+    /// A JSON string literal.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
     }
 }

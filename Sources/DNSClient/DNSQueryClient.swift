@@ -1,0 +1,266 @@
+import Sockets
+import Synchronization
+
+/// Sends queries to the configured recursive servers and returns checked answers.
+///
+/// Each UDP query goes out from a fresh connected socket on a kernel-random port with a
+/// random 16-bit ID (RFC 5452); the kernel drops datagrams from any other source, and
+/// this client drops, silently and while it keeps waiting, anything whose ID, question
+/// name, type or class differ, or that is not a response. A truncated (TC) answer is
+/// asked again over TCP with the 2-byte length prefix (RFC 7766). A timeout, SERVFAIL,
+/// REFUSED or an unreachable server moves on to the next server; the list is walked
+/// `attempts` times, each attempt bounded by the configured timeout and the caller's
+/// deadline.
+///
+/// ```swift
+/// let client = DNSQueryClient(configuration: configuration)
+/// let answer = try await client.resolve(try DNSName("example.com"), type: .mx,
+///                                       deadline: .now + .seconds(3))
+/// ```
+public final class DNSQueryClient: Sendable {
+    /// The servers and patience.
+    public let configuration: ResolverConfiguration
+    /// The event loop the sockets use.
+    public let loop: EventLoop
+    /// CNAME links followed before giving up.
+    public static let maximumCNAMEChain = 8
+
+    private let rotation = Atomic<Int>(0)
+    private let servers: [SocketAddress]
+
+    /// A client for `configuration`.
+    public init(configuration: ResolverConfiguration, loop: EventLoop = .shared) {
+        self.configuration = configuration
+        self.loop = loop
+        self.servers = configuration.usedNameservers
+    }
+
+    // MARK: Resolution (CNAMEs followed)
+
+    /// Records of `type` for `name`, following CNAME chains (at most 8 links) within and
+    /// across answers.
+    /// - Throws: ``DNSQueryError`` when no definite answer could be had.
+    public func resolve(
+        _ name: DNSName, type: DNSRecordType, deadline: ContinuousClock.Instant
+    ) async throws(DNSQueryError) -> DNSResolution {
+        var current = name
+        var links = 0
+        var chainTTL = UInt32.max
+        var seen: Set<DNSName> = [name]
+        while true {
+            let message = try await query(current, type: type, deadline: deadline)
+            var progressed = false
+            while true {
+                let matching = message.answers.filter { $0.name == current && $0.type == type }
+                if !matching.isEmpty {
+                    let ttl = matching.reduce(chainTTL) { min($0, $1.ttl) }
+                    return DNSResolution(
+                        name: name, canonicalName: current, responseCode: .noError, records: matching, ttl: ttl)
+                }
+                guard type != .cname,
+                    let alias = message.answers.first(where: { $0.name == current && $0.type == .cname }),
+                    case .cname(let target) = alias.data
+                else { break }
+                links += 1
+                guard links <= Self.maximumCNAMEChain, seen.insert(target).inserted else {
+                    throw DNSQueryError(.cnameChainTooLong, "the CNAME chain from \(name) is longer than \(Self.maximumCNAMEChain) links or loops")
+                }
+                chainTTL = min(chainTTL, alias.ttl)
+                current = target
+                progressed = true
+            }
+            let code = message.header.responseCode
+            // A chain that stopped at a target with no data and NOERROR may mean the
+            // server did not chase it: ask for the target itself (bounded by `links`).
+            if progressed, code == .noError { continue }
+            let negative = message.authorities.lazy.compactMap { record -> UInt32? in
+                guard case .soa(let soa) = record.data else { return nil }
+                return min(record.ttl, soa.minimum)
+            }.first
+            return DNSResolution(
+                name: name, canonicalName: current, responseCode: code, records: [],
+                ttl: negative.map { min($0, chainTTL) })
+        }
+    }
+
+    // MARK: One question, every server
+
+    /// Asks every server in turn (`attempts` rounds) until one gives NOERROR or NXDOMAIN.
+    /// - Returns: the checked response (RCODE NOERROR or NXDOMAIN).
+    public func query(
+        _ name: DNSName, type: DNSRecordType, deadline: ContinuousClock.Instant
+    ) async throws(DNSQueryError) -> DNSMessage {
+        guard !servers.isEmpty else { throw DNSQueryError(.noNameservers, "no name server is configured") }
+        let start = configuration.rotate ? rotation.add(1, ordering: .relaxed).oldValue % servers.count : 0
+        let timeout = configuration.effectiveTimeout
+        var failures: [String] = []
+        var lastCode = DNSQueryError.Code.timedOut
+        for _ in 0..<configuration.effectiveAttempts {
+            for index in 0..<servers.count {
+                let server = servers[(start + index) % servers.count]
+                let now = ContinuousClock.now
+                guard now < deadline else {
+                    throw DNSQueryError(.timedOut, summary("the deadline passed while asking for \(type) \(name)", failures))
+                }
+                if Task.isCancelled { throw DNSQueryError(.cancelled, "the lookup of \(type) \(name) was cancelled") }
+                do {
+                    return try await attempt(name, type: type, server: server, deadline: min(now + timeout, deadline))
+                } catch {
+                    if error.code == .cancelled || error.code == .localFailure { throw error }
+                    lastCode = error.code
+                    failures.append(error.message)
+                }
+            }
+        }
+        throw DNSQueryError(lastCode, summary("no server answered \(type) \(name)", failures))
+    }
+
+    private func summary(_ head: String, _ failures: [String]) -> String {
+        guard !failures.isEmpty else { return head }
+        var unique: [String] = []
+        for failure in failures where !unique.contains(failure) { unique.append(failure) }
+        return head + ": " + unique.prefix(3).joined(separator: "; ")
+    }
+
+    /// One UDP exchange with `server` (and TCP if the answer is truncated).
+    func attempt(
+        _ name: DNSName, type: DNSRecordType, server: SocketAddress, deadline: ContinuousClock.Instant
+    ) async throws(DNSQueryError) -> DNSMessage {
+        var generator = SystemRandomNumberGenerator()
+        let id = UInt16.random(in: .min ... .max, using: &generator)
+        let question = DNSQuestion(name: name, type: type)
+        let query = DNSMessage.query(id: id, name: name, type: type).encoded()
+        let socket: UDPSocket
+        do {
+            socket = try UDPSocket.connect(to: server, loop: loop)
+        } catch {
+            throw map(error, server)
+        }
+        defer { socket.close() }
+        var malformed: DNSWireError?
+        do {
+            try await socket.send(query, deadline: deadline)
+            while true {
+                let (datagram, source) = try await socket.receive(maxBytes: Self.receiveSize, deadline: deadline)
+                guard source == server else { continue }  // the kernel already filters; belt and braces
+                switch check(datagram, id: id, question: question) {
+                case .ignore:
+                    continue
+                case .malformed(let error):
+                    // Our ID but not decodable: a datagram cut at our buffer size is
+                    // retried over TCP; otherwise remember it and keep listening, so a
+                    // spoofer who guessed the ID cannot end the wait.
+                    if datagram.count >= Self.receiveSize { return try await tcpAttempt(query, id: id, question: question, server: server, deadline: deadline) }
+                    malformed = error
+                    continue
+                case .answer(let message):
+                    if message.header.isTruncated {
+                        return try await tcpAttempt(query, id: id, question: question, server: server, deadline: deadline)
+                    }
+                    return try accept(message, server: server)
+                }
+            }
+        } catch let error as SocketError {
+            if error.code == .timedOut, let malformed {
+                throw DNSQueryError(.malformedResponse, "\(server) sent an undecodable answer: \(malformed)")
+            }
+            throw map(error, server)
+        } catch let error as DNSQueryError {
+            throw error
+        } catch {
+            throw DNSQueryError(.localFailure, "\(error)")
+        }
+    }
+
+    static let receiveSize = 4096
+
+    /// The same query over TCP, 2-byte length prefix.
+    func tcpAttempt(
+        _ query: [UInt8], id: UInt16, question: DNSQuestion, server: SocketAddress, deadline: ContinuousClock.Instant
+    ) async throws(DNSQueryError) -> DNSMessage {
+        let connection: TCPConnection
+        do {
+            connection = try await TCPConnection.connect(to: server, deadline: deadline, loop: loop)
+        } catch {
+            throw map(error, server, tcp: true)
+        }
+        defer { connection.close() }
+        do {
+            var framed: [UInt8] = [UInt8(query.count >> 8), UInt8(query.count & 0xFF)]
+            framed.append(contentsOf: query)
+            try await connection.write(framed, deadline: deadline)
+            var buffer: [UInt8] = []
+            while true {
+                // Several answers may come on one connection; only ours is taken.
+                while buffer.count < 2 || buffer.count < 2 + (Int(buffer[0]) << 8 | Int(buffer[1])) {
+                    let count = try await connection.read(appendingTo: &buffer, maxBytes: 16 * 1024, deadline: deadline)
+                    if count == 0 {
+                        throw DNSQueryError(.unreachable, "\(server) closed the TCP connection before answering")
+                    }
+                }
+                let length = Int(buffer[0]) << 8 | Int(buffer[1])
+                let frame = Array(buffer[2..<(2 + length)])
+                buffer.removeFirst(2 + length)
+                switch check(frame, id: id, question: question) {
+                case .ignore: continue
+                case .malformed(let error):
+                    throw DNSQueryError(.malformedResponse, "\(server) sent an undecodable answer over TCP: \(error)")
+                case .answer(let message): return try accept(message, server: server)
+                }
+            }
+        } catch let error as SocketError {
+            throw map(error, server, tcp: true)
+        } catch let error as DNSQueryError {
+            throw error
+        } catch {
+            throw DNSQueryError(.localFailure, "\(error)")
+        }
+    }
+
+    enum Check {
+        case ignore
+        case malformed(DNSWireError)
+        case answer(DNSMessage)
+    }
+
+    /// Whether `bytes` answer our question: anything else is ignored.
+    func check(_ bytes: [UInt8], id: UInt16, question: DNSQuestion) -> Check {
+        guard bytes.count >= 12 else { return .ignore }
+        let receivedID = UInt16(bytes[0]) << 8 | UInt16(bytes[1])
+        guard receivedID == id, bytes[2] & 0x80 != 0 else { return .ignore }
+        let message: DNSMessage
+        do {
+            message = try DNSMessage(decoding: bytes)
+        } catch {
+            return .malformed(error)
+        }
+        guard message.header.opcode == 0, message.questions.count == 1, message.questions[0] == question else {
+            return .ignore
+        }
+        return .answer(message)
+    }
+
+    /// Passes NOERROR and NXDOMAIN; any other RCODE is this server's failure.
+    func accept(_ message: DNSMessage, server: SocketAddress) throws(DNSQueryError) -> DNSMessage {
+        switch message.header.responseCode {
+        case .noError, .nameError:
+            return message
+        case .refused:
+            throw DNSQueryError(.refused, "\(server) answered REFUSED")
+        default:
+            throw DNSQueryError(.serverFailure, "\(server) answered \(message.header.responseCode)")
+        }
+    }
+
+    func map(_ error: SocketError, _ server: SocketAddress, tcp: Bool = false) -> DNSQueryError {
+        let over = tcp ? " over TCP" : ""
+        switch error.code {
+        case .timedOut: return DNSQueryError(.timedOut, "\(server) did not answer\(over) in time")
+        case .cancelled: return DNSQueryError(.cancelled, "the query to \(server) was cancelled")
+        case .connectionRefused: return DNSQueryError(.unreachable, "\(server) refused the query\(over) (port unreachable)")
+        case .unreachable, .connectionReset, .invalidAddress, .invalidArgument, .other, .closed:
+            return DNSQueryError(.unreachable, "\(server) is unreachable\(over): \(error.message)")
+        default: return DNSQueryError(.localFailure, "querying \(server)\(over): \(error)")
+        }
+    }
+}

@@ -1,0 +1,286 @@
+import Sockets
+import Synchronization
+
+/// Finds the mail hosts of a domain: MX records, their A/AAAA addresses, implicit MX and
+/// null MX, with a TTL cache, negative caching and in-flight coalescing.
+///
+/// The answer is one of three (``MXLookup``), and the split between the last two is the
+/// point: `noMailServer` only when DNS said so (NXDOMAIN, a lone null MX, no MX and no
+/// address, or no MX host with an address, every one NXDOMAIN/NODATA); `dnsUnavailable`
+/// whenever DNS could not tell (timeouts, SERVFAIL, REFUSED, unreachable servers,
+/// garbage, the caller's deadline).
+///
+/// - Cached answers live until their smallest TTL (capped by
+///   ``MXCacheOptions/maximumTTL``); negative answers for min(SOA TTL, SOA MINIMUM)
+///   (RFC 2308); `dnsUnavailable` for ``MXCacheOptions/unavailableTTL`` (default: not at
+///   all). A cache hit costs no actor hop.
+/// - Concurrent lookups of one domain share one query; each caller still gets its answer
+///   by its own deadline, and a caller giving up never cuts the shared query short.
+/// - MX hosts are resolved concurrently, A and AAAA concurrently; equal preferences are
+///   shuffled on every answer, cached or not.
+///
+/// ```swift
+/// let resolver = MXResolver(configuration: .system())
+/// switch await resolver.mx(for: "example.com", deadline: .now + .seconds(2)) {
+/// case .found(let answer): print(answer.hosts.map(\.name))
+/// case .noMailServer(let reason): print("rejected: \(reason)")
+/// case .dnsUnavailable(let detail): print("deferred: \(detail)")
+/// }
+/// ```
+public actor MXResolver {
+    /// The servers asked.
+    public nonisolated let configuration: ResolverConfiguration
+    /// The cache settings.
+    public nonisolated let cacheOptions: MXCacheOptions
+    /// The query client underneath (shared by every lookup).
+    public nonisolated let client: DNSQueryClient
+
+    private nonisolated let now: @Sendable () -> ContinuousClock.Instant
+    private nonisolated let cache: Mutex<MXCache>
+    private var inFlight: [String: LookupFlight] = [:]
+
+    /// A resolver.
+    /// - Parameters:
+    ///   - configuration: the servers (``ResolverConfiguration/system()`` or your own).
+    ///   - cache: cache size and TTL caps.
+    ///   - now: the cache's clock; tests pass a manual one to expire entries without
+    ///     waiting. Query timeouts always use the real `ContinuousClock`.
+    ///   - loop: the event loop of the sockets.
+    public init(
+        configuration: ResolverConfiguration,
+        cache: MXCacheOptions = MXCacheOptions(),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+        loop: EventLoop = .shared
+    ) {
+        self.configuration = configuration
+        self.cacheOptions = cache
+        self.client = DNSQueryClient(configuration: configuration, loop: loop)
+        self.now = now
+        self.cache = Mutex(MXCache(capacity: cache.capacity))
+    }
+
+    /// The mail hosts of `domain` (a U-label or A-label name; a trailing dot is fine).
+    ///
+    /// Never throws: a `deadline` that passes, or cancellation, gives `.dnsUnavailable`;
+    /// a text that cannot be a domain name gives `.noMailServer(.nonExistentDomain)`.
+    public nonisolated func mx(for domain: String, deadline: ContinuousClock.Instant? = nil) async -> MXLookup {
+        guard let key = aLabel(domain) else { return .noMailServer(.nonExistentDomain) }
+        if let hit = cached(key) { return hit }
+        if let deadline, deadline <= .now { return .dnsUnavailable("the deadline passed before DNS was asked about \(key)") }
+        if Task.isCancelled { return .dnsUnavailable("the lookup of \(key) was cancelled") }
+        let flight = await join(key)
+        if let result = await flight.wait(deadline: deadline) { return shuffled(result) }
+        if Task.isCancelled { return .dnsUnavailable("the lookup of \(key) was cancelled") }
+        return .dnsUnavailable("no DNS answer for \(key) before the deadline")
+    }
+
+    /// Entries in the cache (expired ones included until they are touched or evicted).
+    public nonisolated var cachedCount: Int { cache.withLock { $0.count } }
+
+    /// Empties the cache.
+    public nonisolated func removeAllCached() { cache.withLock { $0.removeAll() } }
+
+    // MARK: Cache and coalescing
+
+    private nonisolated func cached(_ key: String) -> MXLookup? {
+        let current = now()
+        guard let entry = cache.withLock({ $0.get(key, now: current) }) else { return nil }
+        return entry.hasTies ? shuffled(entry.lookup) : entry.lookup
+    }
+
+    /// The flight for `key`, started if there is none (cache checked again first: an
+    /// answer may have landed while this call waited for the actor).
+    private func join(_ key: String) -> LookupFlight {
+        if let flight = inFlight[key], !flight.isCompleted { return flight }
+        let flight = LookupFlight()
+        if let hit = cached(key) {
+            flight.complete(hit)
+            return flight
+        }
+        inFlight[key] = flight
+        Task.detached { [self] in
+            let (result, ttl) = await self.resolve(key)
+            self.store(key, result, ttl: ttl)
+            flight.complete(result)
+            await self.land(key, flight)
+        }
+        return flight
+    }
+
+    private func land(_ key: String, _ flight: LookupFlight) {
+        if inFlight[key] === flight { inFlight[key] = nil }
+    }
+
+    private nonisolated func store(_ key: String, _ result: MXLookup, ttl: Duration?) {
+        guard var ttl else { return }
+        if case .dnsUnavailable = result { ttl = min(ttl, cacheOptions.unavailableTTL, .seconds(300)) }
+        ttl = min(ttl, cacheOptions.maximumTTL)
+        guard ttl > .zero else { return }
+        let current = now()
+        cache.withLock { $0.set(key, result, expires: current + ttl, now: current) }
+    }
+
+    // MARK: Resolution
+
+    /// How long one whole uncached lookup may take: two rounds of queries (MX, then the
+    /// hosts' addresses), each at worst attempts x servers x timeout.
+    private nonisolated var lookupBudget: Duration {
+        let perQuery = configuration.effectiveTimeout * (configuration.effectiveAttempts * max(configuration.usedNameservers.count, 1))
+        return min(perQuery * 2 + .milliseconds(100), .seconds(120))
+    }
+
+    private nonisolated func seconds(_ ttl: UInt32?) -> Duration? { ttl.map { .seconds(Int64($0)) } }
+
+    /// Resolves `key` from scratch: the lookup and how long it may be cached (`nil`: not).
+    nonisolated func resolve(_ key: String) async -> (MXLookup, Duration?) {
+        let unavailable = cacheOptions.unavailableTTL
+        guard let name = try? DNSName(key) else { return (.noMailServer(.nonExistentDomain), nil) }
+        let deadline = ContinuousClock.now + lookupBudget
+        let mx: DNSResolution
+        do {
+            mx = try await client.resolve(name, type: .mx, deadline: deadline)
+        } catch {
+            return (.dnsUnavailable("MX lookup for \(key) failed: \(error.message)"), unavailable)
+        }
+        if mx.isNonExistent { return (.noMailServer(.nonExistentDomain), seconds(mx.ttl)) }
+        var records: [(preference: UInt16, exchange: DNSName)] = []
+        for record in mx.records {
+            if case .mx(let preference, let exchange) = record.data { records.append((preference, exchange)) }
+        }
+        if records.isEmpty { return await implicitMX(key, name, mx, deadline) }
+        // A null MX counts only alone (RFC 7505, DESIGN.md); beside others it is ignored.
+        if records.count == 1, records[0].exchange.isRoot { return (.noMailServer(.nullMX), seconds(mx.ttl)) }
+        var preferences: [DNSName: UInt16] = [:]
+        for record in records where !record.exchange.isRoot {
+            preferences[record.exchange] = min(preferences[record.exchange] ?? .max, record.preference)
+        }
+        if preferences.isEmpty { return (.noMailServer(.nullMX), seconds(mx.ttl)) }
+        let targets = Array(preferences.keys)
+        let results = await withTaskGroup(of: (DNSName, HostAddresses).self) { group in
+            for target in targets {
+                group.addTask { (target, await self.addresses(of: target, deadline: deadline)) }
+            }
+            var results: [DNSName: HostAddresses] = [:]
+            for await (target, result) in group { results[target] = result }
+            return results
+        }
+        var hosts: [MailHost] = []
+        var ttl: Duration? = seconds(mx.ttl)
+        var failures: [String] = []
+        var negativeTTL: Duration? = .seconds(86_400)
+        for target in targets {
+            switch results[target] {
+            case .found(let addresses, let hostTTL, let partial):
+                hosts.append(MailHost(name: target.description, preference: Int(preferences[target]!), addresses: addresses))
+                ttl = min(ttl, seconds(hostTTL))
+                if partial { ttl = min(ttl, unavailable) }
+            case .noAddresses(let hostTTL):
+                negativeTTL = min(negativeTTL, seconds(hostTTL))
+            case .failed(let detail):
+                failures.append(detail)
+            case nil:
+                failures.append("\(target) was not resolved")
+            }
+        }
+        if !hosts.isEmpty {
+            if !failures.isEmpty { ttl = min(ttl, unavailable) }
+            hosts.sort { $0.preference < $1.preference || ($0.preference == $1.preference && $0.name < $1.name) }
+            return (shuffled(.found(MXAnswer(domain: key, hosts: hosts, isImplicit: false))), ttl)
+        }
+        if failures.isEmpty {
+            return (.noMailServer(.hostsWithoutAddresses), min(seconds(mx.ttl), negativeTTL))
+        }
+        return (.dnsUnavailable("no MX host of \(key) could be resolved: " + failures.prefix(3).joined(separator: "; ")), unavailable)
+    }
+
+    /// No MX record: the domain's own addresses, as one host of preference 0.
+    private nonisolated func implicitMX(
+        _ key: String, _ name: DNSName, _ mx: DNSResolution, _ deadline: ContinuousClock.Instant
+    ) async -> (MXLookup, Duration?) {
+        switch await addresses(of: name, deadline: deadline) {
+        case .found(let addresses, let ttl, let partial):
+            var cacheTTL = min(seconds(mx.ttl), seconds(ttl))
+            if partial { cacheTTL = min(cacheTTL, cacheOptions.unavailableTTL) }
+            let host = MailHost(name: key, preference: 0, addresses: addresses)
+            return (.found(MXAnswer(domain: key, hosts: [host], isImplicit: true)), cacheTTL)
+        case .noAddresses(let ttl):
+            return (.noMailServer(.noAddressRecords), min(seconds(mx.ttl), seconds(ttl)))
+        case .failed(let detail):
+            return (.dnsUnavailable("\(key) has no MX record and its address lookup failed: \(detail)"), cacheOptions.unavailableTTL)
+        }
+    }
+
+    enum HostAddresses {
+        /// `partial`: one of A/AAAA failed, the other gave addresses.
+        case found([IPAddress], ttl: UInt32?, partial: Bool)
+        /// Both A and AAAA answered NXDOMAIN or NODATA.
+        case noAddresses(ttl: UInt32?)
+        case failed(String)
+    }
+
+    /// A and AAAA of `host`, asked concurrently, interleaved AAAA first (RFC 8305).
+    nonisolated func addresses(of host: DNSName, deadline: ContinuousClock.Instant) async -> HostAddresses {
+        async let v6 = lookup(host, .aaaa, deadline)
+        async let v4 = lookup(host, .a, deadline)
+        let (six, four) = await (v6, v4)
+        let sixAddresses = (try? six.get())?.addresses ?? []
+        let fourAddresses = (try? four.get())?.addresses ?? []
+        if !sixAddresses.isEmpty || !fourAddresses.isEmpty {
+            var interleaved: [IPAddress] = []
+            interleaved.reserveCapacity(sixAddresses.count + fourAddresses.count)
+            for index in 0..<max(sixAddresses.count, fourAddresses.count) {
+                if index < sixAddresses.count { interleaved.append(sixAddresses[index]) }
+                if index < fourAddresses.count { interleaved.append(fourAddresses[index]) }
+            }
+            var ttl: UInt32? = nil
+            for result in [six, four] {
+                if case .success(let resolution) = result, !resolution.records.isEmpty {
+                    ttl = min(ttl ?? .max, resolution.ttl ?? 0)
+                }
+            }
+            let partial: Bool
+            switch (six, four) {
+            case (.failure, _), (_, .failure): partial = true
+            default: partial = false
+            }
+            return .found(interleaved, ttl: ttl, partial: partial)
+        }
+        switch (six, four) {
+        case (.success(let a), .success(let b)):
+            let ttl: UInt32? = if let x = a.ttl, let y = b.ttl { min(x, y) } else { nil }
+            return .noAddresses(ttl: ttl)
+        case (.failure(let error), _), (_, .failure(let error)):
+            return .failed("\(host): \(error.message)")
+        }
+    }
+
+    private nonisolated func lookup(
+        _ host: DNSName, _ type: DNSRecordType, _ deadline: ContinuousClock.Instant
+    ) async -> Result<DNSResolution, DNSQueryError> {
+        do {
+            return .success(try await client.resolve(host, type: type, deadline: deadline))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The same lookup with each run of equal preferences in random order.
+    nonisolated func shuffled(_ lookup: MXLookup) -> MXLookup {
+        guard case .found(var answer) = lookup, answer.hosts.count > 1 else { return lookup }
+        var generator = SystemRandomNumberGenerator()
+        var start = 0
+        while start < answer.hosts.count {
+            var end = start + 1
+            while end < answer.hosts.count, answer.hosts[end].preference == answer.hosts[start].preference { end += 1 }
+            if end - start > 1 { answer.hosts[start..<end].shuffle(using: &generator) }
+            start = end
+        }
+        return .found(answer)
+    }
+}
+
+/// `min` where `nil` means "do not cache", so it wins.
+func min(_ a: Duration?, _ b: Duration?) -> Duration? {
+    guard let a, let b else { return nil }
+    return Swift.min(a, b)
+}

@@ -1,0 +1,49 @@
+import DNSClient
+import DirectSMTPTesting
+import Sockets
+import Synchronization
+import Testing
+
+/// Every DNS suite, one test at a time: they start sockets, processes and CPU-bound
+/// loops, and running them side by side would only disturb the timing-sensitive socket
+/// tests that share the process.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+enum DNSClientTests {}
+
+/// A cache clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let base = ContinuousClock.now
+    private let offset = Mutex<Duration>(.zero)
+
+    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
+
+    var now: @Sendable () -> ContinuousClock.Instant {
+        { [self] in base + offset.withLock { $0 } }
+    }
+}
+
+/// Starts a mock server, runs `body`, stops the server.
+func withMockDNS<R>(_ body: (MockDNSServer) async throws -> R) async throws -> R {
+    let server = try MockDNSServer.start()
+    defer { server.stop() }
+    return try await body(server)
+}
+
+func ip(_ text: String) -> IPAddress { IPAddress(text)! }
+
+extension MXLookup {
+    var answer: MXAnswer? {
+        if case .found(let answer) = self { return answer }
+        return nil
+    }
+
+    var noMailReason: NoMailServerReason? {
+        if case .noMailServer(let reason) = self { return reason }
+        return nil
+    }
+
+    var isUnavailable: Bool {
+        if case .dnsUnavailable = self { return true }
+        return false
+    }
+}
