@@ -38,6 +38,16 @@ private let scenarios: [(String, @Sendable (inout MockSMTPScript) -> Void, SMTPV
     ("4xx at EHLO", { $0.ehlo = .reply(451, "4.3.0 later") }, .unreachable, .ehlo),
     ("421 at MAIL", { $0.mail = .reply(421, "4.3.2 shutting down") }, .temporaryFailure, .mail),
     ("4xx at DATA", { $0.data = .reply(451, "4.3.0 later") }, .temporaryFailure, .data),
+    ("421 at EHLO", { $0.ehlo = .reply(421, "4.3.2 closing") }, .unreachable, .ehlo),
+    ("421 at RCPT", { $0.rcpt = .reply(421, "4.3.2 closing") }, .temporaryFailure, .rcpt),
+    ("421 at DATA", { $0.data = .reply(421, "4.3.2 closing") }, .temporaryFailure, .data),
+    ("421 after DATA", { $0.endOfData = .reply(421, "4.3.2 closing") }, .temporaryFailure, .endOfData),
+    ("slow banner", { $0.greeting = $0.greeting.delayed(by: .milliseconds(100)) }, .accepted, .endOfData),
+    ("multiline replies everywhere", {
+        $0.mail = .reply(250, "2.1.0 sender", "2.1.0 ok")
+        $0.rcpt = .reply(250, "2.1.5 recipient", "2.1.5 ok")
+        $0.endOfData = .reply(250, "2.0.0 queued", "2.0.0 as 12345")
+    }, .accepted, .endOfData),
     ("4xx after DATA", { $0.endOfData = .reply(451, "4.3.0 try again") }, .temporaryFailure, .endOfData),
     ("5.1.1 after DATA", { $0.endOfData = .reply(550, "5.1.1 gone") }, .recipientRejected, .endOfData),
     ("5xx after DATA", { $0.endOfData = .reply(554, "5.7.1 spam") }, .senderRejected, .endOfData),
@@ -221,6 +231,41 @@ struct SMTPSessionTests {
         #expect(!commands.contains("DATA"))
         #expect(commands.suffix(2) == ["RSET", "QUIT"])
         #expect(server.deliveryCount == 0)
+    }
+
+    @Test("Per-recipient replies: only the scripted recipient is refused")
+    func perRecipient() async throws {
+        var script = MockSMTPScript()
+        script.recipients["nobody@example.com"] = .reply(550, "5.1.1 no such user")
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let refused = await (try makeSession(server)).probe(from: sender, to: try EmailAddress("Nobody@example.com"))
+        let known = await (try makeSession(server)).probe(from: sender, to: recipient)
+        #expect(refused.verdict == .recipientRejected && refused.reply?.enhancedCode == "5.1.1")
+        #expect(refused.reply?.text == "no such user")
+        #expect(known.verdict == .accepted)
+    }
+
+    @Test("Concurrent sessions: every message delivered exactly once")
+    func concurrent() async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        let configuration = try SMTPSessionConfiguration(heloName: "client.test")
+        let address = server.address
+        let verdicts = await withTaskGroup(of: SMTPVerdict.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    let data = Message(from: sender, to: recipient, subject: "n\(index)", text: "message \(index)").encoded()
+                    return await SMTPSession(server: address, configuration: configuration).send(from: sender, to: recipient, data: data).verdict
+                }
+            }
+            var all: [SMTPVerdict] = []
+            for await verdict in group { all.append(verdict) }
+            return all
+        }
+        #expect(verdicts.allSatisfy { $0 == .accepted })
+        #expect(server.deliveryCount == 50)
+        #expect(Set(server.deliveries.map { $0.text.split(separator: "\r\n").last.map(String.init) ?? "" }).count == 50)
     }
 
     @Test("Connection refused is unreachable at connect")
