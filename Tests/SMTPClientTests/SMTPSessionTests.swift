@@ -95,7 +95,18 @@ struct SMTPSessionTests {
         change(&script)
         let clock = ContinuousClock()
         let start = clock.now
-        let (result, server, _) = try await send(script, timeouts: .uniform(.milliseconds(250)))
+        // Only the silent step has a short timeout, so a slow machine cannot make another
+        // step time out first.
+        var timeouts = SMTPTimeouts.uniform(.seconds(3))
+        switch step {
+        case .greeting: timeouts.greeting = .milliseconds(250)
+        case .ehlo: timeouts.ehlo = .milliseconds(250)
+        case .mail: timeouts.mail = .milliseconds(250)
+        case .rcpt: timeouts.rcpt = .milliseconds(250)
+        case .data: timeouts.data = .milliseconds(250)
+        default: timeouts.endOfData = .milliseconds(250)
+        }
+        let (result, server, _) = try await send(script, timeouts: timeouts)
         defer { server.stop() }
         let elapsed = clock.now - start
         #expect(result.verdict == verdict)
