@@ -76,6 +76,17 @@ public final class MockSMTPServer: Sendable {
         return server
     }
 
+    /// Starts a server whose script is the default changed by `configure`.
+    ///
+    /// ```swift
+    /// let server = try MockSMTPServer.start { $0.rcpt = .reply(550, "5.1.1 no such user") }
+    /// ```
+    public static func start(configure: (inout MockSMTPScript) -> Void) throws(SocketError) -> MockSMTPServer {
+        var script = MockSMTPScript()
+        configure(&script)
+        return try start(script)
+    }
+
     /// Stops listening and closes every open connection. Idempotent.
     public func stop() {
         let connections = state.withLock { state -> [TCPConnection] in

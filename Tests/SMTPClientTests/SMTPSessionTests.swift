@@ -246,9 +246,7 @@ struct SMTPSessionTests {
 
     @Test("Per-recipient replies: only the scripted recipient is refused")
     func perRecipient() async throws {
-        var script = MockSMTPScript()
-        script.recipients["nobody@example.com"] = .reply(550, "5.1.1 no such user")
-        let server = try MockSMTPServer.start(script)
+        let server = try MockSMTPServer.start { $0.recipients["nobody@example.com"] = .reply(550, "5.1.1 no such user") }
         defer { server.stop() }
         let refused = await (try makeSession(server)).probe(from: sender, to: try EmailAddress("Nobody@example.com"))
         let known = await (try makeSession(server)).probe(from: sender, to: recipient)
