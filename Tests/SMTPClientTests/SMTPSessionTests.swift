@@ -349,7 +349,7 @@ struct SMTPSessionTests {
         let credentials = try SMTPCredentials(username: "webapp", password: "correct horse")
         var script = MockSMTPScript()
         script.credentials = credentials
-        if !plain { script.extensions.append("X-ONLY-LOGIN") }
+        script.authMechanisms = plain ? ["PLAIN", "LOGIN"] : ["LOGIN"]
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
         let session = try makeSession(server, credentials: credentials)
@@ -359,7 +359,24 @@ struct SMTPSessionTests {
         let transcript = await session.transcript.map(\.text).joined(separator: "\n")
         #expect(!transcript.contains("correct horse"))
         #expect(!transcript.contains("d2ViYXBw"))  // "webapp" in base64
-        #expect(transcript.contains("AUTH PLAIN <redacted>"))
+        #expect(transcript.contains(plain ? "AUTH PLAIN <redacted>" : "AUTH LOGIN\n334 VXNlcm5hbWU6\n<redacted>"))
+        let commands = try #require(server.sessions.first).commands
+        #expect(commands.contains { $0.hasPrefix(plain ? "AUTH PLAIN " : "AUTH LOGIN") })
+    }
+
+    @Test("close() after open() sends QUIT and nothing else")
+    func openThenClose() async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        let session = try makeSession(server)
+        #expect(await session.open() == nil)
+        #expect(await session.capabilities.pipelining)
+        await session.close()
+        #expect(await server.waitUntilIdle())
+        #expect(server.sessions.first?.commands == ["EHLO client.test", "QUIT"])
+        let late = await session.send(from: sender, to: recipient, data: message())
+        #expect(late.verdict == .temporaryFailure)
+        #expect(server.transactions.isEmpty)
     }
 
     @Test("Wrong credentials are a sender rejection at AUTH")
