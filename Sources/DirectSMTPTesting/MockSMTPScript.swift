@@ -37,6 +37,8 @@ public struct MockSMTPScript: Sendable {
     public var data: MockSMTPResponse = .reply(354, "end data with <CR><LF>.<CR><LF>")
     /// The reply after the final dot; a 2xx here counts as a delivery.
     public var endOfData: MockSMTPResponse = .reply(250, "2.0.0 OK queued")
+    /// The QUIT reply (the connection closes after it).
+    public var quit: MockSMTPResponse = .reply(221, "2.0.0 bye")
     /// A pause before the greeting and before every batch of replies (the answers to one
     /// read): one simulated round trip, for counting how many times a client waits.
     public var replyDelay: Duration = .zero

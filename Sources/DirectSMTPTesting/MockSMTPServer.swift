@@ -391,7 +391,7 @@ public final class MockSMTPServer: Sendable {
         case "NOOP":
             return (.reply(250, "2.0.0 OK"), false)
         case "QUIT":
-            return (.reply(221, "2.0.0 bye"), true)
+            return (script.quit, true)
         default:
             return (.reply(500, "5.5.1 command not recognized"), false)
         }
