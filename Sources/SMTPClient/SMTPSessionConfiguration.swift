@@ -31,10 +31,10 @@ public struct SMTPSessionConfiguration: Sendable {
 /// A user name and password for AUTH PLAIN or LOGIN (RFC 4954). Never printed: its
 /// `description` is redacted, and transcripts show `<redacted>` in its place.
 public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
-    /// The user name.
-    public var username: String
-    /// The password.
-    public var password: String
+    /// The user name (read-only: validated at construction).
+    public private(set) var username: String
+    /// The password (read-only: validated at construction).
+    public private(set) var password: String
 
     /// - Throws: ``EmailAddressError/Code/forbiddenCharacter`` for a NUL, CR or LF in either.
     public init(username: String, password: String) throws(EmailAddressError) {
