@@ -170,6 +170,17 @@ struct SMTPReplyParserTests {
         }
     }
 
+    @Test("Replies built by hand derive text and enhanced code the same way")
+    func manualReply() throws {
+        var reply = SMTPReply(code: 550, lines: ["5.1.1 no such user", "5.1.1 really"])
+        #expect(reply.enhancedCode == "5.1.1" && reply.text == "no such user\nreally")
+        #expect(reply == (try parseAll("550-5.1.1 no such user\r\n550 5.1.1 really\r\n"))[0])
+        reply.lines = ["2.0.0 fine"]
+        #expect(reply.lines == ["2.0.0 fine"] && reply.enhancedCode == nil && reply.text == "2.0.0 fine")
+        #expect(SMTPReply(451, "4.7.1 greylisted").enhancedCode == "4.7.1")
+        #expect(SMTPReply(250, "bad\r\nQUIT").lines == ["bad??QUIT"])
+    }
+
     @Test("Capabilities from an EHLO reply")
     func capabilities() throws {
         let reply = try parseAll("250-mx.example greets you\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN login\r\n250-AUTH=CRAM-MD5\r\n250-STARTTLS\r\n250 ENHANCEDSTATUSCODES\r\n")[0]
