@@ -283,6 +283,25 @@ struct SMTPSessionTests {
         #expect(Set(server.deliveries.map { $0.text.split(separator: "\r\n").last.map(String.init) ?? "" }).count == 50)
     }
 
+    @Test("Addresses go on the wire verbatim: quoted local parts, literals, A-labels, UTF-8", arguments: [
+        ("\"a b\"@example.com", "RCPT TO:<\"a b\"@example.com>"),
+        ("user@[192.0.2.1]", "RCPT TO:<user@[192.0.2.1]>"),
+        ("user@[IPv6:2001:db8::1]", "RCPT TO:<user@[IPv6:2001:db8::1]>"),
+        ("Jane@Bücher.example", "RCPT TO:<Jane@xn--bcher-kva.example>"),
+        ("josé@example.com", "RCPT TO:<josé@example.com>"),
+    ])
+    func wireForm(text: String, command: String) async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        let result = await (try makeSession(server)).probe(from: sender, to: try EmailAddress(text))
+        #expect(result.verdict == .accepted)
+        #expect(await server.waitUntilIdle())
+        let commands = try #require(server.sessions.first).commands
+        #expect(commands.contains(command), "\(commands)")
+        let utf8 = text.unicodeScalars.first { $0 == "é" } != nil
+        #expect(commands.contains("MAIL FROM:<app@sender.example>\(utf8 ? " SMTPUTF8" : "")"), "\(commands)")
+    }
+
     @Test("Connection refused is unreachable at connect")
     func refused() async throws {
         let server = try MockSMTPServer.start()
