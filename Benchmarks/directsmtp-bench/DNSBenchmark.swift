@@ -2,6 +2,10 @@ import DNSClient
 import DirectSMTPTesting
 import Sockets
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `directsmtp-bench dns [cached|uncached|decode|all] [--tasks N] [--lookups N]
 /// [--queries N] [--concurrency C] [--decodes N] [--json]`
 ///
@@ -9,6 +13,9 @@ import Sockets
 /// - uncached: `DNSQueryClient.query` against the in-process MockDNSServer on 127.0.0.1,
 ///   `--concurrency` queries in flight (each a fresh socket, random ID and port).
 /// - decode: `DNSMessage(decoding:)` of a typical compressed MX response (2 MX + glue).
+/// - serve: run the MockDNSServer on 127.0.0.1 for `--seconds` (default 30), answering
+///   `A q.bench.example` and `MX bench.example`, so an outside tool (dnspython, dnsperf)
+///   can be measured against the same server. Prints the port.
 enum DNSBenchmark {
     static func run(_ arguments: [String]) async -> Int32 {
         var which = "all"
@@ -18,6 +25,7 @@ enum DNSBenchmark {
         var concurrency = 32
         var decodes = 1_000_000
         var json = false
+        var serveSeconds = 30
         var index = 0
         func value() -> Int? {
             index += 1
@@ -25,7 +33,8 @@ enum DNSBenchmark {
         }
         while index < arguments.count {
             switch arguments[index] {
-            case "cached", "uncached", "decode", "all": which = arguments[index]
+            case "cached", "uncached", "decode", "all", "serve": which = arguments[index]
+            case "--seconds": serveSeconds = value() ?? serveSeconds
             case "--tasks": tasks = value() ?? tasks
             case "--lookups": lookups = value() ?? lookups
             case "--queries": queries = value() ?? queries
@@ -39,6 +48,7 @@ enum DNSBenchmark {
             index += 1
         }
         var results: [(String, String)] = []
+        if which == "serve" { return await serve(seconds: min(max(serveSeconds, 1), 600)) }
         do {
             if which == "decode" || which == "all" {
                 let nanoseconds = try decode(decodes)
@@ -164,6 +174,22 @@ enum DNSBenchmark {
         let elapsed = start.duration(to: clock.now)
         guard server.queryCount(for: "q.bench.example", type: .a) >= ok else { throw BenchmarkFailure("the server saw fewer queries than answers") }
         return (Double(ok) / seconds(elapsed), failed)
+    }
+
+    /// Serves on loopback for a bounded time, then reports how many queries it answered.
+    static func serve(seconds: Int) async -> Int32 {
+        guard let server = try? MockDNSServer.start() else {
+            print("could not start the mock server")
+            return 70
+        }
+        defer { server.stop() }
+        server.setA("q.bench.example", ["127.0.0.1"])
+        server.setMX("bench.example", [(10, "mx1.bench.example"), (20, "mx2.bench.example")])
+        print("serving on \(server.address) for \(seconds) s")
+        fflush(nil)  // the port must reach a pipe at once
+        try? await Task.sleep(for: .seconds(seconds))
+        print("answered \(server.totalQueryCount) queries")
+        return 0
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -129,7 +129,7 @@ public final class DNSQueryClient: Sendable {
         var generator = SystemRandomNumberGenerator()
         let id = UInt16.random(in: .min ... .max, using: &generator)
         let question = DNSQuestion(name: name, type: type)
-        let query = DNSMessage.query(id: id, name: name, type: type).encoded()
+        let query = DNSMessage.query(id: id, name: name, type: type).encoded(compress: false)
         let socket: UDPSocket
         do {
             socket = try UDPSocket.connect(to: server, loop: loop)
