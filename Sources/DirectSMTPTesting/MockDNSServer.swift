@@ -37,7 +37,11 @@ public final class MockDNSServer: Sendable {
         var tcp = 0
         var soaTTL: UInt32 = 300
         var soaMinimum: UInt32 = 60
-        var tasks: [Task<Void, Never>] = []
+        /// Running tasks by id; each removes itself when it ends.
+        var tasks: [UInt64: Task<Void, Never>] = [:]
+        var nextTaskID: UInt64 = 0
+        /// Tasks that ended before they were stored.
+        var endedEarly: Set<UInt64> = []
         var stopped = false
     }
 
@@ -88,7 +92,7 @@ public final class MockDNSServer: Sendable {
         let tasks = state.withLock { state in
             state.stopped = true
             defer { state.tasks.removeAll() }
-            return state.tasks
+            return Array(state.tasks.values)
         }
         udp.close()
         spoofer.close()
@@ -222,22 +226,36 @@ public final class MockDNSServer: Sendable {
                     connection.close()
                     return
                 }
-                self.track(Task.detached { [weak self] in await self?.serveTCP(connection) })
+                self.spawn { server in await server.serveTCP(connection) }
             }
         }
-        track(udpTask)
-        track(tcpTask)
+        state.withLock { state in
+            state.tasks[UInt64.max] = udpTask
+            state.tasks[UInt64.max - 1] = tcpTask
+        }
     }
 
-    private func track(_ task: Task<Void, Never>) {
-        let stopped = state.withLock { state in
-            if !state.stopped {
-                state.tasks.removeAll { $0.isCancelled }
-                state.tasks.append(task)
+    /// Runs `body` in a task that ``stop()`` cancels and that forgets itself when done.
+    private func spawn(_ body: @escaping @Sendable (MockDNSServer) async -> Void) {
+        guard let id = state.withLock({ state -> UInt64? in
+            guard !state.stopped else { return nil }
+            state.nextTaskID += 1
+            return state.nextTaskID
+        }) else { return }
+        let task = Task.detached { [weak self] in
+            guard let self else { return }
+            await body(self)
+            self.state.withLock { state in
+                if state.tasks.removeValue(forKey: id) == nil { state.endedEarly.insert(id) }
             }
-            return state.stopped
         }
-        if stopped { task.cancel() }
+        let cancel = state.withLock { state in
+            if state.endedEarly.remove(id) != nil { return false }
+            if state.stopped { return true }
+            state.tasks[id] = task
+            return false
+        }
+        if cancel { task.cancel() }
     }
 
     /// Parses and counts a query; `nil` for anything that is not one.
@@ -272,13 +290,12 @@ public final class MockDNSServer: Sendable {
             try? await udp.send(reply.bytes, to: source, deadline: .now + .seconds(1))
             return
         }
-        track(Task.detached { [weak self] in
-            guard let self else { return }
-            await self.perform(query, behavior, overTCP: false) { bytes, spoofed async in
-                let socket = spoofed ? self.spoofer : self.udp
+        spawn { server in
+            await server.perform(query, behavior, overTCP: false) { bytes, spoofed async in
+                let socket = spoofed ? server.spoofer : server.udp
                 try? await socket.send(bytes, to: source, deadline: .now + .seconds(1))
             }
-        })
+        }
     }
 
     private func serveTCP(_ connection: TCPConnection) async {
