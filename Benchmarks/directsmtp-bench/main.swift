@@ -8,7 +8,9 @@ import Glibc
 let benchUsage = """
     usage: directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
+           directsmtp-bench timeouts [--operations N] [--json]
            directsmtp-bench dns [cached|uncached|decode|all] [--tasks N] [--lookups N] [--queries N] [--concurrency C] [--decodes N] [--json]
+           directsmtp-bench smtp send|roundtrips|parse [options] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -16,7 +18,9 @@ let benchStatus: Int32
 switch benchArguments.first {
 case "echo": benchStatus = await EchoBenchmark.run(Array(benchArguments.dropFirst()))
 case "hold": benchStatus = await HoldBenchmark.run(Array(benchArguments.dropFirst()))
+case "timeouts": benchStatus = await TimeoutBenchmark.run(Array(benchArguments.dropFirst()))
 case "dns": benchStatus = await DNSBenchmark.run(Array(benchArguments.dropFirst()))
+case "smtp": benchStatus = await SMTPBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
     benchStatus = benchArguments.isEmpty ? 0 : 64

@@ -28,6 +28,7 @@ public struct IDNAError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A readable sentence saying what is wrong.
     public let message: String
 
+    /// An error with `code` and a sentence.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

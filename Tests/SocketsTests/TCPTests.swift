@@ -92,7 +92,7 @@ struct TCPTests {
             return elapsed - .milliseconds(100)
         }
         #expect(lateness.best <= .milliseconds(10), "at best \(lateness.best) late")
-        #expect(lateness.worst <= .milliseconds(100), "at worst \(lateness.worst) late")
+        #expect(lateness.worst <= .milliseconds(500), "at worst \(lateness.worst) late")
     }
 
     @Test("the peer closing mid-read gives what was sent, then a clean end of stream")
@@ -137,7 +137,7 @@ struct TCPTests {
             return cancelledAt.duration(to: endedAt)
         }
         #expect(release.best <= .milliseconds(10), "released at best \(release.best) after cancel")
-        #expect(release.worst <= .milliseconds(100), "released at worst \(release.worst) after cancel")
+        #expect(release.worst <= .milliseconds(500), "released at worst \(release.worst) after cancel")
         #expect(try await bystanderEcho.value == Array("still here".utf8))
         // The cancelled connection itself still works.
         try await victim.write(Array("after".utf8), deadline: after(2000))

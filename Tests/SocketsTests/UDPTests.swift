@@ -52,6 +52,6 @@ struct UDPTests {
             return elapsed - .milliseconds(100)
         }
         #expect(lateness.best <= .milliseconds(10), "at best \(lateness.best) late")
-        #expect(lateness.worst <= .milliseconds(100), "at worst \(lateness.worst) late")
+        #expect(lateness.worst <= .milliseconds(500), "at worst \(lateness.worst) late")
     }
 }

@@ -1,0 +1,60 @@
+import Sockets
+
+/// One client connection as ``MockSMTPServer`` saw it.
+public struct MockSMTPSessionRecord: Sendable, Hashable {
+    /// Numbered from 1 in accept order.
+    public var id: Int
+    /// The client's address.
+    public var client: SocketAddress
+    /// The EHLO/HELO argument.
+    public var heloName: String?
+    /// Every command line received, without its line end (AUTH data included: it is a
+    /// test server; only test credentials should reach it).
+    public var commands: [String] = []
+    /// Every read's bytes as received (when ``MockSMTPScript/recordsReads`` is on): a
+    /// pipelined MAIL+RCPT+DATA group shows up as one read.
+    public var reads: [[UInt8]] = []
+    /// The user name that authenticated, if any.
+    public var authenticatedAs: String?
+    /// `true` once the connection ended.
+    public var ended = false
+
+    /// The reads as text, for readable assertions.
+    public var readTexts: [String] { reads.map { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// One MAIL transaction.
+public struct MockSMTPTransaction: Sendable, Hashable {
+    /// The session it ran in.
+    public var sessionID: Int
+    /// The MAIL FROM address, as between `<` and `>`.
+    public var mailFrom: String
+    /// The MAIL FROM parameters (`SIZE=123`, `BODY=8BITMIME`, `SMTPUTF8`).
+    public var mailParameters: [String]
+    /// Recipients given a 2xx.
+    public var recipients: [String] = []
+    /// Recipients refused, with the code.
+    public var refusedRecipients: [String] = []
+    /// Whether the message was accepted after the final dot.
+    public var delivered = false
+}
+
+/// A message accepted (2xx after the final dot).
+public struct MockSMTPDelivery: Sendable, Hashable {
+    /// The session it arrived in.
+    public var sessionID: Int
+    /// The MAIL FROM address.
+    public var from: String
+    /// The accepted recipients.
+    public var to: [String]
+    /// The MAIL FROM parameters.
+    public var mailParameters: [String]
+    /// The message as the client meant it: dot-stuffing removed, CRLF line ends, without
+    /// the terminating `.CRLF`. Compare it with ``SMTPClient/MessageData/bytes``.
+    public var data: [UInt8]
+    /// The bytes exactly as received after the DATA reply, terminator included.
+    public var wireData: [UInt8]
+
+    /// ``data`` as text.
+    public var text: String { String(decoding: data, as: UTF8.self) }
+}

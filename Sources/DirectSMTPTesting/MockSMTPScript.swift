@@ -1,0 +1,60 @@
+import SMTPClient
+
+/// What ``MockSMTPServer`` answers at each step. Every property has a friendly default:
+/// a server that offers PIPELINING, 8BITMIME, SMTPUTF8 and SIZE and accepts everything.
+///
+/// ```swift
+/// var script = MockSMTPScript()
+/// script.pipelining = false
+/// script.recipients["nobody@example.com"] = .reply(550, "5.1.1 no such user")
+/// script.greylisting = .milliseconds(200)      // 451 first, accepted on a retry 200 ms later
+/// let server = try MockSMTPServer.start(script)
+/// ```
+public struct MockSMTPScript: Sendable {
+    /// The banner (default `220 mock.test ESMTP`).
+    public var greeting: MockSMTPResponse = .reply(220, "mock.test ESMTP DirectSMTPTesting")
+    /// Whether EHLO announces PIPELINING.
+    public var pipelining = true
+    /// The other EHLO keywords announced.
+    public var extensions: [String] = ["8BITMIME", "SMTPUTF8", "SIZE 10485760", "ENHANCEDSTATUSCODES"]
+    /// Replaces the EHLO reply (e.g. `.reply(502, "5.5.1 unrecognized")` to force HELO).
+    public var ehlo: MockSMTPResponse?
+    /// The HELO reply.
+    public var helo: MockSMTPResponse = .reply(250, "mock.test")
+    /// When set, EHLO offers `AUTH PLAIN LOGIN` and these credentials are accepted (235);
+    /// others get `535 5.7.8`.
+    public var credentials: SMTPCredentials?
+    /// The MAIL reply.
+    public var mail: MockSMTPResponse = .reply(250, "2.1.0 sender OK")
+    /// The RCPT reply for recipients without an entry in ``recipients``.
+    public var rcpt: MockSMTPResponse = .reply(250, "2.1.5 recipient OK")
+    /// Per-recipient RCPT replies, keyed by the address as sent, lower-cased.
+    public var recipients: [String: MockSMTPResponse] = [:]
+    /// The DATA reply.
+    public var data: MockSMTPResponse = .reply(354, "end data with <CR><LF>.<CR><LF>")
+    /// The reply after the final dot; a 2xx here counts as a delivery.
+    public var endOfData: MockSMTPResponse = .reply(250, "2.0.0 OK queued")
+    /// A pause before the greeting and before every batch of replies (the answers to one
+    /// read): one simulated round trip, for counting how many times a client waits.
+    public var replyDelay: Duration = .zero
+    /// Greylisting: the first RCPT for a (sender, recipient) pair gets `451 4.7.1`, and so
+    /// does every retry until this long after the first; later ones get ``rcpt``.
+    public var greylisting: Duration?
+    /// Keep every read's bytes in ``MockSMTPSessionRecord/reads`` (turn off in benchmarks).
+    public var recordsReads = true
+    /// How long a connection may stay idle before the server drops it.
+    public var idleTimeout: Duration = .seconds(30)
+
+    /// The default script: a friendly server that accepts everything.
+    public init() {}
+
+    /// The EHLO reply the script gives.
+    public func ehloResponse(heloName: String) -> MockSMTPResponse {
+        if let ehlo { return ehlo }
+        var lines = ["mock.test greets \(heloName)"]
+        if pipelining { lines.append("PIPELINING") }
+        lines.append(contentsOf: extensions)
+        if credentials != nil { lines.append("AUTH PLAIN LOGIN") }
+        return MockSMTPResponse(code: 250, lines: lines)
+    }
+}

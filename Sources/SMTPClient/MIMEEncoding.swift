@@ -1,0 +1,180 @@
+/// The small MIME encoders the message composer needs: line-end normalisation,
+/// quoted-printable (RFC 2045 §6.7), RFC 2047 encoded words, header folding.
+enum MIMEEncoding {
+    static let crlf: [UInt8] = [0x0D, 0x0A]
+
+    /// Splits text into lines on CRLF, a bare CR or a bare LF. A final line end does not
+    /// produce an empty last line.
+    static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var result: [ArraySlice<UInt8>] = []
+        var lineStart = 0
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == 0x0D || byte == 0x0A {
+                result.append(bytes[lineStart..<index])
+                if byte == 0x0D, index + 1 < bytes.count, bytes[index + 1] == 0x0A { index += 1 }
+                lineStart = index + 1
+            }
+            index += 1
+        }
+        if lineStart < bytes.count { result.append(bytes[lineStart...]) }
+        return result
+    }
+
+    /// How a body part travels.
+    enum TransferEncoding: String {
+        case sevenBit = "7bit", eightBit = "8bit", quotedPrintable = "quoted-printable"
+    }
+
+    /// Picks the encoding: 7bit for ASCII with lines ≤ 998, 8bit for UTF-8 with lines
+    /// ≤ 998 when allowed, quoted-printable otherwise.
+    static func transferEncoding(for lines: [ArraySlice<UInt8>], allow8Bit: Bool) -> TransferEncoding {
+        var ascii = true
+        var short = true
+        for line in lines {
+            if line.count > 998 { short = false }
+            if ascii, line.contains(where: { $0 >= 0x80 || $0 == 0 }) { ascii = false }
+        }
+        if ascii && short { return .sevenBit }
+        if allow8Bit && short && !lines.contains(where: { $0.contains(0) }) { return .eightBit }
+        return .quotedPrintable
+    }
+
+    /// Appends `lines` with CRLF after each, encoded as `encoding`.
+    static func appendBody(_ lines: [ArraySlice<UInt8>], _ encoding: TransferEncoding, to output: inout [UInt8]) {
+        switch encoding {
+        case .sevenBit, .eightBit:
+            for line in lines {
+                output.append(contentsOf: line)
+                output.append(contentsOf: crlf)
+            }
+        case .quotedPrintable:
+            for line in lines { appendQuotedPrintable(line, to: &output) }
+        }
+    }
+
+    private static let hex = Array("0123456789ABCDEF".utf8)
+
+    /// One text line as quoted-printable: encoded lines of at most 76 characters joined by
+    /// soft line breaks, then CRLF.
+    static func appendQuotedPrintable(_ line: ArraySlice<UInt8>, to output: inout [UInt8]) {
+        var column = 0
+        var index = line.startIndex
+        while index < line.endIndex {
+            let byte = line[index]
+            let isLast = index == line.index(before: line.endIndex)
+            var piece: [UInt8]
+            if (byte == 0x20 || byte == 0x09) && !isLast {
+                piece = [byte]
+            } else if byte >= 33 && byte <= 126 && byte != UInt8(ascii: "=")
+                        && !(column == 0 && byte == UInt8(ascii: ".")) {
+                piece = [byte]
+            } else {
+                piece = [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            }
+            // Keep UTF-8 sequences on one encoded line where possible: break before a
+            // lead byte when the whole sequence would not fit.
+            var needed = piece.count
+            if byte >= 0xC0 {
+                let length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+                needed = 3 * length
+            }
+            if column + needed > 75 {
+                output.append(UInt8(ascii: "="))
+                output.append(contentsOf: crlf)
+                column = 0
+                if byte == UInt8(ascii: ".") { piece = [UInt8(ascii: "="), hex[2], hex[14]] }
+            }
+            output.append(contentsOf: piece)
+            column += piece.count
+            index += 1
+        }
+        output.append(contentsOf: crlf)
+    }
+
+    /// A header value for `text`: unchanged (folded) when ASCII, else RFC 2047 encoded words
+    /// in UTF-8/base64, each at most 75 characters, on lines folded with CRLF SP.
+    /// CR and LF in the text become spaces: a header value can never start a new header.
+    static func headerValue(_ text: String, nameLength: Int) -> String {
+        let cleaned = String(decoding: text.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : ($0 == 0 ? UInt8(ascii: "?") : $0) }, as: UTF8.self)
+        if cleaned.utf8.allSatisfy({ $0 < 0x80 }) {
+            return foldASCII(cleaned, firstLineUsed: nameLength + 2)
+        }
+        return encodedWords(cleaned, firstLineUsed: nameLength + 2)
+    }
+
+    /// RFC 2047 `=?UTF-8?B?...?=` words, split on character boundaries, folded.
+    static func encodedWords(_ text: String, firstLineUsed: Int) -> String {
+        var words: [String] = []
+        var chunk: [UInt8] = []
+        // 75 - len("=?UTF-8?B??=") = 63 base64 characters = 45 bytes of text (as 15 groups).
+        for character in text {
+            let bytes = Array(String(character).utf8)
+            if chunk.count + bytes.count > 45, !chunk.isEmpty {
+                words.append("=?UTF-8?B?\(Base64.encode(chunk))?=")
+                chunk = []
+            }
+            chunk.append(contentsOf: bytes)
+        }
+        if !chunk.isEmpty { words.append("=?UTF-8?B?\(Base64.encode(chunk))?=") }
+        var result = ""
+        var column = firstLineUsed
+        for (index, word) in words.enumerated() {
+            if index > 0 {
+                if column + 1 + word.utf8.count > 76 {
+                    result += "\r\n "
+                    column = 1
+                } else {
+                    result += " "
+                    column += 1
+                }
+            }
+            result += word
+            column += word.utf8.count
+        }
+        return result
+    }
+
+    /// Folds ASCII text at spaces so lines stay near 78 characters (and always ≤ 998 when
+    /// there are spaces to fold at).
+    static func foldASCII(_ text: String, firstLineUsed: Int) -> String {
+        guard firstLineUsed + text.utf8.count > 78 else { return text }
+        var result = ""
+        var column = firstLineUsed
+        var first = true
+        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+            if first {
+                result += word
+                column += word.utf8.count
+                first = false
+                continue
+            }
+            if column + 1 + word.utf8.count > 78, column > 1 {
+                result += "\r\n " + word
+                column = 1 + word.utf8.count
+            } else {
+                result += " " + word
+                column += 1 + word.utf8.count
+            }
+        }
+        return result
+    }
+
+    /// A display name as a phrase: atoms unchanged, quoted when it has specials,
+    /// encoded words when it is not ASCII.
+    static func displayName(_ name: String, nameLength: Int) -> String {
+        let cleaned = String(decoding: name.utf8.map { $0 < 0x20 ? 0x20 : $0 }, as: UTF8.self)
+        if !cleaned.utf8.allSatisfy({ $0 < 0x80 }) {
+            return encodedWords(cleaned, firstLineUsed: nameLength + 2)
+        }
+        let plain = cleaned.utf8.allSatisfy { EmailAddress.isAtext($0) || $0 == 0x20 }
+        if plain { return cleaned }
+        var quoted = "\""
+        for scalar in cleaned.unicodeScalars {
+            if scalar == "\"" || scalar == "\\" { quoted += "\\" }
+            quoted.unicodeScalars.append(scalar)
+        }
+        return quoted + "\""
+    }
+}

@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A simple message to compose: a verification email with a text body and an optional
+/// HTML alternative.
+///
+/// ``encoded()`` gives RFC 5322 text with `Date`, `From`, `To`, `Subject`, `Message-ID`
+/// and `MIME-Version`; non-ASCII header text as RFC 2047 encoded words; an ASCII body with
+/// short lines as 7bit (unchanged but for CRLF line ends), a UTF-8 or long-lined body as
+/// quoted-printable (or 8bit when ``allows8BitMIME`` is set, then
+/// ``MessageData/requires8BitMIME`` is true); text plus HTML as multipart/alternative.
+///
+/// ```swift
+/// let message = Message(from: try EmailAddress("noreply@app.example"),
+///                       to: try EmailAddress("jane@example.com"),
+///                       subject: "Your code: 123456",
+///                       text: "Welcome! Your code is 123456.")
+/// let data = message.encoded()
+/// ```
+public struct Message: Sendable {
+    /// The author, in `From:`.
+    public var from: EmailAddress
+    /// The recipient, in `To:`.
+    public var to: EmailAddress
+    /// An optional display name for `From:` (`"Example App" <noreply@app.example>`).
+    public var fromName: String?
+    /// An optional display name for `To:`.
+    public var toName: String?
+    /// The subject; CR and LF in it become spaces.
+    public var subject: String
+    /// The plain-text body. Any line ends; they become CRLF.
+    public var text: String
+    /// An optional HTML alternative; with it the message is multipart/alternative.
+    public var html: String?
+    /// Seconds since 1970 for the `Date:` header; `nil` means now.
+    public var date: Int64?
+    /// The Message-ID with angle brackets; `nil` generates a random one at `from`'s domain.
+    public var messageID: String?
+    /// Let UTF-8 bodies travel as 8bit (the server must offer 8BITMIME); otherwise
+    /// quoted-printable is used and the message is 7-bit clean.
+    public var allows8BitMIME: Bool
+
+    /// A message from `from` to `to`; only the subject and text body are required.
+    public init(
+        from: EmailAddress, to: EmailAddress, subject: String, text: String, html: String? = nil,
+        fromName: String? = nil, toName: String? = nil, date: Int64? = nil, messageID: String? = nil,
+        allows8BitMIME: Bool = false
+    ) {
+        self.from = from
+        self.to = to
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.fromName = fromName
+        self.toName = toName
+        self.date = date
+        self.messageID = messageID
+        self.allows8BitMIME = allows8BitMIME
+    }
+
+    /// Composes the message. Every line ends with CRLF; no line is longer than 998 bytes
+    /// (bodies are re-encoded as quoted-printable when needed; headers are folded).
+    public func encoded() -> MessageData {
+        var output: [UInt8] = []
+        output.reserveCapacity(512 + text.utf8.count * 2 + (html?.utf8.count ?? 0) * 2)
+        let id = messageID.map(Self.sanitizedMessageID) ?? Self.generateMessageID(domain: from.domain)
+        func header(_ name: String, _ value: String) {
+            output.append(contentsOf: name.utf8)
+            output.append(contentsOf: ": ".utf8)
+            output.append(contentsOf: value.utf8)
+            output.append(contentsOf: MIMEEncoding.crlf)
+        }
+        header("Date", Self.rfc5322Date(date ?? Self.now()))
+        header("From", Self.mailbox(from, name: fromName, nameLength: 4))
+        header("To", Self.mailbox(to, name: toName, nameLength: 2))
+        header("Subject", MIMEEncoding.headerValue(subject, nameLength: 7))
+        header("Message-ID", id)
+        header("MIME-Version", "1.0")
+
+        let textLines = MIMEEncoding.lines(Array(text.utf8))
+        let textEncoding = MIMEEncoding.transferEncoding(for: textLines, allow8Bit: allows8BitMIME)
+        var eightBit = textEncoding == .eightBit
+        if let html {
+            let htmlLines = MIMEEncoding.lines(Array(html.utf8))
+            let htmlEncoding = MIMEEncoding.transferEncoding(for: htmlLines, allow8Bit: allows8BitMIME)
+            eightBit = eightBit || htmlEncoding == .eightBit
+            let boundary = "=_directsmtp_" + Self.randomHex(12)
+            header("Content-Type", "multipart/alternative; boundary=\"\(boundary)\"")
+            output.append(contentsOf: MIMEEncoding.crlf)
+            output.append(contentsOf: "This is a multipart message in MIME format.\r\n".utf8)
+            for (lines, encoding, type) in [(textLines, textEncoding, "text/plain"), (htmlLines, htmlEncoding, "text/html")] {
+                output.append(contentsOf: "\r\n--\(boundary)\r\n".utf8)
+                header("Content-Type", "\(type); charset=\(encoding == .sevenBit ? "us-ascii" : "utf-8")")
+                header("Content-Transfer-Encoding", encoding.rawValue)
+                output.append(contentsOf: MIMEEncoding.crlf)
+                MIMEEncoding.appendBody(lines, encoding, to: &output)
+            }
+            output.append(contentsOf: "\r\n--\(boundary)--\r\n".utf8)
+        } else {
+            header("Content-Type", "text/plain; charset=\(textEncoding == .sevenBit ? "us-ascii" : "utf-8")")
+            header("Content-Transfer-Encoding", textEncoding.rawValue)
+            output.append(contentsOf: MIMEEncoding.crlf)
+            MIMEEncoding.appendBody(textLines, textEncoding, to: &output)
+        }
+        return MessageData(
+            bytes: output, requires8BitMIME: eightBit,
+            requiresSMTPUTF8: from.requiresSMTPUTF8 || to.requiresSMTPUTF8, messageID: id)
+    }
+
+    static func mailbox(_ address: EmailAddress, name: String?, nameLength: Int) -> String {
+        guard let name, !name.isEmpty else { return "<\(address)>" }
+        return "\(MIMEEncoding.displayName(name, nameLength: nameLength)) <\(address)>"
+    }
+
+    static func sanitizedMessageID(_ id: String) -> String {
+        let kept = id.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: kept)
+        let text = String(view)
+        return text.hasPrefix("<") ? text : "<\(text)>"
+    }
+
+    static func generateMessageID(domain: String) -> String {
+        "<\(randomHex(16)).\(now())@\(domain)>"
+    }
+
+    static func randomHex(_ bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef".utf8)
+        var output: [UInt8] = []
+        for _ in 0..<bytes {
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            output.append(digits[Int(byte >> 4)])
+            output.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func now() -> Int64 { Int64(time(nil)) }
+
+    /// `Sun, 29 Nov 2026 04:10:00 +0000` for a count of seconds since 1970 (UTC).
+    static func rfc5322Date(_ seconds: Int64) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let weekday = Int((days % 7 + 7 + 4) % 7)  // 1970-01-01 was a Thursday
+        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(names[weekday]), \(day) \(months[Int(month) - 1]) \(year) "
+            + "\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) +0000"
+    }
+}

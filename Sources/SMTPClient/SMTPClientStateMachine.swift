@@ -1,0 +1,335 @@
+/// The client side of an SMTP session as a pure state machine: events in (a reply, a
+/// failure), actions out (commands to write, the message to stream, a verdict). No I/O,
+/// no clock: ``SMTPSession`` executes the actions; tests drive it directly.
+///
+/// ```swift
+/// var machine = SMTPClientStateMachine(heloName: "app.example")
+/// machine.connected()                                   // .awaitReply (greeting)
+/// machine.receive(SMTPReply(220, "mx ESMTP"))            // .send(EHLO app.example)
+/// machine.receive(SMTPReply(code: 250, lines: ["mx", "PIPELINING"]))   // .ready
+/// machine.startTransaction(from: sender, to: recipient, data: data)    // .send(MAIL, RCPT, DATA)
+/// ```
+public struct SMTPClientStateMachine: Sendable {
+    /// One command line to write.
+    public struct Command: Sendable, Hashable {
+        /// The bytes, CRLF included.
+        public var bytes: [UInt8]
+        /// The text for the transcript (credentials redacted), no line end.
+        public var transcript: String
+        /// The step whose reply this command awaits.
+        public var step: SMTPStep
+    }
+
+    /// What the I/O layer must do next.
+    public enum Action: Sendable, Hashable {
+        /// Write these commands in one write (several when pipelined), then read replies.
+        case send([Command])
+        /// Stream the message (CRLF-normalised, dot-stuffed, `.CRLF` at the end), then read.
+        case sendMessage
+        /// Read the next reply: a pipelined group is not fully answered yet.
+        case awaitReply
+        /// The session is ready for a transaction.
+        case ready
+        /// The outcome is known: close the connection (QUIT without waiting).
+        case finish(SMTPResult)
+    }
+
+    /// Why an attempt broke off without a deciding reply.
+    public enum Failure: Sendable, Hashable {
+        /// The step's timeout passed.
+        case timedOut
+        /// The server closed the connection (or reset it).
+        case connectionClosed
+        /// The server sent something that is not a valid reply.
+        case protocolError(SMTPProtocolError)
+        /// The caller's task was cancelled.
+        case cancelled
+        /// Another socket error.
+        case socket(String)
+    }
+
+    enum Phase: Sendable, Hashable {
+        case idle, greeting, ehlo, helo, authPlain, authLoginUser, authLoginPassword, authLoginDone
+        case ready, transaction, done
+    }
+
+    let heloName: String
+    let credentials: SMTPCredentials?
+    var phase: Phase = .idle
+    /// Steps whose replies are still due, in order.
+    var pending: [SMTPStep] = []
+    var isProbe = false
+    var pipelined = false
+    var recipient: EmailAddress?
+    /// The capabilities from EHLO (empty after HELO).
+    public private(set) var capabilities = SMTPCapabilities()
+    /// Set once a verdict is known.
+    public private(set) var result: SMTPResult?
+
+    /// - Parameters:
+    ///   - heloName: an already validated name (see ``SMTPSessionConfiguration``).
+    ///   - credentials: used for AUTH when the server offers PLAIN or LOGIN.
+    public init(heloName: String, credentials: SMTPCredentials? = nil) {
+        self.heloName = heloName
+        self.credentials = credentials
+    }
+
+    /// The step whose reply is awaited next, if any.
+    public var awaitedStep: SMTPStep? { pending.first }
+
+    /// `true` after ``Action/ready`` and before a transaction starts.
+    public var isReady: Bool { phase == .ready }
+
+    /// `true` once MAIL has been sent: failures now mean `temporaryFailure`, not `unreachable`.
+    public var isInTransaction: Bool { phase == .transaction }
+
+    /// The TCP connection is up: wait for the greeting.
+    public mutating func connected() -> Action {
+        phase = .greeting
+        pending = [.greeting]
+        return .awaitReply
+    }
+
+    /// Handles the next reply.
+    public mutating func receive(_ reply: SMTPReply) -> Action {
+        guard let step = pending.first, phase != .done else {
+            return finish(.init(verdict: phase == .transaction ? .temporaryFailure : .unreachable,
+                                step: .quit, reply: reply, detail: "the server sent a reply nobody asked for"))
+        }
+        pending.removeFirst()
+        switch phase {
+        case .greeting:
+            if reply.isPositive { return ehlo() }
+            return openingFailure(reply, step: .greeting)
+        case .ehlo:
+            if reply.isPositive {
+                capabilities = SMTPCapabilities(ehloReply: reply)
+                return authenticateOrReady()
+            }
+            if reply.code == 500 || reply.code == 502 {
+                phase = .helo
+                return send(command("HELO \(heloName)", .helo))
+            }
+            return openingFailure(reply, step: .ehlo)
+        case .helo:
+            if reply.isPositive {
+                phase = .ready
+                return .ready
+            }
+            return openingFailure(reply, step: .helo)
+        case .authPlain, .authLoginDone:
+            if reply.code == 235 || reply.isPositive {
+                phase = .ready
+                return .ready
+            }
+            return openingFailure(reply, step: .auth)
+        case .authLoginUser, .authLoginPassword:
+            guard reply.code == 334, let credentials else { return openingFailure(reply, step: .auth) }
+            let secret = phase == .authLoginUser ? credentials.username : credentials.password
+            phase = phase == .authLoginUser ? .authLoginPassword : .authLoginDone
+            return send(Command(bytes: Array((Base64.encode(Array(secret.utf8)) + "\r\n").utf8),
+                                transcript: "<redacted>", step: .auth))
+        case .transaction:
+            return transactionReply(reply, step: step)
+        case .idle, .ready, .done:
+            return finish(.init(verdict: .temporaryFailure, step: step, reply: reply,
+                                detail: "the server sent a reply nobody asked for"))
+        }
+    }
+
+    /// Starts a send transaction (MAIL, RCPT, DATA, message, end of data). Call when ready.
+    public mutating func startTransaction(from: EmailAddress, to: EmailAddress, data: MessageData) -> Action {
+        isProbe = false
+        return start(from: from, to: to, data: data)
+    }
+
+    /// Starts a probe (MAIL, RCPT; no DATA). Call when ready.
+    public mutating func startProbe(from: EmailAddress, to: EmailAddress) -> Action {
+        isProbe = true
+        return start(from: from, to: to, data: nil)
+    }
+
+    /// The attempt broke off (timeout, close, garbage, cancellation, socket error).
+    public mutating func fail(_ failure: Failure) -> SMTPResult {
+        let step = pending.first ?? (phase == .transaction ? .mail : .greeting)
+        let inside = phase == .transaction
+        let what: String
+        switch failure {
+        case .timedOut: what = "timed out waiting for the \(Self.name(step)) reply"
+        case .connectionClosed: what = "the server closed the connection before the \(Self.name(step)) reply"
+        case .protocolError(let error): what = "the server sent garbage instead of the \(Self.name(step)) reply: \(error.message)"
+        case .cancelled: what = "cancelled while waiting for the \(Self.name(step)) reply"
+        case .socket(let message): what = "\(message) while waiting for the \(Self.name(step)) reply"
+        }
+        let result = SMTPResult(verdict: inside ? .temporaryFailure : .unreachable, step: step, detail: what)
+        phase = .done
+        pending = []
+        self.result = result
+        return result
+    }
+
+    // MARK: Opening
+
+    private mutating func ehlo() -> Action {
+        phase = .ehlo
+        return send(command("EHLO \(heloName)", .ehlo))
+    }
+
+    private mutating func authenticateOrReady() -> Action {
+        let mechanisms = capabilities.authMechanisms
+        guard let credentials, !mechanisms.isEmpty else {
+            phase = .ready
+            return .ready
+        }
+        if mechanisms.contains("PLAIN") {
+            phase = .authPlain
+            let token = Base64.encode([0] + Array(credentials.username.utf8) + [0] + Array(credentials.password.utf8))
+            return send(Command(bytes: Array("AUTH PLAIN \(token)\r\n".utf8), transcript: "AUTH PLAIN <redacted>", step: .auth))
+        }
+        if mechanisms.contains("LOGIN") {
+            phase = .authLoginUser
+            return send(command("AUTH LOGIN", .auth))
+        }
+        phase = .ready
+        return .ready
+    }
+
+    private mutating func openingFailure(_ reply: SMTPReply, step: SMTPStep) -> Action {
+        let verdict: SMTPVerdict = reply.isPermanent ? .senderRejected : .unreachable
+        let detail = reply.isPermanent || reply.isTransient ? nil : "unexpected reply code \(reply.code)"
+        return finish(SMTPResult(verdict: verdict, step: step, reply: reply, detail: detail))
+    }
+
+    // MARK: Transaction
+
+    private mutating func start(from: EmailAddress, to: EmailAddress, data: MessageData?) -> Action {
+        guard phase == .ready else {
+            return finish(SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the session is not ready for a transaction"))
+        }
+        phase = .transaction
+        recipient = to
+        let caps = capabilities
+        let needsUTF8 = from.requiresSMTPUTF8 || to.requiresSMTPUTF8 || (data?.requiresSMTPUTF8 ?? false)
+        if needsUTF8 && !caps.smtpUTF8 {
+            let recipientSide = !from.requiresSMTPUTF8 && to.requiresSMTPUTF8
+            return finish(SMTPResult(
+                verdict: recipientSide ? .recipientRejected : .senderRejected, step: recipientSide ? .rcpt : .mail,
+                reply: SMTPReply(553, "5.6.7 \(recipientSide ? "recipient" : "sender") address needs SMTPUTF8, which the server does not offer"),
+                detail: "decided locally (5.6.7); nothing was sent"))
+        }
+        var mail = "MAIL FROM:<\(from)>"
+        if let data {
+            if data.requires8BitMIME && !caps.eightBitMIME {
+                return finish(SMTPResult(
+                    verdict: .senderRejected, step: .mail,
+                    reply: SMTPReply(554, "5.6.3 the message body is 8-bit and the server does not offer 8BITMIME"),
+                    detail: "decided locally (5.6.3); nothing was sent"))
+            }
+            if let limit = caps.size {
+                if limit > 0 && data.bytes.count > limit {
+                    return finish(SMTPResult(
+                        verdict: .senderRejected, step: .mail,
+                        reply: SMTPReply(552, "5.3.4 the message (\(data.bytes.count) bytes) exceeds the server's SIZE limit of \(limit)"),
+                        detail: "decided locally (5.3.4); nothing was sent"))
+                }
+                mail += " SIZE=\(data.bytes.count)"
+            }
+            if data.requires8BitMIME { mail += " BODY=8BITMIME" }
+        }
+        if needsUTF8 { mail += " SMTPUTF8" }
+        let mailCommand = command(mail, .mail)
+        let rcptCommand = command("RCPT TO:<\(to)>", .rcpt)
+        pipelined = caps.pipelining
+        if pipelined {
+            var group = [mailCommand, rcptCommand]
+            if !isProbe { group.append(command("DATA", .data)) }
+            return send(group)
+        }
+        return send(mailCommand)
+    }
+
+    private mutating func transactionReply(_ reply: SMTPReply, step: SMTPStep) -> Action {
+        switch step {
+        case .mail:
+            if reply.isPositive {
+                if pipelined { return .awaitReply }
+                return send(command("RCPT TO:<\(recipient.map(String.init(describing:)) ?? "")>", .rcpt))
+            }
+            return finish(Self.classify(reply, step: .mail))
+        case .rcpt:
+            if reply.isPositive {
+                if isProbe { return finish(SMTPResult(verdict: .accepted, step: .rcpt, reply: reply)) }
+                if pipelined { return .awaitReply }
+                return send(command("DATA", .data))
+            }
+            return finish(Self.classify(reply, step: .rcpt))
+        case .data:
+            if reply.isIntermediate {
+                pending = [.endOfData]
+                return .sendMessage
+            }
+            return finish(Self.classify(reply, step: .data))
+        case .endOfData:
+            if reply.isPositive { return finish(SMTPResult(verdict: .accepted, step: .endOfData, reply: reply)) }
+            return finish(Self.classify(reply, step: .endOfData))
+        default:
+            return finish(SMTPResult(verdict: .temporaryFailure, step: step, reply: reply, detail: "unexpected reply"))
+        }
+    }
+
+    /// The reply table of STANDARDS.md for MAIL, RCPT, DATA and end of data.
+    static func classify(_ reply: SMTPReply, step: SMTPStep) -> SMTPResult {
+        let enhancedClass = reply.enhancedCode.map { $0.split(separator: ".").dropFirst().first.map(String.init) ?? "" }
+        if reply.isTransient {
+            return SMTPResult(verdict: .temporaryFailure, step: step, reply: reply)
+        }
+        guard reply.isPermanent else {
+            // 2xx where 3xx was due (DATA), or 3xx where 2xx was due: a broken server.
+            return SMTPResult(verdict: .temporaryFailure, step: step, reply: reply,
+                              detail: "unexpected reply code \(reply.code) to \(name(step))")
+        }
+        switch step {
+        case .mail:
+            return SMTPResult(verdict: .senderRejected, step: step, reply: reply)
+        case .rcpt:
+            return SMTPResult(verdict: enhancedClass == "7" ? .senderRejected : .recipientRejected, step: step, reply: reply)
+        default:
+            return SMTPResult(verdict: enhancedClass == "1" ? .recipientRejected : .senderRejected, step: step, reply: reply)
+        }
+    }
+
+    // MARK: Helpers
+
+    private mutating func finish(_ result: SMTPResult) -> Action {
+        phase = .done
+        pending = []
+        self.result = result
+        return .finish(result)
+    }
+
+    private mutating func send(_ command: Command) -> Action { send([command]) }
+
+    private mutating func send(_ commands: [Command]) -> Action {
+        pending.append(contentsOf: commands.map(\.step))
+        return .send(commands)
+    }
+
+    private func command(_ text: String, _ step: SMTPStep) -> Command {
+        Command(bytes: Array((text + "\r\n").utf8), transcript: text, step: step)
+    }
+
+    static func name(_ step: SMTPStep) -> String {
+        switch step {
+        case .connect: "connect"
+        case .greeting: "greeting"
+        case .ehlo: "EHLO"
+        case .helo: "HELO"
+        case .auth: "AUTH"
+        case .mail: "MAIL"
+        case .rcpt: "RCPT"
+        case .data: "DATA"
+        case .endOfData: "end-of-data"
+        case .quit: "QUIT"
+        }
+    }
+}

@@ -1,0 +1,102 @@
+/// One server reply, possibly of several lines (RFC 5321 §4.2).
+///
+/// Decide on ``code`` and ``enhancedCode``, never on the text.
+///
+/// The lines are stored joined (one allocation per reply, however many lines it has), so
+/// parsing a long EHLO reply stays cheap; ``lines`` splits them on demand.
+public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
+    /// The three-digit code, 200...599.
+    public var code: Int
+    /// The RFC 3463 enhanced status code of the first line (`"5.1.1"`), only when its class
+    /// digit equals the code's first digit.
+    public var enhancedCode: String?
+    /// The lines joined with `"\n"`, each without its enhanced code.
+    public var text: String
+    /// The lines joined with `"\n"`, enhanced codes kept.
+    private var joinedLines: String
+
+    /// The text of each line, without the code and the separator (enhanced code kept).
+    /// Setting it re-derives ``text`` and ``enhancedCode``.
+    public var lines: [String] {
+        get {
+            var joined = joinedLines
+            return joined.withUTF8 { bytes in
+                var result: [String] = []
+                var lineStart = 0
+                for index in 0..<bytes.count where bytes[index] == 0x0A {
+                    result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<index]), as: UTF8.self))
+                    lineStart = index + 1
+                }
+                result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart...]), as: UTF8.self))
+                return result
+            }
+        }
+        set { self = SMTPReply(code: code, lines: newValue) }
+    }
+
+    /// Builds a reply; ``text`` and ``enhancedCode`` are derived from `lines`.
+    public init(code: Int, lines: [String]) {
+        let cleaned = lines.isEmpty ? [""] : lines.map { line in
+            String(decoding: line.utf8.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+        }
+        var bytes: [UInt8] = []
+        for (index, line) in cleaned.enumerated() {
+            if index > 0 { bytes.append(0x0A) }
+            bytes.append(contentsOf: line.utf8)
+        }
+        self = bytes.withUnsafeBufferPointer { SMTPReply(code: code, joined: $0, firstLineLength: cleaned[0].utf8.count) }
+    }
+
+    /// A one-line reply; `"5.1.1 no such user"` sets the enhanced code too.
+    public init(_ code: Int, _ text: String) {
+        self.init(code: code, lines: [text])
+    }
+
+    /// From cleaned line texts joined with LF (the parser's path: one pass, few allocations).
+    init(code: Int, joined: UnsafeBufferPointer<UInt8>, firstLineLength: Int) {
+        self.code = code
+        let all = String(decoding: joined, as: UTF8.self)
+        self.joinedLines = all
+        let enhanced = SMTPReplyParser.enhancedCodeLength(
+            UnsafeBufferPointer(rebasing: joined[0..<firstLineLength]), codeClass: UInt8(code / 100))
+        guard enhanced > 0 else {
+            self.enhancedCode = nil
+            self.text = all
+            return
+        }
+        let ec = UnsafeBufferPointer(rebasing: joined[0..<enhanced])
+        self.enhancedCode = String(decoding: ec, as: UTF8.self)
+        // Drop "ec" or "ec " at the start of every line that carries it.
+        var stripped: [UInt8] = []
+        stripped.reserveCapacity(joined.count)
+        var lineStart = 0
+        while lineStart <= joined.count {
+            var lineEnd = lineStart
+            while lineEnd < joined.count, joined[lineEnd] != 0x0A { lineEnd += 1 }
+            var from = lineStart
+            if lineEnd - lineStart >= enhanced,
+               joined[lineStart..<(lineStart + enhanced)].elementsEqual(ec),
+               lineStart + enhanced == lineEnd || joined[lineStart + enhanced] == 0x20 {
+                from = min(lineEnd, lineStart + enhanced + 1)
+            }
+            if lineStart > 0 { stripped.append(0x0A) }
+            stripped.append(contentsOf: UnsafeBufferPointer(rebasing: joined[from..<lineEnd]))
+            lineStart = lineEnd + 1
+        }
+        self.text = String(decoding: stripped, as: UTF8.self)
+    }
+
+    /// 2xx.
+    public var isPositive: Bool { (200..<300).contains(code) }
+    /// 3xx (354 after DATA, 334 during AUTH).
+    public var isIntermediate: Bool { (300..<400).contains(code) }
+    /// 4xx: try again later.
+    public var isTransient: Bool { (400..<500).contains(code) }
+    /// 5xx: do not try again.
+    public var isPermanent: Bool { (500..<600).contains(code) }
+
+    /// The reply on one line, e.g. `550 5.1.1 no such user` (several lines with " / ").
+    public var description: String {
+        joinedLines.isEmpty ? "\(code)" : "\(code) " + lines.joined(separator: " / ")
+    }
+}

@@ -1,0 +1,294 @@
+import Sockets
+
+/// One SMTP connection to one server: a thin actor that runs ``SMTPClientStateMachine``
+/// over a ``Sockets/TCPConnection`` with a timeout per step.
+///
+/// ```swift
+/// let session = SMTPSession(server: try SocketAddress(ip: "192.0.2.25", port: 25),
+///                           configuration: try SMTPSessionConfiguration(heloName: "app.example"))
+/// if let failure = await session.open() { return failure }      // connect, greeting, EHLO
+/// let result = await session.send(from: sender, to: recipient, data: message.encoded())
+/// ```
+///
+/// - ``open()`` connects, reads the greeting, sends EHLO (HELO when EHLO gets 500/502)
+///   and, with credentials, AUTH PLAIN or LOGIN. It returns `nil` when the session is
+///   ready, else why not. Cancelling its task ends it at once (``SMTPVerdict/unreachable``).
+/// - ``send(from:to:data:)`` and ``probe(from:to:)`` run one transaction (pipelined when
+///   the server offers PIPELINING). Once the verdict is known the session sends QUIT (a
+///   probe sends RSET and QUIT) without waiting for the reply and closes the connection:
+///   one transaction per session, QUIT never on the critical path.
+/// - A connection that closes, times out or talks garbage inside the transaction is a
+///   ``SMTPVerdict/temporaryFailure`` (RFC 5321 §3.8: as 451).
+public actor SMTPSession {
+    private enum State { case new, opening, ready, busy, closed }
+
+    /// The server this session talks to.
+    public nonisolated let server: SocketAddress
+    /// The configuration it was made with.
+    public nonisolated let configuration: SMTPSessionConfiguration
+    private let loop: EventLoop
+    private let started = ContinuousClock.now
+    private var state = State.new
+    private var connection: TCPConnection?
+    private var machine: SMTPClientStateMachine
+    private var parser = SMTPReplyParser()
+    private var spare: [UInt8] = []
+    private var openResult: SMTPResult?
+    private var stepStarted = ContinuousClock.now
+
+    /// Every command and reply so far, credentials redacted, message bodies as byte counts.
+    public private(set) var transcript: [TranscriptEntry] = []
+    /// The time each step took: connect, greeting (from connect), and each command to its
+    /// reply (commands of a pipelined group all count from the group's write).
+    public private(set) var timings: [SMTPStep: Duration] = [:]
+    /// The verdict of the transaction (or of `open()` when it failed), once known.
+    public private(set) var result: SMTPResult?
+
+    /// - Parameters:
+    ///   - server: the MX host's address and port.
+    ///   - configuration: HELO name, timeouts and optional credentials.
+    ///   - loop: the socket event loop.
+    public init(server: SocketAddress, configuration: SMTPSessionConfiguration, loop: EventLoop = .shared) {
+        self.server = server
+        self.configuration = configuration
+        self.loop = loop
+        self.machine = SMTPClientStateMachine(heloName: configuration.heloName, credentials: configuration.credentials)
+    }
+
+    /// The extensions the server announced in its EHLO reply (empty before, or after HELO).
+    public var capabilities: SMTPCapabilities { machine.capabilities }
+
+    /// Connect, 220 greeting, EHLO (HELO fallback), AUTH when configured.
+    /// - Returns: `nil` when ready for a transaction; otherwise why not (verdict
+    ///   ``SMTPVerdict/unreachable`` or ``SMTPVerdict/senderRejected``). Returns promptly,
+    ///   as `.unreachable`, when the task is cancelled. Calling it again returns the
+    ///   first call's answer.
+    public func open() async -> SMTPResult? {
+        switch state {
+        case .new: break
+        case .ready, .busy: return nil
+        case .opening, .closed:
+            return openResult ?? SMTPResult(verdict: .unreachable, step: .connect, detail: "the session is already closed")
+        }
+        state = .opening
+        if Task.isCancelled {
+            return failOpen(SMTPResult(verdict: .unreachable, step: .connect, detail: "cancelled before connecting"))
+        }
+        let connectStart = ContinuousClock.now
+        do {
+            connection = try await TCPConnection.connect(
+                to: server, deadline: connectStart + configuration.timeouts.connect, loop: loop)
+        } catch {
+            let detail: String
+            switch error.code {
+            case .timedOut: detail = "timed out connecting to \(server)"
+            case .cancelled: detail = "cancelled while connecting to \(server)"
+            default: detail = "cannot connect to \(server): \(error.message) (\(error.code))"
+            }
+            timings[.connect] = ContinuousClock.now - connectStart
+            return failOpen(SMTPResult(verdict: .unreachable, step: .connect, detail: detail))
+        }
+        stepStarted = ContinuousClock.now
+        timings[.connect] = stepStarted - connectStart
+        if state == .closed {
+            // close() ran while connecting.
+            connection?.close()
+            return failOpen(SMTPResult(verdict: .unreachable, step: .connect, detail: "closed while connecting"))
+        }
+        let outcome = await run(machine.connected())
+        if let outcome {
+            openResult = outcome
+            return outcome
+        }
+        state = .ready
+        return nil
+    }
+
+    /// Runs MAIL, RCPT, DATA, the message and end of data (MAIL+RCPT+DATA in one write
+    /// when the server offers PIPELINING), then QUIT without waiting. Opens the session
+    /// first if ``open()`` was not called.
+    public func send(from: EmailAddress, to: EmailAddress, data: MessageData) async -> SMTPResult {
+        if let blocked = await prepareTransaction() { return blocked }
+        state = .busy
+        stepStarted = ContinuousClock.now
+        let outcome = await run(machine.startTransaction(from: from, to: to, data: data), message: data)
+        return outcome ?? SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the transaction ended without a verdict")
+    }
+
+    /// Runs MAIL and RCPT (pipelined when offered), then RSET and QUIT without waiting; no
+    /// DATA. ``SMTPVerdict/accepted`` means RCPT got 2xx.
+    public func probe(from: EmailAddress, to: EmailAddress) async -> SMTPResult {
+        if let blocked = await prepareTransaction() { return blocked }
+        state = .busy
+        stepStarted = ContinuousClock.now
+        let outcome = await run(machine.startProbe(from: from, to: to), message: nil)
+        return outcome ?? SMTPResult(verdict: .temporaryFailure, step: .rcpt, detail: "the probe ended without a verdict")
+    }
+
+    /// Sends QUIT without waiting for its reply and closes the socket. Idempotent; safe at
+    /// any time (an operation in progress then ends as a failure of its step).
+    public func close() async {
+        guard state != .closed else { return }
+        state = .closed
+        guard let connection else { return }
+        self.connection = nil
+        if machine.result == nil, machine.awaitedStep == nil || machine.isReady {
+            await writeQuietly(connection, machine.isInTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
+        }
+        connection.close()
+    }
+
+    // MARK: Running the machine
+
+    private func prepareTransaction() async -> SMTPResult? {
+        if state == .new, let failure = await open() { return failure }
+        switch state {
+        case .ready: return nil
+        case .busy: return SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "a transaction is already running on this session")
+        default: return openResult ?? result ?? SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the session is closed")
+        }
+    }
+
+    private func failOpen(_ failure: SMTPResult) -> SMTPResult {
+        openResult = failure
+        result = failure
+        state = .closed
+        connection?.close()
+        connection = nil
+        return failure
+    }
+
+    /// Executes actions until the machine is ready (returns `nil`) or finished.
+    private func run(_ first: SMTPClientStateMachine.Action, message: MessageData? = nil) async -> SMTPResult? {
+        var action = first
+        while true {
+            switch action {
+            case .ready:
+                return nil
+            case .finish(let outcome):
+                await finish(outcome)
+                return outcome
+            case .awaitReply:
+                action = await readReply()
+            case .send(let commands):
+                var bytes: [UInt8] = []
+                for command in commands {
+                    bytes.append(contentsOf: command.bytes)
+                    record(.sent, command.transcript)
+                }
+                let step = commands.first?.step ?? .quit
+                if let failure = await write(bytes, step: step) {
+                    action = .finish(failure)
+                    continue
+                }
+                stepStarted = ContinuousClock.now
+                action = await readReply()
+            case .sendMessage:
+                stepStarted = ContinuousClock.now
+                if let failure = await stream(message?.bytes ?? []) {
+                    action = .finish(failure)
+                    continue
+                }
+                action = await readReply()
+            }
+        }
+    }
+
+    /// Writes the message in chunks of at most 64 KiB, CRLF-normalised and dot-stuffed.
+    private func stream(_ bytes: [UInt8]) async -> SMTPResult? {
+        var stuffer = SMTPDataStuffer()
+        let chunkSize = 64 * 1024
+        var offset = 0
+        var chunk: [UInt8] = []
+        repeat {
+            chunk.removeAll(keepingCapacity: true)
+            let end = min(offset + chunkSize, bytes.count)
+            stuffer.encode(bytes[offset..<end], into: &chunk)
+            offset = end
+            if offset == bytes.count { stuffer.finish(into: &chunk) }
+            if let failure = await write(chunk, step: .endOfData) { return failure }
+        } while offset < bytes.count
+        record(.sent, "<message: \(bytes.count) bytes>")
+        record(.sent, ".")
+        return nil
+    }
+
+    private func write(_ bytes: [UInt8], step: SMTPStep) async -> SMTPResult? {
+        guard let connection else { return machine.fail(.connectionClosed) }
+        do {
+            try await connection.write(bytes, deadline: ContinuousClock.now + configuration.timeouts.timeout(for: step))
+            return nil
+        } catch {
+            return machine.fail(failure(for: error))
+        }
+    }
+
+    private func readReply() async -> SMTPClientStateMachine.Action {
+        let step = machine.awaitedStep ?? .quit
+        let deadline = ContinuousClock.now + configuration.timeouts.timeout(for: step)
+        while true {
+            do {
+                if let reply = try parser.next() {
+                    for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+                    timings[step] = ContinuousClock.now - stepStarted
+                    return machine.receive(reply)
+                }
+            } catch {
+                record(.received, "<garbage: \(error.message)>")
+                return .finish(machine.fail(.protocolError(error)))
+            }
+            guard let connection else { return .finish(machine.fail(.connectionClosed)) }
+            var buffer = spare
+            spare = []
+            buffer.removeAll(keepingCapacity: true)
+            do {
+                let count = try await connection.read(appendingTo: &buffer, maxBytes: 16 * 1024, deadline: deadline)
+                if count == 0 {
+                    timings[step] = ContinuousClock.now - stepStarted
+                    return .finish(machine.fail(.connectionClosed))
+                }
+                parser.feed(buffer)
+                spare = buffer
+            } catch {
+                timings[step] = ContinuousClock.now - stepStarted
+                return .finish(machine.fail(failure(for: error)))
+            }
+        }
+    }
+
+    private func failure(for error: SocketError) -> SMTPClientStateMachine.Failure {
+        switch error.code {
+        case .timedOut: .timedOut
+        case .cancelled: .cancelled
+        case .connectionReset, .closed: .connectionClosed
+        default: .socket("\(error.message) (\(error.code))")
+        }
+    }
+
+    /// The verdict is known: QUIT (RSET first after a probe) without waiting, then close.
+    private func finish(_ outcome: SMTPResult) async {
+        result = outcome
+        if state == .opening { openResult = outcome }
+        state = .closed
+        guard let connection else { return }
+        self.connection = nil
+        // Only when the server is listening for commands: not after a failure, and not
+        // while a pipelined group's replies are still due (they would answer our QUIT).
+        let clean = outcome.reply != nil && outcome.step != .connect
+        if clean {
+            let inTransaction = outcome.step == .mail || outcome.step == .rcpt
+            await writeQuietly(connection, inTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
+        }
+        connection.close()
+    }
+
+    /// Writes a command without waiting for a reply; a few milliseconds at most.
+    private func writeQuietly(_ connection: TCPConnection, _ text: String) async {
+        record(.sent, text.split(separator: "\r\n").joined(separator: " / "))
+        try? await connection.write(Array(text.utf8), deadline: ContinuousClock.now + .milliseconds(100))
+    }
+
+    private func record(_ direction: TranscriptEntry.Direction, _ text: String) {
+        transcript.append(TranscriptEntry(direction: direction, text: text, elapsed: ContinuousClock.now - started))
+    }
+}

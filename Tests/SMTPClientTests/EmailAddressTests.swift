@@ -1,0 +1,91 @@
+import SMTPClient
+import Testing
+
+private let invalidAddresses: [(String, EmailAddressError.Code)] = [
+        ("a@b.com\r\nRCPT TO:<x>", EmailAddressError.Code.forbiddenCharacter),
+        ("a@b.com\nRCPT TO:<x>", .forbiddenCharacter),
+        ("a\r@b.com", .forbiddenCharacter),
+        ("a@b.com\u{0}", .forbiddenCharacter),
+        ("\"a\r\nb\"@b.com", .forbiddenCharacter),
+        ("plainaddress", .missingAt),
+        ("@example.com", .missingAt),
+        ("user@", .missingAt),
+        ("a..b@example.com", .invalidLocalPart),
+        (".a@example.com", .invalidLocalPart),
+        ("a.@example.com", .invalidLocalPart),
+        ("a b@example.com", .invalidLocalPart),
+        ("a<b>@example.com", .invalidLocalPart),
+        ("\"unclosed@example.com", .invalidLocalPart),
+        (String(repeating: "a", count: 65) + "@example.com", .localPartTooLong),
+        ("user@exa mple.com", .invalidDomain),
+        ("user@-example.com", .invalidDomain),
+        ("user@example..com", .invalidDomain),
+        ("user@example.com.", .invalidDomain),
+        ("user@under_score.com", .invalidDomain),
+        ("user@[300.0.0.1]", .invalidAddressLiteral),
+        ("user@[IPv6:zz::1]", .invalidAddressLiteral),
+        ("user@[192.0.2.1", .invalidAddressLiteral),
+        ("user@" + Array(repeating: String(repeating: "a", count: 63), count: 4).joined(separator: "."), .domainTooLong),
+        (String(repeating: "a", count: 64) + "@" + Array(repeating: String(repeating: "b", count: 63), count: 3).joined(separator: ".") + ".cc", .addressTooLong),
+]
+
+@Suite("EmailAddress")
+struct EmailAddressTests {
+    @Test("Valid addresses and the form they are sent in", arguments: [
+        ("jane@example.com", "jane@example.com", false),
+        ("Jane.Doe@EXAMPLE.com", "Jane.Doe@example.com", false),
+        ("a+tag@sub.example.co.uk", "a+tag@sub.example.co.uk", false),
+        ("!#$%&'*+-/=?^_`{|}~@example.com", "!#$%&'*+-/=?^_`{|}~@example.com", false),
+        ("\"a b\"@example.com", "\"a b\"@example.com", false),
+        ("\"a@b\"@example.com", "\"a@b\"@example.com", false),
+        ("\"a\\\"b\"@example.com", "\"a\\\"b\"@example.com", false),
+        ("user@[192.0.2.1]", "user@[192.0.2.1]", false),
+        ("user@[IPv6:2001:db8::1]", "user@[IPv6:2001:db8::1]", false),
+        ("user@bücher.example", "user@xn--bcher-kva.example", false),
+        ("用户@例子.广告", "用户@xn--fsqu00a.xn--4rr70v", true),
+        ("josé@example.com", "josé@example.com", true),
+        ("postmaster@localhost", "postmaster@localhost", false),
+    ])
+    func valid(text: String, sent: String, utf8: Bool) throws {
+        let address = try EmailAddress(text)
+        #expect(address.description == sent)
+        #expect(address.requiresSMTPUTF8 == utf8)
+    }
+
+    @Test("Invalid addresses give a typed error", arguments: invalidAddresses)
+    func invalid(text: String, code: EmailAddressError.Code) {
+        do {
+            _ = try EmailAddress(text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.code == code)
+            #expect(!error.message.contains("\r") && !error.message.contains("\n"))
+        }
+    }
+
+    @Test("The limits are inclusive: 64-byte local part, 254-byte address")
+    func limits() throws {
+        let local = String(repeating: "a", count: 64)
+        _ = try EmailAddress("\(local)@example.com")
+        let domain = Array(repeating: String(repeating: "b", count: 61), count: 2).joined(separator: ".") + "." + String(repeating: "b", count: 62) + ".cc"
+        let address = try EmailAddress("\(local)@\(domain)")
+        #expect(address.description.utf8.count == 254)
+    }
+
+    @Test("HELO names are validated like domains", arguments: [
+        ("mail.example.com", true), ("Bücher.example", true), ("[192.0.2.1]", true),
+        ("bad\r\nMAIL FROM:<x>", false), ("with space", false), ("nul\u{0}", false), ("", false),
+    ])
+    func heloName(name: String, valid: Bool) {
+        let configuration = try? SMTPSessionConfiguration(heloName: name)
+        #expect((configuration != nil) == valid)
+        if name == "Bücher.example" { #expect(configuration?.heloName == "xn--bcher-kva.example") }
+    }
+
+    @Test("Credentials never print")
+    func credentialsRedacted() throws {
+        let credentials = try SMTPCredentials(username: "user", password: "hunter2")
+        #expect(!"\(credentials)".contains("hunter2"))
+        #expect(throws: EmailAddressError.self) { try SMTPCredentials(username: "u\r\n", password: "p") }
+    }
+}

@@ -1,0 +1,161 @@
+@testable import SMTPClient
+import Testing
+
+private func address(_ text: String) -> EmailAddress { try! EmailAddress(text) }
+
+private func lines(of data: MessageData) -> [String] {
+    String(decoding: data.bytes, as: UTF8.self).components(separatedByCRLF: ())
+}
+
+extension String {
+    fileprivate func components(separatedByCRLF: Void) -> [String] {
+        var result: [String] = []
+        var current: [UInt8] = []
+        let bytes = Array(utf8)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 0x0D, index + 1 < bytes.count, bytes[index + 1] == 0x0A {
+                result.append(String(decoding: current, as: UTF8.self))
+                current = []
+                index += 2
+            } else {
+                current.append(bytes[index])
+                index += 1
+            }
+        }
+        if !current.isEmpty { result.append(String(decoding: current, as: UTF8.self)) }
+        return result
+    }
+}
+
+/// Every line end is CRLF: no bare CR, no bare LF.
+private func onlyCRLF(_ bytes: [UInt8]) -> Bool {
+    for (index, byte) in bytes.enumerated() {
+        if byte == 0x0A, index == 0 || bytes[index - 1] != 0x0D { return false }
+        if byte == 0x0D, index + 1 >= bytes.count || bytes[index + 1] != 0x0A { return false }
+    }
+    return true
+}
+
+@Suite("Message composition and dot-stuffing")
+struct MessageTests {
+    let from = address("noreply@app.example")
+    let to = address("jane@example.com")
+
+    @Test("An ASCII body goes out as 7bit, unchanged but for its line ends")
+    func asciiBody() {
+        let message = Message(from: from, to: to, subject: "Welcome", text: "Hello\nYour code: 123\r\n.dot line\rend",
+                              date: 1_795_000_000, messageID: "<id1@app.example>")
+        let data = message.encoded()
+        let text = String(decoding: data.bytes, as: UTF8.self)
+        #expect(onlyCRLF(data.bytes))
+        #expect(!data.requires8BitMIME && !data.requiresSMTPUTF8)
+        #expect(data.messageID == "<id1@app.example>")
+        #expect(text.hasPrefix("Date: "))
+        for header in ["From: <noreply@app.example>\r\n", "To: <jane@example.com>\r\n", "Subject: Welcome\r\n",
+                       "Message-ID: <id1@app.example>\r\n", "MIME-Version: 1.0\r\n",
+                       "Content-Transfer-Encoding: 7bit\r\n", "charset=us-ascii"] {
+            #expect(text.contains(header), "missing \(header)")
+        }
+        #expect(text.hasSuffix("\r\n\r\nHello\r\nYour code: 123\r\n.dot line\r\nend\r\n"))
+    }
+
+    @Test("The Date header is RFC 5322", arguments: [
+        (Int64(0), "Thu, 1 Jan 1970 00:00:00 +0000"),
+        (Int64(1_795_000_000), "Wed, 18 Nov 2026 11:06:40 +0000"),
+        (Int64(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000"),
+    ])
+    func date(seconds: Int64, expected: String) {
+        #expect(Message.rfc5322Date(seconds) == expected)
+    }
+
+    @Test("A UTF-8 subject and body are encoded: RFC 2047 words and quoted-printable")
+    func utf8() {
+        let message = Message(from: from, to: to, subject: "Bienvenue à bord, José ✓",
+                              text: "Voilà votre code : 123456 — à bientôt", fromName: "Équipe App")
+        let data = message.encoded()
+        let text = String(decoding: data.bytes, as: UTF8.self)
+        #expect(data.bytes.allSatisfy { $0 < 0x80 })
+        #expect(!data.requires8BitMIME)
+        #expect(text.contains("Subject: =?UTF-8?B?"))
+        #expect(text.contains("From: =?UTF-8?B?"))
+        #expect(text.contains("Content-Transfer-Encoding: quoted-printable"))
+        #expect(text.contains("charset=utf-8"))
+        #expect(text.contains("Voil=C3=A0 votre code : 123456 =E2=80=94 =C3=A0 bient=C3=B4t"))
+        // The encoded subject decodes back to the original.
+        let subjectLines = lines(of: data).drop(while: { !$0.hasPrefix("Subject:") })
+        var decoded: [UInt8] = []
+        for line in subjectLines.prefix(while: { $0.hasPrefix("Subject:") || $0.hasPrefix(" ") }) {
+            for word in line.split(separator: " ") where word.hasPrefix("=?UTF-8?B?") {
+                decoded += Base64.decode(String(word.dropFirst(10).dropLast(2))) ?? []
+            }
+        }
+        #expect(String(decoding: decoded, as: UTF8.self) == "Bienvenue à bord, José ✓")
+    }
+
+    @Test("UTF-8 body as 8bit when the caller allows 8BITMIME")
+    func eightBit() {
+        let data = Message(from: from, to: to, subject: "x", text: "Grüße", allows8BitMIME: true).encoded()
+        #expect(data.requires8BitMIME)
+        #expect(String(decoding: data.bytes, as: UTF8.self).contains("Content-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n"))
+    }
+
+    @Test("A UTF-8 address marks the message as needing SMTPUTF8")
+    func smtpUTF8() {
+        let data = Message(from: from, to: address("josé@example.com"), subject: "x", text: "y").encoded()
+        #expect(data.requiresSMTPUTF8)
+    }
+
+    @Test("No line is longer than 998 bytes: long lines become quoted-printable")
+    func longLines() {
+        let long = String(repeating: "abcdefghij", count: 300)
+        let data = Message(from: from, to: to, subject: String(repeating: "word ", count: 300), text: long).encoded()
+        #expect(onlyCRLF(data.bytes))
+        #expect(lines(of: data).allSatisfy { $0.utf8.count <= 998 })
+        #expect(String(decoding: data.bytes, as: UTF8.self).contains("quoted-printable"))
+        // Soft line breaks rejoin to the original.
+        let body = String(decoding: data.bytes, as: UTF8.self).components(separatedByCRLF: ())
+            .drop(while: { !$0.isEmpty }).dropFirst()
+        #expect(body.map { $0.hasSuffix("=") ? String($0.dropLast()) : $0 }.joined() == long)
+    }
+
+    @Test("CR/LF in the subject cannot start a new header")
+    func headerInjection() {
+        let data = Message(from: from, to: to, subject: "hi\r\nBcc: victim@example.com", text: "x").encoded()
+        #expect(!lines(of: data).contains { $0.hasPrefix("Bcc:") })
+    }
+
+    @Test("Text and HTML make multipart/alternative")
+    func multipart() {
+        let data = Message(from: from, to: to, subject: "x", text: "plain", html: "<p>ç</p>").encoded()
+        let text = String(decoding: data.bytes, as: UTF8.self)
+        #expect(text.contains("Content-Type: multipart/alternative; boundary=\"=_directsmtp_"))
+        #expect(text.contains("Content-Type: text/plain; charset=us-ascii"))
+        #expect(text.contains("Content-Type: text/html; charset=utf-8"))
+        #expect(text.contains("<p>=C3=A7</p>"))
+        #expect(onlyCRLF(data.bytes))
+    }
+
+    @Test("Dot-stuffing and line ends while streaming", arguments: [
+        ("a\r\n.b\r\n", "a\r\n..b\r\n.\r\n"),
+        (".", "..\r\n.\r\n"),
+        ("", ".\r\n"),
+        ("a\nb\rc\r\n", "a\r\nb\r\nc\r\n.\r\n"),
+        ("x\r\n.\r\ny", "x\r\n..\r\ny\r\n.\r\n"),
+        ("x\n.\nQUIT\n", "x\r\n..\r\nQUIT\r\n.\r\n"),
+        ("smuggle\n.\r\nMAIL FROM:<x>", "smuggle\r\n..\r\nMAIL FROM:<x>\r\n.\r\n"),
+        ("a\r\r\nb", "a\r\n\r\nb\r\n.\r\n"),
+    ])
+    func stuffing(input: String, expected: String) {
+        let bytes = Array(input.utf8)
+        // Whole, and split at every position: the result must not depend on chunking.
+        for split in 0...bytes.count {
+            var stuffer = SMTPDataStuffer()
+            var output: [UInt8] = []
+            stuffer.encode(bytes[..<split], into: &output)
+            stuffer.encode(bytes[split...], into: &output)
+            stuffer.finish(into: &output)
+            #expect(String(decoding: output, as: UTF8.self) == expected)
+        }
+    }
+}

@@ -1,0 +1,159 @@
+@testable import SMTPClient
+import Testing
+
+private func parseAll(_ text: String) throws(SMTPProtocolError) -> [SMTPReply] {
+    var parser = SMTPReplyParser()
+    parser.feed(Array(text.utf8))
+    var replies: [SMTPReply] = []
+    while let reply = try parser.next() { replies.append(reply) }
+    return replies
+}
+
+@Suite("SMTP reply parser")
+struct SMTPReplyParserTests {
+    @Test("Well-formed replies", arguments: [
+        ("250 OK\r\n", 250, nil as String?, ["OK"], "OK"),
+        ("250\r\n", 250, nil, [""], ""),
+        ("250 \r\n", 250, nil, [""], ""),
+        ("220 mx.example ESMTP ready  \t\r\n", 220, nil, ["mx.example ESMTP ready"], "mx.example ESMTP ready"),
+        ("250 OK\n", 250, nil, ["OK"], "OK"),
+        ("550 5.1.1 no such user\r\n", 550, "5.1.1", ["5.1.1 no such user"], "no such user"),
+        ("550 4.1.1 class mismatch\r\n", 550, nil, ["4.1.1 class mismatch"], "4.1.1 class mismatch"),
+        ("250 2.0.0\r\n", 250, "2.0.0", ["2.0.0"], ""),
+        ("451 4.7.1 greylisted\r\n", 451, "4.7.1", ["4.7.1 greylisted"], "greylisted"),
+        ("550 5.1.10 null MX\r\n", 550, "5.1.10", ["5.1.10 null MX"], "null MX"),
+        ("554 5.7.1234 x\r\n", 554, nil, ["5.7.1234 x"], "5.7.1234 x"),
+        ("250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n", 250, nil, ["mx.example", "PIPELINING", "SIZE 1000"], "mx.example\nPIPELINING\nSIZE 1000"),
+        ("550-5.7.1 line one\n550 5.7.1 line two\n", 550, "5.7.1", ["5.7.1 line one", "5.7.1 line two"], "line one\nline two"),
+        ("250 a\u{1}b\u{7F}c\r\n", 250, nil, ["a?b?c"], "a?b?c"),
+        ("250 NUL\u{0}here\r\n", 250, nil, ["NUL?here"], "NUL?here"),
+    ])
+    func wellFormed(input: String, code: Int, enhanced: String?, lines: [String], text: String) throws {
+        let replies = try parseAll(input)
+        #expect(replies.count == 1)
+        #expect(replies.first?.code == code)
+        #expect(replies.first?.enhancedCode == enhanced)
+        #expect(replies.first?.lines == lines)
+        #expect(replies.first?.text == text)
+    }
+
+    @Test("Invalid UTF-8 is repaired, not fatal")
+    func invalidUTF8() throws {
+        var parser = SMTPReplyParser()
+        parser.feed([0x32, 0x35, 0x30, 0x20, 0xFF, 0xFE, 0x41, 0x0D, 0x0A])
+        let reply = try parser.next()
+        #expect(reply?.code == 250)
+        #expect(reply?.text == "\u{FFFD}\u{FFFD}A")
+    }
+
+    @Test("Bad input ends in a typed error", arguments: [
+        ("25 OK\r\n", SMTPProtocolError.Code.invalidCode),
+        ("2500 OK\r\n", .invalidSeparator),
+        ("250x OK\r\n", .invalidSeparator),
+        ("ABC OK\r\n", .invalidCode),
+        ("150 OK\r\n", .invalidCode),
+        ("650 OK\r\n", .invalidCode),
+        ("\r\n", .invalidCode),
+        ("HTTP/1.1 400 Bad Request\r\n", .invalidCode),
+        ("250-first\r\n550 second\r\n", .mixedCodes),
+        ("\u{0}\u{0}\u{0}\u{0}\r\n", .invalidCode),
+    ])
+    func badInput(input: String, code: SMTPProtocolError.Code) {
+        do {
+            _ = try parseAll(input)
+            Issue.record("parsed \(input.debugDescription)")
+        } catch {
+            #expect(error.code == code)
+        }
+    }
+
+    @Test("A stream without CRLF fails at 2048 bytes, not later")
+    func noLineEnd() {
+        var parser = SMTPReplyParser()
+        parser.feed(Array(repeating: UInt8(ascii: "2"), count: 2048))
+        #expect((try? parser.next()) == .some(nil))
+        parser.feed([UInt8(ascii: "2")])
+        #expect(throws: SMTPProtocolError.self) { try parser.next() }
+    }
+
+    @Test("A 100 KB line is refused")
+    func hugeLine() {
+        let line = "250 " + String(repeating: "x", count: 100_000) + "\r\n"
+        #expect(throws: SMTPProtocolError.self) { try parseAll(line) }
+    }
+
+    @Test("A million continuation lines are refused after 1000")
+    func manyLines() {
+        var parser = SMTPReplyParser()
+        let line = Array("250-x\r\n".utf8)
+        var failedAt: Int?
+        for index in 0..<1_000_000 {
+            parser.feed(line)
+            do {
+                _ = try parser.next()
+            } catch {
+                #expect(error.code == .replyTooLong)
+                failedAt = index
+                break
+            }
+        }
+        #expect(failedAt == 1000)
+    }
+
+    @Test("A reply over 64 KiB is refused")
+    func bigReply() {
+        let line = "250-" + String(repeating: "x", count: 2000) + "\r\n"
+        let text = String(repeating: line, count: 40) + "250 end\r\n"
+        do {
+            _ = try parseAll(text)
+            Issue.record("accepted an 80 KB reply")
+        } catch {
+            #expect(error.code == .replyTooLong)
+        }
+    }
+
+    @Test("One byte at a time gives the same replies")
+    func byteAtATime() throws {
+        let text = "220 hi\r\n250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n354 go\n"
+        var parser = SMTPReplyParser()
+        var replies: [SMTPReply] = []
+        for byte in text.utf8 {
+            parser.feed([byte])
+            while let reply = try parser.next() { replies.append(reply) }
+        }
+        #expect(replies == (try parseAll(text)))
+        #expect(replies.map(\.code) == [220, 250, 354])
+        #expect(replies[1].lines == ["mx", "PIPELINING", "8BITMIME"])
+    }
+
+    @Test("Many replies in one segment")
+    func manyInOne() throws {
+        let text = String(repeating: "250 2.1.0 OK\r\n", count: 500)
+        let replies = try parseAll(text)
+        #expect(replies.count == 500)
+        #expect(replies.allSatisfy { $0.code == 250 && $0.enhancedCode == "2.1.0" && $0.text == "OK" })
+    }
+
+    @Test("After an error the parser keeps failing")
+    func poisoned() {
+        var parser = SMTPReplyParser()
+        parser.feed(Array("XYZ\r\n250 OK\r\n".utf8))
+        #expect(throws: SMTPProtocolError.self) { try parser.next() }
+        #expect(throws: SMTPProtocolError.self) { try parser.next() }
+    }
+
+    @Test("Capabilities from an EHLO reply")
+    func capabilities() throws {
+        let reply = try parseAll("250-mx.example greets you\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN login\r\n250-AUTH=CRAM-MD5\r\n250-STARTTLS\r\n250 ENHANCEDSTATUSCODES\r\n")[0]
+        let capabilities = SMTPCapabilities(ehloReply: reply)
+        #expect(capabilities.pipelining)
+        #expect(capabilities.size == 35_882_577)
+        #expect(capabilities.eightBitMIME)
+        #expect(capabilities.smtpUTF8)
+        #expect(capabilities.startTLS)
+        #expect(capabilities.enhancedStatusCodes)
+        #expect(capabilities.authMechanisms == ["PLAIN", "LOGIN", "CRAM-MD5"])
+        let bare = SMTPCapabilities(ehloReply: try parseAll("250 mx.example\r\n")[0])
+        #expect(!bare.pipelining && bare.size == nil && bare.authMechanisms.isEmpty)
+    }
+}

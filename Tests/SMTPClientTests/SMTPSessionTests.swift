@@ -1,0 +1,336 @@
+import DirectSMTPTesting
+import SMTPClient
+import Sockets
+import Testing
+
+private let sender = try! EmailAddress("app@sender.example")
+private let recipient = try! EmailAddress("jane@example.com")
+
+private func makeSession(
+    _ server: MockSMTPServer, timeouts: SMTPTimeouts = .uniform(.seconds(2)), credentials: SMTPCredentials? = nil
+) throws -> SMTPSession {
+    SMTPSession(server: server.address,
+                configuration: try SMTPSessionConfiguration(heloName: "client.test", timeouts: timeouts, credentials: credentials))
+}
+
+private func message(_ text: String = "Your code is 123456.", subject: String = "Welcome") -> MessageData {
+    Message(from: sender, to: recipient, subject: subject, text: text).encoded()
+}
+
+private func send(_ script: MockSMTPScript, timeouts: SMTPTimeouts = .uniform(.seconds(2)),
+                  data: MessageData = message()) async throws -> (SMTPResult, MockSMTPServer, SMTPSession) {
+    let server = try MockSMTPServer.start(script)
+    let session = try makeSession(server, timeouts: timeouts)
+    let result = await session.send(from: sender, to: recipient, data: data)
+    return (result, server, session)
+}
+
+/// Server behaviours and the verdict they must give (send mode).
+private let scenarios: [(String, @Sendable (inout MockSMTPScript) -> Void, SMTPVerdict, SMTPStep)] = [
+    ("accepted", { _ in }, .accepted, .endOfData),
+    ("550 5.1.1 recipient", { $0.rcpt = .reply(550, "5.1.1 no such user") }, .recipientRejected, .rcpt),
+    ("553 at MAIL", { $0.mail = .reply(553, "5.1.8 sender domain unknown") }, .senderRejected, .mail),
+    ("550 at MAIL", { $0.mail = .reply(550, "5.7.1 sender blocked") }, .senderRejected, .mail),
+    ("5.7.1 policy at RCPT", { $0.rcpt = .reply(554, "5.7.1 rejected by policy") }, .senderRejected, .rcpt),
+    ("451 greylisting", { $0.rcpt = .reply(451, "4.7.1 greylisted") }, .temporaryFailure, .rcpt),
+    ("421 at greeting", { $0.greeting = .reply(421, "4.3.2 too busy") }, .unreachable, .greeting),
+    ("554 at greeting", { $0.greeting = .reply(554, "5.7.1 no service") }, .senderRejected, .greeting),
+    ("4xx at EHLO", { $0.ehlo = .reply(451, "4.3.0 later") }, .unreachable, .ehlo),
+    ("421 at MAIL", { $0.mail = .reply(421, "4.3.2 shutting down") }, .temporaryFailure, .mail),
+    ("4xx at DATA", { $0.data = .reply(451, "4.3.0 later") }, .temporaryFailure, .data),
+    ("4xx after DATA", { $0.endOfData = .reply(451, "4.3.0 try again") }, .temporaryFailure, .endOfData),
+    ("5.1.1 after DATA", { $0.endOfData = .reply(550, "5.1.1 gone") }, .recipientRejected, .endOfData),
+    ("5xx after DATA", { $0.endOfData = .reply(554, "5.7.1 spam") }, .senderRejected, .endOfData),
+    ("close mid-reply at greeting", { $0.greeting = .closeMidReply }, .unreachable, .greeting),
+    ("close mid-reply at EHLO", { $0.ehlo = .closeMidReply }, .unreachable, .ehlo),
+    ("close mid-reply at RCPT", { $0.rcpt = .closeMidReply }, .temporaryFailure, .rcpt),
+    ("close mid-reply after DATA", { $0.endOfData = .closeMidReply }, .temporaryFailure, .endOfData),
+    ("close instead of MAIL reply", { $0.mail = .close }, .temporaryFailure, .mail),
+    ("garbage at greeting", { $0.greeting = .garbage("HTTP/1.1 400 Bad Request\r\n") }, .unreachable, .greeting),
+    ("garbage at RCPT", { $0.rcpt = .garbage("25O OK\r\n") }, .temporaryFailure, .rcpt),
+    ("mixed codes at EHLO", { $0.ehlo = .garbage("250-mx\r\n220 hi\r\n") }, .unreachable, .ehlo),
+    ("one byte at a time", { $0.greeting = $0.greeting.oneByteAtATime(); $0.endOfData = $0.endOfData.oneByteAtATime() }, .accepted, .endOfData),
+    ("EHLO 502: HELO", { $0.ehlo = .reply(502, "5.5.1 unrecognized") }, .accepted, .endOfData),
+    ("no PIPELINING", { $0.pipelining = false }, .accepted, .endOfData),
+]
+
+/// Silence at each step: the timeout fires at that step.
+private let silences: [(SMTPStep, @Sendable (inout MockSMTPScript) -> Void, SMTPVerdict)] = [
+    (.greeting, { $0.greeting = .silence }, .unreachable),
+    (.ehlo, { $0.ehlo = .silence }, .unreachable),
+    (.mail, { $0.mail = .silence }, .temporaryFailure),
+    (.rcpt, { $0.rcpt = .silence }, .temporaryFailure),
+    (.data, { $0.data = .silence }, .temporaryFailure),
+    (.endOfData, { $0.endOfData = .silence }, .temporaryFailure),
+]
+
+@Suite("SMTPSession against MockSMTPServer", .timeLimit(.minutes(1)))
+struct SMTPSessionTests {
+    @Test("Verdicts for each server behaviour", arguments: scenarios.indices)
+    func scenario(index: Int) async throws {
+        let (name, change, verdict, step) = scenarios[index]
+        var script = MockSMTPScript()
+        change(&script)
+        let (result, server, _) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == verdict, "\(name): \(result)")
+        #expect(result.step == step, "\(name): \(result)")
+        #expect(server.deliveryCount == (verdict == .accepted ? 1 : 0), "\(name)")
+    }
+
+    @Test("Silence at each step ends in a timeout at that step", arguments: silences.indices)
+    func silence(index: Int) async throws {
+        let (step, change, verdict) = silences[index]
+        var script = MockSMTPScript()
+        change(&script)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (result, server, _) = try await send(script, timeouts: .uniform(.milliseconds(250)))
+        defer { server.stop() }
+        let elapsed = clock.now - start
+        #expect(result.verdict == verdict)
+        #expect(result.step == step)
+        #expect(result.detail?.contains("timed out") == true, "\(result)")
+        #expect(elapsed < .seconds(2))
+        #expect(server.deliveryCount == 0)
+    }
+
+    @Test("Accepted: delivered exactly once, byte-exact, and the reply is returned")
+    func accepted() async throws {
+        let data = message()
+        let (result, server, session) = try await send(MockSMTPScript(), data: data)
+        defer { server.stop() }
+        #expect(result.verdict == .accepted)
+        #expect(result.reply?.code == 250 && result.reply?.enhancedCode == "2.0.0")
+        #expect(server.deliveryCount == 1)
+        let delivery = try #require(server.deliveries.first)
+        #expect(delivery.data == data.bytes)
+        #expect(delivery.from == "app@sender.example" && delivery.to == ["jane@example.com"])
+        #expect(delivery.mailParameters == ["SIZE=\(data.bytes.count)"])
+        let timings = await session.timings
+        for step in [SMTPStep.connect, .greeting, .ehlo, .mail, .rcpt, .data, .endOfData] {
+            #expect(timings[step] != nil, "no timing for \(step)")
+        }
+        let transcript = await session.transcript
+        #expect(transcript.first?.text.hasPrefix("220 ") == true)
+        #expect(transcript.contains { $0.direction == .sent && $0.text.hasPrefix("QUIT") })
+        #expect(await server.waitUntilIdle())
+    }
+
+    @Test("With PIPELINING the server sees MAIL+RCPT+DATA in one read; without it, one command per read",
+          arguments: [true, false])
+    func pipeliningReads(pipelining: Bool) async throws {
+        var script = MockSMTPScript()
+        script.pipelining = pipelining
+        let (result, server, _) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == .accepted)
+        let reads = try #require(server.sessions.first).readTexts
+        let group = reads.first { $0.hasPrefix("MAIL FROM:") }
+        if pipelining {
+            #expect(group?.contains("\r\nRCPT TO:<jane@example.com>\r\nDATA\r\n") == true, "\(reads)")
+        } else {
+            #expect(group == "MAIL FROM:<app@sender.example> SIZE=\(message().bytes.count)\r\n", "\(reads)")
+            #expect(reads.contains("RCPT TO:<jane@example.com>\r\n"))
+            #expect(reads.contains("DATA\r\n"))
+        }
+    }
+
+    @Test("Lines starting with a dot and bare LFs arrive byte-exact, stuffed on the wire")
+    func dotsAndBareLFs() async throws {
+        let text = ".starts with a dot\n..two dots\nbare LF\rbare CR\r\n.\nend."
+        let data = message(text)
+        let (result, server, _) = try await send(MockSMTPScript(), data: data)
+        defer { server.stop() }
+        #expect(result.verdict == .accepted)
+        let delivery = try #require(server.deliveries.first)
+        #expect(delivery.data == data.bytes)
+        #expect(delivery.text.hasSuffix("\r\n\r\n.starts with a dot\r\n..two dots\r\nbare LF\r\nbare CR\r\n.\r\nend.\r\n"))
+        let wire = String(decoding: delivery.wireData, as: UTF8.self)
+        #expect(wire.contains("\r\n..starts with a dot\r\n...two dots\r\n"))
+        #expect(wire.hasSuffix("\r\n..\r\nend.\r\n.\r\n"))
+    }
+
+    @Test("A MessageData with raw bare LFs and dots is normalised on the wire (no smuggling)")
+    func smuggling() async throws {
+        let raw = MessageData(bytes: Array("Subject: x\n\nhello\n.\nMAIL FROM:<evil@x>\r\n".utf8), messageID: "<s@x>")
+        let (result, server, _) = try await send(MockSMTPScript(), data: raw)
+        defer { server.stop() }
+        #expect(result.verdict == .accepted)
+        #expect(server.transactions.count == 1)
+        let delivery = try #require(server.deliveries.first)
+        #expect(delivery.text == "Subject: x\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@x>\r\n")
+    }
+
+    @Test("UTF-8 subject and body arrive encoded (RFC 2047, quoted-printable)")
+    func utf8Message() async throws {
+        let data = Message(from: sender, to: recipient, subject: "Código de verificación ✓", text: "Hola, José — 123456").encoded()
+        let (result, server, _) = try await send(MockSMTPScript(), data: data)
+        defer { server.stop() }
+        #expect(result.verdict == .accepted)
+        let delivery = try #require(server.deliveries.first)
+        #expect(delivery.data.allSatisfy { $0 < 0x80 })
+        #expect(delivery.text.contains("Subject: =?UTF-8?B?"))
+        #expect(delivery.text.contains("Hola, Jos=C3=A9 =E2=80=94 123456"))
+        #expect(!delivery.mailParameters.contains("BODY=8BITMIME"))
+    }
+
+    @Test("An injected command is refused before any byte is sent", arguments: [
+        "a@b.com\r\nRCPT TO:<x>", "a@b.com\nDATA", "a@b.com\r\n.\r\nQUIT",
+    ])
+    func injection(text: String) async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        #expect(throws: EmailAddressError.self) { try EmailAddress(text) }
+        #expect(throws: EmailAddressError.self) {
+            try SMTPSessionConfiguration(heloName: "client.test\r\nMAIL FROM:<x>")
+        }
+        #expect(server.connectionCount == 0)
+    }
+
+    @Test("Greylisting: 451 first, accepted when retried after the delay, delivered once")
+    func greylisting() async throws {
+        var script = MockSMTPScript()
+        script.greylisting = .milliseconds(150)
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let first = await (try makeSession(server)).send(from: sender, to: recipient, data: message())
+        #expect(first.verdict == .temporaryFailure && first.reply?.code == 451)
+        let early = await (try makeSession(server)).send(from: sender, to: recipient, data: message())
+        #expect(early.verdict == .temporaryFailure)
+        try await Task.sleep(for: .milliseconds(200))
+        let retry = await (try makeSession(server)).send(from: sender, to: recipient, data: message())
+        #expect(retry.verdict == .accepted)
+        #expect(server.deliveryCount == 1)
+        #expect(server.transactions.count == 3)
+    }
+
+    @Test("Probe: MAIL and RCPT, then RSET and QUIT; never DATA", arguments: [
+        (250, SMTPVerdict.accepted), (550, .recipientRejected), (450, .temporaryFailure),
+    ])
+    func probe(code: Int, verdict: SMTPVerdict) async throws {
+        var script = MockSMTPScript()
+        script.rcpt = .reply(code, code == 250 ? "2.1.5 ok" : "x.1.1 nope".replacingFirst(code == 550 ? "5" : "4"))
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server)
+        let result = await session.probe(from: sender, to: recipient)
+        #expect(result.verdict == verdict && result.step == .rcpt)
+        #expect(await server.waitUntilIdle())
+        let commands = try #require(server.sessions.first).commands
+        #expect(!commands.contains("DATA"))
+        #expect(commands.suffix(2) == ["RSET", "QUIT"])
+        #expect(server.deliveryCount == 0)
+    }
+
+    @Test("Connection refused is unreachable at connect")
+    func refused() async throws {
+        let server = try MockSMTPServer.start()
+        let address = server.address
+        server.stop()
+        let session = SMTPSession(server: address, configuration: try SMTPSessionConfiguration(heloName: "client.test"))
+        let result = await session.open()
+        #expect(result?.verdict == .unreachable && result?.step == .connect)
+    }
+
+    @Test("open() returns promptly when its task is cancelled")
+    func cancelledOpen() async throws {
+        var script = MockSMTPScript()
+        script.greeting = .silence
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server, timeouts: .uniform(.seconds(10)))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let task = Task { await session.open() }
+        try await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        let result = await task.value
+        #expect(clock.now - start < .seconds(2))
+        #expect(result?.verdict == .unreachable)
+        #expect(result?.detail?.contains("cancelled") == true)
+    }
+
+    @Test("QUIT is not awaited: a server that never answers QUIT costs nothing")
+    func quitNotAwaited() async throws {
+        var script = MockSMTPScript()
+        script.replyDelay = .zero
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server, timeouts: .uniform(.seconds(5)))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = await session.send(from: sender, to: recipient, data: message())
+        #expect(result.verdict == .accepted)
+        #expect(clock.now - start < .seconds(1))
+        // No reply to QUIT was read: the transcript ends with what we sent.
+        #expect(await session.transcript.last?.direction == .sent)
+        await session.close()
+        await session.close()
+    }
+
+    @Test("Round trips: with PIPELINING a send waits at most 4 times after connect")
+    func roundTrips() async throws {
+        var script = MockSMTPScript()
+        let delay = Duration.milliseconds(100)
+        script.replyDelay = delay
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server)
+        #expect(await session.open() == nil)
+        let connected = await session.timings[.connect] ?? .zero
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = await session.send(from: sender, to: recipient, data: message())
+        let elapsed = clock.now - start + ((await session.timings[.greeting]) ?? .zero) + ((await session.timings[.ehlo]) ?? .zero)
+        #expect(result.verdict == .accepted)
+        let waits = (elapsed / delay)
+        #expect(waits >= 4 && waits < 4.9, "waits: \(waits), connect \(connected)")
+    }
+
+    @Test("AUTH PLAIN and LOGIN against the mock; credentials never in the transcript", arguments: [true, false])
+    func auth(plain: Bool) async throws {
+        let credentials = try SMTPCredentials(username: "webapp", password: "correct horse")
+        var script = MockSMTPScript()
+        script.credentials = credentials
+        if !plain { script.extensions.append("X-ONLY-LOGIN") }
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server, credentials: credentials)
+        let result = await session.send(from: sender, to: recipient, data: message())
+        #expect(result.verdict == .accepted)
+        #expect(server.sessions.first?.authenticatedAs == "webapp")
+        let transcript = await session.transcript.map(\.text).joined(separator: "\n")
+        #expect(!transcript.contains("correct horse"))
+        #expect(!transcript.contains("d2ViYXBw"))  // "webapp" in base64
+        #expect(transcript.contains("AUTH PLAIN <redacted>"))
+    }
+
+    @Test("Wrong credentials are a sender rejection at AUTH")
+    func authFailure() async throws {
+        var script = MockSMTPScript()
+        script.credentials = try SMTPCredentials(username: "webapp", password: "right")
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server, credentials: try SMTPCredentials(username: "webapp", password: "wrong"))
+        let result = await session.open()
+        #expect(result?.verdict == .senderRejected && result?.step == .auth && result?.reply?.code == 535)
+    }
+
+    @Test("A UTF-8 recipient without SMTPUTF8 is refused before MAIL is sent")
+    func smtpUTF8NotOffered() async throws {
+        var script = MockSMTPScript()
+        script.extensions = ["8BITMIME"]
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server)
+        let result = await session.probe(from: sender, to: try EmailAddress("josé@example.com"))
+        #expect(result.verdict == .recipientRejected && result.reply?.enhancedCode == "5.6.7")
+        #expect(await server.waitUntilIdle())
+        #expect(server.transactions.isEmpty)
+    }
+}
+
+extension String {
+    fileprivate func replacingFirst(_ digit: String) -> String { digit + dropFirst() }
+}
