@@ -1,3 +1,5 @@
+import Sockets
+
 /// The answer to "records of type T for name N" after following CNAMEs: either records,
 /// or a definite "none" (NXDOMAIN or NODATA) with the negative TTL the SOA allows.
 public struct DNSResolution: Sendable, Hashable {
@@ -36,5 +38,3 @@ public struct DNSResolution: Sendable, Hashable {
         }
     }
 }
-
-import Sockets
