@@ -15,7 +15,10 @@ public struct DNSRecord: Sendable, Hashable {
     public var data: DNSRecordData
 
     /// A record with every field given.
-    public init(name: DNSName, type: DNSRecordType, recordClass: DNSClass = .internet, ttl: UInt32, data: DNSRecordData) {
+    public init(
+        name: DNSName, type: DNSRecordType, recordClass: DNSClass = .internet, ttl: UInt32,
+        data: DNSRecordData
+    ) {
         self.name = name
         self.type = type
         self.recordClass = recordClass
@@ -24,15 +27,20 @@ public struct DNSRecord: Sendable, Hashable {
     }
 
     /// An A or AAAA record for `address`.
-    public static func address(_ name: DNSName, _ address: IPAddress, ttl: UInt32 = 300) -> DNSRecord {
+    public static func address(_ name: DNSName, _ address: IPAddress, ttl: UInt32 = 300)
+        -> DNSRecord
+    {
         address.isIPv6
             ? DNSRecord(name: name, type: .aaaa, ttl: ttl, data: .aaaa(address))
             : DNSRecord(name: name, type: .a, ttl: ttl, data: .a(address))
     }
 
     /// An MX record.
-    public static func mx(_ name: DNSName, preference: UInt16, exchange: DNSName, ttl: UInt32 = 300) -> DNSRecord {
-        DNSRecord(name: name, type: .mx, ttl: ttl, data: .mx(preference: preference, exchange: exchange))
+    public static func mx(_ name: DNSName, preference: UInt16, exchange: DNSName, ttl: UInt32 = 300)
+        -> DNSRecord
+    {
+        DNSRecord(
+            name: name, type: .mx, ttl: ttl, data: .mx(preference: preference, exchange: exchange))
     }
 
     /// A CNAME record.

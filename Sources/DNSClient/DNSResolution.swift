@@ -17,7 +17,10 @@ public struct DNSResolution: Sendable, Hashable {
     public var ttl: UInt32?
 
     /// Creates a resolution.
-    public init(name: DNSName, canonicalName: DNSName, responseCode: DNSResponseCode, records: [DNSRecord], ttl: UInt32?) {
+    public init(
+        name: DNSName, canonicalName: DNSName, responseCode: DNSResponseCode, records: [DNSRecord],
+        ttl: UInt32?
+    ) {
         self.name = name
         self.canonicalName = canonicalName
         self.responseCode = responseCode

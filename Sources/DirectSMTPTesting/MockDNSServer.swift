@@ -62,7 +62,9 @@ public final class MockDNSServer: Sendable {
     /// Starts a server on `host` (a loopback address), port chosen by the kernel, UDP and
     /// TCP on the same port.
     /// - Throws: `SocketError` if no port could be bound for both.
-    public static func start(host: String = "127.0.0.1", loop: EventLoop = .shared) throws(SocketError) -> MockDNSServer {
+    public static func start(host: String = "127.0.0.1", loop: EventLoop = .shared)
+        throws(SocketError) -> MockDNSServer
+    {
         let any = try SocketAddress(ip: host, port: 0)
         var lastError = SocketError(.addressInUse, "no port was free for both UDP and TCP")
         for _ in 0..<50 {
@@ -83,7 +85,9 @@ public final class MockDNSServer: Sendable {
     }
 
     /// A configuration that asks only this server: `timeout` per attempt, `attempts`.
-    public func resolverConfiguration(timeout: Duration = .milliseconds(500), attempts: Int = 1) -> ResolverConfiguration {
+    public func resolverConfiguration(timeout: Duration = .milliseconds(500), attempts: Int = 1)
+        -> ResolverConfiguration
+    {
         ResolverConfiguration(nameservers: [address], timeout: timeout, attempts: attempts)
     }
 
@@ -105,10 +109,16 @@ public final class MockDNSServer: Sendable {
     // MARK: Records
 
     /// Sets the MX records of `domain` (replacing earlier ones). A host of `"."` is a null MX.
-    public func setMX(_ domain: String, _ hosts: [(preference: Int, host: String)], ttl: UInt32 = 300) {
+    public func setMX(
+        _ domain: String, _ hosts: [(preference: Int, host: String)], ttl: UInt32 = 300
+    ) {
         let owner = Self.name(domain)
         setRecords(
-            hosts.map { .mx(owner, preference: UInt16(clamping: $0.preference), exchange: Self.name($0.host), ttl: ttl) },
+            hosts.map {
+                .mx(
+                    owner, preference: UInt16(clamping: $0.preference),
+                    exchange: Self.name($0.host), ttl: ttl)
+            },
             for: domain, type: .mx)
     }
 
@@ -120,18 +130,23 @@ public final class MockDNSServer: Sendable {
     /// Sets the A records of `name` (IPv4 text).
     public func setA(_ name: String, _ addresses: [String], ttl: UInt32 = 300) {
         let owner = Self.name(name)
-        setRecords(addresses.compactMap { IPAddress($0) }.map { .address(owner, $0, ttl: ttl) }, for: name, type: .a)
+        setRecords(
+            addresses.compactMap { IPAddress($0) }.map { .address(owner, $0, ttl: ttl) }, for: name,
+            type: .a)
     }
 
     /// Sets the AAAA records of `name` (IPv6 text).
     public func setAAAA(_ name: String, _ addresses: [String], ttl: UInt32 = 300) {
         let owner = Self.name(name)
-        setRecords(addresses.compactMap { IPAddress($0) }.map { .address(owner, $0, ttl: ttl) }, for: name, type: .aaaa)
+        setRecords(
+            addresses.compactMap { IPAddress($0) }.map { .address(owner, $0, ttl: ttl) }, for: name,
+            type: .aaaa)
     }
 
     /// Makes `name` an alias of `target`.
     public func setCNAME(_ name: String, _ target: String, ttl: UInt32 = 300) {
-        setRecords([.cname(Self.name(name), target: Self.name(target), ttl: ttl)], for: name, type: .cname)
+        setRecords(
+            [.cname(Self.name(name), target: Self.name(target), ttl: ttl)], for: name, type: .cname)
     }
 
     /// Sets the records of one name and type (any type, raw RDATA included). An empty
@@ -154,7 +169,9 @@ public final class MockDNSServer: Sendable {
 
     /// Sets how queries for `name` (and `type`, or every type when `nil`) are answered. A
     /// behavior for the exact type wins over one for every type.
-    public func setBehavior(_ behavior: MockDNSBehavior, for name: String, type: DNSRecordType? = nil) {
+    public func setBehavior(
+        _ behavior: MockDNSBehavior, for name: String, type: DNSRecordType? = nil
+    ) {
         let key = Key(name: Self.name(name), type: type)
         state.withLock { state in
             state.behaviors[key] = behavior
@@ -237,11 +254,13 @@ public final class MockDNSServer: Sendable {
 
     /// Runs `body` in a task that ``stop()`` cancels and that forgets itself when done.
     private func spawn(_ body: @escaping @Sendable (MockDNSServer) async -> Void) {
-        guard let id = state.withLock({ state -> UInt64? in
-            guard !state.stopped else { return nil }
-            state.nextTaskID += 1
-            return state.nextTaskID
-        }) else { return }
+        guard
+            let id = state.withLock({ state -> UInt64? in
+                guard !state.stopped else { return nil }
+                state.nextTaskID += 1
+                return state.nextTaskID
+            })
+        else { return }
         let task = Task.detached { [weak self] in
             guard let self else { return }
             await body(self)
@@ -303,7 +322,9 @@ public final class MockDNSServer: Sendable {
         var buffer: [UInt8] = []
         while !Task.isCancelled {
             while buffer.count < 2 || buffer.count < 2 + (Int(buffer[0]) << 8 | Int(buffer[1])) {
-                guard let count = try? await connection.read(appendingTo: &buffer, deadline: .now + .seconds(10)),
+                guard
+                    let count = try? await connection.read(
+                        appendingTo: &buffer, deadline: .now + .seconds(10)),
                     count > 0
                 else { return }
             }
@@ -343,7 +364,9 @@ public final class MockDNSServer: Sendable {
     }
 
     /// The datagrams (or TCP frames) to send for `behavior`.
-    private func replies(to query: DNSMessage, _ behavior: MockDNSBehavior, overTCP: Bool) -> [Reply] {
+    private func replies(to query: DNSMessage, _ behavior: MockDNSBehavior, overTCP: Bool)
+        -> [Reply]
+    {
         let spoofPause = Duration.milliseconds(20)
         switch behavior {
         case .answer:
@@ -368,19 +391,31 @@ public final class MockDNSServer: Sendable {
             spoof.header.id = query.header.id ^ 0x5A5A
             let first = Reply(bytes: spoof.encoded())
             guard case .wrongIDThenAnswer = behavior else { return [first] }
-            return [first, Reply(bytes: fitted(answer(to: query), query: query, overTCP: overTCP), pause: spoofPause)]
+            return [
+                first,
+                Reply(
+                    bytes: fitted(answer(to: query), query: query, overTCP: overTCP),
+                    pause: spoofPause),
+            ]
         case .otherName, .otherNameThenAnswer:
             var spoof = negative(to: query, code: .nameError)
             if let other = try? DNSName("spoofed.invalid") { spoof.questions[0].name = other }
             let first = Reply(bytes: spoof.encoded())
             guard case .otherNameThenAnswer = behavior else { return [first] }
-            return [first, Reply(bytes: fitted(answer(to: query), query: query, overTCP: overTCP), pause: spoofPause)]
+            return [
+                first,
+                Reply(
+                    bytes: fitted(answer(to: query), query: query, overTCP: overTCP),
+                    pause: spoofPause),
+            ]
         case .wrongSourceThenAnswer:
             let spoof = negative(to: query, code: .nameError)
             if overTCP { return [Reply(bytes: answer(to: query).encoded())] }
             return [
                 Reply(bytes: spoof.encoded(), spoofed: true),
-                Reply(bytes: fitted(answer(to: query), query: query, overTCP: overTCP), pause: spoofPause),
+                Reply(
+                    bytes: fitted(answer(to: query), query: query, overTCP: overTCP),
+                    pause: spoofPause),
             ]
         case .raw(let bytes):
             return [Reply(bytes: bytes)]
@@ -398,7 +433,10 @@ public final class MockDNSServer: Sendable {
     private func fitted(_ reply: DNSMessage, query: DNSMessage, overTCP: Bool) -> [UInt8] {
         let bytes = reply.encoded()
         guard !overTCP else { return bytes }
-        let limit = query.additionals.first(where: { $0.type == .opt }).map { max(Int($0.recordClass.rawValue), 512) } ?? 512
+        let limit =
+            query.additionals.first(where: { $0.type == .opt }).map {
+                max(Int($0.recordClass.rawValue), 512)
+            } ?? 512
         guard bytes.count > limit else { return bytes }
         var truncated = bare(query, code: .noError)
         truncated.header.isTruncated = true
@@ -414,12 +452,15 @@ public final class MockDNSServer: Sendable {
         return DNSMessage(header: header, questions: Array(query.questions.prefix(1)))
     }
 
-    private func negative(to query: DNSMessage, code: DNSResponseCode, owner: DNSName? = nil) -> DNSMessage {
+    private func negative(to query: DNSMessage, code: DNSResponseCode, owner: DNSName? = nil)
+        -> DNSMessage
+    {
         var reply = bare(query, code: code)
         let (ttl, minimum) = state.withLock { ($0.soaTTL, $0.soaMinimum) }
         let zone = owner ?? query.questions.first?.name ?? .root
         let soa = DNSSOA(
-            primary: (try? DNSName("ns.mock.invalid")) ?? .root, mailbox: (try? DNSName("hostmaster.mock.invalid")) ?? .root,
+            primary: (try? DNSName("ns.mock.invalid")) ?? .root,
+            mailbox: (try? DNSName("hostmaster.mock.invalid")) ?? .root,
             serial: 1, refresh: 3600, retry: 600, expire: 86_400, minimum: minimum)
         reply.authorities = [.soa(zone, soa, ttl: ttl)]
         return reply
@@ -456,7 +497,9 @@ extension MockDNSBehavior {
     /// Sent at once from the receive loop, without a task.
     fileprivate var isImmediate: Bool {
         switch self {
-        case .answer, .nxdomain, .servfail, .refused, .truncated, .wrongID, .otherName, .raw, .rawWithQueryID: true
+        case .answer, .nxdomain, .servfail, .refused, .truncated, .wrongID, .otherName, .raw,
+            .rawWithQueryID:
+            true
         default: false
         }
     }

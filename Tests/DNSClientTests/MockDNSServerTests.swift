@@ -11,13 +11,18 @@ extension DNSClientTests {
         @Test func answersOverTCPOnTheSamePort() async throws {
             try await withMockDNS { server in
                 server.setA("tcp.example", ["127.0.0.4"])
-                let connection = try await TCPConnection.connect(to: server.address, deadline: .now + .seconds(2))
+                let connection = try await TCPConnection.connect(
+                    to: server.address, deadline: .now + .seconds(2))
                 defer { connection.close() }
-                let query = DNSMessage.query(id: 0x4242, name: try DNSName("tcp.example"), type: .a).encoded()
-                try await connection.write([0, UInt8(query.count)] + query, deadline: .now + .seconds(2))
+                let query = DNSMessage.query(id: 0x4242, name: try DNSName("tcp.example"), type: .a)
+                    .encoded()
+                try await connection.write(
+                    [0, UInt8(query.count)] + query, deadline: .now + .seconds(2))
                 var buffer: [UInt8] = []
-                while buffer.count < 2 || buffer.count < 2 + (Int(buffer[0]) << 8 | Int(buffer[1])) {
-                    let count = try await connection.read(appendingTo: &buffer, deadline: .now + .seconds(2))
+                while buffer.count < 2 || buffer.count < 2 + (Int(buffer[0]) << 8 | Int(buffer[1]))
+                {
+                    let count = try await connection.read(
+                        appendingTo: &buffer, deadline: .now + .seconds(2))
                     try #require(count > 0)
                 }
                 let reply = try DNSMessage(decoding: Array(buffer.dropFirst(2)))
@@ -31,9 +36,13 @@ extension DNSClientTests {
         @Test func sequenceServesEachQueryItsStep() async throws {
             try await withMockDNS { server in
                 server.setA("seq.example", ["127.0.0.1"])
-                server.setBehavior(.sequence([.servfail, .refused, .answer]), for: "seq.example", type: .a)
-                let client = DNSQueryClient(configuration: server.resolverConfiguration(timeout: .milliseconds(300), attempts: 3))
-                let reply = try await client.query(try DNSName("seq.example"), type: .a, deadline: .now + .seconds(3))
+                server.setBehavior(
+                    .sequence([.servfail, .refused, .answer]), for: "seq.example", type: .a)
+                let client = DNSQueryClient(
+                    configuration: server.resolverConfiguration(
+                        timeout: .milliseconds(300), attempts: 3))
+                let reply = try await client.query(
+                    try DNSName("seq.example"), type: .a, deadline: .now + .seconds(3))
                 #expect(reply.answers.count == 1)
                 #expect(server.queryCount(for: "seq.example", type: .a) == 3)
             }
@@ -43,9 +52,12 @@ extension DNSClientTests {
             try await withMockDNS { server in
                 server.setA("late.example", ["127.0.0.1"])
                 server.setBehavior(.delayed(.milliseconds(400), .answer), for: "late.example")
-                let client = DNSQueryClient(configuration: server.resolverConfiguration(timeout: .milliseconds(100), attempts: 1))
+                let client = DNSQueryClient(
+                    configuration: server.resolverConfiguration(
+                        timeout: .milliseconds(100), attempts: 1))
                 await #expect {
-                    _ = try await client.query(try DNSName("late.example"), type: .a, deadline: .now + .seconds(2))
+                    _ = try await client.query(
+                        try DNSName("late.example"), type: .a, deadline: .now + .seconds(2))
                 } throws: { error in
                     (error as? DNSQueryError)?.code == .timedOut
                 }
@@ -54,10 +66,16 @@ extension DNSClientTests {
 
         @Test func rawGarbageWithOurIDIsMalformed() async throws {
             try await withMockDNS { server in
-                server.setBehavior(.rawWithQueryID([0, 0, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 0x0C, 0, 1, 0, 1]), for: "junk.example")
-                let client = DNSQueryClient(configuration: server.resolverConfiguration(timeout: .milliseconds(150), attempts: 1))
+                server.setBehavior(
+                    .rawWithQueryID([
+                        0, 0, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 0x0C, 0, 1, 0, 1,
+                    ]), for: "junk.example")
+                let client = DNSQueryClient(
+                    configuration: server.resolverConfiguration(
+                        timeout: .milliseconds(150), attempts: 1))
                 await #expect {
-                    _ = try await client.query(try DNSName("junk.example"), type: .a, deadline: .now + .seconds(2))
+                    _ = try await client.query(
+                        try DNSName("junk.example"), type: .a, deadline: .now + .seconds(2))
                 } throws: { error in
                     (error as? DNSQueryError)?.code == .malformedResponse
                 }
@@ -68,10 +86,14 @@ extension DNSClientTests {
             try await withMockDNS { first in
                 try await withMockDNS { second in
                     for server in [first, second] { server.setA("rr.example", ["127.0.0.1"]) }
-                    var configuration = ResolverConfiguration(nameservers: [first.address, second.address], timeout: .milliseconds(500))
+                    var configuration = ResolverConfiguration(
+                        nameservers: [first.address, second.address], timeout: .milliseconds(500))
                     configuration.rotate = true
                     let client = DNSQueryClient(configuration: configuration)
-                    for _ in 0..<4 { _ = try await client.query(try DNSName("rr.example"), type: .a, deadline: .now + .seconds(2)) }
+                    for _ in 0..<4 {
+                        _ = try await client.query(
+                            try DNSName("rr.example"), type: .a, deadline: .now + .seconds(2))
+                    }
                     #expect(first.totalQueryCount == 2)
                     #expect(second.totalQueryCount == 2)
                 }
@@ -84,11 +106,14 @@ extension DNSClientTests {
                 server.setCNAME("www.example", "web.example")
                 server.setA("web.example", ["127.0.0.8"])
                 let client = DNSQueryClient(configuration: server.resolverConfiguration())
-                let chased = try await client.resolve(try DNSName("www.example"), type: .a, deadline: .now + .seconds(2))
+                let chased = try await client.resolve(
+                    try DNSName("www.example"), type: .a, deadline: .now + .seconds(2))
                 #expect(chased.canonicalName.description == "web.example")
                 #expect(chased.addresses == [ip("127.0.0.8")])
-                #expect(server.queryCount(for: "www.example", type: .a) == 1)  // one query: the server chased it
-                let empty = try await client.resolve(try DNSName("web.example"), type: .aaaa, deadline: .now + .seconds(2))
+                // One query: the server chased the CNAME itself.
+                #expect(server.queryCount(for: "www.example", type: .a) == 1)
+                let empty = try await client.resolve(
+                    try DNSName("web.example"), type: .aaaa, deadline: .now + .seconds(2))
                 #expect(empty.records.isEmpty)
                 #expect(empty.responseCode == .noError)
                 #expect(empty.ttl == 45)
@@ -100,9 +125,12 @@ extension DNSClientTests {
             server.setA("bye.example", ["127.0.0.1"])
             let address = server.address
             server.stop()
-            let client = DNSQueryClient(configuration: ResolverConfiguration(nameservers: [address], timeout: .milliseconds(300), attempts: 1))
+            let client = DNSQueryClient(
+                configuration: ResolverConfiguration(
+                    nameservers: [address], timeout: .milliseconds(300), attempts: 1))
             await #expect(throws: DNSQueryError.self) {
-                _ = try await client.query(try DNSName("bye.example"), type: .a, deadline: .now + .seconds(2))
+                _ = try await client.query(
+                    try DNSName("bye.example"), type: .a, deadline: .now + .seconds(2))
             }
         }
     }
