@@ -62,7 +62,12 @@ public actor MXResolver {
     /// The mail hosts of `domain` (a U-label or A-label name; a trailing dot is fine).
     ///
     /// Never throws: a `deadline` that passes, or cancellation, gives `.dnsUnavailable`;
-    /// a text that cannot be a domain name gives `.noMailServer(.nonExistentDomain)`.
+    /// a text that cannot be a host name (see ``aLabel(_:)``) gives
+    /// `.noMailServer(.nonExistentDomain)` without any query. An address literal
+    /// (`[192.0.2.1]`) is not a domain: callers deliver to it without asking DNS.
+    ///
+    /// A cached answer is returned without an actor hop; a miss joins the lookup already
+    /// in flight for the same name, or starts one.
     public nonisolated func mx(for domain: String, deadline: ContinuousClock.Instant? = nil) async
         -> MXLookup
     {
