@@ -61,11 +61,19 @@ public final class MockDNSServer: Sendable {
 
     /// Starts a server on `host` (a loopback address), port chosen by the kernel, UDP and
     /// TCP on the same port.
-    /// - Throws: `SocketError` if no port could be bound for both.
+    /// - Throws: `SocketError` if no port could be bound for both, or
+    ///   `.invalidAddress` for a host outside 127.0.0.0/8 and ::1 (a mock server never
+    ///   listens beyond this machine).
     public static func start(host: String = "127.0.0.1", loop: EventLoop = .shared)
         throws(SocketError) -> MockDNSServer
     {
         let any = try SocketAddress(ip: host, port: 0)
+        let loopback =
+            any.isIPv6 ? any.bytes == Array(repeating: 0, count: 15) + [1] : any.bytes[0] == 127
+        guard loopback else {
+            throw SocketError(
+                .invalidAddress, "MockDNSServer listens on loopback only, not \(host)")
+        }
         var lastError = SocketError(.addressInUse, "no port was free for both UDP and TCP")
         for _ in 0..<50 {
             let udp = try UDPSocket.bind(to: any, loop: loop)

@@ -120,6 +120,11 @@ extension DNSClientTests {
             }
         }
 
+        @Test func listensOnLoopbackOnly() {
+            #expect(throws: SocketError.self) { try MockDNSServer.start(host: "0.0.0.0") }
+            #expect(throws: SocketError.self) { try MockDNSServer.start(host: "192.0.2.1") }
+        }
+
         @Test func stopClosesThePort() async throws {
             let server = try MockDNSServer.start()
             server.setA("bye.example", ["127.0.0.1"])
