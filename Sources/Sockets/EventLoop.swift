@@ -266,6 +266,9 @@ public final class EventLoop: Sendable {
                 if remaining <= .zero { return 0 }
                 // Round up: waking a little late is fine, waking early spins.
                 let (seconds, attoseconds) = remaining.components
+                // epoll_wait cannot sleep past Int32.max ms anyway; this also keeps a far
+                // deadline from trapping in `seconds * 1000`.
+                guard seconds < Int64(Int32.max / 1000) else { return Int32.max }
                 let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
                 return Int32(clamping: millis)
             }
@@ -280,6 +283,7 @@ public final class EventLoop: Sendable {
             }
             let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
             let now = ContinuousClock.now
+            var wokenByEventFD = false
             state.withLock { state in
                 state.sleepingUntil = nil
                 state.sleepingForever = false
@@ -287,6 +291,7 @@ public final class EventLoop: Sendable {
                     for index in 0..<Int(count) {
                         let flags = directsmtp_epoll_event_events(events + index)
                         let id = directsmtp_epoll_event_data(events + index)
+                        if id == 0 { wokenByEventFD = true }
                         guard id != 0, var slot = state.slots[id] else { continue }
                         let failure = EPOLLHUP.rawValue | EPOLLERR.rawValue
                         if flags & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | failure) != 0 {
@@ -336,8 +341,7 @@ public final class EventLoop: Sendable {
             }
             for (continuation, result) in ready { continuation.resume(returning: result) }
             ready.removeAll(keepingCapacity: true)
-            if count > 0 {
-                // Drain the eventfd if it woke us; harmless when it did not.
+            if wokenByEventFD {
                 var value: UInt64 = 0
                 _ = Glibc.read(wakeFD, &value, 8)
             }

@@ -59,15 +59,23 @@ final class SocketHandle: Sendable {
 
     /// Idempotent.
     func close() {
-        let (first, closeNow) = state.withLock { state -> (Bool, Bool) in
-            guard !state.closeRequested else { return (false, false) }
+        // Pin the fd number, as an in-flight call would, until it has left epoll: else a
+        // concurrent withFD could close it, and the kernel reuse the number for another
+        // socket, before our EPOLL_CTL_DEL removed that other socket from epoll.
+        let first = state.withLock { state -> Bool in
+            guard !state.closeRequested else { return false }
             state.closeRequested = true
-            guard state.inFlight == 0 else { return (true, false) }
-            state.closed = true
-            return (true, true)
+            state.inFlight += 1
+            return true
         }
         guard first else { return }
         loop.deregister(registration)
+        let closeNow = state.withLock { state -> Bool in
+            state.inFlight -= 1
+            guard state.inFlight == 0, !state.closed else { return false }
+            state.closed = true
+            return true
+        }
         // Never retried on EINTR: on Linux the fd is gone either way.
         if closeNow { Glibc.close(registration.fd) }
     }

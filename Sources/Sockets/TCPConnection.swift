@@ -46,14 +46,29 @@ public final class TCPConnection: Sendable {
                 address.withSockAddr { Glibc.connect(fd, $0, $1) } == 0 ? 0 : Glibc.errno
             }
             // EINTR: the connection attempt goes on asynchronously, exactly as EINPROGRESS.
-            if error == EINPROGRESS || error == EINTR || error == EAGAIN {
-                try await handle.wait(for: .write, seen: seen, deadline: deadline, "connecting to \(address)")
-                let pending: Int32 = try handle.withFD { fd in
-                    var value: Int32 = 0
-                    var length = socklen_t(MemoryLayout<Int32>.size)
-                    return getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 ? value : Glibc.errno
+            if error == EINPROGRESS || error == EINTR {
+                // A write edge is no proof of a finished handshake: EPOLL_CTL_ADD of the
+                // fresh socket already queued EPOLLOUT|EPOLLHUP, which the loop may count
+                // after `seen` was read. Wait until SO_ERROR or getpeername decides.
+                var seen = seen
+                while true {
+                    try await handle.wait(for: .write, seen: seen, deadline: deadline, "connecting to \(address)")
+                    seen = handle.registration.edges(.write)
+                    let (pending, connected): (Int32, Bool) = try handle.withFD { fd in
+                        var value: Int32 = 0
+                        var length = socklen_t(MemoryLayout<Int32>.size)
+                        guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 else { return (Glibc.errno, false) }
+                        guard value == 0 else { return (value, false) }
+                        var peer = sockaddr_storage()
+                        var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                        let named = withUnsafeMutablePointer(to: &peer) {
+                            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &peerLength) == 0 }
+                        }
+                        return (0, named)  // ENOTCONN: still in SYN_SENT, the edge was stale
+                    }
+                    if pending != 0 { throw SocketError.system(pending, "connecting to \(address)") }
+                    if connected { break }
                 }
-                if pending != 0 { throw SocketError.system(pending, "connecting to \(address)") }
             } else if error != 0 {
                 throw SocketError.system(error, "connecting to \(address)")
             }
@@ -84,9 +99,11 @@ public final class TCPConnection: Sendable {
         guard maxBytes > 0 else { throw SocketError(.invalidArgument, "read needs maxBytes > 0") }
         // Receive into scratch memory and append only what arrived: a reader suspended
         // in the wait holds no buffer, and a short read does not pin a large capacity.
+        // recv returns at most what is queued; never ask the allocator for more than that.
+        let capacity = min(maxBytes, 1 << 20)
         return try await handle.retrying(.read, deadline: deadline, "reading from \(remoteAddress)") { fd throws(SocketError) in
-            let outcome: (Int, Int32) = withUnsafeTemporaryAllocation(byteCount: maxBytes, alignment: 16) { scratch in
-                let (received, error) = retryingEINTR { recv(fd, scratch.baseAddress, maxBytes, 0) }
+            let outcome: (Int, Int32) = withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 16) { scratch in
+                let (received, error) = retryingEINTR { recv(fd, scratch.baseAddress, capacity, 0) }
                 if received > 0 {
                     buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<received]))
                 }

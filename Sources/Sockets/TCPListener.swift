@@ -48,24 +48,31 @@ public final class TCPListener: Sendable {
         // Built only if an error needs it.
         let what = { "accepting on \(self.localAddress)" }
         let (fd, peer): (Int32, SocketAddress) = try await handle.retrying(.read, deadline: deadline, what()) { listenFD throws(SocketError) in
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let (fd, error) = withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                    retryingEINTR {
-                        directsmtp_accept4(listenFD, address, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            // `nil` must mean EAGAIN only: `retrying` then marks the direction drained and
+            // waits for a new edge, though more connections may already be queued.
+            while true {
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let (fd, error) = withUnsafeMutablePointer(to: &storage) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                        retryingEINTR {
+                            directsmtp_accept4(listenFD, address, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                        }
                     }
                 }
-            }
-            if fd >= 0 {
-                guard let peer = SocketAddress(storage: storage) else {
-                    Glibc.close(fd)
-                    return nil
+                if fd >= 0 {
+                    guard let peer = SocketAddress(storage: storage) else {
+                        Glibc.close(fd)
+                        continue
+                    }
+                    return (fd, peer)
                 }
-                return (fd, peer)
+                if isWouldBlock(error) { return nil }
+                // accept(2) on Linux passes on the new connection's pending network errors
+                // and asks callers to treat them like EAGAIN, by retrying.
+                if transientAcceptErrors.contains(error) { continue }
+                throw SocketError.system(error, what())
             }
-            if isWouldBlock(error) || error == ECONNABORTED { return nil }
-            throw SocketError.system(error, what())
         }
         let handle = try SocketHandle(fd: fd, loop: self.handle.loop)
         setNoDelay(handle)
@@ -75,3 +82,7 @@ public final class TCPListener: Sendable {
     /// Stops listening; idempotent. A suspended ``accept(deadline:)`` fails with `.closed`.
     public func close() { handle.close() }
 }
+
+private let transientAcceptErrors: Set<Int32> = [
+    ECONNABORTED, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETDOWN, ENETUNREACH,
+]

@@ -90,24 +90,30 @@ public final class UDPSocket: Sendable {
         guard maxBytes > 0 else { throw SocketError(.invalidArgument, "receive needs maxBytes > 0") }
         // Built only if an error needs it.
         let what = { "receiving a datagram on \(self.localAddress)" }
+        // No datagram exceeds 64 KiB; never ask the allocator for more than that.
+        let capacity = min(maxBytes, 65_536)
         return try await handle.retrying(.read, deadline: deadline, what()) { fd throws(SocketError) in
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let (received, error, bytes) = withUnsafeTemporaryAllocation(byteCount: maxBytes, alignment: 16) { scratch in
-                let (received, error) = withUnsafeMutablePointer(to: &storage) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                        retryingEINTR { recvfrom(fd, scratch.baseAddress, maxBytes, 0, address, &length) }
+            // `nil` must mean EAGAIN only (see `SocketHandle.retrying`), so a datagram from
+            // an address family we cannot represent is dropped and the next one read.
+            while true {
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let (received, error, bytes) = withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 16) { scratch in
+                    let (received, error) = withUnsafeMutablePointer(to: &storage) { pointer in
+                        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                            retryingEINTR { recvfrom(fd, scratch.baseAddress, capacity, 0, address, &length) }
+                        }
                     }
+                    let bytes = received > 0 ? Array(UnsafeRawBufferPointer(rebasing: scratch[..<received])) : []
+                    return (received, error, bytes)
                 }
-                let bytes = received > 0 ? Array(UnsafeRawBufferPointer(rebasing: scratch[..<received])) : []
-                return (received, error, bytes)
+                if received >= 0 {
+                    guard let source = SocketAddress(storage: storage) else { continue }
+                    return (bytes, source)
+                }
+                if isWouldBlock(error) { return nil }
+                throw SocketError.system(error, what())
             }
-            if received >= 0 {
-                guard let source = SocketAddress(storage: storage) else { return nil }
-                return (bytes, source)
-            }
-            if isWouldBlock(error) { return nil }
-            throw SocketError.system(error, what())
         }
     }
 

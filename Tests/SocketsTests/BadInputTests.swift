@@ -146,3 +146,60 @@ struct BadInputTests {
         }
     }
 }
+
+@Suite("Regressions found in review", .timeLimit(.minutes(1)))
+struct SocketRegressionTests {
+    @Test("connect never reports success before the handshake (stale first EPOLLOUT)")
+    func noEarlyConnectSuccess() async throws {
+        let listener = try TCPListener.bind(to: loopbackV4, backlog: 0)
+        defer { listener.close() }
+        var filled: [TCPConnection] = []
+        defer { filled.forEach { $0.close() } }
+        for _ in 0..<16 {
+            guard let connection = try? await TCPConnection.connect(to: listener.localAddress, deadline: after(100)) else {
+                break
+            }
+            filled.append(connection)
+        }
+        // With the accept queue full, every further connect must time out; before the fix
+        // some "succeeded" with a socket still in SYN_SENT.
+        var early = 0
+        for _ in 0..<100 {
+            if let connection = try? await TCPConnection.connect(to: listener.localAddress, deadline: after(20)) {
+                early += 1
+                connection.close()
+            }
+        }
+        #expect(early == 0)
+    }
+
+    @Test("a deadline centuries away neither traps nor fires")
+    func farDeadline() async throws {
+        let server = try EchoServer()
+        let connection = try await TCPConnection.connect(to: server.address, deadline: after(1000))
+        defer { connection.close() }
+        let reader = Task {
+            await socketError { () async throws(SocketError) in
+                try await connection.read(deadline: .now + .seconds(Int64.max / 4))
+            }
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        try await connection.write([1], deadline: after(1000))
+        #expect(await reader.value == nil)
+        await server.stop()
+    }
+
+    @Test("an absurd maxBytes reads normally instead of exhausting memory")
+    func hugeMaxBytes() async throws {
+        let server = try EchoServer()
+        let connection = try await TCPConnection.connect(to: server.address, deadline: after(1000))
+        defer { connection.close() }
+        try await connection.write([1, 2, 3], deadline: after(1000))
+        var received: [UInt8] = []
+        while received.count < 3 {
+            _ = try await connection.read(appendingTo: &received, maxBytes: 1 << 40, deadline: after(1000))
+        }
+        #expect(received == [1, 2, 3])
+        await server.stop()
+    }
+}

@@ -107,10 +107,12 @@ func openSocketCount(port: Int) -> Int {
     return count
 }
 
-/// Timing assertions on a shared 2-core machine: the mechanism must be prompt at least
-/// once in `tries` (scheduling noise from parallel suites cannot explain every try), and
-/// never wildly late. Stalls of ~150 ms were seen with every suite running at once, so
-/// "wildly" is 500 ms; precise lateness figures come from the benchmark harness.
+/// Timing assertions on a shared 2-core machine: the mechanism must be prompt (25 ms; a
+/// timer that waits for some other event, or a polling tick, fails that) at least once
+/// in `tries` (scheduling noise from parallel suites cannot explain every try), and
+/// never hung. Stalls near a second were seen while other builds loaded the machine, so
+/// the hang guard is 2 s; precise lateness figures come from the benchmark harness
+/// (`directsmtp-bench timeouts`).
 func bestOf(_ tries: Int, _ measure: () async throws -> Duration) async rethrows -> (best: Duration, worst: Duration) {
     var best = Duration.seconds(3600)
     var worst = Duration.zero

@@ -43,7 +43,7 @@ struct UDPTests {
     func receiveTimeout() async throws {
         let socket = try UDPSocket.bind(to: loopbackV4)
         defer { socket.close() }
-        let lateness = try await bestOf(3) {
+        let lateness = try await bestOf(5) {
             let (error, elapsed) = await timed {
                 await socketError { () async throws(SocketError) in try await socket.receive(deadline: after(100)) }
             }
@@ -51,7 +51,7 @@ struct UDPTests {
             try #require(elapsed >= .milliseconds(100), "timed out early, after \(elapsed)")
             return elapsed - .milliseconds(100)
         }
-        #expect(lateness.best <= .milliseconds(10), "at best \(lateness.best) late")
-        #expect(lateness.worst <= .milliseconds(500), "at worst \(lateness.worst) late")
+        #expect(lateness.best <= .milliseconds(25), "at best \(lateness.best) late")
+        #expect(lateness.worst <= .seconds(2), "at worst \(lateness.worst) late")
     }
 }
