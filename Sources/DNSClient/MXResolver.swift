@@ -28,6 +28,10 @@ import Synchronization
 /// }
 /// ```
 public actor MXResolver {
+    /// The most MX hosts resolved for one domain (the most preferred ones); the others
+    /// are left out of the answer.
+    public static let maximumMXHosts = 16
+
     /// The servers asked.
     public nonisolated let configuration: ResolverConfiguration
     /// The cache settings.
@@ -175,7 +179,11 @@ public actor MXResolver {
                 preferences[record.exchange] ?? .max, record.preference)
         }
         if preferences.isEmpty { return (.noMailServer(.nullMX), seconds(mx.ttl)) }
-        let targets = Array(preferences.keys)
+        // The most preferred hosts only: a zone with hundreds of MX records must not make
+        // this process open hundreds of sockets at once (Postfix caps likewise).
+        let targets = preferences.keys.sorted {
+            (preferences[$0]!, $0.description) < (preferences[$1]!, $1.description)
+        }.prefix(Self.maximumMXHosts)
         let results = await withTaskGroup(of: (DNSName, HostAddresses).self) { group in
             for target in targets {
                 group.addTask { (target, await self.addresses(of: target, deadline: deadline)) }

@@ -259,13 +259,19 @@ extension DNSClientTests {
         @Test func anAnswerLargerThanEDNSSizeComesOverTCP() async throws {
             try await withMockDNS { server in
                 let hosts = (0..<60).map {
-                    (preference: 10, host: "a-rather-long-mail-exchanger-name-\($0).huge.example")
+                    (
+                        preference: 59 - $0,
+                        host: "a-rather-long-mail-exchanger-name-\($0).huge.example"
+                    )
                 }
                 server.setMX("huge.example", hosts)
                 for host in hosts { server.setA(host.host, ["127.0.0.1"]) }
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
                 let answer = try #require(await resolver.mx(for: "huge.example").answer)
-                #expect(answer.hosts.count == 60)
+                // Only the most preferred hosts are resolved.
+                #expect(answer.hosts.map(\.preference) == Array(0..<MXResolver.maximumMXHosts))
+                // MX over UDP (truncated) and TCP, then A and AAAA of each host kept.
+                #expect(server.totalQueryCount == 2 + 2 * MXResolver.maximumMXHosts)
                 #expect(server.tcpQueryCount >= 1)
             }
         }
