@@ -130,6 +130,26 @@ public final class MockDNSServer: Sendable {
             for: domain, type: .mx)
     }
 
+    /// Sets a whole mail domain in one call: its MX records and each host's A/AAAA
+    /// records (IPv4 and IPv6 text mixed as you like).
+    ///
+    /// ```swift
+    /// server.setMailDomain("example.com", [(10, "mx1.example.com", ["127.0.0.1", "::1"]),
+    ///                                      (20, "mx2.example.com", ["127.0.0.2"])])
+    /// ```
+    public func setMailDomain(
+        _ domain: String, _ hosts: [(preference: Int, host: String, addresses: [String])],
+        ttl: UInt32 = 300
+    ) {
+        setMX(domain, hosts.map { ($0.preference, $0.host) }, ttl: ttl)
+        for host in hosts {
+            let v6 = host.addresses.filter { IPAddress($0)?.isIPv6 == true }
+            let v4 = host.addresses.filter { IPAddress($0)?.isIPv6 == false }
+            setA(host.host, v4, ttl: ttl)
+            setAAAA(host.host, v6, ttl: ttl)
+        }
+    }
+
     /// Makes `domain`'s only MX record the null MX `0 .` (RFC 7505).
     public func setNullMX(_ domain: String, ttl: UInt32 = 300) {
         setMX(domain, [(0, ".")], ttl: ttl)

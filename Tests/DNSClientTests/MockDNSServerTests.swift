@@ -120,6 +120,44 @@ extension DNSClientTests {
             }
         }
 
+        @Test(
+            .enabled(
+                if: (try? UDPSocket.bind(to: SocketAddress(ip: "::1", port: 0)))?.close() != nil))
+        func worksOverIPv6Loopback() async throws {
+            let server = try MockDNSServer.start(host: "::1")
+            defer { server.stop() }
+            server.setMX("six.example", [(10, "mx.six.example")])
+            server.setAAAA("mx.six.example", ["::1"])
+            #expect(server.address.isIPv6)
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            let answer = try #require(await resolver.mx(for: "six.example").answer)
+            #expect(
+                answer.hosts == [
+                    MailHost(name: "mx.six.example", preference: 10, addresses: [ip("::1")])
+                ])
+        }
+
+        @Test func setMailDomainSetsMXAndAddresses() async throws {
+            try await withMockDNS { server in
+                server.setMailDomain(
+                    "whole.example",
+                    [
+                        (10, "mx1.whole.example", ["127.0.0.1", "::1"]),
+                        (20, "mx2.whole.example", ["127.0.0.2"]),
+                    ])
+                let resolver = MXResolver(configuration: server.resolverConfiguration())
+                let answer = try #require(await resolver.mx(for: "whole.example").answer)
+                #expect(
+                    answer.hosts == [
+                        MailHost(
+                            name: "mx1.whole.example", preference: 10,
+                            addresses: [ip("::1"), ip("127.0.0.1")]),
+                        MailHost(
+                            name: "mx2.whole.example", preference: 20, addresses: [ip("127.0.0.2")]),
+                    ])
+            }
+        }
+
         @Test func listensOnLoopbackOnly() {
             #expect(throws: SocketError.self) { try MockDNSServer.start(host: "0.0.0.0") }
             #expect(throws: SocketError.self) { try MockDNSServer.start(host: "192.0.2.1") }
