@@ -212,7 +212,9 @@ enum DNSBenchmark {
         }
         defer { server.stop() }
         server.setA("q.bench.example", ["127.0.0.1"])
-        server.setMX("bench.example", [(10, "mx1.bench.example"), (20, "mx2.bench.example")])
+        server.setMailDomain(
+            "bench.example",
+            [(10, "mx1.bench.example", ["127.0.0.1"]), (20, "mx2.bench.example", ["127.0.0.2"])])
         print("serving on \(server.address) for \(seconds) s")
         fflush(nil)  // the port must reach a pipe at once
         try? await Task.sleep(for: .seconds(seconds))
