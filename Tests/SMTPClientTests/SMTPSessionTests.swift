@@ -355,17 +355,22 @@ struct SMTPSessionTests {
         script.replyDelay = delay
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
-        let session = try makeSession(server)
-        #expect(await session.open() == nil)
-        let connected = await session.timings[.connect] ?? .zero
-        let clock = ContinuousClock()
-        let start = clock.now
-        let result = await session.send(from: sender, to: recipient, data: message())
-        let elapsed = clock.now - start + ((await session.timings[.greeting]) ?? .zero) + ((await session.timings[.ehlo]) ?? .zero)
-        #expect(result.verdict == .accepted)
-        let waits = (elapsed / delay)
+        // The fewest waits of three sends: another suite hogging both cores can stretch
+        // one send by a whole delay, but not all three.
+        var fewest = Double.infinity
+        for _ in 0..<3 {
+            let session = try makeSession(server)
+            #expect(await session.open() == nil)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = await session.send(from: sender, to: recipient, data: message())
+            let elapsed = clock.now - start + ((await session.timings[.greeting]) ?? .zero) + ((await session.timings[.ehlo]) ?? .zero)
+            #expect(result.verdict == .accepted)
+            fewest = min(fewest, elapsed / delay)
+            if fewest < 5 { break }
+        }
         // A fifth wait would add a whole delay: below 5 means at most 4 waits.
-        #expect(waits > 3.8 && waits < 5, "waits: \(waits), connect \(connected)")
+        #expect(fewest > 3.8 && fewest < 5, "waits: \(fewest)")
     }
 
     @Test("AUTH PLAIN and LOGIN against the mock; credentials never in the transcript", arguments: [true, false])
