@@ -2,6 +2,10 @@ import DNSClient
 import DirectSMTPTesting
 import Sockets
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `directsmtp-bench dns [cached|uncached|decode|all] [--tasks N] [--lookups N]
 /// [--queries N] [--concurrency C] [--decodes N] [--json]`
 ///
@@ -9,6 +13,9 @@ import Sockets
 /// - uncached: `DNSQueryClient.query` against the in-process MockDNSServer on 127.0.0.1,
 ///   `--concurrency` queries in flight (each a fresh socket, random ID and port).
 /// - decode: `DNSMessage(decoding:)` of a typical compressed MX response (2 MX + glue).
+/// - serve: run the MockDNSServer on 127.0.0.1 for `--seconds` (default 30), answering
+///   `A q.bench.example` and `MX bench.example`, so an outside tool (dnspython, dnsperf)
+///   can be measured against the same server. Prints the port.
 enum DNSBenchmark {
     static func run(_ arguments: [String]) async -> Int32 {
         var which = "all"
@@ -18,6 +25,7 @@ enum DNSBenchmark {
         var concurrency = 32
         var decodes = 1_000_000
         var json = false
+        var serveSeconds = 30
         var index = 0
         func value() -> Int? {
             index += 1
@@ -25,7 +33,8 @@ enum DNSBenchmark {
         }
         while index < arguments.count {
             switch arguments[index] {
-            case "cached", "uncached", "decode", "all": which = arguments[index]
+            case "cached", "uncached", "decode", "all", "serve": which = arguments[index]
+            case "--seconds": serveSeconds = value() ?? serveSeconds
             case "--tasks": tasks = value() ?? tasks
             case "--lookups": lookups = value() ?? lookups
             case "--queries": queries = value() ?? queries
@@ -39,23 +48,35 @@ enum DNSBenchmark {
             index += 1
         }
         var results: [(String, String)] = []
+        if which == "serve" { return await serve(seconds: min(max(serveSeconds, 1), 600)) }
         do {
             if which == "decode" || which == "all" {
                 let nanoseconds = try decode(decodes)
                 results.append(("decodeNanoseconds", format(nanoseconds)))
-                if !json { print("dns decode: \(format(nanoseconds)) ns per typical MX response (\(decodes) decodes)") }
+                if !json {
+                    print(
+                        "dns decode: \(format(nanoseconds)) ns per typical MX response (\(decodes) decodes)"
+                    )
+                }
             }
             if which == "cached" || which == "all" {
                 let rate = try await cached(tasks: max(tasks, 1), lookups: max(lookups, tasks))
                 results.append(("cachedLookupsPerSecond", format(rate)))
-                if !json { print("dns cached: \(format(rate)) mx lookups/s from \(tasks) tasks (\(lookups) lookups)") }
+                if !json {
+                    print(
+                        "dns cached: \(format(rate)) mx lookups/s from \(tasks) tasks (\(lookups) lookups)"
+                    )
+                }
             }
             if which == "uncached" || which == "all" {
-                let (rate, failures) = try await uncached(queries: max(queries, 1), concurrency: max(concurrency, 1))
+                let (rate, failures) = try await uncached(
+                    queries: max(queries, 1), concurrency: max(concurrency, 1))
                 results.append(("uncachedQueriesPerSecond", format(rate)))
                 results.append(("uncachedFailures", "\(failures)"))
                 if !json {
-                    print("dns uncached: \(format(rate)) queries/s against MockDNSServer on loopback, \(concurrency) in flight (\(queries) queries, \(failures) failed)")
+                    print(
+                        "dns uncached: \(format(rate)) queries/s against MockDNSServer on loopback, \(concurrency) in flight (\(queries) queries, \(failures) failed)"
+                    )
                 }
             }
         } catch {
@@ -63,7 +84,9 @@ enum DNSBenchmark {
             return 70
         }
         if json {
-            print("{\"benchmark\":\"dns\"," + results.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+            print(
+                "{\"benchmark\":\"dns\","
+                    + results.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         }
         return 0
     }
@@ -81,10 +104,16 @@ enum DNSBenchmark {
         header.isResponse = true
         let message = DNSMessage(
             header: header, questions: [DNSQuestion(name: domain, type: .mx)],
-            answers: [.mx(domain, preference: 10, exchange: mx1, ttl: 3600), .mx(domain, preference: 20, exchange: mx2, ttl: 3600)],
+            answers: [
+                .mx(domain, preference: 10, exchange: mx1, ttl: 3600),
+                .mx(domain, preference: 20, exchange: mx2, ttl: 3600),
+            ],
             additionals: [
-                .address(mx1, IPAddress("192.0.2.1")!, ttl: 3600), .address(mx2, IPAddress("192.0.2.2")!, ttl: 3600),
-                DNSRecord(name: .root, type: .opt, recordClass: DNSClass(rawValue: 1232), ttl: 0, data: .unknown([])),
+                .address(mx1, IPAddress("192.0.2.1")!, ttl: 3600),
+                .address(mx2, IPAddress("192.0.2.2")!, ttl: 3600),
+                DNSRecord(
+                    name: .root, type: .opt, recordClass: DNSClass(rawValue: 1232), ttl: 0,
+                    data: .unknown([])),
             ])
         return message.encoded()
     }
@@ -93,7 +122,9 @@ enum DNSBenchmark {
     static func decode(_ count: Int) throws -> Double {
         let bytes = try typicalResponse()
         var checksum = 0
-        for _ in 0..<min(count, 10_000) { checksum &+= try DNSMessage(decoding: bytes).answers.count }
+        for _ in 0..<min(count, 10_000) {
+            checksum &+= try DNSMessage(decoding: bytes).answers.count
+        }
         let clock = ContinuousClock()
         let start = clock.now
         for _ in 0..<count { checksum &+= try DNSMessage(decoding: bytes).answers.count }
@@ -110,7 +141,9 @@ enum DNSBenchmark {
         server.setA("mx1.bench.example", ["127.0.0.1"])
         server.setA("mx2.bench.example", ["127.0.0.2"])
         let resolver = MXResolver(configuration: server.resolverConfiguration())
-        guard case .found = await resolver.mx(for: "bench.example") else { throw BenchmarkFailure("warm-up lookup failed") }
+        guard case .found = await resolver.mx(for: "bench.example") else {
+            throw BenchmarkFailure("warm-up lookup failed")
+        }
         let perTask = lookups / tasks
         let clock = ContinuousClock()
         let start = clock.now
@@ -127,7 +160,8 @@ enum DNSBenchmark {
             return await group.reduce(0, +)
         }
         let elapsed = start.duration(to: clock.now)
-        guard found == perTask * tasks, server.queryCount(for: "bench.example", type: .mx) == 1 else {
+        guard found == perTask * tasks, server.queryCount(for: "bench.example", type: .mx) == 1
+        else {
             throw BenchmarkFailure("cached lookups were not all answered from the cache")
         }
         return Double(found) / seconds(elapsed)
@@ -138,7 +172,8 @@ enum DNSBenchmark {
         let server = try MockDNSServer.start()
         defer { server.stop() }
         server.setA("q.bench.example", ["127.0.0.1"])
-        let client = DNSQueryClient(configuration: server.resolverConfiguration(timeout: .seconds(2), attempts: 1))
+        let client = DNSQueryClient(
+            configuration: server.resolverConfiguration(timeout: .seconds(2), attempts: 1))
         let name = try DNSName("q.bench.example")
         let perWorker = queries / concurrency
         let clock = ContinuousClock()
@@ -150,7 +185,8 @@ enum DNSBenchmark {
                     var failed = 0
                     for _ in 0..<perWorker {
                         do {
-                            let answer = try await client.query(name, type: .a, deadline: .now + .seconds(5))
+                            let answer = try await client.query(
+                                name, type: .a, deadline: .now + .seconds(5))
                             if answer.answers.count == 1 { ok += 1 } else { failed += 1 }
                         } catch {
                             failed += 1
@@ -162,8 +198,28 @@ enum DNSBenchmark {
             return await group.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
         }
         let elapsed = start.duration(to: clock.now)
-        guard server.queryCount(for: "q.bench.example", type: .a) >= ok else { throw BenchmarkFailure("the server saw fewer queries than answers") }
+        guard server.queryCount(for: "q.bench.example", type: .a) >= ok else {
+            throw BenchmarkFailure("the server saw fewer queries than answers")
+        }
         return (Double(ok) / seconds(elapsed), failed)
+    }
+
+    /// Serves on loopback for a bounded time, then reports how many queries it answered.
+    static func serve(seconds: Int) async -> Int32 {
+        guard let server = try? MockDNSServer.start() else {
+            print("could not start the mock server")
+            return 70
+        }
+        defer { server.stop() }
+        server.setA("q.bench.example", ["127.0.0.1"])
+        server.setMailDomain(
+            "bench.example",
+            [(10, "mx1.bench.example", ["127.0.0.1"]), (20, "mx2.bench.example", ["127.0.0.2"])])
+        print("serving on \(server.address) for \(seconds) s")
+        fflush(nil)  // the port must reach a pipe at once
+        try? await Task.sleep(for: .seconds(seconds))
+        print("answered \(server.totalQueryCount) queries")
+        return 0
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -11,6 +11,14 @@ import Sockets
 import Glibc
 #endif
 
+/// User and system CPU time of the whole process so far, in seconds.
+func processCPUSeconds() -> (user: Double, system: Double) {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
 /// CPU time of the calling thread: unaffected by other processes on a busy machine.
 func threadCPUTime() -> Duration {
     var spec = timespec()
@@ -74,6 +82,7 @@ enum SMTPBenchmark {
             let configuration = try SMTPSessionConfiguration(heloName: "bench.directsmtp.test")
             let (from, to, data) = try message()
             let clock = ContinuousClock()
+            let cpuBefore = processCPUSeconds()
             let start = clock.now
             let outcomes = await withTaskExecutorPreference(executor) {
                 await withTaskGroup(of: ([Duration], [SMTPVerdict: Int], String?).self) { group in
@@ -107,6 +116,7 @@ enum SMTPBenchmark {
                 }
             }
             let elapsed = start.duration(to: clock.now)
+            let cpuAfter = processCPUSeconds()
             let summary = LatencySummary(outcomes.0)
             let accepted = outcomes.1[.accepted] ?? 0
             report("smtp send", [
@@ -123,6 +133,8 @@ enum SMTPBenchmark {
                 "p50Ms": rounded(summary.p50.milliseconds),
                 "p99Ms": rounded(summary.p99.milliseconds),
                 "maxMs": rounded(summary.max.milliseconds),
+                "cpuUserSeconds": rounded(cpuAfter.user - cpuBefore.user),
+                "cpuSystemSeconds": rounded(cpuAfter.system - cpuBefore.system),
                 "firstFailure": outcomes.2 ?? "none",
                 "peakRSSKiB": memoryKiB("VmHWM"),
             ], json: json)

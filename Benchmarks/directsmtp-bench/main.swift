@@ -13,6 +13,8 @@ let benchUsage = """
            directsmtp-bench timeouts [--operations N] [--json]
            directsmtp-bench dns [cached|uncached|decode|all] [--tasks N] [--lookups N] [--queries N] [--concurrency C] [--decodes N] [--json]
            directsmtp-bench smtp send|roundtrips|parse [options] [--json]
+           directsmtp-bench queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
+           directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -24,6 +26,7 @@ case "hold": benchStatus = await HoldBenchmark.run(Array(benchArguments.dropFirs
 case "timeouts": benchStatus = await TimeoutBenchmark.run(Array(benchArguments.dropFirst()))
 case "dns": benchStatus = await DNSBenchmark.run(Array(benchArguments.dropFirst()))
 case "smtp": benchStatus = await SMTPBenchmark.run(Array(benchArguments.dropFirst()))
+case "queue": benchStatus = await QueueBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
     benchStatus = benchArguments.isEmpty ? 0 : 64

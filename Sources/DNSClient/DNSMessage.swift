@@ -45,7 +45,9 @@ public struct DNSMessage: Sendable, Hashable {
         var message = DNSMessage(header: header, questions: [DNSQuestion(name: name, type: type)])
         if let payloadSize {
             message.additionals = [
-                DNSRecord(name: .root, type: .opt, recordClass: DNSClass(rawValue: payloadSize), ttl: 0, data: .unknown([]))
+                DNSRecord(
+                    name: .root, type: .opt, recordClass: DNSClass(rawValue: payloadSize), ttl: 0,
+                    data: .unknown([]))
             ]
         }
         return message
@@ -77,9 +79,11 @@ public struct DNSMessage: Sendable, Hashable {
         return try result.get()
     }
 
-    /// The wire form, names compressed, header counts taken from the sections.
-    public func encoded() -> [UInt8] {
-        var writer = DNSWireWriter()
+    /// The wire form, header counts taken from the sections; names compressed unless
+    /// `compress` is `false` (cheaper for a query, whose one name gains nothing).
+    public func encoded(compress: Bool = true) -> [UInt8] {
+        var writer = DNSWireWriter(
+            compress: compress, capacity: compress ? 512 : 64 + questions.count * 260)
         writer.write(self)
         return writer.bytes
     }

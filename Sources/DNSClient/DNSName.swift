@@ -27,7 +27,9 @@ public struct DNSName: Sendable, Hashable, CustomStringConvertible {
             return
         }
         if utf8.last == UInt8(ascii: ".") { utf8.removeLast() }
-        guard !utf8.isEmpty else { throw DNSWireError(.emptyLabel, at: 0, "an empty string is not a domain name") }
+        guard !utf8.isEmpty else {
+            throw DNSWireError(.emptyLabel, at: 0, "an empty string is not a domain name")
+        }
         var labels: [UInt8] = []
         labels.reserveCapacity(utf8.count + 1)
         var start = 0
@@ -39,14 +41,18 @@ public struct DNSName: Sendable, Hashable, CustomStringConvertible {
                 throw DNSWireError(.emptyLabel, at: start, "'\(text)' has an empty label")
             }
             guard length <= 63 else {
-                throw DNSWireError(.labelTooLong, at: start, "'\(text)' has a label of \(length) bytes (at most 63)")
+                throw DNSWireError(
+                    .labelTooLong, at: start,
+                    "'\(text)' has a label of \(length) bytes (at most 63)")
             }
             labels.append(UInt8(length))
             for index in start..<end { labels.append(lowercased(utf8[index])) }
             start = end + 1
         }
         guard labels.count + 1 <= 255 else {
-            throw DNSWireError(.nameTooLong, at: 0, "'\(text)' is \(labels.count + 1) bytes on the wire (at most 255)")
+            throw DNSWireError(
+                .nameTooLong, at: 0,
+                "'\(text)' is \(labels.count + 1) bytes on the wire (at most 255)")
         }
         self.labels = labels
     }
@@ -106,7 +112,9 @@ public struct DNSName: Sendable, Hashable, CustomStringConvertible {
             let length = Int(labels[index])
             let label = labels[(index + 1)..<(index + 1 + length)]
             for byte in label {
-                let ok = (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x5F
+                let ok =
+                    (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D
+                    || byte == 0x5F
                 if !ok { return false }
             }
             index += 1 + length

@@ -55,15 +55,21 @@ public final class DNSQueryClient: Sendable {
                 if !matching.isEmpty {
                     let ttl = matching.reduce(chainTTL) { min($0, $1.ttl) }
                     return DNSResolution(
-                        name: name, canonicalName: current, responseCode: .noError, records: matching, ttl: ttl)
+                        name: name, canonicalName: current, responseCode: .noError,
+                        records: matching, ttl: ttl)
                 }
                 guard type != .cname,
-                    let alias = message.answers.first(where: { $0.name == current && $0.type == .cname }),
+                    let alias = message.answers.first(where: {
+                        $0.name == current && $0.type == .cname
+                    }),
                     case .cname(let target) = alias.data
                 else { break }
                 links += 1
                 guard links <= Self.maximumCNAMEChain, seen.insert(target).inserted else {
-                    throw DNSQueryError(.cnameChainTooLong, "the CNAME chain from \(name) is longer than \(Self.maximumCNAMEChain) links or loops")
+                    throw DNSQueryError(
+                        .cnameChainTooLong,
+                        "the CNAME chain from \(name) is longer than \(Self.maximumCNAMEChain) links or loops"
+                    )
                 }
                 chainTTL = min(chainTTL, alias.ttl)
                 current = target
@@ -90,8 +96,11 @@ public final class DNSQueryClient: Sendable {
     public func query(
         _ name: DNSName, type: DNSRecordType, deadline: ContinuousClock.Instant
     ) async throws(DNSQueryError) -> DNSMessage {
-        guard !servers.isEmpty else { throw DNSQueryError(.noNameservers, "no name server is configured") }
-        let start = configuration.rotate ? rotation.add(1, ordering: .relaxed).oldValue % servers.count : 0
+        guard !servers.isEmpty else {
+            throw DNSQueryError(.noNameservers, "no name server is configured")
+        }
+        let start =
+            configuration.rotate ? rotation.add(1, ordering: .relaxed).oldValue % servers.count : 0
         let timeout = configuration.effectiveTimeout
         var failures: [String] = []
         var lastCode = DNSQueryError.Code.timedOut
@@ -100,11 +109,16 @@ public final class DNSQueryClient: Sendable {
                 let server = servers[(start + index) % servers.count]
                 let now = ContinuousClock.now
                 guard now < deadline else {
-                    throw DNSQueryError(.timedOut, summary("the deadline passed while asking for \(type) \(name)", failures))
+                    throw DNSQueryError(
+                        .timedOut,
+                        summary("the deadline passed while asking for \(type) \(name)", failures))
                 }
-                if Task.isCancelled { throw DNSQueryError(.cancelled, "the lookup of \(type) \(name) was cancelled") }
+                if Task.isCancelled {
+                    throw DNSQueryError(.cancelled, "the lookup of \(type) \(name) was cancelled")
+                }
                 do {
-                    return try await attempt(name, type: type, server: server, deadline: min(now + timeout, deadline))
+                    return try await attempt(
+                        name, type: type, server: server, deadline: min(now + timeout, deadline))
                 } catch {
                     if error.code == .cancelled || error.code == .localFailure { throw error }
                     lastCode = error.code
@@ -124,12 +138,13 @@ public final class DNSQueryClient: Sendable {
 
     /// One UDP exchange with `server` (and TCP if the answer is truncated).
     func attempt(
-        _ name: DNSName, type: DNSRecordType, server: SocketAddress, deadline: ContinuousClock.Instant
+        _ name: DNSName, type: DNSRecordType, server: SocketAddress,
+        deadline: ContinuousClock.Instant
     ) async throws(DNSQueryError) -> DNSMessage {
         var generator = SystemRandomNumberGenerator()
         let id = UInt16.random(in: .min ... .max, using: &generator)
         let question = DNSQuestion(name: name, type: type)
-        let query = DNSMessage.query(id: id, name: name, type: type).encoded()
+        let query = DNSMessage.query(id: id, name: name, type: type).encoded(compress: false)
         let socket: UDPSocket
         do {
             socket = try UDPSocket.connect(to: server, loop: loop)
@@ -141,8 +156,10 @@ public final class DNSQueryClient: Sendable {
         do {
             try await socket.send(query, deadline: deadline)
             while true {
-                let (datagram, source) = try await socket.receive(maxBytes: Self.receiveSize, deadline: deadline)
-                guard source == server else { continue }  // the kernel already filters; belt and braces
+                let (datagram, source) = try await socket.receive(
+                    maxBytes: Self.receiveSize, deadline: deadline)
+                // The connected socket already filters sources; belt and braces.
+                guard source == server else { continue }
                 switch check(datagram, id: id, question: question) {
                 case .ignore:
                     continue
@@ -150,19 +167,24 @@ public final class DNSQueryClient: Sendable {
                     // Our ID but not decodable: a datagram cut at our buffer size is
                     // retried over TCP; otherwise remember it and keep listening, so a
                     // spoofer who guessed the ID cannot end the wait.
-                    if datagram.count >= Self.receiveSize { return try await tcpAttempt(query, id: id, question: question, server: server, deadline: deadline) }
+                    if datagram.count >= Self.receiveSize {
+                        return try await tcpAttempt(
+                            query, id: id, question: question, server: server, deadline: deadline)
+                    }
                     malformed = error
                     continue
                 case .answer(let message):
                     if message.header.isTruncated {
-                        return try await tcpAttempt(query, id: id, question: question, server: server, deadline: deadline)
+                        return try await tcpAttempt(
+                            query, id: id, question: question, server: server, deadline: deadline)
                     }
                     return try accept(message, server: server)
                 }
             }
         } catch let error as SocketError {
             if error.code == .timedOut, let malformed {
-                throw DNSQueryError(.malformedResponse, "\(server) sent an undecodable answer: \(malformed)")
+                throw DNSQueryError(
+                    .malformedResponse, "\(server) sent an undecodable answer: \(malformed)")
             }
             throw map(error, server)
         } catch let error as DNSQueryError {
@@ -176,7 +198,8 @@ public final class DNSQueryClient: Sendable {
 
     /// The same query over TCP, 2-byte length prefix.
     func tcpAttempt(
-        _ query: [UInt8], id: UInt16, question: DNSQuestion, server: SocketAddress, deadline: ContinuousClock.Instant
+        _ query: [UInt8], id: UInt16, question: DNSQuestion, server: SocketAddress,
+        deadline: ContinuousClock.Instant
     ) async throws(DNSQueryError) -> DNSMessage {
         let connection: TCPConnection
         do {
@@ -192,10 +215,13 @@ public final class DNSQueryClient: Sendable {
             var buffer: [UInt8] = []
             while true {
                 // Several answers may come on one connection; only ours is taken.
-                while buffer.count < 2 || buffer.count < 2 + (Int(buffer[0]) << 8 | Int(buffer[1])) {
-                    let count = try await connection.read(appendingTo: &buffer, maxBytes: 16 * 1024, deadline: deadline)
+                while buffer.count < 2 || buffer.count < 2 + (Int(buffer[0]) << 8 | Int(buffer[1]))
+                {
+                    let count = try await connection.read(
+                        appendingTo: &buffer, maxBytes: 16 * 1024, deadline: deadline)
                     if count == 0 {
-                        throw DNSQueryError(.unreachable, "\(server) closed the TCP connection before answering")
+                        throw DNSQueryError(
+                            .unreachable, "\(server) closed the TCP connection before answering")
                     }
                 }
                 let length = Int(buffer[0]) << 8 | Int(buffer[1])
@@ -204,7 +230,9 @@ public final class DNSQueryClient: Sendable {
                 switch check(frame, id: id, question: question) {
                 case .ignore: continue
                 case .malformed(let error):
-                    throw DNSQueryError(.malformedResponse, "\(server) sent an undecodable answer over TCP: \(error)")
+                    throw DNSQueryError(
+                        .malformedResponse,
+                        "\(server) sent an undecodable answer over TCP: \(error)")
                 case .answer(let message): return try accept(message, server: server)
                 }
             }
@@ -234,7 +262,9 @@ public final class DNSQueryClient: Sendable {
         } catch {
             return .malformed(error)
         }
-        guard message.header.opcode == 0, message.questions.count == 1, message.questions[0] == question else {
+        guard message.header.opcode == 0, message.questions.count == 1,
+            message.questions[0] == question
+        else {
             return .ignore
         }
         return .answer(message)
@@ -257,7 +287,9 @@ public final class DNSQueryClient: Sendable {
         switch error.code {
         case .timedOut: return DNSQueryError(.timedOut, "\(server) did not answer\(over) in time")
         case .cancelled: return DNSQueryError(.cancelled, "the query to \(server) was cancelled")
-        case .connectionRefused: return DNSQueryError(.unreachable, "\(server) refused the query\(over) (port unreachable)")
+        case .connectionRefused:
+            return DNSQueryError(
+                .unreachable, "\(server) refused the query\(over) (port unreachable)")
         case .unreachable, .connectionReset, .invalidAddress, .invalidArgument, .other, .closed:
             return DNSQueryError(.unreachable, "\(server) is unreachable\(over): \(error.message)")
         default: return DNSQueryError(.localFailure, "querying \(server)\(over): \(error)")

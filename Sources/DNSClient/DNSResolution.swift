@@ -1,3 +1,5 @@
+import Sockets
+
 /// The answer to "records of type T for name N" after following CNAMEs: either records,
 /// or a definite "none" (NXDOMAIN or NODATA) with the negative TTL the SOA allows.
 public struct DNSResolution: Sendable, Hashable {
@@ -15,7 +17,10 @@ public struct DNSResolution: Sendable, Hashable {
     public var ttl: UInt32?
 
     /// Creates a resolution.
-    public init(name: DNSName, canonicalName: DNSName, responseCode: DNSResponseCode, records: [DNSRecord], ttl: UInt32?) {
+    public init(
+        name: DNSName, canonicalName: DNSName, responseCode: DNSResponseCode, records: [DNSRecord],
+        ttl: UInt32?
+    ) {
         self.name = name
         self.canonicalName = canonicalName
         self.responseCode = responseCode
@@ -36,5 +41,3 @@ public struct DNSResolution: Sendable, Hashable {
         }
     }
 }
-
-import Sockets

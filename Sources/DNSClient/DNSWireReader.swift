@@ -26,8 +26,8 @@ struct DNSWireReader {
     mutating func u32() throws(DNSWireError) -> UInt32 {
         guard offset + 4 <= raw.count else { throw truncated("a 32-bit field") }
         defer { offset += 4 }
-        return UInt32(raw[offset]) << 24 | UInt32(raw[offset + 1]) << 16 | UInt32(raw[offset + 2]) << 8
-            | UInt32(raw[offset + 3])
+        let high = UInt32(raw[offset]) << 24 | UInt32(raw[offset + 1]) << 16
+        return high | UInt32(raw[offset + 2]) << 8 | UInt32(raw[offset + 3])
     }
 
     func truncated(_ what: String) -> DNSWireError {
@@ -36,7 +36,9 @@ struct DNSWireReader {
 
     mutating func header() throws(DNSWireError) -> DNSHeader {
         guard raw.count >= 12 else {
-            throw DNSWireError(.truncatedHeader, at: raw.count, "\(raw.count) bytes is shorter than a DNS header (12)")
+            throw DNSWireError(
+                .truncatedHeader, at: raw.count,
+                "\(raw.count) bytes is shorter than a DNS header (12)")
         }
         return DNSHeader(
             id: try u16(), flags: try u16(), questionCount: try u16(), answerCount: try u16(),
@@ -48,10 +50,14 @@ struct DNSWireReader {
         // Each question takes at least 5 bytes and each record 11: refuse counts the
         // remaining bytes cannot hold before reserving anything.
         let remaining = raw.count - offset
-        let minimum = Int(header.questionCount) * 5
-            + (Int(header.answerCount) + Int(header.authorityCount) + Int(header.additionalCount)) * 11
+        let minimum =
+            Int(header.questionCount) * 5
+            + (Int(header.answerCount) + Int(header.authorityCount) + Int(header.additionalCount))
+            * 11
         guard minimum <= remaining else {
-            throw DNSWireError(.truncated, at: offset, "the counts announce more questions and records than \(remaining) bytes can hold")
+            throw DNSWireError(
+                .truncated, at: offset,
+                "the counts announce more questions and records than \(remaining) bytes can hold")
         }
         var questions: [DNSQuestion] = []
         questions.reserveCapacity(Int(header.questionCount))
@@ -65,7 +71,8 @@ struct DNSWireReader {
         let authorities = try records(header.authorityCount)
         let additionals = try records(header.additionalCount)
         guard offset == raw.count else {
-            throw DNSWireError(.trailingBytes, at: offset, "\(raw.count - offset) bytes follow the last record")
+            throw DNSWireError(
+                .trailingBytes, at: offset, "\(raw.count - offset) bytes follow the last record")
         }
         return DNSMessage(
             header: header, questions: questions, answers: answers, authorities: authorities,
@@ -90,21 +97,27 @@ struct DNSWireReader {
         let start = offset
         let end = start + length
         guard end <= raw.count else {
-            throw DNSWireError(.truncated, at: start, "RDLENGTH \(length) reaches past the end of the message")
+            throw DNSWireError(
+                .truncated, at: start, "RDLENGTH \(length) reaches past the end of the message")
         }
         let data: DNSRecordData
         switch type {
         case .a:
-            guard length == 4 else { throw badRDATA(start, "an A record has 4 bytes of RDATA, not \(length)") }
+            guard length == 4 else {
+                throw badRDATA(start, "an A record has 4 bytes of RDATA, not \(length)")
+            }
             data = .a(IPAddress(bytes: Array(raw[start..<end]))!)
             offset = end
         case .aaaa:
-            guard length == 16 else { throw badRDATA(start, "an AAAA record has 16 bytes of RDATA, not \(length)") }
+            guard length == 16 else {
+                throw badRDATA(start, "an AAAA record has 16 bytes of RDATA, not \(length)")
+            }
             data = .aaaa(IPAddress(bytes: Array(raw[start..<end]))!)
             offset = end
         case .mx:
             guard length >= 3 else {
-                throw badRDATA(start, "an MX record needs a preference and a target (RDLENGTH \(length))")
+                throw badRDATA(
+                    start, "an MX record needs a preference and a target (RDLENGTH \(length))")
             }
             let preference = try u16()
             data = .mx(preference: preference, exchange: try readName())
@@ -115,16 +128,20 @@ struct DNSWireReader {
         case .soa:
             let primary = try readName()
             let mailbox = try readName()
-            guard offset + 20 <= end else { throw badRDATA(start, "an SOA record's RDATA is too short") }
-            data = .soa(DNSSOA(
-                primary: primary, mailbox: mailbox, serial: try u32(), refresh: try u32(),
-                retry: try u32(), expire: try u32(), minimum: try u32()))
+            guard offset + 20 <= end else {
+                throw badRDATA(start, "an SOA record's RDATA is too short")
+            }
+            data = .soa(
+                DNSSOA(
+                    primary: primary, mailbox: mailbox, serial: try u32(), refresh: try u32(),
+                    retry: try u32(), expire: try u32(), minimum: try u32()))
         default:
             data = .unknown(Array(raw[start..<end]))
             offset = end
         }
         guard offset == end else {
-            throw badRDATA(start, "the \(type) RDATA is \(offset - start) bytes but RDLENGTH says \(length)")
+            throw badRDATA(
+                start, "the \(type) RDATA is \(offset - start) bytes but RDLENGTH says \(length)")
         }
         return DNSRecord(name: name, type: type, recordClass: recordClass, ttl: ttl, data: data)
     }
@@ -137,7 +154,8 @@ struct DNSWireReader {
     /// part. Pointers must point strictly before every byte of the name read so far,
     /// never into the header and never at another pointer, so decoding always ends.
     mutating func readName() throws(DNSWireError) -> DNSName {
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer throws(DNSWireError) in
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) {
+            buffer throws(DNSWireError) in
             var count = 0
             var position = offset
             var lowest = offset
@@ -156,7 +174,8 @@ struct DNSWireReader {
                 switch length & 0xC0 {
                 case 0x00:
                     guard count + 1 + length + 1 <= 255 else {
-                        throw DNSWireError(.nameTooLong, at: position, "a name is longer than 255 bytes")
+                        throw DNSWireError(
+                            .nameTooLong, at: position, "a name is longer than 255 bytes")
                     }
                     guard position + 1 + length <= size else {
                         offset = position
@@ -180,21 +199,31 @@ struct DNSWireReader {
                         jumped = true
                     }
                     if target < 12 {
-                        throw DNSWireError(.pointerIntoHeader, at: position, "a compression pointer points into the header (\(target))")
+                        throw DNSWireError(
+                            .pointerIntoHeader, at: position,
+                            "a compression pointer points into the header (\(target))")
                     }
                     if target > position {
-                        throw DNSWireError(.forwardPointer, at: position, "a compression pointer points forwards (to \(target))")
+                        throw DNSWireError(
+                            .forwardPointer, at: position,
+                            "a compression pointer points forwards (to \(target))")
                     }
                     if target >= lowest {
-                        throw DNSWireError(.pointerLoop, at: position, "a compression pointer loops back into its own name (to \(target))")
+                        throw DNSWireError(
+                            .pointerLoop, at: position,
+                            "a compression pointer loops back into its own name (to \(target))")
                     }
                     if raw[target] & 0xC0 == 0xC0 {
-                        throw DNSWireError(.pointerToPointer, at: position, "a compression pointer points at another pointer (at \(target))")
+                        throw DNSWireError(
+                            .pointerToPointer, at: position,
+                            "a compression pointer points at another pointer (at \(target))")
                     }
                     lowest = target
                     position = target
                 default:
-                    throw DNSWireError(.labelTooLong, at: position, "length byte \(length) is neither a label (at most 63) nor a pointer")
+                    throw DNSWireError(
+                        .labelTooLong, at: position,
+                        "length byte \(length) is neither a label (at most 63) nor a pointer")
                 }
             }
         }

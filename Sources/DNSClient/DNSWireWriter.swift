@@ -4,7 +4,13 @@ struct DNSWireWriter {
     /// Offsets of name suffixes already written, keyed by their labels.
     private var suffixes: [ArraySlice<UInt8>: Int] = [:]
 
-    init() { bytes.reserveCapacity(512) }
+    /// Whether names are compressed (a query's single name gains nothing from it).
+    let compress: Bool
+
+    init(compress: Bool = true, capacity: Int = 512) {
+        self.compress = compress
+        bytes.reserveCapacity(capacity)
+    }
 
     mutating func write(_ message: DNSMessage) {
         var header = message.header
@@ -40,6 +46,11 @@ struct DNSWireWriter {
 
     mutating func name(_ name: DNSName) {
         let labels = name.labels
+        guard compress else {
+            bytes.append(contentsOf: labels)
+            bytes.append(0)
+            return
+        }
         var index = 0
         while index < labels.count {
             let suffix = labels[index...]

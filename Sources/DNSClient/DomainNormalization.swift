@@ -34,7 +34,8 @@ func isNormalASCII(_ domain: String) -> Bool {
             previous = byte
             continue
         }
-        let allowed = (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5F
+        let allowed =
+            (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5F
             || (byte == 0x2D && labelLength > 0)
         if !allowed { return false }
         labelLength += 1

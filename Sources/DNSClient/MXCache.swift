@@ -31,13 +31,18 @@ struct MXCache {
     }
 
     /// Stores `lookup` until `expires`.
-    mutating func set(_ key: String, _ lookup: MXLookup, expires: ContinuousClock.Instant, now: ContinuousClock.Instant) {
+    mutating func set(
+        _ key: String, _ lookup: MXLookup, expires: ContinuousClock.Instant,
+        now: ContinuousClock.Instant
+    ) {
         guard capacity > 0, expires > now else { return }
         if entries[key] == nil, entries.count >= capacity { evict(now: now) }
         tick &+= 1
         var hasTies = false
         if case .found(let answer) = lookup {
-            hasTies = zip(answer.hosts, answer.hosts.dropFirst()).contains { $0.preference == $1.preference }
+            hasTies = zip(answer.hosts, answer.hosts.dropFirst()).contains {
+                $0.preference == $1.preference
+            }
         }
         entries[key] = Entry(lookup: lookup, expires: expires, lastUsed: tick, hasTies: hasTies)
     }

@@ -10,7 +10,10 @@ public struct MXCacheOptions: Sendable, Hashable {
     public var unavailableTTL: Duration
 
     /// Options with every field given.
-    public init(capacity: Int = 10_000, maximumTTL: Duration = .seconds(86_400), unavailableTTL: Duration = .zero) {
+    public init(
+        capacity: Int = 10_000, maximumTTL: Duration = .seconds(86_400),
+        unavailableTTL: Duration = .zero
+    ) {
         self.capacity = capacity
         self.maximumTTL = maximumTTL
         self.unavailableTTL = unavailableTTL

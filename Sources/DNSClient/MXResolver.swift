@@ -28,6 +28,10 @@ import Synchronization
 /// }
 /// ```
 public actor MXResolver {
+    /// The most MX hosts resolved for one domain (the most preferred ones); the others
+    /// are left out of the answer.
+    public static let maximumMXHosts = 16
+
     /// The servers asked.
     public nonisolated let configuration: ResolverConfiguration
     /// The cache settings.
@@ -62,11 +66,20 @@ public actor MXResolver {
     /// The mail hosts of `domain` (a U-label or A-label name; a trailing dot is fine).
     ///
     /// Never throws: a `deadline` that passes, or cancellation, gives `.dnsUnavailable`;
-    /// a text that cannot be a domain name gives `.noMailServer(.nonExistentDomain)`.
-    public nonisolated func mx(for domain: String, deadline: ContinuousClock.Instant? = nil) async -> MXLookup {
+    /// a text that cannot be a host name (see ``aLabel(_:)``) gives
+    /// `.noMailServer(.nonExistentDomain)` without any query. An address literal
+    /// (`[192.0.2.1]`) is not a domain: callers deliver to it without asking DNS.
+    ///
+    /// A cached answer is returned without an actor hop; a miss joins the lookup already
+    /// in flight for the same name, or starts one.
+    public nonisolated func mx(for domain: String, deadline: ContinuousClock.Instant? = nil) async
+        -> MXLookup
+    {
         guard let key = aLabel(domain) else { return .noMailServer(.nonExistentDomain) }
         if let hit = cached(key) { return hit }
-        if let deadline, deadline <= .now { return .dnsUnavailable("the deadline passed before DNS was asked about \(key)") }
+        if let deadline, deadline <= .now {
+            return .dnsUnavailable("the deadline passed before DNS was asked about \(key)")
+        }
         if Task.isCancelled { return .dnsUnavailable("the lookup of \(key) was cancelled") }
         let flight = await join(key)
         if let result = await flight.wait(deadline: deadline) { return shuffled(result) }
@@ -113,7 +126,9 @@ public actor MXResolver {
 
     private nonisolated func store(_ key: String, _ result: MXLookup, ttl: Duration?) {
         guard var ttl else { return }
-        if case .dnsUnavailable = result { ttl = min(ttl, cacheOptions.unavailableTTL, .seconds(300)) }
+        if case .dnsUnavailable = result {
+            ttl = min(ttl, cacheOptions.unavailableTTL, .seconds(300))
+        }
         ttl = min(ttl, cacheOptions.maximumTTL)
         guard ttl > .zero else { return }
         let current = now()
@@ -125,11 +140,15 @@ public actor MXResolver {
     /// How long one whole uncached lookup may take: two rounds of queries (MX, then the
     /// hosts' addresses), each at worst attempts x servers x timeout.
     private nonisolated var lookupBudget: Duration {
-        let perQuery = configuration.effectiveTimeout * (configuration.effectiveAttempts * max(configuration.usedNameservers.count, 1))
+        let perQuery =
+            configuration.effectiveTimeout
+            * (configuration.effectiveAttempts * max(configuration.usedNameservers.count, 1))
         return min(perQuery * 2 + .milliseconds(100), .seconds(120))
     }
 
-    private nonisolated func seconds(_ ttl: UInt32?) -> Duration? { ttl.map { .seconds(Int64($0)) } }
+    private nonisolated func seconds(_ ttl: UInt32?) -> Duration? {
+        ttl.map { .seconds(Int64($0)) }
+    }
 
     /// Resolves `key` from scratch: the lookup and how long it may be cached (`nil`: not).
     nonisolated func resolve(_ key: String) async -> (MXLookup, Duration?) {
@@ -145,17 +164,26 @@ public actor MXResolver {
         if mx.isNonExistent { return (.noMailServer(.nonExistentDomain), seconds(mx.ttl)) }
         var records: [(preference: UInt16, exchange: DNSName)] = []
         for record in mx.records {
-            if case .mx(let preference, let exchange) = record.data { records.append((preference, exchange)) }
+            if case .mx(let preference, let exchange) = record.data {
+                records.append((preference, exchange))
+            }
         }
         if records.isEmpty { return await implicitMX(key, name, mx, deadline) }
         // A null MX counts only alone (RFC 7505, DESIGN.md); beside others it is ignored.
-        if records.count == 1, records[0].exchange.isRoot { return (.noMailServer(.nullMX), seconds(mx.ttl)) }
+        if records.count == 1, records[0].exchange.isRoot {
+            return (.noMailServer(.nullMX), seconds(mx.ttl))
+        }
         var preferences: [DNSName: UInt16] = [:]
         for record in records where !record.exchange.isRoot {
-            preferences[record.exchange] = min(preferences[record.exchange] ?? .max, record.preference)
+            preferences[record.exchange] = min(
+                preferences[record.exchange] ?? .max, record.preference)
         }
         if preferences.isEmpty { return (.noMailServer(.nullMX), seconds(mx.ttl)) }
-        let targets = Array(preferences.keys)
+        // The most preferred hosts only: a zone with hundreds of MX records must not make
+        // this process open hundreds of sockets at once (Postfix caps likewise).
+        let targets = preferences.keys.sorted {
+            (preferences[$0]!, $0.description) < (preferences[$1]!, $1.description)
+        }.prefix(Self.maximumMXHosts)
         let results = await withTaskGroup(of: (DNSName, HostAddresses).self) { group in
             for target in targets {
                 group.addTask { (target, await self.addresses(of: target, deadline: deadline)) }
@@ -171,7 +199,10 @@ public actor MXResolver {
         for target in targets {
             switch results[target] {
             case .found(let addresses, let hostTTL, let partial):
-                hosts.append(MailHost(name: target.description, preference: Int(preferences[target]!), addresses: addresses))
+                hosts.append(
+                    MailHost(
+                        name: target.description, preference: Int(preferences[target]!),
+                        addresses: addresses))
                 ttl = min(ttl, seconds(hostTTL))
                 if partial { ttl = min(ttl, unavailable) }
             case .noAddresses(let hostTTL):
@@ -184,13 +215,20 @@ public actor MXResolver {
         }
         if !hosts.isEmpty {
             if !failures.isEmpty { ttl = min(ttl, unavailable) }
-            hosts.sort { $0.preference < $1.preference || ($0.preference == $1.preference && $0.name < $1.name) }
+            hosts.sort {
+                $0.preference < $1.preference
+                    || ($0.preference == $1.preference && $0.name < $1.name)
+            }
             return (shuffled(.found(MXAnswer(domain: key, hosts: hosts, isImplicit: false))), ttl)
         }
         if failures.isEmpty {
             return (.noMailServer(.hostsWithoutAddresses), min(seconds(mx.ttl), negativeTTL))
         }
-        return (.dnsUnavailable("no MX host of \(key) could be resolved: " + failures.prefix(3).joined(separator: "; ")), unavailable)
+        return (
+            .dnsUnavailable(
+                "no MX host of \(key) could be resolved: "
+                    + failures.prefix(3).joined(separator: "; ")), unavailable
+        )
     }
 
     /// No MX record: the domain's own addresses, as one host of preference 0.
@@ -206,7 +244,10 @@ public actor MXResolver {
         case .noAddresses(let ttl):
             return (.noMailServer(.noAddressRecords), min(seconds(mx.ttl), seconds(ttl)))
         case .failed(let detail):
-            return (.dnsUnavailable("\(key) has no MX record and its address lookup failed: \(detail)"), cacheOptions.unavailableTTL)
+            return (
+                .dnsUnavailable("\(key) has no MX record and its address lookup failed: \(detail)"),
+                cacheOptions.unavailableTTL
+            )
         }
     }
 
@@ -219,7 +260,9 @@ public actor MXResolver {
     }
 
     /// A and AAAA of `host`, asked concurrently, interleaved AAAA first (RFC 8305).
-    nonisolated func addresses(of host: DNSName, deadline: ContinuousClock.Instant) async -> HostAddresses {
+    nonisolated func addresses(of host: DNSName, deadline: ContinuousClock.Instant) async
+        -> HostAddresses
+    {
         async let v6 = lookup(host, .aaaa, deadline)
         async let v4 = lookup(host, .a, deadline)
         let (six, four) = await (v6, v4)
@@ -271,7 +314,9 @@ public actor MXResolver {
         var start = 0
         while start < answer.hosts.count {
             var end = start + 1
-            while end < answer.hosts.count, answer.hosts[end].preference == answer.hosts[start].preference { end += 1 }
+            while end < answer.hosts.count,
+                answer.hosts[end].preference == answer.hosts[start].preference
+            { end += 1 }
             if end - start > 1 { answer.hosts[start..<end].shuffle(using: &generator) }
             start = end
         }

@@ -1,7 +1,7 @@
 import Sockets
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which recursive name servers to ask, and how patiently: what `/etc/resolv.conf` says,
@@ -27,7 +27,10 @@ public struct ResolverConfiguration: Sendable {
 
     /// A configuration with every field given. `timeout` is clamped to 1 ms...30 s and
     /// `attempts` to 1...5 when used.
-    public init(nameservers: [SocketAddress], timeout: Duration = .seconds(1), attempts: Int = 2, rotate: Bool = false) {
+    public init(
+        nameservers: [SocketAddress], timeout: Duration = .seconds(1), attempts: Int = 2,
+        rotate: Bool = false
+    ) {
         self.nameservers = nameservers
         self.timeout = timeout
         self.attempts = attempts
@@ -35,7 +38,9 @@ public struct ResolverConfiguration: Sendable {
     }
 
     /// The servers actually asked: the first three.
-    public var usedNameservers: [SocketAddress] { Array(nameservers.prefix(Self.maximumNameservers)) }
+    public var usedNameservers: [SocketAddress] {
+        Array(nameservers.prefix(Self.maximumNameservers))
+    }
 
     /// `timeout` within 1 ms...30 s.
     public var effectiveTimeout: Duration { min(max(timeout, .milliseconds(1)), .seconds(30)) }
@@ -60,7 +65,9 @@ public struct ResolverConfiguration: Sendable {
         var rotate = false
         for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
             var line = Substring(rawLine)
-            if let comment = line.firstIndex(where: { $0 == "#" || $0 == ";" }) { line = line[..<comment] }
+            if let comment = line.firstIndex(where: { $0 == "#" || $0 == ";" }) {
+                line = line[..<comment]
+            }
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let keyword = words.first else { continue }
             switch keyword {
@@ -68,14 +75,20 @@ public struct ResolverConfiguration: Sendable {
                 guard words.count >= 2, servers.count < maximumNameservers else { continue }
                 var host = words[1]
                 if let percent = host.firstIndex(of: "%") { host = host[..<percent] }
-                if let address = try? SocketAddress(ip: String(host), port: 53) { servers.append(address) }
+                if let address = try? SocketAddress(ip: String(host), port: 53) {
+                    servers.append(address)
+                }
             case "options":
                 for option in words.dropFirst() {
                     if option == "rotate" {
                         rotate = true
-                    } else if option.hasPrefix("timeout:"), let value = Int(option.dropFirst(8)), value >= 0 {
+                    } else if option.hasPrefix("timeout:"), let value = Int(option.dropFirst(8)),
+                        value >= 0
+                    {
                         timeout = .seconds(min(max(value, 1), 30))
-                    } else if option.hasPrefix("attempts:"), let value = Int(option.dropFirst(9)), value >= 0 {
+                    } else if option.hasPrefix("attempts:"), let value = Int(option.dropFirst(9)),
+                        value >= 0
+                    {
                         attempts = min(max(value, 1), 5)
                     }
                 }
@@ -83,18 +96,24 @@ public struct ResolverConfiguration: Sendable {
                 continue
             }
         }
-        if servers.isEmpty, let local = try? SocketAddress(ip: "127.0.0.1", port: 53) { servers = [local] }
-        return ResolverConfiguration(nameservers: servers, timeout: timeout, attempts: attempts, rotate: rotate)
+        if servers.isEmpty, let local = try? SocketAddress(ip: "127.0.0.1", port: 53) {
+            servers = [local]
+        }
+        return ResolverConfiguration(
+            nameservers: servers, timeout: timeout, attempts: attempts, rotate: rotate)
     }
 
     /// Parses the CLI's `--dns` values: `HOST:PORT`, `[V6]:PORT`, or a bare address
     /// (port 53).
     /// - Throws: `SocketError` with code `.invalidAddress` for a name or garbage.
-    public static func nameservers(parsing values: [String]) throws(SocketError) -> [SocketAddress] {
+    public static func nameservers(parsing values: [String]) throws(SocketError) -> [SocketAddress]
+    {
         var servers: [SocketAddress] = []
         for value in values {
             let address = try SocketAddress(parsing: value, defaultPort: 53)
-            guard address.port != 0 else { throw SocketError(.invalidAddress, "'\(value)': port 0 cannot be asked") }
+            guard address.port != 0 else {
+                throw SocketError(.invalidAddress, "'\(value)': port 0 cannot be asked")
+            }
             servers.append(address)
         }
         return servers

@@ -37,7 +37,11 @@ public final class MockDNSServer: Sendable {
         var tcp = 0
         var soaTTL: UInt32 = 300
         var soaMinimum: UInt32 = 60
-        var tasks: [Task<Void, Never>] = []
+        /// Running tasks by id; each removes itself when it ends.
+        var tasks: [UInt64: Task<Void, Never>] = [:]
+        var nextTaskID: UInt64 = 0
+        /// Tasks that ended before they were stored.
+        var endedEarly: Set<UInt64> = []
         var stopped = false
     }
 
@@ -57,9 +61,19 @@ public final class MockDNSServer: Sendable {
 
     /// Starts a server on `host` (a loopback address), port chosen by the kernel, UDP and
     /// TCP on the same port.
-    /// - Throws: `SocketError` if no port could be bound for both.
-    public static func start(host: String = "127.0.0.1", loop: EventLoop = .shared) throws(SocketError) -> MockDNSServer {
+    /// - Throws: `SocketError` if no port could be bound for both, or
+    ///   `.invalidAddress` for a host outside 127.0.0.0/8 and ::1 (a mock server never
+    ///   listens beyond this machine).
+    public static func start(host: String = "127.0.0.1", loop: EventLoop = .shared)
+        throws(SocketError) -> MockDNSServer
+    {
         let any = try SocketAddress(ip: host, port: 0)
+        let loopback =
+            any.isIPv6 ? any.bytes == Array(repeating: 0, count: 15) + [1] : any.bytes[0] == 127
+        guard loopback else {
+            throw SocketError(
+                .invalidAddress, "MockDNSServer listens on loopback only, not \(host)")
+        }
         var lastError = SocketError(.addressInUse, "no port was free for both UDP and TCP")
         for _ in 0..<50 {
             let udp = try UDPSocket.bind(to: any, loop: loop)
@@ -79,7 +93,9 @@ public final class MockDNSServer: Sendable {
     }
 
     /// A configuration that asks only this server: `timeout` per attempt, `attempts`.
-    public func resolverConfiguration(timeout: Duration = .milliseconds(500), attempts: Int = 1) -> ResolverConfiguration {
+    public func resolverConfiguration(timeout: Duration = .milliseconds(500), attempts: Int = 1)
+        -> ResolverConfiguration
+    {
         ResolverConfiguration(nameservers: [address], timeout: timeout, attempts: attempts)
     }
 
@@ -88,7 +104,7 @@ public final class MockDNSServer: Sendable {
         let tasks = state.withLock { state in
             state.stopped = true
             defer { state.tasks.removeAll() }
-            return state.tasks
+            return Array(state.tasks.values)
         }
         udp.close()
         spoofer.close()
@@ -101,11 +117,37 @@ public final class MockDNSServer: Sendable {
     // MARK: Records
 
     /// Sets the MX records of `domain` (replacing earlier ones). A host of `"."` is a null MX.
-    public func setMX(_ domain: String, _ hosts: [(preference: Int, host: String)], ttl: UInt32 = 300) {
+    public func setMX(
+        _ domain: String, _ hosts: [(preference: Int, host: String)], ttl: UInt32 = 300
+    ) {
         let owner = Self.name(domain)
         setRecords(
-            hosts.map { .mx(owner, preference: UInt16(clamping: $0.preference), exchange: Self.name($0.host), ttl: ttl) },
+            hosts.map {
+                .mx(
+                    owner, preference: UInt16(clamping: $0.preference),
+                    exchange: Self.name($0.host), ttl: ttl)
+            },
             for: domain, type: .mx)
+    }
+
+    /// Sets a whole mail domain in one call: its MX records and each host's A/AAAA
+    /// records (IPv4 and IPv6 text mixed as you like).
+    ///
+    /// ```swift
+    /// server.setMailDomain("example.com", [(10, "mx1.example.com", ["127.0.0.1", "::1"]),
+    ///                                      (20, "mx2.example.com", ["127.0.0.2"])])
+    /// ```
+    public func setMailDomain(
+        _ domain: String, _ hosts: [(preference: Int, host: String, addresses: [String])],
+        ttl: UInt32 = 300
+    ) {
+        setMX(domain, hosts.map { ($0.preference, $0.host) }, ttl: ttl)
+        for host in hosts {
+            let v6 = host.addresses.filter { IPAddress($0)?.isIPv6 == true }
+            let v4 = host.addresses.filter { IPAddress($0)?.isIPv6 == false }
+            setA(host.host, v4, ttl: ttl)
+            setAAAA(host.host, v6, ttl: ttl)
+        }
     }
 
     /// Makes `domain`'s only MX record the null MX `0 .` (RFC 7505).
@@ -116,18 +158,23 @@ public final class MockDNSServer: Sendable {
     /// Sets the A records of `name` (IPv4 text).
     public func setA(_ name: String, _ addresses: [String], ttl: UInt32 = 300) {
         let owner = Self.name(name)
-        setRecords(addresses.compactMap { IPAddress($0) }.map { .address(owner, $0, ttl: ttl) }, for: name, type: .a)
+        setRecords(
+            addresses.compactMap { IPAddress($0) }.map { .address(owner, $0, ttl: ttl) }, for: name,
+            type: .a)
     }
 
     /// Sets the AAAA records of `name` (IPv6 text).
     public func setAAAA(_ name: String, _ addresses: [String], ttl: UInt32 = 300) {
         let owner = Self.name(name)
-        setRecords(addresses.compactMap { IPAddress($0) }.map { .address(owner, $0, ttl: ttl) }, for: name, type: .aaaa)
+        setRecords(
+            addresses.compactMap { IPAddress($0) }.map { .address(owner, $0, ttl: ttl) }, for: name,
+            type: .aaaa)
     }
 
     /// Makes `name` an alias of `target`.
     public func setCNAME(_ name: String, _ target: String, ttl: UInt32 = 300) {
-        setRecords([.cname(Self.name(name), target: Self.name(target), ttl: ttl)], for: name, type: .cname)
+        setRecords(
+            [.cname(Self.name(name), target: Self.name(target), ttl: ttl)], for: name, type: .cname)
     }
 
     /// Sets the records of one name and type (any type, raw RDATA included). An empty
@@ -150,7 +197,9 @@ public final class MockDNSServer: Sendable {
 
     /// Sets how queries for `name` (and `type`, or every type when `nil`) are answered. A
     /// behavior for the exact type wins over one for every type.
-    public func setBehavior(_ behavior: MockDNSBehavior, for name: String, type: DNSRecordType? = nil) {
+    public func setBehavior(
+        _ behavior: MockDNSBehavior, for name: String, type: DNSRecordType? = nil
+    ) {
         let key = Key(name: Self.name(name), type: type)
         state.withLock { state in
             state.behaviors[key] = behavior
@@ -222,22 +271,38 @@ public final class MockDNSServer: Sendable {
                     connection.close()
                     return
                 }
-                self.track(Task.detached { [weak self] in await self?.serveTCP(connection) })
+                self.spawn { server in await server.serveTCP(connection) }
             }
         }
-        track(udpTask)
-        track(tcpTask)
+        state.withLock { state in
+            state.tasks[UInt64.max] = udpTask
+            state.tasks[UInt64.max - 1] = tcpTask
+        }
     }
 
-    private func track(_ task: Task<Void, Never>) {
-        let stopped = state.withLock { state in
-            if !state.stopped {
-                state.tasks.removeAll { $0.isCancelled }
-                state.tasks.append(task)
+    /// Runs `body` in a task that ``stop()`` cancels and that forgets itself when done.
+    private func spawn(_ body: @escaping @Sendable (MockDNSServer) async -> Void) {
+        guard
+            let id = state.withLock({ state -> UInt64? in
+                guard !state.stopped else { return nil }
+                state.nextTaskID += 1
+                return state.nextTaskID
+            })
+        else { return }
+        let task = Task.detached { [weak self] in
+            guard let self else { return }
+            await body(self)
+            self.state.withLock { state in
+                if state.tasks.removeValue(forKey: id) == nil { state.endedEarly.insert(id) }
             }
-            return state.stopped
         }
-        if stopped { task.cancel() }
+        let cancel = state.withLock { state in
+            if state.endedEarly.remove(id) != nil { return false }
+            if state.stopped { return true }
+            state.tasks[id] = task
+            return false
+        }
+        if cancel { task.cancel() }
     }
 
     /// Parses and counts a query; `nil` for anything that is not one.
@@ -272,13 +337,12 @@ public final class MockDNSServer: Sendable {
             try? await udp.send(reply.bytes, to: source, deadline: .now + .seconds(1))
             return
         }
-        track(Task.detached { [weak self] in
-            guard let self else { return }
-            await self.perform(query, behavior, overTCP: false) { bytes, spoofed async in
-                let socket = spoofed ? self.spoofer : self.udp
+        spawn { server in
+            await server.perform(query, behavior, overTCP: false) { bytes, spoofed async in
+                let socket = spoofed ? server.spoofer : server.udp
                 try? await socket.send(bytes, to: source, deadline: .now + .seconds(1))
             }
-        })
+        }
     }
 
     private func serveTCP(_ connection: TCPConnection) async {
@@ -286,7 +350,9 @@ public final class MockDNSServer: Sendable {
         var buffer: [UInt8] = []
         while !Task.isCancelled {
             while buffer.count < 2 || buffer.count < 2 + (Int(buffer[0]) << 8 | Int(buffer[1])) {
-                guard let count = try? await connection.read(appendingTo: &buffer, deadline: .now + .seconds(10)),
+                guard
+                    let count = try? await connection.read(
+                        appendingTo: &buffer, deadline: .now + .seconds(10)),
                     count > 0
                 else { return }
             }
@@ -326,7 +392,9 @@ public final class MockDNSServer: Sendable {
     }
 
     /// The datagrams (or TCP frames) to send for `behavior`.
-    private func replies(to query: DNSMessage, _ behavior: MockDNSBehavior, overTCP: Bool) -> [Reply] {
+    private func replies(to query: DNSMessage, _ behavior: MockDNSBehavior, overTCP: Bool)
+        -> [Reply]
+    {
         let spoofPause = Duration.milliseconds(20)
         switch behavior {
         case .answer:
@@ -351,19 +419,31 @@ public final class MockDNSServer: Sendable {
             spoof.header.id = query.header.id ^ 0x5A5A
             let first = Reply(bytes: spoof.encoded())
             guard case .wrongIDThenAnswer = behavior else { return [first] }
-            return [first, Reply(bytes: fitted(answer(to: query), query: query, overTCP: overTCP), pause: spoofPause)]
+            return [
+                first,
+                Reply(
+                    bytes: fitted(answer(to: query), query: query, overTCP: overTCP),
+                    pause: spoofPause),
+            ]
         case .otherName, .otherNameThenAnswer:
             var spoof = negative(to: query, code: .nameError)
             if let other = try? DNSName("spoofed.invalid") { spoof.questions[0].name = other }
             let first = Reply(bytes: spoof.encoded())
             guard case .otherNameThenAnswer = behavior else { return [first] }
-            return [first, Reply(bytes: fitted(answer(to: query), query: query, overTCP: overTCP), pause: spoofPause)]
+            return [
+                first,
+                Reply(
+                    bytes: fitted(answer(to: query), query: query, overTCP: overTCP),
+                    pause: spoofPause),
+            ]
         case .wrongSourceThenAnswer:
             let spoof = negative(to: query, code: .nameError)
             if overTCP { return [Reply(bytes: answer(to: query).encoded())] }
             return [
                 Reply(bytes: spoof.encoded(), spoofed: true),
-                Reply(bytes: fitted(answer(to: query), query: query, overTCP: overTCP), pause: spoofPause),
+                Reply(
+                    bytes: fitted(answer(to: query), query: query, overTCP: overTCP),
+                    pause: spoofPause),
             ]
         case .raw(let bytes):
             return [Reply(bytes: bytes)]
@@ -381,7 +461,10 @@ public final class MockDNSServer: Sendable {
     private func fitted(_ reply: DNSMessage, query: DNSMessage, overTCP: Bool) -> [UInt8] {
         let bytes = reply.encoded()
         guard !overTCP else { return bytes }
-        let limit = query.additionals.first(where: { $0.type == .opt }).map { max(Int($0.recordClass.rawValue), 512) } ?? 512
+        let limit =
+            query.additionals.first(where: { $0.type == .opt }).map {
+                max(Int($0.recordClass.rawValue), 512)
+            } ?? 512
         guard bytes.count > limit else { return bytes }
         var truncated = bare(query, code: .noError)
         truncated.header.isTruncated = true
@@ -397,12 +480,15 @@ public final class MockDNSServer: Sendable {
         return DNSMessage(header: header, questions: Array(query.questions.prefix(1)))
     }
 
-    private func negative(to query: DNSMessage, code: DNSResponseCode, owner: DNSName? = nil) -> DNSMessage {
+    private func negative(to query: DNSMessage, code: DNSResponseCode, owner: DNSName? = nil)
+        -> DNSMessage
+    {
         var reply = bare(query, code: code)
         let (ttl, minimum) = state.withLock { ($0.soaTTL, $0.soaMinimum) }
         let zone = owner ?? query.questions.first?.name ?? .root
         let soa = DNSSOA(
-            primary: (try? DNSName("ns.mock.invalid")) ?? .root, mailbox: (try? DNSName("hostmaster.mock.invalid")) ?? .root,
+            primary: (try? DNSName("ns.mock.invalid")) ?? .root,
+            mailbox: (try? DNSName("hostmaster.mock.invalid")) ?? .root,
             serial: 1, refresh: 3600, retry: 600, expire: 86_400, minimum: minimum)
         reply.authorities = [.soa(zone, soa, ttl: ttl)]
         return reply
@@ -439,7 +525,9 @@ extension MockDNSBehavior {
     /// Sent at once from the receive loop, without a task.
     fileprivate var isImmediate: Bool {
         switch self {
-        case .answer, .nxdomain, .servfail, .refused, .truncated, .wrongID, .otherName, .raw, .rawWithQueryID: true
+        case .answer, .nxdomain, .servfail, .refused, .truncated, .wrongID, .otherName, .raw,
+            .rawWithQueryID:
+            true
         default: false
         }
     }

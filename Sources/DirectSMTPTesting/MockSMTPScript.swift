@@ -21,9 +21,12 @@ public struct MockSMTPScript: Sendable {
     public var ehlo: MockSMTPResponse?
     /// The HELO reply.
     public var helo: MockSMTPResponse = .reply(250, "mock.test")
-    /// When set, EHLO offers `AUTH PLAIN LOGIN` and these credentials are accepted (235);
+    /// When set, EHLO offers AUTH (``authMechanisms``) and these credentials are accepted (235);
     /// others get `535 5.7.8`.
     public var credentials: SMTPCredentials?
+    /// The AUTH mechanisms announced when ``credentials`` is set (PLAIN and LOGIN are
+    /// understood).
+    public var authMechanisms: [String] = ["PLAIN", "LOGIN"]
     /// The MAIL reply.
     public var mail: MockSMTPResponse = .reply(250, "2.1.0 sender OK")
     /// The RCPT reply for recipients without an entry in ``recipients``.
@@ -34,6 +37,8 @@ public struct MockSMTPScript: Sendable {
     public var data: MockSMTPResponse = .reply(354, "end data with <CR><LF>.<CR><LF>")
     /// The reply after the final dot; a 2xx here counts as a delivery.
     public var endOfData: MockSMTPResponse = .reply(250, "2.0.0 OK queued")
+    /// The QUIT reply (the connection closes after it).
+    public var quit: MockSMTPResponse = .reply(221, "2.0.0 bye")
     /// A pause before the greeting and before every batch of replies (the answers to one
     /// read): one simulated round trip, for counting how many times a client waits.
     public var replyDelay: Duration = .zero
@@ -54,7 +59,7 @@ public struct MockSMTPScript: Sendable {
         var lines = ["mock.test greets \(heloName)"]
         if pipelining { lines.append("PIPELINING") }
         lines.append(contentsOf: extensions)
-        if credentials != nil { lines.append("AUTH PLAIN LOGIN") }
+        if credentials != nil { lines.append((["AUTH"] + authMechanisms).joined(separator: " ")) }
         return MockSMTPResponse(code: 250, lines: lines)
     }
 }

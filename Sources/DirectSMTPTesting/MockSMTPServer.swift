@@ -76,6 +76,17 @@ public final class MockSMTPServer: Sendable {
         return server
     }
 
+    /// Starts a server whose script is the default changed by `configure`.
+    ///
+    /// ```swift
+    /// let server = try MockSMTPServer.start { $0.rcpt = .reply(550, "5.1.1 no such user") }
+    /// ```
+    public static func start(configure: (inout MockSMTPScript) -> Void) throws(SocketError) -> MockSMTPServer {
+        var script = MockSMTPScript()
+        configure(&script)
+        return try start(script)
+    }
+
     /// Stops listening and closes every open connection. Idempotent.
     public func stop() {
         let connections = state.withLock { state -> [TCPConnection] in
@@ -152,7 +163,8 @@ public final class MockSMTPServer: Sendable {
             if let id {
                 state.withLock { state in
                     state.connections[id] = nil
-                    if let index = state.sessions.firstIndex(where: { $0.id == id }) { state.sessions[index].ended = true }
+                    // Sessions are appended in id order, so the index is id - 1.
+                    if id - 1 < state.sessions.count { state.sessions[id - 1].ended = true }
                 }
             }
         }
@@ -379,7 +391,7 @@ public final class MockSMTPServer: Sendable {
         case "NOOP":
             return (.reply(250, "2.0.0 OK"), false)
         case "QUIT":
-            return (.reply(221, "2.0.0 bye"), true)
+            return (script.quit, true)
         default:
             return (.reply(500, "5.5.1 command not recognized"), false)
         }

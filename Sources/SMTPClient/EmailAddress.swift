@@ -25,12 +25,13 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     /// The longest whole address, in bytes.
     public static let maxLength = 254
 
-    /// The local part as sent: a dot-atom, or a quoted string with its quotes.
-    public var localPart: String
+    /// The local part as sent: a dot-atom, or a quoted string with its quotes. Read-only,
+    /// so a validated address stays valid.
+    public private(set) var localPart: String
     /// The domain in A-label form, lower-case, or an address literal such as `[192.0.2.1]`.
-    public var domain: String
+    public private(set) var domain: String
     /// `true` when the local part holds UTF-8: the server must offer SMTPUTF8.
-    public var requiresSMTPUTF8: Bool
+    public private(set) var requiresSMTPUTF8: Bool
 
     /// `local@domain`, as it goes between `<` and `>`.
     public var description: String { "\(localPart)@\(domain)" }

@@ -99,7 +99,10 @@ enum MIMEEncoding {
     static func headerValue(_ text: String, nameLength: Int) -> String {
         let cleaned = String(decoding: text.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : ($0 == 0 ? UInt8(ascii: "?") : $0) }, as: UTF8.self)
         if cleaned.utf8.allSatisfy({ $0 < 0x80 }) {
-            return foldASCII(cleaned, firstLineUsed: nameLength + 2)
+            let folded = foldASCII(cleaned, firstLineUsed: nameLength + 2)
+            // A word too long to fold (no spaces) would break the 998 limit: encode it.
+            let longest = folded.utf8.split(separator: 0x0A).map(\.count).max() ?? 0
+            if nameLength + 2 + longest <= 998 { return folded }
         }
         return encodedWords(cleaned, firstLineUsed: nameLength + 2)
     }

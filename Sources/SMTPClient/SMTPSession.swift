@@ -41,6 +41,8 @@ public actor SMTPSession {
     /// The time each step took: connect, greeting (from connect), and each command to its
     /// reply (commands of a pipelined group all count from the group's write).
     public private(set) var timings: [SMTPStep: Duration] = [:]
+    /// The last reply received at each step (the greeting, EHLO, MAIL, RCPT, ...).
+    public private(set) var replies: [SMTPStep: SMTPReply] = [:]
     /// The verdict of the transaction (or of `open()` when it failed), once known.
     public private(set) var result: SMTPResult?
 
@@ -231,6 +233,7 @@ public actor SMTPSession {
                 if let reply = try parser.next() {
                     for line in reply.lines { record(.received, "\(reply.code) \(line)") }
                     timings[step] = ContinuousClock.now - stepStarted
+                    replies[step] = reply
                     return machine.receive(reply)
                 }
             } catch {

@@ -27,23 +27,3 @@ public struct SMTPSessionConfiguration: Sendable {
         self.credentials = credentials
     }
 }
-
-/// A user name and password for AUTH PLAIN or LOGIN (RFC 4954). Never printed: its
-/// `description` is redacted, and transcripts show `<redacted>` in its place.
-public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
-    /// The user name.
-    public var username: String
-    /// The password.
-    public var password: String
-
-    /// - Throws: ``EmailAddressError/Code/forbiddenCharacter`` for a NUL, CR or LF in either.
-    public init(username: String, password: String) throws(EmailAddressError) {
-        for text in [username, password] where text.utf8.contains(where: { $0 == 0 || $0 == 0x0A || $0 == 0x0D }) {
-            throw EmailAddressError(.forbiddenCharacter, "credentials may not contain NUL, CR or LF")
-        }
-        self.username = username
-        self.password = password
-    }
-
-    public var description: String { "SMTPCredentials(<redacted>)" }
-}

@@ -17,7 +17,8 @@ enum MXCommand {
         let budget: Duration
         let json: Bool
         do {
-            let arguments = try Arguments(raw, valueFlags: ["--dns", "--budget"], switches: ["--json"])
+            let arguments = try Arguments(
+                raw, valueFlags: ["--dns", "--budget"], switches: ["--json"])
             guard arguments.positionals.count == 1 else {
                 throw Arguments.UsageError(description: "mx takes exactly one domain")
             }
@@ -30,15 +31,21 @@ enum MXCommand {
             budget = try arguments.seconds("--budget") ?? defaultBudget
             json = arguments.has("--json")
         } catch {
-            printError("directsmtp mx: \(error)\nusage: directsmtp mx <domain> [--dns HOST:PORT]... [--budget SECONDS] [--json]")
+            printError(
+                "directsmtp mx: \(error)\nusage: directsmtp mx <domain> [--dns HOST:PORT]... [--budget SECONDS] [--json]"
+            )
             return ExitCode.usage
         }
         let deadline = ContinuousClock.now + budget
-        guard let name = aLabel(domain), (try? DNSName(name)) != nil, !domain.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else {
+        guard let name = aLabel(domain), (try? DNSName(name)) != nil,
+            !domain.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F })
+        else {
             printError("directsmtp mx: '\(domain)' is not a domain name")
             return ExitCode.usage
         }
-        var configuration = servers.isEmpty ? ResolverConfiguration.system() : ResolverConfiguration(nameservers: servers)
+        var configuration =
+            servers.isEmpty
+            ? ResolverConfiguration.system() : ResolverConfiguration(nameservers: servers)
         // Keep every attempt inside the budget when the budget is short.
         configuration.timeout = min(configuration.timeout, budget)
         let resolver = MXResolver(configuration: configuration, cache: .disabled)
@@ -57,31 +64,40 @@ enum MXCommand {
         case .found(let answer):
             let records = answer.hosts.map { host in
                 let addresses = host.addresses.map { quoted($0.description) }.joined(separator: ",")
-                return "{\"host\":\(quoted(host.name)),\"preference\":\(host.preference),\"addresses\":[\(addresses)]}"
+                return
+                    "{\"host\":\(quoted(host.name)),\"preference\":\(host.preference),\"addresses\":[\(addresses)]}"
             }
-            return "{\"domain\":\(quoted(domain)),\"records\":[\(records.joined(separator: ","))],\"nullMX\":false,\"implicit\":\(answer.isImplicit)}"
+            return
+                "{\"domain\":\(quoted(domain)),\"records\":[\(records.joined(separator: ","))],\"nullMX\":false,\"implicit\":\(answer.isImplicit)}"
         case .noMailServer:
-            return "{\"domain\":\(quoted(domain)),\"outcome\":\"rejected\",\"scenario\":3,\"reason\":\"no-mail-server\"}"
+            return
+                "{\"domain\":\(quoted(domain)),\"outcome\":\"rejected\",\"scenario\":3,\"reason\":\"no-mail-server\"}"
         case .dnsUnavailable:
-            return "{\"domain\":\(quoted(domain)),\"outcome\":\"deferred\",\"scenario\":1,\"reason\":\"dns-unavailable\"}"
+            return
+                "{\"domain\":\(quoted(domain)),\"outcome\":\"deferred\",\"scenario\":1,\"reason\":\"dns-unavailable\"}"
         }
     }
 
     static func text(_ domain: String, _ lookup: MXLookup) -> String {
         switch lookup {
         case .found(let answer):
-            var lines = ["\(domain): \(answer.hosts.count) mail host\(answer.hosts.count == 1 ? "" : "s")\(answer.isImplicit ? " (implicit MX: no MX record, the domain's own address)" : "")"]
+            var lines = [
+                "\(domain): \(answer.hosts.count) mail host\(answer.hosts.count == 1 ? "" : "s")\(answer.isImplicit ? " (implicit MX: no MX record, the domain's own address)" : "")"
+            ]
             for host in answer.hosts {
-                lines.append("  \(host.preference)\t\(host.name)\t\(host.addresses.map(\.description).joined(separator: " "))")
+                lines.append(
+                    "  \(host.preference)\t\(host.name)\t\(host.addresses.map(\.description).joined(separator: " "))"
+                )
             }
             return lines.joined(separator: "\n")
         case .noMailServer(let reason):
-            let why = switch reason {
-            case .nonExistentDomain: "the domain does not exist (NXDOMAIN)"
-            case .nullMX: "the domain publishes a null MX (RFC 7505): it accepts no mail"
-            case .noAddressRecords: "no MX record and no A/AAAA record"
-            case .hostsWithoutAddresses: "no MX host has an address"
-            }
+            let why =
+                switch reason {
+                case .nonExistentDomain: "the domain does not exist (NXDOMAIN)"
+                case .nullMX: "the domain publishes a null MX (RFC 7505): it accepts no mail"
+                case .noAddressRecords: "no MX record and no A/AAAA record"
+                case .hostsWithoutAddresses: "no MX host has an address"
+                }
             return "\(domain): no mail server: \(why) (rejected, no-mail-server)"
         case .dnsUnavailable(let detail):
             return "\(domain): DNS unavailable: \(detail) (deferred, dns-unavailable)"

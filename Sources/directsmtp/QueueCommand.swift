@@ -1,7 +1,336 @@
-/// `directsmtp queue`: not built yet; its issue owns this file.
+import DirectSMTP
+import Foundation
+
+/// `directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS]
+/// [--dns HOST:PORT]... [--port N] [--json]`: looks after the delivery queue's journal.
+///
+/// - `list` shows each entry: id, recipient, sender, age, attempts (every try counted, the
+///   original send included), time to the next try, last reason. `--json` prints
+///   `{"entries":[{"id","to","from","ageSeconds","attempts","nextAttemptSeconds","lastReason"}]}`.
+/// - `run` retries the due entries once (`--all`: every entry, due or not) and prints each
+///   outcome; `--dns` and `--port` as for `send`.
+/// - `purge` removes the entries older than the maximum age (24 h, or `--max-age`) and
+///   prints each with the `expired` outcome.
+///
+/// The journal is locked while an application has it open; the command then exits 75
+/// (try again later). A journal that does not exist is an empty queue (it is not created).
 enum QueueCommand {
-    static func run(_ arguments: [String]) async -> Int32 {
-        printError("directsmtp queue: not implemented yet")
-        return ExitCode.software
+    /// What `run` needs to re-send an entry: the flags shared with `send`.
+    struct RedeliveryOptions: Sendable {
+        /// `--dns HOST:PORT` values, in order (empty: the system's resolv.conf).
+        var nameservers: [String]
+        /// `--port N`: the SMTP port instead of 25.
+        var port: Int?
+    }
+
+    static func run(_ raw: [String]) async -> Int32 {
+        let arguments: Arguments
+        do {
+            arguments = try Arguments(
+                raw, valueFlags: ["--queue", "--max-age", "--dns", "--port"],
+                switches: ["--all", "--json"])
+        } catch {
+            return usage(error.description)
+        }
+        guard arguments.positionals.count == 1, let action = arguments.positionals.first else {
+            return usage("give exactly one of list, run, purge")
+        }
+        guard let path = arguments.value("--queue"), !path.isEmpty else {
+            return usage("--queue PATH is required")
+        }
+        let maxAge: Duration?
+        let port: Int?
+        do {
+            maxAge = try arguments.seconds("--max-age")
+            port = try arguments.port("--port")
+        } catch {
+            return usage(error.description)
+        }
+        for server in arguments.values("--dns") where !isHostPort(server) {
+            return usage("--dns takes HOST:PORT (IPv6 as [ADDRESS]:PORT), not '\(server)'")
+        }
+        let json = arguments.has("--json")
+        switch action {
+        case "list":
+            guard !arguments.has("--all"), maxAge == nil else {
+                return usage("list takes only --queue and --json")
+            }
+            return await list(path: path, json: json)
+        case "purge":
+            guard !arguments.has("--all") else { return usage("--all belongs to run") }
+            return await purge(path: path, maxAge: maxAge, json: json)
+        case "run":
+            let options = RedeliveryOptions(nameservers: arguments.values("--dns"), port: port)
+            return await retry(
+                path: path, options: options, all: arguments.has("--all"), maxAge: maxAge,
+                json: json)
+        default:
+            return usage("unknown queue action '\(action)'; use list, run or purge")
+        }
+    }
+
+    // MARK: Re-sending (to be wired by the coordinator)
+
+    /// The re-send `queue run` uses for each entry: re-resolve the recipient domain's MX
+    /// hosts through `options.nameservers`, race them on `options.port`, and send the
+    /// entry's message again, mapping the result to a ``RetryOutcome``.
+    ///
+    /// COORDINATOR (issue 5): fill this in with the VerificationCoordinator's re-send once
+    /// it is on main, and return it instead of `nil`. Until then `queue run` says
+    /// honestly that re-sending is not available and exits 70, sending nothing.
+    static func makeRedeliver(_ options: RedeliveryOptions) -> (
+        @Sendable (QueueEntry) async -> RetryOutcome
+    )? {
+        nil
+    }
+
+    // MARK: Actions
+
+    private static func list(path: String, json: Bool) async -> Int32 {
+        let entries: [QueueEntry]
+        switch await withStore(path: path, { store in try await store.load() }) {
+        case .success(let loaded):
+            entries = (loaded ?? []).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        case .failure(let failure): return failure.status
+        }
+        let now = Date()
+        if json {
+            let rows = entries.map { ListRow(entry: $0, now: now) }
+            printJSON(ListOutput(entries: rows))
+        } else if entries.isEmpty {
+            print("queue \(path): empty")
+        } else {
+            print("queue \(path): \(entries.count) entr\(entries.count == 1 ? "y" : "ies")")
+            for entry in entries {
+                let next = entry.nextAttemptAt.timeIntervalSince(now)
+                print(
+                    "\(entry.id)  to \(entry.to)  from \(entry.from)  age \(human(now.timeIntervalSince(entry.createdAt)))"
+                        + "  attempts \(entry.attempts)  next \(next <= 0 ? "due now" : "in " + human(next))"
+                        + "  last \(entry.lastReason ?? "-")")
+            }
+        }
+        return ExitCode.accepted
+    }
+
+    private static func purge(path: String, maxAge: Duration?, json: Bool) async -> Int32 {
+        let result = await withStore(path: path) { store in
+            // Purging never sends; the closure is never called.
+            let queue = DeliveryQueue(store: store) { _ in .deferred(reason: "not-sent") }
+            return try await queue.purgeExpired(maxAge: maxAge).events
+        }
+        switch result {
+        case .success(let events):
+            let now = Date()
+            let events = events ?? []
+            for event in events { printOutcome(event, now: now, json: json) }
+            if !json {
+                let count = events.count { if case .expired = $0 { true } else { false } }
+                print("purged \(count) expired entr\(count == 1 ? "y" : "ies")")
+            }
+            return events.contains { if case .storeFailed = $0 { true } else { false } }
+                ? ExitCode.software : ExitCode.accepted
+        case .failure(let failure):
+            return failure.status
+        }
+    }
+
+    private static func retry(
+        path: String, options: RedeliveryOptions, all: Bool, maxAge: Duration?, json: Bool
+    ) async -> Int32 {
+        guard let redeliver = makeRedeliver(options) else {
+            printError(
+                "directsmtp queue run: re-sending queued messages is not available in this build yet "
+                    + "(the coordinator's re-send is not wired in); nothing was sent. "
+                    + "'queue list' and 'queue purge' work.")
+            return ExitCode.software
+        }
+        var schedule = RetrySchedule.default
+        if let maxAge { schedule.maxAge = maxAge }
+        let result = await withStore(path: path) { store in
+            let queue = DeliveryQueue(store: store, schedule: schedule, deliver: redeliver)
+            return try await (all ? queue.runAll() : queue.runDue()).events
+        }
+        switch result {
+        case .success(let events):
+            let now = Date()
+            let events = events ?? []
+            for event in events { printOutcome(event, now: now, json: json) }
+            if !json && events.isEmpty { print("nothing was due") }
+            return events.contains { if case .storeFailed = $0 { true } else { false } }
+                ? ExitCode.software : ExitCode.accepted
+        case .failure(let failure):
+            return failure.status
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Opens the journal (unless it does not exist: then `nil`), runs `body`, closes it.
+    private static func withStore<T: Sendable>(
+        path: String, _ body: (FileJournalQueueStore) async throws -> T
+    ) async -> Result<T?, Int32Status> {
+        guard FileManager.default.fileExists(atPath: path) else { return .success(nil) }
+        let store: FileJournalQueueStore
+        do {
+            store = try await FileJournalQueueStore.open(path: path)
+        } catch let error as QueueStoreError {
+            printError("directsmtp queue: \(error)")
+            return .failure(
+                Int32Status(error.code == .locked ? ExitCode.tempFail : ExitCode.software))
+        } catch {
+            printError("directsmtp queue: \(error)")
+            return .failure(Int32Status(ExitCode.software))
+        }
+        if !store.recovery.isClean {
+            printError("directsmtp queue: journal recovery: \(store.recovery)")
+        }
+        do {
+            let value = try await body(store)
+            await store.close()
+            return .success(value)
+        } catch {
+            await store.close()
+            printError("directsmtp queue: \(error)")
+            return .failure(Int32Status(ExitCode.software))
+        }
+    }
+
+    /// An exit status carried as an error.
+    private struct Int32Status: Error {
+        let status: Int32
+        init(_ status: Int32) { self.status = status }
+    }
+
+    private static func printOutcome(_ event: QueueEvent, now: Date, json: Bool) {
+        let row: OutcomeRow
+        switch event {
+        case .delivered(let entry): row = OutcomeRow(entry, "delivered", nil, now: now)
+        case .rejected(let entry, let reason): row = OutcomeRow(entry, "rejected", reason, now: now)
+        case .retryScheduled(let entry, _, let reason):
+            row = OutcomeRow(entry, "deferred", reason, now: now)
+        case .expired(let entry): row = OutcomeRow(entry, "expired", "expired", now: now)
+        case .storeFailed(let id, let message):
+            printError("directsmtp queue: could not record the new state of \(id): \(message)")
+            return
+        case .enqueued: return
+        }
+        if json {
+            printJSON(row)
+        } else {
+            var line = "\(row.id)  to \(row.to)  \(row.outcome)"
+            if let reason = row.reason, row.outcome != "expired" { line += " (\(reason))" }
+            line += "  attempts \(row.attempts)  age \(human(Double(row.ageSeconds)))"
+            if let next = row.nextAttemptSeconds { line += "  next in \(human(Double(next)))" }
+            print(line)
+        }
+    }
+
+    private static func printJSON(_ value: some Encodable) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return }
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    private static func usage(_ message: String) -> Int32 {
+        printError("directsmtp queue: \(message)")
+        printError(
+            "usage: directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS] [--dns HOST:PORT]... [--port N] [--json]"
+        )
+        return ExitCode.usage
+    }
+
+    /// `HOST:PORT` or `[IPv6]:PORT` with a port from 1 to 65535.
+    static func isHostPort(_ text: String) -> Bool {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"),
+                text[text.index(after: close)...].hasPrefix(":")
+            else { return false }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon else {
+                return false
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else {
+            return false
+        }
+        return true
+    }
+
+    /// 42 s, 5 min, 3.5 h, 2.0 d.
+    static func human(_ seconds: Double) -> String {
+        let value = max(seconds, 0)
+        if value < 60 { return "\(Int(value)) s" }
+        if value < 3600 { return "\(Int(value / 60)) min" }
+        if value < 86_400 { return String(format: "%.1f h", value / 3600) }
+        return String(format: "%.1f d", value / 86_400)
+    }
+
+    // MARK: JSON shapes
+
+    private struct ListOutput: Encodable {
+        var entries: [ListRow]
+    }
+
+    private struct ListRow: Encodable {
+        var id, to, from: String
+        var ageSeconds: Int
+        var attempts: Int
+        var nextAttemptSeconds: Int
+        var lastReason: String?
+
+        init(entry: QueueEntry, now: Date) {
+            id = entry.id
+            to = entry.to
+            from = entry.from
+            ageSeconds = Int(max(now.timeIntervalSince(entry.createdAt), 0))
+            attempts = entry.attempts
+            nextAttemptSeconds = Int(
+                max(entry.nextAttemptAt.timeIntervalSince(now), 0).rounded(.up))
+            lastReason = entry.lastReason
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, to, from, ageSeconds, attempts, nextAttemptSeconds, lastReason
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(to, forKey: .to)
+            try container.encode(from, forKey: .from)
+            try container.encode(ageSeconds, forKey: .ageSeconds)
+            try container.encode(attempts, forKey: .attempts)
+            try container.encode(nextAttemptSeconds, forKey: .nextAttemptSeconds)
+            try container.encode(lastReason, forKey: .lastReason)  // null when none
+        }
+    }
+
+    private struct OutcomeRow: Encodable {
+        var id, to, from: String
+        var outcome: String
+        var reason: String?
+        var attempts: Int
+        var ageSeconds: Int
+        var nextAttemptSeconds: Int?
+
+        init(_ entry: QueueEntry, _ outcome: String, _ reason: String?, now: Date) {
+            id = entry.id
+            to = entry.to
+            from = entry.from
+            self.outcome = outcome
+            self.reason = reason
+            attempts = entry.attempts
+            ageSeconds = Int(max(now.timeIntervalSince(entry.createdAt), 0))
+            nextAttemptSeconds =
+                outcome == "deferred"
+                ? Int(max(entry.nextAttemptAt.timeIntervalSince(now), 0).rounded(.up)) : nil
+        }
     }
 }

@@ -3,7 +3,10 @@ import Sockets
 import Testing
 
 /// A response header (QR, RD, RA) with the given counts, then `body`.
-func packet(id: UInt16 = 0x1234, qd: UInt16 = 0, an: UInt16 = 0, ns: UInt16 = 0, ar: UInt16 = 0, _ body: [UInt8]) -> [UInt8] {
+func packet(
+    id: UInt16 = 0x1234, qd: UInt16 = 0, an: UInt16 = 0, ns: UInt16 = 0, ar: UInt16 = 0,
+    _ body: [UInt8]
+) -> [UInt8] {
     var bytes: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x81, 0x80]
     for count in [qd, an, ns, ar] { bytes += [UInt8(count >> 8), UInt8(count & 0xFF)] }
     return bytes + body
@@ -23,11 +26,17 @@ func typicalMXResponse() throws -> [UInt8] {
     header.recursionAvailable = true
     let message = DNSMessage(
         header: header, questions: [DNSQuestion(name: domain, type: .mx)],
-        answers: [.mx(domain, preference: 10, exchange: mx1, ttl: 3600), .mx(domain, preference: 20, exchange: mx2, ttl: 3600)],
+        answers: [
+            .mx(domain, preference: 10, exchange: mx1, ttl: 3600),
+            .mx(domain, preference: 20, exchange: mx2, ttl: 3600),
+        ],
         additionals: [
-            .address(mx1, IPAddress("192.0.2.1")!, ttl: 3600), .address(mx1, IPAddress("2001:db8::1")!, ttl: 3600),
+            .address(mx1, IPAddress("192.0.2.1")!, ttl: 3600),
+            .address(mx1, IPAddress("2001:db8::1")!, ttl: 3600),
             .address(mx2, IPAddress("192.0.2.2")!, ttl: 3600),
-            DNSRecord(name: .root, type: .opt, recordClass: DNSClass(rawValue: 1232), ttl: 0, data: .unknown([])),
+            DNSRecord(
+                name: .root, type: .opt, recordClass: DNSClass(rawValue: 1232), ttl: 0,
+                data: .unknown([])),
         ])
     return message.encoded()
 }
@@ -41,10 +50,11 @@ extension DNSClientTests {
             #expect(message.header.id == 0xBEEF)
             #expect(message.header.isResponse)
             #expect(message.questions == [DNSQuestion(name: try DNSName("example.com"), type: .mx)])
-            #expect(message.answers.map(\.data) == [
-                .mx(preference: 10, exchange: try DNSName("mx1.example.com")),
-                .mx(preference: 20, exchange: try DNSName("mx2.example.com")),
-            ])
+            #expect(
+                message.answers.map(\.data) == [
+                    .mx(preference: 10, exchange: try DNSName("mx1.example.com")),
+                    .mx(preference: 20, exchange: try DNSName("mx2.example.com")),
+                ])
             #expect(message.additionals.count == 4)
             #expect(message.encoded() == bytes)
             // example.com written once, then pointers: far smaller than uncompressed.
@@ -52,7 +62,8 @@ extension DNSClientTests {
         }
 
         @Test func queryCarriesEDNS0With1232Bytes() throws {
-            let bytes = DNSMessage.query(id: 7, name: try DNSName("Example.COM"), type: .mx).encoded()
+            let bytes = DNSMessage.query(id: 7, name: try DNSName("Example.COM"), type: .mx)
+                .encoded()
             let decoded = try DNSMessage(decoding: bytes)
             #expect(decoded.header.recursionDesired)
             #expect(!decoded.header.isResponse)
@@ -70,7 +81,8 @@ extension DNSClientTests {
             #expect(try DNSName(".").isRoot)
             #expect(throws: DNSWireError.self) { try DNSName("a..b") }
             #expect(throws: DNSWireError.self) { try DNSName(String(repeating: "a", count: 64)) }
-            let long = Array(repeating: String(repeating: "a", count: 63), count: 4).joined(separator: ".")
+            let long = Array(repeating: String(repeating: "a", count: 63), count: 4).joined(
+                separator: ".")
             #expect(throws: DNSWireError.self) { try DNSName(long) }
         }
 
@@ -95,7 +107,8 @@ extension DNSClientTests {
         }
 
         @Test func soaDecodes() throws {
-            let soa: [UInt8] = [0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 60, 0, 24, 0xC0, 12, 0xC0, 12]
+            let soa: [UInt8] =
+                [0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 60, 0, 24, 0xC0, 12, 0xC0, 12]
                 + [0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5]
             let message = try DNSMessage(decoding: packet(qd: 1, ns: 1, question + soa))
             guard case .soa(let value) = message.authorities.first?.data else {
@@ -120,29 +133,98 @@ extension DNSClientTests {
             let firstQuestion: [UInt8] = [1, 0x61, 0, 0, 1, 0, 1]  // at 12, ends at 19
             return [
                 Hostile(name: "empty", bytes: [], code: .truncatedHeader),
-                Hostile(name: "11-byte header", bytes: Array(packet([]).prefix(11)), code: .truncatedHeader),
+                Hostile(
+                    name: "11-byte header", bytes: Array(packet([]).prefix(11)),
+                    code: .truncatedHeader),
                 Hostile(name: "QDCOUNT past the end", bytes: packet(qd: 1, []), code: .truncated),
-                Hostile(name: "ANCOUNT larger than the records", bytes: packet(qd: 1, an: 2, question + [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4]), code: .truncated),
-                Hostile(name: "65535 answers in a small packet", bytes: packet(an: 0xFFFF, [0, 0, 1, 0, 1]), code: .truncated),
-                Hostile(name: "pointer to itself", bytes: packet(qd: 1, [0xC0, 12, 0, 1, 0, 1]), code: .pointerLoop),
-                Hostile(name: "pointer loop through a label", bytes: packet(qd: 1, [1, 0x61, 0xC0, 12, 0, 1, 0, 1]), code: .pointerLoop),
-                Hostile(name: "forward pointer", bytes: packet(qd: 1, [0xC0, 20, 0, 1, 0, 1, 0, 0, 1, 0x61, 0]), code: .forwardPointer),
-                Hostile(name: "pointer into the header", bytes: packet(qd: 1, [0xC0, 4, 0, 1, 0, 1]), code: .pointerIntoHeader),
-                Hostile(name: "pointer to a pointer", bytes: packet(qd: 3, firstQuestion + [0xC0, 12, 0, 1, 0, 1] + [0xC0, 19, 0, 1, 0, 1]), code: .pointerToPointer),
-                Hostile(name: "label of 64", bytes: packet(qd: 1, label64 + [0, 1, 0, 1]), code: .labelTooLong),
-                Hostile(name: "reserved label type 0x80", bytes: packet(qd: 1, [0x80, 0, 0, 1, 0, 1]), code: .labelTooLong),
-                Hostile(name: "name over 255 bytes", bytes: packet(qd: 1, name256 + [0, 1, 0, 1]), code: .nameTooLong),
-                Hostile(name: "label past the end", bytes: packet(qd: 1, [9, 0x61, 0x62]), code: .truncated),
+                Hostile(
+                    name: "ANCOUNT larger than the records",
+                    bytes: packet(
+                        qd: 1, an: 2,
+                        question + [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4]),
+                    code: .truncated),
+                Hostile(
+                    name: "65535 answers in a small packet",
+                    bytes: packet(an: 0xFFFF, [0, 0, 1, 0, 1]), code: .truncated),
+                Hostile(
+                    name: "pointer to itself", bytes: packet(qd: 1, [0xC0, 12, 0, 1, 0, 1]),
+                    code: .pointerLoop),
+                Hostile(
+                    name: "pointer loop through a label",
+                    bytes: packet(qd: 1, [1, 0x61, 0xC0, 12, 0, 1, 0, 1]), code: .pointerLoop),
+                Hostile(
+                    name: "forward pointer",
+                    bytes: packet(qd: 1, [0xC0, 20, 0, 1, 0, 1, 0, 0, 1, 0x61, 0]),
+                    code: .forwardPointer),
+                Hostile(
+                    name: "pointer into the header", bytes: packet(qd: 1, [0xC0, 4, 0, 1, 0, 1]),
+                    code: .pointerIntoHeader),
+                Hostile(
+                    name: "pointer to a pointer",
+                    bytes: packet(
+                        qd: 3, firstQuestion + [0xC0, 12, 0, 1, 0, 1] + [0xC0, 19, 0, 1, 0, 1]),
+                    code: .pointerToPointer),
+                Hostile(
+                    name: "label of 64", bytes: packet(qd: 1, label64 + [0, 1, 0, 1]),
+                    code: .labelTooLong),
+                Hostile(
+                    name: "reserved label type 0x80", bytes: packet(qd: 1, [0x80, 0, 0, 1, 0, 1]),
+                    code: .labelTooLong),
+                Hostile(
+                    name: "name over 255 bytes", bytes: packet(qd: 1, name256 + [0, 1, 0, 1]),
+                    code: .nameTooLong),
+                Hostile(
+                    name: "label past the end", bytes: packet(qd: 1, [9, 0x61, 0x62]),
+                    code: .truncated),
                 Hostile(name: "half a pointer", bytes: packet(qd: 1, [0xC0]), code: .truncated),
-                Hostile(name: "RDLENGTH past the end", bytes: packet(qd: 1, an: 1, question + [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 100, 1, 2, 3, 4]), code: .truncated),
-                Hostile(name: "short A RDATA", bytes: packet(qd: 1, an: 1, question + [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 3, 1, 2, 3]), code: .badRDATA),
-                Hostile(name: "short AAAA RDATA", bytes: packet(qd: 1, an: 1, question + [0xC0, 12, 0, 28, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4]), code: .badRDATA),
-                Hostile(name: "empty MX target", bytes: packet(qd: 1, an: 1, question + [0xC0, 12, 0, 15, 0, 1, 0, 0, 0, 5, 0, 2, 0, 10]), code: .badRDATA),
-                Hostile(name: "MX target running past RDLENGTH", bytes: packet(qd: 1, an: 1, question + [0xC0, 12, 0, 15, 0, 1, 0, 0, 0, 5, 0, 3, 0, 10, 1, 0x61, 0]), code: .badRDATA),
-                Hostile(name: "RDLENGTH longer than the MX", bytes: packet(qd: 1, an: 1, question + [0xC0, 12, 0, 15, 0, 1, 0, 0, 0, 5, 0, 5, 0, 10, 0, 9, 9]), code: .badRDATA),
-                Hostile(name: "short SOA", bytes: packet(qd: 1, ns: 1, question + [0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 5, 0, 6, 0xC0, 12, 0xC0, 12, 0, 0]), code: .badRDATA),
-                Hostile(name: "record header cut", bytes: packet(qd: 1, an: 1, question + [0xC0, 12, 0, 1, 0, 1, 0, 0]), code: .truncated),
-                Hostile(name: "trailing bytes", bytes: packet(qd: 1, question + [0xAB]), code: .trailingBytes),
+                Hostile(
+                    name: "RDLENGTH past the end",
+                    bytes: packet(
+                        qd: 1, an: 1,
+                        question + [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 100, 1, 2, 3, 4]),
+                    code: .truncated),
+                Hostile(
+                    name: "short A RDATA",
+                    bytes: packet(
+                        qd: 1, an: 1, question + [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 3, 1, 2, 3]),
+                    code: .badRDATA),
+                Hostile(
+                    name: "short AAAA RDATA",
+                    bytes: packet(
+                        qd: 1, an: 1,
+                        question + [0xC0, 12, 0, 28, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4]),
+                    code: .badRDATA),
+                Hostile(
+                    name: "empty MX target",
+                    bytes: packet(
+                        qd: 1, an: 1, question + [0xC0, 12, 0, 15, 0, 1, 0, 0, 0, 5, 0, 2, 0, 10]),
+                    code: .badRDATA),
+                Hostile(
+                    name: "MX target running past RDLENGTH",
+                    bytes: packet(
+                        qd: 1, an: 1,
+                        question + [0xC0, 12, 0, 15, 0, 1, 0, 0, 0, 5, 0, 3, 0, 10, 1, 0x61, 0]),
+                    code: .badRDATA),
+                Hostile(
+                    name: "RDLENGTH longer than the MX",
+                    bytes: packet(
+                        qd: 1, an: 1,
+                        question + [0xC0, 12, 0, 15, 0, 1, 0, 0, 0, 5, 0, 5, 0, 10, 0, 9, 9]),
+                    code: .badRDATA),
+                Hostile(
+                    name: "short SOA",
+                    bytes: packet(
+                        qd: 1, ns: 1,
+                        question + [
+                            0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 5, 0, 6, 0xC0, 12, 0xC0, 12, 0, 0,
+                        ]), code: .badRDATA),
+                Hostile(
+                    name: "record header cut",
+                    bytes: packet(qd: 1, an: 1, question + [0xC0, 12, 0, 1, 0, 1, 0, 0]),
+                    code: .truncated),
+                Hostile(
+                    name: "trailing bytes", bytes: packet(qd: 1, question + [0xAB]),
+                    code: .trailingBytes),
             ]
         }()
 
@@ -157,7 +239,8 @@ extension DNSClientTests {
 
         @Test func compressionChainsBackwardsAreFine() throws {
             // b.a.example -> "b" + pointer to a.example at 12, then a pointer to that name.
-            let body = question + [1, 0x62, 0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4]
+            let body =
+                question + [1, 0x62, 0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4]
                 + [0xC0, 27, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 5, 6, 7, 8]
             let message = try DNSMessage(decoding: packet(qd: 1, an: 2, body))
             #expect(message.answers.map(\.name.description) == ["b.a.example", "b.a.example"])

@@ -26,28 +26,34 @@ extension DNSClientTests {
             nx.responseCode = .nameError
             let zone = try DNSName("example.org")
             let soa = DNSSOA(
-                primary: try DNSName("ns1.example.org"), mailbox: try DNSName("hostmaster.example.org"), serial: 1,
+                primary: try DNSName("ns1.example.org"),
+                mailbox: try DNSName("hostmaster.example.org"), serial: 1,
                 refresh: 2, retry: 3, expire: 4, minimum: 300)
             let negative = DNSMessage(
-                header: nx, questions: [DNSQuestion(name: try DNSName("nope.example.org"), type: .mx)],
+                header: nx,
+                questions: [DNSQuestion(name: try DNSName("nope.example.org"), type: .mx)],
                 authorities: [.soa(zone, soa, ttl: 900)])
             var ok = DNSHeader(id: 10, flags: 0x8180)
             ok.isResponse = true
             let chain = DNSMessage(
-                header: ok, questions: [DNSQuestion(name: try DNSName("www.example.org"), type: .aaaa)],
+                header: ok,
+                questions: [DNSQuestion(name: try DNSName("www.example.org"), type: .aaaa)],
                 answers: [
                     .cname(try DNSName("www.example.org"), target: try DNSName("web.example.org")),
                     .address(try DNSName("web.example.org"), IPAddress("2001:db8::5")!),
                 ])
-            return [try typicalMXResponse(), negative.encoded(), chain.encoded(),
-                    DNSMessage.query(id: 3, name: try DNSName("example.com"), type: .mx).encoded()]
+            return [
+                try typicalMXResponse(), negative.encoded(), chain.encoded(),
+                DNSMessage.query(id: 3, name: try DNSName("example.com"), type: .mx).encoded(),
+            ]
         }
 
         @Test func hundredThousandMutationsNeverCrash() async throws {
             let seeds = try Self.seeds()
             // CPU-bound: run on a thread of its own, not on the cooperative pool the other
             // tests' sockets need.
-            let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+            let outcome = await withCheckedContinuation {
+                (continuation: CheckedContinuation<Outcome, Never>) in
                 let thread = Thread {
                     // Lowest priority (on Linux, who = 0 means this thread only): timing-sensitive tests
                     // running beside this one keep their CPU.
@@ -79,7 +85,9 @@ extension DNSClientTests {
                 var bytes = seeds[iteration % seeds.count]
                 let edits = Int.random(in: 1...4, using: &random)
                 for _ in 0..<edits {
-                    guard !bytes.isEmpty else { bytes.append(UInt8.random(in: 0...255, using: &random)); continue }
+                    guard !bytes.isEmpty else {
+                        bytes.append(UInt8.random(in: 0...255, using: &random)); continue
+                    }
                     let at = Int.random(in: 0..<bytes.count, using: &random)
                     switch Int.random(in: 0..<7, using: &random) {
                     case 0: bytes[at] = UInt8.random(in: 0...255, using: &random)
@@ -88,15 +96,19 @@ extension DNSClientTests {
                     case 3: bytes.insert(UInt8.random(in: 0...255, using: &random), at: at)
                     case 4:  // a compression pointer anywhere, to anywhere
                         bytes[at] = 0xC0 | UInt8.random(in: 0...0x3F, using: &random) & 0x01
-                        if at + 1 < bytes.count { bytes[at + 1] = UInt8.random(in: 0...255, using: &random) }
-                    case 5: bytes[at] = [0, 63, 64, 0x7F, 0xFF][Int.random(in: 0..<5, using: &random)]
+                        if at + 1 < bytes.count {
+                            bytes[at + 1] = UInt8.random(in: 0...255, using: &random)
+                        }
+                    case 5:
+                        bytes[at] = [0, 63, 64, 0x7F, 0xFF][Int.random(in: 0..<5, using: &random)]
                     default: bytes.remove(at: at)
                     }
                 }
                 do {
                     let message = try DNSMessage(decoding: bytes)
                     outcome.decoded += 1
-                    guard let again = try? DNSMessage(decoding: message.encoded()), again == message else {
+                    guard let again = try? DNSMessage(decoding: message.encoded()), again == message
+                    else {
                         outcome.failure = "round trip changed \(bytes)"
                         return outcome
                     }

@@ -30,7 +30,8 @@ extension DNSClientTests {
                 server.setMX("ttl.example", [(10, "mx.ttl.example")], ttl: 600)
                 server.setA("mx.ttl.example", ["127.0.0.1"], ttl: 60)
                 let clock = ManualClock()
-                let resolver = MXResolver(configuration: server.resolverConfiguration(), now: clock.now)
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(), now: clock.now)
                 _ = await resolver.mx(for: "ttl.example")
                 clock.advance(by: .seconds(59))
                 _ = await resolver.mx(for: "ttl.example")
@@ -45,7 +46,8 @@ extension DNSClientTests {
             try await withMockDNS { server in
                 serve(server, "forever.example", ttl: 30 * 86_400)
                 let clock = ManualClock()
-                let resolver = MXResolver(configuration: server.resolverConfiguration(), now: clock.now)
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(), now: clock.now)
                 _ = await resolver.mx(for: "forever.example")
                 clock.advance(by: .seconds(86_399))
                 _ = await resolver.mx(for: "forever.example")
@@ -57,16 +59,20 @@ extension DNSClientTests {
         }
 
         @Test(arguments: [(UInt32(300), UInt32(30)), (UInt32(20), UInt32(900))])
-        func negativeAnswersAreCachedForTheSOAMinimum(soaTTL: UInt32, minimum: UInt32) async throws {
+        func negativeAnswersAreCachedForTheSOAMinimum(soaTTL: UInt32, minimum: UInt32) async throws
+        {
             try await withMockDNS { server in
                 server.setNegativeTTL(soaTTL: soaTTL, minimum: minimum)
                 server.setNXDOMAIN("missing.example")
                 let clock = ManualClock()
-                let resolver = MXResolver(configuration: server.resolverConfiguration(), now: clock.now)
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(), now: clock.now)
                 let limit = Int64(min(soaTTL, minimum))
-                #expect(await resolver.mx(for: "missing.example") == .noMailServer(.nonExistentDomain))
+                #expect(
+                    await resolver.mx(for: "missing.example") == .noMailServer(.nonExistentDomain))
                 clock.advance(by: .seconds(limit - 1))
-                #expect(await resolver.mx(for: "missing.example") == .noMailServer(.nonExistentDomain))
+                #expect(
+                    await resolver.mx(for: "missing.example") == .noMailServer(.nonExistentDomain))
                 #expect(server.queryCount(for: "missing.example") == 1)
                 clock.advance(by: .seconds(2))
                 _ = await resolver.mx(for: "missing.example")
@@ -93,7 +99,8 @@ extension DNSClientTests {
                 server.setBehavior(.servfail, for: "down.example")
                 let clock = ManualClock()
                 let resolver = MXResolver(
-                    configuration: server.resolverConfiguration(), cache: MXCacheOptions(unavailableTTL: .seconds(5)), now: clock.now)
+                    configuration: server.resolverConfiguration(),
+                    cache: MXCacheOptions(unavailableTTL: .seconds(5)), now: clock.now)
                 _ = await resolver.mx(for: "down.example")
                 _ = await resolver.mx(for: "down.example")
                 #expect(server.queryCount(for: "down.example", type: .mx) == 1)
@@ -106,7 +113,8 @@ extension DNSClientTests {
         @Test func thousandConcurrentLookupsMakeOneQuery() async throws {
             try await withMockDNS { server in
                 serve(server, "busy.example")
-                server.setBehavior(.delayed(.milliseconds(100), .answer), for: "busy.example", type: .mx)
+                server.setBehavior(
+                    .delayed(.milliseconds(100), .answer), for: "busy.example", type: .mx)
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
                 let results = await withTaskGroup(of: MXLookup.self) { group in
                     for _ in 0..<1000 { group.addTask { await resolver.mx(for: "busy.example") } }
@@ -125,12 +133,14 @@ extension DNSClientTests {
             try await withMockDNS { server in
                 serve(server, "shared.example")
                 server.setBehavior(.delayed(.seconds(1), .answer), for: "shared.example", type: .mx)
-                let resolver = MXResolver(configuration: server.resolverConfiguration(timeout: .seconds(2)))
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(timeout: .seconds(2)))
                 async let patient = resolver.mx(for: "shared.example", deadline: .now + .seconds(5))
                 try await Task.sleep(for: .milliseconds(20))
                 let clock = ContinuousClock()
                 let start = clock.now
-                let hasty = await resolver.mx(for: "shared.example", deadline: .now + .milliseconds(50))
+                let hasty = await resolver.mx(
+                    for: "shared.example", deadline: .now + .milliseconds(50))
                 #expect(hasty.isUnavailable)
                 #expect(start.duration(to: clock.now) < .milliseconds(700))
                 #expect(await patient.answer != nil)
@@ -141,7 +151,9 @@ extension DNSClientTests {
         @Test func theCacheStaysWithinItsCapacity() async throws {
             try await withMockDNS { server in
                 for index in 0..<40 { serve(server, "d\(index).example") }
-                let resolver = MXResolver(configuration: server.resolverConfiguration(), cache: MXCacheOptions(capacity: 10))
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(),
+                    cache: MXCacheOptions(capacity: 10))
                 for index in 0..<40 { _ = await resolver.mx(for: "d\(index).example") }
                 #expect(resolver.cachedCount <= 10)
                 // The most recent is still there.
@@ -154,7 +166,8 @@ extension DNSClientTests {
         @Test func disabledCacheAsksEveryTime() async throws {
             try await withMockDNS { server in
                 serve(server, "nocache.example")
-                let resolver = MXResolver(configuration: server.resolverConfiguration(), cache: .disabled)
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(), cache: .disabled)
                 _ = await resolver.mx(for: "nocache.example")
                 _ = await resolver.mx(for: "nocache.example")
                 #expect(server.queryCount(for: "nocache.example", type: .mx) == 2)

@@ -9,7 +9,9 @@ extension DNSClientTests {
     struct MXCommandTests {
         /// `directsmtp` beside the test bundle (`.build/<triple>/debug/`).
         static let executable: URL? = {
-            let me = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            let me = URL(
+                fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(
+                    atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
             var directory = me.deletingLastPathComponent()
             for _ in 0..<4 {
                 let candidate = directory.appendingPathComponent("directsmtp")
@@ -26,7 +28,9 @@ extension DNSClientTests {
         }
 
         func run(_ arguments: [String]) async throws -> Run {
-            let executable = try #require(Self.executable, "directsmtp was not found next to the test bundle; run `swift build` first")
+            let executable = try #require(
+                Self.executable,
+                "directsmtp was not found next to the test bundle; run `swift build` first")
             let process = Process()
             process.executableURL = executable
             process.arguments = arguments
@@ -35,7 +39,9 @@ extension DNSClientTests {
             process.standardOutput = out
             process.standardError = err
             let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-                process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+                process.terminationHandler = {
+                    continuation.resume(returning: $0.terminationStatus)
+                }
                 do {
                     try process.run()
                 } catch {
@@ -44,52 +50,78 @@ extension DNSClientTests {
             }
             return Run(
                 status: status,
-                stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+                stdout: String(
+                    decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                stderr: String(
+                    decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
         }
 
-        @Test(.enabled(if: executable != nil, "the directsmtp executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: executable != nil, "the directsmtp executable is not built next to the tests"))
         func foundPrintsTheDocumentedJSON() async throws {
             try await withMockDNS { server in
                 server.setMX("cli.example", [(10, "mx.cli.example")])
                 server.setA("mx.cli.example", ["127.0.0.1"])
                 server.setAAAA("mx.cli.example", ["::1"])
-                let result = try await run(["mx", "cli.example", "--dns", server.address.description, "--json"])
+                let result = try await run([
+                    "mx", "cli.example", "--dns", server.address.description, "--json",
+                ])
                 #expect(result.status == 0, "\(result.stderr)")
-                #expect(result.stdout == """
-                    {"domain":"cli.example","records":[{"host":"mx.cli.example","preference":10,"addresses":["::1","127.0.0.1"]}],"nullMX":false,"implicit":false}\n
-                    """)
+                #expect(
+                    result.stdout == """
+                        {"domain":"cli.example","records":[{"host":"mx.cli.example","preference":10,"addresses":["::1","127.0.0.1"]}],"nullMX":false,"implicit":false}\n
+                        """)
             }
         }
 
-        @Test(.enabled(if: executable != nil, "the directsmtp executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: executable != nil, "the directsmtp executable is not built next to the tests"))
         func noMailServerExits68() async throws {
             try await withMockDNS { server in
                 server.setNullMX("null.example")
-                let result = try await run(["mx", "null.example", "--dns", server.address.description, "--json"])
+                let result = try await run([
+                    "mx", "null.example", "--dns", server.address.description, "--json",
+                ])
                 #expect(result.status == 68)
-                #expect(result.stdout == "{\"domain\":\"null.example\",\"outcome\":\"rejected\",\"scenario\":3,\"reason\":\"no-mail-server\"}\n")
+                #expect(
+                    result.stdout
+                        == "{\"domain\":\"null.example\",\"outcome\":\"rejected\",\"scenario\":3,\"reason\":\"no-mail-server\"}\n"
+                )
             }
         }
 
-        @Test(.enabled(if: executable != nil, "the directsmtp executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: executable != nil, "the directsmtp executable is not built next to the tests"))
         func dnsUnavailableExits75WithinTheBudget() async throws {
             try await withMockDNS { server in
                 server.setBehavior(.silence, for: "quiet.example")
                 let clock = ContinuousClock()
                 let start = clock.now
-                let result = try await run(["mx", "quiet.example", "--dns", server.address.description, "--budget", "0.3", "--json"])
+                let result = try await run([
+                    "mx", "quiet.example", "--dns", server.address.description, "--budget", "0.3",
+                    "--json",
+                ])
                 #expect(result.status == 75)
-                #expect(result.stdout == "{\"domain\":\"quiet.example\",\"outcome\":\"deferred\",\"scenario\":1,\"reason\":\"dns-unavailable\"}\n")
+                #expect(
+                    result.stdout
+                        == "{\"domain\":\"quiet.example\",\"outcome\":\"deferred\",\"scenario\":1,\"reason\":\"dns-unavailable\"}\n"
+                )
                 #expect(start.duration(to: clock.now) < .seconds(3))
             }
         }
 
-        @Test(.enabled(if: executable != nil, "the directsmtp executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: executable != nil, "the directsmtp executable is not built next to the tests"))
         func humanOutputNamesTheHosts() async throws {
             try await withMockDNS { server in
                 server.setA("implicit.example", ["127.0.0.7"])
-                let result = try await run(["mx", "implicit.example", "--dns", server.address.description])
+                let result = try await run([
+                    "mx", "implicit.example", "--dns", server.address.description,
+                ])
                 #expect(result.status == 0)
                 #expect(result.stdout.contains("implicit.example"))
                 #expect(result.stdout.contains("127.0.0.7"))
@@ -97,10 +129,15 @@ extension DNSClientTests {
         }
 
         @Test(
-            .enabled(if: executable != nil, "the directsmtp executable is not built next to the tests"),
-            arguments: [["mx"], ["mx", "a.example", "b.example"], ["mx", "a..example", "--dns", "127.0.0.1:9"],
-                        ["mx", "a.example", "--dns", "dns.example:53"], ["mx", "a.example", "--budget", "-1"],
-                        ["mx", "a.example", "--bogus"]])
+            .enabled(
+                if: executable != nil, "the directsmtp executable is not built next to the tests"),
+            arguments: [
+                ["mx"], ["mx", "a.example", "b.example"],
+                ["mx", "a..example", "--dns", "127.0.0.1:9"],
+                ["mx", "a.example", "--dns", "dns.example:53"],
+                ["mx", "a.example", "--budget", "-1"],
+                ["mx", "a.example", "--bogus"],
+            ])
         func badInputExits64(_ arguments: [String]) async throws {
             let result = try await run(arguments)
             #expect(result.status == 64, "\(result.stdout) \(result.stderr)")

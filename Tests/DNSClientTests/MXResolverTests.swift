@@ -32,7 +32,11 @@ extension DNSClientTests {
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
                 let answer = try #require(await resolver.mx(for: "implicit.example").answer)
                 #expect(answer.isImplicit)
-                #expect(answer.hosts == [MailHost(name: "implicit.example", preference: 0, addresses: [ip("127.0.0.9")])])
+                #expect(
+                    answer.hosts == [
+                        MailHost(
+                            name: "implicit.example", preference: 0, addresses: [ip("127.0.0.9")])
+                    ])
             }
         }
 
@@ -67,7 +71,11 @@ extension DNSClientTests {
         @Test func noMXAndNoAddressIsNoMailServer() async throws {
             try await withMockDNS { server in
                 server.setRecords(
-                    [DNSRecord(name: try DNSName("txt.example"), type: .txt, ttl: 60, data: .unknown([2, 0x68, 0x69]))],
+                    [
+                        DNSRecord(
+                            name: try DNSName("txt.example"), type: .txt, ttl: 60,
+                            data: .unknown([2, 0x68, 0x69]))
+                    ],
                     for: "txt.example", type: .txt)
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
                 #expect(await resolver.mx(for: "txt.example") == .noMailServer(.noAddressRecords))
@@ -76,19 +84,28 @@ extension DNSClientTests {
 
         @Test func mxHostsWithoutAnyAddressAreNoMailServer() async throws {
             try await withMockDNS { server in
-                server.setMX("hollow.example", [(10, "missing.hollow.example"), (20, "nodata.hollow.example")])
+                server.setMX(
+                    "hollow.example",
+                    [(10, "missing.hollow.example"), (20, "nodata.hollow.example")])
                 server.setNXDOMAIN("missing.hollow.example")
                 server.setRecords(
-                    [DNSRecord(name: try DNSName("nodata.hollow.example"), type: .txt, ttl: 60, data: .unknown([0]))],
+                    [
+                        DNSRecord(
+                            name: try DNSName("nodata.hollow.example"), type: .txt, ttl: 60,
+                            data: .unknown([0]))
+                    ],
                     for: "nodata.hollow.example", type: .txt)
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
-                #expect(await resolver.mx(for: "hollow.example") == .noMailServer(.hostsWithoutAddresses))
+                #expect(
+                    await resolver.mx(for: "hollow.example")
+                        == .noMailServer(.hostsWithoutAddresses))
             }
         }
 
         @Test func hostsWithoutAddressesAreDroppedWhenOthersHaveSome() async throws {
             try await withMockDNS { server in
-                server.setMX("half.example", [(10, "missing.half.example"), (20, "mx.half.example")])
+                server.setMX(
+                    "half.example", [(10, "missing.half.example"), (20, "mx.half.example")])
                 server.setA("mx.half.example", ["127.0.0.1"])
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
                 let answer = try #require(await resolver.mx(for: "half.example").answer)
@@ -108,7 +125,11 @@ extension DNSClientTests {
         @Test func implicitMXWithFailingAddressLookupIsUnavailable() async throws {
             try await withMockDNS { server in
                 server.setRecords(
-                    [DNSRecord(name: try DNSName("soft.example"), type: .txt, ttl: 60, data: .unknown([0]))],
+                    [
+                        DNSRecord(
+                            name: try DNSName("soft.example"), type: .txt, ttl: 60,
+                            data: .unknown([0]))
+                    ],
                     for: "soft.example", type: .txt)
                 server.setBehavior(.servfail, for: "soft.example", type: .a)
                 server.setBehavior(.servfail, for: "soft.example", type: .aaaa)
@@ -117,13 +138,18 @@ extension DNSClientTests {
             }
         }
 
-        @Test(arguments: [MockDNSBehavior.servfail, .refused, .silence, .wrongID, .otherName, .rawWithQueryID([0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0xC0, 0x0C])])
+        @Test(arguments: [
+            MockDNSBehavior.servfail, .refused, .silence, .wrongID, .otherName,
+            .rawWithQueryID([0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0xC0, 0x0C]),
+        ])
         func failuresAreDNSUnavailable(_ behavior: MockDNSBehavior) async throws {
             try await withMockDNS { server in
                 server.setMX("down.example", [(10, "mx.down.example")])
                 server.setA("mx.down.example", ["127.0.0.1"])
                 server.setBehavior(behavior, for: "down.example", type: .mx)
-                let resolver = MXResolver(configuration: server.resolverConfiguration(timeout: .milliseconds(200), attempts: 2))
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(
+                        timeout: .milliseconds(200), attempts: 2))
                 let clock = ContinuousClock()
                 let start = clock.now
                 let lookup = await resolver.mx(for: "down.example")
@@ -135,7 +161,9 @@ extension DNSClientTests {
         @Test func silenceGivesUnavailableWithinTheConfiguredTimeout() async throws {
             try await withMockDNS { server in
                 server.setBehavior(.silence, for: "quiet.example")
-                let resolver = MXResolver(configuration: server.resolverConfiguration(timeout: .milliseconds(150), attempts: 2))
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(
+                        timeout: .milliseconds(150), attempts: 2))
                 let clock = ContinuousClock()
                 let start = clock.now
                 #expect(await resolver.mx(for: "quiet.example").isUnavailable)
@@ -149,10 +177,12 @@ extension DNSClientTests {
         @Test func callerDeadlineEndsTheWaitEarly() async throws {
             try await withMockDNS { server in
                 server.setBehavior(.silence, for: "slow.example")
-                let resolver = MXResolver(configuration: server.resolverConfiguration(timeout: .seconds(3), attempts: 1))
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(timeout: .seconds(3), attempts: 1))
                 let clock = ContinuousClock()
                 let start = clock.now
-                let lookup = await resolver.mx(for: "slow.example", deadline: .now + .milliseconds(100))
+                let lookup = await resolver.mx(
+                    for: "slow.example", deadline: .now + .milliseconds(100))
                 #expect(lookup.isUnavailable)
                 #expect(start.duration(to: clock.now) < .milliseconds(600))
             }
@@ -163,7 +193,9 @@ extension DNSClientTests {
             let probe = try UDPSocket.bind(to: SocketAddress(ip: "127.0.0.1", port: 0))
             let dead = probe.localAddress
             probe.close()
-            let resolver = MXResolver(configuration: ResolverConfiguration(nameservers: [dead], timeout: .seconds(2), attempts: 2))
+            let resolver = MXResolver(
+                configuration: ResolverConfiguration(
+                    nameservers: [dead], timeout: .seconds(2), attempts: 2))
             let clock = ContinuousClock()
             let start = clock.now
             let lookup = await resolver.mx(for: "example.com")
@@ -181,7 +213,8 @@ extension DNSClientTests {
                     first.setBehavior(.servfail, for: "two.example")
                     first.setBehavior(.servfail, for: "mx.two.example")
                     let configuration = ResolverConfiguration(
-                        nameservers: [first.address, second.address], timeout: .milliseconds(500), attempts: 1)
+                        nameservers: [first.address, second.address], timeout: .milliseconds(500),
+                        attempts: 1)
                     let resolver = MXResolver(configuration: configuration)
                     let answer = try #require(await resolver.mx(for: "two.example").answer)
                     #expect(answer.hosts.map(\.name) == ["mx.two.example"])
@@ -202,7 +235,8 @@ extension DNSClientTests {
                         second.setBehavior(.silence, for: "three.example")
                         second.setBehavior(.silence, for: "mx.three.example")
                         let configuration = ResolverConfiguration(
-                            nameservers: [first.address, second.address, third.address], timeout: .milliseconds(150), attempts: 1)
+                            nameservers: [first.address, second.address, third.address],
+                            timeout: .milliseconds(150), attempts: 1)
                         let resolver = MXResolver(configuration: configuration)
                         #expect(await resolver.mx(for: "three.example").answer?.hosts.count == 1)
                     }
@@ -224,18 +258,29 @@ extension DNSClientTests {
 
         @Test func anAnswerLargerThanEDNSSizeComesOverTCP() async throws {
             try await withMockDNS { server in
-                let hosts = (0..<60).map { (preference: 10, host: "a-rather-long-mail-exchanger-name-\($0).huge.example") }
+                let hosts = (0..<60).map {
+                    (
+                        preference: 59 - $0,
+                        host: "a-rather-long-mail-exchanger-name-\($0).huge.example"
+                    )
+                }
                 server.setMX("huge.example", hosts)
                 for host in hosts { server.setA(host.host, ["127.0.0.1"]) }
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
                 let answer = try #require(await resolver.mx(for: "huge.example").answer)
-                #expect(answer.hosts.count == 60)
+                // Only the most preferred hosts are resolved.
+                #expect(answer.hosts.map(\.preference) == Array(0..<MXResolver.maximumMXHosts))
+                // MX over UDP (truncated) and TCP, then A and AAAA of each host kept.
+                #expect(server.totalQueryCount == 2 + 2 * MXResolver.maximumMXHosts)
                 #expect(server.tcpQueryCount >= 1)
             }
         }
 
-        @Test(arguments: [MockDNSBehavior.wrongIDThenAnswer, .otherNameThenAnswer, .wrongSourceThenAnswer])
-        func spoofedAnswersAreIgnoredAndTheRealOneAccepted(_ behavior: MockDNSBehavior) async throws {
+        @Test(arguments: [
+            MockDNSBehavior.wrongIDThenAnswer, .otherNameThenAnswer, .wrongSourceThenAnswer,
+        ])
+        func spoofedAnswersAreIgnoredAndTheRealOneAccepted(_ behavior: MockDNSBehavior) async throws
+        {
             try await withMockDNS { server in
                 server.setMX("target.example", [(10, "mx.target.example")])
                 server.setA("mx.target.example", ["127.0.0.1"])
@@ -251,8 +296,10 @@ extension DNSClientTests {
             try await withMockDNS { server in
                 server.setMX("late.example", [(10, "mx.late.example")])
                 server.setA("mx.late.example", ["127.0.0.1"])
-                server.setBehavior(.delayed(.milliseconds(100), .answer), for: "late.example", type: .mx)
-                let resolver = MXResolver(configuration: server.resolverConfiguration(timeout: .milliseconds(800)))
+                server.setBehavior(
+                    .delayed(.milliseconds(100), .answer), for: "late.example", type: .mx)
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(timeout: .milliseconds(800)))
                 #expect(await resolver.mx(for: "late.example").answer != nil)
             }
         }
@@ -261,12 +308,17 @@ extension DNSClientTests {
             try await withMockDNS { server in
                 server.setCNAME("alias.example", "real.example")
                 server.setMX("real.example", [(10, "mx.real.example")])
-                server.setCNAME("mx.real.example", "box.real.example")  // a violation, still followed
+                // An MX target that is a CNAME is a violation, still followed.
+                server.setCNAME("mx.real.example", "box.real.example")
                 server.setA("box.real.example", ["127.0.0.5"])
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
                 let answer = try #require(await resolver.mx(for: "alias.example").answer)
                 #expect(answer.domain == "alias.example")
-                #expect(answer.hosts == [MailHost(name: "mx.real.example", preference: 10, addresses: [ip("127.0.0.5")])])
+                #expect(
+                    answer.hosts == [
+                        MailHost(
+                            name: "mx.real.example", preference: 10, addresses: [ip("127.0.0.5")])
+                    ])
             }
         }
 
@@ -313,7 +365,10 @@ extension DNSClientTests {
                 server.setA("mail.short.example", ["127.0.0.2"])
                 let resolver = MXResolver(configuration: server.resolverConfiguration())
                 let answer = try #require(await resolver.mx(for: "short.example").answer)
-                #expect(answer.hosts == [MailHost(name: "mail", preference: 10, addresses: [ip("127.0.0.1")])])
+                #expect(
+                    answer.hosts == [
+                        MailHost(name: "mail", preference: 10, addresses: [ip("127.0.0.1")])
+                    ])
                 #expect(server.queryCount(for: "mail.short.example") == 0)
             }
         }
@@ -330,7 +385,8 @@ extension DNSClientTests {
         @Test func cancellationGivesUnavailablePromptly() async throws {
             try await withMockDNS { server in
                 server.setBehavior(.silence, for: "hang.example")
-                let resolver = MXResolver(configuration: server.resolverConfiguration(timeout: .seconds(5), attempts: 1))
+                let resolver = MXResolver(
+                    configuration: server.resolverConfiguration(timeout: .seconds(5), attempts: 1))
                 let task = Task { await resolver.mx(for: "hang.example") }
                 try await Task.sleep(for: .milliseconds(50))
                 let clock = ContinuousClock()

@@ -19,14 +19,18 @@ extension DNSClientTests {
                 garbage line here
                 """
             let configuration = ResolverConfiguration.parse(resolvConf: text)
-            #expect(configuration.nameservers.map(\.description) == ["192.0.2.53:53", "[2001:db8::53]:53", "[fe80::1]:53"])
+            #expect(
+                configuration.nameservers.map(\.description) == [
+                    "192.0.2.53:53", "[2001:db8::53]:53", "[fe80::1]:53",
+                ])
             #expect(configuration.timeout == .seconds(3))
             #expect(configuration.attempts == 4)
             #expect(configuration.rotate)
         }
 
         @Test func defaultsWithoutNameservers() {
-            let configuration = ResolverConfiguration.parse(resolvConf: "options attempts:99 timeout:0\n")
+            let configuration = ResolverConfiguration.parse(
+                resolvConf: "options attempts:99 timeout:0\n")
             #expect(configuration.nameservers.map(\.description) == ["127.0.0.1:53"])
             #expect(configuration.attempts == 5)
             #expect(configuration.timeout == .seconds(1))
@@ -39,10 +43,16 @@ extension DNSClientTests {
         }
 
         @Test func dnsFlagValues() throws {
-            let servers = try ResolverConfiguration.nameservers(parsing: ["127.0.0.1:5353", "[::1]:53", "127.0.0.2"])
+            let servers = try ResolverConfiguration.nameservers(parsing: [
+                "127.0.0.1:5353", "[::1]:53", "127.0.0.2",
+            ])
             #expect(servers.map(\.description) == ["127.0.0.1:5353", "[::1]:53", "127.0.0.2:53"])
-            #expect(throws: SocketError.self) { try ResolverConfiguration.nameservers(parsing: ["dns.example:53"]) }
-            #expect(throws: SocketError.self) { try ResolverConfiguration.nameservers(parsing: ["127.0.0.1:0"]) }
+            #expect(throws: SocketError.self) {
+                try ResolverConfiguration.nameservers(parsing: ["dns.example:53"])
+            }
+            #expect(throws: SocketError.self) {
+                try ResolverConfiguration.nameservers(parsing: ["127.0.0.1:0"])
+            }
         }
 
         @Test func systemReadsAFileWithoutTouchingTheNetwork() {
@@ -50,12 +60,15 @@ extension DNSClientTests {
             #expect(configuration.nameservers.map(\.description) == ["127.0.0.1:53"])
         }
 
-        @Test(arguments: [
-            ("bücher", "xn--bcher-kva"), ("münchen", "xn--mnchen-3ya"), ("例え", "xn--r8jz45g"),
-            ("Bücher.Example.", "xn--bcher-kva.example"), ("example.com", "example.com"), ("EXAMPLE.com.", "example.com"),
-            ("mx_1.example", "mx_1.example"), ("exa mple.com", nil), ("-a.example", nil), ("a-.example", nil), ("a..b", nil), ("", nil),
-            (".", nil), ("a\r\nRCPT.example", nil),
-        ] as [(String, String?)])
+        @Test(
+            arguments: [
+                ("bücher", "xn--bcher-kva"), ("münchen", "xn--mnchen-3ya"), ("例え", "xn--r8jz45g"),
+                ("Bücher.Example.", "xn--bcher-kva.example"), ("example.com", "example.com"),
+                ("EXAMPLE.com.", "example.com"),
+                ("mx_1.example", "mx_1.example"), ("exa mple.com", nil), ("-a.example", nil),
+                ("a-.example", nil), ("a..b", nil), ("", nil),
+                (".", nil), ("a\r\nRCPT.example", nil),
+            ] as [(String, String?)])
         func aLabels(_ input: String, _ expected: String?) {
             #expect(aLabel(input) == expected)
         }

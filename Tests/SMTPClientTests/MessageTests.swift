@@ -119,6 +119,13 @@ struct MessageTests {
         #expect(body.map { $0.hasSuffix("=") ? String($0.dropLast()) : $0 }.joined() == long)
     }
 
+    @Test("A subject with one 2000-character word still keeps lines within 998")
+    func unfoldableSubject() {
+        let data = Message(from: from, to: to, subject: String(repeating: "x", count: 2000), text: "y").encoded()
+        #expect(lines(of: data).allSatisfy { $0.utf8.count <= 998 })
+        #expect(String(decoding: data.bytes, as: UTF8.self).contains("Subject: =?UTF-8?B?"))
+    }
+
     @Test("CR/LF in the subject cannot start a new header")
     func headerInjection() {
         let data = Message(from: from, to: to, subject: "hi\r\nBcc: victim@example.com", text: "x").encoded()

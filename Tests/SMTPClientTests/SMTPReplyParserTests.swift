@@ -142,6 +142,45 @@ struct SMTPReplyParserTests {
         #expect(throws: SMTPProtocolError.self) { try parser.next() }
     }
 
+    @Test("Random bytes in random chunks never crash: replies or a typed error", arguments: 0..<20)
+    func randomInput(seed: Int) {
+        var generator = SplitMix(seed: UInt64(seed))
+        // Bias towards bytes that matter to the grammar.
+        let alphabet: [UInt8] = Array("0123456789 -\r\n250-354 ".utf8) + [0, 0x7F, 0xFF, 0xC3, 0x09]
+        var parser = SMTPReplyParser()
+        var fed = 0
+        while fed < 20_000 {
+            let count = Int(generator.next() % 64) + 1
+            var chunk: [UInt8] = []
+            for _ in 0..<count {
+                let roll = generator.next()
+                chunk.append(roll % 4 == 0 ? UInt8(truncatingIfNeeded: roll >> 8) : alphabet[Int((roll >> 8) % UInt64(alphabet.count))])
+            }
+            fed += count
+            parser.feed(chunk)
+            do {
+                while let reply = try parser.next() {
+                    #expect((200...599).contains(reply.code))
+                    #expect(reply.lines.allSatisfy { !$0.contains("\r") && !$0.contains("\n") })
+                }
+            } catch {
+                #expect(!error.message.isEmpty)
+                return
+            }
+        }
+    }
+
+    @Test("Replies built by hand derive text and enhanced code the same way")
+    func manualReply() throws {
+        var reply = SMTPReply(code: 550, lines: ["5.1.1 no such user", "5.1.1 really"])
+        #expect(reply.enhancedCode == "5.1.1" && reply.text == "no such user\nreally")
+        #expect(reply == (try parseAll("550-5.1.1 no such user\r\n550 5.1.1 really\r\n"))[0])
+        reply.lines = ["2.0.0 fine"]
+        #expect(reply.lines == ["2.0.0 fine"] && reply.enhancedCode == nil && reply.text == "2.0.0 fine")
+        #expect(SMTPReply(451, "4.7.1 greylisted").enhancedCode == "4.7.1")
+        #expect(SMTPReply(250, "bad\r\nQUIT").lines == ["bad??QUIT"])
+    }
+
     @Test("Capabilities from an EHLO reply")
     func capabilities() throws {
         let reply = try parseAll("250-mx.example greets you\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN login\r\n250-AUTH=CRAM-MD5\r\n250-STARTTLS\r\n250 ENHANCEDSTATUSCODES\r\n")[0]
@@ -155,5 +194,18 @@ struct SMTPReplyParserTests {
         #expect(capabilities.authMechanisms == ["PLAIN", "LOGIN", "CRAM-MD5"])
         let bare = SMTPCapabilities(ehloReply: try parseAll("250 mx.example\r\n")[0])
         #expect(!bare.pipelining && bare.size == nil && bare.authMechanisms.isEmpty)
+    }
+}
+
+/// A small deterministic generator for the random-input test.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

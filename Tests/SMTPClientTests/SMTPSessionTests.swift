@@ -38,6 +38,16 @@ private let scenarios: [(String, @Sendable (inout MockSMTPScript) -> Void, SMTPV
     ("4xx at EHLO", { $0.ehlo = .reply(451, "4.3.0 later") }, .unreachable, .ehlo),
     ("421 at MAIL", { $0.mail = .reply(421, "4.3.2 shutting down") }, .temporaryFailure, .mail),
     ("4xx at DATA", { $0.data = .reply(451, "4.3.0 later") }, .temporaryFailure, .data),
+    ("421 at EHLO", { $0.ehlo = .reply(421, "4.3.2 closing") }, .unreachable, .ehlo),
+    ("421 at RCPT", { $0.rcpt = .reply(421, "4.3.2 closing") }, .temporaryFailure, .rcpt),
+    ("421 at DATA", { $0.data = .reply(421, "4.3.2 closing") }, .temporaryFailure, .data),
+    ("421 after DATA", { $0.endOfData = .reply(421, "4.3.2 closing") }, .temporaryFailure, .endOfData),
+    ("slow banner", { $0.greeting = $0.greeting.delayed(by: .milliseconds(100)) }, .accepted, .endOfData),
+    ("multiline replies everywhere", {
+        $0.mail = .reply(250, "2.1.0 sender", "2.1.0 ok")
+        $0.rcpt = .reply(250, "2.1.5 recipient", "2.1.5 ok")
+        $0.endOfData = .reply(250, "2.0.0 queued", "2.0.0 as 12345")
+    }, .accepted, .endOfData),
     ("4xx after DATA", { $0.endOfData = .reply(451, "4.3.0 try again") }, .temporaryFailure, .endOfData),
     ("5.1.1 after DATA", { $0.endOfData = .reply(550, "5.1.1 gone") }, .recipientRejected, .endOfData),
     ("5xx after DATA", { $0.endOfData = .reply(554, "5.7.1 spam") }, .senderRejected, .endOfData),
@@ -85,7 +95,18 @@ struct SMTPSessionTests {
         change(&script)
         let clock = ContinuousClock()
         let start = clock.now
-        let (result, server, _) = try await send(script, timeouts: .uniform(.milliseconds(250)))
+        // Only the silent step has a short timeout, so a slow machine cannot make another
+        // step time out first.
+        var timeouts = SMTPTimeouts.uniform(.seconds(3))
+        switch step {
+        case .greeting: timeouts.greeting = .milliseconds(250)
+        case .ehlo: timeouts.ehlo = .milliseconds(250)
+        case .mail: timeouts.mail = .milliseconds(250)
+        case .rcpt: timeouts.rcpt = .milliseconds(250)
+        case .data: timeouts.data = .milliseconds(250)
+        default: timeouts.endOfData = .milliseconds(250)
+        }
+        let (result, server, _) = try await send(script, timeouts: timeouts)
         defer { server.stop() }
         let elapsed = clock.now - start
         #expect(result.verdict == verdict)
@@ -190,18 +211,24 @@ struct SMTPSessionTests {
 
     @Test("Greylisting: 451 first, accepted when retried after the delay, delivered once")
     func greylisting() async throws {
+        let wait = Duration.milliseconds(600)
         var script = MockSMTPScript()
-        script.greylisting = .milliseconds(150)
+        script.greylisting = wait
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
+        let clock = ContinuousClock()
+        let start = clock.now
         let first = await (try makeSession(server)).send(from: sender, to: recipient, data: message())
-        #expect(first.verdict == .temporaryFailure && first.reply?.code == 451)
+        #expect(first.verdict == .temporaryFailure && first.reply?.code == 451 && first.step == .rcpt)
+        let firstDone = clock.now  // the greylisting window opened before this
         let early = await (try makeSession(server)).send(from: sender, to: recipient, data: message())
-        #expect(early.verdict == .temporaryFailure)
-        try await Task.sleep(for: .milliseconds(200))
+        // Only meaningful if the machine was quick enough to retry inside the window.
+        if clock.now - start < wait { #expect(early.verdict == .temporaryFailure) }
+        try await clock.sleep(until: firstDone + wait + .milliseconds(50))
         let retry = await (try makeSession(server)).send(from: sender, to: recipient, data: message())
         #expect(retry.verdict == .accepted)
-        #expect(server.deliveryCount == 1)
+        // Greylisted attempts deliver nothing: one delivery per accepted attempt.
+        #expect(server.deliveryCount == (early.verdict == .accepted ? 2 : 1))
         #expect(server.transactions.count == 3)
     }
 
@@ -221,6 +248,58 @@ struct SMTPSessionTests {
         #expect(!commands.contains("DATA"))
         #expect(commands.suffix(2) == ["RSET", "QUIT"])
         #expect(server.deliveryCount == 0)
+    }
+
+    @Test("Per-recipient replies: only the scripted recipient is refused")
+    func perRecipient() async throws {
+        let server = try MockSMTPServer.start { $0.recipients["nobody@example.com"] = .reply(550, "5.1.1 no such user") }
+        defer { server.stop() }
+        let refused = await (try makeSession(server)).probe(from: sender, to: try EmailAddress("Nobody@example.com"))
+        let known = await (try makeSession(server)).probe(from: sender, to: recipient)
+        #expect(refused.verdict == .recipientRejected && refused.reply?.enhancedCode == "5.1.1")
+        #expect(refused.reply?.text == "no such user")
+        #expect(known.verdict == .accepted)
+    }
+
+    @Test("Concurrent sessions: every message delivered exactly once")
+    func concurrent() async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        let configuration = try SMTPSessionConfiguration(heloName: "client.test")
+        let address = server.address
+        let verdicts = await withTaskGroup(of: SMTPVerdict.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    let data = Message(from: sender, to: recipient, subject: "n\(index)", text: "message \(index)").encoded()
+                    return await SMTPSession(server: address, configuration: configuration).send(from: sender, to: recipient, data: data).verdict
+                }
+            }
+            var all: [SMTPVerdict] = []
+            for await verdict in group { all.append(verdict) }
+            return all
+        }
+        #expect(verdicts.allSatisfy { $0 == .accepted })
+        #expect(server.deliveryCount == 50)
+        #expect(Set(server.deliveries.map { $0.text.split(separator: "\r\n").last.map(String.init) ?? "" }).count == 50)
+    }
+
+    @Test("Addresses go on the wire verbatim: quoted local parts, literals, A-labels, UTF-8", arguments: [
+        ("\"a b\"@example.com", "RCPT TO:<\"a b\"@example.com>"),
+        ("user@[192.0.2.1]", "RCPT TO:<user@[192.0.2.1]>"),
+        ("user@[IPv6:2001:db8::1]", "RCPT TO:<user@[IPv6:2001:db8::1]>"),
+        ("Jane@Bücher.example", "RCPT TO:<Jane@xn--bcher-kva.example>"),
+        ("josé@example.com", "RCPT TO:<josé@example.com>"),
+    ])
+    func wireForm(text: String, command: String) async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        let result = await (try makeSession(server)).probe(from: sender, to: try EmailAddress(text))
+        #expect(result.verdict == .accepted)
+        #expect(await server.waitUntilIdle())
+        let commands = try #require(server.sessions.first).commands
+        #expect(commands.contains(command), "\(commands)")
+        let utf8 = text.unicodeScalars.first { $0 == "é" } != nil
+        #expect(commands.contains("MAIL FROM:<app@sender.example>\(utf8 ? " SMTPUTF8" : "")"), "\(commands)")
     }
 
     @Test("Connection refused is unreachable at connect")
@@ -253,16 +332,15 @@ struct SMTPSessionTests {
 
     @Test("QUIT is not awaited: a server that never answers QUIT costs nothing")
     func quitNotAwaited() async throws {
-        var script = MockSMTPScript()
-        script.replyDelay = .zero
-        let server = try MockSMTPServer.start(script)
+        // The server would take 5 s to answer QUIT.
+        let server = try MockSMTPServer.start { $0.quit = .reply(221, "2.0.0 bye").delayed(by: .seconds(5)) }
         defer { server.stop() }
-        let session = try makeSession(server, timeouts: .uniform(.seconds(5)))
+        let session = try makeSession(server, timeouts: .uniform(.seconds(10)))
         let clock = ContinuousClock()
         let start = clock.now
         let result = await session.send(from: sender, to: recipient, data: message())
         #expect(result.verdict == .accepted)
-        #expect(clock.now - start < .seconds(1))
+        #expect(clock.now - start < .seconds(3))
         // No reply to QUIT was read: the transcript ends with what we sent.
         #expect(await session.transcript.last?.direction == .sent)
         await session.close()
@@ -272,20 +350,27 @@ struct SMTPSessionTests {
     @Test("Round trips: with PIPELINING a send waits at most 4 times after connect")
     func roundTrips() async throws {
         var script = MockSMTPScript()
-        let delay = Duration.milliseconds(100)
+        // Long enough that scheduling noise on a busy machine is small beside one wait.
+        let delay = Duration.milliseconds(250)
         script.replyDelay = delay
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
-        let session = try makeSession(server)
-        #expect(await session.open() == nil)
-        let connected = await session.timings[.connect] ?? .zero
-        let clock = ContinuousClock()
-        let start = clock.now
-        let result = await session.send(from: sender, to: recipient, data: message())
-        let elapsed = clock.now - start + ((await session.timings[.greeting]) ?? .zero) + ((await session.timings[.ehlo]) ?? .zero)
-        #expect(result.verdict == .accepted)
-        let waits = (elapsed / delay)
-        #expect(waits >= 4 && waits < 4.9, "waits: \(waits), connect \(connected)")
+        // The fewest waits of three sends: another suite hogging both cores can stretch
+        // one send by a whole delay, but not all three.
+        var fewest = Double.infinity
+        for _ in 0..<3 {
+            let session = try makeSession(server)
+            #expect(await session.open() == nil)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = await session.send(from: sender, to: recipient, data: message())
+            let elapsed = clock.now - start + ((await session.timings[.greeting]) ?? .zero) + ((await session.timings[.ehlo]) ?? .zero)
+            #expect(result.verdict == .accepted)
+            fewest = min(fewest, elapsed / delay)
+            if fewest < 5 { break }
+        }
+        // A fifth wait would add a whole delay: below 5 means at most 4 waits.
+        #expect(fewest > 3.8 && fewest < 5, "waits: \(fewest)")
     }
 
     @Test("AUTH PLAIN and LOGIN against the mock; credentials never in the transcript", arguments: [true, false])
@@ -293,7 +378,7 @@ struct SMTPSessionTests {
         let credentials = try SMTPCredentials(username: "webapp", password: "correct horse")
         var script = MockSMTPScript()
         script.credentials = credentials
-        if !plain { script.extensions.append("X-ONLY-LOGIN") }
+        script.authMechanisms = plain ? ["PLAIN", "LOGIN"] : ["LOGIN"]
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
         let session = try makeSession(server, credentials: credentials)
@@ -303,7 +388,24 @@ struct SMTPSessionTests {
         let transcript = await session.transcript.map(\.text).joined(separator: "\n")
         #expect(!transcript.contains("correct horse"))
         #expect(!transcript.contains("d2ViYXBw"))  // "webapp" in base64
-        #expect(transcript.contains("AUTH PLAIN <redacted>"))
+        #expect(transcript.contains(plain ? "AUTH PLAIN <redacted>" : "AUTH LOGIN\n334 VXNlcm5hbWU6\n<redacted>"))
+        let commands = try #require(server.sessions.first).commands
+        #expect(commands.contains { $0.hasPrefix(plain ? "AUTH PLAIN " : "AUTH LOGIN") })
+    }
+
+    @Test("close() after open() sends QUIT and nothing else")
+    func openThenClose() async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        let session = try makeSession(server)
+        #expect(await session.open() == nil)
+        #expect(await session.capabilities.pipelining)
+        await session.close()
+        #expect(await server.waitUntilIdle())
+        #expect(server.sessions.first?.commands == ["EHLO client.test", "QUIT"])
+        let late = await session.send(from: sender, to: recipient, data: message())
+        #expect(late.verdict == .temporaryFailure)
+        #expect(server.transactions.isEmpty)
     }
 
     @Test("Wrong credentials are a sender rejection at AUTH")

@@ -46,7 +46,8 @@ struct TCPTests {
         }
         #expect(error?.code == .connectionRefused)
         #expect(error?.errno == ECONNREFUSED)
-        #expect(elapsed < .milliseconds(200))
+        // "At once": long before the 2 s deadline, even on a loaded machine.
+        #expect(elapsed < .seconds(1))
     }
 
     @Test("connect to a listener with a full accept backlog times out at its deadline")

@@ -26,7 +26,9 @@ func llvmFuzzerRunDriver(
 /// `-parse-as-library` there is no generated main, so this is the process entry, and it
 /// hands control to libFuzzer's driver.
 @_cdecl("DNSDecoderFuzzer_main")
-public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?)
+    -> CInt
+{
     var count = argc
     var arguments = argv
     return llvmFuzzerRunDriver(&count, &arguments) { data, size in dnsDecoderFuzz(data, size) }

@@ -1,0 +1,17 @@
+/// The mail hosts of a domain, in the order to try them.
+public struct MXAnswer: Sendable, Hashable {
+    /// The A-label name looked up.
+    public var domain: String
+    /// Preference ascending, equal preferences shuffled (RFC 5321 §5.1); every host has
+    /// at least one address.
+    public var hosts: [MailHost]
+    /// No MX record existed: the domain's own A/AAAA form one host of preference 0.
+    public var isImplicit: Bool
+
+    /// An answer with every field given.
+    public init(domain: String, hosts: [MailHost], isImplicit: Bool) {
+        self.domain = domain
+        self.hosts = hosts
+        self.isImplicit = isImplicit
+    }
+}

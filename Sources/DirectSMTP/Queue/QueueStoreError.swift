@@ -1,0 +1,61 @@
+/// An error from a built-in queue store: a stable ``Code`` to switch on, the `errno` behind
+/// it when there is one, and a sentence for people.
+///
+/// ```swift
+/// do {
+///     let store = try await FileJournalQueueStore.open(path: "/var/spool/app/queue.journal")
+/// } catch let error as QueueStoreError where error.code == .locked {
+///     print("another process is using the queue: \(error)")
+/// }
+/// ```
+public struct QueueStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong, stable across releases; new codes may be added.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The code's stable text, e.g. `"locked"`.
+        public let rawValue: String
+        /// Creates a code from its stable text.
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// The code's stable text.
+        public var description: String { rawValue }
+
+        /// Another process (or another store object in this one) holds the journal's lock.
+        public static let locked = Code(rawValue: "locked")
+        /// `add` with an identifier that is already stored.
+        public static let duplicateID = Code(rawValue: "duplicate-id")
+        /// `update` of an identifier that is not stored.
+        public static let notFound = Code(rawValue: "not-found")
+        /// The file exists but is not a queue journal (no valid header, no valid record).
+        public static let notAJournal = Code(rawValue: "not-a-journal")
+        /// A system call on the journal failed (open, read, write, fsync, rename...).
+        public static let ioFailed = Code(rawValue: "io-failed")
+        /// An earlier `fsync` failed; the store refuses further writes, because the kernel
+        /// may have dropped data it had claimed. Reopen the journal to recover.
+        public static let poisoned = Code(rawValue: "poisoned")
+        /// The store was closed.
+        public static let closed = Code(rawValue: "closed")
+        /// An entry too large to store (a record holds at most 64 MiB).
+        public static let entryTooLarge = Code(rawValue: "entry-too-large")
+    }
+
+    /// The stable code.
+    public let code: Code
+    /// The system error number behind the failure, if one.
+    public let errno: Int32?
+    /// A readable sentence saying what failed.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: Code, errno: Int32? = nil, _ message: String) {
+        self.code = code
+        self.errno = errno
+        self.message = message
+    }
+
+    /// The sentence, the code and the errno, for logs.
+    public var description: String {
+        if let errno {
+            return "\(message) (\(code), errno \(errno))"
+        }
+        return "\(message) (\(code))"
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+
+@testable import DirectSMTP
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Crash safety of the file journal, with a real process killed by SIGKILL. The child is
+/// the built `directsmtp-bench queue crash-child`, found next to the test bundle.
+@Suite("Queue: crash safety (SIGKILL)")
+struct QueueCrashTests {
+    /// The entry the crash child writes for `id` (keep in step with
+    /// `QueueBenchmark.crashEntry(id:)` in Benchmarks/directsmtp-bench/QueueBenchmark.swift).
+    static func crashEntry(id: String) -> QueueEntry {
+        let base = Date(timeIntervalSince1970: 1_700_000_000)
+        let body =
+            "Subject: code for \(id)\r\n\r\nYour code is \(id).\r\n"
+            + String(repeating: "x", count: 6000) + "\r\n"
+        return QueueEntry(
+            id: id, from: "noreply@example.org", to: "user-\(id)@example.com",
+            data: Array(body.utf8), messageID: "<\(id)@crash.test>",
+            createdAt: base, nextAttemptAt: base.addingTimeInterval(300), attempts: 1,
+            lastReason: "temporary-failure")
+    }
+
+    /// `directsmtp-bench` in the build folder that holds this test bundle.
+    static func benchExecutable() throws -> URL {
+        let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            .deletingLastPathComponent()
+        let candidate = bundle.appendingPathComponent("directsmtp-bench")
+        guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
+            throw CrashTestError(
+                "the crash test needs the directsmtp-bench executable at \(candidate.path); build it first (swift build --build-tests)"
+            )
+        }
+        return candidate
+    }
+
+    struct CrashTestError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Starts the child; returns the process.
+    static func spawn(_ executable: URL, _ arguments: [String], stdout: String, stderr: String)
+        throws -> Process
+    {
+        _ = FileManager.default.createFile(atPath: stdout, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+        try process.run()
+        return process
+    }
+
+    /// SIGKILL, then wait (bounded) for the process to be gone.
+    static func kill9(_ process: Process) async throws {
+        kill(process.processIdentifier, SIGKILL)
+        let gone = await QueueTestSupport.eventually(timeout: .seconds(10)) { !process.isRunning }
+        guard gone else { throw CrashTestError("the crash child did not die after SIGKILL") }
+    }
+
+    @Test(
+        "kill -9 at random moments, 50 rounds: no acknowledged entry lost, none corrupt",
+        .timeLimit(.minutes(2)))
+    func killedChild() async throws {
+        let bench = try Self.benchExecutable()
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
+        let journal = directory.file("queue.journal")
+        var acknowledged: Set<String> = []
+        var removing: Set<String> = []
+        var removed: Set<String> = []
+        var roundsWithAcks = 0
+        var tornTails = 0
+        let rounds = 50
+        for round in 0..<rounds {
+            let out = directory.file("child-\(round).out")
+            let process = try Self.spawn(
+                bench,
+                [
+                    "queue", "crash-child", "--journal", journal, "--seed", "s\(round)",
+                    "--concurrency", "8",
+                ],
+                stdout: out, stderr: directory.file("child-\(round).err"))
+            // Anywhere from during start-up and recovery to well into the writing.
+            try await Task.sleep(for: .microseconds(Int.random(in: 2_000...100_000)))
+            try await Self.kill9(process)
+            #expect(
+                process.terminationReason == .uncaughtSignal,
+                "round \(round): the child exited by itself")
+
+            let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+            var acksThisRound = 0
+            for line in lines {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                // One write(2) per line, so no line is cut by the kill; skip anything odd.
+                guard parts.count == 2 else { continue }
+                let id = String(parts[1])
+                switch parts[0] {
+                case "A":
+                    acknowledged.insert(id)
+                    acksThisRound += 1
+                case "r": removing.insert(id)
+                case "R": removed.insert(id)
+                default: break
+                }
+            }
+            if acksThisRound > 0 { roundsWithAcks += 1 }
+
+            let store = try await FileJournalQueueStore.open(path: journal)
+            let report = store.recovery
+            let entries = try await store.load()
+            await store.close()
+            #expect(
+                !report.hasCorruption,
+                "round \(round): a crash left corruption, not just a torn tail: \(report)")
+            if report.tornTailBytes > 0 { tornTails += 1 }
+            var present: Set<String> = []
+            for entry in entries {
+                present.insert(entry.id)
+                #expect(
+                    entry == Self.crashEntry(id: entry.id),
+                    "round \(round): entry \(entry.id) came back corrupt")
+            }
+            for id in acknowledged where !removing.contains(id) {
+                #expect(present.contains(id), "round \(round): acknowledged entry \(id) was lost")
+            }
+            for id in removed {
+                #expect(
+                    !present.contains(id),
+                    "round \(round): entry \(id) came back after its removal was acknowledged")
+            }
+            // A removal in flight at the kill may or may not have happened; settle it for later rounds.
+            for id in removing where !removed.contains(id) && !present.contains(id) {
+                removed.insert(id)
+            }
+            for id in removing where !removed.contains(id) { removing.remove(id) }
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        // The test means something only if the child got to write in most rounds.
+        #expect(
+            roundsWithAcks >= rounds / 5,
+            "the child acknowledged entries in only \(roundsWithAcks) of \(rounds) rounds")
+        #expect(acknowledged.count > 100)
+        print(
+            "crash test: \(rounds) rounds, \(roundsWithAcks) with acknowledged writes, \(acknowledged.count) entries acknowledged, \(removed.count) removed, \(tornTails) torn tails cut"
+        )
+    }
+
+    @Test(
+        "a journal held by another process is refused with the locked error",
+        .timeLimit(.minutes(1)))
+    func lockedByAnotherProcess() async throws {
+        let bench = try Self.benchExecutable()
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
+        let journal = directory.file("queue.journal")
+        let out = directory.file("child.out")
+        let process = try Self.spawn(
+            bench,
+            ["queue", "crash-child", "--journal", journal, "--seed", "lock", "--concurrency", "1"],
+            stdout: out, stderr: directory.file("child.err"))
+        // Once the child has acknowledged a write it holds the lock.
+        let holding = await QueueTestSupport.eventually(timeout: .seconds(10)) {
+            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("A ")
+        }
+        #expect(holding)
+        do {
+            _ = try await FileJournalQueueStore.open(path: journal)
+            Issue.record("opened a journal another process holds")
+        } catch let error as QueueStoreError {
+            #expect(error.code == .locked)
+        }
+        try await Self.kill9(process)
+        let store = try await FileJournalQueueStore.open(path: journal)
+        #expect(try await store.load().isEmpty == false)
+        await store.close()
+    }
+}

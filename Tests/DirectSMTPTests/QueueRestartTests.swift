@@ -1,0 +1,135 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import DirectSMTP
+
+/// A store that delegates to another and can be told to fail removals or updates, to show
+/// what the queue does when its store fails.
+final class FlakyStore: QueueStore {
+    let base: any QueueStore
+    let failRemovals = Mutex(false)
+    let failUpdates = Mutex(false)
+
+    init(_ base: any QueueStore) { self.base = base }
+
+    func load() async throws -> [QueueEntry] { try await base.load() }
+    func add(_ entry: QueueEntry) async throws { try await base.add(entry) }
+    func update(_ entry: QueueEntry) async throws {
+        if failUpdates.withLock({ $0 }) {
+            throw QueueStoreError(.ioFailed, errno: 5, "disk on fire (test)")
+        }
+        try await base.update(entry)
+    }
+    func remove(id: String) async throws {
+        if failRemovals.withLock({ $0 }) {
+            throw QueueStoreError(.ioFailed, errno: 5, "disk on fire (test)")
+        }
+        try await base.remove(id: id)
+    }
+}
+
+@Suite("Queue: restarts and the at-least-once guarantee")
+struct QueueRestartTests {
+    @Test(
+        "entries enqueued before a restart are loaded and delivered after it",
+        .timeLimit(.minutes(1)))
+    func survivesRestart() async throws {
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("queue.journal")
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        do {
+            let store = try await FileJournalQueueStore.open(path: path)
+            let queue = DeliveryQueue(store: store, clock: clock) { _ in
+                .deferred(reason: "temporary-failure")
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        try await queue.enqueue(QueueTestSupport.entry(id: "p\(index)"))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            clock.advance(by: .seconds(300))
+            #expect(try await queue.runDue().deferred == 40)
+            await store.close()  // the process "ends" here
+        }
+        let delivered = Mutex<[String]>([])
+        let store = try await FileJournalQueueStore.open(path: path)
+        let queue = DeliveryQueue(store: store, clock: clock) { entry in
+            delivered.withLock { $0.append(entry.id) }
+            return .delivered
+        }
+        let entries = try await queue.entries()
+        #expect(entries.count == 40)
+        #expect(
+            entries.allSatisfy {
+                $0.attempts == 2 && $0.nextAttemptAt == clock.now.addingTimeInterval(600)
+            })
+        clock.advance(by: .seconds(600))
+        #expect(try await queue.runDue().delivered == 40)
+        #expect(Set(delivered.withLock { $0 }) == Set((0..<40).map { "p\($0)" }))
+        await store.close()
+        let reopened = try await FileJournalQueueStore.open(path: path)
+        #expect(try await reopened.load().isEmpty)
+        await reopened.close()
+    }
+
+    @Test(
+        "a removal that never reached the store means one more delivery after a restart, same Message-ID",
+        .timeLimit(.minutes(1)))
+    func atLeastOnce() async throws {
+        let memory = InMemoryQueueStore()
+        let flaky = FlakyStore(memory)
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let sent = Mutex<[String]>([])
+        let deliver: @Sendable (QueueEntry) async -> RetryOutcome = { entry in
+            sent.withLock { $0.append(entry.messageID) }
+            return .delivered
+        }
+        let queue = DeliveryQueue(store: flaky, clock: clock, deliver: deliver)
+        let recorder = EventRecorder(queue.events)
+        let entry = QueueTestSupport.entry(id: "dup")
+        try await queue.enqueue(entry)
+        flaky.failRemovals.withLock { $0 = true }
+        clock.advance(by: .seconds(300))
+        let summary = try await queue.runDue()
+        #expect(summary.delivered == 1)
+        #expect(
+            summary.events.contains {
+                if case .storeFailed(let id, _) = $0 { id == "dup" } else { false }
+            })
+        #expect(await recorder.waitFor { if case .storeFailed = $0 { true } else { false } })
+        // This process never sends it again...
+        clock.advance(by: .seconds(3600))
+        try await queue.runAll()
+        #expect(sent.withLock { $0 } == [entry.messageID])
+        // ...but after a restart the store still has it: sent once more, same Message-ID.
+        flaky.failRemovals.withLock { $0 = false }
+        let restarted = DeliveryQueue(store: flaky, clock: clock, deliver: deliver)
+        #expect(try await restarted.runAll().delivered == 1)
+        #expect(sent.withLock { $0 } == [entry.messageID, entry.messageID])
+        #expect(memory.count == 0)
+    }
+
+    @Test(
+        "a failed update is reported and the entry is not retried in a tight loop",
+        .timeLimit(.minutes(1)))
+    func failedUpdate() async throws {
+        let flaky = FlakyStore(InMemoryQueueStore())
+        flaky.failUpdates.withLock { $0 = true }
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let deliverer = CountingDeliverer(.deferred(reason: "temporary-failure"))
+        let queue = DeliveryQueue(store: flaky, clock: clock) { deliverer.deliver($0) }
+        try await queue.enqueue(QueueTestSupport.entry(id: "u"))
+        clock.advance(by: .seconds(300))
+        let summary = try await queue.runDue()
+        #expect(summary.deferred == 1)
+        #expect(summary.events.contains { if case .storeFailed = $0 { true } else { false } })
+        #expect(try await queue.runDue().events.isEmpty)
+        #expect(deliverer.count == 1)
+        #expect(try await queue.entries().first?.attempts == 2)
+    }
+}
