@@ -1,14 +1,14 @@
 import DirectSMTP
 
-/// `send --queue PATH`: the durable journal queue a deferred message goes into. The
-/// queue (issue 6) is not in this build yet, so asking for it is an error, not a silent
-/// loss of the deferred message.
+/// `send --queue PATH`: the durable journal queue a deferred message goes into.
 enum SendQueue {
-    struct Unavailable: Error, CustomStringConvertible {
-        var description: String { "the delivery queue is not available in this build yet" }
-    }
-
+    /// Opens (or creates) the journal at `path` and attaches a queue over it to
+    /// `coordinator`; its retries re-send through the coordinator.
     static func attach(path: String, to coordinator: VerificationCoordinator) async throws {
-        throw Unavailable()
+        let store = try await FileJournalQueueStore.open(path: path)
+        let queue = DeliveryQueue(store: store) { [coordinator] entry in
+            await coordinator.redeliver(entry)
+        }
+        coordinator.attach(queue)
     }
 }

@@ -73,6 +73,26 @@ struct CLITests {
         #expect(world.smtp.deliveryCount == 1)
     }
 
+    @Test("send --queue: a greylisted message is queued (JSON queued: true); queue run re-sends it once")
+    func queueRoundTrip() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("directsmtp-cli-\(UUID().uuidString).journal").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let sent = try await runCLI([
+            "send", "--to", "grey@ok.test", "--from", "app@client.test", "--helo", "client.test",
+            "--dns", "\(world.dns.address)", "--port", "\(world.port)", "--queue", path, "--json",
+        ])
+        #expect(sent.status == 75, "\(sent)")
+        #expect(sent.stdout.contains(#""reason":"temporary-failure","address":"grey@ok.test","queued":true"#))
+        world.smtp.update { $0.recipients["grey@ok.test"] = nil }
+        let retried = try await runCLI([
+            "queue", "run", "--queue", path, "--all", "--dns", "\(world.dns.address)", "--port", "\(world.port)",
+        ])
+        #expect(retried.status == 0, "\(retried)")
+        #expect(world.smtp.deliveryCount == 1)
+    }
+
     @Test("Usage errors exit 64 before any traffic", arguments: [
         ["probe"],
         ["probe", "a@b.test", "c@d.test"],

@@ -1,0 +1,58 @@
+import DirectSMTP
+import DirectSMTPTesting
+import SMTPClient
+import Testing
+
+/// A deferred send goes into the queue before `send` returns, and the queue re-sends it
+/// through the coordinator.
+@Suite("Coordinator and queue", .timeLimit(.minutes(1)))
+struct CoordinatorQueueTests {
+    @Test("Greylisted: queued: true, then the queue's retry delivers it once")
+    func greylistedThenRetried() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let coordinator = try world.coordinator()
+        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in await coordinator.redeliver(entry) }
+        coordinator.attach(queue)
+        let outcome = await coordinator.send(try welcome("grey@ok.test"))
+        #expect(outcome.reason == .temporaryFailure)
+        #expect(outcome.queued)
+        #expect(outcome.json.contains(#""queued":true"#))
+        let entries = try await queue.entries()
+        #expect(entries.count == 1)
+        #expect(entries.first?.to == "grey@ok.test")
+        #expect(entries.first?.lastReason == "temporary-failure")
+        #expect(world.smtp.deliveryCount == 0)
+
+        world.smtp.update { $0.recipients["grey@ok.test"] = nil }
+        let summary = try await queue.runAll()
+        #expect(summary.delivered == 1)
+        #expect(try await queue.entries().isEmpty)
+        #expect(world.smtp.deliveryCount == 1)
+    }
+
+    @Test("Rejected and accepted sends never enter the queue", arguments: ["user@ok.test", "nobody@ok.test", "user@nx.test"])
+    func terminalNotQueued(address: String) async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let coordinator = try world.coordinator()
+        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in await coordinator.redeliver(entry) }
+        coordinator.attach(queue)
+        let outcome = await coordinator.send(try welcome(address))
+        #expect(!outcome.queued)
+        #expect(try await queue.entries().isEmpty)
+    }
+
+    @Test("A re-send to a recipient now refused ends the entry as rejected")
+    func redeliverRejected() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let coordinator = try world.coordinator()
+        let message = try welcome("nobody@ok.test")
+        let data = message.encoded()
+        let entry = QueueEntry(
+            from: "app@client.test", to: "nobody@ok.test", data: data.bytes, messageID: data.messageID,
+            createdAt: .now, nextAttemptAt: .now)
+        #expect(await coordinator.redeliver(entry) == .rejected(reason: "recipient-rejected"))
+    }
+}
