@@ -69,19 +69,24 @@ enum QueueCommand {
         }
     }
 
-    // MARK: Re-sending (to be wired by the coordinator)
+    // MARK: Re-sending
 
     /// The re-send `queue run` uses for each entry: re-resolve the recipient domain's MX
     /// hosts through `options.nameservers`, race them on `options.port`, and send the
     /// entry's message again, mapping the result to a ``RetryOutcome``.
     ///
-    /// COORDINATOR (issue 5): fill this in with the VerificationCoordinator's re-send once
-    /// it is on main, and return it instead of `nil`. Until then `queue run` says
-    /// honestly that re-sending is not available and exits 70, sending nothing.
+    /// It is the ``VerificationCoordinator``'s `redeliver` (EHLO with the machine's host
+    /// name); `nil`, after printing why, when the options cannot make a coordinator.
     static func makeRedeliver(_ options: RedeliveryOptions) -> (
         @Sendable (QueueEntry) async -> RetryOutcome
     )? {
-        nil
+        do {
+            let coordinator = try CoordinatorOptions.redeliveryCoordinator(nameservers: options.nameservers, port: options.port)
+            return { entry in await coordinator.redeliver(entry) }
+        } catch {
+            printError("directsmtp queue run: \(error.description)")
+            return nil
+        }
     }
 
     // MARK: Actions
@@ -139,8 +144,7 @@ enum QueueCommand {
     ) async -> Int32 {
         guard let redeliver = makeRedeliver(options) else {
             printError(
-                "directsmtp queue run: re-sending queued messages is not available in this build yet "
-                    + "(the coordinator's re-send is not wired in); nothing was sent. "
+                "directsmtp queue run: cannot re-send (see above); nothing was sent. "
                     + "'queue list' and 'queue purge' work.")
             return ExitCode.software
         }

@@ -123,17 +123,19 @@ struct QueueCommandTests {
     }
 
     @Test(
-        "run says honestly that re-sending is not wired in yet (exit 70)", .timeLimit(.minutes(1)))
-    func runNotAvailable() async throws {
+        "run with nothing due re-sends nothing and exits 0 (re-sending goes through the coordinator)",
+        .timeLimit(.minutes(1)))
+    func runNothingDue() async throws {
         let directory = try QueueTestSupport.TemporaryDirectory()
         defer { directory.remove() }
         let path = try await Self.makeJournal(directory)
         let run = try await Self.directsmtp(
             ["queue", "run", "--queue", path, "--dns", "127.0.0.1:5353", "--port", "2525"],
             in: directory)
-        // When the coordinator wires makeRedeliver, this test changes with it.
-        #expect(run.status == 70)
-        #expect(run.stderr.contains("not available"))
+        // makeRedeliver is wired to the coordinator; both entries are due only later.
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("nothing was due"))
+        #expect(!run.stderr.contains("not available"))
         let store = try await FileJournalQueueStore.open(path: path)
         #expect(try await store.load().count == 2)
         await store.close()
