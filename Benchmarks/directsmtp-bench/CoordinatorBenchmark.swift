@@ -25,17 +25,32 @@ enum CoordinatorBenchmark {
             defer { world.stop() }
             var failed = false
             if only == nil || only == "send" {
-                failed = try await throughput(world, mode: "send", calls: calls, concurrency: concurrency, json: json) || failed
+                failed =
+                    try await throughput(
+                        world, mode: "send", calls: calls, concurrency: concurrency, json: json)
+                    || failed
             }
             if only == nil || only == "probe" {
-                failed = try await throughput(world, mode: "probe", calls: calls, concurrency: concurrency, json: json) || failed
+                failed =
+                    try await throughput(
+                        world, mode: "probe", calls: calls, concurrency: concurrency, json: json)
+                    || failed
             }
             if only == nil || only == "raw" {
-                failed = try await raw(world, mode: "send", calls: calls, concurrency: concurrency, json: json) || failed
-                failed = try await raw(world, mode: "probe", calls: calls, concurrency: concurrency, json: json) || failed
+                failed =
+                    try await raw(
+                        world, mode: "send", calls: calls, concurrency: concurrency, json: json)
+                    || failed
+                failed =
+                    try await raw(
+                        world, mode: "probe", calls: calls, concurrency: concurrency, json: json)
+                    || failed
             }
             if only == nil || only == "budget" {
-                failed = try await budget(world, calls: blackholed, budget: .milliseconds(budgetMs), json: json) || failed
+                failed =
+                    try await budget(
+                        world, calls: blackholed, budget: .milliseconds(budgetMs), json: json)
+                    || failed
             }
             if only == nil || only == "round-trips" {
                 failed = try await roundTrips(json: json) || failed
@@ -48,7 +63,9 @@ enum CoordinatorBenchmark {
     }
 
     /// `calls` sends (or probes) of distinct recipients, `concurrency` at a time, DNS cached.
-    static func throughput(_ world: BenchWorld, mode: String, calls: Int, concurrency: Int, json: Bool) async throws -> Bool {
+    static func throughput(
+        _ world: BenchWorld, mode: String, calls: Int, concurrency: Int, json: Bool
+    ) async throws -> Bool {
         var configuration = world.configuration()
         configuration.concurrencyPerDestination = concurrency * 2
         configuration.probeCache = .disabled
@@ -56,7 +73,9 @@ enum CoordinatorBenchmark {
         let from = try EmailAddress("bench@client.bench")
         let deliveredBefore = world.smtp.deliveryCount
         // Warm the DNS cache (and the code paths).
-        _ = await coordinator.send(Message(from: from, to: try EmailAddress("warm@bench.test"), subject: "warm", text: "warm"))
+        _ = await coordinator.send(
+            Message(
+                from: from, to: try EmailAddress("warm@bench.test"), subject: "warm", text: "warm"))
         let next = BenchCounter()
         let clock = ContinuousClock()
         let start = clock.now
@@ -67,11 +86,15 @@ enum CoordinatorBenchmark {
                     var failures = 0
                     while true {
                         let index = next.value.add(1, ordering: .relaxed).oldValue
-                        guard index < calls, let to = try? EmailAddress("user\(index)@bench.test") else { break }
+                        guard index < calls, let to = try? EmailAddress("user\(index)@bench.test")
+                        else { break }
                         let begin = clock.now
                         let outcome: VerificationOutcome
                         if mode == "send" {
-                            outcome = await coordinator.send(Message(from: from, to: to, subject: "Your code", text: "Your code is \(index)."))
+                            outcome = await coordinator.send(
+                                Message(
+                                    from: from, to: to, subject: "Your code",
+                                    text: "Your code is \(index)."))
                         } else {
                             outcome = await coordinator.probe(to, from: from)
                         }
@@ -81,24 +104,31 @@ enum CoordinatorBenchmark {
                     return (latencies, failures)
                 }
             }
-            return await group.reduce(into: ([Duration](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+            return await group.reduce(into: ([Duration](), 0)) {
+                $0.0 += $1.0; $0.1 += $1.1
+            }
         }
         let elapsed = start.duration(to: clock.now)
         let summary = LatencySummary(results.0)
         let delivered = world.smtp.deliveryCount - deliveredBefore - 1
-        report("coordinator-\(mode)", [
-            "calls": calls, "concurrency": concurrency, "failures": results.1,
-            "perSecond": rounded(Double(calls) / elapsed.seconds),
-            "p50Ms": rounded(summary.p50.milliseconds), "p99Ms": rounded(summary.p99.milliseconds),
-            "maxMs": rounded(summary.max.milliseconds),
-            "delivered": mode == "send" ? delivered : 0,
-        ], json: json)
+        report(
+            "coordinator-\(mode)",
+            [
+                "calls": calls, "concurrency": concurrency, "failures": results.1,
+                "perSecond": rounded(Double(calls) / elapsed.seconds),
+                "p50Ms": rounded(summary.p50.milliseconds),
+                "p99Ms": rounded(summary.p99.milliseconds),
+                "maxMs": rounded(summary.max.milliseconds),
+                "delivered": mode == "send" ? delivered : 0,
+            ], json: json)
         return results.1 > 0 || (mode == "send" && delivered != calls)
     }
 
     /// The same load on bare `SMTPSession`s (open, send or probe, close) to the same mock
     /// server, no DNS: the baseline the coordinator's overhead is measured against.
-    static func raw(_ world: BenchWorld, mode: String, calls: Int, concurrency: Int, json: Bool) async throws -> Bool {
+    static func raw(_ world: BenchWorld, mode: String, calls: Int, concurrency: Int, json: Bool)
+        async throws -> Bool
+    {
         let configuration = try SMTPSessionConfiguration(heloName: "client.bench")
         let from = try EmailAddress("bench@client.bench")
         let server = world.smtp.address
@@ -112,13 +142,20 @@ enum CoordinatorBenchmark {
                     var failures = 0
                     while true {
                         let index = next.value.add(1, ordering: .relaxed).oldValue
-                        guard index < calls, let to = try? EmailAddress("user\(index)@bench.test") else { break }
+                        guard index < calls, let to = try? EmailAddress("user\(index)@bench.test")
+                        else { break }
                         let begin = clock.now
                         let session = SMTPSession(server: server, configuration: configuration)
                         var result = await session.open()
                         if result == nil {
-                            result = mode == "send"
-                                ? await session.send(from: from, to: to, data: Message(from: from, to: to, subject: "Your code", text: "Your code is \(index).").encoded())
+                            result =
+                                mode == "send"
+                                ? await session.send(
+                                    from: from, to: to,
+                                    data: Message(
+                                        from: from, to: to, subject: "Your code",
+                                        text: "Your code is \(index)."
+                                    ).encoded())
                                 : await session.probe(from: from, to: to)
                         }
                         await session.close()
@@ -128,27 +165,36 @@ enum CoordinatorBenchmark {
                     return (latencies, failures)
                 }
             }
-            return await group.reduce(into: ([Duration](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+            return await group.reduce(into: ([Duration](), 0)) {
+                $0.0 += $1.0; $0.1 += $1.1
+            }
         }
         let elapsed = start.duration(to: clock.now)
         let summary = LatencySummary(results.0)
-        report("raw-session-\(mode)", [
-            "calls": calls, "concurrency": concurrency, "failures": results.1,
-            "perSecond": rounded(Double(calls) / elapsed.seconds),
-            "p50Ms": rounded(summary.p50.milliseconds), "p99Ms": rounded(summary.p99.milliseconds),
-            "maxMs": rounded(summary.max.milliseconds),
-        ], json: json)
+        report(
+            "raw-session-\(mode)",
+            [
+                "calls": calls, "concurrency": concurrency, "failures": results.1,
+                "perSecond": rounded(Double(calls) / elapsed.seconds),
+                "p50Ms": rounded(summary.p50.milliseconds),
+                "p99Ms": rounded(summary.p99.milliseconds),
+                "maxMs": rounded(summary.max.milliseconds),
+            ], json: json)
         return results.1 > 0
     }
 
     /// `calls` concurrent sends to a domain whose two MX hosts are blackholed; every call
     /// must return by the budget plus 20 ms.
-    static func budget(_ world: BenchWorld, calls: Int, budget: Duration, json: Bool) async throws -> Bool {
+    static func budget(_ world: BenchWorld, calls: Int, budget: Duration, json: Bool) async throws
+        -> Bool
+    {
         var configuration = world.configuration()
         configuration.concurrencyPerDestination = calls * 2
         let coordinator = try VerificationCoordinator(configuration: configuration)
         let from = try EmailAddress("bench@client.bench")
-        _ = await coordinator.send(Message(from: from, to: try EmailAddress("warm@bench.test"), subject: "warm", text: "warm"))
+        _ = await coordinator.send(
+            Message(
+                from: from, to: try EmailAddress("warm@bench.test"), subject: "warm", text: "warm"))
         _ = await coordinator.resolver.mx(for: "blackhole.bench")
         let clock = ContinuousClock()
         let start = clock.now
@@ -156,8 +202,11 @@ enum CoordinatorBenchmark {
             for index in 0..<calls {
                 group.addTask {
                     let begin = clock.now
-                    guard let to = try? EmailAddress("user\(index)@blackhole.bench") else { return (.zero, .accepted) }
-                    let outcome = await coordinator.send(Message(from: from, to: to, subject: "x", text: "x"), budget: budget)
+                    guard let to = try? EmailAddress("user\(index)@blackhole.bench") else {
+                        return (.zero, .accepted)
+                    }
+                    let outcome = await coordinator.send(
+                        Message(from: from, to: to, subject: "x", text: "x"), budget: budget)
                     return (begin.duration(to: clock.now), outcome.reason)
                 }
             }
@@ -167,11 +216,16 @@ enum CoordinatorBenchmark {
         let summary = LatencySummary(results.map(\.0))
         let late = results.filter { $0.0 > budget + .milliseconds(20) }.count
         let wrong = results.filter { $0.1 != .noReachableHost }.count
-        report("coordinator-budget", [
-            "calls": calls, "budgetMs": budget.milliseconds, "p50Ms": rounded(summary.p50.milliseconds),
-            "p99Ms": rounded(summary.p99.milliseconds), "maxMs": rounded(summary.max.milliseconds),
-            "lateOver20Ms": late, "notNoReachableHost": wrong, "wallMs": rounded(wall.milliseconds),
-        ], json: json)
+        report(
+            "coordinator-budget",
+            [
+                "calls": calls, "budgetMs": budget.milliseconds,
+                "p50Ms": rounded(summary.p50.milliseconds),
+                "p99Ms": rounded(summary.p99.milliseconds),
+                "maxMs": rounded(summary.max.milliseconds),
+                "lateOver20Ms": late, "notNoReachableHost": wrong,
+                "wallMs": rounded(wall.milliseconds),
+            ], json: json)
         return late > 0 || wrong > 0
     }
 
@@ -196,9 +250,13 @@ enum CoordinatorBenchmark {
         var configuration = VerificationCoordinator.Configuration(
             heloName: "client.bench", nameservers: [dns.address], smtpPort: smtp.port)
         configuration.dnsAttempts = 1
-        let resolver = MXResolver(configuration: configuration.resolverConfiguration, cache: .disabled)
-        let coordinator = try VerificationCoordinator(configuration: configuration, resolver: resolver)
-        let message = Message(from: try EmailAddress("bench@client.bench"), to: try EmailAddress("user@slow.bench"), subject: "x", text: "x")
+        let resolver = MXResolver(
+            configuration: configuration.resolverConfiguration, cache: .disabled)
+        let coordinator = try VerificationCoordinator(
+            configuration: configuration, resolver: resolver)
+        let message = Message(
+            from: try EmailAddress("bench@client.bench"), to: try EmailAddress("user@slow.bench"),
+            subject: "x", text: "x")
         var samples: [Duration] = []
         var phases: [String: Double] = [:]
         for _ in 0..<5 {
@@ -208,14 +266,21 @@ enum CoordinatorBenchmark {
                 return true
             }
             samples.append(outcome.elapsed)
-            for (phase, duration) in outcome.timings { phases[phase.rawValue, default: 0] += duration.milliseconds / 5 }
+            for (phase, duration) in outcome.timings {
+                phases[phase.rawValue, default: 0] += duration.milliseconds / 5
+            }
         }
         let best = samples.min() ?? .zero
         let ratio = best.milliseconds / delay.milliseconds
-        report("coordinator-round-trips", [
-            "replyDelayMs": delay.milliseconds, "bestSendMs": rounded(best.milliseconds),
-            "roundTrips": rounded(ratio), "phasesMs": phases.mapValues(rounded).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
-        ], json: json)
+        report(
+            "coordinator-round-trips",
+            [
+                "replyDelayMs": delay.milliseconds, "bestSendMs": rounded(best.milliseconds),
+                "roundTrips": rounded(ratio),
+                "phasesMs": phases.mapValues(rounded).sorted { $0.key < $1.key }.map {
+                    "\($0.key)=\($0.value)"
+                }.joined(separator: " "),
+            ], json: json)
         return ratio > 6.5
     }
 }
@@ -238,7 +303,9 @@ struct BenchWorld {
         for ip in ["127.0.0.2", "127.0.0.3"] {
             let address = try SocketAddress(ip: ip, port: smtp.port)
             blackholes.append(try TCPListener.bind(to: address, backlog: 0))
-            if let filler = try? await TCPConnection.connect(to: address, deadline: .now + .milliseconds(300)) {
+            if let filler = try? await TCPConnection.connect(
+                to: address, deadline: .now + .milliseconds(300))
+            {
                 fillers.append(filler)
             }
         }

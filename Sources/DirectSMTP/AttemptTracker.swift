@@ -98,13 +98,16 @@ final class AttemptTracker: Sendable {
 
     /// Waits for the outcome, but no later than `deadline` (nor past the caller's
     /// cancellation): then returns the deferred outcome the phase calls for.
-    func outcome(start: ContinuousClock.Instant, deadline: ContinuousClock.Instant) async -> VerificationOutcome {
+    func outcome(start: ContinuousClock.Instant, deadline: ContinuousClock.Instant) async
+        -> VerificationOutcome
+    {
         let id = state.withLock { state in
             state.nextWaiter += 1
             return state.nextWaiter
         }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<VerificationOutcome, Never>) in
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<VerificationOutcome, Never>) in
                 let immediate: VerificationOutcome? = state.withLock { state in
                     if var final = state.final {
                         final.elapsed = start.duration(to: .now)
@@ -125,7 +128,8 @@ final class AttemptTracker: Sendable {
                     do {
                         // An explicit tolerance: the default lets the timer fire up to
                         // tens of milliseconds late, and the budget is a promise.
-                        try await Task.sleep(until: deadline, tolerance: .milliseconds(1), clock: .continuous)
+                        try await Task.sleep(
+                            until: deadline, tolerance: .milliseconds(1), clock: .continuous)
                     } catch {
                         return
                     }
@@ -156,7 +160,9 @@ final class AttemptTracker: Sendable {
 
     /// The outcome for a caller whose budget ended now; marks the attempt abandoned or
     /// left behind as the phase says.
-    private func expired(_ state: inout State, start: ContinuousClock.Instant) -> VerificationOutcome {
+    private func expired(_ state: inout State, start: ContinuousClock.Instant)
+        -> VerificationOutcome
+    {
         let reason: OutcomeReason
         let detail: String
         switch state.phase {
@@ -168,7 +174,8 @@ final class AttemptTracker: Sendable {
             detail = "the budget ended before any MX host completed the greeting and EHLO"
         case .transaction:
             reason = .budgetExceeded
-            detail = abandonsBeforeTransaction
+            detail =
+                abandonsBeforeTransaction
                 ? "the budget ended inside the SMTP transaction; it goes on in the background"
                 : "the budget ended inside the SMTP transaction"
         }

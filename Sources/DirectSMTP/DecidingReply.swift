@@ -18,7 +18,9 @@ public struct DecidingReply: Sendable, Hashable, CustomStringConvertible {
 
     /// `550 5.1.1 no such user` (first line of the text only).
     public var description: String {
-        let firstLine = text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let firstLine =
+            text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init)
+            ?? ""
         return [String(code), enhanced, firstLine.isEmpty ? nil : firstLine]
             .compactMap { $0 }
             .joined(separator: " ")
@@ -72,11 +74,12 @@ public struct TranscriptLine: Sendable, Hashable, CustomStringConvertible {
 
     /// `[192.0.2.1:25] S: 220 mx.example.com ESMTP`.
     public var description: String {
-        let tag = switch direction {
-        case .client: "C:"
-        case .server: "S:"
-        case .note: "*"
-        }
+        let tag =
+            switch direction {
+            case .client: "C:"
+            case .server: "S:"
+            case .note: "*"
+            }
         return "[\(server)] \(tag) \(text)"
     }
 }

@@ -39,7 +39,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         self.health = HostHealthMemory(penalty: settings.healthPenalty, clock: settings.clock)
         self.probeCache = ProbeCache(policy: settings.probeCache, clock: settings.clock)
         self.limiter = DestinationLimiter(limit: settings.concurrencyPerDestination)
-        (events, eventSink) = AsyncStream.makeStream(of: DeliveryEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        (events, eventSink) = AsyncStream.makeStream(
+            of: DeliveryEvent.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
     deinit {
@@ -64,7 +65,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         let deadline = start + budget
         let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: true)
         let work = Task {
-            let outcome = await self.attempt(address: address, domain: domain, deadline: deadline, tracker: tracker, transaction: transaction)
+            let outcome = await self.attempt(
+                address: address, domain: domain, deadline: deadline, tracker: tracker,
+                transaction: transaction)
             if tracker.finish(outcome) {
                 var final = outcome
                 final.elapsed = start.duration(to: .now)
@@ -113,7 +116,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         }
         if isNew {
             Task {
-                let outcome = await self.attempt(address: address, domain: domain, deadline: deadline, tracker: tracker, transaction: transaction)
+                let outcome = await self.attempt(
+                    address: address, domain: domain, deadline: deadline, tracker: tracker,
+                    transaction: transaction)
                 self.probeCache.store(outcome, for: key)
                 _ = self.probesInFlight.withLock { $0.removeValue(forKey: flightKey) }
                 tracker.finish(outcome)
@@ -145,25 +150,34 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             timings[.dns] = dnsTook
             switch answer {
             case .dnsUnavailable(let detail):
-                return VerificationOutcome(reason: .dnsUnavailable, address: address, detail: detail, timings: timings)
+                return VerificationOutcome(
+                    reason: .dnsUnavailable, address: address, detail: detail, timings: timings)
             case .noMailServer(let detail):
-                return VerificationOutcome(reason: .noMailServer, address: address, detail: detail, timings: timings)
+                return VerificationOutcome(
+                    reason: .noMailServer, address: address, detail: detail, timings: timings)
             case .found(let found):
                 hosts = found
             }
             tracker.beginConnecting(dnsTook: dnsTook)
         }
-        let candidates = health.ordered(hosts.flatMap { host in
-            host.addresses.compactMap { ip in
-                (try? SocketAddress(ip, port: settings.smtpPort)).map { RaceCandidate(host: host, address: $0) }
-            }
-        })
+        let candidates = health.ordered(
+            hosts.flatMap { host in
+                host.addresses.compactMap { ip in
+                    (try? SocketAddress(ip, port: settings.smtpPort)).map {
+                        RaceCandidate(host: host, address: $0)
+                    }
+                }
+            })
         guard !candidates.isEmpty else {
-            return VerificationOutcome(reason: .noMailServer, address: address, detail: "no MX host has an address", timings: timings)
+            return VerificationOutcome(
+                reason: .noMailServer, address: address, detail: "no MX host has an address",
+                timings: timings)
         }
 
         guard await limiter.acquire(domain) else {
-            return VerificationOutcome(reason: .noReachableHost, address: address, detail: "cancelled while waiting for a connection slot", timings: timings)
+            return VerificationOutcome(
+                reason: .noReachableHost, address: address,
+                detail: "cancelled while waiting for a connection slot", timings: timings)
         }
         defer { limiter.release(domain) }
 
@@ -186,9 +200,12 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             case .failed:
                 transcript += await attempt.connection.transcript()
             case .lost(let ranFor):
-                transcript.append(TranscriptLine(
-                    server: attempt.candidate.address.description, direction: .note,
-                    text: "abandoned after \(Int(ranFor.milliseconds)) ms: another host answered first"))
+                transcript.append(
+                    TranscriptLine(
+                        server: attempt.candidate.address.description, direction: .note,
+                        text:
+                            "abandoned after \(Int(ranFor.milliseconds)) ms: another host answered first"
+                    ))
             case nil:
                 break
             }
@@ -200,7 +217,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 if case .failed(let result) = attempt.end { return (attempt.candidate, result) }
                 return nil
             }
-            let allRefusedUs = !failures.isEmpty && failures.count == attempts.count
+            let allRefusedUs =
+                !failures.isEmpty && failures.count == attempts.count
                 && failures.allSatisfy { $0.1.verdict == .senderRejected }
             let last = failures.last
             return VerificationOutcome(
@@ -218,7 +236,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             transcript += await connection.transcript()
             return VerificationOutcome(
                 reason: .noReachableHost, address: address, mx: winner.used,
-                detail: "abandoned: the budget ended before the transaction", timings: timings, transcript: transcript)
+                detail: "abandoned: the budget ended before the transaction", timings: timings,
+                transcript: transcript)
         }
         let result = await transaction(connection)
         await connection.close()

@@ -47,7 +47,8 @@ final class DestinationLimiter: Sendable {
         } onCancel: {
             let cancelled: CheckedContinuation<Bool, Never>? = state.withLock { state in
                 guard var entry = state.destinations[destination],
-                      let index = entry.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                    let index = entry.waiters.firstIndex(where: { $0.id == id })
+                else { return nil }
                 let waiter = entry.waiters.remove(at: index)
                 state.destinations[destination] = entry
                 return waiter.continuation

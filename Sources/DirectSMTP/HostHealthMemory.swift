@@ -10,7 +10,10 @@ final class HostHealthMemory: Sendable {
     private let clock: @Sendable () -> ContinuousClock.Instant
     private let penalized = Mutex<[String: ContinuousClock.Instant]>([:])
 
-    init(penalty: Duration, capacity: Int = 10_000, clock: @escaping @Sendable () -> ContinuousClock.Instant) {
+    init(
+        penalty: Duration, capacity: Int = 10_000,
+        clock: @escaping @Sendable () -> ContinuousClock.Instant
+    ) {
         self.penalty = penalty
         self.capacity = capacity
         self.clock = clock
@@ -47,7 +50,8 @@ final class HostHealthMemory: Sendable {
         let now = clock()
         let unhealthy: Set<String> = penalized.withLock { table in
             guard !table.isEmpty else { return [] }
-            return Set(candidates.map(\.address.ip).filter { (table[$0]).map { $0 > now } ?? false })
+            return Set(
+                candidates.map(\.address.ip).filter { (table[$0]).map { $0 > now } ?? false })
         }
         guard !unhealthy.isEmpty else { return candidates }
         return candidates.filter { !unhealthy.contains($0.address.ip) }

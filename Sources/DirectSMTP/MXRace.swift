@@ -69,7 +69,8 @@ enum MXRace {
                     let index = attempts.count
                     let candidate = candidates[index]
                     let connection = dialer.connection(to: candidate.address)
-                    attempts.append(RaceAttempt(candidate: candidate, connection: connection, startedAt: .now))
+                    attempts.append(
+                        RaceAttempt(candidate: candidate, connection: connection, startedAt: .now))
                     running += 1
                     onStart(candidate)
                     group.addTask { .opened(index: index, result: await connection.open()) }
@@ -99,19 +100,24 @@ enum MXRace {
                     while let other = await group.next() {
                         // Whatever it answered once cancelled, it lost.
                         guard case .opened(let loser, _) = other else { continue }
-                        attempts[loser].end = .lost(ranFor: attempts[loser].startedAt.duration(to: .now))
+                        attempts[loser].end = .lost(
+                            ranFor: attempts[loser].startedAt.duration(to: .now))
                         let connection = attempts[loser].connection
                         Task { await connection.close() }
                     }
                     for loser in attempts.indices where attempts[loser].end == nil {
-                        attempts[loser].end = .lost(ranFor: attempts[loser].startedAt.duration(to: .now))
+                        attempts[loser].end = .lost(
+                            ranFor: attempts[loser].startedAt.duration(to: .now))
                     }
-                    return .won(attempts[index].connection, attempts[index].candidate, attempts: attempts)
+                    return .won(
+                        attempts[index].connection, attempts[index].candidate, attempts: attempts)
                 case .opened(let index, let result?):
                     running -= 1
                     let cancelled = Task.isCancelled
-                    attempts[index].end = cancelled
-                        ? .lost(ranFor: attempts[index].startedAt.duration(to: .now)) : .failed(result)
+                    attempts[index].end =
+                        cancelled
+                        ? .lost(ranFor: attempts[index].startedAt.duration(to: .now))
+                        : .failed(result)
                     await attempts[index].connection.close()
                     if attempts.count < candidates.count, !cancelled {
                         startNext = true  // a failure starts the next candidate at once

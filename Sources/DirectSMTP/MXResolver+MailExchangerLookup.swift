@@ -2,12 +2,15 @@ import DNSClient
 
 /// The real MX lookup of the race: the DNS resolver's three answers as the core's.
 extension MXResolver: MailExchangerLookup {
-    nonisolated func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async -> MailExchangerLookupResult {
+    nonisolated func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async
+        -> MailExchangerLookupResult
+    {
         switch await mx(for: domain, deadline: deadline) {
         case .found(let answer):
-            return .found(answer.hosts.map {
-                MailExchanger(name: $0.name, preference: $0.preference, addresses: $0.addresses)
-            })
+            return .found(
+                answer.hosts.map {
+                    MailExchanger(name: $0.name, preference: $0.preference, addresses: $0.addresses)
+                })
         case .noMailServer(let reason):
             return .noMailServer(Self.sentence(for: reason))
         case .dnsUnavailable(let detail):

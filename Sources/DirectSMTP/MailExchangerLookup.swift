@@ -22,5 +22,6 @@ enum MailExchangerLookupResult: Sendable, Hashable {
 /// tests plug in fakes with controlled delays and failures. Must never throw; may ignore
 /// the deadline (the coordinator races its own).
 protocol MailExchangerLookup: Sendable {
-    func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async -> MailExchangerLookupResult
+    func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async
+        -> MailExchangerLookupResult
 }

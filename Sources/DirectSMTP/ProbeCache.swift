@@ -12,7 +12,10 @@ public struct ProbeCachePolicy: Sendable, Hashable {
     public var capacity: Int
 
     /// A policy; `.zero` TTLs turn caching off for that kind.
-    public init(positiveTTL: Duration = .seconds(86_400), negativeTTL: Duration = .seconds(3 * 3600), capacity: Int = 100_000) {
+    public init(
+        positiveTTL: Duration = .seconds(86_400), negativeTTL: Duration = .seconds(3 * 3600),
+        capacity: Int = 100_000
+    ) {
         self.positiveTTL = positiveTTL
         self.negativeTTL = negativeTTL
         self.capacity = capacity
@@ -78,7 +81,9 @@ final class ProbeCache: Sendable {
         entries.withLock { table in
             if table.count >= policy.capacity, table[key] == nil {
                 table = table.filter { $0.value.expires > now }
-                while table.count >= policy.capacity, let any = table.keys.first { table[any] = nil }
+                while table.count >= policy.capacity, let any = table.keys.first {
+                    table[any] = nil
+                }
             }
             table[key] = Entry(outcome: outcome, expires: now + ttl)
         }

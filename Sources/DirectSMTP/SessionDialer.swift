@@ -1,5 +1,5 @@
-import Sockets
 import SMTPClient
+import Sockets
 
 /// The real dialer of the race: one `SMTPSession` per server address.
 struct SessionDialer: SMTPDialer {
@@ -30,7 +30,9 @@ final class SessionConnection: SMTPConnection {
     func transcript() async -> [TranscriptLine] {
         let server = session.server.description
         return await session.transcript.map { entry in
-            TranscriptLine(server: server, direction: entry.direction == .sent ? .client : .server, text: entry.text)
+            TranscriptLine(
+                server: server, direction: entry.direction == .sent ? .client : .server,
+                text: entry.text)
         }
     }
 
@@ -47,17 +49,20 @@ final class SessionConnection: SMTPConnection {
 extension SessionResult {
     /// The session's result as the core's.
     init(_ result: SMTPResult) {
-        let verdict: SessionVerdict = switch result.verdict {
-        case .accepted: .accepted
-        case .senderRejected: .senderRejected
-        case .recipientRejected: .recipientRejected
-        case .temporaryFailure: .temporaryFailure
-        case .unreachable: .unreachable
-        }
+        let verdict: SessionVerdict =
+            switch result.verdict {
+            case .accepted: .accepted
+            case .senderRejected: .senderRejected
+            case .recipientRejected: .recipientRejected
+            case .temporaryFailure: .temporaryFailure
+            case .unreachable: .unreachable
+            }
         self.init(
             verdict: verdict,
             phase: TimingPhase(result.step) ?? .endOfData,
-            reply: result.reply.map { DecidingReply(code: $0.code, enhanced: $0.enhancedCode, text: $0.text) },
+            reply: result.reply.map {
+                DecidingReply(code: $0.code, enhanced: $0.enhancedCode, text: $0.text)
+            },
             detail: result.detail)
     }
 }

@@ -76,7 +76,9 @@ extension VerificationCoordinator {
 
         /// The resolver configuration these settings ask for.
         public var resolverConfiguration: ResolverConfiguration {
-            var configuration = nameservers.isEmpty ? ResolverConfiguration.system() : ResolverConfiguration(nameservers: nameservers)
+            var configuration =
+                nameservers.isEmpty
+                ? ResolverConfiguration.system() : ResolverConfiguration(nameservers: nameservers)
             configuration.timeout = dnsTimeout
             configuration.attempts = dnsAttempts
             return configuration

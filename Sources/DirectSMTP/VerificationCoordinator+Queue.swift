@@ -17,7 +17,8 @@ extension VerificationCoordinator {
                 do {
                     try await queue.enqueueDeferred(
                         from: from.description, to: to.description, data: data.bytes,
-                        requires8BitMIME: data.requires8BitMIME, requiresSMTPUTF8: data.requiresSMTPUTF8,
+                        requires8BitMIME: data.requires8BitMIME,
+                        requiresSMTPUTF8: data.requiresSMTPUTF8,
                         messageID: data.messageID, reason: outcome.reason.rawValue)
                     return true
                 } catch {

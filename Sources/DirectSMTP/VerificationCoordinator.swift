@@ -42,20 +42,31 @@ public final class VerificationCoordinator: Sendable {
     private let probeSender: EmailAddress
     /// Where deferred sends go, once a queue is attached: stores the message and returns
     /// whether it did.
-    typealias DeferredSink = @Sendable (_ from: EmailAddress, _ to: EmailAddress, _ data: MessageData, _ outcome: VerificationOutcome) async -> Bool
+    typealias DeferredSink =
+        @Sendable (
+            _ from: EmailAddress, _ to: EmailAddress, _ data: MessageData,
+            _ outcome: VerificationOutcome
+        ) async -> Bool
     let deferredSink = Mutex<DeferredSink?>(nil)
 
     /// A coordinator with its own resolver.
     /// - Throws: ``EmailAddressError`` when the HELO name is not a host name or an
     ///   address literal, or holds CR, LF or NUL.
-    public convenience init(configuration: Configuration, loop: EventLoop = .shared) throws(EmailAddressError) {
-        try self.init(configuration: configuration, resolver: MXResolver(configuration: configuration.resolverConfiguration), loop: loop)
+    public convenience init(configuration: Configuration, loop: EventLoop = .shared)
+        throws(EmailAddressError)
+    {
+        try self.init(
+            configuration: configuration,
+            resolver: MXResolver(configuration: configuration.resolverConfiguration), loop: loop)
     }
 
     /// A coordinator using `resolver` (to share its cache, or to point it at a test server).
     /// - Throws: ``EmailAddressError`` for a bad HELO name.
-    public init(configuration: Configuration, resolver: MXResolver, loop: EventLoop = .shared) throws(EmailAddressError) {
-        let session = try SMTPSessionConfiguration(heloName: configuration.heloName, timeouts: configuration.timeouts)
+    public init(configuration: Configuration, resolver: MXResolver, loop: EventLoop = .shared)
+        throws(EmailAddressError)
+    {
+        let session = try SMTPSessionConfiguration(
+            heloName: configuration.heloName, timeouts: configuration.timeouts)
         if let sender = configuration.probeSender {
             self.probeSender = sender
         } else {
@@ -94,16 +105,21 @@ public final class VerificationCoordinator: Sendable {
     /// and QUIT; nothing is delivered), within `budget`. Fresh answers come from the probe
     /// cache; identical probes in flight share one attempt.
     /// - Parameter from: `MAIL FROM`; default ``Configuration/probeSender``.
-    public func probe(_ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil) async -> VerificationOutcome {
+    public func probe(_ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil)
+        async -> VerificationOutcome
+    {
         let sender = from ?? probeSender
         return await engine.probe(
-            address.description, domain: address.domain, sender: sender.description, budget: budget ?? configuration.defaultBudget,
+            address.description, domain: address.domain, sender: sender.description,
+            budget: budget ?? configuration.defaultBudget,
             transaction: { await SessionResult($0.session.probe(from: sender, to: address)) })
     }
 
     /// One re-send with the redelivery budget, handing nothing to the queue (the queue
     /// itself decides about a deferral).
-    func resend(from: EmailAddress, to: EmailAddress, data: MessageData) async -> VerificationOutcome {
+    func resend(from: EmailAddress, to: EmailAddress, data: MessageData) async
+        -> VerificationOutcome
+    {
         await engine.send(
             to: to.description, domain: to.domain, messageID: data.messageID,
             budget: configuration.redeliveryBudget, onDeferred: nil,

@@ -4,7 +4,7 @@ import SMTPClient
 import Sockets
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The flags `probe` and `send` share (`--helo`, `--dns`, `--port`, `--budget`, `--json`,
@@ -27,7 +27,8 @@ struct CoordinatorOptions {
             do {
                 configuration.nameservers = try ResolverConfiguration.nameservers(parsing: dns)
             } catch {
-                throw Arguments.UsageError(description: "--dns takes HOST:PORT with a numeric address: \(error)")
+                throw Arguments.UsageError(
+                    description: "--dns takes HOST:PORT with a numeric address: \(error)")
             }
         }
         if let port = try arguments.port("--port") { configuration.smtpPort = port }
@@ -44,26 +45,35 @@ struct CoordinatorOptions {
         do {
             return try VerificationCoordinator(configuration: configuration)
         } catch {
-            throw Arguments.UsageError(description: "--helo '\(configuration.heloName)' is not a valid host name: \(error)")
+            throw Arguments.UsageError(
+                description: "--helo '\(configuration.heloName)' is not a valid host name: \(error)"
+            )
         }
     }
 
     /// An address argument, or a usage error saying what is wrong with it.
-    static func address(_ text: String, _ what: String) throws(Arguments.UsageError) -> EmailAddress {
+    static func address(_ text: String, _ what: String) throws(Arguments.UsageError) -> EmailAddress
+    {
         do {
             return try EmailAddress(text)
         } catch {
-            throw Arguments.UsageError(description: "\(what) '\(text.debugDescription.dropFirst().dropLast())' is not a valid address: \(error)")
+            throw Arguments.UsageError(
+                description:
+                    "\(what) '\(text.debugDescription.dropFirst().dropLast())' is not a valid address: \(error)"
+            )
         }
     }
 
     /// The coordinator `queue run` re-sends through: the machine's host name in EHLO,
     /// `--dns` and `--port` as for `send`.
-    static func redeliveryCoordinator(nameservers: [String], port: Int?) throws(Arguments.UsageError) -> VerificationCoordinator {
+    static func redeliveryCoordinator(nameservers: [String], port: Int?) throws(Arguments
+        .UsageError) -> VerificationCoordinator
+    {
         var raw: [String] = []
         for nameserver in nameservers { raw += ["--dns", nameserver] }
         if let port { raw += ["--port", String(port)] }
-        let options = try CoordinatorOptions(Arguments(raw, valueFlags: valueFlags, switches: switches))
+        let options = try CoordinatorOptions(
+            Arguments(raw, valueFlags: valueFlags, switches: switches))
         return try options.makeCoordinator()
     }
 
@@ -77,7 +87,8 @@ struct CoordinatorOptions {
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let name = String(
+            decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return name.isEmpty ? "localhost" : name
     }
 }

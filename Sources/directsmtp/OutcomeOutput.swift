@@ -6,7 +6,9 @@ import DirectSMTP
 enum OutcomeOutput {
     /// Prints `outcome`. `note` is a short human remark after the first line
     /// ("the transaction goes on; waiting for its end").
-    static func print(_ outcome: VerificationOutcome, json: Bool, verbose: Bool, note: String? = nil) {
+    static func print(
+        _ outcome: VerificationOutcome, json: Bool, verbose: Bool, note: String? = nil
+    ) {
         if json {
             Swift.print(outcome.json)
             if verbose { for line in outcome.transcript { printError(line.description) } }
@@ -14,13 +16,17 @@ enum OutcomeOutput {
         }
         var lines = [headline(outcome)]
         if let reply = outcome.reply {
-            lines.append("  reply:   \(reply.code)\(reply.enhanced.map { " " + $0 } ?? "") \(reply.text.replacingNewlines)")
+            lines.append(
+                "  reply:   \(reply.code)\(reply.enhanced.map { " " + $0 } ?? "") \(reply.text.replacingNewlines)"
+            )
         }
         if let detail = outcome.detail {
             lines.append("  detail:  \(detail)")
         }
         if !outcome.timings.isEmpty {
-            let parts = outcome.timings.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \(milliseconds($0.value))" }
+            let parts = outcome.timings.sorted { $0.key < $1.key }.map {
+                "\($0.key.rawValue) \(milliseconds($0.value))"
+            }
             lines.append("  timings: " + parts.joined(separator: ", "))
         }
         if let note { lines.append("  note:    \(note)") }
@@ -33,7 +39,8 @@ enum OutcomeOutput {
 
     /// `rejected (recipient-rejected, scenario 5): a@example.com via mx1.example.com [192.0.2.1] in 12.5 ms`
     static func headline(_ outcome: VerificationOutcome) -> String {
-        var text = "\(outcome.status.rawValue) (\(outcome.reason.rawValue), scenario \(outcome.scenario)): \(outcome.address)"
+        var text =
+            "\(outcome.status.rawValue) (\(outcome.reason.rawValue), scenario \(outcome.scenario)): \(outcome.address)"
         if let mx = outcome.mx { text += " via \(mx.host) [\(mx.ip)]" }
         text += " in \(milliseconds(outcome.elapsed))"
         if outcome.fromCache { text += " (cached)" }
@@ -51,5 +58,7 @@ enum OutcomeOutput {
 
 extension String {
     /// Multi-line reply text on one line, lines separated by " / ".
-    var replacingNewlines: String { split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " / ") }
+    var replacingNewlines: String {
+        split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " / ")
+    }
 }

@@ -19,19 +19,28 @@ enum SendCommand {
         do throws(Arguments.UsageError) {
             let arguments = try Arguments(
                 rawArguments,
-                valueFlags: CoordinatorOptions.valueFlags.union(["--to", "--from", "--subject", "--body", "--body-file", "--queue"]),
+                valueFlags: CoordinatorOptions.valueFlags.union([
+                    "--to", "--from", "--subject", "--body", "--body-file", "--queue",
+                ]),
                 switches: CoordinatorOptions.switches)
             guard arguments.positionals.isEmpty else {
-                throw Arguments.UsageError(description: "unexpected argument '\(arguments.positionals[0])'")
+                throw Arguments.UsageError(
+                    description: "unexpected argument '\(arguments.positionals[0])'")
             }
-            guard let toText = arguments.value("--to") else { throw Arguments.UsageError(description: "--to is required") }
-            guard let fromText = arguments.value("--from") else { throw Arguments.UsageError(description: "--from is required") }
+            guard let toText = arguments.value("--to") else {
+                throw Arguments.UsageError(description: "--to is required")
+            }
+            guard let fromText = arguments.value("--from") else {
+                throw Arguments.UsageError(description: "--from is required")
+            }
             let to = try CoordinatorOptions.address(toText, "--to")
             let from = try CoordinatorOptions.address(fromText, "--from")
             if arguments.value("--body") != nil, arguments.value("--body-file") != nil {
                 throw Arguments.UsageError(description: "give --body or --body-file, not both")
             }
-            var body = arguments.value("--body") ?? "This message was sent by directsmtp to verify your address.\n"
+            var body =
+                arguments.value("--body")
+                ?? "This message was sent by directsmtp to verify your address.\n"
             if let path = arguments.value("--body-file") {
                 guard let data = FileManager.default.contents(atPath: path) else {
                     throw Arguments.UsageError(description: "cannot read --body-file \(path)")
@@ -39,7 +48,9 @@ enum SendCommand {
                 body = String(decoding: data, as: UTF8.self)
             }
             options = try CoordinatorOptions(arguments)
-            message = Message(from: from, to: to, subject: arguments.value("--subject") ?? "Please verify your address", text: body)
+            message = Message(
+                from: from, to: to,
+                subject: arguments.value("--subject") ?? "Please verify your address", text: body)
             queuePath = arguments.value("--queue")
             coordinator = try options.makeCoordinator()
         } catch {
@@ -72,7 +83,9 @@ enum SendCommand {
     }
 
     /// The first event the coordinator publishes within `limit`.
-    static func firstEvent(of coordinator: VerificationCoordinator, within limit: Duration) async -> DeliveryEvent? {
+    static func firstEvent(of coordinator: VerificationCoordinator, within limit: Duration) async
+        -> DeliveryEvent?
+    {
         await withTaskGroup(of: DeliveryEvent?.self) { group in
             group.addTask {
                 for await event in coordinator.events { return event }

@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import DirectSMTP
 
 /// The budget: the call returns by then, always; the phase decides the reason; a send's
@@ -10,7 +11,8 @@ import Testing
 struct BudgetTests {
     @Test("DNS silent: dns-unavailable at the budget, mx null")
     func dnsSilent() async {
-        let engine = FakeEngine(lookup: FakeLookup(.dnsUnavailable("late"), delay: .seconds(10)), servers: [:])
+        let engine = FakeEngine(
+            lookup: FakeLookup(.dnsUnavailable("late"), delay: .seconds(10)), servers: [:])
         let outcome = await engine.send(budget: .milliseconds(200))
         #expect(outcome.reason == .dnsUnavailable)
         #expect(outcome.mx == nil)
@@ -39,10 +41,12 @@ struct BudgetTests {
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
             servers: ["127.0.0.11": FakeServer(openDelay: .milliseconds(300))])
         let queued = Mutex<[OutcomeReason]>([])
-        let outcome = await engine.send(budget: .milliseconds(100), onDeferred: { outcome in
-            queued.withLock { $0.append(outcome.reason) }
-            return true
-        })
+        let outcome = await engine.send(
+            budget: .milliseconds(100),
+            onDeferred: { outcome in
+                queued.withLock { $0.append(outcome.reason) }
+                return true
+            })
         #expect(outcome.reason == .noReachableHost)
         #expect(outcome.queued)
         #expect(queued.withLock { $0 } == [.noReachableHost])
@@ -50,7 +54,9 @@ struct BudgetTests {
         #expect(engine.dialer.snapshot.transactions.isEmpty)
     }
 
-    @Test("Budget inside the transaction: budget-exceeded now, the real outcome on the event stream later")
+    @Test(
+        "Budget inside the transaction: budget-exceeded now, the real outcome on the event stream later"
+    )
     func budgetExceededThenEvent() async throws {
         let gate = Gate()
         let engine = FakeEngine(
@@ -76,14 +82,20 @@ struct BudgetTests {
         let gate = Gate()
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
-            servers: ["127.0.0.11": FakeServer(
-                transactionGate: gate,
-                transactionResult: SessionResult(verdict: .temporaryFailure, phase: .rcpt, reply: DecidingReply(code: 451, enhanced: "4.3.0", text: "later")))])
+            servers: [
+                "127.0.0.11": FakeServer(
+                    transactionGate: gate,
+                    transactionResult: SessionResult(
+                        verdict: .temporaryFailure, phase: .rcpt,
+                        reply: DecidingReply(code: 451, enhanced: "4.3.0", text: "later")))
+            ])
         let handed = Atomic<Int>(0)
-        let outcome = await engine.send(budget: .milliseconds(800), onDeferred: { _ in
-            handed.add(1, ordering: .relaxed)
-            return true
-        })
+        let outcome = await engine.send(
+            budget: .milliseconds(800),
+            onDeferred: { _ in
+                handed.add(1, ordering: .relaxed)
+                return true
+            })
         #expect(outcome.reason == .budgetExceeded)
         #expect(!outcome.queued)
         #expect(handed.load(ordering: .relaxed) == 0)
@@ -124,7 +136,8 @@ struct BudgetTests {
 
     @Test("A cancelled caller gets its answer at once")
     func cancellation() async {
-        let engine = FakeEngine(lookup: FakeLookup(.dnsUnavailable("late"), delay: .seconds(10)), servers: [:])
+        let engine = FakeEngine(
+            lookup: FakeLookup(.dnsUnavailable("late"), delay: .seconds(10)), servers: [:])
         let clock = ContinuousClock()
         let start = clock.now
         let task = Task { await engine.send(budget: .seconds(5)) }
@@ -143,7 +156,9 @@ struct BudgetTests {
             concurrency: 1000)
         let worst = await withTaskGroup(of: Double.self) { group in
             for index in 0..<200 {
-                group.addTask { await engine.send("u\(index)@example.com", budget: .milliseconds(200)).ms }
+                group.addTask {
+                    await engine.send("u\(index)@example.com", budget: .milliseconds(200)).ms
+                }
             }
             return await group.reduce(0) { max($0, $1) }
         }

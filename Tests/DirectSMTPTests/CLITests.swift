@@ -6,27 +6,33 @@ import Testing
 /// against the mock servers (started in this process) on loopback.
 @Suite("directsmtp probe/send/demo", .serialized, .timeLimit(.minutes(1)))
 struct CLITests {
-    @Test("send: exit code and JSON per scenario", arguments: [
-        ("user@ok.test", Int32(0), "accepted", 6, "accepted"),
-        ("nobody@ok.test", 67, "rejected", 5, "recipient-rejected"),
-        ("blocked@ok.test", 69, "rejected", 4, "sender-rejected"),
-        ("grey@ok.test", 75, "deferred", 2, "temporary-failure"),
-        ("user@nullmx.test", 68, "rejected", 3, "no-mail-server"),
-        ("user@servfail.test", 75, "deferred", 1, "dns-unavailable"),
-        ("user@down.test", 75, "deferred", 2, "no-reachable-host"),
-    ])
-    func send(address: String, exit: Int32, outcome: String, scenario: Int, reason: String) async throws {
+    @Test(
+        "send: exit code and JSON per scenario",
+        arguments: [
+            ("user@ok.test", Int32(0), "accepted", 6, "accepted"),
+            ("nobody@ok.test", 67, "rejected", 5, "recipient-rejected"),
+            ("blocked@ok.test", 69, "rejected", 4, "sender-rejected"),
+            ("grey@ok.test", 75, "deferred", 2, "temporary-failure"),
+            ("user@nullmx.test", 68, "rejected", 3, "no-mail-server"),
+            ("user@servfail.test", 75, "deferred", 1, "dns-unavailable"),
+            ("user@down.test", 75, "deferred", 2, "no-reachable-host"),
+        ])
+    func send(address: String, exit: Int32, outcome: String, scenario: Int, reason: String)
+        async throws
+    {
         let world = try await MockWorld.start()
         defer { world.stop() }
         let run = try await runCLI([
             "send", "--to", address, "--from", "app@client.test", "--subject", "Welcome",
-            "--body", "Your code is 123456.", "--helo", "client.test", "--dns", "\(world.dns.address)",
+            "--body", "Your code is 123456.", "--helo", "client.test", "--dns",
+            "\(world.dns.address)",
             "--port", "\(world.port)", "--budget", "3", "--json",
         ])
         #expect(run.status == exit, "\(run)")
         let lines = run.stdout.split(separator: "\n")
         #expect(lines.count == 1)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(object["outcome"] as? String == outcome)
         #expect(object["scenario"] as? Int == scenario)
         #expect(object["reason"] as? String == reason)
@@ -34,20 +40,30 @@ struct CLITests {
         #expect(object["queued"] as? Bool == false)
         #expect(object["elapsedMs"] is Double || object["elapsedMs"] is Int)
         #expect(object["timings"] is [String: Any])
-        #expect(Array(run.stdout.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).prefix(1)) == ["outcome"])
+        #expect(
+            Array(
+                run.stdout.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(
+                    \.element
+                ).prefix(1)) == ["outcome"])
         #expect(world.smtp.deliveryCount == (exit == 0 ? 1 : 0))
     }
 
-    @Test("probe: exit code, human output, nothing delivered", arguments: [
-        ("user@ok.test", Int32(0), "accepted (accepted, scenario 6): user@ok.test via mx.ok.test [127.0.0.1]"),
-        ("nobody@ok.test", 67, "rejected (recipient-rejected, scenario 5)"),
-        ("user@nx.test", 68, "rejected (no-mail-server, scenario 3)"),
-    ])
+    @Test(
+        "probe: exit code, human output, nothing delivered",
+        arguments: [
+            (
+                "user@ok.test", Int32(0),
+                "accepted (accepted, scenario 6): user@ok.test via mx.ok.test [127.0.0.1]"
+            ),
+            ("nobody@ok.test", 67, "rejected (recipient-rejected, scenario 5)"),
+            ("user@nx.test", 68, "rejected (no-mail-server, scenario 3)"),
+        ])
     func probe(address: String, exit: Int32, headline: String) async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
         let run = try await runCLI([
-            "probe", address, "--helo", "client.test", "--dns", "\(world.dns.address)", "--port", "\(world.port)", "--verbose",
+            "probe", address, "--helo", "client.test", "--dns", "\(world.dns.address)", "--port",
+            "\(world.port)", "--verbose",
         ])
         #expect(run.status == exit, "\(run)")
         #expect(run.stdout.hasPrefix(headline), "\(run.stdout)")
@@ -73,40 +89,52 @@ struct CLITests {
         #expect(world.smtp.deliveryCount == 1)
     }
 
-    @Test("send --queue: a greylisted message is queued (JSON queued: true); queue run re-sends it once")
+    @Test(
+        "send --queue: a greylisted message is queued (JSON queued: true); queue run re-sends it once"
+    )
     func queueRoundTrip() async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("directsmtp-cli-\(UUID().uuidString).journal").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "directsmtp-cli-\(UUID().uuidString).journal"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let sent = try await runCLI([
             "send", "--to", "grey@ok.test", "--from", "app@client.test", "--helo", "client.test",
             "--dns", "\(world.dns.address)", "--port", "\(world.port)", "--queue", path, "--json",
         ])
         #expect(sent.status == 75, "\(sent)")
-        #expect(sent.stdout.contains(#""reason":"temporary-failure","address":"grey@ok.test","queued":true"#))
+        #expect(
+            sent.stdout.contains(
+                #""reason":"temporary-failure","address":"grey@ok.test","queued":true"#))
         world.smtp.update { $0.recipients["grey@ok.test"] = nil }
         let retried = try await runCLI([
-            "queue", "run", "--queue", path, "--all", "--dns", "\(world.dns.address)", "--port", "\(world.port)",
+            "queue", "run", "--queue", path, "--all", "--dns", "\(world.dns.address)", "--port",
+            "\(world.port)",
         ])
         #expect(retried.status == 0, "\(retried)")
         #expect(world.smtp.deliveryCount == 1)
     }
 
-    @Test("Usage errors exit 64 before any traffic", arguments: [
-        ["probe"],
-        ["probe", "a@b.test", "c@d.test"],
-        ["probe", "not-an-address"],
-        ["probe", "a@b.test\r\nRCPT TO:<x@y.test>"],
-        ["probe", "a@b.test", "--port", "0"],
-        ["probe", "a@b.test", "--budget", "-1"],
-        ["probe", "a@b.test", "--dns", "dns.google:53"],
-        ["probe", "a@b.test", "--helo", "bad name"],
-        ["send", "--to", "a@b.test"],
-        ["send", "--to", "a@b.test", "--from", "x"],
-        ["send", "--to", "a@b.test", "--from", "c@d.test", "--body", "x", "--body-file", "/dev/null"],
-        ["send", "--to", "a@b.test", "--from", "c@d.test", "--frobnicate"],
-    ])
+    @Test(
+        "Usage errors exit 64 before any traffic",
+        arguments: [
+            ["probe"],
+            ["probe", "a@b.test", "c@d.test"],
+            ["probe", "not-an-address"],
+            ["probe", "a@b.test\r\nRCPT TO:<x@y.test>"],
+            ["probe", "a@b.test", "--port", "0"],
+            ["probe", "a@b.test", "--budget", "-1"],
+            ["probe", "a@b.test", "--dns", "dns.google:53"],
+            ["probe", "a@b.test", "--helo", "bad name"],
+            ["send", "--to", "a@b.test"],
+            ["send", "--to", "a@b.test", "--from", "x"],
+            [
+                "send", "--to", "a@b.test", "--from", "c@d.test", "--body", "x", "--body-file",
+                "/dev/null",
+            ],
+            ["send", "--to", "a@b.test", "--from", "c@d.test", "--frobnicate"],
+        ])
     func usage(arguments: [String]) async throws {
         let run = try await runCLI(arguments)
         #expect(run.status == 64, "\(run)")
@@ -119,7 +147,10 @@ struct CLITests {
         let start = ContinuousClock.now
         let run = try await runCLI(["demo"])
         #expect(run.status == 0, "\(run)")
-        for reason in ["dns-unavailable", "no-reachable-host", "no-mail-server", "sender-rejected", "recipient-rejected", "accepted", "temporary-failure"] {
+        for reason in [
+            "dns-unavailable", "no-reachable-host", "no-mail-server", "sender-rejected",
+            "recipient-rejected", "accepted", "temporary-failure",
+        ] {
             #expect(run.stdout.contains(reason))
         }
         #expect(run.stdout.contains("jane@blackhole.demo"))
@@ -142,7 +173,9 @@ func directsmtpExecutable() throws -> URL {
         if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         folder = folder.deletingLastPathComponent()
     }
-    throw CLIError(description: "directsmtp not found near \(CommandLine.arguments[0]); run `swift build` first")
+    throw CLIError(
+        description:
+            "directsmtp not found near \(CommandLine.arguments[0]); run `swift build` first")
 }
 
 struct CLIError: Error, CustomStringConvertible {
@@ -169,10 +202,11 @@ func runCLI(_ arguments: [String], limit: Duration = .seconds(20)) async throws 
             let stdout = out.fileHandleForReading.readDataToEndOfFile()
             let stderr = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            continuation.resume(returning: CLIRun(
-                status: process.terminationStatus,
-                stdout: String(decoding: stdout, as: UTF8.self),
-                stderr: String(decoding: stderr, as: UTF8.self)))
+            continuation.resume(
+                returning: CLIRun(
+                    status: process.terminationStatus,
+                    stdout: String(decoding: stdout, as: UTF8.self),
+                    stderr: String(decoding: stderr, as: UTF8.self)))
         }
     }
 }

@@ -7,17 +7,19 @@ import Testing
 /// mock DNS and SMTP servers on loopback.
 @Suite("Coordinator end to end", .serialized, .timeLimit(.minutes(1)))
 struct CoordinatorEndToEndTests {
-    @Test("Sends end in DESIGN.md's outcomes", arguments: [
-        ("user@ok.test", OutcomeReason.accepted, 250),
-        ("nobody@ok.test", .recipientRejected, 550),
-        ("blocked@ok.test", .senderRejected, 550),
-        ("grey@ok.test", .temporaryFailure, 451),
-        ("user@nx.test", .noMailServer, 0),
-        ("user@nullmx.test", .noMailServer, 0),
-        ("user@servfail.test", .dnsUnavailable, 0),
-        ("user@down.test", .noReachableHost, 0),
-        ("user@refuses.test", .senderRejected, 554),
-    ])
+    @Test(
+        "Sends end in DESIGN.md's outcomes",
+        arguments: [
+            ("user@ok.test", OutcomeReason.accepted, 250),
+            ("nobody@ok.test", .recipientRejected, 550),
+            ("blocked@ok.test", .senderRejected, 550),
+            ("grey@ok.test", .temporaryFailure, 451),
+            ("user@nx.test", .noMailServer, 0),
+            ("user@nullmx.test", .noMailServer, 0),
+            ("user@servfail.test", .dnsUnavailable, 0),
+            ("user@down.test", .noReachableHost, 0),
+            ("user@refuses.test", .senderRejected, 554),
+        ])
     func scenarios(address: String, reason: OutcomeReason, code: Int) async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
@@ -41,13 +43,15 @@ struct CoordinatorEndToEndTests {
         }
     }
 
-    @Test("Probes: RCPT only, nothing delivered", arguments: [
-        ("user@ok.test", OutcomeReason.accepted),
-        ("nobody@ok.test", .recipientRejected),
-        ("blocked@ok.test", .senderRejected),
-        ("grey@ok.test", .temporaryFailure),
-        ("user@nx.test", .noMailServer),
-    ])
+    @Test(
+        "Probes: RCPT only, nothing delivered",
+        arguments: [
+            ("user@ok.test", OutcomeReason.accepted),
+            ("nobody@ok.test", .recipientRejected),
+            ("blocked@ok.test", .senderRejected),
+            ("grey@ok.test", .temporaryFailure),
+            ("user@nx.test", .noMailServer),
+        ])
     func probes(address: String, reason: OutcomeReason) async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
@@ -68,7 +72,9 @@ struct CoordinatorEndToEndTests {
         let outcome = await coordinator.send(try welcome("user@blackhole.test"))
         #expect(outcome.reason == .accepted, "\(outcome.json)")
         #expect(outcome.mx?.host == "mx2.blackhole.test")
-        #expect(outcome.ms >= 240 && outcome.ms < 250 + slack, "took \(outcome.ms) ms, not the 8 s connect timeout")
+        #expect(
+            outcome.ms >= 240 && outcome.ms < 250 + slack,
+            "took \(outcome.ms) ms, not the 8 s connect timeout")
         #expect(world.smtp.deliveryCount == 1)
     }
 
@@ -89,7 +95,8 @@ struct CoordinatorEndToEndTests {
         let world = try await MockWorld.start()
         defer { world.stop() }
         let coordinator = try world.coordinator()
-        let outcome = await coordinator.send(try welcome("user@down.test"), budget: .milliseconds(500))
+        let outcome = await coordinator.send(
+            try welcome("user@down.test"), budget: .milliseconds(500))
         #expect(outcome.reason == .noReachableHost)
         #expect(outcome.ms < 500 + slack)
         #expect(outcome.exitCode == 75)
@@ -102,13 +109,18 @@ struct CoordinatorEndToEndTests {
         var configuration = world.configuration()
         configuration.dnsTimeout = .seconds(10)
         let coordinator = try VerificationCoordinator(configuration: configuration)
-        let outcome = await coordinator.send(try welcome("user@silent.test"), budget: .milliseconds(300))
+        let outcome = await coordinator.send(
+            try welcome("user@silent.test"), budget: .milliseconds(300))
         #expect(outcome.reason == .dnsUnavailable)
-        #expect(outcome.ms >= 295 && outcome.ms < 300 + slack, "took \(outcome.ms) ms, not the 10 s DNS timeout")
+        #expect(
+            outcome.ms >= 295 && outcome.ms < 300 + slack,
+            "took \(outcome.ms) ms, not the 10 s DNS timeout")
         #expect(outcome.mx == nil)
     }
 
-    @Test("Budget 200 ms, RCPT after 2 s: budget-exceeded at once, the real outcome on the event stream")
+    @Test(
+        "Budget 200 ms, RCPT after 2 s: budget-exceeded at once, the real outcome on the event stream"
+    )
     func budgetExceeded() async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
@@ -130,12 +142,16 @@ struct CoordinatorEndToEndTests {
     @Test("A bad HELO name is refused when the coordinator is made")
     func badHelo() {
         let configuration = VerificationCoordinator.Configuration(heloName: "bad\r\nname")
-        #expect(throws: EmailAddressError.self) { try VerificationCoordinator(configuration: configuration) }
+        #expect(throws: EmailAddressError.self) {
+            try VerificationCoordinator(configuration: configuration)
+        }
     }
 }
 
 /// The first event `coordinator` publishes within `limit`, or nil.
-func firstEvent(of coordinator: VerificationCoordinator, within limit: Duration) async -> DeliveryEvent? {
+func firstEvent(of coordinator: VerificationCoordinator, within limit: Duration) async
+    -> DeliveryEvent?
+{
     await withTaskGroup(of: DeliveryEvent?.self) { group in
         group.addTask {
             for await event in coordinator.events { return event }
@@ -150,4 +166,3 @@ func firstEvent(of coordinator: VerificationCoordinator, within limit: Duration)
         return first
     }
 }
-

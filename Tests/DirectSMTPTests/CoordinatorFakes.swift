@@ -1,5 +1,6 @@
 import Sockets
 import Synchronization
+
 @testable import DirectSMTP
 
 /// A clock the tests move by hand (caches, health memory).
@@ -25,12 +26,18 @@ final class FakeLookup: MailExchangerLookup {
 
     /// MX hosts named mxN with one IPv4 loopback address each, e.g. (10, "127.0.0.11").
     convenience init(hosts: [(preference: Int, ip: String)], delay: Duration = .zero) {
-        self.init(.found(hosts.enumerated().map { index, host in
-            MailExchanger(name: "mx\(index + 1).example.com", preference: host.preference, addresses: [IPAddress(host.ip)!])
-        }), delay: delay)
+        self.init(
+            .found(
+                hosts.enumerated().map { index, host in
+                    MailExchanger(
+                        name: "mx\(index + 1).example.com", preference: host.preference,
+                        addresses: [IPAddress(host.ip)!])
+                }), delay: delay)
     }
 
-    func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async -> MailExchangerLookupResult {
+    func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async
+        -> MailExchangerLookupResult
+    {
         calls.add(1, ordering: .relaxed)
         if delay > .zero {
             do { try await Task.sleep(for: delay) } catch { return .dnsUnavailable("cancelled") }
@@ -41,7 +48,8 @@ final class FakeLookup: MailExchangerLookup {
 
 /// A one-way gate: waiters suspend until the test opens it.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>(
+        (false, []))
 
     func wait() async {
         await withCheckedContinuation { continuation in
@@ -73,19 +81,25 @@ struct FakeServer: Sendable {
     /// When set, the transaction waits for the test to open the gate (after the delay).
     var transactionGate: Gate?
     var transactionResult = SessionResult(
-        verdict: .accepted, phase: .endOfData, reply: DecidingReply(code: 250, enhanced: "2.0.0", text: "queued as 1"))
+        verdict: .accepted, phase: .endOfData,
+        reply: DecidingReply(code: 250, enhanced: "2.0.0", text: "queued as 1"))
 
     static let healthy = FakeServer()
     static let blackholed = FakeServer(openDelay: nil)
     static func refusing(_ verdict: SessionVerdict = .unreachable, code: Int? = nil) -> FakeServer {
-        FakeServer(openFailure: SessionResult(
-            verdict: verdict, phase: code == nil ? .connect : .greeting,
-            reply: code.map { DecidingReply(code: $0, text: "go away") },
-            detail: code == nil ? "connection refused" : nil))
+        FakeServer(
+            openFailure: SessionResult(
+                verdict: verdict, phase: code == nil ? .connect : .greeting,
+                reply: code.map { DecidingReply(code: $0, text: "go away") },
+                detail: code == nil ? "connection refused" : nil))
     }
-    static func answering(_ code: Int, _ enhanced: String?, at phase: TimingPhase = .rcpt, verdict: SessionVerdict) -> FakeServer {
-        FakeServer(transactionResult: SessionResult(
-            verdict: verdict, phase: phase, reply: DecidingReply(code: code, enhanced: enhanced, text: "reply \(code)")))
+    static func answering(
+        _ code: Int, _ enhanced: String?, at phase: TimingPhase = .rcpt, verdict: SessionVerdict
+    ) -> FakeServer {
+        FakeServer(
+            transactionResult: SessionResult(
+                verdict: verdict, phase: phase,
+                reply: DecidingReply(code: code, enhanced: enhanced, text: "reply \(code)")))
     }
 }
 
@@ -128,7 +142,9 @@ final class FakeConnection: SMTPConnection {
     }
 
     private func note(_ direction: TranscriptLine.Direction, _ text: String) {
-        lines.withLock { $0.append(TranscriptLine(server: address.description, direction: direction, text: text)) }
+        lines.withLock {
+            $0.append(TranscriptLine(server: address.description, direction: direction, text: text))
+        }
     }
 
     func open() async -> SessionResult? {
@@ -179,7 +195,10 @@ final class FakeConnection: SMTPConnection {
     func transcript() async -> [TranscriptLine] { lines.withLock { $0 } }
 
     func timings() async -> [TimingPhase: Duration] {
-        [.connect: .milliseconds(1), .greeting: .milliseconds(1), .ehlo: .milliseconds(1), .rcpt: .milliseconds(2)]
+        [
+            .connect: .milliseconds(1), .greeting: .milliseconds(1), .ehlo: .milliseconds(1),
+            .rcpt: .milliseconds(2),
+        ]
     }
 }
 
@@ -204,14 +223,22 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
         self.init(lookup: lookup, dialer: FakeDialer(servers), settings: settings)
     }
 
-    func send(_ address: String = "user@example.com", budget: Duration = .seconds(3), onDeferred: DeferredHandler? = nil) async -> VerificationOutcome {
+    func send(
+        _ address: String = "user@example.com", budget: Duration = .seconds(3),
+        onDeferred: DeferredHandler? = nil
+    ) async -> VerificationOutcome {
         await send(
-            to: address, domain: String(address.split(separator: "@").last!), messageID: "<m1@test>",
+            to: address, domain: String(address.split(separator: "@").last!),
+            messageID: "<m1@test>",
             budget: budget, onDeferred: onDeferred, transaction: { await $0.runTransaction() })
     }
 
-    func probe(_ address: String = "user@example.com", budget: Duration = .seconds(3)) async -> VerificationOutcome {
-        await probe(address, domain: String(address.split(separator: "@").last!), sender: "probe@test", budget: budget, transaction: { await $0.runTransaction() })
+    func probe(_ address: String = "user@example.com", budget: Duration = .seconds(3)) async
+        -> VerificationOutcome
+    {
+        await probe(
+            address, domain: String(address.split(separator: "@").last!), sender: "probe@test",
+            budget: budget, transaction: { await $0.runTransaction() })
     }
 }
 

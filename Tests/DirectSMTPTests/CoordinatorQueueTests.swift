@@ -12,7 +12,9 @@ struct CoordinatorQueueTests {
         let world = try await MockWorld.start()
         defer { world.stop() }
         let coordinator = try world.coordinator()
-        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in await coordinator.redeliver(entry) }
+        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in
+            await coordinator.redeliver(entry)
+        }
         coordinator.attach(queue)
         let outcome = await coordinator.send(try welcome("grey@ok.test"))
         #expect(outcome.reason == .temporaryFailure)
@@ -31,12 +33,16 @@ struct CoordinatorQueueTests {
         #expect(world.smtp.deliveryCount == 1)
     }
 
-    @Test("Rejected and accepted sends never enter the queue", arguments: ["user@ok.test", "nobody@ok.test", "user@nx.test"])
+    @Test(
+        "Rejected and accepted sends never enter the queue",
+        arguments: ["user@ok.test", "nobody@ok.test", "user@nx.test"])
     func terminalNotQueued(address: String) async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
         let coordinator = try world.coordinator()
-        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in await coordinator.redeliver(entry) }
+        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in
+            await coordinator.redeliver(entry)
+        }
         coordinator.attach(queue)
         let outcome = await coordinator.send(try welcome(address))
         #expect(!outcome.queued)
@@ -51,7 +57,8 @@ struct CoordinatorQueueTests {
         let message = try welcome("nobody@ok.test")
         let data = message.encoded()
         let entry = QueueEntry(
-            from: "app@client.test", to: "nobody@ok.test", data: data.bytes, messageID: data.messageID,
+            from: "app@client.test", to: "nobody@ok.test", data: data.bytes,
+            messageID: data.messageID,
             createdAt: .now, nextAttemptAt: .now)
         #expect(await coordinator.redeliver(entry) == .rejected(reason: "recipient-rejected"))
     }

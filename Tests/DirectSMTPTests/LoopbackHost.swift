@@ -31,14 +31,17 @@ final class LoopbackHost: Sendable {
             let listener = try TCPListener.bind(to: address, backlog: 0)
             let host = LoopbackHost(address: address, listener: listener)
             // One completed handshake fills a backlog of 0; later SYNs are dropped.
-            if let filler = try? await TCPConnection.connect(to: address, deadline: .now + .milliseconds(300)) {
+            if let filler = try? await TCPConnection.connect(
+                to: address, deadline: .now + .milliseconds(300))
+            {
                 host.held.withLock { $0.append(filler) }
             }
             return host
         case .silent, .greeting:
             let listener = try TCPListener.bind(to: address)
             let host = LoopbackHost(address: address, listener: listener)
-            let greeting: [UInt8]? = if case .greeting(let line) = kind { Array((line + "\r\n").utf8) } else { nil }
+            let greeting: [UInt8]? =
+                if case .greeting(let line) = kind { Array((line + "\r\n").utf8) } else { nil }
             let task = Task { [host] in
                 while let connection = try? await listener.accept() {
                     host.held.withLock { $0.append(connection) }

@@ -1,5 +1,6 @@
 import Sockets
 import Testing
+
 @testable import DirectSMTP
 
 /// The racing rules of DESIGN.md, against fake servers with controlled delays.
@@ -12,13 +13,17 @@ struct MXRaceTests {
             servers: ["127.0.0.11": .healthy, "127.0.0.12": .healthy])
         let outcome = await engine.send()
         #expect(outcome.reason == .accepted)
-        #expect(outcome.mx == MailExchangerUsed(host: "mx1.example.com", ip: "127.0.0.11", preference: 10))
+        #expect(
+            outcome.mx
+                == MailExchangerUsed(host: "mx1.example.com", ip: "127.0.0.11", preference: 10))
         #expect(outcome.reply?.code == 250)
         #expect(engine.dialer.snapshot.opened == ["127.0.0.11"])
         #expect(engine.dialer.snapshot.transactions == ["127.0.0.11"])
     }
 
-    @Test("Blackholed primary: the backup starts after the stagger delay and wins; the primary is closed")
+    @Test(
+        "Blackholed primary: the backup starts after the stagger delay and wins; the primary is closed"
+    )
     func blackholedPrimary() async throws {
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
@@ -30,11 +35,15 @@ struct MXRaceTests {
         #expect(outcome.ms >= 95 && outcome.ms < 100 + slack, "took \(outcome.ms) ms")
         let log = engine.dialer.snapshot
         #expect(log.transactions == ["127.0.0.12"])
-        let gap = try #require(log.openStarts["127.0.0.11"]).duration(to: try #require(log.openStarts["127.0.0.12"]))
+        let gap = try #require(log.openStarts["127.0.0.11"]).duration(
+            to: try #require(log.openStarts["127.0.0.12"]))
         #expect(gap >= .milliseconds(95) && gap < .milliseconds(Int64(slack)))
         #expect(log.closed.contains("127.0.0.11"))
         #expect(log.closed.contains("127.0.0.12"))
-        #expect(outcome.transcript.contains { $0.direction == .note && $0.server.hasPrefix("127.0.0.11") })
+        #expect(
+            outcome.transcript.contains {
+                $0.direction == .note && $0.server.hasPrefix("127.0.0.11")
+            })
     }
 
     @Test("A refused primary starts the backup at once, not after the stagger delay")
@@ -53,7 +62,9 @@ struct MXRaceTests {
     func slowGreeting() async {
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
-            servers: ["127.0.0.11": FakeServer(openDelay: .milliseconds(1500)), "127.0.0.12": .healthy],
+            servers: [
+                "127.0.0.11": FakeServer(openDelay: .milliseconds(1500)), "127.0.0.12": .healthy,
+            ],
             stagger: .milliseconds(100))
         let outcome = await engine.send()
         #expect(outcome.mx?.ip == "127.0.0.12")
@@ -84,7 +95,10 @@ struct MXRaceTests {
     func allRefuseUs() async {
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
-            servers: ["127.0.0.11": .refusing(.senderRejected, code: 554), "127.0.0.12": .refusing(.senderRejected, code: 550)])
+            servers: [
+                "127.0.0.11": .refusing(.senderRejected, code: 554),
+                "127.0.0.12": .refusing(.senderRejected, code: 550),
+            ])
         let outcome = await engine.send()
         #expect(outcome.reason == .senderRejected)
         #expect(outcome.reply?.code == 550)
@@ -96,20 +110,28 @@ struct MXRaceTests {
     func mixedFailures() async {
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
-            servers: ["127.0.0.11": .refusing(.senderRejected, code: 554), "127.0.0.12": .refusing(.unreachable, code: 421)])
+            servers: [
+                "127.0.0.11": .refusing(.senderRejected, code: 554),
+                "127.0.0.12": .refusing(.unreachable, code: 421),
+            ])
         let outcome = await engine.send()
         #expect(outcome.reason == .noReachableHost)
         #expect(outcome.status == .deferred)
         #expect(outcome.exitCode == 75)
     }
 
-    @Test("A reply inside the transaction is the verdict: no fishing at the backup", arguments: [
-        (FakeServer.answering(550, "5.1.1", verdict: .recipientRejected), OutcomeReason.recipientRejected),
-        (FakeServer.answering(550, "5.7.1", verdict: .senderRejected), .senderRejected),
-        (FakeServer.answering(450, "4.2.0", verdict: .temporaryFailure), .temporaryFailure),
-        (FakeServer.answering(553, nil, at: .mail, verdict: .senderRejected), .senderRejected),
-        (FakeServer.answering(250, "2.0.0", at: .endOfData, verdict: .accepted), .accepted),
-    ])
+    @Test(
+        "A reply inside the transaction is the verdict: no fishing at the backup",
+        arguments: [
+            (
+                FakeServer.answering(550, "5.1.1", verdict: .recipientRejected),
+                OutcomeReason.recipientRejected
+            ),
+            (FakeServer.answering(550, "5.7.1", verdict: .senderRejected), .senderRejected),
+            (FakeServer.answering(450, "4.2.0", verdict: .temporaryFailure), .temporaryFailure),
+            (FakeServer.answering(553, nil, at: .mail, verdict: .senderRejected), .senderRejected),
+            (FakeServer.answering(250, "2.0.0", at: .endOfData, verdict: .accepted), .accepted),
+        ])
     func transactionVerdicts(server: FakeServer, reason: OutcomeReason) async {
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
@@ -121,11 +143,13 @@ struct MXRaceTests {
         #expect(engine.dialer.snapshot.opened == ["127.0.0.11"])
     }
 
-    @Test("DNS answers decide scenarios 1 and 3 without dialling", arguments: [
-        (MailExchangerLookupResult.dnsUnavailable("SERVFAIL"), OutcomeReason.dnsUnavailable),
-        (.noMailServer("null MX"), .noMailServer),
-        (.found([]), .noMailServer),
-    ])
+    @Test(
+        "DNS answers decide scenarios 1 and 3 without dialling",
+        arguments: [
+            (MailExchangerLookupResult.dnsUnavailable("SERVFAIL"), OutcomeReason.dnsUnavailable),
+            (.noMailServer("null MX"), .noMailServer),
+            (.found([]), .noMailServer),
+        ])
     func dnsOutcomes(answer: MailExchangerLookupResult, reason: OutcomeReason) async {
         let engine = FakeEngine(lookup: FakeLookup(answer), servers: [:])
         let outcome = await engine.send()
@@ -141,7 +165,8 @@ struct MXRaceTests {
         let engine = FakeEngine(lookup: lookup, servers: ["127.0.0.9": .healthy])
         let outcome = await engine.send("user@[127.0.0.9]")
         #expect(outcome.reason == .accepted)
-        #expect(outcome.mx == MailExchangerUsed(host: "[127.0.0.9]", ip: "127.0.0.9", preference: 0))
+        #expect(
+            outcome.mx == MailExchangerUsed(host: "[127.0.0.9]", ip: "127.0.0.9", preference: 0))
         #expect(lookup.calls.load(ordering: .relaxed) == 0)
         #expect(FakeEngine.addressLiteral("[IPv6:::1]") == IPAddress("::1"))
         #expect(FakeEngine.addressLiteral("example.com") == nil)
@@ -161,12 +186,16 @@ struct MXRaceTests {
         #expect(engine.dialer.snapshot.opened == ["127.0.0.11", "127.0.0.12"])
         let second = await engine.send()
         #expect(second.mx?.ip == "127.0.0.12")
-        #expect(engine.dialer.snapshot.opened.dropFirst(2).first == "127.0.0.12", "the backup went first")
+        #expect(
+            engine.dialer.snapshot.opened.dropFirst(2).first == "127.0.0.12",
+            "the backup went first")
         clock.advance(by: .seconds(31))
         #expect(!engine.health.isUnhealthy("127.0.0.11"))
         let before = engine.dialer.snapshot.opened.count
         let third = await engine.send()
         #expect(third.mx?.ip == "127.0.0.12")
-        #expect(engine.dialer.snapshot.opened.dropFirst(before).first == "127.0.0.11", "the primary was tried first again")
+        #expect(
+            engine.dialer.snapshot.opened.dropFirst(before).first == "127.0.0.11",
+            "the primary was tried first again")
     }
 }

@@ -28,7 +28,8 @@ final class MockWorld: Sendable {
         script.recipients["nobody@ok.test"] = .reply(550, "5.1.1 no such user")
         script.recipients["blocked@ok.test"] = .reply(550, "5.7.1 rejected by policy")
         script.recipients["grey@ok.test"] = .reply(451, "4.7.1 greylisted, try again later")
-        script.recipients["slow@ok.test"] = MockSMTPResponse.reply(250, "2.1.5 recipient OK").delayed(by: .seconds(2))
+        script.recipients["slow@ok.test"] = MockSMTPResponse.reply(250, "2.1.5 recipient OK")
+            .delayed(by: .seconds(2))
         script.recordsReads = false
         let smtp = try MockSMTPServer.start(script)
         let dns = try MockDNSServer.start()
@@ -36,7 +37,8 @@ final class MockWorld: Sendable {
         let hosts = [
             try await LoopbackHost.start(.blackholed, ip: "127.0.0.2", port: port),
             try await LoopbackHost.start(.silent, ip: "127.0.0.3", port: port),
-            try await LoopbackHost.start(.greeting("554 5.7.1 you are not welcome here"), ip: "127.0.0.4", port: port),
+            try await LoopbackHost.start(
+                .greeting("554 5.7.1 you are not welcome here"), ip: "127.0.0.4", port: port),
         ]
         dns.setMX("ok.test", [(10, "mx.ok.test")])
         dns.setA("mx.ok.test", ["127.0.0.1"])
@@ -50,7 +52,8 @@ final class MockWorld: Sendable {
         dns.setMX("blackhole.test", [(10, "mx1.blackhole.test"), (20, "mx2.blackhole.test")])
         dns.setA("mx1.blackhole.test", ["127.0.0.2"])
         dns.setA("mx2.blackhole.test", ["127.0.0.1"])
-        dns.setMX("slowgreeting.test", [(10, "mx1.slowgreeting.test"), (20, "mx2.slowgreeting.test")])
+        dns.setMX(
+            "slowgreeting.test", [(10, "mx1.slowgreeting.test"), (20, "mx2.slowgreeting.test")])
         dns.setA("mx1.slowgreeting.test", ["127.0.0.3"])
         dns.setA("mx2.slowgreeting.test", ["127.0.0.1"])
         dns.setMX("refuses.test", [(10, "mx.refuses.test")])
@@ -66,7 +69,9 @@ final class MockWorld: Sendable {
 
     /// A configuration aimed at this world. Step timeouts are 8 s, so a test finishing
     /// sooner shows the race (or the budget) at work, not a timeout.
-    func configuration(stagger: Duration = .milliseconds(250), budget: Duration = .seconds(3)) -> VerificationCoordinator.Configuration {
+    func configuration(stagger: Duration = .milliseconds(250), budget: Duration = .seconds(3))
+        -> VerificationCoordinator.Configuration
+    {
         var configuration = VerificationCoordinator.Configuration(
             heloName: "client.test", nameservers: [dns.address], smtpPort: port,
             staggerDelay: stagger, timeouts: .uniform(.seconds(8)), defaultBudget: budget)
@@ -76,7 +81,9 @@ final class MockWorld: Sendable {
         return configuration
     }
 
-    func coordinator(stagger: Duration = .milliseconds(250), budget: Duration = .seconds(3)) throws -> VerificationCoordinator {
+    func coordinator(stagger: Duration = .milliseconds(250), budget: Duration = .seconds(3)) throws
+        -> VerificationCoordinator
+    {
         try VerificationCoordinator(configuration: configuration(stagger: stagger, budget: budget))
     }
 

@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import DirectSMTP
 
 @Suite("Probe cache, coalescing, limits", .timeLimit(.minutes(1)))
@@ -9,7 +10,8 @@ struct ProbeCacheTests {
         let clock = ManualClock()
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]), servers: ["127.0.0.11": .healthy],
-            probeCache: ProbeCachePolicy(positiveTTL: .seconds(600), negativeTTL: .seconds(60)), clock: clock)
+            probeCache: ProbeCachePolicy(positiveTTL: .seconds(600), negativeTTL: .seconds(60)),
+            clock: clock)
         #expect(await engine.probe().fromCache == false)
         let cached = await engine.probe("user@EXAMPLE.com")
         #expect(cached.fromCache)
@@ -20,16 +22,19 @@ struct ProbeCacheTests {
         #expect(engine.dialer.snapshot.transactions.count == 2)
     }
 
-    @Test("Rejections use the negative TTL; deferrals are never cached", arguments: [
-        (FakeServer.answering(550, "5.1.1", verdict: .recipientRejected), true),
-        (FakeServer.answering(450, "4.2.0", verdict: .temporaryFailure), false),
-        (FakeServer.answering(550, "5.7.1", verdict: .senderRejected), false),
-    ])
+    @Test(
+        "Rejections use the negative TTL; deferrals are never cached",
+        arguments: [
+            (FakeServer.answering(550, "5.1.1", verdict: .recipientRejected), true),
+            (FakeServer.answering(450, "4.2.0", verdict: .temporaryFailure), false),
+            (FakeServer.answering(550, "5.7.1", verdict: .senderRejected), false),
+        ])
     func negativeTTL(server: FakeServer, cached: Bool) async {
         let clock = ManualClock()
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]), servers: ["127.0.0.11": server],
-            probeCache: ProbeCachePolicy(positiveTTL: .seconds(600), negativeTTL: .seconds(60)), clock: clock)
+            probeCache: ProbeCachePolicy(positiveTTL: .seconds(600), negativeTTL: .seconds(60)),
+            clock: clock)
         _ = await engine.probe()
         #expect(await engine.probe().fromCache == cached)
         clock.advance(by: .seconds(61))

@@ -1,18 +1,21 @@
 import Testing
+
 @testable import DirectSMTP
 
 @Suite("Outcome model")
 struct VerificationOutcomeTests {
-    @Test("Every reason maps to DESIGN.md's outcome, scenario and exit code", arguments: [
-        (OutcomeReason.dnsUnavailable, "deferred", 1, Int32(75)),
-        (.noReachableHost, "deferred", 2, 75),
-        (.noMailServer, "rejected", 3, 68),
-        (.senderRejected, "rejected", 4, 69),
-        (.recipientRejected, "rejected", 5, 67),
-        (.accepted, "accepted", 6, 0),
-        (.temporaryFailure, "deferred", 2, 75),
-        (.budgetExceeded, "deferred", 2, 75),
-    ])
+    @Test(
+        "Every reason maps to DESIGN.md's outcome, scenario and exit code",
+        arguments: [
+            (OutcomeReason.dnsUnavailable, "deferred", 1, Int32(75)),
+            (.noReachableHost, "deferred", 2, 75),
+            (.noMailServer, "rejected", 3, 68),
+            (.senderRejected, "rejected", 4, 69),
+            (.recipientRejected, "rejected", 5, 67),
+            (.accepted, "accepted", 6, 0),
+            (.temporaryFailure, "deferred", 2, 75),
+            (.budgetExceeded, "deferred", 2, 75),
+        ])
     func mapping(reason: OutcomeReason, status: String, scenario: Int, exit: Int32) {
         let outcome = VerificationOutcome(reason: reason, address: "a@example.com")
         #expect(outcome.status.rawValue == status)
@@ -22,10 +25,11 @@ struct VerificationOutcomeTests {
 
     @Test("Reason strings are the contract's")
     func reasonStrings() {
-        #expect(OutcomeReason.allCases.map(\.rawValue) == [
-            "dns-unavailable", "no-reachable-host", "no-mail-server", "sender-rejected",
-            "recipient-rejected", "accepted", "temporary-failure", "budget-exceeded",
-        ])
+        #expect(
+            OutcomeReason.allCases.map(\.rawValue) == [
+                "dns-unavailable", "no-reachable-host", "no-mail-server", "sender-rejected",
+                "recipient-rejected", "accepted", "temporary-failure", "budget-exceeded",
+            ])
     }
 
     @Test("JSON has DESIGN.md's fields in order, with mx and reply")
@@ -35,36 +39,48 @@ struct VerificationOutcomeTests {
             mx: MailExchangerUsed(host: "mx1.example.com", ip: "192.0.2.1", preference: 10),
             reply: DecidingReply(code: 550, enhanced: "5.1.1", text: "no such user"),
             elapsed: .microseconds(12_540),
-            timings: [.rcpt: .microseconds(300), .dns: .microseconds(1_200), .connect: .microseconds(449)])
-        #expect(outcome.json == """
-            {"outcome":"rejected","scenario":5,"reason":"recipient-rejected","address":"user@example.com",\
-            "queued":false,"mx":{"host":"mx1.example.com","ip":"192.0.2.1","preference":10},\
-            "reply":{"code":550,"enhanced":"5.1.1","text":"no such user"},"elapsedMs":12.5,\
-            "timings":{"dns":1.2,"connect":0.4,"rcpt":0.3}}
-            """)
+            timings: [
+                .rcpt: .microseconds(300), .dns: .microseconds(1_200), .connect: .microseconds(449),
+            ])
+        #expect(
+            outcome.json == """
+                {"outcome":"rejected","scenario":5,"reason":"recipient-rejected","address":"user@example.com",\
+                "queued":false,"mx":{"host":"mx1.example.com","ip":"192.0.2.1","preference":10},\
+                "reply":{"code":550,"enhanced":"5.1.1","text":"no such user"},"elapsedMs":12.5,\
+                "timings":{"dns":1.2,"connect":0.4,"rcpt":0.3}}
+                """)
     }
 
     @Test("JSON of a DNS-phase outcome: mx and reply are null")
     func nullJSON() {
-        let outcome = VerificationOutcome(reason: .dnsUnavailable, address: "a@b.example", queued: true, elapsed: .milliseconds(3001))
-        #expect(outcome.json == """
-            {"outcome":"deferred","scenario":1,"reason":"dns-unavailable","address":"a@b.example","queued":true,\
-            "mx":null,"reply":null,"elapsedMs":3001.0,"timings":{}}
-            """)
+        let outcome = VerificationOutcome(
+            reason: .dnsUnavailable, address: "a@b.example", queued: true,
+            elapsed: .milliseconds(3001))
+        #expect(
+            outcome.json == """
+                {"outcome":"deferred","scenario":1,"reason":"dns-unavailable","address":"a@b.example","queued":true,\
+                "mx":null,"reply":null,"elapsedMs":3001.0,"timings":{}}
+                """)
     }
 
-    @Test("JSON strings escape quotes, backslashes, newlines and control bytes; no enhanced code is null")
+    @Test(
+        "JSON strings escape quotes, backslashes, newlines and control bytes; no enhanced code is null"
+    )
     func escaping() {
         let outcome = VerificationOutcome(
             reason: .senderRejected, address: "\"a b\"@example.com",
             reply: DecidingReply(code: 554, text: "line one\nsays \\no\\\u{01}"))
         #expect(outcome.json.contains(#""address":"\"a b\"@example.com""#))
-        #expect(outcome.json.contains(#""reply":{"code":554,"enhanced":null,"text":"line one\nsays \\no\\\u0001"}"#))
+        #expect(
+            outcome.json.contains(
+                #""reply":{"code":554,"enhanced":null,"text":"line one\nsays \\no\\\u0001"}"#))
     }
 
     @Test("A reply prints as code, enhanced code and first line")
     func replyDescription() {
-        #expect(DecidingReply(code: 450, enhanced: "4.2.0", text: "greylisted\ntry later").description == "450 4.2.0 greylisted")
+        #expect(
+            DecidingReply(code: 450, enhanced: "4.2.0", text: "greylisted\ntry later").description
+                == "450 4.2.0 greylisted")
         #expect(DecidingReply(code: 250, text: "").description == "250")
     }
 }
