@@ -81,7 +81,8 @@ enum QueueCommand {
         @Sendable (QueueEntry) async -> RetryOutcome
     )? {
         do {
-            let coordinator = try CoordinatorOptions.redeliveryCoordinator(nameservers: options.nameservers, port: options.port)
+            let coordinator = try CoordinatorOptions.redeliveryCoordinator(
+                nameservers: options.nameservers, port: options.port)
             return { entry in await coordinator.redeliver(entry) }
         } catch {
             printError("directsmtp queue run: \(error.description)")
