@@ -38,6 +38,7 @@ final class AttemptTracker: Sendable {
     /// Send mode: once a caller's budget ends before the transaction, it never starts.
     let abandonsBeforeTransaction: Bool
     private let state = Mutex(State())
+    private let abandonHandler = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(address: String, abandonsBeforeTransaction: Bool) {
         self.address = address
@@ -72,6 +73,13 @@ final class AttemptTracker: Sendable {
 
     /// `true` once a send caller's budget ended before the transaction began.
     var isAbandoned: Bool { state.withLock { $0.abandoned } }
+
+    /// What to do when the attempt is abandoned (cancel its task): run by whoever ends
+    /// the caller's wait, after the caller has its answer, so the caller never pays for
+    /// the cancellation of sockets and tasks.
+    func onAbandon(_ handler: @escaping @Sendable () -> Void) {
+        abandonHandler.withLock { $0 = handler }
+    }
 
     /// The attempt's final outcome: every waiting caller gets it (with its own elapsed
     /// time). Returns `true` when a caller had already returned `budget-exceeded`, i.e.
@@ -122,6 +130,9 @@ final class AttemptTracker: Sendable {
                 }
                 if let immediate {
                     continuation.resume(returning: immediate)
+                    if immediate.reason != .budgetExceeded, isAbandoned {
+                        abandonHandler.withLock { $0 }?()
+                    }
                     return
                 }
                 let timer = Task { [self] in
@@ -149,13 +160,16 @@ final class AttemptTracker: Sendable {
 
     /// Ends one caller's wait with the deferred outcome of the current phase.
     private func expire(_ id: UInt64) {
-        let result: (Waiter, VerificationOutcome)? = state.withLock { state in
+        let result: (Waiter, VerificationOutcome, Bool)? = state.withLock { state in
             guard let waiter = state.waiters.removeValue(forKey: id) else { return nil }
-            return (waiter, expired(&state, start: waiter.start))
+            let wasAbandoned = state.abandoned
+            let outcome = expired(&state, start: waiter.start)
+            return (waiter, outcome, !wasAbandoned && state.abandoned)
         }
-        guard let (waiter, outcome) = result else { return }
+        guard let (waiter, outcome, abandonedNow) = result else { return }
         waiter.timer?.cancel()
         waiter.continuation.resume(returning: outcome)
+        if abandonedNow { abandonHandler.withLock { $0 }?() }
     }
 
     /// The outcome for a caller whose budget ended now; marks the attempt abandoned or

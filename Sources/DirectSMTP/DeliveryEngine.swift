@@ -59,9 +59,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         messageID: String,
         budget: Duration,
         onDeferred: DeferredHandler?,
+        start: ContinuousClock.Instant = .now,
         transaction: @escaping Transaction
     ) async -> VerificationOutcome {
-        let start = ContinuousClock.now
         let deadline = start + budget
         let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: true)
         let work = Task {
@@ -77,8 +77,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 self.eventSink.yield(DeliveryEvent(messageID: messageID, outcome: final))
             }
         }
+        tracker.onAbandon {
+            // The attempt can no longer start its transaction; stop its connection
+            // attempts a moment later, at low priority, so that when many budgets end at
+            // once the callers' answers come before the clean-up.
+            Task(priority: .low) {
+                try? await Task.sleep(for: .milliseconds(20), tolerance: .milliseconds(10))
+                work.cancel()
+            }
+        }
         var outcome = await tracker.outcome(start: start, deadline: deadline)
-        if tracker.isAbandoned { work.cancel() }
         if outcome.status == .deferred, outcome.reason != .budgetExceeded, let onDeferred {
             outcome.queued = await onDeferred(outcome)
         }
@@ -89,17 +97,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// Asks whether `address` would be accepted (RCPT only) within `budget`, from the
     /// probe cache when fresh; identical probes (same address and sender) in flight share
-    /// one attempt. An attempt
-    /// outliving its callers' budgets runs on (bounded by the step timeouts) and fills
-    /// the cache.
+    /// one attempt. An attempt outliving its callers' budgets runs on (bounded by the
+    /// step timeouts) and fills the cache.
     func probe(
         _ address: String,
         domain: String,
         sender: String,
         budget: Duration,
+        start: ContinuousClock.Instant = .now,
         transaction: @escaping Transaction
     ) async -> VerificationOutcome {
-        let start = ContinuousClock.now
         let key = ProbeCache.key(for: address)
         if var cached = probeCache.outcome(for: key) {
             cached.elapsed = start.duration(to: .now)

@@ -88,6 +88,7 @@ public final class VerificationCoordinator: Sendable {
     /// when a queue is attached (`queued` says so), except `budget-exceeded`: that
     /// transaction goes on, and its final outcome arrives on ``events``.
     public func send(_ message: Message, budget: Duration? = nil) async -> VerificationOutcome {
+        let start = ContinuousClock.now  // the budget includes composing the message
         let data = message.encoded()
         let from = message.from
         let to = message.to
@@ -97,7 +98,7 @@ public final class VerificationCoordinator: Sendable {
         }
         return await engine.send(
             to: to.description, domain: to.domain, messageID: data.messageID,
-            budget: budget ?? configuration.defaultBudget, onDeferred: onDeferred,
+            budget: budget ?? configuration.defaultBudget, onDeferred: onDeferred, start: start,
             transaction: { await SessionResult($0.session.send(from: from, to: to, data: data)) })
     }
 
