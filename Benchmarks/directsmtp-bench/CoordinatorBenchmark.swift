@@ -1,5 +1,6 @@
 // `coordinator`: the product's figures, against the mock DNS and SMTP servers on loopback:
-// send and probe throughput at C concurrent calls with cached DNS (p50/p99), budget
+// send and probe throughput at C concurrent calls with cached DNS (p50/p99), against bare
+// SMTPSessions in the same run, budget
 // adherence of concurrent calls against blackholed MX hosts, and the round trips of one
 // send when every mock reply costs 20 ms.
 
@@ -20,30 +21,16 @@ enum CoordinatorBenchmark {
         let budgetMs = max(50, options.int("--budget-ms", default: 500))
         let json = options.has("--json")
         let only = options.string("--only")
+        let rounds = max(1, options.int("--rounds", default: 5))
         do {
             let world = try await BenchWorld.start()
             defer { world.stop() }
             var failed = false
-            if only == nil || only == "send" {
+            for mode in ["send", "probe"] where only == nil || only == mode {
                 failed =
                     try await throughput(
-                        world, mode: "send", calls: calls, concurrency: concurrency, json: json)
-                    || failed
-            }
-            if only == nil || only == "probe" {
-                failed =
-                    try await throughput(
-                        world, mode: "probe", calls: calls, concurrency: concurrency, json: json)
-                    || failed
-            }
-            if only == nil || only == "raw" {
-                failed =
-                    try await raw(
-                        world, mode: "send", calls: calls, concurrency: concurrency, json: json)
-                    || failed
-                failed =
-                    try await raw(
-                        world, mode: "probe", calls: calls, concurrency: concurrency, json: json)
+                        world, mode: mode, calls: calls, concurrency: concurrency,
+                        rounds: rounds, json: json)
                     || failed
             }
             if only == nil || only == "budget" {
@@ -62,125 +49,135 @@ enum CoordinatorBenchmark {
         }
     }
 
-    /// `calls` sends (or probes) of distinct recipients, `concurrency` at a time, DNS cached.
+    /// One measured load: `calls` calls, `concurrency` at a time.
+    struct LoadRun {
+        var perSecond: Double
+        var latencies: [Duration]
+        var failures: Int
+    }
+
+    /// Runs `call(index)` for indexes `first..<first + calls`, `concurrency` at a time;
+    /// `call` returns whether the call succeeded.
+    static func load(
+        first: Int, calls: Int, concurrency: Int, _ call: @escaping @Sendable (Int) async -> Bool
+    ) async -> LoadRun {
+        let next = BenchCounter()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let results = await withTaskGroup(of: ([Duration], Int).self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var latencies: [Duration] = []
+                    var failures = 0
+                    while true {
+                        let index = next.value.add(1, ordering: .relaxed).oldValue
+                        guard index < calls else { break }
+                        let begin = clock.now
+                        let ok = await call(first + index)
+                        latencies.append(begin.duration(to: clock.now))
+                        if !ok { failures += 1 }
+                    }
+                    return (latencies, failures)
+                }
+            }
+            return await group.reduce(into: ([Duration](), 0)) {
+                $0.0 += $1.0
+                $0.1 += $1.1
+            }
+        }
+        let elapsed = start.duration(to: clock.now)
+        return LoadRun(
+            perSecond: Double(calls) / elapsed.seconds, latencies: results.0, failures: results.1)
+    }
+
+    /// Sends (or probes) of distinct recipients through the coordinator, DNS cached, and
+    /// the same load on bare `SMTPSession`s (open, send or probe, close; no DNS) to the same
+    /// mock server, interleaved over `rounds` rounds so both see the same machine: the
+    /// best round of each and the coordinator's overhead against the bare sessions.
     static func throughput(
-        _ world: BenchWorld, mode: String, calls: Int, concurrency: Int, json: Bool
+        _ world: BenchWorld, mode: String, calls: Int, concurrency: Int, rounds: Int, json: Bool
     ) async throws -> Bool {
         var configuration = world.configuration()
         configuration.concurrencyPerDestination = concurrency * 2
         configuration.probeCache = .disabled
         let coordinator = try VerificationCoordinator(configuration: configuration)
+        let session = try SMTPSessionConfiguration(heloName: "client.bench")
+        let server = world.smtp.address
         let from = try EmailAddress("bench@client.bench")
-        let deliveredBefore = world.smtp.deliveryCount
+        let send = mode == "send"
         // Warm the DNS cache (and the code paths).
         _ = await coordinator.send(
-            Message(
-                from: from, to: try EmailAddress("warm@bench.test"), subject: "warm", text: "warm"))
-        let next = BenchCounter()
-        let clock = ContinuousClock()
-        let start = clock.now
-        let results = await withTaskGroup(of: ([Duration], Int).self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var latencies: [Duration] = []
-                    var failures = 0
-                    while true {
-                        let index = next.value.add(1, ordering: .relaxed).oldValue
-                        guard index < calls, let to = try? EmailAddress("user\(index)@bench.test")
-                        else { break }
-                        let begin = clock.now
-                        let outcome: VerificationOutcome
-                        if mode == "send" {
-                            outcome = await coordinator.send(
-                                Message(
-                                    from: from, to: to, subject: "Your code",
-                                    text: "Your code is \(index)."))
-                        } else {
-                            outcome = await coordinator.probe(to, from: from)
-                        }
-                        latencies.append(begin.duration(to: clock.now))
-                        if outcome.reason != .accepted { failures += 1 }
+            Message(from: from, to: try EmailAddress("warm@bench.test"), subject: "w", text: "w"))
+        let deliveredBefore = world.smtp.deliveryCount
+        let perRound = max(concurrency, calls / rounds)
+        var coordinated: [LoadRun] = []
+        var bare: [LoadRun] = []
+        for round in 0..<rounds {
+            coordinated.append(
+                await load(first: 2 * round * perRound, calls: perRound, concurrency: concurrency) {
+                    index in
+                    guard let to = try? EmailAddress("user\(index)@bench.test") else {
+                        return false
                     }
-                    return (latencies, failures)
-                }
-            }
-            return await group.reduce(into: ([Duration](), 0)) {
-                $0.0 += $1.0; $0.1 += $1.1
-            }
+                    let outcome =
+                        send
+                        ? await coordinator.send(
+                            Message(
+                                from: from, to: to, subject: "Your code", text: "Code \(index)."))
+                        : await coordinator.probe(to, from: from)
+                    return outcome.reason == .accepted
+                })
+            bare.append(
+                await load(
+                    first: (2 * round + 1) * perRound, calls: perRound, concurrency: concurrency
+                ) { index in
+                    guard let to = try? EmailAddress("user\(index)@bench.test") else {
+                        return false
+                    }
+                    let connection = SMTPSession(server: server, configuration: session)
+                    var result = await connection.open()
+                    if result == nil {
+                        result =
+                            send
+                            ? await connection.send(
+                                from: from, to: to,
+                                data: Message(
+                                    from: from, to: to, subject: "Your code", text: "Code \(index)."
+                                ).encoded())
+                            : await connection.probe(from: from, to: to)
+                    }
+                    await connection.close()
+                    return result?.verdict == .accepted
+                })
         }
-        let elapsed = start.duration(to: clock.now)
-        let summary = LatencySummary(results.0)
-        let delivered = world.smtp.deliveryCount - deliveredBefore - 1
+        let delivered = world.smtp.deliveryCount - deliveredBefore
+        func summary(_ runs: [LoadRun]) -> (best: Double, median: Double, all: LatencySummary) {
+            let rates = runs.map(\.perSecond).sorted()
+            return (
+                rates.last ?? 0, rates[rates.count / 2], LatencySummary(runs.flatMap(\.latencies))
+            )
+        }
+        let mine = summary(coordinated)
+        let theirs = summary(bare)
+        let failures = (coordinated + bare).reduce(0) { $0 + $1.failures }
         report(
             "coordinator-\(mode)",
             [
-                "calls": calls, "concurrency": concurrency, "failures": results.1,
-                "perSecond": rounded(Double(calls) / elapsed.seconds),
-                "p50Ms": rounded(summary.p50.milliseconds),
-                "p99Ms": rounded(summary.p99.milliseconds),
-                "maxMs": rounded(summary.max.milliseconds),
-                "delivered": mode == "send" ? delivered : 0,
+                "calls": perRound * rounds, "concurrency": concurrency, "rounds": rounds,
+                "failures": failures,
+                "perSecondBest": rounded(mine.best), "perSecondMedian": rounded(mine.median),
+                "p50Ms": rounded(mine.all.p50.milliseconds),
+                "p99Ms": rounded(mine.all.p99.milliseconds),
+                "maxMs": rounded(mine.all.max.milliseconds),
+                "rawSessionPerSecondBest": rounded(theirs.best),
+                "rawSessionPerSecondMedian": rounded(theirs.median),
+                "rawSessionP99Ms": rounded(theirs.all.p99.milliseconds),
+                "overheadBestPercent": rounded(100 * (1 - mine.best / theirs.best)),
+                "overheadMedianPercent": rounded(100 * (1 - mine.median / theirs.median)),
+                "delivered": delivered,
             ], json: json)
-        return results.1 > 0 || (mode == "send" && delivered != calls)
-    }
-
-    /// The same load on bare `SMTPSession`s (open, send or probe, close) to the same mock
-    /// server, no DNS: the baseline the coordinator's overhead is measured against.
-    static func raw(_ world: BenchWorld, mode: String, calls: Int, concurrency: Int, json: Bool)
-        async throws -> Bool
-    {
-        let configuration = try SMTPSessionConfiguration(heloName: "client.bench")
-        let from = try EmailAddress("bench@client.bench")
-        let server = world.smtp.address
-        let next = BenchCounter()
-        let clock = ContinuousClock()
-        let start = clock.now
-        let results = await withTaskGroup(of: ([Duration], Int).self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var latencies: [Duration] = []
-                    var failures = 0
-                    while true {
-                        let index = next.value.add(1, ordering: .relaxed).oldValue
-                        guard index < calls, let to = try? EmailAddress("user\(index)@bench.test")
-                        else { break }
-                        let begin = clock.now
-                        let session = SMTPSession(server: server, configuration: configuration)
-                        var result = await session.open()
-                        if result == nil {
-                            result =
-                                mode == "send"
-                                ? await session.send(
-                                    from: from, to: to,
-                                    data: Message(
-                                        from: from, to: to, subject: "Your code",
-                                        text: "Your code is \(index)."
-                                    ).encoded())
-                                : await session.probe(from: from, to: to)
-                        }
-                        await session.close()
-                        latencies.append(begin.duration(to: clock.now))
-                        if result?.verdict != .accepted { failures += 1 }
-                    }
-                    return (latencies, failures)
-                }
-            }
-            return await group.reduce(into: ([Duration](), 0)) {
-                $0.0 += $1.0; $0.1 += $1.1
-            }
-        }
-        let elapsed = start.duration(to: clock.now)
-        let summary = LatencySummary(results.0)
-        report(
-            "raw-session-\(mode)",
-            [
-                "calls": calls, "concurrency": concurrency, "failures": results.1,
-                "perSecond": rounded(Double(calls) / elapsed.seconds),
-                "p50Ms": rounded(summary.p50.milliseconds),
-                "p99Ms": rounded(summary.p99.milliseconds),
-                "maxMs": rounded(summary.max.milliseconds),
-            ], json: json)
-        return results.1 > 0
+        let expected = send ? 2 * perRound * rounds : 0
+        return failures > 0 || delivered != expected
     }
 
     /// `calls` concurrent sends to a domain whose two MX hosts are blackholed; every call

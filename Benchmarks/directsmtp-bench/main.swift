@@ -6,8 +6,8 @@ import Glibc
 #endif
 
 let benchUsage = """
-    usage: directsmtp-bench coordinator [--calls N] [--concurrency C] [--blackholed N] [--budget-ms MS]
-                                       [--only send|probe|raw|budget|round-trips] [--json]
+    usage: directsmtp-bench coordinator [--calls N] [--concurrency C] [--rounds R] [--blackholed N]
+                                       [--budget-ms MS] [--only send|probe|budget|round-trips] [--json]
            directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
            directsmtp-bench timeouts [--operations N] [--json]

@@ -19,7 +19,7 @@ final class AttemptTracker: Sendable {
     private struct Waiter {
         var continuation: CheckedContinuation<VerificationOutcome, Never>
         var start: ContinuousClock.Instant
-        var timer: Task<Void, Never>?
+        var timer: UInt64?
     }
 
     private struct State {
@@ -94,7 +94,7 @@ final class AttemptTracker: Sendable {
         }
         let now = ContinuousClock.now
         for waiter in waiters {
-            waiter.timer?.cancel()
+            if let timer = waiter.timer { DeadlineScheduler.shared.cancel(timer) }
             var mine = outcome
             mine.elapsed = waiter.start.duration(to: now)
             waiter.continuation.resume(returning: mine)
@@ -135,15 +135,7 @@ final class AttemptTracker: Sendable {
                     }
                     return
                 }
-                let timer = Task { [self] in
-                    do {
-                        // An explicit tolerance: the default lets the timer fire up to
-                        // tens of milliseconds late, and the budget is a promise.
-                        try await Task.sleep(
-                            until: deadline, tolerance: .milliseconds(1), clock: .continuous)
-                    } catch {
-                        return
-                    }
+                let timer = DeadlineScheduler.shared.schedule(at: deadline) { [self] in
                     expire(id)
                 }
                 let stale = state.withLock { state in
@@ -151,7 +143,7 @@ final class AttemptTracker: Sendable {
                     state.waiters[id]?.timer = timer
                     return false
                 }
-                if stale { timer.cancel() }
+                if stale { DeadlineScheduler.shared.cancel(timer) }
             }
         } onCancel: {
             expire(id)
@@ -167,7 +159,7 @@ final class AttemptTracker: Sendable {
             return (waiter, outcome, !wasAbandoned && state.abandoned)
         }
         guard let (waiter, outcome, abandonedNow) = result else { return }
-        waiter.timer?.cancel()
+        if let timer = waiter.timer { DeadlineScheduler.shared.cancel(timer) }
         waiter.continuation.resume(returning: outcome)
         if abandonedNow { abandonHandler.withLock { $0 }?() }
     }

@@ -205,7 +205,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             case .won:
                 break  // read once, after the transaction
             case .failed:
-                transcript += await attempt.connection.transcript()
+                transcript += await attempt.connection.finish().transcript
             case .lost(let ranFor):
                 transcript.append(
                     TranscriptLine(
@@ -239,17 +239,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         }
 
         guard tracker.beginTransaction(on: winner.used) else {
-            await connection.close()
-            transcript += await connection.transcript()
+            transcript += await connection.finish().transcript
             return VerificationOutcome(
                 reason: .noReachableHost, address: address, mx: winner.used,
                 detail: "abandoned: the budget ended before the transaction", timings: timings,
                 transcript: transcript)
         }
         let result = await transaction(connection)
-        await connection.close()
-        for (phase, duration) in await connection.timings() { timings[phase] = duration }
-        transcript += await connection.transcript()
+        let record = await connection.finish()
+        for (phase, duration) in record.timings { timings[phase] = duration }
+        transcript += record.transcript
         return VerificationOutcome(
             reason: Self.reason(for: result.verdict),
             address: address,

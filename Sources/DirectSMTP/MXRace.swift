@@ -58,6 +58,22 @@ enum MXRace {
     ) async -> RaceResult<Dialer.Connection> {
         typealias Connection = Dialer.Connection
         guard !candidates.isEmpty else { return .failed(attempts: []) }
+        if candidates.count == 1 {
+            // Nothing to race: no task group, no stagger timer.
+            let candidate = candidates[0]
+            let connection = dialer.connection(to: candidate.address)
+            var attempt = RaceAttempt(candidate: candidate, connection: connection, startedAt: .now)
+            onStart(candidate)
+            if let failure = await connection.open() {
+                attempt.end =
+                    Task.isCancelled
+                    ? .lost(ranFor: attempt.startedAt.duration(to: .now)) : .failed(failure)
+                await connection.close()
+                return .failed(attempts: [attempt])
+            }
+            attempt.end = .won
+            return .won(connection, candidate, attempts: [attempt])
+        }
         return await withTaskGroup(of: Event<Connection>.self) { group in
             var attempts: [RaceAttempt<Connection>] = []
             var running = 0

@@ -29,10 +29,15 @@ protocol SMTPConnection: AnyObject, Sendable {
     func open() async -> SessionResult?
     /// QUIT without waiting for the reply, close the socket. Idempotent, any time.
     func close() async
-    /// The conversation so far (credentials redacted).
-    func transcript() async -> [TranscriptLine]
-    /// The phases done so far and their durations.
-    func timings() async -> [TimingPhase: Duration]
+    /// Closes (as ``close()``) and returns the conversation (credentials redacted) and
+    /// the duration of each phase done: one call, so one hop to the session.
+    func finish() async -> SessionRecord
+}
+
+/// What a connection recorded: its transcript and per-phase durations.
+struct SessionRecord: Sendable {
+    var transcript: [TranscriptLine]
+    var timings: [TimingPhase: Duration]
 }
 
 /// Makes connections; the real one makes `SMTPSession`s, tests make scripted fakes.

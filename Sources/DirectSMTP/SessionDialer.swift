@@ -27,22 +27,29 @@ final class SessionConnection: SMTPConnection {
         await session.close()
     }
 
-    func transcript() async -> [TranscriptLine] {
+    func finish() async -> SessionRecord {
+        let (entries, steps) = await session.closeAndRecord()
         let server = session.server.description
-        return await session.transcript.map { entry in
-            TranscriptLine(
-                server: server, direction: entry.direction == .sent ? .client : .server,
-                text: entry.text)
-        }
-    }
-
-    func timings() async -> [TimingPhase: Duration] {
-        var phases: [TimingPhase: Duration] = [:]
-        for (step, duration) in await session.timings {
+        var timings: [TimingPhase: Duration] = [:]
+        for (step, duration) in steps {
             guard let phase = TimingPhase(step) else { continue }
-            phases[phase, default: .zero] += duration
+            timings[phase, default: .zero] += duration
         }
-        return phases
+        return SessionRecord(
+            transcript: entries.map { entry in
+                TranscriptLine(
+                    server: server, direction: entry.direction == .sent ? .client : .server,
+                    text: entry.text)
+            },
+            timings: timings)
+    }
+}
+
+extension SMTPSession {
+    /// Closes the session and returns its transcript and timings, in one hop.
+    fileprivate func closeAndRecord() async -> ([TranscriptEntry], [SMTPStep: Duration]) {
+        await close()
+        return (transcript, timings)
     }
 }
 

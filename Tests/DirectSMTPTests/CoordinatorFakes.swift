@@ -192,13 +192,14 @@ final class FakeConnection: SMTPConnection {
         dialer.log.withLock { $0.closed.append(address.ip) }
     }
 
-    func transcript() async -> [TranscriptLine] { lines.withLock { $0 } }
-
-    func timings() async -> [TimingPhase: Duration] {
-        [
-            .connect: .milliseconds(1), .greeting: .milliseconds(1), .ehlo: .milliseconds(1),
-            .rcpt: .milliseconds(2),
-        ]
+    func finish() async -> SessionRecord {
+        await close()
+        return SessionRecord(
+            transcript: lines.withLock { $0 },
+            timings: [
+                .connect: .milliseconds(1), .greeting: .milliseconds(1), .ehlo: .milliseconds(1),
+                .rcpt: .milliseconds(2),
+            ])
     }
 }
 
