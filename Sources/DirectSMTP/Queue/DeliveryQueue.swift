@@ -77,6 +77,11 @@ public actor DeliveryQueue {
     private var runner: Task<Void, Never>?
     private var sleeper: Task<Void, Never>?
     private var wakeRequested = false
+    /// One run (``runDue()``, ``runAll()``, the background runner's pass) at a time: the
+    /// concurrency limit counts one run's retries, and a run's list of candidates must not
+    /// go stale under another run that retries (and reschedules) the same entries.
+    private var runActive = false
+    private var runWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Creates a queue over `store`. Nothing is read until the first call that needs the
     /// entries (or ``load()``).
@@ -181,10 +186,14 @@ public actor DeliveryQueue {
     // MARK: Running
 
     /// Purges expired entries, then retries every entry that is due, once, within the
-    /// concurrency limits; returns when all those retries have ended.
+    /// concurrency limits; returns when all those retries have ended. Runs take turns: a
+    /// call made while another run (or the background runner's pass) is active waits for
+    /// it, so the limits hold for the queue as a whole and no entry is retried twice.
     @discardableResult
     public func runDue() async throws -> RunSummary {
         try await load()
+        await beginRun()
+        defer { endRun() }
         let now = clock.now
         var summary = await purge(olderThan: schedule.maxAge, now: now)
         let due = byID.values.filter { $0.nextAttemptAt <= now && !inFlight.contains($0.id) }
@@ -197,6 +206,8 @@ public actor DeliveryQueue {
     @discardableResult
     public func runAll() async throws -> RunSummary {
         try await load()
+        await beginRun()
+        defer { endRun() }
         var summary = await purge(olderThan: schedule.maxAge, now: clock.now)
         let all = byID.values.filter { !inFlight.contains($0.id) }
         summary.events += await retry(all)
@@ -218,14 +229,15 @@ public actor DeliveryQueue {
         runner = Task { await self.runLoop() }
     }
 
-    /// Stops the background runner and waits for it (retries in flight are cancelled and
-    /// end as their `deliver` closure returns).
+    /// Stops the background runner and waits for it: no retry starts after this call, and
+    /// the retries in flight are cancelled and end as their `deliver` closure returns. A
+    /// ``start()`` made while it waits starts a new runner.
     public func stop() async {
         guard let task = runner else { return }
+        runner = nil
         task.cancel()
         sleeper?.cancel()
         await task.value
-        runner = nil
     }
 
     /// Whether the background runner is running.
@@ -255,7 +267,8 @@ public actor DeliveryQueue {
             sleeper = sleep
             if wakeRequested || Task.isCancelled { sleep.cancel() }
             await sleep.value
-            sleeper = nil
+            // A runner started after stop() may have its own sleeper by now.
+            if sleeper == sleep { sleeper = nil }
         }
     }
 
@@ -265,6 +278,24 @@ public actor DeliveryQueue {
     }
 
     // MARK: Internals
+
+    /// Waits until no other run is active, then marks this one active (FIFO).
+    private func beginRun() async {
+        if !runActive {
+            runActive = true
+            return
+        }
+        // endRun hands the active mark straight to the first waiter.
+        await withCheckedContinuation { runWaiters.append($0) }
+    }
+
+    private func endRun() {
+        if runWaiters.isEmpty {
+            runActive = false
+        } else {
+            runWaiters.removeFirst().resume()
+        }
+    }
 
     /// Takes expired entries out of memory and the store, with an `expired` event each.
     private func purge(olderThan maxAge: Duration, now: Date) async -> RunSummary {
@@ -328,7 +359,10 @@ public actor DeliveryQueue {
             // Invariant: a domain with waiting entries is in `ready` (from readyHead on) or
             // in `parked`, never in both, never twice.
             func startMore() {
-                while running < maximum && readyHead < ready.count {
+                // A cancelled run (stop(), or a cancelled caller) starts nothing new: each
+                // retry started now would end at once as a deferral, burning an attempt and
+                // pushing the entry's schedule back.
+                while !Task.isCancelled && running < maximum && readyHead < ready.count {
                     let domain = ready[readyHead]
                     readyHead += 1
                     guard waiting[domain] != nil else { continue }
@@ -342,11 +376,14 @@ public actor DeliveryQueue {
                     } else {
                         ready.append(domain)
                     }
-                    guard byID[entry.id] != nil, !inFlight.contains(entry.id) else { continue }
+                    // Purged meanwhile, or (defensive) changed since it was picked: skip.
+                    guard let current = byID[entry.id], current == entry,
+                        !inFlight.contains(entry.id)
+                    else { continue }
                     inFlight.insert(entry.id)
                     inFlightByDomain[domain, default: 0] += 1
                     running += 1
-                    group.addTask { (entry, await deliver(entry)) }
+                    group.addTask { (current, await deliver(current)) }
                 }
                 if readyHead > 1024 && readyHead * 2 > ready.count {
                     ready.removeFirst(readyHead)
