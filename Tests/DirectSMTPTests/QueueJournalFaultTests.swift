@@ -211,3 +211,40 @@ struct QueueJournalFaultTests {
         await reopened.close()
     }
 }
+
+@Suite("Queue: journal refuses entries it could not read back")
+struct QueueJournalInvalidEntryTests {
+    @Test(
+        "an empty id or a non-finite date is refused, not acknowledged and then lost",
+        .timeLimit(.minutes(1)), arguments: ["empty-id", "nan-created", "infinite-next"])
+    func refused(kind: String) async throws {
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("queue.journal")
+        let store = try await FileJournalQueueStore.open(path: path)
+        try await store.add(QueueTestSupport.entry(id: "good"))
+        var bad = QueueTestSupport.entry(id: "bad")
+        switch kind {
+        case "empty-id": bad.id = ""
+        case "nan-created": bad.createdAt = Date(timeIntervalSince1970: .nan)
+        default: bad.nextAttemptAt = Date(timeIntervalSince1970: .infinity)
+        }
+        do {
+            try await store.add(bad)
+            Issue.record("acknowledged an entry recovery cannot read back")
+        } catch let error as QueueStoreError {
+            #expect(error.code == .invalidEntry)
+        }
+        if kind != "empty-id" {
+            // An update to a bad date is refused the same way.
+            var good = QueueTestSupport.entry(id: "good")
+            good.nextAttemptAt = Date(timeIntervalSince1970: .nan)
+            await #expect(throws: QueueStoreError.self) { try await store.update(good) }
+        }
+        await store.close()
+        let reopened = try await FileJournalQueueStore.open(path: path)
+        #expect(reopened.recovery.isClean, "\(reopened.recovery)")
+        #expect(try await reopened.load().map(\.id) == ["good"])
+        await reopened.close()
+    }
+}
