@@ -409,7 +409,8 @@ public actor DeliveryQueue {
     /// Applies one retry's outcome to memory and the store, and emits its events.
     private func record(_ outcome: RetryOutcome, for tried: QueueEntry) async -> [QueueEvent] {
         var entry = byID[tried.id] ?? tried
-        entry.attempts += 1
+        // Saturating: a store may hand back any count (a custom store, a crafted journal).
+        entry.attempts = entry.attempts == .max ? .max : entry.attempts + 1
         let event: QueueEvent
         switch outcome {
         case .delivered:
