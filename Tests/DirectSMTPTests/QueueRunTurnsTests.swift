@@ -153,3 +153,48 @@ struct QueueRunTurnsTests {
         #expect(await queue.isRunning == false)
     }
 }
+
+@Suite("Queue: the events stream ends with the queue")
+struct QueueEventsLifetimeTests {
+    @Test(
+        "a started queue dropped without stop() is freed: its events stream finishes",
+        .timeLimit(.minutes(1)))
+    func droppedStartedQueue() async throws {
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        var queue: DeliveryQueue? = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) {
+            _ in .delivered
+        }
+        let events = try #require(queue?.events)
+        let finished = Mutex(false)
+        let consumer = Task {
+            for await _ in events {}
+            finished.withLock { $0 = true }
+        }
+        defer { consumer.cancel() }
+        await queue?.start()
+        try await queue?.enqueue(QueueTestSupport.entry(id: "left-behind"))
+        // The runner is asleep until the retry is due.
+        #expect(await QueueTestSupport.eventually { clock.sleeperCount == 1 })
+        queue = nil
+        #expect(await QueueTestSupport.eventually { finished.withLock { $0 } })
+        #expect(await QueueTestSupport.eventually { clock.sleeperCount == 0 })
+    }
+
+    @Test("the events stream finishes when a stopped queue is released", .timeLimit(.minutes(1)))
+    func droppedStoppedQueue() async throws {
+        var queue: DeliveryQueue? = DeliveryQueue(store: InMemoryQueueStore()) { _ in
+            .delivered
+        }
+        let events = try #require(queue?.events)
+        let finished = Mutex(false)
+        let consumer = Task {
+            for await _ in events {}
+            finished.withLock { $0 = true }
+        }
+        defer { consumer.cancel() }
+        await queue?.start()
+        await queue?.stop()
+        queue = nil
+        #expect(await QueueTestSupport.eventually { finished.withLock { $0 } })
+    }
+}

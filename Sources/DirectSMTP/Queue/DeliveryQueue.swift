@@ -57,7 +57,8 @@ public actor DeliveryQueue {
 
     /// Everything that happens to entries, in order: enqueued, delivered, rejected, retry
     /// scheduled, expired, store failures. Meant for one consumer; if nobody reads it, only
-    /// the newest 10,000 events are kept.
+    /// the newest 10,000 events are kept. It finishes when the queue is released (a started
+    /// runner does not keep the queue alive).
     public nonisolated let events: AsyncStream<QueueEvent>
     /// The retry schedule.
     public nonisolated let schedule: RetrySchedule
@@ -110,6 +111,9 @@ public actor DeliveryQueue {
     }
 
     deinit {
+        // A runner still started holds the queue only weakly: end its sleep so it ends too.
+        sleeper?.cancel()
+        runner?.cancel()
         eventSink.finish()
     }
 
@@ -226,7 +230,16 @@ public actor DeliveryQueue {
     /// the next retry or expiry is due or a new entry arrives. No polling. Idempotent.
     public func start() {
         guard runner == nil else { return }
-        runner = Task { await self.runLoop() }
+        // The runner holds the queue only during a pass, never while it sleeps: a queue
+        // dropped without stop() is freed, its deinit finishes `events`, and the runner
+        // ends instead of keeping both alive forever.
+        runner = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let sleep = await self?.runnerPass() else { return }
+                await sleep.value
+                await self?.runnerSlept(sleep)
+            }
+        }
     }
 
     /// Stops the background runner and waits for it: no retry starts after this call, and
@@ -243,13 +256,15 @@ public actor DeliveryQueue {
     /// Whether the background runner is running.
     public var isRunning: Bool { runner != nil }
 
-    private func runLoop() async {
+    /// One pass of the background runner: runs what is due, then returns the sleep to wait
+    /// on (until the next retry or expiry, or a wake-up); `nil` when the runner must end.
+    private func runnerPass() async -> Task<Void, Never>? {
         while !Task.isCancelled {
             wakeRequested = false
             var wake: Date
             do {
                 try await runDue()
-                if Task.isCancelled { return }
+                if Task.isCancelled { return nil }
                 if wakeRequested { continue }
                 let now = clock.now
                 wake = nextWakeDate() ?? now.addingTimeInterval(3600)
@@ -266,10 +281,14 @@ public actor DeliveryQueue {
             let sleep = Task { _ = try? await clock.sleep(until: wake) }
             sleeper = sleep
             if wakeRequested || Task.isCancelled { sleep.cancel() }
-            await sleep.value
-            // A runner started after stop() may have its own sleeper by now.
-            if sleeper == sleep { sleeper = nil }
+            return sleep
         }
+        return nil
+    }
+
+    private func runnerSlept(_ sleep: Task<Void, Never>) {
+        // A runner started after stop() may have its own sleeper by now.
+        if sleeper == sleep { sleeper = nil }
     }
 
     private func wakeRunner() {
