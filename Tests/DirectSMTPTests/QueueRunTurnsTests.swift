@@ -198,3 +198,29 @@ struct QueueEventsLifetimeTests {
         #expect(await QueueTestSupport.eventually { finished.withLock { $0 } })
     }
 }
+
+@Suite("Queue: the runner never spins")
+struct QueueRunnerPaceTests {
+    @Test(
+        "a zero-gap schedule with the clock standing still: one retry per clock step, no spin",
+        .timeLimit(.minutes(1)))
+    func zeroGapDoesNotSpin() async throws {
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let deliverer = CountingDeliverer(.deferred(reason: "temporary-failure"))
+        let queue = DeliveryQueue(
+            store: InMemoryQueueStore(), schedule: RetrySchedule(firstRetry: .zero),
+            clock: clock
+        ) { deliverer.deliver($0) }
+        await queue.start()
+        try await queue.enqueue(QueueTestSupport.entry(id: "now", nextAttemptAt: clock.now))
+        #expect(await QueueTestSupport.eventually { deliverer.count >= 1 })
+        // Give a spinning runner time to show itself.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(deliverer.count == 1, "retried \(deliverer.count) times without the clock moving")
+        #expect(clock.sleeperCount == 1)
+        // The runner wakes a second of clock time later, and tries again.
+        clock.advance(by: .seconds(1))
+        #expect(await QueueTestSupport.eventually { deliverer.count == 2 })
+        await queue.stop()
+    }
+}

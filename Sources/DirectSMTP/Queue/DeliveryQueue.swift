@@ -421,7 +421,11 @@ public actor DeliveryQueue {
                 startMore()
             }
         }
-        if !produced.isEmpty { wakeRunner() }
+        // Rescheduled entries may now be due earlier than the sleeping runner's wake time.
+        // Only a sleeping runner needs waking: one in its pass reads the schedule after the
+        // pass anyway. (Asking it for another pass at once would loop without pause on a
+        // zero-gap schedule while the clock stands still.)
+        if !produced.isEmpty { sleeper?.cancel() }
         return produced
     }
 
