@@ -92,8 +92,11 @@ public actor DeliveryQueue {
     ///   - schedule: when to retry and when to give up.
     ///   - clock: the time source; ``ManualQueueClock`` in tests.
     ///   - limits: how many retries run at once, in all and per recipient domain.
-    ///   - deliver: one re-send of an entry. It must return (bound its own time); it is
-    ///     called for one entry at most once at a time.
+    ///   - deliver: one re-send of an entry. It must return (bound its own time, and end
+    ///     promptly when its task is cancelled): the queue puts no deadline on it, and a
+    ///     run, and so every later run, waits for all its retries. It is called for one
+    ///     entry at most once at a time, and must not call ``runDue()`` or ``runAll()``
+    ///     (runs take turns: that call would wait for the run that is waiting for it).
     public init(
         store: some QueueStore,
         schedule: RetrySchedule = .default,
