@@ -233,7 +233,15 @@ public final class DNSQueryClient: Sendable {
                     throw DNSQueryError(
                         .malformedResponse,
                         "\(server) sent an undecodable answer over TCP: \(error)")
-                case .answer(let message): return try accept(message, server: server)
+                case .answer(let message):
+                    // TC over TCP: even the stream could not carry the whole answer, so
+                    // what is here may lack records. An empty section would otherwise
+                    // read as NODATA, a definite "no" (scenario 3) from a partial reply.
+                    guard !message.header.isTruncated else {
+                        throw DNSQueryError(
+                            .malformedResponse, "\(server) sent a truncated answer over TCP")
+                    }
+                    return try accept(message, server: server)
                 }
             }
         } catch let error as SocketError {
