@@ -278,10 +278,21 @@ public final class DNSQueryClient: Sendable {
         return .answer(message)
     }
 
-    /// Passes NOERROR and NXDOMAIN; any other RCODE is this server's failure.
+    /// Passes NOERROR and NXDOMAIN; any other RCODE is this server's failure, and so is a
+    /// referral (NOERROR, no answer, NS records and no SOA in the authority section): a
+    /// server that does not recurse for us, not a NODATA (RFC 2308 §2.2.1).
     func accept(_ message: DNSMessage, server: SocketAddress) throws(DNSQueryError) -> DNSMessage {
         switch message.header.responseCode {
-        case .noError, .nameError:
+        case .noError:
+            if message.answers.isEmpty,
+                message.authorities.contains(where: { $0.type == .ns }),
+                !message.authorities.contains(where: { $0.type == .soa })
+            {
+                throw DNSQueryError(
+                    .referral, "\(server) sent a referral instead of an answer (not recursive?)")
+            }
+            return message
+        case .nameError:
             return message
         case .refused:
             throw DNSQueryError(.refused, "\(server) answered REFUSED")

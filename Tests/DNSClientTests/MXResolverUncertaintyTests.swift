@@ -45,3 +45,47 @@ extension DNSClientTests {
         }
     }
 }
+
+extension DNSClientTests.MXResolverUncertaintyTests {
+    /// A referral (NOERROR, empty answer, NS and no SOA in the authority section) comes
+    /// from a server that would not recurse: it is not NODATA (RFC 2308 §2.2.1). Taken as
+    /// NODATA for MX and then A/AAAA, it made the domain "no mail server".
+    @Test func referralIsUnavailableNotNoData() async throws {
+        try await withMockDNS { server in
+            let ns = DNSRecord(
+                name: try DNSName("example"), type: .ns, ttl: 3600,
+                data: .ns(try DNSName("a.iana-servers.example")))
+            for type in [DNSRecordType.mx, .a, .aaaa] {
+                server.setBehavior(
+                    .rawWithQueryID(try handMadeResponse("lame.example", type, authorities: [ns])),
+                    for: "lame.example", type: type)
+            }
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            let lookup = await resolver.mx(for: "lame.example")
+            #expect(lookup.isUnavailable, "\(lookup)")
+        }
+    }
+
+    /// A referral from the first server moves on to the next, which answers.
+    @Test func referralMovesOnToTheNextServer() async throws {
+        try await withMockDNS { first in
+            try await withMockDNS { second in
+                let ns = DNSRecord(
+                    name: try DNSName("example"), type: .ns, ttl: 3600,
+                    data: .ns(try DNSName("ns.example")))
+                first.setBehavior(
+                    .rawWithQueryID(try handMadeResponse("next.example", .mx, authorities: [ns])),
+                    for: "next.example", type: .mx)
+                second.setMailDomain("next.example", [(10, "mx.next.example", ["127.0.0.1"])])
+                first.setMailDomain("next.example", [(10, "mx.next.example", ["127.0.0.1"])])
+                let resolver = MXResolver(
+                    configuration: ResolverConfiguration(
+                        nameservers: [first.address, second.address], timeout: .milliseconds(500),
+                        attempts: 1))
+                let lookup = await resolver.mx(for: "next.example")
+                #expect(lookup.answer?.hosts.map(\.name) == ["mx.next.example"], "\(lookup)")
+                #expect(second.queryCount(for: "next.example", type: .mx) == 1)
+            }
+        }
+    }
+}
