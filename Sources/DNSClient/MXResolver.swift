@@ -31,6 +31,10 @@ public actor MXResolver {
     /// The most MX hosts resolved for one domain (the most preferred ones); the others
     /// are left out of the answer.
     public static let maximumMXHosts = 16
+    /// The most MX host names whose addresses are asked for while none has any (in
+    /// batches of ``maximumMXHosts``); a domain whose first ones all lack addresses and
+    /// that lists even more is `dnsUnavailable`, not `noMailServer`.
+    public static let maximumMXHostsExamined = 64
 
     /// The servers asked.
     public nonisolated let configuration: ResolverConfiguration
@@ -180,18 +184,33 @@ public actor MXResolver {
         }
         if preferences.isEmpty { return (.noMailServer(.nullMX), seconds(mx.ttl)) }
         // The most preferred hosts only: a zone with hundreds of MX records must not make
-        // this process open hundreds of sockets at once (Postfix caps likewise).
-        let targets = preferences.keys.sorted {
+        // this process open hundreds of sockets at once (Postfix caps likewise). The next
+        // batch is asked only while no host so far has an address, and a "no" counts only
+        // once every MX host was asked: the hosts left out might have addresses.
+        let sorted = preferences.keys.sorted {
             (preferences[$0]!, $0.description) < (preferences[$1]!, $1.description)
-        }.prefix(Self.maximumMXHosts)
-        let results = await withTaskGroup(of: (DNSName, HostAddresses).self) { group in
-            for target in targets {
-                group.addTask { (target, await self.addresses(of: target, deadline: deadline)) }
-            }
-            var results: [DNSName: HostAddresses] = [:]
-            for await (target, result) in group { results[target] = result }
-            return results
         }
+        var targets: [DNSName] = []
+        var results: [DNSName: HostAddresses] = [:]
+        while targets.count < sorted.count, targets.count < Self.maximumMXHostsExamined {
+            let batch = Array(sorted[targets.count...].prefix(Self.maximumMXHosts))
+            targets += batch
+            let answers = await withTaskGroup(of: (DNSName, HostAddresses).self) { group in
+                for target in batch {
+                    group.addTask { (target, await self.addresses(of: target, deadline: deadline)) }
+                }
+                var answers: [DNSName: HostAddresses] = [:]
+                for await (target, result) in group { answers[target] = result }
+                return answers
+            }
+            results.merge(answers) { first, _ in first }
+            let anyFound = answers.values.contains {
+                if case .found = $0 { return true }
+                return false
+            }
+            if anyFound || ContinuousClock.now >= deadline { break }
+        }
+        let unexamined = sorted.count - targets.count
         var hosts: [MailHost] = []
         var ttl: Duration? = seconds(mx.ttl)
         var failures: [String] = []
@@ -221,8 +240,15 @@ public actor MXResolver {
             }
             return (shuffled(.found(MXAnswer(domain: key, hosts: hosts, isImplicit: false))), ttl)
         }
-        if failures.isEmpty {
+        if failures.isEmpty, unexamined == 0 {
             return (.noMailServer(.hostsWithoutAddresses), min(seconds(mx.ttl), negativeTTL))
+        }
+        if failures.isEmpty {
+            return (
+                .dnsUnavailable(
+                    "the \(targets.count) most preferred MX hosts of \(key) have no address; "
+                        + "\(unexamined) more were not asked"), unavailable
+            )
         }
         return (
             .dnsUnavailable(

@@ -89,3 +89,49 @@ extension DNSClientTests.MXResolverUncertaintyTests {
         }
     }
 }
+
+extension DNSClientTests.MXResolverUncertaintyTests {
+    /// More MX hosts than are resolved at once, the most preferred ones all without an
+    /// address: the others are asked before any "no mail server" (a "no" must cover
+    /// every MX host), and one with an address is found.
+    @Test func hostsBeyondTheFirstBatchAreAskedBeforeSayingNo() async throws {
+        try await withMockDNS { server in
+            let count = MXResolver.maximumMXHosts + 4
+            let hosts = (0..<count).map { (preference: $0, host: "mx\($0).many.example") }
+            server.setMX("many.example", hosts)
+            for host in hosts.dropLast() { server.setNXDOMAIN(host.host) }
+            server.setA(hosts[count - 1].host, ["127.0.0.1"])
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            let lookup = await resolver.mx(for: "many.example")
+            #expect(lookup.answer?.hosts.map(\.name) == [hosts[count - 1].host], "\(lookup)")
+        }
+    }
+
+    /// Every MX host of a long list without an address is still "no mail server".
+    @Test func aLongListWithoutAnyAddressIsNoMailServer() async throws {
+        try await withMockDNS { server in
+            let hosts = (0..<(MXResolver.maximumMXHosts + 4)).map {
+                (preference: $0, host: "mx\($0).empty.example")
+            }
+            server.setMX("empty.example", hosts)
+            for host in hosts { server.setNXDOMAIN(host.host) }
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            #expect(await resolver.mx(for: "empty.example") == .noMailServer(.hostsWithoutAddresses))
+        }
+    }
+
+    /// Beyond what is ever examined, a list whose examined hosts all lack addresses
+    /// cannot be called empty: unavailable.
+    @Test func hostsNeverExaminedMakeTheAnswerUncertain() async throws {
+        try await withMockDNS { server in
+            let hosts = (0..<(MXResolver.maximumMXHostsExamined + 1)).map {
+                (preference: $0, host: "h\($0).endless.example")
+            }
+            server.setMX("endless.example", hosts)
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            let lookup = await resolver.mx(for: "endless.example")
+            #expect(lookup.isUnavailable, "\(lookup)")
+            #expect(server.queryCount(for: hosts[hosts.count - 1].host) == 0)
+        }
+    }
+}
