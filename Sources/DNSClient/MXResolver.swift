@@ -130,13 +130,18 @@ public actor MXResolver {
 
     private nonisolated func store(_ key: String, _ result: MXLookup, ttl: Duration?) {
         guard var ttl else { return }
-        if case .dnsUnavailable = result {
-            ttl = min(ttl, cacheOptions.unavailableTTL, .seconds(300))
-        }
+        if case .dnsUnavailable = result { ttl = min(ttl, unavailableTTL) }
         ttl = min(ttl, cacheOptions.maximumTTL)
         guard ttl > .zero else { return }
         let current = now()
         cache.withLock { $0.set(key, result, expires: current + ttl, now: current) }
+    }
+
+    /// How long an uncertain result (``MXLookup/dnsUnavailable(_:)``, or an answer for
+    /// which some lookup failed) may be kept: ``MXCacheOptions/unavailableTTL``, never
+    /// more than 5 minutes (STANDARDS.md: a short cap on SERVFAIL).
+    private nonisolated var unavailableTTL: Duration {
+        Swift.max(Swift.min(cacheOptions.unavailableTTL, .seconds(300)), .zero)
     }
 
     // MARK: Resolution
@@ -156,7 +161,7 @@ public actor MXResolver {
 
     /// Resolves `key` from scratch: the lookup and how long it may be cached (`nil`: not).
     nonisolated func resolve(_ key: String) async -> (MXLookup, Duration?) {
-        let unavailable = cacheOptions.unavailableTTL
+        let unavailable = unavailableTTL
         guard let name = try? DNSName(key) else { return (.noMailServer(.nonExistentDomain), nil) }
         let deadline = ContinuousClock.now + lookupBudget
         let mx: DNSResolution
@@ -234,6 +239,8 @@ public actor MXResolver {
         }
         if !hosts.isEmpty {
             if !failures.isEmpty { ttl = min(ttl, unavailable) }
+            // Hosts left out for having no address come back when their negative TTL ends.
+            ttl = min(ttl, negativeTTL)
             hosts.sort {
                 $0.preference < $1.preference
                     || ($0.preference == $1.preference && $0.name < $1.name)
@@ -264,7 +271,7 @@ public actor MXResolver {
         switch await addresses(of: name, deadline: deadline) {
         case .found(let addresses, let ttl, let partial):
             var cacheTTL = min(seconds(mx.ttl), seconds(ttl))
-            if partial { cacheTTL = min(cacheTTL, cacheOptions.unavailableTTL) }
+            if partial { cacheTTL = min(cacheTTL, unavailableTTL) }
             let host = MailHost(name: key, preference: 0, addresses: addresses)
             return (.found(MXAnswer(domain: key, hosts: [host], isImplicit: true)), cacheTTL)
         case .noAddresses(let ttl):
@@ -272,13 +279,14 @@ public actor MXResolver {
         case .failed(let detail):
             return (
                 .dnsUnavailable("\(key) has no MX record and its address lookup failed: \(detail)"),
-                cacheOptions.unavailableTTL
+                unavailableTTL
             )
         }
     }
 
     enum HostAddresses {
-        /// `partial`: one of A/AAAA failed, the other gave addresses.
+        /// `partial`: one of A/AAAA failed, the other gave addresses. `ttl`: the
+        /// smallest of the positive and negative TTLs involved; `nil`: do not cache.
         case found([IPAddress], ttl: UInt32?, partial: Bool)
         /// Both A and AAAA answered NXDOMAIN or NODATA.
         case noAddresses(ttl: UInt32?)
@@ -301,10 +309,16 @@ public actor MXResolver {
                 if index < sixAddresses.count { interleaved.append(sixAddresses[index]) }
                 if index < fourAddresses.count { interleaved.append(fourAddresses[index]) }
             }
-            var ttl: UInt32? = nil
+            // The answer also says "no addresses of the other family": that NODATA or
+            // NXDOMAIN may be kept only for its own negative TTL (none without an SOA).
+            var ttl: UInt32? = .max
             for result in [six, four] {
-                if case .success(let resolution) = result, !resolution.records.isEmpty {
-                    ttl = min(ttl ?? .max, resolution.ttl ?? 0)
+                if case .success(let resolution) = result {
+                    if let current = ttl, let limit = resolution.ttl {
+                        ttl = min(current, limit)
+                    } else {
+                        ttl = nil
+                    }
                 }
             }
             let partial: Bool
