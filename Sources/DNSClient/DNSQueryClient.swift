@@ -164,10 +164,11 @@ public final class DNSQueryClient: Sendable {
                 case .ignore:
                     continue
                 case .malformed(let error):
-                    // Our ID but not decodable: a datagram cut at our buffer size is
+                    // Our ID but not decodable: a datagram cut at our buffer size, or one
+                    // with TC set that a server cut in the middle of a record, is
                     // retried over TCP; otherwise remember it and keep listening, so a
                     // spoofer who guessed the ID cannot end the wait.
-                    if datagram.count >= Self.receiveSize {
+                    if datagram.count >= Self.receiveSize || datagram[2] & 0x02 != 0 {
                         return try await tcpAttempt(
                             query, id: id, question: question, server: server, deadline: deadline)
                     }

@@ -135,3 +135,31 @@ extension DNSClientTests.MXResolverUncertaintyTests {
         }
     }
 }
+
+extension DNSClientTests.MXResolverUncertaintyTests {
+    /// A TC datagram cut in the middle of a record (some servers fill the datagram and
+    /// cut) does not decode, but TC says what to do: ask over TCP at once.
+    @Test func aTruncatedDatagramCutMidRecordIsAskedAgainOverTCP() async throws {
+        try await withMockDNS { server in
+            server.setMailDomain("cut.example", [(10, "mx.cut.example", ["127.0.0.1"])])
+            let full = try handMadeResponse(
+                "cut.example", .mx, truncated: true,
+                answers: [
+                    .mx(
+                        try DNSName("cut.example"), preference: 10,
+                        exchange: try DNSName("mx.cut.example"))
+                ])
+            server.setBehavior(
+                .sequence([.rawWithQueryID(Array(full.dropLast(5))), .answer]), for: "cut.example",
+                type: .mx)
+            let resolver = MXResolver(
+                configuration: server.resolverConfiguration(timeout: .milliseconds(400)))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let lookup = await resolver.mx(for: "cut.example")
+            #expect(lookup.answer?.hosts.map(\.name) == ["mx.cut.example"], "\(lookup)")
+            #expect(server.tcpQueryCount == 1)
+            #expect(start.duration(to: clock.now) < .milliseconds(300))
+        }
+    }
+}
