@@ -283,6 +283,13 @@ public final class DNSQueryClient: Sendable {
     /// referral (NOERROR, no answer, NS records and no SOA in the authority section): a
     /// server that does not recurse for us, not a NODATA (RFC 2308 §2.2.1).
     func accept(_ message: DNSMessage, server: SocketAddress) throws(DNSQueryError) -> DNSMessage {
+        // EDNS0 (RFC 6891 §6.1.3): the OPT record holds the upper 8 bits of a 12-bit
+        // RCODE. BADVERS and the like leave the header's 4 bits at 0, which must not pass
+        // for NOERROR with an empty answer (NODATA).
+        if let opt = message.additionals.first(where: { $0.type == .opt }), opt.ttl >> 24 != 0 {
+            let code = (opt.ttl >> 24) << 4 | UInt32(message.header.responseCode.rawValue)
+            throw DNSQueryError(.serverFailure, "\(server) answered extended RCODE \(code)")
+        }
         switch message.header.responseCode {
         case .noError:
             if message.answers.isEmpty,

@@ -7,7 +7,8 @@ import Testing
 /// `.rawWithQueryID`): NOERROR unless `code` says otherwise, no answers.
 func handMadeResponse(
     _ name: String, _ type: DNSRecordType, code: DNSResponseCode = .noError,
-    truncated: Bool = false, answers: [DNSRecord] = [], authorities: [DNSRecord] = []
+    truncated: Bool = false, answers: [DNSRecord] = [], authorities: [DNSRecord] = [],
+    additionals: [DNSRecord] = []
 ) throws -> [UInt8] {
     var header = DNSHeader(id: 0, flags: 0)
     header.isResponse = true
@@ -17,7 +18,7 @@ func handMadeResponse(
     header.responseCode = code
     return DNSMessage(
         header: header, questions: [DNSQuestion(name: try DNSName(name), type: type)],
-        answers: answers, authorities: authorities
+        answers: answers, authorities: authorities, additionals: additionals
     ).encoded()
 }
 
@@ -160,6 +161,27 @@ extension DNSClientTests.MXResolverUncertaintyTests {
             #expect(lookup.answer?.hosts.map(\.name) == ["mx.cut.example"], "\(lookup)")
             #expect(server.tcpQueryCount == 1)
             #expect(start.duration(to: clock.now) < .milliseconds(300))
+        }
+    }
+}
+
+extension DNSClientTests.MXResolverUncertaintyTests {
+    /// An EDNS extended RCODE (here BADVERS, 16) leaves 0 in the header's 4 bits: it is
+    /// a failure, not NOERROR with an empty answer.
+    @Test func anExtendedRCODEIsNotNoData() async throws {
+        try await withMockDNS { server in
+            let opt = DNSRecord(
+                name: .root, type: .opt, recordClass: DNSClass(rawValue: 1232),
+                ttl: 0x0100_0000, data: .unknown([]))
+            for type in [DNSRecordType.mx, .a, .aaaa] {
+                server.setBehavior(
+                    .rawWithQueryID(
+                        try handMadeResponse("badvers.example", type, additionals: [opt])),
+                    for: "badvers.example", type: type)
+            }
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            let lookup = await resolver.mx(for: "badvers.example")
+            #expect(lookup.isUnavailable, "\(lookup)")
         }
     }
 }
