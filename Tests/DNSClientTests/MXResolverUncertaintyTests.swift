@@ -117,7 +117,8 @@ extension DNSClientTests.MXResolverUncertaintyTests {
             server.setMX("empty.example", hosts)
             for host in hosts { server.setNXDOMAIN(host.host) }
             let resolver = MXResolver(configuration: server.resolverConfiguration())
-            #expect(await resolver.mx(for: "empty.example") == .noMailServer(.hostsWithoutAddresses))
+            #expect(
+                await resolver.mx(for: "empty.example") == .noMailServer(.hostsWithoutAddresses))
         }
     }
 
