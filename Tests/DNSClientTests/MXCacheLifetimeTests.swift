@@ -72,3 +72,35 @@ extension DNSClientTests {
         }
     }
 }
+
+extension DNSClientTests.MXCacheLifetimeTests {
+    /// One caller of a shared lookup cancelled: it gets `dnsUnavailable` at once, the
+    /// others still get the answer from the one query.
+    @Test func cancellingOneCallerLeavesTheOthersTheirAnswer() async throws {
+        try await withMockDNS { server in
+            server.setMailDomain("share.example", [(10, "mx.share.example", ["127.0.0.1"])])
+            server.setBehavior(
+                .delayed(.milliseconds(300), .answer), for: "share.example", type: .mx)
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            let others = (0..<3).map { _ in Task { await resolver.mx(for: "share.example") } }
+            let cancelled = Task { await resolver.mx(for: "share.example") }
+            try await Task.sleep(for: .milliseconds(50))
+            cancelled.cancel()
+            #expect(await cancelled.value.isUnavailable)
+            for other in others { #expect(await other.value.answer != nil) }
+            #expect(server.queryCount(for: "share.example", type: .mx) == 1)
+        }
+    }
+
+    /// Mixed "no address" and failed MX hosts: the failure makes it uncertain.
+    @Test func aFailedHostBesideHostsWithoutAddressIsUnavailable() async throws {
+        try await withMockDNS { server in
+            server.setMX("mixed.example", [(10, "gone.mixed.example"), (20, "down.mixed.example")])
+            server.setNXDOMAIN("gone.mixed.example")
+            server.setBehavior(.servfail, for: "down.mixed.example", type: .a)
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            let lookup = await resolver.mx(for: "mixed.example")
+            #expect(lookup.isUnavailable, "\(lookup)")
+        }
+    }
+}
