@@ -28,8 +28,9 @@ import Synchronization
 /// }
 /// ```
 public actor MXResolver {
-    /// The most MX hosts resolved for one domain (the most preferred ones); the others
-    /// are left out of the answer.
+    /// The most MX hosts resolved at once for one domain, the most preferred first; the
+    /// answer holds at most this many. The next ones are asked only when none of these
+    /// has an address (see ``maximumMXHostsExamined``).
     public static let maximumMXHosts = 16
     /// The most MX host names whose addresses are asked for while none has any (in
     /// batches of ``maximumMXHosts``); a domain whose first ones all lack addresses and
