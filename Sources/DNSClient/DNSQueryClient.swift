@@ -164,10 +164,11 @@ public final class DNSQueryClient: Sendable {
                 case .ignore:
                     continue
                 case .malformed(let error):
-                    // Our ID but not decodable: a datagram cut at our buffer size is
+                    // Our ID but not decodable: a datagram cut at our buffer size, or one
+                    // with TC set that a server cut in the middle of a record, is
                     // retried over TCP; otherwise remember it and keep listening, so a
                     // spoofer who guessed the ID cannot end the wait.
-                    if datagram.count >= Self.receiveSize {
+                    if datagram.count >= Self.receiveSize || datagram[2] & 0x02 != 0 {
                         return try await tcpAttempt(
                             query, id: id, question: question, server: server, deadline: deadline)
                     }
@@ -233,7 +234,15 @@ public final class DNSQueryClient: Sendable {
                     throw DNSQueryError(
                         .malformedResponse,
                         "\(server) sent an undecodable answer over TCP: \(error)")
-                case .answer(let message): return try accept(message, server: server)
+                case .answer(let message):
+                    // TC over TCP: even the stream could not carry the whole answer, so
+                    // what is here may lack records. An empty section would otherwise
+                    // read as NODATA, a definite "no" (scenario 3) from a partial reply.
+                    guard !message.header.isTruncated else {
+                        throw DNSQueryError(
+                            .malformedResponse, "\(server) sent a truncated answer over TCP")
+                    }
+                    return try accept(message, server: server)
                 }
             }
         } catch let error as SocketError {
@@ -270,10 +279,28 @@ public final class DNSQueryClient: Sendable {
         return .answer(message)
     }
 
-    /// Passes NOERROR and NXDOMAIN; any other RCODE is this server's failure.
+    /// Passes NOERROR and NXDOMAIN; any other RCODE is this server's failure, and so is a
+    /// referral (NOERROR, no answer, NS records and no SOA in the authority section): a
+    /// server that does not recurse for us, not a NODATA (RFC 2308 §2.2.1).
     func accept(_ message: DNSMessage, server: SocketAddress) throws(DNSQueryError) -> DNSMessage {
+        // EDNS0 (RFC 6891 §6.1.3): the OPT record holds the upper 8 bits of a 12-bit
+        // RCODE. BADVERS and the like leave the header's 4 bits at 0, which must not pass
+        // for NOERROR with an empty answer (NODATA).
+        if let opt = message.additionals.first(where: { $0.type == .opt }), opt.ttl >> 24 != 0 {
+            let code = (opt.ttl >> 24) << 4 | UInt32(message.header.responseCode.rawValue)
+            throw DNSQueryError(.serverFailure, "\(server) answered extended RCODE \(code)")
+        }
         switch message.header.responseCode {
-        case .noError, .nameError:
+        case .noError:
+            if message.answers.isEmpty,
+                message.authorities.contains(where: { $0.type == .ns }),
+                !message.authorities.contains(where: { $0.type == .soa })
+            {
+                throw DNSQueryError(
+                    .referral, "\(server) sent a referral instead of an answer (not recursive?)")
+            }
+            return message
+        case .nameError:
             return message
         case .refused:
             throw DNSQueryError(.refused, "\(server) answered REFUSED")

@@ -18,6 +18,9 @@ public struct DNSQueryError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let refused = Code(rawValue: "refused")
         /// A server could not be reached (ICMP port unreachable, no route, TCP refused).
         public static let unreachable = Code(rawValue: "unreachable")
+        /// A server sent a referral (NS records, no answer, no SOA) instead of an answer:
+        /// it does not recurse for us, and its reply says nothing about the name.
+        public static let referral = Code(rawValue: "referral")
         /// A server sent an answer with our ID that cannot be decoded.
         public static let malformedResponse = Code(rawValue: "malformed-response")
         /// A CNAME chain longer than the bound (8), or a loop.

@@ -92,7 +92,8 @@ struct DNSWireReader {
         let type = DNSRecordType(rawValue: try u16())
         let recordClass = DNSClass(rawValue: try u16())
         var ttl = try u32()
-        if ttl & 0x8000_0000 != 0 { ttl = 0 }  // RFC 2181 §8
+        // RFC 2181 §8; OPT's field is no TTL but the extended RCODE and flags (RFC 6891).
+        if ttl & 0x8000_0000 != 0, type != .opt { ttl = 0 }
         let length = Int(try u16())
         let start = offset
         let end = start + length

@@ -28,9 +28,14 @@ import Synchronization
 /// }
 /// ```
 public actor MXResolver {
-    /// The most MX hosts resolved for one domain (the most preferred ones); the others
-    /// are left out of the answer.
+    /// The most MX hosts resolved at once for one domain, the most preferred first; the
+    /// answer holds at most this many. The next ones are asked only when none of these
+    /// has an address (see ``maximumMXHostsExamined``).
     public static let maximumMXHosts = 16
+    /// The most MX host names whose addresses are asked for while none has any (in
+    /// batches of ``maximumMXHosts``); a domain whose first ones all lack addresses and
+    /// that lists even more is `dnsUnavailable`, not `noMailServer`.
+    public static let maximumMXHostsExamined = 64
 
     /// The servers asked.
     public nonisolated let configuration: ResolverConfiguration
@@ -126,13 +131,18 @@ public actor MXResolver {
 
     private nonisolated func store(_ key: String, _ result: MXLookup, ttl: Duration?) {
         guard var ttl else { return }
-        if case .dnsUnavailable = result {
-            ttl = min(ttl, cacheOptions.unavailableTTL, .seconds(300))
-        }
+        if case .dnsUnavailable = result { ttl = min(ttl, unavailableTTL) }
         ttl = min(ttl, cacheOptions.maximumTTL)
         guard ttl > .zero else { return }
         let current = now()
         cache.withLock { $0.set(key, result, expires: current + ttl, now: current) }
+    }
+
+    /// How long an uncertain result (``MXLookup/dnsUnavailable(_:)``, or an answer for
+    /// which some lookup failed) may be kept: ``MXCacheOptions/unavailableTTL``, never
+    /// more than 5 minutes (STANDARDS.md: a short cap on SERVFAIL).
+    private nonisolated var unavailableTTL: Duration {
+        Swift.max(Swift.min(cacheOptions.unavailableTTL, .seconds(300)), .zero)
     }
 
     // MARK: Resolution
@@ -152,7 +162,7 @@ public actor MXResolver {
 
     /// Resolves `key` from scratch: the lookup and how long it may be cached (`nil`: not).
     nonisolated func resolve(_ key: String) async -> (MXLookup, Duration?) {
-        let unavailable = cacheOptions.unavailableTTL
+        let unavailable = unavailableTTL
         guard let name = try? DNSName(key) else { return (.noMailServer(.nonExistentDomain), nil) }
         let deadline = ContinuousClock.now + lookupBudget
         let mx: DNSResolution
@@ -180,18 +190,33 @@ public actor MXResolver {
         }
         if preferences.isEmpty { return (.noMailServer(.nullMX), seconds(mx.ttl)) }
         // The most preferred hosts only: a zone with hundreds of MX records must not make
-        // this process open hundreds of sockets at once (Postfix caps likewise).
-        let targets = preferences.keys.sorted {
+        // this process open hundreds of sockets at once (Postfix caps likewise). The next
+        // batch is asked only while no host so far has an address, and a "no" counts only
+        // once every MX host was asked: the hosts left out might have addresses.
+        let sorted = preferences.keys.sorted {
             (preferences[$0]!, $0.description) < (preferences[$1]!, $1.description)
-        }.prefix(Self.maximumMXHosts)
-        let results = await withTaskGroup(of: (DNSName, HostAddresses).self) { group in
-            for target in targets {
-                group.addTask { (target, await self.addresses(of: target, deadline: deadline)) }
-            }
-            var results: [DNSName: HostAddresses] = [:]
-            for await (target, result) in group { results[target] = result }
-            return results
         }
+        var targets: [DNSName] = []
+        var results: [DNSName: HostAddresses] = [:]
+        while targets.count < sorted.count, targets.count < Self.maximumMXHostsExamined {
+            let batch = Array(sorted[targets.count...].prefix(Self.maximumMXHosts))
+            targets += batch
+            let answers = await withTaskGroup(of: (DNSName, HostAddresses).self) { group in
+                for target in batch {
+                    group.addTask { (target, await self.addresses(of: target, deadline: deadline)) }
+                }
+                var answers: [DNSName: HostAddresses] = [:]
+                for await (target, result) in group { answers[target] = result }
+                return answers
+            }
+            results.merge(answers) { first, _ in first }
+            let anyFound = answers.values.contains {
+                if case .found = $0 { return true }
+                return false
+            }
+            if anyFound || ContinuousClock.now >= deadline { break }
+        }
+        let unexamined = sorted.count - targets.count
         var hosts: [MailHost] = []
         var ttl: Duration? = seconds(mx.ttl)
         var failures: [String] = []
@@ -215,14 +240,23 @@ public actor MXResolver {
         }
         if !hosts.isEmpty {
             if !failures.isEmpty { ttl = min(ttl, unavailable) }
+            // Hosts left out for having no address come back when their negative TTL ends.
+            ttl = min(ttl, negativeTTL)
             hosts.sort {
                 $0.preference < $1.preference
                     || ($0.preference == $1.preference && $0.name < $1.name)
             }
             return (shuffled(.found(MXAnswer(domain: key, hosts: hosts, isImplicit: false))), ttl)
         }
-        if failures.isEmpty {
+        if failures.isEmpty, unexamined == 0 {
             return (.noMailServer(.hostsWithoutAddresses), min(seconds(mx.ttl), negativeTTL))
+        }
+        if failures.isEmpty {
+            return (
+                .dnsUnavailable(
+                    "the \(targets.count) most preferred MX hosts of \(key) have no address; "
+                        + "\(unexamined) more were not asked"), unavailable
+            )
         }
         return (
             .dnsUnavailable(
@@ -238,7 +272,7 @@ public actor MXResolver {
         switch await addresses(of: name, deadline: deadline) {
         case .found(let addresses, let ttl, let partial):
             var cacheTTL = min(seconds(mx.ttl), seconds(ttl))
-            if partial { cacheTTL = min(cacheTTL, cacheOptions.unavailableTTL) }
+            if partial { cacheTTL = min(cacheTTL, unavailableTTL) }
             let host = MailHost(name: key, preference: 0, addresses: addresses)
             return (.found(MXAnswer(domain: key, hosts: [host], isImplicit: true)), cacheTTL)
         case .noAddresses(let ttl):
@@ -246,13 +280,14 @@ public actor MXResolver {
         case .failed(let detail):
             return (
                 .dnsUnavailable("\(key) has no MX record and its address lookup failed: \(detail)"),
-                cacheOptions.unavailableTTL
+                unavailableTTL
             )
         }
     }
 
     enum HostAddresses {
-        /// `partial`: one of A/AAAA failed, the other gave addresses.
+        /// `partial`: one of A/AAAA failed, the other gave addresses. `ttl`: the
+        /// smallest of the positive and negative TTLs involved; `nil`: do not cache.
         case found([IPAddress], ttl: UInt32?, partial: Bool)
         /// Both A and AAAA answered NXDOMAIN or NODATA.
         case noAddresses(ttl: UInt32?)
@@ -275,10 +310,16 @@ public actor MXResolver {
                 if index < sixAddresses.count { interleaved.append(sixAddresses[index]) }
                 if index < fourAddresses.count { interleaved.append(fourAddresses[index]) }
             }
-            var ttl: UInt32? = nil
+            // The answer also says "no addresses of the other family": that NODATA or
+            // NXDOMAIN may be kept only for its own negative TTL (none without an SOA).
+            var ttl: UInt32? = .max
             for result in [six, four] {
-                if case .success(let resolution) = result, !resolution.records.isEmpty {
-                    ttl = min(ttl ?? .max, resolution.ttl ?? 0)
+                if case .success(let resolution) = result {
+                    if let current = ttl, let limit = resolution.ttl {
+                        ttl = min(current, limit)
+                    } else {
+                        ttl = nil
+                    }
                 }
             }
             let partial: Bool

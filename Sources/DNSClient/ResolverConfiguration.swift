@@ -63,7 +63,9 @@ public struct ResolverConfiguration: Sendable {
         var timeout = Duration.seconds(5)
         var attempts = 2
         var rotate = false
-        for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        // "\r\n" is one Character in Swift, equal to neither "\n" nor "\r": a file with
+        // CRLF line ends must still split into lines (and a comment end at its line).
+        for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             var line = Substring(rawLine)
             if let comment = line.firstIndex(where: { $0 == "#" || $0 == ";" }) {
                 line = line[..<comment]

@@ -268,9 +268,15 @@ enum QueueCommand {
         return true
     }
 
+    /// Seconds as a whole number for display: negatives as 0, and capped (1e15 s, some 30
+    /// million years) so a date far off in a journal never traps the conversion.
+    static func wholeSeconds(_ seconds: Double) -> Int {
+        Int(min(max(seconds, 0), 1e15))
+    }
+
     /// 42 s, 5 min, 3.5 h, 2.0 d.
     static func human(_ seconds: Double) -> String {
-        let value = max(seconds, 0)
+        let value = Double(wholeSeconds(seconds))
         if value < 60 { return "\(Int(value)) s" }
         if value < 3600 { return "\(Int(value / 60)) min" }
         if value < 86_400 { return String(format: "%.1f h", value / 3600) }
@@ -294,10 +300,10 @@ enum QueueCommand {
             id = entry.id
             to = entry.to
             from = entry.from
-            ageSeconds = Int(max(now.timeIntervalSince(entry.createdAt), 0))
+            ageSeconds = wholeSeconds(now.timeIntervalSince(entry.createdAt))
             attempts = entry.attempts
-            nextAttemptSeconds = Int(
-                max(entry.nextAttemptAt.timeIntervalSince(now), 0).rounded(.up))
+            nextAttemptSeconds = wholeSeconds(
+                entry.nextAttemptAt.timeIntervalSince(now).rounded(.up))
             lastReason = entry.lastReason
         }
 
@@ -332,10 +338,10 @@ enum QueueCommand {
             self.outcome = outcome
             self.reason = reason
             attempts = entry.attempts
-            ageSeconds = Int(max(now.timeIntervalSince(entry.createdAt), 0))
+            ageSeconds = wholeSeconds(now.timeIntervalSince(entry.createdAt))
             nextAttemptSeconds =
                 outcome == "deferred"
-                ? Int(max(entry.nextAttemptAt.timeIntervalSince(now), 0).rounded(.up)) : nil
+                ? wholeSeconds(entry.nextAttemptAt.timeIntervalSince(now).rounded(.up)) : nil
         }
     }
 }

@@ -93,6 +93,13 @@ extension DNSClientTests {
             #expect(message.answers.first?.data == .a(IPAddress("127.0.0.1")!))
         }
 
+        /// OPT's "TTL" is the extended RCODE and flags (RFC 6891): read as is.
+        @Test func optTTLIsKeptEvenWithTheHighBitSet() throws {
+            let opt: [UInt8] = [0, 0, 41, 0x04, 0xD0, 0x80, 0, 0x80, 0, 0, 0]
+            let message = try DNSMessage(decoding: packet(qd: 1, ar: 1, question + opt))
+            #expect(message.additionals.first?.ttl == 0x8000_8000)
+        }
+
         @Test func nullMXDecodesToTheRoot() throws {
             let record: [UInt8] = [0xC0, 12, 0, 15, 0, 1, 0, 0, 1, 0, 0, 3, 0, 0, 0]
             let message = try DNSMessage(decoding: packet(qd: 1, an: 1, question + record))

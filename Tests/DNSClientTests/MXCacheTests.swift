@@ -45,6 +45,8 @@ extension DNSClientTests {
         @Test func positiveTTLsAreCappedAtADay() async throws {
             try await withMockDNS { server in
                 serve(server, "forever.example", ttl: 30 * 86_400)
+                // Both families: a NODATA for AAAA would bound the answer by its SOA TTL.
+                server.setAAAA("mx.forever.example", ["::1"], ttl: 30 * 86_400)
                 let clock = ManualClock()
                 let resolver = MXResolver(
                     configuration: server.resolverConfiguration(), now: clock.now)

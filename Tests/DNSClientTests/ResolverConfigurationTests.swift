@@ -28,6 +28,19 @@ extension DNSClientTests {
             #expect(configuration.rotate)
         }
 
+        /// CRLF line ends ("\r\n" is a single Swift Character): every line still counts,
+        /// and a comment ends at its own line instead of swallowing the file.
+        @Test func crlfLineEnds() {
+            let text =
+                "# written on Windows\r\nnameserver 192.0.2.53\r\nnameserver 192.0.2.54\r\n"
+                + "options timeout:2 attempts:3\r\n"
+            let configuration = ResolverConfiguration.parse(resolvConf: text)
+            #expect(
+                configuration.nameservers.map(\.description) == ["192.0.2.53:53", "192.0.2.54:53"])
+            #expect(configuration.timeout == .seconds(2))
+            #expect(configuration.attempts == 3)
+        }
+
         @Test func defaultsWithoutNameservers() {
             let configuration = ResolverConfiguration.parse(
                 resolvConf: "options attempts:99 timeout:0\n")

@@ -132,7 +132,7 @@ struct TCPTests {
             return try await readExactly(10, from: bystander, deadline: after(2000))
         }
         let release = try await bestOf(5) {
-            let reader = Task { () -> (SocketError?, ContinuousClock.Instant) in
+            let reader = Task(executorPreference: EventLoop.shared) { () -> (SocketError?, ContinuousClock.Instant) in
                 let error = await socketError { () async throws(SocketError) in try await victim.read() }
                 return (error, ContinuousClock.now)
             }

@@ -57,7 +57,8 @@ public actor DeliveryQueue {
 
     /// Everything that happens to entries, in order: enqueued, delivered, rejected, retry
     /// scheduled, expired, store failures. Meant for one consumer; if nobody reads it, only
-    /// the newest 10,000 events are kept.
+    /// the newest 10,000 events are kept. It finishes when the queue is released (a started
+    /// runner does not keep the queue alive).
     public nonisolated let events: AsyncStream<QueueEvent>
     /// The retry schedule.
     public nonisolated let schedule: RetrySchedule
@@ -77,6 +78,11 @@ public actor DeliveryQueue {
     private var runner: Task<Void, Never>?
     private var sleeper: Task<Void, Never>?
     private var wakeRequested = false
+    /// One run (``runDue()``, ``runAll()``, the background runner's pass) at a time: the
+    /// concurrency limit counts one run's retries, and a run's list of candidates must not
+    /// go stale under another run that retries (and reschedules) the same entries.
+    private var runActive = false
+    private var runWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Creates a queue over `store`. Nothing is read until the first call that needs the
     /// entries (or ``load()``).
@@ -86,8 +92,11 @@ public actor DeliveryQueue {
     ///   - schedule: when to retry and when to give up.
     ///   - clock: the time source; ``ManualQueueClock`` in tests.
     ///   - limits: how many retries run at once, in all and per recipient domain.
-    ///   - deliver: one re-send of an entry. It must return (bound its own time); it is
-    ///     called for one entry at most once at a time.
+    ///   - deliver: one re-send of an entry. It must return (bound its own time, and end
+    ///     promptly when its task is cancelled): the queue puts no deadline on it, and a
+    ///     run, and so every later run, waits for all its retries. It is called for one
+    ///     entry at most once at a time, and must not call ``runDue()`` or ``runAll()``
+    ///     (runs take turns: that call would wait for the run that is waiting for it).
     public init(
         store: some QueueStore,
         schedule: RetrySchedule = .default,
@@ -105,6 +114,9 @@ public actor DeliveryQueue {
     }
 
     deinit {
+        // A runner still started holds the queue only weakly: end its sleep so it ends too.
+        sleeper?.cancel()
+        runner?.cancel()
         eventSink.finish()
     }
 
@@ -181,10 +193,14 @@ public actor DeliveryQueue {
     // MARK: Running
 
     /// Purges expired entries, then retries every entry that is due, once, within the
-    /// concurrency limits; returns when all those retries have ended.
+    /// concurrency limits; returns when all those retries have ended. Runs take turns: a
+    /// call made while another run (or the background runner's pass) is active waits for
+    /// it, so the limits hold for the queue as a whole and no entry is retried twice.
     @discardableResult
     public func runDue() async throws -> RunSummary {
         try await load()
+        await beginRun()
+        defer { endRun() }
         let now = clock.now
         var summary = await purge(olderThan: schedule.maxAge, now: now)
         let due = byID.values.filter { $0.nextAttemptAt <= now && !inFlight.contains($0.id) }
@@ -197,6 +213,8 @@ public actor DeliveryQueue {
     @discardableResult
     public func runAll() async throws -> RunSummary {
         try await load()
+        await beginRun()
+        defer { endRun() }
         var summary = await purge(olderThan: schedule.maxAge, now: clock.now)
         let all = byID.values.filter { !inFlight.contains($0.id) }
         summary.events += await retry(all)
@@ -215,29 +233,41 @@ public actor DeliveryQueue {
     /// the next retry or expiry is due or a new entry arrives. No polling. Idempotent.
     public func start() {
         guard runner == nil else { return }
-        runner = Task { await self.runLoop() }
+        // The runner holds the queue only during a pass, never while it sleeps: a queue
+        // dropped without stop() is freed, its deinit finishes `events`, and the runner
+        // ends instead of keeping both alive forever.
+        runner = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let sleep = await self?.runnerPass() else { return }
+                await sleep.value
+                await self?.runnerSlept(sleep)
+            }
+        }
     }
 
-    /// Stops the background runner and waits for it (retries in flight are cancelled and
-    /// end as their `deliver` closure returns).
+    /// Stops the background runner and waits for it: no retry starts after this call, and
+    /// the retries in flight are cancelled and end as their `deliver` closure returns. A
+    /// ``start()`` made while it waits starts a new runner.
     public func stop() async {
         guard let task = runner else { return }
+        runner = nil
         task.cancel()
         sleeper?.cancel()
         await task.value
-        runner = nil
     }
 
     /// Whether the background runner is running.
     public var isRunning: Bool { runner != nil }
 
-    private func runLoop() async {
+    /// One pass of the background runner: runs what is due, then returns the sleep to wait
+    /// on (until the next retry or expiry, or a wake-up); `nil` when the runner must end.
+    private func runnerPass() async -> Task<Void, Never>? {
         while !Task.isCancelled {
             wakeRequested = false
             var wake: Date
             do {
                 try await runDue()
-                if Task.isCancelled { return }
+                if Task.isCancelled { return nil }
                 if wakeRequested { continue }
                 let now = clock.now
                 wake = nextWakeDate() ?? now.addingTimeInterval(3600)
@@ -254,9 +284,14 @@ public actor DeliveryQueue {
             let sleep = Task { _ = try? await clock.sleep(until: wake) }
             sleeper = sleep
             if wakeRequested || Task.isCancelled { sleep.cancel() }
-            await sleep.value
-            sleeper = nil
+            return sleep
         }
+        return nil
+    }
+
+    private func runnerSlept(_ sleep: Task<Void, Never>) {
+        // A runner started after stop() may have its own sleeper by now.
+        if sleeper == sleep { sleeper = nil }
     }
 
     private func wakeRunner() {
@@ -265,6 +300,24 @@ public actor DeliveryQueue {
     }
 
     // MARK: Internals
+
+    /// Waits until no other run is active, then marks this one active (FIFO).
+    private func beginRun() async {
+        if !runActive {
+            runActive = true
+            return
+        }
+        // endRun hands the active mark straight to the first waiter.
+        await withCheckedContinuation { runWaiters.append($0) }
+    }
+
+    private func endRun() {
+        if runWaiters.isEmpty {
+            runActive = false
+        } else {
+            runWaiters.removeFirst().resume()
+        }
+    }
 
     /// Takes expired entries out of memory and the store, with an `expired` event each.
     private func purge(olderThan maxAge: Duration, now: Date) async -> RunSummary {
@@ -328,7 +381,10 @@ public actor DeliveryQueue {
             // Invariant: a domain with waiting entries is in `ready` (from readyHead on) or
             // in `parked`, never in both, never twice.
             func startMore() {
-                while running < maximum && readyHead < ready.count {
+                // A cancelled run (stop(), or a cancelled caller) starts nothing new: each
+                // retry started now would end at once as a deferral, burning an attempt and
+                // pushing the entry's schedule back.
+                while !Task.isCancelled && running < maximum && readyHead < ready.count {
                     let domain = ready[readyHead]
                     readyHead += 1
                     guard waiting[domain] != nil else { continue }
@@ -342,11 +398,14 @@ public actor DeliveryQueue {
                     } else {
                         ready.append(domain)
                     }
-                    guard byID[entry.id] != nil, !inFlight.contains(entry.id) else { continue }
+                    // Purged meanwhile, or (defensive) changed since it was picked: skip.
+                    guard let current = byID[entry.id], current == entry,
+                        !inFlight.contains(entry.id)
+                    else { continue }
                     inFlight.insert(entry.id)
                     inFlightByDomain[domain, default: 0] += 1
                     running += 1
-                    group.addTask { (entry, await deliver(entry)) }
+                    group.addTask { (current, await deliver(current)) }
                 }
                 if readyHead > 1024 && readyHead * 2 > ready.count {
                     ready.removeFirst(readyHead)
@@ -365,14 +424,19 @@ public actor DeliveryQueue {
                 startMore()
             }
         }
-        if !produced.isEmpty { wakeRunner() }
+        // Rescheduled entries may now be due earlier than the sleeping runner's wake time.
+        // Only a sleeping runner needs waking: one in its pass reads the schedule after the
+        // pass anyway. (Asking it for another pass at once would loop without pause on a
+        // zero-gap schedule while the clock stands still.)
+        if !produced.isEmpty { sleeper?.cancel() }
         return produced
     }
 
     /// Applies one retry's outcome to memory and the store, and emits its events.
     private func record(_ outcome: RetryOutcome, for tried: QueueEntry) async -> [QueueEvent] {
         var entry = byID[tried.id] ?? tried
-        entry.attempts += 1
+        // Saturating: a store may hand back any count (a custom store, a crafted journal).
+        entry.attempts = entry.attempts == .max ? .max : entry.attempts + 1
         let event: QueueEvent
         switch outcome {
         case .delivered:

@@ -17,7 +17,9 @@ import Synchronization
 /// - **Compacted.** When dead records (updated or removed entries) outnumber the live ones
 ///   (and there are at least ``Options/compactionMinimumDeadRecords``), the live entries
 ///   are written to `PATH.compact`, fsynced, renamed over the journal, and the directory
-///   fsynced.
+///   fsynced. A `PATH.compact` that a crash left behind is removed on open.
+/// - **Poisoned by a failed fsync.** Once a sync fails, that call and every write still
+///   queued behind it throw, and later calls throw `poisoned`: reopen to recover.
 /// - **One writer.** The journal is held under an exclusive `flock`; a second opener, in
 ///   this process or another, gets ``QueueStoreError/Code/locked``. Descriptors are opened
 ///   `O_CLOEXEC`, so child processes do not inherit the file or its lock.
@@ -131,6 +133,8 @@ public final class FileJournalQueueStore: QueueStore {
     {
         var (fd, _) = try JournalFile.openLocked(path: path)
         do throws(QueueStoreError) {
+            // A crash during a compaction leaves its temporary file; the journal is whole.
+            try JournalFile.removeLeftoverTemporary(path + ".compact")
             let bytes = try JournalFile.readAll(fd: fd, path: path)
             let header = JournalRecord.fileHeader
             // Empty, or a header cut short by a crash while creating the file: a new journal.
@@ -168,9 +172,16 @@ public final class FileJournalQueueStore: QueueStore {
                 try JournalFile.syncDirectory(of: path)
                 fileSize = image.count
                 recordCount = scan.entries.count
-            } else if report.tornTailBytes > 0 {
-                try JournalFile.truncate(fd: fd, to: scan.validEnd, path: path)
-                try JournalFile.sync(fd: fd, path: path)
+            } else {
+                if report.tornTailBytes > 0 {
+                    try JournalFile.truncate(fd: fd, to: scan.validEnd, path: path)
+                    try JournalFile.sync(fd: fd, path: path)
+                }
+                // The journal's own name may never have been synced (a crash between its
+                // creation and the directory sync, or a file made by hand), and the
+                // leftover temporary's removal should hold too: appends acknowledged
+                // from now on must not vanish with the directory entry.
+                try JournalFile.syncDirectory(of: path)
             }
             return FileJournalQueueStore(
                 path: path, options: options, io: io, fd: fd, live: scan.entries,
@@ -292,15 +303,16 @@ public final class FileJournalQueueStore: QueueStore {
     private func drain() {
         dispatchPrecondition(condition: .onQueue(io))
         while true {
-            let taken: (batch: [PendingWrite], fd: Int32, size: Int)? = state.withLock { state in
-                if state.pending.isEmpty {
-                    state.writerScheduled = false
-                    return nil
+            let taken: (batch: [PendingWrite], fd: Int32, size: Int, poisoned: QueueStoreError?)? =
+                state.withLock { state in
+                    if state.pending.isEmpty {
+                        state.writerScheduled = false
+                        return nil
+                    }
+                    let batch = state.pending
+                    state.pending = []
+                    return (batch, state.fd, state.fileSize, state.poisoned)
                 }
-                let batch = state.pending
-                state.pending = []
-                return (batch, state.fd, state.fileSize)
-            }
             guard let taken else { return }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(taken.batch.reduce(0) { $0 + $1.record.count })
@@ -310,6 +322,11 @@ public final class FileJournalQueueStore: QueueStore {
             var poison = false
             do throws(QueueStoreError) {
                 if taken.fd < 0 { throw Self.closedError(path) }
+                // Writes queued behind a failed sync are refused, not written: after a
+                // failed fsync the kernel may have dropped pages it had accepted, and the
+                // failed batch's bytes stay in the file beyond `fileSize`, so a later
+                // take-back of a failed write would cut acknowledged records.
+                if let poisoned = taken.poisoned { throw poisoned }
                 do throws(QueueStoreError) {
                     try JournalFile.writeAll(fd: taken.fd, bytes, path: path)
                 } catch {

@@ -90,8 +90,14 @@ enum JournalFile {
 
     /// Writes every byte (the descriptor is O_APPEND), retrying short writes and EINTR.
     static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws(QueueStoreError) {
+        let injected = JournalFaults.check(.write, path: path)
         let error: Int32? = bytes.withUnsafeBytes { buffer in
             var offset = 0
+            if let injected {
+                // As a full disk does: part of the data lands, then the error.
+                _ = write(fd, buffer.baseAddress, buffer.count / 2)
+                return injected
+            }
             while offset < buffer.count {
                 let count = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
                 if count < 0 {
@@ -109,6 +115,10 @@ enum JournalFile {
 
     /// `fdatasync`: the data and the size reach the disk.
     static func sync(fd: Int32, path: String) throws(QueueStoreError) {
+        if let injected = JournalFaults.check(.sync, path: path) {
+            throw QueueStoreError(
+                .ioFailed, errno: injected, "cannot fsync the queue journal \(path)")
+        }
         guard retryingEINTR({ fdatasync(fd) }) == 0 else {
             throw failure("cannot fsync the queue journal \(path)")
         }
@@ -116,6 +126,10 @@ enum JournalFile {
 
     /// Cuts the file to `size` bytes.
     static func truncate(fd: Int32, to size: Int, path: String) throws(QueueStoreError) {
+        if let injected = JournalFaults.check(.truncate, path: path) {
+            throw QueueStoreError(
+                .ioFailed, errno: injected, "cannot truncate the queue journal \(path)")
+        }
         guard retryingEINTR({ ftruncate(fd, off_t(size)) }) == 0 else {
             throw failure("cannot truncate the queue journal \(path)")
         }
@@ -124,6 +138,10 @@ enum JournalFile {
     /// `fsync` of the directory holding `path`, so a create or rename in it is durable.
     static func syncDirectory(of path: String) throws(QueueStoreError) {
         let directory = directoryName(of: path)
+        if let injected = JournalFaults.check(.syncDirectory, path: path) {
+            throw QueueStoreError(
+                .ioFailed, errno: injected, "cannot fsync the directory \(directory)")
+        }
         let fd = retryingEINTR { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard fd >= 0 else { throw failure("cannot open the directory \(directory)") }
         defer { close(fd) }
@@ -158,6 +176,14 @@ enum JournalFile {
             throw error
         }
         return fd
+    }
+
+    /// Removes a compaction's temporary file that a crash left behind (the journal itself
+    /// is whole: the rename is atomic). Only the lock holder may call it.
+    static func removeLeftoverTemporary(_ temporaryPath: String) throws(QueueStoreError) {
+        if unlink(temporaryPath) != 0 && errno != ENOENT {
+            throw failure("cannot remove the leftover \(temporaryPath)")
+        }
     }
 
     /// Hard-links `path` to `base`, or `base.1`, `base.2`... if taken: keeps the file as

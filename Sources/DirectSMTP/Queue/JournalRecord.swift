@@ -62,6 +62,17 @@ enum JournalRecord {
 
     /// The record that adds (or updates) `entry`.
     static func encode(_ kind: Kind, entry: QueueEntry) throws(QueueStoreError) -> [UInt8] {
+        // Refuse what decodeEntry would refuse: an acknowledged record that recovery then
+        // drops (and reports as damage) is an acknowledged entry lost.
+        guard !entry.id.isEmpty else {
+            throw QueueStoreError(.invalidEntry, "an entry needs a non-empty id")
+        }
+        guard entry.createdAt.timeIntervalSince1970.isFinite,
+            entry.nextAttemptAt.timeIntervalSince1970.isFinite
+        else {
+            throw QueueStoreError(
+                .invalidEntry, "entry \(entry.id) has a date that is not finite")
+        }
         let payload = encodeEntry(entry)
         guard payload.count <= maximumPayload else {
             throw QueueStoreError(

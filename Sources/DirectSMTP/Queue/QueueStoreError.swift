@@ -35,6 +35,9 @@ public struct QueueStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let closed = Code(rawValue: "closed")
         /// An entry too large to store (a record holds at most 64 MiB).
         public static let entryTooLarge = Code(rawValue: "entry-too-large")
+        /// An entry the journal could not read back: an empty identifier, or a date that
+        /// is not finite.
+        public static let invalidEntry = Code(rawValue: "invalid-entry")
     }
 
     /// The stable code.

@@ -42,16 +42,22 @@ public struct RetrySchedule: Sendable, Hashable {
     public static let `default` = RetrySchedule()
 
     /// The gap to wait after an entry's `attempts`-th try failed with a deferral.
+    ///
+    /// Total for every input: any attempt count, and fields changed after `init` to values
+    /// it would have corrected (a NaN multiplier, a cap below the first gap).
     public func delay(afterAttempts attempts: Int) -> Duration {
-        let first = firstRetry.queueSeconds
-        let cap = maxInterval.queueSeconds
+        let first = max(firstRetry.queueSeconds, 0)
+        let cap = max(maxInterval.queueSeconds, 0)
+        let factor = multiplier.isFinite ? max(multiplier, 1) : 1
         var gap = first
-        var step = 1
-        while step < attempts && gap < cap {
-            gap *= multiplier
-            step += 1
+        // first * factor^(attempts - 1) in one step: no loop over the attempt count; a
+        // result too large for a Double is +infinity, which the cap catches.
+        if attempts > 1 && factor > 1 && first > 0 && first < cap {
+            gap = first * pow(factor, Double(attempts - 1))
         }
-        return .milliseconds(Int64((min(gap, cap) * 1000).rounded()))
+        // 9e15 s (285 million years) keeps the milliseconds inside Int64.
+        let seconds = min(gap, cap, 9e15)
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     /// When the next try is due, for an entry whose `attempts`-th try was deferred at `date`.
