@@ -88,6 +88,23 @@ struct CLITests {
         #expect(world.smtp.deliveryCount == 1)
     }
 
+    @Test("send, human output: the deferred verdict first, the final outcome last, its exit code")
+    func budgetThenFinalHuman() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let run = try await runCLI([
+            "send", "--to", "slow@ok.test", "--from", "app@client.test", "--helo", "client.test",
+            "--dns", "\(world.dns.address)", "--port", "\(world.port)", "--budget", "0.5",
+        ])
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.hasPrefix("deferred (budget-exceeded, scenario 2): slow@ok.test"))
+        let final = try #require(
+            run.stdout.range(of: "accepted (accepted, scenario 6): slow@ok.test"))
+        #expect(run.stdout[final.upperBound...].contains("reply:   250"))
+        #expect(run.stdout[..<final.lowerBound].contains("the transaction goes on"))
+        #expect(world.smtp.deliveryCount == 1)
+    }
+
     @Test(
         "send --queue: a greylisted message is queued (JSON queued: true); queue run re-sends it once"
     )
