@@ -31,11 +31,16 @@ enum CoordinatorBenchmark {
             let world = try await BenchWorld.start()
             defer { world.stop() }
             var failed = false
+            // `--executor loop`: the calling tasks prefer the socket event loop's thread.
+            let executor: (any TaskExecutor)? =
+                options.string("--executor") == "loop" ? EventLoop.shared : nil
             for mode in ["send", "probe"] where only == nil || only == mode {
                 failed =
-                    try await throughput(
-                        world, mode: mode, calls: calls, concurrency: concurrency,
-                        rounds: rounds, target: target, json: json)
+                    try await withTaskExecutorPreference(executor) {
+                        try await throughput(
+                            world, mode: mode, calls: calls, concurrency: concurrency,
+                            rounds: rounds, target: target, json: json)
+                    }
                     || failed
             }
             if only == nil || only == "budget" {
