@@ -1,5 +1,9 @@
 import DirectSMTP
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// How `probe`, `send` and `demo` print outcomes: one clear line, then the deciding reply
 /// and timings (human), or one JSON object per line (`--json`); `--verbose` adds the
 /// transcript (on standard error with `--json`, so standard output stays pure JSON).
@@ -9,6 +13,9 @@ enum OutcomeOutput {
     static func print(
         _ outcome: VerificationOutcome, json: Bool, verbose: Bool, note: String? = nil
     ) {
+        // Standard output is fully buffered when it is a pipe: without a flush, `send`'s
+        // deferred line would reach a script only with the final one, at exit.
+        defer { fflush(nil) }
         if json {
             Swift.print(outcome.json)
             if verbose { for line in outcome.transcript { printError(line.description) } }
