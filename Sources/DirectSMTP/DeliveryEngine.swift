@@ -53,29 +53,37 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     /// goes on in the background; its final outcome is published on ``events`` (and, when
     /// deferred, handed to `onDeferred`). A deferred outcome returned here is handed to
     /// `onDeferred` before returning, except `budget-exceeded` (it may still succeed).
+    ///
+    /// With `awaitsTransaction` (the queue's re-sends), a transaction running at the budget
+    /// or at the caller's cancellation is waited for (its step timeouts bound it) and its
+    /// own outcome returned, with no event: a re-send answering "deferred" while its
+    /// transaction goes on and delivers would make the queue send the message again.
     func send(
         to address: String,
         domain: String,
         messageID: String,
         budget: Duration,
         onDeferred: DeferredHandler?,
+        awaitsTransaction: Bool = false,
         start: ContinuousClock.Instant = .now,
         transaction: @escaping Transaction
     ) async -> VerificationOutcome {
         let deadline = start + budget
         let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: true)
-        let work = Task {
+        let work = Task { () -> VerificationOutcome? in
             let outcome = await self.attempt(
                 address: address, domain: domain, deadline: deadline, tracker: tracker,
                 transaction: transaction)
-            if tracker.finish(outcome) {
-                var final = outcome
-                final.elapsed = start.duration(to: .now)
-                if final.status == .deferred, let onDeferred {
-                    final.queued = await onDeferred(final)
-                }
-                self.eventSink.yield(DeliveryEvent(messageID: messageID, outcome: final))
+            // `false`: the caller has this outcome already.
+            guard tracker.finish(outcome) else { return nil }
+            var final = outcome
+            final.elapsed = start.duration(to: .now)
+            if awaitsTransaction { return final }
+            if final.status == .deferred, let onDeferred {
+                final.queued = await onDeferred(final)
             }
+            self.eventSink.yield(DeliveryEvent(messageID: messageID, outcome: final))
+            return final
         }
         tracker.onAbandon {
             // The attempt can no longer start its transaction; stop its connection
@@ -87,6 +95,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             }
         }
         var outcome = await tracker.outcome(start: start, deadline: deadline)
+        if outcome.reason == .budgetExceeded, awaitsTransaction, let final = await work.value {
+            outcome = final
+        }
         if outcome.status == .deferred, outcome.reason != .budgetExceeded, let onDeferred {
             outcome.queued = await onDeferred(outcome)
         }

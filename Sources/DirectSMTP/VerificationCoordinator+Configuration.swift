@@ -40,8 +40,9 @@ extension VerificationCoordinator {
         /// How long an MX address that just timed out or refused is tried last (default 60 s;
         /// `.zero` turns the health memory off).
         public var hostHealthPenalty: Duration
-        /// The time a queued message's re-send may take (default 120 s): longer than every
-        /// step timeout together, so a retry ends with the server's verdict.
+        /// The time a queued message's re-send has to reach a server and start its
+        /// transaction (default 120 s). A transaction started is always waited for (its
+        /// step timeouts bound it): a re-send never answers "deferred" and then delivers.
         public var redeliveryBudget: Duration
         /// The clock of the probe cache and the health memory (tests inject their own);
         /// budgets always use the real `ContinuousClock`.

@@ -117,13 +117,15 @@ public final class VerificationCoordinator: Sendable {
     }
 
     /// One re-send with the redelivery budget, handing nothing to the queue (the queue
-    /// itself decides about a deferral).
+    /// itself decides about a deferral). A transaction still running at the budget or at
+    /// cancellation is waited for, so the answer is never "deferred" for a message that
+    /// then gets delivered (the queue would send it twice).
     func resend(from: EmailAddress, to: EmailAddress, data: MessageData) async
         -> VerificationOutcome
     {
         await engine.send(
             to: to.description, domain: to.domain, messageID: data.messageID,
-            budget: configuration.redeliveryBudget, onDeferred: nil,
+            budget: configuration.redeliveryBudget, onDeferred: nil, awaitsTransaction: true,
             transaction: { await SessionResult($0.session.send(from: from, to: to, data: data)) })
     }
 }

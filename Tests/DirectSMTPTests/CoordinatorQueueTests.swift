@@ -63,3 +63,52 @@ struct CoordinatorQueueTests {
         #expect(await coordinator.redeliver(entry) == .rejected(reason: "recipient-rejected"))
     }
 }
+
+/// A queued message's re-send must report what really happened to it: if it says
+/// "deferred" while its transaction goes on and delivers, the queue sends it again.
+@Suite("Coordinator re-send never leaves a transaction behind", .serialized, .timeLimit(.minutes(1)))
+struct CoordinatorRedeliveryTests {
+    private func slowEntry() throws -> QueueEntry {
+        let data = try welcome("slow@ok.test").encoded()
+        return QueueEntry(
+            from: "app@client.test", to: "slow@ok.test", data: data.bytes,
+            messageID: data.messageID, createdAt: .now, nextAttemptAt: .now)
+    }
+
+    @Test("A re-send outliving the redelivery budget waits for the server's verdict")
+    func redeliveryBudgetEndsInsideTransaction() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        var configuration = world.configuration()
+        configuration.redeliveryBudget = .milliseconds(500)  // RCPT answers after 2 s
+        let coordinator = try VerificationCoordinator(configuration: configuration)
+        let outcome = await coordinator.redeliver(try slowEntry())
+        #expect(outcome == .delivered)
+        #expect(world.smtp.deliveryCount == 1)
+    }
+
+    @Test("A re-send cancelled inside its transaction (queue.stop()) still reports delivered")
+    func cancelledInsideTransaction() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let coordinator = try world.coordinator()
+        let entry = try slowEntry()
+        let task = Task { await coordinator.redeliver(entry) }
+        try await Task.sleep(for: .milliseconds(500))  // inside RCPT by now
+        task.cancel()
+        let outcome = await task.value
+        #expect(outcome == .delivered, "the queue would send it again")
+        #expect(world.smtp.deliveryCount == 1)
+    }
+
+    @Test("Re-sends publish no events: those are for send's own callers")
+    func noEventsFromRedelivery() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        var configuration = world.configuration()
+        configuration.redeliveryBudget = .milliseconds(500)
+        let coordinator = try VerificationCoordinator(configuration: configuration)
+        _ = await coordinator.redeliver(try slowEntry())
+        #expect(await firstEvent(of: coordinator, within: .seconds(3)) == nil)
+    }
+}
