@@ -1,14 +1,83 @@
 import DirectSMTP
 
 /// `send --queue PATH`: the durable journal queue a deferred message goes into.
+///
+/// The journal takes one writer at a time (an exclusive lock), and another `send` or a
+/// `queue run` may hold it. So `send` holds it only to store a deferred message, for a
+/// moment: it checks the journal before sending (a path that cannot be a journal is a
+/// usage problem found before any traffic), then lets it go; a deferral opens it again,
+/// waiting up to ``lockWait`` for another holder, appends, and closes.
 enum SendQueue {
-    /// Opens (or creates) the journal at `path` and attaches a queue over it to
-    /// `coordinator`; its retries re-send through the coordinator.
+    /// How long storing a deferred message waits for a journal held elsewhere.
+    static let lockWait: Duration = .seconds(3)
+
+    /// Checks that `path` can be opened as a journal (creating it if needed; a journal
+    /// locked by someone else passes), then attaches a queue over it to `coordinator`.
     static func attach(path: String, to coordinator: VerificationCoordinator) async throws {
-        let store = try await FileJournalQueueStore.open(path: path)
-        let queue = DeliveryQueue(store: store) { [coordinator] entry in
+        do {
+            let store = try await FileJournalQueueStore.open(path: path)
+            await store.close()
+        } catch let error as QueueStoreError where error.code == .locked {
+            // Someone else writes it now; storing waits for them if it comes to that.
+        }
+        let queue = DeliveryQueue(store: BrieflyOpenedJournal(path: path, lockWait: lockWait)) {
+            [coordinator] entry in
             await coordinator.redeliver(entry)
         }
         coordinator.attach(queue)
+    }
+}
+
+/// A journal opened for each operation and closed right after, so the lock is held only
+/// while a record is written; a lock held elsewhere is waited for, up to `lockWait`.
+private struct BrieflyOpenedJournal: QueueStore {
+    let path: String
+    let lockWait: Duration
+
+    func load() async throws -> [QueueEntry] {
+        // `send` only adds: nothing it stores depends on what is there already.
+        []
+    }
+
+    func add(_ entry: QueueEntry) async throws {
+        try await withJournal { try await $0.add(entry) }
+    }
+
+    func update(_ entry: QueueEntry) async throws {
+        try await withJournal { try await $0.update(entry) }
+    }
+
+    func remove(id: String) async throws {
+        try await withJournal { try await $0.remove(id: id) }
+    }
+
+    private func withJournal(_ body: (FileJournalQueueStore) async throws -> Void)
+        async throws
+    {
+        let deadline = ContinuousClock.now + lockWait
+        let store: FileJournalQueueStore
+        while true {
+            do {
+                store = try await FileJournalQueueStore.open(path: path)
+                break
+            } catch let error as QueueStoreError where error.code == .locked {
+                guard ContinuousClock.now < deadline else {
+                    printError("directsmtp send: the queue \(path) stayed locked; not queued")
+                    throw error
+                }
+                try await Task.sleep(for: .milliseconds(25))
+            } catch {
+                printError("directsmtp send: cannot store in the queue \(path): \(error)")
+                throw error
+            }
+        }
+        do {
+            try await body(store)
+        } catch {
+            await store.close()
+            printError("directsmtp send: cannot store in the queue \(path): \(error)")
+            throw error
+        }
+        await store.close()
     }
 }

@@ -1,0 +1,74 @@
+import DirectSMTP
+import Foundation
+import Testing
+
+/// `send --queue PATH` beside another holder of the journal (a second `send`, a running
+/// `queue run`): the journal is taken only to store a deferred message, and only briefly.
+@Suite("directsmtp send --queue beside another holder", .serialized, .timeLimit(.minutes(1)))
+struct CLISendQueueTests {
+    private func journalPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent(
+            "directsmtp-sendqueue-\(UUID().uuidString).journal"
+        ).path
+    }
+
+    private func send(_ to: String, _ world: MockWorld, queue: String) async throws -> CLIRun {
+        try await runCLI([
+            "send", "--to", to, "--from", "app@client.test", "--helo", "client.test",
+            "--dns", "\(world.dns.address)", "--port", "\(world.port)", "--queue", queue, "--json",
+        ])
+    }
+
+    @Test("A journal held elsewhere does not stop an accepted send")
+    func lockedJournalStillSends() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let path = journalPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let holder = try await FileJournalQueueStore.open(path: path)
+        let run = try await send("user@ok.test", world, queue: path)
+        await holder.close()
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains(#""reason":"accepted""#))
+        #expect(world.smtp.deliveryCount == 1)
+    }
+
+    @Test("A deferred send waits a moment for a journal held elsewhere, then stores it")
+    func waitsForTheLock() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let path = journalPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let holder = try await FileJournalQueueStore.open(path: path)
+        let release = Task {
+            try? await Task.sleep(for: .milliseconds(700))
+            await holder.close()
+        }
+        let run = try await send("grey@ok.test", world, queue: path)
+        await release.value
+        #expect(run.status == 75, "\(run)")
+        #expect(run.stdout.contains(#""queued":true"#), "\(run)")
+        let store = try await FileJournalQueueStore.open(path: path)
+        let entries = try await store.load()
+        await store.close()
+        #expect(entries.map(\.to) == ["grey@ok.test"])
+    }
+
+    @Test("Two sends at once with one queue: both go out, both deferrals are stored")
+    func concurrentSends() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let path = journalPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        async let first = send("grey@ok.test", world, queue: path)
+        async let second = send("grey@ok.test", world, queue: path)
+        let runs = try await [first, second]
+        for run in runs {
+            #expect(run.status == 75, "\(run)")
+            #expect(run.stdout.contains(#""queued":true"#), "\(run)")
+        }
+        let store = try await FileJournalQueueStore.open(path: path)
+        #expect(try await store.load().count == 2)
+        await store.close()
+    }
+}
