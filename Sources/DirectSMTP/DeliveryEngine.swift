@@ -133,9 +133,14 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             return (tracker, true)
         }
         if isNew {
+            // The attempt is shared and outlives its callers' budgets, so the first caller's
+            // deadline must not cut its DNS lookup short: a probe joining with a longer
+            // budget would get dns-unavailable early, and the cache would never fill. The
+            // resolver bounds its own lookups.
+            let lookupDeadline = max(deadline, start + Self.detachedLookupLimit)
             Task {
                 let outcome = await self.attempt(
-                    address: address, domain: domain, deadline: deadline, tracker: tracker,
+                    address: address, domain: domain, deadline: lookupDeadline, tracker: tracker,
                     transaction: transaction)
                 self.probeCache.store(outcome, for: key)
                 _ = self.probesInFlight.withLock { $0.removeValue(forKey: flightKey) }
@@ -144,6 +149,10 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         }
         return await tracker.outcome(start: start, deadline: deadline)
     }
+
+    /// How long a probe attempt's DNS lookup may take once no caller waits for it any
+    /// more: the resolver's own cap on a lookup.
+    static var detachedLookupLimit: Duration { .seconds(120) }
 
     // MARK: The attempt
 

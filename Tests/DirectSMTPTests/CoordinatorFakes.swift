@@ -13,32 +13,44 @@ final class ManualClock: Sendable {
     var function: @Sendable () -> ContinuousClock.Instant { { [self] in now() } }
 }
 
-/// An MX lookup with a fixed answer after a delay (cancellable), counting its calls.
+/// An MX lookup with a fixed answer after a delay (cancellable), counting its calls. With
+/// `honorsDeadline`, it gives up at the caller's deadline as the real resolver does.
 final class FakeLookup: MailExchangerLookup {
     let answer: MailExchangerLookupResult
     let delay: Duration
+    let honorsDeadline: Bool
     let calls = Atomic<Int>(0)
 
-    init(_ answer: MailExchangerLookupResult, delay: Duration = .zero) {
+    init(_ answer: MailExchangerLookupResult, delay: Duration = .zero, honorsDeadline: Bool = false)
+    {
         self.answer = answer
         self.delay = delay
+        self.honorsDeadline = honorsDeadline
     }
 
     /// MX hosts named mxN with one IPv4 loopback address each, e.g. (10, "127.0.0.11").
-    convenience init(hosts: [(preference: Int, ip: String)], delay: Duration = .zero) {
+    convenience init(
+        hosts: [(preference: Int, ip: String)], delay: Duration = .zero,
+        honorsDeadline: Bool = false
+    ) {
         self.init(
             .found(
                 hosts.enumerated().map { index, host in
                     MailExchanger(
                         name: "mx\(index + 1).example.com", preference: host.preference,
                         addresses: [IPAddress(host.ip)!])
-                }), delay: delay)
+                }), delay: delay, honorsDeadline: honorsDeadline)
     }
 
     func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async
         -> MailExchangerLookupResult
     {
         calls.add(1, ordering: .relaxed)
+        let answerAt = ContinuousClock.now + delay
+        if honorsDeadline, deadline < answerAt {
+            try? await Task.sleep(until: deadline)
+            return .dnsUnavailable("no DNS answer before the deadline")
+        }
         if delay > .zero {
             do { try await Task.sleep(for: delay) } catch { return .dnsUnavailable("cancelled") }
         }

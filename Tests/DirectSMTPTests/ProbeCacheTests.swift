@@ -61,6 +61,22 @@ struct ProbeCacheTests {
         #expect(engine.lookup.calls.load(ordering: .relaxed) == 1)
     }
 
+    @Test("A probe joining one in flight keeps its own, longer budget: DNS is not cut at the first's")
+    func joinerKeepsItsBudget() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(
+                hosts: [(10, "127.0.0.11")], delay: .milliseconds(300), honorsDeadline: true),
+            servers: ["127.0.0.11": .healthy], probeCache: ProbeCachePolicy())
+        let hurried = Task { await engine.probe(budget: .milliseconds(100)) }
+        try? await Task.sleep(for: .milliseconds(20))
+        let patient = await engine.probe(budget: .seconds(3))
+        #expect(await hurried.value.reason == .dnsUnavailable)
+        #expect(patient.reason == .accepted, "\(patient.detail ?? "")")
+        #expect(engine.lookup.calls.load(ordering: .relaxed) == 1)
+        // The attempt outlived the first caller's budget and filled the cache.
+        #expect(await engine.probe(budget: .milliseconds(100)).fromCache)
+    }
+
     @Test("At most the destination's concurrency limit of attempts run at once")
     func destinationLimit() async {
         let engine = FakeEngine(
