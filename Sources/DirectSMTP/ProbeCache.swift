@@ -45,9 +45,15 @@ final class ProbeCache: Sendable {
         var expires: ContinuousClock.Instant
     }
 
+    private struct Table {
+        var entries: [String: Entry] = [:]
+        /// Full-table sweeps so far (for tests: they must stay rare).
+        var sweeps = 0
+    }
+
     private let policy: ProbeCachePolicy
     private let clock: @Sendable () -> ContinuousClock.Instant
-    private let entries = Mutex<[String: Entry]>([:])
+    private let table = Mutex(Table())
 
     init(policy: ProbeCachePolicy, clock: @escaping @Sendable () -> ContinuousClock.Instant) {
         self.policy = policy
@@ -64,33 +70,47 @@ final class ProbeCache: Sendable {
     /// A fresh cached outcome for `key`, if any.
     func outcome(for key: String) -> VerificationOutcome? {
         let now = clock()
-        return entries.withLock { table in
-            guard let entry = table[key] else { return nil }
+        return table.withLock { table in
+            guard let entry = table.entries[key] else { return nil }
             if entry.expires <= now {
-                table[key] = nil
+                table.entries[key] = nil
                 return nil
             }
             return entry.outcome
         }
     }
 
-    /// Remembers `outcome` if the policy says so.
+    /// Remembers `outcome` if the policy says so. A full cache drops its expired entries
+    /// and, if still full, an eighth of its capacity at once: one sweep of the table per
+    /// capacity/8 new addresses, never one per store (a full cache of fresh entries cost
+    /// every new probe a copy of the whole table, under the lock all probes take).
     func store(_ outcome: VerificationOutcome, for key: String) {
         guard let ttl = policy.ttl(for: outcome.reason), policy.capacity > 0 else { return }
         let now = clock()
-        entries.withLock { table in
-            if table.count >= policy.capacity, table[key] == nil {
-                table = table.filter { $0.value.expires > now }
-                while table.count >= policy.capacity, let any = table.keys.first {
-                    table[any] = nil
+        table.withLock { table in
+            if table.entries.count >= policy.capacity, table.entries[key] == nil {
+                table.sweeps += 1
+                table.entries = table.entries.filter { $0.value.expires > now }
+                let room = max(1, policy.capacity / 8)
+                let excess = table.entries.count - (policy.capacity - room)
+                if excess > 0 {
+                    for victim in Array(table.entries.keys.prefix(excess)) {
+                        table.entries[victim] = nil
+                    }
                 }
             }
-            table[key] = Entry(outcome: outcome, expires: now + ttl)
+            table.entries[key] = Entry(outcome: outcome, expires: now + ttl)
         }
     }
 
     /// Forgets everything.
     func removeAll() {
-        entries.withLock { $0.removeAll() }
+        table.withLock { $0.entries.removeAll() }
     }
+
+    /// Addresses remembered now (expired ones included until touched or swept).
+    var count: Int { table.withLock { $0.entries.count } }
+
+    /// Full-table sweeps made so far.
+    var sweeps: Int { table.withLock { $0.sweeps } }
 }

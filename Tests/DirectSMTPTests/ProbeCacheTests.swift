@@ -77,6 +77,20 @@ struct ProbeCacheTests {
         #expect(await engine.probe(budget: .milliseconds(100)).fromCache)
     }
 
+    @Test("A full cache of fresh entries stays bounded and sweeps itself rarely, not on every store")
+    func boundedAndAmortized() {
+        let cache = ProbeCache(
+            policy: ProbeCachePolicy(capacity: 80), clock: ManualClock().function)
+        for index in 0..<800 {
+            cache.store(
+                VerificationOutcome(reason: .accepted, address: "u\(index)@example.com"),
+                for: "u\(index)@example.com")
+            #expect(cache.count <= 80)
+        }
+        #expect(cache.outcome(for: "u799@example.com") != nil, "the newest is kept")
+        #expect(cache.sweeps <= 800 / 10, "\(cache.sweeps) sweeps of the whole table")
+    }
+
     @Test("At most the destination's concurrency limit of attempts run at once")
     func destinationLimit() async {
         let engine = FakeEngine(
