@@ -187,17 +187,26 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             }
             tracker.beginConnecting(dnsTook: dnsTook)
         }
+        var unusable: String?
         let candidates = health.ordered(
             hosts.flatMap { host in
                 host.addresses.compactMap { ip in
-                    (try? SocketAddress(ip, port: settings.smtpPort)).map {
-                        RaceCandidate(host: host, address: $0)
+                    do {
+                        return RaceCandidate(
+                            host: host, address: try SocketAddress(ip, port: settings.smtpPort))
+                    } catch {
+                        unusable = "cannot connect to \(ip) port \(settings.smtpPort): \(error)"
+                        return nil
                     }
                 }
             })
         guard !candidates.isEmpty else {
+            // DNS named hosts with addresses (the lookup never hands over a host without
+            // one): if none can be dialled, the fault is ours (the SMTP port setting),
+            // never the domain's, so deferred, not no-mail-server.
             return VerificationOutcome(
-                reason: .noMailServer, address: address, detail: "no MX host has an address",
+                reason: hosts.isEmpty ? .noMailServer : .noReachableHost, address: address,
+                detail: hosts.isEmpty ? "no MX host has an address" : unusable,
                 timings: timings)
         }
 

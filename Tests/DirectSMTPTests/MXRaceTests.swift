@@ -198,4 +198,17 @@ struct MXRaceTests {
             engine.dialer.snapshot.opened.dropFirst(before).first == "127.0.0.11",
             "the primary was tried first again")
     }
+
+    @Test("MX hosts that cannot be dialled (a bad SMTP port setting): deferred, never no-mail-server")
+    func undialableIsNotNoMailServer() async {
+        var settings = EngineSettings()
+        settings.smtpPort = 70_000
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            dialer: FakeDialer(["127.0.0.11": .healthy]), settings: settings)
+        let outcome = await engine.send()
+        #expect(outcome.reason == .noReachableHost, "\(outcome.json)")
+        #expect(outcome.status == .deferred)
+        #expect(outcome.detail?.contains("70000") == true)
+    }
 }
