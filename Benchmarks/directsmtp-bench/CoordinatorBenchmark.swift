@@ -28,6 +28,11 @@ enum CoordinatorBenchmark {
             let target = try options.string("--target").map {
                 try SocketAddress(parsing: $0, defaultPort: 25)
             }
+            // The benchmark floods its target: loopback only (team rule), never a real host.
+            if let target, !(target.ip.hasPrefix("127.") || target.ip == "::1") {
+                print("coordinator: --target must be a loopback address (127.0.0.0/8 or ::1)")
+                return 64
+            }
             let world = try await BenchWorld.start()
             defer { world.stop() }
             var failed = false
