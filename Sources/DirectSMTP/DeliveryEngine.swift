@@ -27,9 +27,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let health: HostHealthMemory
     let probeCache: ProbeCache
     let limiter: DestinationLimiter
-    /// Final outcomes of sends that outlived their call.
-    let events: AsyncStream<DeliveryEvent>
-    private let eventSink: AsyncStream<DeliveryEvent>.Continuation
+    /// Final outcomes of sends that outlived their call, to every subscriber.
+    let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
     private let probesInFlight = Mutex<[String: AttemptTracker]>([:])
 
     init(lookup: Lookup, dialer: Dialer, settings: EngineSettings) {
@@ -39,13 +38,15 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         self.health = HostHealthMemory(penalty: settings.healthPenalty, clock: settings.clock)
         self.probeCache = ProbeCache(policy: settings.probeCache, clock: settings.clock)
         self.limiter = DestinationLimiter(limit: settings.concurrencyPerDestination)
-        (events, eventSink) = AsyncStream.makeStream(
-            of: DeliveryEvent.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
     deinit {
-        eventSink.finish()
+        eventHub.finish()
     }
+
+    /// A new stream of the final outcomes of sends that outlived their call (see
+    /// ``EventHub``: cancelling one consumer ends only its own stream).
+    var events: AsyncStream<DeliveryEvent> { eventHub.subscribe() }
 
     // MARK: Send
 
@@ -82,7 +83,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             if final.status == .deferred, let onDeferred {
                 final.queued = await onDeferred(final)
             }
-            self.eventSink.yield(DeliveryEvent(messageID: messageID, outcome: final))
+            self.eventHub.publish(DeliveryEvent(messageID: messageID, outcome: final))
             return final
         }
         tracker.onAbandon {

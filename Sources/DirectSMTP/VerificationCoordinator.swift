@@ -80,7 +80,13 @@ public final class VerificationCoordinator: Sendable {
     }
 
     /// Final outcomes of sends that returned `deferred(budget-exceeded)` while their
-    /// transaction went on. One consumer; the newest 10,000 are kept if nobody reads.
+    /// transaction went on.
+    ///
+    /// Each access subscribes anew: the stream gets every event published from then on
+    /// (the first subscriber after a quiet spell also gets the events published while
+    /// nobody listened, the newest 10,000). Cancelling the task that iterates one stream
+    /// ends that stream only; access `events` again to listen again. Several streams may
+    /// be iterated at once; each gets every event.
     public var events: AsyncStream<DeliveryEvent> { engine.events }
 
     /// Sends `message` to `message.to`'s MX server within `budget` (default
