@@ -30,14 +30,17 @@ extension VerificationCoordinator {
 
     /// One re-send of a queued message: re-resolve, race, send, with
     /// ``Configuration/redeliveryBudget``. For ``DeliveryQueue``'s `deliver`.
+    ///
+    /// Cancellation (``DeliveryQueue/stop()``) ends it at once before a transaction has
+    /// started; a transaction already running is waited for (its step timeouts bound it),
+    /// because answering "deferred" while it goes on to deliver would send the message twice.
     public func redeliver(_ entry: QueueEntry) async -> RetryOutcome {
-        let from: EmailAddress
-        let to: EmailAddress
-        do {
-            from = try EmailAddress(entry.from)
-            to = try EmailAddress(entry.to)
-        } catch {
-            // A stored address no longer valid can never be delivered.
+        // A stored address no longer valid can never be delivered: rejected, for the side
+        // it concerns.
+        guard let from = try? EmailAddress(entry.from) else {
+            return .rejected(reason: OutcomeReason.senderRejected.rawValue)
+        }
+        guard let to = try? EmailAddress(entry.to) else {
             return .rejected(reason: OutcomeReason.recipientRejected.rawValue)
         }
         let data = MessageData(

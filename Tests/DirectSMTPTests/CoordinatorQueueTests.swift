@@ -101,6 +101,23 @@ struct CoordinatorRedeliveryTests {
         #expect(world.smtp.deliveryCount == 1)
     }
 
+    @Test(
+        "A stored address no longer valid ends the entry, rejected for its side",
+        arguments: [
+            ("bad address@client.test", "user@ok.test", "sender-rejected"),
+            ("app@client.test", "no at sign", "recipient-rejected"),
+        ])
+    func invalidStoredAddress(from: String, to: String, reason: String) async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let coordinator = try world.coordinator()
+        let entry = QueueEntry(
+            from: from, to: to, data: Array("Subject: x\r\n\r\nx\r\n".utf8),
+            messageID: "<x@client.test>", createdAt: .now, nextAttemptAt: .now)
+        #expect(await coordinator.redeliver(entry) == .rejected(reason: reason))
+        #expect(world.smtp.connectionCount == 0)
+    }
+
     @Test("Re-sends publish no events: those are for send's own callers")
     func noEventsFromRedelivery() async throws {
         let world = try await MockWorld.start()
