@@ -99,7 +99,11 @@ final class ProbeCache: Sendable {
                     }
                 }
             }
-            table.entries[key] = Entry(outcome: outcome, expires: now + ttl)
+            // Without the transcript: a cached answer involved no conversation, and a
+            // probe's transcript (a dozen lines) would make a full cache weigh ~150 MB.
+            var kept = outcome
+            kept.transcript = []
+            table.entries[key] = Entry(outcome: kept, expires: now + ttl)
         }
     }
 

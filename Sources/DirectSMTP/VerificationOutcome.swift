@@ -39,7 +39,8 @@ public struct VerificationOutcome: Sendable, Hashable {
     /// Per-phase durations (DNS, connect, greeting, EHLO, MAIL, RCPT, DATA, end of data)
     /// of the phases that ran.
     public var timings: [TimingPhase: Duration]
-    /// The SMTP conversation(s), credentials redacted; several hosts when raced.
+    /// The SMTP conversation(s), credentials redacted; several hosts when raced. Empty
+    /// when ``fromCache``: the cache keeps no transcripts.
     public var transcript: [TranscriptLine]
     /// `true` when a probe was answered from the probe outcome cache.
     public var fromCache: Bool

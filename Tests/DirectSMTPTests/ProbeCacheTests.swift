@@ -12,10 +12,14 @@ struct ProbeCacheTests {
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]), servers: ["127.0.0.11": .healthy],
             probeCache: ProbeCachePolicy(positiveTTL: .seconds(600), negativeTTL: .seconds(60)),
             clock: clock)
-        #expect(await engine.probe().fromCache == false)
+        let fresh = await engine.probe()
+        #expect(fresh.fromCache == false)
+        #expect(!fresh.transcript.isEmpty)
         let cached = await engine.probe("user@EXAMPLE.com")
         #expect(cached.fromCache)
         #expect(cached.reason == .accepted)
+        #expect(cached.reply == fresh.reply && cached.mx == fresh.mx)
+        #expect(cached.transcript.isEmpty, "the cache keeps no transcripts (bounded memory)")
         #expect(engine.dialer.snapshot.transactions.count == 1)
         clock.advance(by: .seconds(601))
         #expect(await engine.probe().fromCache == false)
