@@ -9,6 +9,7 @@ final class HostHealthMemory: Sendable {
     private let capacity: Int
     private let clock: @Sendable () -> ContinuousClock.Instant
     private let penalized = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let sweepCount = Mutex(0)
 
     init(
         penalty: Duration, capacity: Int = 10_000,
@@ -23,14 +24,29 @@ final class HostHealthMemory: Sendable {
     func markUnhealthy(_ ip: String) {
         guard penalty > .zero else { return }
         let now = clock()
-        penalized.withLock { table in
-            if table.count >= capacity {
+        let swept = penalized.withLock { table -> Bool in
+            var swept = false
+            if table.count >= capacity, table[ip] == nil {
+                // Expired entries out, and if still full an eighth of the capacity: one
+                // sweep per capacity/8 new addresses, not a copy of the table on each.
+                swept = true
                 table = table.filter { $0.value > now }
-                if table.count >= capacity, let any = table.keys.first { table[any] = nil }
+                let excess = table.count - (capacity - max(1, capacity / 8))
+                if excess > 0 {
+                    for victim in Array(table.keys.prefix(excess)) { table[victim] = nil }
+                }
             }
             table[ip] = now + penalty
+            return swept
         }
+        if swept { sweepCount.withLock { $0 += 1 } }
     }
+
+    /// Addresses remembered now (expired ones included until swept).
+    var count: Int { penalized.withLock { $0.count } }
+
+    /// Full-table sweeps made so far.
+    var sweeps: Int { sweepCount.withLock { $0 } }
 
     /// `ip` just completed EHLO: forget any penalty.
     func markHealthy(_ ip: String) {

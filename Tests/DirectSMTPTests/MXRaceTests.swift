@@ -211,4 +211,16 @@ struct MXRaceTests {
         #expect(outcome.status == .deferred)
         #expect(outcome.detail?.contains("70000") == true)
     }
+
+    @Test("Health memory full of fresh penalties stays bounded and sweeps itself rarely")
+    func healthMemoryBounded() {
+        let clock = ManualClock()
+        let memory = HostHealthMemory(penalty: .seconds(60), capacity: 80, clock: clock.function)
+        for index in 0..<800 {
+            memory.markUnhealthy("10.0.\(index / 256).\(index % 256)")
+            #expect(memory.count <= 80)
+        }
+        #expect(memory.isUnhealthy("10.0.3.31"), "the newest is kept")
+        #expect(memory.sweeps <= 800 / 10, "\(memory.sweeps) sweeps of the whole table")
+    }
 }
