@@ -47,8 +47,14 @@ func runCLIStreaming(_ arguments: [String], limit: Duration = .seconds(20)) asyn
     return try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {
             let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
+            // At a low CPU priority, as runCLI: the socket suites beside it time deadlines.
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/nice") {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
+                process.arguments = ["-n", "19", executable.path] + arguments
+            } else {
+                process.executableURL = executable
+                process.arguments = arguments
+            }
             let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
