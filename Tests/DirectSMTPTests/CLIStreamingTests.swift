@@ -38,14 +38,14 @@ struct StreamedLine: Sendable {
 }
 
 /// Runs `directsmtp` and records when each line of its standard output arrived (the
-/// blocking reads run on a Dispatch thread, never on the cooperative pool).
+/// blocking reads run on a thread of their own, as `runCLI`'s).
 func runCLIStreaming(_ arguments: [String], limit: Duration = .seconds(20)) async throws
     -> [StreamedLine]
 {
     let executable = try directsmtpExecutable()
     let (seconds, _) = limit.components
     return try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
+        let thread = Thread {
             let process = Process()
             // At a low CPU priority, as runCLI: the socket suites beside it time deadlines.
             if FileManager.default.isExecutableFile(atPath: "/usr/bin/nice") {
@@ -85,5 +85,6 @@ func runCLIStreaming(_ arguments: [String], limit: Duration = .seconds(20)) asyn
             process.waitUntilExit()
             continuation.resume(returning: lines)
         }
+        thread.start()
     }
 }

@@ -194,15 +194,17 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 /// Runs `directsmtp` with `arguments`, killing it after `limit`. The blocking wait runs on
-/// a Dispatch thread, never on the cooperative pool.
+/// a thread of its own, never on the cooperative pool nor on Dispatch's global queues.
 func runCLI(_ arguments: [String], limit: Duration = .seconds(20)) async throws -> CLIRun {
     let executable = try directsmtpExecutable()
     let (seconds, _) = limit.components
     // Everything blocking, the spawn included (it may close thousands of descriptors
-    // while the calling thread waits), runs on a Dispatch thread, never on the
-    // cooperative pool that the suites beside this one time their deadlines on.
+    // while the calling thread waits), runs on a thread of its own: on Linux the
+    // cooperative pool is built on Dispatch's global queues, so a blocked Dispatch
+    // worker starves the suites beside this one, which time their deadlines, for
+    // seconds at a time.
     return try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
+        let thread = Thread {
             let process = Process()
             // At a lower CPU priority, for the same reason.
             if FileManager.default.isExecutableFile(atPath: "/usr/bin/nice") {
@@ -234,5 +236,6 @@ func runCLI(_ arguments: [String], limit: Duration = .seconds(20)) async throws 
                     stdout: String(decoding: stdout, as: UTF8.self),
                     stderr: String(decoding: stderr, as: UTF8.self)))
         }
+        thread.start()
     }
 }
