@@ -7,7 +7,9 @@ import Testing
 /// must arrive when the budget ends, not when the process exits.
 @Suite("directsmtp send, streamed", .serialized, .timeLimit(.minutes(1)))
 struct CLIStreamingTests {
-    @Test("send --json through a pipe: the budget-exceeded line arrives at the budget, the final one later")
+    @Test(
+        "send --json through a pipe: the budget-exceeded line arrives at the budget, the final one later"
+    )
     func deferredLineIsNotBuffered() async throws {
         // The reply after the final dot comes 4 s after it (the CLI waits 5 s for it); the
         // budget is 2.5 s. An address literal keeps DNS out of the way, and the margins are

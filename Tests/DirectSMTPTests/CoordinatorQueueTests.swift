@@ -66,7 +66,8 @@ struct CoordinatorQueueTests {
 
 /// A queued message's re-send must report what really happened to it: if it says
 /// "deferred" while its transaction goes on and delivers, the queue sends it again.
-@Suite("Coordinator re-send never leaves a transaction behind", .serialized, .timeLimit(.minutes(1)))
+@Suite(
+    "Coordinator re-send never leaves a transaction behind", .serialized, .timeLimit(.minutes(1)))
 struct CoordinatorRedeliveryTests {
     /// A message to a recipient whose RCPT is answered after 4 s, at an address literal
     /// (no DNS in the way, whatever the machine's load).

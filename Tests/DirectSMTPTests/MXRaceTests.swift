@@ -199,7 +199,8 @@ struct MXRaceTests {
             "the primary was tried first again")
     }
 
-    @Test("MX hosts that cannot be dialled (a bad SMTP port setting): deferred, never no-mail-server")
+    @Test(
+        "MX hosts that cannot be dialled (a bad SMTP port setting): deferred, never no-mail-server")
     func undialableIsNotNoMailServer() async {
         var settings = EngineSettings()
         settings.smtpPort = 70_000

@@ -65,7 +65,8 @@ struct ProbeCacheTests {
         #expect(engine.lookup.calls.load(ordering: .relaxed) == 1)
     }
 
-    @Test("A probe joining one in flight keeps its own, longer budget: DNS is not cut at the first's")
+    @Test(
+        "A probe joining one in flight keeps its own, longer budget: DNS is not cut at the first's")
     func joinerKeepsItsBudget() async {
         let engine = FakeEngine(
             lookup: FakeLookup(
@@ -81,7 +82,8 @@ struct ProbeCacheTests {
         #expect(await engine.probe(budget: .milliseconds(100)).fromCache)
     }
 
-    @Test("A full cache of fresh entries stays bounded and sweeps itself rarely, not on every store")
+    @Test(
+        "A full cache of fresh entries stays bounded and sweeps itself rarely, not on every store")
     func boundedAndAmortized() {
         let cache = ProbeCache(
             policy: ProbeCachePolicy(capacity: 80), clock: ManualClock().function)
