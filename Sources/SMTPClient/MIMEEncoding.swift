@@ -112,8 +112,11 @@ enum MIMEEncoding {
         var words: [String] = []
         var chunk: [UInt8] = []
         // 75 - len("=?UTF-8?B??=") = 63 base64 characters = 45 bytes of text (as 15 groups).
-        for character in text {
-            let bytes = Array(String(character).utf8)
+        // Split between Unicode scalars, not Characters: a grapheme cluster can be any
+        // length (combining marks, emoji sequences), a scalar is at most 4 bytes, and
+        // RFC 2047 §5 only forbids splitting an encoded character.
+        for scalar in text.unicodeScalars {
+            let bytes = Array(String(scalar).utf8)
             if chunk.count + bytes.count > 45, !chunk.isEmpty {
                 words.append("=?UTF-8?B?\(Base64.encode(chunk))?=")
                 chunk = []
@@ -172,12 +175,24 @@ enum MIMEEncoding {
             return encodedWords(cleaned, firstLineUsed: nameLength + 2)
         }
         let plain = cleaned.utf8.allSatisfy { EmailAddress.isAtext($0) || $0 == 0x20 }
-        if plain { return cleaned }
-        var quoted = "\""
-        for scalar in cleaned.unicodeScalars {
-            if scalar == "\"" || scalar == "\\" { quoted += "\\" }
-            quoted.unicodeScalars.append(scalar)
+        var phrase = cleaned
+        if !plain {
+            phrase = "\""
+            for scalar in cleaned.unicodeScalars {
+                if scalar == "\"" || scalar == "\\" { phrase += "\\" }
+                phrase.unicodeScalars.append(scalar)
+            }
+            phrase += "\""
         }
-        return quoted + "\""
+        // The phrase is written unfolded, and the address (up to 254 bytes) follows it on
+        // the same line: past this length the line could exceed 998 bytes, so use
+        // encoded words, which fold.
+        if nameLength + 2 + phrase.utf8.count > maxUnfoldedPhrase {
+            return encodedWords(cleaned, firstLineUsed: nameLength + 2)
+        }
+        return phrase
     }
+
+    /// The longest display name written as is (998 - 254 for the address - a margin).
+    static let maxUnfoldedPhrase = 700
 }

@@ -35,7 +35,8 @@ public struct Message: Sendable {
     public var html: String?
     /// Seconds since 1970 for the `Date:` header; `nil` means now.
     public var date: Int64?
-    /// The Message-ID with angle brackets; `nil` generates a random one at `from`'s domain.
+    /// The Message-ID with angle brackets; `nil` generates a random one at `from`'s domain
+    /// (so does an ID longer than 900 bytes, which would not fit on a header line).
     public var messageID: String?
     /// Let UTF-8 bodies travel as 8bit (the server must offer 8BITMIME); otherwise
     /// quoted-printable is used and the message is 7-bit clean.
@@ -64,7 +65,9 @@ public struct Message: Sendable {
     public func encoded() -> MessageData {
         var output: [UInt8] = []
         output.reserveCapacity(512 + text.utf8.count * 2 + (html?.utf8.count ?? 0) * 2)
-        let id = messageID.map(Self.sanitizedMessageID) ?? Self.generateMessageID(domain: from.domain)
+        // A msg-id cannot be folded: one too long for a 998-byte line is replaced.
+        let id = messageID.map(Self.sanitizedMessageID).flatMap { $0.utf8.count <= Self.maxMessageIDLength ? $0 : nil }
+            ?? Self.generateMessageID(domain: from.domain)
         func header(_ name: String, _ value: String) {
             output.append(contentsOf: name.utf8)
             output.append(contentsOf: ": ".utf8)
@@ -112,6 +115,9 @@ public struct Message: Sendable {
         guard let name, !name.isEmpty else { return "<\(address)>" }
         return "\(MIMEEncoding.displayName(name, nameLength: nameLength)) <\(address)>"
     }
+
+    /// The longest caller-given Message-ID kept (RFC 5322 lines are at most 998 bytes).
+    static let maxMessageIDLength = 900
 
     static func sanitizedMessageID(_ id: String) -> String {
         let kept = id.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }

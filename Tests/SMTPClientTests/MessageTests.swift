@@ -126,6 +126,49 @@ struct MessageTests {
         #expect(String(decoding: data.bytes, as: UTF8.self).contains("Subject: =?UTF-8?B?"))
     }
 
+    /// Regression: encoded words were cut between grapheme clusters (Characters), so one
+    /// long cluster (a letter with many combining marks, a long emoji ZWJ sequence) made a
+    /// word far longer than RFC 2047's 75 characters.
+    @Test("Encoded words stay within 75 characters and never split a UTF-8 sequence", arguments: [
+        "e" + String(repeating: "\u{301}", count: 60),
+        String(repeating: "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}\u{200D}\u{1F466}", count: 5),
+        String(repeating: "é", count: 100),
+        String(repeating: "日本語", count: 40),
+    ])
+    func encodedWordLength(subject: String) throws {
+        let data = Message(from: from, to: to, subject: subject, text: "x").encoded()
+        let all = lines(of: data)
+        let start = try #require(all.firstIndex { $0.hasPrefix("Subject: ") })
+        var folded = [String(all[start].dropFirst("Subject: ".count))]
+        for line in all[(start + 1)...] {
+            guard line.hasPrefix(" ") else { break }
+            folded.append(line)
+        }
+        var decoded: [UInt8] = []
+        for word in folded.flatMap({ $0.split(separator: " ") }) {
+            #expect(word.utf8.count <= 75)
+            #expect(word.hasPrefix("=?UTF-8?B?") && word.hasSuffix("?="))
+            let payload = try #require(Base64.decode(String(word.dropFirst(10).dropLast(2))))
+            // Each word alone is valid UTF-8 (RFC 2047 §5: no character split across words).
+            #expect(String(validating: payload, as: UTF8.self) != nil)
+            decoded += payload
+        }
+        #expect(String(decoding: decoded, as: UTF8.self) == subject)
+    }
+
+    @Test("Long display names and Message-IDs keep every line within 998 bytes", arguments: [
+        (String(repeating: "A", count: 1500) as String?, nil as String?),
+        (String(repeating: "a.b", count: 600), nil),
+        (String(repeating: "ü", count: 900), nil),
+        (nil, String(repeating: "m", count: 1200) + "@app.example"),
+    ])
+    func longHeaderParts(name: String?, messageID: String?) {
+        let data = Message(from: from, to: to, subject: "s", text: "x", fromName: name, toName: name,
+                           messageID: messageID).encoded()
+        #expect(onlyCRLF(data.bytes))
+        #expect(lines(of: data).allSatisfy { $0.utf8.count <= 998 })
+    }
+
     @Test("CR/LF in the subject cannot start a new header")
     func headerInjection() {
         let data = Message(from: from, to: to, subject: "hi\r\nBcc: victim@example.com", text: "x").encoded()
