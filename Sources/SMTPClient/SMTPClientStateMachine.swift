@@ -65,6 +65,11 @@ public struct SMTPClientStateMachine: Sendable {
     public private(set) var capabilities = SMTPCapabilities()
     /// Set once a verdict is known.
     public private(set) var result: SMTPResult?
+    /// The steps of a pipelined group whose replies were still due when the verdict came
+    /// (e.g. `[.data]` when RCPT was refused): those replies mean nothing now, but the
+    /// I/O layer must know whether DATA got 354 before it writes anything else
+    /// (RFC 2920 §3.1: after a 354 the server is reading message content).
+    public private(set) var unansweredSteps: [SMTPStep] = []
 
     /// - Parameters:
     ///   - heloName: an already validated name (see ``SMTPSessionConfiguration``).
@@ -302,6 +307,7 @@ public struct SMTPClientStateMachine: Sendable {
 
     private mutating func finish(_ result: SMTPResult) -> Action {
         phase = .done
+        unansweredSteps = pending
         pending = []
         self.result = result
         return .finish(result)

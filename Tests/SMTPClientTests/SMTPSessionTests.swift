@@ -157,6 +157,48 @@ struct SMTPSessionTests {
         }
     }
 
+    /// Regression: after a refused RCPT in a pipelined group the session wrote
+    /// "RSET\r\nQUIT\r\n" without looking at the DATA reply. A server that (wrongly) answered
+    /// DATA with 354 then read those commands as message content. RFC 2920 §3.1: check
+    /// the DATA reply; after a 354 send a lone dot, after a refusal RSET.
+    @Test("Pipelined: a refused RCPT never feeds commands into an accepted DATA", arguments: [
+        // (server answers DATA with 354 despite no recipient, what must follow DATA on the wire)
+        (true, "DATA\r\n.\r\nQUIT\r\n"),
+        (false, "DATA\r\nRSET\r\nQUIT\r\n"),
+    ])
+    func refusedRecipientWithPipelinedData(dataWithoutRecipients: Bool, expectedTail: String) async throws {
+        var script = MockSMTPScript()
+        script.rcpt = .reply(550, "5.1.1 no such user")
+        script.dataWithoutRecipients = dataWithoutRecipients
+        let (result, server, session) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == .recipientRejected)
+        #expect(result.step == .rcpt)
+        #expect(result.reply?.enhancedCode == "5.1.1")
+        #expect(await server.waitUntilIdle())
+        let wire = try #require(server.sessions.first).readTexts.joined()
+        #expect(wire.hasSuffix(expectedTail), "\(wire)")
+        #expect(server.deliveries.isEmpty)
+        #expect(!(await session.transcript).contains { $0.text.contains("message:") })
+    }
+
+    @Test("Pipelined: a refused MAIL voids the RCPT and DATA replies; RSET and QUIT follow")
+    func refusedSenderWithPipelinedData() async throws {
+        var script = MockSMTPScript()
+        script.mail = .reply(550, "5.7.1 sender blocked")
+        script.dataWithoutRecipients = true     // still refused: MAIL failed (503 / 554)
+        let (result, server, session) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == .senderRejected)
+        #expect(result.step == .mail)
+        #expect(result.reply?.code == 550)
+        #expect(await server.waitUntilIdle())
+        let wire = try #require(server.sessions.first).readTexts.joined()
+        #expect(wire.hasSuffix("DATA\r\nRSET\r\nQUIT\r\n"), "\(wire)")
+        #expect(server.deliveries.isEmpty)
+        #expect(await session.replies[.rcpt] == nil)
+    }
+
     @Test("Lines starting with a dot and bare LFs arrive byte-exact, stuffed on the wire")
     func dotsAndBareLFs() async throws {
         let text = ".starts with a dot\n..two dots\nbare LF\rbare CR\r\n.\nend."
