@@ -269,7 +269,9 @@ public struct SMTPClientStateMachine: Sendable {
             }
             return finish(Self.classify(reply, step: .rcpt))
         case .data:
-            if reply.isIntermediate {
+            // Only 354 opens the message (RFC 5321 §4.3.2); another 3xx (334 is AUTH's)
+            // is a broken server, and streaming the message to it is not safe.
+            if reply.code == 354 {
                 pending = [.endOfData]
                 return .sendMessage
             }
