@@ -82,6 +82,16 @@ struct EmailAddressTests {
         if name == "Bücher.example" { #expect(configuration?.heloName == "xn--bcher-kva.example") }
     }
 
+    @Test("A huge address from a form field is refused at once (no quadratic IDNA work)")
+    func hugeAddress() {
+        let domain = String(String.UnicodeScalarView((0x4E00..<0x4E00 + 40_000).compactMap(Unicode.Scalar.init)))
+        let elapsed = ContinuousClock().measure {
+            #expect(throws: EmailAddressError.self) { try EmailAddress("jane@\(domain).com") }
+            #expect(throws: EmailAddressError.self) { try SMTPSessionConfiguration(heloName: domain) }
+        }
+        #expect(elapsed < .seconds(1))
+    }
+
     @Test("Credentials never print")
     func credentialsRedacted() throws {
         let credentials = try SMTPCredentials(username: "user", password: "hunter2")
