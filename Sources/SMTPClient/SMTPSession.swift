@@ -108,7 +108,9 @@ public actor SMTPSession {
 
     /// Runs MAIL, RCPT, DATA, the message and end of data (MAIL+RCPT+DATA in one write
     /// when the server offers PIPELINING), then QUIT without waiting. Opens the session
-    /// first if ``open()`` was not called.
+    /// first if ``open()`` was not called. One transaction per session: a second `send` or
+    /// `probe` sends nothing and returns ``SMTPVerdict/temporaryFailure`` (or the failure of
+    /// ``open()``).
     public func send(from: EmailAddress, to: EmailAddress, data: MessageData) async -> SMTPResult {
         if let blocked = await prepareTransaction() { return blocked }
         state = .busy
@@ -147,7 +149,14 @@ public actor SMTPSession {
         switch state {
         case .ready: return nil
         case .busy: return SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "a transaction is already running on this session")
-        default: return openResult ?? result ?? SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the session is closed")
+        case .opening:
+            return SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the session is still opening")
+        case .new, .closed:
+            // After a failed open() its answer; otherwise never an earlier transaction's
+            // result (an `.accepted` here would claim a message that was never sent).
+            return openResult ?? SMTPResult(
+                verdict: .temporaryFailure, step: .mail,
+                detail: "the session is closed (one transaction per session); nothing was sent")
         }
     }
 

@@ -473,6 +473,37 @@ struct SMTPSessionTests {
         #expect(await server.waitUntilIdle())
         #expect(server.transactions.isEmpty)
     }
+
+    /// Regression: a second send() or probe() on a finished session returned the first
+    /// transaction's result: an `.accepted` for a message that never left.
+    @Test("A second transaction on a finished session is never reported as accepted")
+    func secondTransaction() async throws {
+        let (first, server, session) = try await send(MockSMTPScript())
+        defer { server.stop() }
+        #expect(first.verdict == .accepted)
+        let second = await session.send(from: sender, to: try EmailAddress("other@example.com"), data: message("second"))
+        #expect(second.verdict == .temporaryFailure)
+        #expect(second.reply == nil)
+        let probe = await session.probe(from: sender, to: recipient)
+        #expect(probe.verdict == .temporaryFailure)
+        #expect(await server.waitUntilIdle())
+        #expect(server.deliveries.count == 1)
+        #expect(server.connectionCount == 1)
+        #expect(await session.result == first)
+    }
+
+    @Test("send() after a failed open() gives the opening failure")
+    func sendAfterFailedOpen() async throws {
+        var script = MockSMTPScript()
+        script.greeting = .reply(554, "5.7.1 no service")
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server)
+        let opened = await session.open()
+        #expect(opened?.verdict == .senderRejected)
+        let result = await session.send(from: sender, to: recipient, data: message())
+        #expect(result == opened)
+    }
 }
 
 extension String {
