@@ -102,6 +102,12 @@ public actor SMTPSession {
             openResult = outcome
             return outcome
         }
+        if state == .closed {
+            // close() ran while the last reply was on its way: never report ready (and
+            // never overwrite `.closed`) for a session without a connection.
+            return failOpen(SMTPResult(verdict: .unreachable, step: machine.awaitedStep ?? .ehlo,
+                                       detail: "closed while opening"))
+        }
         state = .ready
         return nil
     }

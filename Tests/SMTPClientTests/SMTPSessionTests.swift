@@ -372,6 +372,26 @@ struct SMTPSessionTests {
         #expect(result?.detail?.contains("cancelled") == true)
     }
 
+    @Test("close() during open(): open() is not ready, and nothing is sent afterwards")
+    func closeDuringOpen() async throws {
+        let server = try MockSMTPServer.start { $0.ehlo = MockSMTPScript().ehloResponse(heloName: "x").delayed(by: .milliseconds(300)) }
+        defer { server.stop() }
+        let session = try makeSession(server, timeouts: .uniform(.seconds(5)))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let opening = Task { await session.open() }
+        try await Task.sleep(for: .milliseconds(100))
+        await session.close()
+        let opened = await opening.value
+        #expect(opened != nil)
+        #expect(opened?.verdict == .unreachable)
+        #expect(clock.now - start < .seconds(2))
+        let result = await session.send(from: sender, to: recipient, data: message())
+        #expect(result.verdict != .accepted)
+        #expect(await server.waitUntilIdle())
+        #expect(server.transactions.isEmpty)
+    }
+
     @Test("QUIT is not awaited: a server that never answers QUIT costs nothing")
     func quitNotAwaited() async throws {
         // The server would take 5 s to answer QUIT.
