@@ -195,6 +195,14 @@ struct MessageTests {
         ("x\n.\nQUIT\n", "x\r\n..\r\nQUIT\r\n.\r\n"),
         ("smuggle\n.\r\nMAIL FROM:<x>", "smuggle\r\n..\r\nMAIL FROM:<x>\r\n.\r\n"),
         ("a\r\r\nb", "a\r\n\r\nb\r\n.\r\n"),
+        // Lines over 998 bytes (a hand-made MessageData) are broken with CRLF SP; the
+        // transparency dot does not count; exactly 998 is left alone.
+        (String(repeating: "x", count: 998) + "\n", String(repeating: "x", count: 998) + "\r\n.\r\n"),
+        (String(repeating: "x", count: 999), String(repeating: "x", count: 998) + "\r\n x\r\n.\r\n"),
+        ("." + String(repeating: "y", count: 997) + "\r\n", ".." + String(repeating: "y", count: 997) + "\r\n.\r\n"),
+        (String(repeating: "z", count: 2000) + "\r\n.",
+         String(repeating: "z", count: 998) + "\r\n " + String(repeating: "z", count: 997) + "\r\n " + String(repeating: "z", count: 5)
+            + "\r\n..\r\n.\r\n"),
     ])
     func stuffing(input: String, expected: String) {
         let bytes = Array(input.utf8)
