@@ -36,7 +36,8 @@ public struct Message: Sendable {
     /// Seconds since 1970 for the `Date:` header; `nil` means now.
     public var date: Int64?
     /// The Message-ID with angle brackets; `nil` generates a random one at `from`'s domain
-    /// (so does an ID longer than 900 bytes, which would not fit on a header line).
+    /// (so does an ID that is not `left@right`, or longer than 900 bytes, which would not
+    /// fit on a header line).
     public var messageID: String?
     /// Let UTF-8 bodies travel as 8bit (the server must offer 8BITMIME); otherwise
     /// quoted-printable is used and the message is 7-bit clean.
@@ -66,7 +67,7 @@ public struct Message: Sendable {
         var output: [UInt8] = []
         output.reserveCapacity(512 + text.utf8.count * 2 + (html?.utf8.count ?? 0) * 2)
         // A msg-id cannot be folded: one too long for a 998-byte line is replaced.
-        let id = messageID.map(Self.sanitizedMessageID).flatMap { $0.utf8.count <= Self.maxMessageIDLength ? $0 : nil }
+        let id = messageID.flatMap(Self.sanitizedMessageID).flatMap { $0.utf8.count <= Self.maxMessageIDLength ? $0 : nil }
             ?? Self.generateMessageID(domain: from.domain)
         func header(_ name: String, _ value: String) {
             output.append(contentsOf: name.utf8)
@@ -119,12 +120,19 @@ public struct Message: Sendable {
     /// The longest caller-given Message-ID kept (RFC 5322 lines are at most 998 bytes).
     static let maxMessageIDLength = 900
 
-    static func sanitizedMessageID(_ id: String) -> String {
-        let kept = id.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }
+    /// The caller's Message-ID as `<left@right>`: angle brackets added when missing,
+    /// white space, control characters and stray `<`/`>` dropped; `nil` when what is
+    /// left is not of the form `left@right` (then one is generated).
+    static func sanitizedMessageID(_ id: String) -> String? {
+        var kept = id.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }
+        if kept.first == "<" { kept.removeFirst() }
+        if kept.last == ">" { kept.removeLast() }
+        kept.removeAll { $0 == "<" || $0 == ">" }
+        guard let at = kept.firstIndex(of: "@"), at != kept.startIndex, at != kept.index(before: kept.endIndex),
+              kept.filter({ $0 == "@" }).count == 1 else { return nil }
         var view = String.UnicodeScalarView()
         view.append(contentsOf: kept)
-        let text = String(view)
-        return text.hasPrefix("<") ? text : "<\(text)>"
+        return "<" + String(view) + ">"
     }
 
     static func generateMessageID(domain: String) -> String {

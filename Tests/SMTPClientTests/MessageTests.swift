@@ -169,6 +169,34 @@ struct MessageTests {
         #expect(lines(of: data).allSatisfy { $0.utf8.count <= 998 })
     }
 
+    /// Regression: "abc" became "<abc>", "<abc" stayed "<abc" and "a>\r\nBcc: x" became
+    /// "<a>Bcc:x>": Message-ID headers that are not `<left@right>`.
+    @Test("A caller's Message-ID is kept only when well-formed", arguments: [
+        ("<id1@app.example>", "<id1@app.example>" as String?),
+        ("id2@app.example", "<id2@app.example>"),
+        (" <id3@app.example> ", "<id3@app.example>"),
+        ("<id4@app.example", "<id4@app.example>"),
+        ("a>\r\nBcc: x@y", "<aBcc:x@y>"),
+        ("abc", nil),
+        ("<>", nil),
+        ("@x", nil),
+        ("x@", nil),
+        ("a@b@c", nil),
+    ])
+    func messageIDWellFormed(given: String, expected: String?) {
+        let data = Message(from: from, to: to, subject: "s", text: "x", messageID: given).encoded()
+        if let expected {
+            #expect(data.messageID == expected)
+        } else {
+            #expect(data.messageID.hasSuffix("@app.example>") && data.messageID.hasPrefix("<"))
+        }
+        let header = lines(of: data).first { $0.hasPrefix("Message-ID: ") }
+        #expect(header == "Message-ID: \(data.messageID)")
+        let id = data.messageID.dropFirst().dropLast()
+        #expect(id.split(separator: "@", omittingEmptySubsequences: false).count == 2)
+        #expect(!id.contains("<") && !id.contains(">") && !id.contains(" "))
+    }
+
     @Test("CR/LF in the subject cannot start a new header")
     func headerInjection() {
         let data = Message(from: from, to: to, subject: "hi\r\nBcc: victim@example.com", text: "x").encoded()
