@@ -156,7 +156,10 @@ enum MIMEEncoding {
                 first = false
                 continue
             }
-            if column + 1 + word.utf8.count > 78, column > 1 {
+            // Never fold before an empty word (a run of spaces): a folded line made of
+            // white space only is forbidden (RFC 5322 §3.2.2) and some parsers take it
+            // for the blank line that ends the header.
+            if column + 1 + word.utf8.count > 78, column > 1, !word.isEmpty {
                 result += "\r\n " + word
                 column = 1 + word.utf8.count
             } else {

@@ -197,6 +197,32 @@ struct MessageTests {
         #expect(!id.contains("<") && !id.contains(">") && !id.contains(" "))
     }
 
+    /// Regression: folding happened at every space, so a run of spaces past column 78
+    /// produced header lines of white space only (RFC 5322 §3.2.2 forbids them; a lax
+    /// parser reads one as the end of the header).
+    @Test("Folding never makes a line of white space only, and unfolds to the original", arguments: [
+        "Welcome" + String(repeating: " ", count: 150) + "to the app",
+        String(repeating: "word ", count: 40) + String(repeating: " ", count: 90) + "end",
+        "\r\n\r\n" + String(repeating: "\r\n", count: 60) + "Bcc: victim@example.com",
+    ])
+    func foldingWhitespace(subject: String) throws {
+        let data = Message(from: from, to: to, subject: subject, text: "x").encoded()
+        let all = lines(of: data)
+        let blank = try #require(all.firstIndex(of: ""))
+        let header = all[..<blank]
+        #expect(!header.contains { $0.allSatisfy { $0 == " " || $0 == "\t" } })
+        #expect(!header.contains { $0.hasPrefix("Bcc:") })
+        #expect(header.allSatisfy { $0.utf8.count <= 998 })
+        let start = try #require(header.firstIndex { $0.hasPrefix("Subject: ") })
+        var unfolded = String(header[start].dropFirst("Subject: ".count))
+        for line in header[(start + 1)...] {
+            guard line.hasPrefix(" ") else { break }
+            unfolded += line
+        }
+        let expected = String(decoding: subject.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 }, as: UTF8.self)
+        if !unfolded.hasPrefix("=?") { #expect(unfolded == expected) }
+    }
+
     @Test("CR/LF in the subject cannot start a new header")
     func headerInjection() {
         let data = Message(from: from, to: to, subject: "hi\r\nBcc: victim@example.com", text: "x").encoded()
