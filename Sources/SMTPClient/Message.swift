@@ -91,6 +91,8 @@ public struct Message: Sendable {
             eightBit = eightBit || htmlEncoding == .eightBit
             let boundary = "=_directsmtp_" + Self.randomHex(12)
             header("Content-Type", "multipart/alternative; boundary=\"\(boundary)\"")
+            // RFC 2045 §6.4: a multipart's encoding is the widest of its parts' (7bit or 8bit).
+            header("Content-Transfer-Encoding", eightBit ? "8bit" : "7bit")
             output.append(contentsOf: MIMEEncoding.crlf)
             output.append(contentsOf: "This is a multipart message in MIME format.\r\n".utf8)
             for (lines, encoding, type) in [(textLines, textEncoding, "text/plain"), (htmlLines, htmlEncoding, "text/html")] {

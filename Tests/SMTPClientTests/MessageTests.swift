@@ -240,6 +240,19 @@ struct MessageTests {
         #expect(onlyCRLF(data.bytes))
     }
 
+    /// Regression: the multipart entity had no Content-Transfer-Encoding, i.e. 7bit, even
+    /// when a part inside was 8bit (RFC 2045 §6.4).
+    @Test("A multipart with an 8bit part is itself declared 8bit", arguments: [true, false])
+    func multipartEncoding(allow8Bit: Bool) throws {
+        let data = Message(from: from, to: to, subject: "x", text: "Grüße", html: "<p>ç</p>", allows8BitMIME: allow8Bit).encoded()
+        let all = lines(of: data)
+        let blank = try #require(all.firstIndex(of: ""))
+        let top = all[..<blank]
+        #expect(data.requires8BitMIME == allow8Bit)
+        #expect(top.contains("Content-Transfer-Encoding: \(allow8Bit ? "8bit" : "7bit")"))
+        #expect(top.filter { $0.hasPrefix("Content-Transfer-Encoding:") }.count == 1)
+    }
+
     @Test("Dot-stuffing and line ends while streaming", arguments: [
         ("a\r\n.b\r\n", "a\r\n..b\r\n.\r\n"),
         (".", "..\r\n.\r\n"),
