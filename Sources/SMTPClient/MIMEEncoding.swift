@@ -111,15 +111,20 @@ enum MIMEEncoding {
     static func encodedWords(_ text: String, firstLineUsed: Int) -> String {
         var words: [String] = []
         var chunk: [UInt8] = []
+        // A line holding encoded words is at most 76 characters (RFC 2047 §2), the first
+        // line included: its word gets what "Name: " leaves (whole base64 groups).
+        let firstRoom = (76 - firstLineUsed - 12) / 4 * 3
+        var limit = max(firstRoom, 3)
         // 75 - len("=?UTF-8?B??=") = 63 base64 characters = 45 bytes of text (as 15 groups).
         // Split between Unicode scalars, not Characters: a grapheme cluster can be any
         // length (combining marks, emoji sequences), a scalar is at most 4 bytes, and
         // RFC 2047 §5 only forbids splitting an encoded character.
         for scalar in text.unicodeScalars {
             let bytes = Array(String(scalar).utf8)
-            if chunk.count + bytes.count > 45, !chunk.isEmpty {
+            if chunk.count + bytes.count > min(limit, 45), !chunk.isEmpty {
                 words.append("=?UTF-8?B?\(Base64.encode(chunk))?=")
                 chunk = []
+                limit = 45
             }
             chunk.append(contentsOf: bytes)
         }

@@ -116,7 +116,15 @@ public struct Message: Sendable {
 
     static func mailbox(_ address: EmailAddress, name: String?, nameLength: Int) -> String {
         guard let name, !name.isEmpty else { return "<\(address)>" }
-        return "\(MIMEEncoding.displayName(name, nameLength: nameLength)) <\(address)>"
+        let phrase = MIMEEncoding.displayName(name, nameLength: nameLength)
+        // Lines with encoded words stay within 76 characters (RFC 2047 §2): fold before
+        // the address when it would not fit after the last word.
+        let lastLine = phrase.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).last?.count ?? 0
+        let used = phrase.contains("\r\n") ? lastLine : nameLength + 2 + lastLine
+        if phrase.contains("=?"), used + 2 + "\(address)".utf8.count + 1 > 76 {
+            return "\(phrase)\r\n <\(address)>"
+        }
+        return "\(phrase) <\(address)>"
     }
 
     /// The longest caller-given Message-ID kept (RFC 5322 lines are at most 998 bytes).

@@ -156,6 +156,23 @@ struct MessageTests {
         #expect(String(decoding: decoded, as: UTF8.self) == subject)
     }
 
+    /// Regression: the first encoded word was up to 75 characters after "Subject: ", so
+    /// the first line reached 84 (RFC 2047 §2: a line with encoded words is at most 76),
+    /// and " <address>" was appended after a display name's last word whatever its length.
+    @Test("Every header line holding encoded words is at most 76 characters", arguments: [1, 5, 14, 15, 16, 30, 44, 45, 46, 100])
+    func encodedWordLines(length: Int) throws {
+        let text = String(repeating: "é", count: length)
+        let data = Message(from: from, to: to, subject: text, text: "x", fromName: text, toName: "Jöhn " + text).encoded()
+        let all = lines(of: data)
+        let blank = try #require(all.firstIndex(of: ""))
+        for line in all[..<blank] where line.contains("=?") {
+            #expect(line.utf8.count <= 76, "\(line)")
+        }
+        #expect(all[..<blank].contains { $0.hasPrefix("Subject: =?UTF-8?B?") })
+        #expect(all[..<blank].contains { $0.contains("<noreply@app.example>") })
+        #expect(onlyCRLF(data.bytes))
+    }
+
     @Test("Long display names and Message-IDs keep every line within 998 bytes", arguments: [
         (String(repeating: "A", count: 1500) as String?, nil as String?),
         (String(repeating: "a.b", count: 600), nil),
