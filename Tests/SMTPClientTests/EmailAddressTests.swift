@@ -96,6 +96,17 @@ struct EmailAddressTests {
     func credentialsRedacted() throws {
         let credentials = try SMTPCredentials(username: "user", password: "hunter2")
         #expect(!"\(credentials)".contains("hunter2"))
+        // Regression: dump() and reflection went through Mirror and showed both fields.
+        var dumped = ""
+        dump(credentials, to: &dumped)
+        #expect(!dumped.contains("hunter2"))
+        let configuration = try SMTPSessionConfiguration(heloName: "client.test", credentials: credentials)
+        var dumpedConfiguration = ""
+        dump(configuration, to: &dumpedConfiguration)
+        #expect(!dumpedConfiguration.contains("hunter2"))
+        #expect(!"\(configuration)".contains("hunter2"))
+        #expect(!String(reflecting: configuration).contains("hunter2"))
+        #expect(Mirror(reflecting: credentials).children.isEmpty)
         #expect(throws: EmailAddressError.self) { try SMTPCredentials(username: "u\r\n", password: "p") }
     }
 }
