@@ -276,7 +276,7 @@ public final class MockSMTPServer: Sendable {
         let isCRLF = line.count >= 2 && line[line.count - 2] == 0x0D
         if isCRLF && line.count == 3 && line[0] == 0x2E {
             session.inData = false
-            let response = script.endOfData
+            let response = session.recipients.isEmpty ? .reply(554, "5.5.1 no valid recipients") : script.endOfData
             let delivered = (200..<300).contains(response.code) && response.behavior == .normal
                 || (200..<300).contains(response.code) && response.behavior == .oneByteAtATime
             state.withLock { state in
@@ -375,7 +375,7 @@ public final class MockSMTPServer: Sendable {
             }
             return (response, false)
         case "DATA":
-            guard session.from != nil, !session.recipients.isEmpty else {
+            guard session.from != nil, !session.recipients.isEmpty || script.dataWithoutRecipients else {
                 return (.reply(554, "5.5.1 no valid recipients"), false)
             }
             let response = script.data
