@@ -105,7 +105,8 @@ extension DNSClientTests {
                 configuration.maximumConcurrentQueries = 1
                 let resolver = MXResolver(configuration: configuration)
                 let hog = Task { await resolver.mx(for: "hog.example") }
-                #expect(await eventually(within: .seconds(1)) { resolver.client.queriesInFlight == 1 })
+                #expect(
+                    await eventually(within: .seconds(1)) { resolver.client.queriesInFlight == 1 })
                 // The server would say NXDOMAIN, but the one slot is taken until after
                 // this caller's deadline: it cannot tell.
                 let clock = ContinuousClock()
