@@ -82,7 +82,8 @@ enum EchoBenchmark {
                             try await connection.write(message)
                             buffer.removeAll(keepingCapacity: true)
                             while buffer.count < size {
-                                if try await connection.read(appendingTo: &buffer, maxBytes: size - buffer.count) == 0 {
+                                // Ask for more than one echo, as a protocol client reading replies does.
+                                if try await connection.read(appendingTo: &buffer, maxBytes: 4096) == 0 {
                                     throw SocketError(.connectionReset, "the echo server closed early")
                                 }
                             }

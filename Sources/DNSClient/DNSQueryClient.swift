@@ -12,6 +12,12 @@ import Synchronization
 /// `attempts` times, each attempt bounded by the configured timeout and the caller's
 /// deadline.
 ///
+/// At most ``ResolverConfiguration/maximumConcurrentQueries`` attempts are in flight at
+/// once across every query of one client (so of one ``MXResolver``): a burst of lookups
+/// of many distinct names cannot take all of the process's file descriptors. An attempt
+/// waits for a free slot within its own timeout; one that gets none in time fails as
+/// that attempt's timeout (`timed-out`, never a "no").
+///
 /// ```swift
 /// let client = DNSQueryClient(configuration: configuration)
 /// let answer = try await client.resolve(try DNSName("example.com"), type: .mx,
@@ -27,13 +33,30 @@ public final class DNSQueryClient: Sendable {
 
     private let rotation = Atomic<Int>(0)
     private let servers: [SocketAddress]
+    /// One permit per attempt in flight (its UDP socket, and the TCP one after TC).
+    let slots: AsyncSemaphore
+    private let sockets = Atomic<Int>(0)
 
     /// A client for `configuration`.
     public init(configuration: ResolverConfiguration, loop: EventLoop = .shared) {
         self.configuration = configuration
         self.loop = loop
         self.servers = configuration.usedNameservers
+        self.slots = AsyncSemaphore(permits: configuration.effectiveMaximumConcurrentQueries)
     }
+
+    /// Attempts in flight right now (each holds a socket), at most
+    /// ``ResolverConfiguration/effectiveMaximumConcurrentQueries``.
+    public var queriesInFlight: Int { slots.inUse }
+
+    /// The most attempts ever in flight at once.
+    public var peakQueriesInFlight: Int { slots.peak }
+
+    /// Queries waiting right now for a free slot.
+    public var queriesWaiting: Int { slots.waiting }
+
+    /// Sockets (UDP, and TCP after a truncated answer) this client has open right now.
+    public var openSockets: Int { sockets.load(ordering: .relaxed) }
 
     // MARK: Resolution (CNAMEs followed)
 
@@ -116,9 +139,23 @@ public final class DNSQueryClient: Sendable {
                 if Task.isCancelled {
                     throw DNSQueryError(.cancelled, "the lookup of \(type) \(name) was cancelled")
                 }
+                let attemptDeadline = min(now + timeout, deadline)
+                // Waiting for a slot is part of the attempt: a query that gets none in
+                // time has timed out like one the server did not answer.
+                guard await slots.acquire(deadline: attemptDeadline) else {
+                    if Task.isCancelled {
+                        throw DNSQueryError(
+                            .cancelled, "the lookup of \(type) \(name) was cancelled")
+                    }
+                    lastCode = .timedOut
+                    failures.append(
+                        "no query slot came free in time (\(slots.permits) queries in flight)")
+                    continue
+                }
                 do {
+                    defer { slots.release() }
                     return try await attempt(
-                        name, type: type, server: server, deadline: min(now + timeout, deadline))
+                        name, type: type, server: server, deadline: attemptDeadline)
                 } catch {
                     if error.code == .cancelled || error.code == .localFailure { throw error }
                     lastCode = error.code
@@ -151,7 +188,11 @@ public final class DNSQueryClient: Sendable {
         } catch {
             throw map(error, server)
         }
-        defer { socket.close() }
+        sockets.add(1, ordering: .relaxed)
+        defer {
+            socket.close()
+            sockets.subtract(1, ordering: .relaxed)
+        }
         var malformed: DNSWireError?
         do {
             try await socket.send(query, deadline: deadline)
@@ -208,7 +249,11 @@ public final class DNSQueryClient: Sendable {
         } catch {
             throw map(error, server, tcp: true)
         }
-        defer { connection.close() }
+        sockets.add(1, ordering: .relaxed)
+        defer {
+            connection.close()
+            sockets.subtract(1, ordering: .relaxed)
+        }
         do {
             var framed: [UInt8] = [UInt8(query.count >> 8), UInt8(query.count & 0xFF)]
             framed.append(contentsOf: query)

@@ -15,7 +15,12 @@ import Synchronization
 ///   (RFC 2308); `dnsUnavailable` for ``MXCacheOptions/unavailableTTL`` (default: not at
 ///   all). A cache hit costs no actor hop.
 /// - Concurrent lookups of one domain share one query; each caller still gets its answer
-///   by its own deadline, and a caller giving up never cuts the shared query short.
+///   by its own deadline, and a caller giving up never cuts the shared query short for
+///   the others. Once every caller of a lookup gave up (deadline, cancellation), the
+///   lookup is cancelled and its sockets closed; it caches nothing, and the next caller
+///   asks afresh.
+/// - At most ``ResolverConfiguration/maximumConcurrentQueries`` queries (sockets) are in
+///   flight at once across all lookups; the others wait for a slot within their timeout.
 /// - MX hosts are resolved concurrently, A and AAAA concurrently; equal preferences are
 ///   shuffled on every answer, cached or not.
 ///
@@ -47,6 +52,7 @@ public actor MXResolver {
     private nonisolated let now: @Sendable () -> ContinuousClock.Instant
     private nonisolated let cache: Mutex<MXCache>
     private var inFlight: [String: LookupFlight] = [:]
+    private nonisolated let running = Atomic<Int>(0)
 
     /// A resolver.
     /// - Parameters:
@@ -98,6 +104,10 @@ public actor MXResolver {
     /// Empties the cache.
     public nonisolated func removeAllCached() { cache.withLock { $0.removeAll() } }
 
+    /// Uncached lookups running right now (each shared by its callers), counting one that
+    /// was abandoned by all of them until its cancelled work has wound down.
+    public nonisolated var lookupsInFlight: Int { running.load(ordering: .relaxed) }
+
     // MARK: Cache and coalescing
 
     private nonisolated func cached(_ key: String) -> MXLookup? {
@@ -106,22 +116,29 @@ public actor MXResolver {
         return entry.hasTies ? shuffled(entry.lookup) : entry.lookup
     }
 
-    /// The flight for `key`, started if there is none (cache checked again first: an
-    /// answer may have landed while this call waited for the actor).
+    /// The flight for `key`, joined (the caller must `wait` on it, which leaves it):
+    /// the one running, or a new one if there is none or it was abandoned (cache checked
+    /// again first: an answer may have landed while this call waited for the actor).
     private func join(_ key: String) -> LookupFlight {
-        if let flight = inFlight[key], !flight.isCompleted { return flight }
+        if let flight = inFlight[key], flight.enroll() { return flight }
         let flight = LookupFlight()
+        _ = flight.enroll()
         if let hit = cached(key) {
             flight.complete(hit)
             return flight
         }
         inFlight[key] = flight
-        Task.detached { [self] in
+        running.add(1, ordering: .relaxed)
+        let work = Task.detached { [self] in
             let (result, ttl) = await self.resolve(key)
-            self.store(key, result, ttl: ttl)
+            // Cancelled: every caller left, and the result may be one the cancellation
+            // cut short (a "cannot tell", or an answer missing hosts). Keep none of it.
+            if !Task.isCancelled { self.store(key, result, ttl: ttl) }
             flight.complete(result)
             await self.land(key, flight)
+            self.running.subtract(1, ordering: .relaxed)
         }
+        flight.run(work)
         return flight
     }
 
@@ -214,7 +231,7 @@ public actor MXResolver {
                 if case .found = $0 { return true }
                 return false
             }
-            if anyFound || ContinuousClock.now >= deadline { break }
+            if anyFound || ContinuousClock.now >= deadline || Task.isCancelled { break }
         }
         let unexamined = sorted.count - targets.count
         var hosts: [MailHost] = []

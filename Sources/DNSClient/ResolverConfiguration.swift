@@ -21,20 +21,31 @@ public struct ResolverConfiguration: Sendable {
     public var attempts: Int
     /// Spread queries over the servers, starting each query at the next one.
     public var rotate: Bool
+    /// The most queries in flight at once (each holds a socket) across every lookup of
+    /// one ``MXResolver`` (one ``DNSQueryClient``): a burst of lookups of many distinct
+    /// names waits for free slots instead of taking every file descriptor of the process.
+    /// A query that gets no slot within its attempt's timeout counts as timed out.
+    /// Default ``defaultMaximumConcurrentQueries``; at least 1 is used.
+    public var maximumConcurrentQueries: Int
 
     /// The most servers used, as in glibc's `MAXNS`.
     public static let maximumNameservers = 3
+
+    /// The default of ``maximumConcurrentQueries``: 256.
+    public static let defaultMaximumConcurrentQueries = 256
 
     /// A configuration with every field given. `timeout` is clamped to 1 ms...30 s and
     /// `attempts` to 1...5 when used.
     public init(
         nameservers: [SocketAddress], timeout: Duration = .seconds(1), attempts: Int = 2,
-        rotate: Bool = false
+        rotate: Bool = false,
+        maximumConcurrentQueries: Int = ResolverConfiguration.defaultMaximumConcurrentQueries
     ) {
         self.nameservers = nameservers
         self.timeout = timeout
         self.attempts = attempts
         self.rotate = rotate
+        self.maximumConcurrentQueries = maximumConcurrentQueries
     }
 
     /// The servers actually asked: the first three.
@@ -47,6 +58,9 @@ public struct ResolverConfiguration: Sendable {
 
     /// `attempts` within 1...5.
     public var effectiveAttempts: Int { min(max(attempts, 1), 5) }
+
+    /// ``maximumConcurrentQueries``, at least 1.
+    public var effectiveMaximumConcurrentQueries: Int { max(maximumConcurrentQueries, 1) }
 
     /// Reads `/etc/resolv.conf` (see ``parse(resolvConf:)``). A missing or unreadable file
     /// gives glibc's default, the resolver on `127.0.0.1:53`.

@@ -40,10 +40,11 @@ extension VerificationOutcome {
     }
 }
 
-/// The few JSON encoding rules the outcome needs (RFC 8259), without Foundation.
-enum JSONText {
+/// The few JSON encoding rules the outcome needs (RFC 8259), without Foundation. Package
+/// visible: the command's other JSON (`mx`, `queue list`) escapes strings with it too.
+package enum JSONText {
     /// A JSON string literal: quotes, backslashes and control characters escaped.
-    static func string(_ text: String) -> String {
+    package static func string(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

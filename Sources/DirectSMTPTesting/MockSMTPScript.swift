@@ -33,7 +33,11 @@ public struct MockSMTPScript: Sendable {
     public var rcpt: MockSMTPResponse = .reply(250, "2.1.5 recipient OK")
     /// Per-recipient RCPT replies, keyed by the address as sent, lower-cased.
     public var recipients: [String: MockSMTPResponse] = [:]
-    /// The DATA reply.
+    /// Answer DATA with ``data`` even when no recipient was accepted, as some broken
+    /// servers do (RFC 2920 §3.1 warns clients about them). The message that follows is
+    /// then refused with 554 at the final dot. Off by default (DATA gets 554 5.5.1).
+    public var dataWithoutRecipients = false
+    /// The reply to DATA (a 3xx makes the server read the message).
     public var data: MockSMTPResponse = .reply(354, "end data with <CR><LF>.<CR><LF>")
     /// The reply after the final dot; a 2xx here counts as a delivery.
     public var endOfData: MockSMTPResponse = .reply(250, "2.0.0 OK queued")

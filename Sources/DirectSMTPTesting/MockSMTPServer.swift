@@ -276,7 +276,7 @@ public final class MockSMTPServer: Sendable {
         let isCRLF = line.count >= 2 && line[line.count - 2] == 0x0D
         if isCRLF && line.count == 3 && line[0] == 0x2E {
             session.inData = false
-            let response = script.endOfData
+            let response = session.recipients.isEmpty ? .reply(554, "5.5.1 no valid recipients") : script.endOfData
             let delivered = (200..<300).contains(response.code) && response.behavior == .normal
                 || (200..<300).contains(response.code) && response.behavior == .oneByteAtATime
             state.withLock { state in
@@ -375,7 +375,7 @@ public final class MockSMTPServer: Sendable {
             }
             return (response, false)
         case "DATA":
-            guard session.from != nil, !session.recipients.isEmpty else {
+            guard session.from != nil, !session.recipients.isEmpty || script.dataWithoutRecipients else {
                 return (.reply(554, "5.5.1 no valid recipients"), false)
             }
             let response = script.data
@@ -402,7 +402,7 @@ public final class MockSMTPServer: Sendable {
         let parts = argument.split(separator: " ")
         switch parts.first?.uppercased() {
         case "PLAIN":
-            guard parts.count == 2, let decoded = MockBase64.decode(String(parts[1])) else {
+            guard parts.count == 2, let decoded = Base64.decode(String(parts[1])) else {
                 return .reply(501, "5.5.2 bad AUTH PLAIN data")
             }
             let fields = decoded.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
@@ -420,7 +420,7 @@ public final class MockSMTPServer: Sendable {
     }
 
     private func authLoginStep(_ line: String, session: inout Connection, script: MockSMTPScript) -> MockSMTPResponse {
-        let value = MockBase64.decode(line).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let value = Base64.decode(line).map { String(decoding: $0, as: UTF8.self) } ?? ""
         if session.authLogin == 1 {
             session.authUser = value
             session.authLogin = 2
@@ -443,35 +443,5 @@ public final class MockSMTPServer: Sendable {
         let address = String(rest[rest.index(after: rest.startIndex)..<close])
         let parameters = rest[rest.index(after: close)...].split(separator: " ").map(String.init)
         return (address, parameters)
-    }
-}
-
-/// Base64 decoding for the mock's AUTH handling.
-enum MockBase64 {
-    static func decode(_ text: String) -> [UInt8]? {
-        var values: [UInt8] = []
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(byte - 65)
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(byte - 71)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(byte + 4)
-            case UInt8(ascii: "+"): values.append(62)
-            case UInt8(ascii: "/"): values.append(63)
-            case UInt8(ascii: "="): continue
-            default: return nil
-            }
-        }
-        var output: [UInt8] = []
-        var index = 0
-        while index + 1 < values.count {
-            let chunk = values[index..<min(index + 4, values.count)]
-            var value: UInt32 = 0
-            for (offset, v) in chunk.enumerated() { value |= UInt32(v) << (18 - 6 * offset) }
-            output.append(UInt8(value >> 16 & 0xFF))
-            if chunk.count > 2 { output.append(UInt8(value >> 8 & 0xFF)) }
-            if chunk.count > 3 { output.append(UInt8(value & 0xFF)) }
-            index += 4
-        }
-        return output
     }
 }

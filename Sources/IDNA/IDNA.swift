@@ -35,6 +35,21 @@ public enum IDNA {
             labels.removeLast()
             rooted = true
         }
+        // Refuse over-long input before any conversion work: punycode encoding is
+        // quadratic in a label's distinct code points, and this runs on untrusted text.
+        // Every scalar becomes at least one byte of the ASCII form (lower-casing never
+        // merges scalars), so a label of more than 63 scalars, or a name of more than 253
+        // scalars and dots, can only fail later.
+        var total = labels.count - 1
+        for label in labels {
+            guard label.count <= maxLabelLength else {
+                throw IDNAError(.labelTooLong, "a label of '\(printable(domain))' is longer than \(maxLabelLength) bytes in ASCII form")
+            }
+            total += label.count
+        }
+        guard total <= maxNameLength else {
+            throw IDNAError(.nameTooLong, "the domain '\(printable(domain))' is longer than \(maxNameLength) bytes in ASCII form")
+        }
         var output: [UInt8] = []
         output.reserveCapacity(domain.utf8.count)
         for (index, label) in labels.enumerated() {

@@ -1,8 +1,9 @@
-/// Standard base64 (RFC 4648) encoding, for AUTH and RFC 2047 encoded words.
-enum Base64 {
+/// Standard base64 (RFC 4648) encoding, for AUTH and RFC 2047 encoded words. Package
+/// visible: the mock SMTP server decodes AUTH with it too.
+package enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    static func encode(_ bytes: some Collection<UInt8>) -> String {
+    package static func encode(_ bytes: some Collection<UInt8>) -> String {
         let input = Array(bytes)
         var output: [UInt8] = []
         output.reserveCapacity((input.count + 2) / 3 * 4)
@@ -28,7 +29,7 @@ enum Base64 {
     }
 
     /// Decodes standard base64; `nil` on a bad character or length.
-    static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         var values: [UInt8] = []
         for byte in text.utf8 {
             switch byte {

@@ -111,12 +111,20 @@ enum MIMEEncoding {
     static func encodedWords(_ text: String, firstLineUsed: Int) -> String {
         var words: [String] = []
         var chunk: [UInt8] = []
+        // A line holding encoded words is at most 76 characters (RFC 2047 §2), the first
+        // line included: its word gets what "Name: " leaves (whole base64 groups).
+        let firstRoom = (76 - firstLineUsed - 12) / 4 * 3
+        var limit = max(firstRoom, 3)
         // 75 - len("=?UTF-8?B??=") = 63 base64 characters = 45 bytes of text (as 15 groups).
-        for character in text {
-            let bytes = Array(String(character).utf8)
-            if chunk.count + bytes.count > 45, !chunk.isEmpty {
+        // Split between Unicode scalars, not Characters: a grapheme cluster can be any
+        // length (combining marks, emoji sequences), a scalar is at most 4 bytes, and
+        // RFC 2047 §5 only forbids splitting an encoded character.
+        for scalar in text.unicodeScalars {
+            let bytes = Array(String(scalar).utf8)
+            if chunk.count + bytes.count > min(limit, 45), !chunk.isEmpty {
                 words.append("=?UTF-8?B?\(Base64.encode(chunk))?=")
                 chunk = []
+                limit = 45
             }
             chunk.append(contentsOf: bytes)
         }
@@ -153,7 +161,10 @@ enum MIMEEncoding {
                 first = false
                 continue
             }
-            if column + 1 + word.utf8.count > 78, column > 1 {
+            // Never fold before an empty word (a run of spaces): a folded line made of
+            // white space only is forbidden (RFC 5322 §3.2.2) and some parsers take it
+            // for the blank line that ends the header.
+            if column + 1 + word.utf8.count > 78, column > 1, !word.isEmpty {
                 result += "\r\n " + word
                 column = 1 + word.utf8.count
             } else {
@@ -172,12 +183,24 @@ enum MIMEEncoding {
             return encodedWords(cleaned, firstLineUsed: nameLength + 2)
         }
         let plain = cleaned.utf8.allSatisfy { EmailAddress.isAtext($0) || $0 == 0x20 }
-        if plain { return cleaned }
-        var quoted = "\""
-        for scalar in cleaned.unicodeScalars {
-            if scalar == "\"" || scalar == "\\" { quoted += "\\" }
-            quoted.unicodeScalars.append(scalar)
+        var phrase = cleaned
+        if !plain {
+            phrase = "\""
+            for scalar in cleaned.unicodeScalars {
+                if scalar == "\"" || scalar == "\\" { phrase += "\\" }
+                phrase.unicodeScalars.append(scalar)
+            }
+            phrase += "\""
         }
-        return quoted + "\""
+        // The phrase is written unfolded, and the address (up to 254 bytes) follows it on
+        // the same line: past this length the line could exceed 998 bytes, so use
+        // encoded words, which fold.
+        if nameLength + 2 + phrase.utf8.count > maxUnfoldedPhrase {
+            return encodedWords(cleaned, firstLineUsed: nameLength + 2)
+        }
+        return phrase
     }
+
+    /// The longest display name written as is (998 - 254 for the address - a margin).
+    static let maxUnfoldedPhrase = 700
 }

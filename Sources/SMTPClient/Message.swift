@@ -35,7 +35,9 @@ public struct Message: Sendable {
     public var html: String?
     /// Seconds since 1970 for the `Date:` header; `nil` means now.
     public var date: Int64?
-    /// The Message-ID with angle brackets; `nil` generates a random one at `from`'s domain.
+    /// The Message-ID with angle brackets; `nil` generates a random one at `from`'s domain
+    /// (so does an ID that is not `left@right`, or longer than 900 bytes, which would not
+    /// fit on a header line).
     public var messageID: String?
     /// Let UTF-8 bodies travel as 8bit (the server must offer 8BITMIME); otherwise
     /// quoted-printable is used and the message is 7-bit clean.
@@ -64,7 +66,9 @@ public struct Message: Sendable {
     public func encoded() -> MessageData {
         var output: [UInt8] = []
         output.reserveCapacity(512 + text.utf8.count * 2 + (html?.utf8.count ?? 0) * 2)
-        let id = messageID.map(Self.sanitizedMessageID) ?? Self.generateMessageID(domain: from.domain)
+        // A msg-id cannot be folded: one too long for a 998-byte line is replaced.
+        let id = messageID.flatMap(Self.sanitizedMessageID).flatMap { $0.utf8.count <= Self.maxMessageIDLength ? $0 : nil }
+            ?? Self.generateMessageID(domain: from.domain)
         func header(_ name: String, _ value: String) {
             output.append(contentsOf: name.utf8)
             output.append(contentsOf: ": ".utf8)
@@ -87,6 +91,8 @@ public struct Message: Sendable {
             eightBit = eightBit || htmlEncoding == .eightBit
             let boundary = "=_directsmtp_" + Self.randomHex(12)
             header("Content-Type", "multipart/alternative; boundary=\"\(boundary)\"")
+            // RFC 2045 §6.4: a multipart's encoding is the widest of its parts' (7bit or 8bit).
+            header("Content-Transfer-Encoding", eightBit ? "8bit" : "7bit")
             output.append(contentsOf: MIMEEncoding.crlf)
             output.append(contentsOf: "This is a multipart message in MIME format.\r\n".utf8)
             for (lines, encoding, type) in [(textLines, textEncoding, "text/plain"), (htmlLines, htmlEncoding, "text/html")] {
@@ -110,15 +116,33 @@ public struct Message: Sendable {
 
     static func mailbox(_ address: EmailAddress, name: String?, nameLength: Int) -> String {
         guard let name, !name.isEmpty else { return "<\(address)>" }
-        return "\(MIMEEncoding.displayName(name, nameLength: nameLength)) <\(address)>"
+        let phrase = MIMEEncoding.displayName(name, nameLength: nameLength)
+        // Lines with encoded words stay within 76 characters (RFC 2047 §2): fold before
+        // the address when it would not fit after the last word.
+        let lastLine = phrase.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).last?.count ?? 0
+        let used = phrase.contains("\r\n") ? lastLine : nameLength + 2 + lastLine
+        if phrase.contains("=?"), used + 2 + "\(address)".utf8.count + 1 > 76 {
+            return "\(phrase)\r\n <\(address)>"
+        }
+        return "\(phrase) <\(address)>"
     }
 
-    static func sanitizedMessageID(_ id: String) -> String {
-        let kept = id.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }
+    /// The longest caller-given Message-ID kept (RFC 5322 lines are at most 998 bytes).
+    static let maxMessageIDLength = 900
+
+    /// The caller's Message-ID as `<left@right>`: angle brackets added when missing,
+    /// white space, control characters and stray `<`/`>` dropped; `nil` when what is
+    /// left is not of the form `left@right` (then one is generated).
+    static func sanitizedMessageID(_ id: String) -> String? {
+        var kept = id.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }
+        if kept.first == "<" { kept.removeFirst() }
+        if kept.last == ">" { kept.removeLast() }
+        kept.removeAll { $0 == "<" || $0 == ">" }
+        guard let at = kept.firstIndex(of: "@"), at != kept.startIndex, at != kept.index(before: kept.endIndex),
+              kept.filter({ $0 == "@" }).count == 1 else { return nil }
         var view = String.UnicodeScalarView()
         view.append(contentsOf: kept)
-        let text = String(view)
-        return text.hasPrefix("<") ? text : "<\(text)>"
+        return "<" + String(view) + ">"
     }
 
     static func generateMessageID(domain: String) -> String {

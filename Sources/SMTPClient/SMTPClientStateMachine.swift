@@ -65,6 +65,11 @@ public struct SMTPClientStateMachine: Sendable {
     public private(set) var capabilities = SMTPCapabilities()
     /// Set once a verdict is known.
     public private(set) var result: SMTPResult?
+    /// The steps of a pipelined group whose replies were still due when the verdict came
+    /// (e.g. `[.data]` when RCPT was refused): those replies mean nothing now, but the
+    /// I/O layer must know whether DATA got 354 before it writes anything else
+    /// (RFC 2920 §3.1: after a 354 the server is reading message content).
+    public private(set) var unansweredSteps: [SMTPStep] = []
 
     /// - Parameters:
     ///   - heloName: an already validated name (see ``SMTPSessionConfiguration``).
@@ -264,7 +269,9 @@ public struct SMTPClientStateMachine: Sendable {
             }
             return finish(Self.classify(reply, step: .rcpt))
         case .data:
-            if reply.isIntermediate {
+            // Only 354 opens the message (RFC 5321 §4.3.2); another 3xx (334 is AUTH's)
+            // is a broken server, and streaming the message to it is not safe.
+            if reply.code == 354 {
                 pending = [.endOfData]
                 return .sendMessage
             }
@@ -302,6 +309,7 @@ public struct SMTPClientStateMachine: Sendable {
 
     private mutating func finish(_ result: SMTPResult) -> Action {
         phase = .done
+        unansweredSteps = pending
         pending = []
         self.result = result
         return .finish(result)

@@ -1,6 +1,7 @@
 /// A user name and password for AUTH PLAIN or LOGIN (RFC 4954). Never printed: its
 /// `description` is redacted, and transcripts show `<redacted>` in its place.
-public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
+public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable {
     /// The user name (read-only: validated at construction).
     public private(set) var username: String
     /// The password (read-only: validated at construction).
@@ -16,4 +17,11 @@ public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "SMTPCredentials(<redacted>)" }
+
+    /// Redacted, like ``description``.
+    public var debugDescription: String { description }
+
+    /// No children: `dump()`, debuggers' reflection and logging libraries that walk a
+    /// value's `Mirror` see nothing of the user name or password.
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }

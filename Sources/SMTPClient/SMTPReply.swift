@@ -57,8 +57,11 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         self.code = code
         let all = String(decoding: joined, as: UTF8.self)
         self.joinedLines = all
+        // A hand-built reply may carry any code: only 2xx, 4xx and 5xx can have an
+        // enhanced code, and converting an out-of-range class to UInt8 would trap.
+        let codeClass: UInt8 = (200...599).contains(code) ? UInt8(code / 100) : 0
         let enhanced = SMTPReplyParser.enhancedCodeLength(
-            UnsafeBufferPointer(rebasing: joined[0..<firstLineLength]), codeClass: UInt8(code / 100))
+            UnsafeBufferPointer(rebasing: joined[0..<firstLineLength]), codeClass: codeClass)
         guard enhanced > 0 else {
             self.enhancedCode = nil
             self.text = all

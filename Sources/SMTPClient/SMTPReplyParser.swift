@@ -56,8 +56,8 @@ public struct SMTPReplyParser: Sendable {
             start = 0
             scanned = 0
         } else if start >= 4096, start * 2 >= buffer.count {
+            // `scanned` counts from `start`, so moving `start` does not change it.
             buffer.removeSubrange(0..<start)
-            scanned -= start
             start = 0
         }
         buffer.append(contentsOf: bytes)

@@ -102,13 +102,21 @@ public actor SMTPSession {
             openResult = outcome
             return outcome
         }
+        if state == .closed {
+            // close() ran while the last reply was on its way: never report ready (and
+            // never overwrite `.closed`) for a session without a connection.
+            return failOpen(SMTPResult(verdict: .unreachable, step: machine.awaitedStep ?? .ehlo,
+                                       detail: "closed while opening"))
+        }
         state = .ready
         return nil
     }
 
     /// Runs MAIL, RCPT, DATA, the message and end of data (MAIL+RCPT+DATA in one write
     /// when the server offers PIPELINING), then QUIT without waiting. Opens the session
-    /// first if ``open()`` was not called.
+    /// first if ``open()`` was not called. One transaction per session: a second `send` or
+    /// `probe` sends nothing and returns ``SMTPVerdict/temporaryFailure`` (or the failure of
+    /// ``open()``).
     public func send(from: EmailAddress, to: EmailAddress, data: MessageData) async -> SMTPResult {
         if let blocked = await prepareTransaction() { return blocked }
         state = .busy
@@ -147,7 +155,14 @@ public actor SMTPSession {
         switch state {
         case .ready: return nil
         case .busy: return SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "a transaction is already running on this session")
-        default: return openResult ?? result ?? SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the session is closed")
+        case .opening:
+            return SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the session is still opening")
+        case .new, .closed:
+            // After a failed open() its answer; otherwise never an earlier transaction's
+            // result (an `.accepted` here would claim a message that was never sent).
+            return openResult ?? SMTPResult(
+                verdict: .temporaryFailure, step: .mail,
+                detail: "the session is closed (one transaction per session); nothing was sent")
         }
     }
 
@@ -275,14 +290,40 @@ public actor SMTPSession {
         state = .closed
         guard let connection else { return }
         self.connection = nil
-        // Only when the server is listening for commands: not after a failure, and not
-        // while a pipelined group's replies are still due (they would answer our QUIT).
+        // Only when the server is listening for commands: not after a failure.
         let clean = outcome.reply != nil && outcome.step != .connect
         if clean {
-            let inTransaction = outcome.step == .mail || outcome.step == .rcpt
-            await writeQuietly(connection, inTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
+            if let farewell = farewellAfterVoidedReplies(machine.unansweredSteps) {
+                if !farewell.isEmpty { await writeQuietly(connection, farewell) }
+            } else {
+                let inTransaction = outcome.step == .mail || outcome.step == .rcpt
+                await writeQuietly(connection, inTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
+            }
         }
         connection.close()
+    }
+
+    /// What to write when a pipelined group still had replies due at the verdict (a
+    /// refused MAIL or RCPT): `nil` when none were due. Only replies already received are
+    /// looked at (no wait on the critical path). When DATA was part of the group the
+    /// server may be reading message content, so "RSET/QUIT" could land in a message:
+    /// - DATA refused: the server reads commands, RSET and QUIT as usual;
+    /// - DATA got 354 after RCPT was refused (MAIL accepted): a lone "." ends the empty,
+    ///   recipient-less message (RFC 2920 §3.1), then QUIT;
+    /// - DATA got 354 after a refused MAIL, or its reply has not arrived: write nothing;
+    ///   closing the connection aborts the transaction (RFC 5321 §3.8), and nothing we
+    ///   write can be taken as message content.
+    private func farewellAfterVoidedReplies(_ steps: [SMTPStep]) -> String? {
+        guard !steps.isEmpty else { return nil }
+        var voided: [SMTPReply] = []
+        while voided.count < steps.count, let reply = try? parser.next() {
+            for line in reply.lines { record(.received, "\(reply.code) \(line) (void)") }
+            voided.append(reply)
+        }
+        guard steps.contains(.data) else { return "RSET\r\nQUIT\r\n" }
+        guard voided.count == steps.count, let dataReply = voided.last else { return "" }
+        if !dataReply.isIntermediate { return "RSET\r\nQUIT\r\n" }
+        return steps == [.data] ? ".\r\nQUIT\r\n" : ""
     }
 
     /// Writes a command without waiting for a reply; a few milliseconds at most.

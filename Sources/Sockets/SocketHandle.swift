@@ -98,10 +98,16 @@ final class SocketHandle: Sendable {
     ///
     /// `attempt` returns the syscall result or `nil` for `EAGAIN` (`EINTR` is retried
     /// inside). The edge count is read before each attempt; see ``EventLoop``.
+    ///
+    /// `drained` says whether a result proves the kernel had no more (a TCP read shorter
+    /// than asked, a partial send): the next call then waits for an edge without first
+    /// asking the kernel, which would only say EAGAIN. Sound because any data arriving
+    /// after the system call raises a new edge.
     func retrying<R>(
         _ interest: Interest,
         deadline: ContinuousClock.Instant?,
         _ what: @autoclosure () -> String,
+        drained: (R) -> Bool = { _ in false },
         _ attempt: (Int32) throws(SocketError) -> R?
     ) async throws(SocketError) -> R {
         try checkDeadline(deadline, what())
@@ -110,7 +116,10 @@ final class SocketHandle: Sendable {
             // If the last attempt hit EAGAIN and no edge has come since, the kernel has
             // nothing for us: skip the system call that would only say EAGAIN again.
             if registration.drainedAt(interest) != seen {
-                if let value = try withFD(attempt) { return value }
+                if let value = try withFD(attempt) {
+                    if drained(value) { registration.markDrained(interest, at: seen) }
+                    return value
+                }
                 registration.markDrained(interest, at: seen)
             }
             try await wait(for: interest, seen: seen, deadline: deadline, what())

@@ -101,7 +101,10 @@ public final class TCPConnection: Sendable {
         // in the wait holds no buffer, and a short read does not pin a large capacity.
         // recv returns at most what is queued; never ask the allocator for more than that.
         let capacity = min(maxBytes, 1 << 20)
-        return try await handle.retrying(.read, deadline: deadline, "reading from \(remoteAddress)") { fd throws(SocketError) in
+        return try await handle.retrying(
+            .read, deadline: deadline, "reading from \(remoteAddress)",
+            drained: { $0 > 0 && $0 < capacity }  // not at end of stream: that stays readable
+        ) { fd throws(SocketError) in
             let outcome: (Int, Int32) = withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 16) { scratch in
                 let (received, error) = retryingEINTR { recv(fd, scratch.baseAddress, capacity, 0) }
                 if received > 0 {
@@ -121,7 +124,11 @@ public final class TCPConnection: Sendable {
     ) async throws(SocketError) {
         var offset = 0
         while offset < bytes.count {
-            offset += try await handle.retrying(.write, deadline: deadline, "writing to \(remoteAddress)") { fd throws(SocketError) in
+            let remaining = bytes.count - offset
+            offset += try await handle.retrying(
+                .write, deadline: deadline, "writing to \(remoteAddress)",
+                drained: { $0 < remaining }  // a partial send: the send buffer is full
+            ) { fd throws(SocketError) in
                 let (sent, error) = bytes.withUnsafeBytes { raw in
                     retryingEINTR { send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
                 }

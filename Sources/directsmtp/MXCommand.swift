@@ -1,3 +1,4 @@
+import DirectSMTP
 import DNSClient
 import Sockets
 
@@ -63,18 +64,18 @@ enum MXCommand {
         switch lookup {
         case .found(let answer):
             let records = answer.hosts.map { host in
-                let addresses = host.addresses.map { quoted($0.description) }.joined(separator: ",")
+                let addresses = host.addresses.map { JSONText.string($0.description) }.joined(separator: ",")
                 return
-                    "{\"host\":\(quoted(host.name)),\"preference\":\(host.preference),\"addresses\":[\(addresses)]}"
+                    "{\"host\":\(JSONText.string(host.name)),\"preference\":\(host.preference),\"addresses\":[\(addresses)]}"
             }
             return
-                "{\"domain\":\(quoted(domain)),\"records\":[\(records.joined(separator: ","))],\"nullMX\":false,\"implicit\":\(answer.isImplicit)}"
+                "{\"domain\":\(JSONText.string(domain)),\"records\":[\(records.joined(separator: ","))],\"nullMX\":false,\"implicit\":\(answer.isImplicit)}"
         case .noMailServer:
             return
-                "{\"domain\":\(quoted(domain)),\"outcome\":\"rejected\",\"scenario\":3,\"reason\":\"no-mail-server\"}"
+                "{\"domain\":\(JSONText.string(domain)),\"outcome\":\"rejected\",\"scenario\":3,\"reason\":\"no-mail-server\"}"
         case .dnsUnavailable:
             return
-                "{\"domain\":\(quoted(domain)),\"outcome\":\"deferred\",\"scenario\":1,\"reason\":\"dns-unavailable\"}"
+                "{\"domain\":\(JSONText.string(domain)),\"outcome\":\"deferred\",\"scenario\":1,\"reason\":\"dns-unavailable\"}"
         }
     }
 
@@ -102,27 +103,5 @@ enum MXCommand {
         case .dnsUnavailable(let detail):
             return "\(domain): DNS unavailable: \(detail) (deferred, dns-unavailable)"
         }
-    }
-
-    /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

@@ -47,3 +47,21 @@ extension MXLookup {
         return false
     }
 }
+
+/// Polls `condition` every 5 ms until it holds or `limit` passes; whether it held.
+func eventually(within limit: Duration, _ condition: () -> Bool) async -> Bool {
+    let end = ContinuousClock.now + limit
+    while !condition() {
+        guard ContinuousClock.now < end else { return condition() }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return true
+}
+
+extension MXResolver {
+    /// Nothing left running: no lookup, no query, no waiter for a slot, no socket.
+    nonisolated var isIdle: Bool {
+        lookupsInFlight == 0 && client.queriesInFlight == 0 && client.queriesWaiting == 0
+            && client.openSockets == 0
+    }
+}

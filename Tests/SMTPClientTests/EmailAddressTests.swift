@@ -82,10 +82,31 @@ struct EmailAddressTests {
         if name == "Bücher.example" { #expect(configuration?.heloName == "xn--bcher-kva.example") }
     }
 
+    @Test("A huge address from a form field is refused at once (no quadratic IDNA work)")
+    func hugeAddress() {
+        let domain = String(String.UnicodeScalarView((0x4E00..<0x4E00 + 40_000).compactMap(Unicode.Scalar.init)))
+        let elapsed = ContinuousClock().measure {
+            #expect(throws: EmailAddressError.self) { try EmailAddress("jane@\(domain).com") }
+            #expect(throws: EmailAddressError.self) { try SMTPSessionConfiguration(heloName: domain) }
+        }
+        #expect(elapsed < .seconds(1))
+    }
+
     @Test("Credentials never print")
     func credentialsRedacted() throws {
         let credentials = try SMTPCredentials(username: "user", password: "hunter2")
         #expect(!"\(credentials)".contains("hunter2"))
+        // Regression: dump() and reflection went through Mirror and showed both fields.
+        var dumped = ""
+        dump(credentials, to: &dumped)
+        #expect(!dumped.contains("hunter2"))
+        let configuration = try SMTPSessionConfiguration(heloName: "client.test", credentials: credentials)
+        var dumpedConfiguration = ""
+        dump(configuration, to: &dumpedConfiguration)
+        #expect(!dumpedConfiguration.contains("hunter2"))
+        #expect(!"\(configuration)".contains("hunter2"))
+        #expect(!String(reflecting: configuration).contains("hunter2"))
+        #expect(Mirror(reflecting: credentials).children.isEmpty)
         #expect(throws: EmailAddressError.self) { try SMTPCredentials(username: "u\r\n", password: "p") }
     }
 }

@@ -75,6 +75,27 @@ struct IDNATests {
         }
     }
 
+    /// Regression: the length limits were checked only after punycode encoding, which is
+    /// quadratic in the label's distinct code points: one address field from a sign-up
+    /// form with tens of thousands of distinct characters kept a core busy for minutes.
+    @Test("Huge domains are refused at once, before any punycode work", arguments: [
+        (String(String.UnicodeScalarView((0x4E00..<0x4E00 + 40_000).compactMap(Unicode.Scalar.init))) + ".com", IDNAError.Code.labelTooLong),
+        (Array(repeating: "\u{4E00}\u{4E01}", count: 200_000).joined(separator: "."), .nameTooLong),
+        (String(repeating: "a", count: 1_000_000), .labelTooLong),
+    ])
+    func hugeInputIsCheap(domain: String, code: IDNAError.Code) {
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            do throws(IDNAError) {
+                _ = try IDNA.toASCII(domain)
+                Issue.record("accepted a huge domain")
+            } catch {
+                #expect(error.code == code)
+            }
+        }
+        #expect(elapsed < .seconds(1))
+    }
+
     @Test("A 63-byte A-label is the longest accepted")
     func labelBoundary() throws {
         let sixtyThree = String(repeating: "a", count: 63)

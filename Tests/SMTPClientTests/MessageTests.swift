@@ -126,6 +126,120 @@ struct MessageTests {
         #expect(String(decoding: data.bytes, as: UTF8.self).contains("Subject: =?UTF-8?B?"))
     }
 
+    /// Regression: encoded words were cut between grapheme clusters (Characters), so one
+    /// long cluster (a letter with many combining marks, a long emoji ZWJ sequence) made a
+    /// word far longer than RFC 2047's 75 characters.
+    @Test("Encoded words stay within 75 characters and never split a UTF-8 sequence", arguments: [
+        "e" + String(repeating: "\u{301}", count: 60),
+        String(repeating: "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}\u{200D}\u{1F466}", count: 5),
+        String(repeating: "é", count: 100),
+        String(repeating: "日本語", count: 40),
+    ])
+    func encodedWordLength(subject: String) throws {
+        let data = Message(from: from, to: to, subject: subject, text: "x").encoded()
+        let all = lines(of: data)
+        let start = try #require(all.firstIndex { $0.hasPrefix("Subject: ") })
+        var folded = [String(all[start].dropFirst("Subject: ".count))]
+        for line in all[(start + 1)...] {
+            guard line.hasPrefix(" ") else { break }
+            folded.append(line)
+        }
+        var decoded: [UInt8] = []
+        for word in folded.flatMap({ $0.split(separator: " ") }) {
+            #expect(word.utf8.count <= 75)
+            #expect(word.hasPrefix("=?UTF-8?B?") && word.hasSuffix("?="))
+            let payload = try #require(Base64.decode(String(word.dropFirst(10).dropLast(2))))
+            // Each word alone is valid UTF-8 (RFC 2047 §5: no character split across words).
+            #expect(String(validating: payload, as: UTF8.self) != nil)
+            decoded += payload
+        }
+        #expect(String(decoding: decoded, as: UTF8.self) == subject)
+    }
+
+    /// Regression: the first encoded word was up to 75 characters after "Subject: ", so
+    /// the first line reached 84 (RFC 2047 §2: a line with encoded words is at most 76),
+    /// and " <address>" was appended after a display name's last word whatever its length.
+    @Test("Every header line holding encoded words is at most 76 characters", arguments: [1, 5, 14, 15, 16, 30, 44, 45, 46, 100])
+    func encodedWordLines(length: Int) throws {
+        let text = String(repeating: "é", count: length)
+        let data = Message(from: from, to: to, subject: text, text: "x", fromName: text, toName: "Jöhn " + text).encoded()
+        let all = lines(of: data)
+        let blank = try #require(all.firstIndex(of: ""))
+        for line in all[..<blank] where line.contains("=?") {
+            #expect(line.utf8.count <= 76, "\(line)")
+        }
+        #expect(all[..<blank].contains { $0.hasPrefix("Subject: =?UTF-8?B?") })
+        #expect(all[..<blank].contains { $0.contains("<noreply@app.example>") })
+        #expect(onlyCRLF(data.bytes))
+    }
+
+    @Test("Long display names and Message-IDs keep every line within 998 bytes", arguments: [
+        (String(repeating: "A", count: 1500) as String?, nil as String?),
+        (String(repeating: "a.b", count: 600), nil),
+        (String(repeating: "ü", count: 900), nil),
+        (nil, String(repeating: "m", count: 1200) + "@app.example"),
+    ])
+    func longHeaderParts(name: String?, messageID: String?) {
+        let data = Message(from: from, to: to, subject: "s", text: "x", fromName: name, toName: name,
+                           messageID: messageID).encoded()
+        #expect(onlyCRLF(data.bytes))
+        #expect(lines(of: data).allSatisfy { $0.utf8.count <= 998 })
+    }
+
+    /// Regression: "abc" became "<abc>", "<abc" stayed "<abc" and "a>\r\nBcc: x" became
+    /// "<a>Bcc:x>": Message-ID headers that are not `<left@right>`.
+    @Test("A caller's Message-ID is kept only when well-formed", arguments: [
+        ("<id1@app.example>", "<id1@app.example>" as String?),
+        ("id2@app.example", "<id2@app.example>"),
+        (" <id3@app.example> ", "<id3@app.example>"),
+        ("<id4@app.example", "<id4@app.example>"),
+        ("a>\r\nBcc: x@y", "<aBcc:x@y>"),
+        ("abc", nil),
+        ("<>", nil),
+        ("@x", nil),
+        ("x@", nil),
+        ("a@b@c", nil),
+    ])
+    func messageIDWellFormed(given: String, expected: String?) {
+        let data = Message(from: from, to: to, subject: "s", text: "x", messageID: given).encoded()
+        if let expected {
+            #expect(data.messageID == expected)
+        } else {
+            #expect(data.messageID.hasSuffix("@app.example>") && data.messageID.hasPrefix("<"))
+        }
+        let header = lines(of: data).first { $0.hasPrefix("Message-ID: ") }
+        #expect(header == "Message-ID: \(data.messageID)")
+        let id = data.messageID.dropFirst().dropLast()
+        #expect(id.split(separator: "@", omittingEmptySubsequences: false).count == 2)
+        #expect(!id.contains("<") && !id.contains(">") && !id.contains(" "))
+    }
+
+    /// Regression: folding happened at every space, so a run of spaces past column 78
+    /// produced header lines of white space only (RFC 5322 §3.2.2 forbids them; a lax
+    /// parser reads one as the end of the header).
+    @Test("Folding never makes a line of white space only, and unfolds to the original", arguments: [
+        "Welcome" + String(repeating: " ", count: 150) + "to the app",
+        String(repeating: "word ", count: 40) + String(repeating: " ", count: 90) + "end",
+        "\r\n\r\n" + String(repeating: "\r\n", count: 60) + "Bcc: victim@example.com",
+    ])
+    func foldingWhitespace(subject: String) throws {
+        let data = Message(from: from, to: to, subject: subject, text: "x").encoded()
+        let all = lines(of: data)
+        let blank = try #require(all.firstIndex(of: ""))
+        let header = all[..<blank]
+        #expect(!header.contains { $0.allSatisfy { $0 == " " || $0 == "\t" } })
+        #expect(!header.contains { $0.hasPrefix("Bcc:") })
+        #expect(header.allSatisfy { $0.utf8.count <= 998 })
+        let start = try #require(header.firstIndex { $0.hasPrefix("Subject: ") })
+        var unfolded = String(header[start].dropFirst("Subject: ".count))
+        for line in header[(start + 1)...] {
+            guard line.hasPrefix(" ") else { break }
+            unfolded += line
+        }
+        let expected = String(decoding: subject.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 }, as: UTF8.self)
+        if !unfolded.hasPrefix("=?") { #expect(unfolded == expected) }
+    }
+
     @Test("CR/LF in the subject cannot start a new header")
     func headerInjection() {
         let data = Message(from: from, to: to, subject: "hi\r\nBcc: victim@example.com", text: "x").encoded()
@@ -143,6 +257,19 @@ struct MessageTests {
         #expect(onlyCRLF(data.bytes))
     }
 
+    /// Regression: the multipart entity had no Content-Transfer-Encoding, i.e. 7bit, even
+    /// when a part inside was 8bit (RFC 2045 §6.4).
+    @Test("A multipart with an 8bit part is itself declared 8bit", arguments: [true, false])
+    func multipartEncoding(allow8Bit: Bool) throws {
+        let data = Message(from: from, to: to, subject: "x", text: "Grüße", html: "<p>ç</p>", allows8BitMIME: allow8Bit).encoded()
+        let all = lines(of: data)
+        let blank = try #require(all.firstIndex(of: ""))
+        let top = all[..<blank]
+        #expect(data.requires8BitMIME == allow8Bit)
+        #expect(top.contains("Content-Transfer-Encoding: \(allow8Bit ? "8bit" : "7bit")"))
+        #expect(top.filter { $0.hasPrefix("Content-Transfer-Encoding:") }.count == 1)
+    }
+
     @Test("Dot-stuffing and line ends while streaming", arguments: [
         ("a\r\n.b\r\n", "a\r\n..b\r\n.\r\n"),
         (".", "..\r\n.\r\n"),
@@ -152,6 +279,14 @@ struct MessageTests {
         ("x\n.\nQUIT\n", "x\r\n..\r\nQUIT\r\n.\r\n"),
         ("smuggle\n.\r\nMAIL FROM:<x>", "smuggle\r\n..\r\nMAIL FROM:<x>\r\n.\r\n"),
         ("a\r\r\nb", "a\r\n\r\nb\r\n.\r\n"),
+        // Lines over 998 bytes (a hand-made MessageData) are broken with CRLF SP; the
+        // transparency dot does not count; exactly 998 is left alone.
+        (String(repeating: "x", count: 998) + "\n", String(repeating: "x", count: 998) + "\r\n.\r\n"),
+        (String(repeating: "x", count: 999), String(repeating: "x", count: 998) + "\r\n x\r\n.\r\n"),
+        ("." + String(repeating: "y", count: 997) + "\r\n", ".." + String(repeating: "y", count: 997) + "\r\n.\r\n"),
+        (String(repeating: "z", count: 2000) + "\r\n.",
+         String(repeating: "z", count: 998) + "\r\n " + String(repeating: "z", count: 997) + "\r\n " + String(repeating: "z", count: 5)
+            + "\r\n..\r\n.\r\n"),
     ])
     func stuffing(input: String, expected: String) {
         let bytes = Array(input.utf8)

@@ -73,6 +73,13 @@ private let replyTable: [(SMTPStep, String, SMTPVerdict)] = [
     (.endOfData, "550 5.1.1 no such user", .recipientRejected),
     (.endOfData, "554 5.7.1 spam", .senderRejected),
     (.endOfData, "552 5.3.4 too big", .senderRejected),
+    (.endOfData, "354 again?", .temporaryFailure),
+    (.endOfData, "550 4.1.1 class mismatch", .senderRejected),
+    (.data, "554 4.1.1 class mismatch", .senderRejected),
+    (.data, "250 no 354", .temporaryFailure),
+    (.greeting, "550 5.7.1 go away", .senderRejected),
+    (.mail, "354 go", .temporaryFailure),
+    (.rcpt, "354 go", .temporaryFailure),
 ]
 
 @Suite("SMTP client state machine")
@@ -272,5 +279,18 @@ struct SMTPClientStateMachineTests {
         var (other, _) = readyMachine(ehlo: "250 mx")
         _ = other.startTransaction(from: sender, to: recipient, data: data)
         #expect(verdict(other.receive(reply("354 nonsense")))?.verdict == .temporaryFailure)
+    }
+
+    /// Regression: any 3xx to DATA started the message; only 354 means "send it".
+    @Test("DATA: only 354 starts the message; another 3xx is a temporary failure", arguments: ["334 VXNlcm5hbWU6", "350 hm", "399 x"])
+    func dataNeeds354(text: String) {
+        var (machine, _) = readyMachine(ehlo: "250 mx")
+        _ = machine.startTransaction(from: sender, to: recipient, data: data)
+        _ = machine.receive(reply("250 ok"))
+        _ = machine.receive(reply("250 ok"))
+        let action = machine.receive(reply(text))
+        #expect(action != .sendMessage)
+        #expect(verdict(action)?.verdict == .temporaryFailure)
+        #expect(verdict(action)?.step == .data)
     }
 }

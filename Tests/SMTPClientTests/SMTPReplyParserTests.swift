@@ -181,6 +181,64 @@ struct SMTPReplyParserTests {
         #expect(SMTPReply(250, "bad\r\nQUIT").lines == ["bad??QUIT"])
     }
 
+    /// Regression: once more than 4 KiB had been consumed, `feed` compacted the buffer and
+    /// shifted the scan offset (which is relative to the unparsed start) by the dropped
+    /// length, so the next search began thousands of bytes before the buffer: an
+    /// out-of-bounds read and a spurious protocol error (or a crash).
+    @Test("Replies still parse after the buffer is compacted with a partial line pending")
+    func compactionWithPartialLine() throws {
+        var parser = SMTPReplyParser()
+        let long = String(repeating: "a", count: 1990)
+        // 3 lines of ~2000 bytes (one reply), then the first two bytes of the next reply.
+        parser.feed(Array("250-\(long)\r\n250-\(long)\r\n250 \(long)\r\n25".utf8))
+        let first = try parser.next()
+        #expect(first?.lines.count == 3)
+        #expect(try parser.next() == nil)    // scans the partial "25"
+        // After compaction the buffer holds 10 bytes: the array's count field (just before
+        // the elements) then holds a 0x0A byte a stray backwards search would find.
+        parser.feed(Array("0 ok  \r\n".utf8))
+        let second = try parser.next()
+        #expect(second?.code == 250)
+        #expect(second?.text == "ok")
+    }
+
+    @Test("A long stream of multiline replies parses whatever the segment size", arguments: [1, 7, 100, 1000, 1500, 5000])
+    func chunkedStream(chunkSize: Int) throws {
+        var stream: [UInt8] = []
+        var expected: [(Int, Int)] = []
+        for index in 0..<40 {
+            let code = [250, 451, 550, 354][index % 4]
+            let lineCount = 1 + index % 9
+            for line in 0..<lineCount {
+                let separator = line == lineCount - 1 ? " " : "-"
+                stream += Array("\(code)\(separator)line \(line) of reply \(index) \(String(repeating: "x", count: (index * 37 + line * 11) % 300))\r\n".utf8)
+            }
+            expected.append((code, lineCount))
+        }
+        var parser = SMTPReplyParser()
+        var replies: [SMTPReply] = []
+        var offset = 0
+        while offset < stream.count {
+            let end = min(offset + chunkSize, stream.count)
+            parser.feed(stream[offset..<end])
+            offset = end
+            while let reply = try parser.next() { replies.append(reply) }
+        }
+        #expect(replies.count == expected.count)
+        for (reply, (code, lineCount)) in zip(replies, expected) {
+            #expect(reply.code == code)
+            #expect(reply.lines.count == lineCount)
+        }
+    }
+
+    @Test("A hand-built reply with any code never traps", arguments: [0, -1, 99, 600, 1_000, 99_999, Int.max, Int.min])
+    func handBuiltReplyWithOddCode(code: Int) {
+        let reply = SMTPReply(code: code, lines: ["5.1.1 text"])
+        #expect(reply.code == code)
+        #expect(reply.enhancedCode == nil)
+        #expect(reply.text == "5.1.1 text")
+    }
+
     @Test("Capabilities from an EHLO reply")
     func capabilities() throws {
         let reply = try parseAll("250-mx.example greets you\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN login\r\n250-AUTH=CRAM-MD5\r\n250-STARTTLS\r\n250 ENHANCEDSTATUSCODES\r\n")[0]

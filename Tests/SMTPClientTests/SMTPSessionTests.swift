@@ -157,6 +157,48 @@ struct SMTPSessionTests {
         }
     }
 
+    /// Regression: after a refused RCPT in a pipelined group the session wrote
+    /// "RSET\r\nQUIT\r\n" without looking at the DATA reply. A server that (wrongly) answered
+    /// DATA with 354 then read those commands as message content. RFC 2920 §3.1: check
+    /// the DATA reply; after a 354 send a lone dot, after a refusal RSET.
+    @Test("Pipelined: a refused RCPT never feeds commands into an accepted DATA", arguments: [
+        // (server answers DATA with 354 despite no recipient, what must follow DATA on the wire)
+        (true, "DATA\r\n.\r\nQUIT\r\n"),
+        (false, "DATA\r\nRSET\r\nQUIT\r\n"),
+    ])
+    func refusedRecipientWithPipelinedData(dataWithoutRecipients: Bool, expectedTail: String) async throws {
+        var script = MockSMTPScript()
+        script.rcpt = .reply(550, "5.1.1 no such user")
+        script.dataWithoutRecipients = dataWithoutRecipients
+        let (result, server, session) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == .recipientRejected)
+        #expect(result.step == .rcpt)
+        #expect(result.reply?.enhancedCode == "5.1.1")
+        #expect(await server.waitUntilIdle())
+        let wire = try #require(server.sessions.first).readTexts.joined()
+        #expect(wire.hasSuffix(expectedTail), "\(wire)")
+        #expect(server.deliveries.isEmpty)
+        #expect(!(await session.transcript).contains { $0.text.contains("message:") })
+    }
+
+    @Test("Pipelined: a refused MAIL voids the RCPT and DATA replies; RSET and QUIT follow")
+    func refusedSenderWithPipelinedData() async throws {
+        var script = MockSMTPScript()
+        script.mail = .reply(550, "5.7.1 sender blocked")
+        script.dataWithoutRecipients = true     // still refused: MAIL failed (503 / 554)
+        let (result, server, session) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == .senderRejected)
+        #expect(result.step == .mail)
+        #expect(result.reply?.code == 550)
+        #expect(await server.waitUntilIdle())
+        let wire = try #require(server.sessions.first).readTexts.joined()
+        #expect(wire.hasSuffix("DATA\r\nRSET\r\nQUIT\r\n"), "\(wire)")
+        #expect(server.deliveries.isEmpty)
+        #expect(await session.replies[.rcpt] == nil)
+    }
+
     @Test("Lines starting with a dot and bare LFs arrive byte-exact, stuffed on the wire")
     func dotsAndBareLFs() async throws {
         let text = ".starts with a dot\n..two dots\nbare LF\rbare CR\r\n.\nend."
@@ -330,6 +372,26 @@ struct SMTPSessionTests {
         #expect(result?.detail?.contains("cancelled") == true)
     }
 
+    @Test("close() during open(): open() is not ready, and nothing is sent afterwards")
+    func closeDuringOpen() async throws {
+        let server = try MockSMTPServer.start { $0.ehlo = MockSMTPScript().ehloResponse(heloName: "x").delayed(by: .milliseconds(300)) }
+        defer { server.stop() }
+        let session = try makeSession(server, timeouts: .uniform(.seconds(5)))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let opening = Task { await session.open() }
+        try await Task.sleep(for: .milliseconds(100))
+        await session.close()
+        let opened = await opening.value
+        #expect(opened != nil)
+        #expect(opened?.verdict == .unreachable)
+        #expect(clock.now - start < .seconds(2))
+        let result = await session.send(from: sender, to: recipient, data: message())
+        #expect(result.verdict != .accepted)
+        #expect(await server.waitUntilIdle())
+        #expect(server.transactions.isEmpty)
+    }
+
     @Test("QUIT is not awaited: a server that never answers QUIT costs nothing")
     func quitNotAwaited() async throws {
         // The server would take 5 s to answer QUIT.
@@ -430,6 +492,37 @@ struct SMTPSessionTests {
         #expect(result.verdict == .recipientRejected && result.reply?.enhancedCode == "5.6.7")
         #expect(await server.waitUntilIdle())
         #expect(server.transactions.isEmpty)
+    }
+
+    /// Regression: a second send() or probe() on a finished session returned the first
+    /// transaction's result: an `.accepted` for a message that never left.
+    @Test("A second transaction on a finished session is never reported as accepted")
+    func secondTransaction() async throws {
+        let (first, server, session) = try await send(MockSMTPScript())
+        defer { server.stop() }
+        #expect(first.verdict == .accepted)
+        let second = await session.send(from: sender, to: try EmailAddress("other@example.com"), data: message("second"))
+        #expect(second.verdict == .temporaryFailure)
+        #expect(second.reply == nil)
+        let probe = await session.probe(from: sender, to: recipient)
+        #expect(probe.verdict == .temporaryFailure)
+        #expect(await server.waitUntilIdle())
+        #expect(server.deliveries.count == 1)
+        #expect(server.connectionCount == 1)
+        #expect(await session.result == first)
+    }
+
+    @Test("send() after a failed open() gives the opening failure")
+    func sendAfterFailedOpen() async throws {
+        var script = MockSMTPScript()
+        script.greeting = .reply(554, "5.7.1 no service")
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server)
+        let opened = await session.open()
+        #expect(opened?.verdict == .senderRejected)
+        let result = await session.send(from: sender, to: recipient, data: message())
+        #expect(result == opened)
     }
 }
 
