@@ -22,6 +22,9 @@ enum CoordinatorBenchmark {
         let json = options.has("--json")
         let only = options.string("--only")
         let rounds = max(1, options.int("--rounds", default: 5))
+        // `--side coordinator|raw`: run one side of the throughput comparison only (to
+        // profile it alone); the overhead figures are then meaningless.
+        let side = options.string("--side")
         do {
             // --target HOST:PORT: a real SMTP server (Postfix's smtp-sink) instead of the
             // mock; recipients are address literals of its address, so there is no DNS.
@@ -44,7 +47,7 @@ enum CoordinatorBenchmark {
                     try await withTaskExecutorPreference(executor) {
                         try await throughput(
                             world, mode: mode, calls: calls, concurrency: concurrency,
-                            rounds: rounds, target: target, json: json)
+                            rounds: rounds, target: target, side: side, json: json)
                     }
                     || failed
             }
@@ -111,7 +114,7 @@ enum CoordinatorBenchmark {
     /// best round of each and the coordinator's overhead against the bare sessions.
     static func throughput(
         _ world: BenchWorld, mode: String, calls: Int, concurrency: Int, rounds: Int,
-        target: SocketAddress?, json: Bool
+        target: SocketAddress?, side: String? = nil, json: Bool
     ) async throws -> Bool {
         var configuration = world.configuration()
         if let target { configuration.smtpPort = target.port }
@@ -131,7 +134,8 @@ enum CoordinatorBenchmark {
         var coordinated: [LoadRun] = []
         var bare: [LoadRun] = []
         for round in 0..<rounds {
-            coordinated.append(
+            if side != "raw" {
+                coordinated.append(
                 await load(first: 2 * round * perRound, calls: perRound, concurrency: concurrency) {
                     index in
                     guard let to = try? EmailAddress("user\(index)@\(domain)") else {
@@ -145,7 +149,8 @@ enum CoordinatorBenchmark {
                         : await coordinator.probe(to, from: from)
                     return outcome.reason == .accepted
                 })
-            bare.append(
+            }
+            if side != "coordinator" { bare.append(
                 await load(
                     first: (2 * round + 1) * perRound, calls: perRound, concurrency: concurrency
                 ) { index in
@@ -167,10 +172,12 @@ enum CoordinatorBenchmark {
                     await connection.close()
                     return result?.verdict == .accepted
                 })
+            }
         }
         let delivered = world.smtp.deliveryCount - deliveredBefore
         func summary(_ runs: [LoadRun]) -> (best: Double, median: Double, all: LatencySummary) {
             let rates = runs.map(\.perSecond).sorted()
+            guard !rates.isEmpty else { return (0, 0, LatencySummary([])) }
             return (
                 rates.last ?? 0, rates[rates.count / 2], LatencySummary(runs.flatMap(\.latencies))
             )
@@ -195,7 +202,7 @@ enum CoordinatorBenchmark {
                 "overheadMedianPercent": rounded(100 * (1 - mine.median / theirs.median)),
                 "delivered": delivered,
             ], json: json)
-        let expected = send && target == nil ? 2 * perRound * rounds : 0
+        let expected = send && target == nil ? (side == nil ? 2 : 1) * perRound * rounds : 0
         return failures > 0 || delivered != expected
     }
 

@@ -16,8 +16,12 @@ enum AttemptPhase: Sendable, Hashable {
 /// so an attempt can never start its transaction after a send caller was told "deferred,
 /// not started" (which would risk a second delivery from the queue).
 final class AttemptTracker: Sendable {
+    /// A caller waiting. Its continuation is resumed exactly once: by whoever removes the
+    /// waiter from `State.waiters` under the lock (``finish(_:)`` or ``expire(_:)``), so
+    /// an unchecked continuation is safe (and spares an allocation per call).
     private struct Waiter {
-        var continuation: CheckedContinuation<VerificationOutcome, Never>
+        var id: UInt64
+        var continuation: UnsafeContinuation<VerificationOutcome, Never>
         var start: ContinuousClock.Instant
         var timer: UInt64?
     }
@@ -27,7 +31,8 @@ final class AttemptTracker: Sendable {
         var lastTried: MailExchangerUsed?
         var timings: [TimingPhase: Duration] = [:]
         var final: VerificationOutcome?
-        var waiters: [UInt64: Waiter] = [:]
+        /// Usually one; a few for coalesced probes. An array: no hashing per call.
+        var waiters: [Waiter] = []
         var nextWaiter: UInt64 = 0
         var abandoned = false
         var leftBehind = false
@@ -88,8 +93,8 @@ final class AttemptTracker: Sendable {
     func finish(_ outcome: VerificationOutcome) -> Bool {
         let (waiters, leftBehind) = state.withLock { state in
             state.final = outcome
-            let waiters = Array(state.waiters.values)
-            state.waiters.removeAll()
+            let waiters = state.waiters
+            state.waiters = []
             return (waiters, state.leftBehind)
         }
         let now = ContinuousClock.now
@@ -114,8 +119,8 @@ final class AttemptTracker: Sendable {
             return state.nextWaiter
         }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation {
-                (continuation: CheckedContinuation<VerificationOutcome, Never>) in
+            await withUnsafeContinuation {
+                (continuation: UnsafeContinuation<VerificationOutcome, Never>) in
                 let immediate: VerificationOutcome? = state.withLock { state in
                     if var final = state.final {
                         final.elapsed = start.duration(to: .now)
@@ -125,7 +130,7 @@ final class AttemptTracker: Sendable {
                     if Task.isCancelled || deadline <= .now {
                         return expired(&state, start: start)
                     }
-                    state.waiters[id] = Waiter(continuation: continuation, start: start)
+                    state.waiters.append(Waiter(id: id, continuation: continuation, start: start))
                     return nil
                 }
                 if let immediate {
@@ -139,8 +144,10 @@ final class AttemptTracker: Sendable {
                     expire(id)
                 }
                 let stale = state.withLock { state in
-                    guard state.waiters[id] != nil else { return true }
-                    state.waiters[id]?.timer = timer
+                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else {
+                        return true
+                    }
+                    state.waiters[index].timer = timer
                     return false
                 }
                 if stale { DeadlineScheduler.shared.cancel(timer) }
@@ -153,7 +160,8 @@ final class AttemptTracker: Sendable {
     /// Ends one caller's wait with the deferred outcome of the current phase.
     private func expire(_ id: UInt64) {
         let result: (Waiter, VerificationOutcome, Bool)? = state.withLock { state in
-            guard let waiter = state.waiters.removeValue(forKey: id) else { return nil }
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            let waiter = state.waiters.remove(at: index)
             let wasAbandoned = state.abandoned
             let outcome = expired(&state, start: waiter.start)
             return (waiter, outcome, !wasAbandoned && state.abandoned)

@@ -168,6 +168,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     ) async -> VerificationOutcome {
         let start = ContinuousClock.now
         var timings: [TimingPhase: Duration] = [:]
+        // Room for every phase at once: no rehashing as the session's phases come in.
+        timings.reserveCapacity(TimingPhase.allCases.count)
         let hosts: [MailExchanger]
         if let literal = Self.addressLiteral(domain) {
             hosts = [MailExchanger(name: domain, preference: 0, addresses: [literal])]
@@ -278,7 +280,11 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         let result = await transaction(connection)
         let record = await connection.finish()
         for (phase, duration) in record.timings { timings[phase] = duration }
-        transcript += record.transcript
+        if transcript.isEmpty {
+            transcript = record.transcript  // the usual case, one host: no copy
+        } else {
+            transcript += record.transcript
+        }
         return VerificationOutcome(
             reason: Self.reason(for: result.verdict),
             address: address,

@@ -24,10 +24,18 @@ final class DestinationLimiter: Sendable {
     /// Takes a slot for `destination`, waiting if all are taken. `false` when cancelled
     /// while waiting (no slot taken).
     func acquire(_ destination: String) async -> Bool {
-        let id = state.withLock { state in
+        // The common case, a free slot: one lock, no continuation, no cancellation handler.
+        let id: UInt64? = state.withLock { state in
+            if Task.isCancelled { return 0 }
+            if state.destinations[destination, default: Destination()].active < limit {
+                state.destinations[destination, default: Destination()].active += 1
+                return nil
+            }
             state.nextID += 1
             return state.nextID
         }
+        guard let id else { return true }
+        if id == 0 { return false }  // ids start at 1: 0 says cancelled
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let immediate: Bool? = state.withLock { state in

@@ -67,11 +67,11 @@ final class HostHealthMemory: Sendable {
         let unhealthy: Set<String> = penalized.withLock { table in
             guard !table.isEmpty else { return [] }
             return Set(
-                candidates.map(\.address.ip).filter { (table[$0]).map { $0 > now } ?? false })
+                candidates.map(\.ip).filter { (table[$0]).map { $0 > now } ?? false })
         }
         guard !unhealthy.isEmpty else { return candidates }
-        return candidates.filter { !unhealthy.contains($0.address.ip) }
-            + candidates.filter { unhealthy.contains($0.address.ip) }
+        return candidates.filter { !unhealthy.contains($0.ip) }
+            + candidates.filter { unhealthy.contains($0.ip) }
     }
 
     /// Learns from a finished race: failures to connect/greet and losers slower than the
@@ -80,11 +80,11 @@ final class HostHealthMemory: Sendable {
         for attempt in attempts {
             switch attempt.end {
             case .won:
-                markHealthy(attempt.candidate.address.ip)
+                markHealthy(attempt.candidate.ip)
             case .failed(let result) where result.verdict == .unreachable:
-                markUnhealthy(attempt.candidate.address.ip)
+                markUnhealthy(attempt.candidate.ip)
             case .lost(let ranFor) where ranFor >= stagger:
-                markUnhealthy(attempt.candidate.address.ip)
+                markUnhealthy(attempt.candidate.ip)
             default:
                 break
             }

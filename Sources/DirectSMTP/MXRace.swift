@@ -2,13 +2,21 @@ import Sockets
 
 /// One address of one MX host: a contestant of the race.
 struct RaceCandidate: Sendable, Hashable {
-    var host: MailExchanger
-    var address: SocketAddress
+    let host: MailExchanger
+    let address: SocketAddress
+    /// The candidate as outcomes report it. Made once here: formatting the address goes
+    /// through `inet_ntop` (and `sprintf`) and allocates, and a call needs it four times
+    /// or more (last host tried, winner, outcome, health memory).
+    let used: MailExchangerUsed
 
-    /// The candidate as outcomes report it.
-    var used: MailExchangerUsed {
-        MailExchangerUsed(host: host.name, ip: address.ip, preference: host.preference)
+    init(host: MailExchanger, address: SocketAddress) {
+        self.host = host
+        self.address = address
+        self.used = MailExchangerUsed(host: host.name, ip: address.ip, preference: host.preference)
     }
+
+    /// The numeric address, as the health memory keys it.
+    var ip: String { used.ip }
 }
 
 /// What happened to one contestant.

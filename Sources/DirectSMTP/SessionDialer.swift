@@ -31,6 +31,7 @@ final class SessionConnection: SMTPConnection {
         let (entries, steps) = await session.closeAndRecord()
         let server = session.server.description
         var timings: [TimingPhase: Duration] = [:]
+        timings.reserveCapacity(steps.count)
         for (step, duration) in steps {
             guard let phase = TimingPhase(step) else { continue }
             timings[phase, default: .zero] += duration
