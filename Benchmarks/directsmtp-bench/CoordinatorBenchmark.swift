@@ -136,42 +136,47 @@ enum CoordinatorBenchmark {
         for round in 0..<rounds {
             if side != "raw" {
                 coordinated.append(
-                await load(first: 2 * round * perRound, calls: perRound, concurrency: concurrency) {
-                    index in
-                    guard let to = try? EmailAddress("user\(index)@\(domain)") else {
-                        return false
-                    }
-                    let outcome =
-                        send
-                        ? await coordinator.send(
-                            Message(
-                                from: from, to: to, subject: "Your code", text: "Code \(index)."))
-                        : await coordinator.probe(to, from: from)
-                    return outcome.reason == .accepted
-                })
-            }
-            if side != "coordinator" { bare.append(
-                await load(
-                    first: (2 * round + 1) * perRound, calls: perRound, concurrency: concurrency
-                ) { index in
-                    guard let to = try? EmailAddress("user\(index)@\(domain)") else {
-                        return false
-                    }
-                    let connection = SMTPSession(server: server, configuration: session)
-                    var result = await connection.open()
-                    if result == nil {
-                        result =
+                    await load(
+                        first: 2 * round * perRound, calls: perRound, concurrency: concurrency
+                    ) {
+                        index in
+                        guard let to = try? EmailAddress("user\(index)@\(domain)") else {
+                            return false
+                        }
+                        let outcome =
                             send
-                            ? await connection.send(
-                                from: from, to: to,
-                                data: Message(
+                            ? await coordinator.send(
+                                Message(
                                     from: from, to: to, subject: "Your code", text: "Code \(index)."
-                                ).encoded())
-                            : await connection.probe(from: from, to: to)
-                    }
-                    await connection.close()
-                    return result?.verdict == .accepted
-                })
+                                ))
+                            : await coordinator.probe(to, from: from)
+                        return outcome.reason == .accepted
+                    })
+            }
+            if side != "coordinator" {
+                bare.append(
+                    await load(
+                        first: (2 * round + 1) * perRound, calls: perRound, concurrency: concurrency
+                    ) { index in
+                        guard let to = try? EmailAddress("user\(index)@\(domain)") else {
+                            return false
+                        }
+                        let connection = SMTPSession(server: server, configuration: session)
+                        var result = await connection.open()
+                        if result == nil {
+                            result =
+                                send
+                                ? await connection.send(
+                                    from: from, to: to,
+                                    data: Message(
+                                        from: from, to: to, subject: "Your code",
+                                        text: "Code \(index)."
+                                    ).encoded())
+                                : await connection.probe(from: from, to: to)
+                        }
+                        await connection.close()
+                        return result?.verdict == .accepted
+                    })
             }
         }
         let delivered = world.smtp.deliveryCount - deliveredBefore

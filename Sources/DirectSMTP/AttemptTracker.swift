@@ -29,7 +29,9 @@ final class AttemptTracker: Sendable {
     private struct State {
         var phase: AttemptPhase = .dns
         var lastTried: MailExchangerUsed?
-        var timings: [TimingPhase: Duration] = [:]
+        /// The DNS phase's duration, once known (the only timing known here; a
+        /// dictionary made only for an expired outcome, not on every call).
+        var dnsTook: Duration?
         var final: VerificationOutcome?
         /// Usually one; a few for coalesced probes. An array: no hashing per call.
         var waiters: [Waiter] = []
@@ -56,7 +58,7 @@ final class AttemptTracker: Sendable {
     func beginConnecting(dnsTook: Duration?) {
         state.withLock { state in
             state.phase = .connecting
-            if let dnsTook { state.timings[.dns] = dnsTook }
+            state.dnsTook = dnsTook
         }
     }
 
@@ -204,6 +206,6 @@ final class AttemptTracker: Sendable {
             mx: state.phase == .dns ? nil : state.lastTried,
             detail: detail,
             elapsed: start.duration(to: .now),
-            timings: state.timings)
+            timings: state.dnsTook.map { [.dns: $0] } ?? [:])
     }
 }

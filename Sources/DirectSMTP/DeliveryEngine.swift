@@ -29,7 +29,14 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let limiter: DestinationLimiter
     /// Final outcomes of sends that outlived their call, to every subscriber.
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
-    private let probesInFlight = Mutex<[String: AttemptTracker]>([:])
+    private let probesInFlight = Mutex<[ProbeFlight: AttemptTracker]>([:])
+
+    /// Identical probes in flight: same address (cache key) and sender. A pair, not a
+    /// joined string: no string built per probe.
+    private struct ProbeFlight: Hashable {
+        var key: String
+        var sender: String
+    }
 
     init(lookup: Lookup, dialer: Dialer, settings: EngineSettings) {
         self.lookup = lookup
@@ -126,7 +133,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             return cached
         }
         let deadline = start + budget
-        let flightKey = key + "\u{0}" + sender
+        let flightKey = ProbeFlight(key: key, sender: sender)
         let (tracker, isNew) = probesInFlight.withLock { table in
             if let running = table[flightKey] { return (running, false) }
             let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: false)
@@ -191,18 +198,20 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             tracker.beginConnecting(dnsTook: dnsTook)
         }
         var unusable: String?
-        let candidates = health.ordered(
-            hosts.flatMap { host in
-                host.addresses.compactMap { ip in
-                    do {
-                        return RaceCandidate(
-                            host: host, address: try SocketAddress(ip, port: settings.smtpPort))
-                    } catch {
-                        unusable = "cannot connect to \(ip) port \(settings.smtpPort): \(error)"
-                        return nil
-                    }
+        var dialable: [RaceCandidate] = []  // one array, not one per host and a join
+        dialable.reserveCapacity(hosts.reduce(0) { $0 + $1.addresses.count })
+        for host in hosts {
+            for ip in host.addresses {
+                do {
+                    dialable.append(
+                        RaceCandidate(
+                            host: host, address: try SocketAddress(ip, port: settings.smtpPort)))
+                } catch {
+                    unusable = "cannot connect to \(ip) port \(settings.smtpPort): \(error)"
                 }
-            })
+            }
+        }
+        let candidates = health.ordered(dialable)
         guard !candidates.isEmpty else {
             // DNS named hosts with addresses (the lookup never hands over a host without
             // one): if none can be dialled, the fault is ours (the SMTP port setting),

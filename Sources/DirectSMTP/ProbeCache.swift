@@ -64,11 +64,25 @@ final class ProbeCache: Sendable {
     /// domain in lower case.
     static func key(for address: String) -> String {
         guard let at = address.lastIndex(of: "@") else { return address }
+        let domain = address.utf8[address.utf8.index(after: at)...]
+        // Usually already so (domains are A-labels in lower case): the address itself,
+        // with no new strings.
+        if !domain.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) })
+            && domain.allSatisfy({ $0 < 0x80 })
+        {
+            return address
+        }
         return String(address[..<at]) + "@" + address[at...].dropFirst().lowercased()
+    }
+
+    /// `false` when the policy stores nothing: lookups can then skip the clock and lock.
+    var isEnabled: Bool {
+        policy.capacity > 0 && (policy.positiveTTL > .zero || policy.negativeTTL > .zero)
     }
 
     /// A fresh cached outcome for `key`, if any.
     func outcome(for key: String) -> VerificationOutcome? {
+        guard isEnabled else { return nil }
         let now = clock()
         return table.withLock { table in
             guard let entry = table.entries[key] else { return nil }

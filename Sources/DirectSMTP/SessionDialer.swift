@@ -29,7 +29,7 @@ final class SessionConnection: SMTPConnection {
 
     func finish() async -> SessionRecord {
         let (entries, steps) = await session.closeAndRecord()
-        let server = session.server.description
+        let server = Self.label(session.server)
         var timings: [TimingPhase: Duration] = [:]
         timings.reserveCapacity(steps.count)
         for (step, duration) in steps {
@@ -43,6 +43,24 @@ final class SessionConnection: SMTPConnection {
                     text: entry.text)
             },
             timings: timings)
+    }
+}
+
+extension SessionConnection {
+    /// `server.description` ("192.0.2.1:25", "[2001:db8::1]:25"), without its cost for
+    /// IPv4: `SocketAddress.ip` formats through `inet_ntop` (`sprintf`) into a buffer and
+    /// interpolation allocates twice more, once per call; digits appended to a string
+    /// that stays small (up to 15 bytes, e.g. "127.0.0.1:25") allocate nothing.
+    static func label(_ server: SocketAddress) -> String {
+        guard server.bytes.count == 4 else { return server.description }
+        var text = String(server.bytes[0])
+        for byte in server.bytes.dropFirst() {
+            text += "."
+            text += String(byte)
+        }
+        text += ":"
+        text += String(server.port)
+        return text
     }
 }
 
