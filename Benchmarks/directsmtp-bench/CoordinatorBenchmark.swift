@@ -110,8 +110,9 @@ enum CoordinatorBenchmark {
 
     /// Sends (or probes) of distinct recipients through the coordinator, DNS cached, and
     /// the same load on bare `SMTPSession`s (open, send or probe, close; no DNS) to the same
-    /// mock server, interleaved over `rounds` rounds so both see the same machine: the
-    /// best round of each and the coordinator's overhead against the bare sessions.
+    /// mock server, interleaved over `rounds` rounds (each side first in every other
+    /// round) so both see the same machine: the best and median round of each and the
+    /// coordinator's overhead against the bare sessions.
     static func throughput(
         _ world: BenchWorld, mode: String, calls: Int, concurrency: Int, rounds: Int,
         target: SocketAddress?, side: String? = nil, json: Bool
@@ -134,49 +135,55 @@ enum CoordinatorBenchmark {
         var coordinated: [LoadRun] = []
         var bare: [LoadRun] = []
         for round in 0..<rounds {
-            if side != "raw" {
-                coordinated.append(
-                    await load(
-                        first: 2 * round * perRound, calls: perRound, concurrency: concurrency
-                    ) {
-                        index in
-                        guard let to = try? EmailAddress("user\(index)@\(domain)") else {
-                            return false
-                        }
-                        let outcome =
-                            send
-                            ? await coordinator.send(
-                                Message(
-                                    from: from, to: to, subject: "Your code", text: "Code \(index)."
-                                ))
-                            : await coordinator.probe(to, from: from)
-                        return outcome.reason == .accepted
-                    })
-            }
-            if side != "coordinator" {
-                bare.append(
-                    await load(
-                        first: (2 * round + 1) * perRound, calls: perRound, concurrency: concurrency
-                    ) { index in
-                        guard let to = try? EmailAddress("user\(index)@\(domain)") else {
-                            return false
-                        }
-                        let connection = SMTPSession(server: server, configuration: session)
-                        var result = await connection.open()
-                        if result == nil {
-                            result =
+            // Each side goes first in every other round, so that neither always runs
+            // right after the other (its TIME_WAIT sockets, its server-side leftovers).
+            for half in round % 2 == 0 ? [0, 1] : [1, 0] {
+                if half == 0, side != "raw" {
+                    coordinated.append(
+                        await load(
+                            first: 2 * round * perRound, calls: perRound, concurrency: concurrency
+                        ) {
+                            index in
+                            guard let to = try? EmailAddress("user\(index)@\(domain)") else {
+                                return false
+                            }
+                            let outcome =
                                 send
-                                ? await connection.send(
-                                    from: from, to: to,
-                                    data: Message(
+                                ? await coordinator.send(
+                                    Message(
                                         from: from, to: to, subject: "Your code",
                                         text: "Code \(index)."
-                                    ).encoded())
-                                : await connection.probe(from: from, to: to)
-                        }
-                        await connection.close()
-                        return result?.verdict == .accepted
-                    })
+                                    ))
+                                : await coordinator.probe(to, from: from)
+                            return outcome.reason == .accepted
+                        })
+                }
+                if half == 1, side != "coordinator" {
+                    bare.append(
+                        await load(
+                            first: (2 * round + 1) * perRound, calls: perRound,
+                            concurrency: concurrency
+                        ) { index in
+                            guard let to = try? EmailAddress("user\(index)@\(domain)") else {
+                                return false
+                            }
+                            let connection = SMTPSession(server: server, configuration: session)
+                            var result = await connection.open()
+                            if result == nil {
+                                result =
+                                    send
+                                    ? await connection.send(
+                                        from: from, to: to,
+                                        data: Message(
+                                            from: from, to: to, subject: "Your code",
+                                            text: "Code \(index)."
+                                        ).encoded())
+                                    : await connection.probe(from: from, to: to)
+                            }
+                            await connection.close()
+                            return result?.verdict == .accepted
+                        })
+                }
             }
         }
         let delivered = world.smtp.deliveryCount - deliveredBefore
