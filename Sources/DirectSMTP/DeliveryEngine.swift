@@ -318,7 +318,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     static func addressLiteral(_ domain: String) -> IPAddress? {
         guard domain.hasPrefix("["), domain.hasSuffix("]") else { return nil }
         var inner = domain.dropFirst().dropLast()
-        if inner.lowercased().hasPrefix("ipv6:") { inner = inner.dropFirst(5) }
+        // "IPv6:" in any case, compared byte by byte (no lower-cased copy per call).
+        let tag = inner.utf8.prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
+        if tag.elementsEqual("ipv6:".utf8) { inner = inner.dropFirst(5) }
         return IPAddress(String(inner))
     }
 }

@@ -9,6 +9,9 @@ final class HostHealthMemory: Sendable {
     private let capacity: Int
     private let clock: @Sendable () -> ContinuousClock.Instant
     private let penalized = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// The table's size, kept under its lock and read without it: while nothing is
+    /// remembered (the usual state) ordering and marking healthy take no lock at all.
+    private let remembered = Atomic<Int>(0)
     private let sweepCount = Mutex(0)
 
     init(
@@ -37,6 +40,7 @@ final class HostHealthMemory: Sendable {
                 }
             }
             table[ip] = now + penalty
+            remembered.store(table.count, ordering: .relaxed)
             return swept
         }
         if swept { sweepCount.withLock { $0 += 1 } }
@@ -50,8 +54,12 @@ final class HostHealthMemory: Sendable {
 
     /// `ip` just completed EHLO: forget any penalty.
     func markHealthy(_ ip: String) {
+        guard remembered.load(ordering: .relaxed) > 0 else { return }
         penalized.withLock { table in
-            if !table.isEmpty { table[ip] = nil }
+            if !table.isEmpty {
+                table[ip] = nil
+                remembered.store(table.count, ordering: .relaxed)
+            }
         }
     }
 
@@ -63,6 +71,7 @@ final class HostHealthMemory: Sendable {
 
     /// `candidates` with the penalized ones moved to the end, each group in its order.
     func ordered(_ candidates: [RaceCandidate]) -> [RaceCandidate] {
+        guard remembered.load(ordering: .relaxed) > 0 else { return candidates }
         let now = clock()
         let unhealthy: Set<String> = penalized.withLock { table in
             guard !table.isEmpty else { return [] }

@@ -169,6 +169,10 @@ struct MXRaceTests {
             outcome.mx == MailExchangerUsed(host: "[127.0.0.9]", ip: "127.0.0.9", preference: 0))
         #expect(lookup.calls.load(ordering: .relaxed) == 0)
         #expect(FakeEngine.addressLiteral("[IPv6:::1]") == IPAddress("::1"))
+        #expect(FakeEngine.addressLiteral("[ipv6:2001:db8::1]") == IPAddress("2001:db8::1"))
+        #expect(FakeEngine.addressLiteral("[IPV6:::1]") == IPAddress("::1"))
+        #expect(FakeEngine.addressLiteral("[IPv7:::1]") == nil)
+        #expect(FakeEngine.addressLiteral("[::1]") == IPAddress("::1"))
         #expect(FakeEngine.addressLiteral("example.com") == nil)
     }
 
