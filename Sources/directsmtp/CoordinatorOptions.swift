@@ -16,6 +16,9 @@ struct CoordinatorOptions {
 
     var configuration: VerificationCoordinator.Configuration
     var budget: Duration
+    /// When the arguments were parsed: DESIGN.md starts the CLI's budget clock here, so
+    /// opening the queue or reading resolv.conf is paid from the budget.
+    let parsedAt = ContinuousClock.now
     var json: Bool
     var verbose: Bool
 
@@ -40,13 +43,20 @@ struct CoordinatorOptions {
         self.verbose = arguments.has("--verbose")
     }
 
+    /// What is left of the budget now (at least 1 ms, so a spent budget still asks the
+    /// coordinator for its verdict on the phase reached: none).
+    var remainingBudget: Duration {
+        max(.milliseconds(1), budget - parsedAt.duration(to: .now))
+    }
+
     /// The coordinator; a bad HELO name is a usage error.
     func makeCoordinator() throws(Arguments.UsageError) -> VerificationCoordinator {
         do {
             return try VerificationCoordinator(configuration: configuration)
         } catch {
             throw Arguments.UsageError(
-                description: "--helo '\(configuration.heloName)' is not a valid host name: \(error)"
+                description:
+                    "the HELO name '\(configuration.heloName)' (--helo, or this machine's host name) cannot be used: \(error)"
             )
         }
     }

@@ -28,7 +28,7 @@ enum ProbeCommand {
             printError(usage)
             return ExitCode.usage
         }
-        let outcome = await coordinator.probe(address, from: from, budget: options.budget)
+        let outcome = await coordinator.probe(address, from: from, budget: options.remainingBudget)
         OutcomeOutput.print(outcome, json: options.json, verbose: options.verbose)
         return outcome.exitCode
     }

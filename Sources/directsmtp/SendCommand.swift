@@ -66,7 +66,7 @@ enum SendCommand {
                 return ExitCode.software
             }
         }
-        let outcome = await coordinator.send(message, budget: options.budget)
+        let outcome = await coordinator.send(message, budget: options.remainingBudget)
         guard outcome.reason == .budgetExceeded else {
             OutcomeOutput.print(outcome, json: options.json, verbose: options.verbose)
             return outcome.exitCode
