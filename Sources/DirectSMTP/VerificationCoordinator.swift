@@ -89,6 +89,13 @@ public final class VerificationCoordinator: Sendable {
     /// be iterated at once; each gets every event.
     public var events: AsyncStream<DeliveryEvent> { engine.events }
 
+    /// The next event to arrive within `limit`, or `nil`: what a caller that saw
+    /// `deferred(budget-exceeded)` awaits to learn the final outcome (the `send` command
+    /// does). Events published while nobody listened are delivered first.
+    public func nextEvent(within limit: Duration) async -> DeliveryEvent? {
+        await events.first(within: limit)
+    }
+
     /// Sends `message` to `message.to`'s MX server within `budget` (default
     /// ``Configuration/defaultBudget``). A deferred outcome is queued before this returns
     /// when a queue is attached (`queued` says so), except `budget-exceeded`: that

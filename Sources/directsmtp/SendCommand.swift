@@ -74,30 +74,11 @@ enum SendCommand {
         OutcomeOutput.print(
             outcome, json: options.json, verbose: false,
             note: "the transaction goes on; waiting for its end")
-        guard let final = await firstEvent(of: coordinator, within: finalOutcomeWait) else {
+        guard let final = await coordinator.nextEvent(within: finalOutcomeWait) else {
             printError("directsmtp send: no final outcome after \(finalOutcomeWait)")
             return outcome.exitCode
         }
         OutcomeOutput.print(final.outcome, json: options.json, verbose: options.verbose)
         return final.outcome.exitCode
-    }
-
-    /// The first event the coordinator publishes within `limit`.
-    static func firstEvent(of coordinator: VerificationCoordinator, within limit: Duration) async
-        -> DeliveryEvent?
-    {
-        await withTaskGroup(of: DeliveryEvent?.self) { group in
-            group.addTask {
-                for await event in coordinator.events { return event }
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
     }
 }

@@ -171,17 +171,5 @@ let slack = 3000.0
 
 /// The first event the engine publishes within `limit`, or nil.
 func firstEvent(of engine: FakeEngine, within limit: Duration) async -> DeliveryEvent? {
-    await withTaskGroup(of: DeliveryEvent?.self) { group in
-        group.addTask {
-            for await event in engine.events { return event }
-            return nil
-        }
-        group.addTask {
-            try? await Task.sleep(for: limit)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
+    await engine.events.first(within: limit)
 }

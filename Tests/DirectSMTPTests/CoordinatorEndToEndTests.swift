@@ -152,17 +152,5 @@ struct CoordinatorEndToEndTests {
 func firstEvent(of coordinator: VerificationCoordinator, within limit: Duration) async
     -> DeliveryEvent?
 {
-    await withTaskGroup(of: DeliveryEvent?.self) { group in
-        group.addTask {
-            for await event in coordinator.events { return event }
-            return nil
-        }
-        group.addTask {
-            try? await Task.sleep(for: limit)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
+    await coordinator.nextEvent(within: limit)
 }

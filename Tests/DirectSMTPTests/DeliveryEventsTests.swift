@@ -74,17 +74,5 @@ struct DeliveryEventsTests {
 func firstValue(of stream: AsyncStream<DeliveryEvent>, within limit: Duration) async
     -> DeliveryEvent?
 {
-    await withTaskGroup(of: DeliveryEvent?.self) { group in
-        group.addTask {
-            for await event in stream { return event }
-            return nil
-        }
-        group.addTask {
-            try? await Task.sleep(for: limit)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
+    await stream.first(within: limit)
 }
