@@ -1,4 +1,5 @@
 import DirectSMTP
+import DirectSMTPTesting
 import Foundation
 
 #if canImport(Glibc)
@@ -171,7 +172,7 @@ enum QueueBenchmark {
                         if ContinuousClock.now > deadline { return }
                         let id = "\(seed)-\(worker)-\(number)"
                         do {
-                            try await store.add(crashEntry(id: id))
+                            try await store.add(QueueCrashFixture.entry(id: id))
                             printLine("A \(id)", to: 1)
                             acknowledged.append(id)
                             // Keep the journal small (removes, hence compactions) so the
@@ -191,20 +192,6 @@ enum QueueBenchmark {
             }
         }
         return 0
-    }
-
-    /// The entry the crash child writes for `id`; the test derives the same one to check
-    /// that nothing came back corrupt (keep in step with QueueCrashTests.swift).
-    static func crashEntry(id: String) -> QueueEntry {
-        let base = Date(timeIntervalSince1970: 1_700_000_000)
-        let body =
-            "Subject: code for \(id)\r\n\r\nYour code is \(id).\r\n"
-            + String(repeating: "x", count: 6000) + "\r\n"
-        return QueueEntry(
-            id: id, from: "noreply@example.org", to: "user-\(id)@example.com",
-            data: Array(body.utf8), messageID: "<\(id)@crash.test>",
-            createdAt: base, nextAttemptAt: base.addingTimeInterval(300), attempts: 1,
-            lastReason: "temporary-failure")
     }
 
     // MARK: Helpers

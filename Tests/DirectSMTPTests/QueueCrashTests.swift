@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import DirectSMTP
+import DirectSMTPTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -11,20 +12,6 @@ import Testing
 /// the built `directsmtp-bench queue crash-child`, found next to the test bundle.
 @Suite("Queue: crash safety (SIGKILL)")
 struct QueueCrashTests {
-    /// The entry the crash child writes for `id` (keep in step with
-    /// `QueueBenchmark.crashEntry(id:)` in Benchmarks/directsmtp-bench/QueueBenchmark.swift).
-    static func crashEntry(id: String) -> QueueEntry {
-        let base = Date(timeIntervalSince1970: 1_700_000_000)
-        let body =
-            "Subject: code for \(id)\r\n\r\nYour code is \(id).\r\n"
-            + String(repeating: "x", count: 6000) + "\r\n"
-        return QueueEntry(
-            id: id, from: "noreply@example.org", to: "user-\(id)@example.com",
-            data: Array(body.utf8), messageID: "<\(id)@crash.test>",
-            createdAt: base, nextAttemptAt: base.addingTimeInterval(300), attempts: 1,
-            lastReason: "temporary-failure")
-    }
-
     /// `directsmtp-bench` in the build folder that holds this test bundle.
     static func benchExecutable() throws -> URL {
         let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -125,7 +112,7 @@ struct QueueCrashTests {
             for entry in entries {
                 present.insert(entry.id)
                 #expect(
-                    entry == Self.crashEntry(id: entry.id),
+                    entry == QueueCrashFixture.entry(id: entry.id),
                     "round \(round): entry \(entry.id) came back corrupt")
             }
             for id in acknowledged where !removing.contains(id) {
