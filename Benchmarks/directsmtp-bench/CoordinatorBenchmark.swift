@@ -72,6 +72,11 @@ enum CoordinatorBenchmark {
         var perSecond: Double
         var latencies: [Duration]
         var failures: Int
+        /// Process CPU time (user + system, every thread) per call, in microseconds: what
+        /// the calls cost, less sensitive than throughput to how the two cores are shared.
+        /// Against an external `--target` the process runs only the client; against the
+        /// mock it includes the mock servers' share.
+        var cpuPerCallUs: Double
     }
 
     /// Runs `call(index)` for indexes `first..<first + calls`, `concurrency` at a time;
@@ -81,6 +86,7 @@ enum CoordinatorBenchmark {
     ) async -> LoadRun {
         let next = BenchCounter()
         let clock = ContinuousClock()
+        let cpuBefore = processCPUSeconds()
         let start = clock.now
         let results = await withTaskGroup(of: ([Duration], Int).self) { group in
             for _ in 0..<concurrency {
@@ -104,8 +110,11 @@ enum CoordinatorBenchmark {
             }
         }
         let elapsed = start.duration(to: clock.now)
+        let cpuAfter = processCPUSeconds()
+        let cpu = (cpuAfter.user - cpuBefore.user) + (cpuAfter.system - cpuBefore.system)
         return LoadRun(
-            perSecond: Double(calls) / elapsed.seconds, latencies: results.0, failures: results.1)
+            perSecond: Double(calls) / elapsed.seconds, latencies: results.0, failures: results.1,
+            cpuPerCallUs: cpu * 1e6 / Double(calls))
     }
 
     /// Sends (or probes) of distinct recipients through the coordinator, DNS cached, and
@@ -187,11 +196,15 @@ enum CoordinatorBenchmark {
             }
         }
         let delivered = world.smtp.deliveryCount - deliveredBefore
-        func summary(_ runs: [LoadRun]) -> (best: Double, median: Double, all: LatencySummary) {
+        func summary(_ runs: [LoadRun]) -> (
+            best: Double, median: Double, all: LatencySummary, cpuMedian: Double
+        ) {
             let rates = runs.map(\.perSecond).sorted()
-            guard !rates.isEmpty else { return (0, 0, LatencySummary([])) }
+            let cpu = runs.map(\.cpuPerCallUs).sorted()
+            guard !rates.isEmpty else { return (0, 0, LatencySummary([]), 0) }
             return (
-                rates.last ?? 0, rates[rates.count / 2], LatencySummary(runs.flatMap(\.latencies))
+                rates.last ?? 0, rates[rates.count / 2], LatencySummary(runs.flatMap(\.latencies)),
+                cpu[cpu.count / 2]
             )
         }
         let mine = summary(coordinated)
@@ -212,6 +225,9 @@ enum CoordinatorBenchmark {
                 "server": target.map { "\($0)" } ?? "mock",
                 "overheadBestPercent": rounded(100 * (1 - mine.best / theirs.best)),
                 "overheadMedianPercent": rounded(100 * (1 - mine.median / theirs.median)),
+                "cpuPerCallMedianUs": rounded(mine.cpuMedian),
+                "rawSessionCpuPerCallMedianUs": rounded(theirs.cpuMedian),
+                "cpuOverheadMedianPercent": rounded(100 * (mine.cpuMedian / theirs.cpuMedian - 1)),
                 "delivered": delivered,
             ], json: json)
         let expected = send && target == nil ? (side == nil ? 2 : 1) * perRound * rounds : 0
