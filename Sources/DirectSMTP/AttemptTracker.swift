@@ -10,20 +10,25 @@ enum AttemptPhase: Sendable, Hashable {
     case transaction
 }
 
-/// The meeting point of one attempt (running in its own task) and the callers awaiting
-/// it, each with its own budget. Whichever comes first, the attempt's outcome or a
-/// caller's deadline, decides what that caller gets; the decision is taken under one lock,
-/// so an attempt can never start its transaction after a send caller was told "deferred,
-/// not started" (which would risk a second delivery from the queue).
-final class AttemptTracker: Sendable {
+/// The meeting point of one attempt (running on a worker of the ``WorkerPool``) and the
+/// callers awaiting it, each with its own budget. Whichever comes first, the attempt's
+/// outcome or a caller's deadline, decides what that caller gets; the decision is taken
+/// under one lock, so an attempt can never start its transaction after a send caller was
+/// told "deferred, not started" (which would risk a second delivery from the queue).
+///
+/// A call's whole hand-off lives here: one object, one waiter stored inline (a coalesced
+/// probe's extra callers go to an array), the deadline in the shared ``DeadlineScheduler``
+/// with this tracker as its target, and the job to cancel on abandonment. Nothing else is
+/// allocated per call.
+final class AttemptTracker: DeadlineTarget {
     /// A caller waiting. Its continuation is resumed exactly once: by whoever removes the
-    /// waiter from `State.waiters` under the lock (``finish(_:)`` or ``expire(_:)``), so
-    /// an unchecked continuation is safe (and spares an allocation per call).
+    /// waiter from the state under the lock (``finish(_:)`` or ``expire(_:)``), so an
+    /// unchecked continuation is safe (and spares an allocation per call).
     private struct Waiter {
         var id: UInt64
         var continuation: UnsafeContinuation<VerificationOutcome, Never>
         var start: ContinuousClock.Instant
-        var timer: UInt64?
+        var timer: DeadlineScheduler.Handle?
     }
 
     private struct State {
@@ -33,11 +38,32 @@ final class AttemptTracker: Sendable {
         /// dictionary made only for an expired outcome, not on every call).
         var dnsTook: Duration?
         var final: VerificationOutcome?
-        /// Usually one; a few for coalesced probes. An array: no hashing per call.
-        var waiters: [Waiter] = []
+        /// The first caller waiting (a send has only this one): no array per call.
+        var waiter: Waiter?
+        /// Further callers: coalesced probes, a re-send waiting for its transaction.
+        var moreWaiters: [Waiter] = []
         var nextWaiter: UInt64 = 0
         var abandoned = false
         var leftBehind = false
+        /// Cancelled shortly after the attempt is abandoned.
+        var job: WorkerPool.Job?
+
+        mutating func add(_ waiter: Waiter) {
+            if self.waiter == nil {
+                self.waiter = waiter
+            } else {
+                moreWaiters.append(waiter)
+            }
+        }
+
+        mutating func removeWaiter(_ id: UInt64) -> Waiter? {
+            if let first = waiter, first.id == id {
+                waiter = nil
+                return first
+            }
+            guard let index = moreWaiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return moreWaiters.remove(at: index)
+        }
     }
 
     /// The recipient, for outcomes made here.
@@ -45,7 +71,6 @@ final class AttemptTracker: Sendable {
     /// Send mode: once a caller's budget ends before the transaction, it never starts.
     let abandonsBeforeTransaction: Bool
     private let state = Mutex(State())
-    private let abandonHandler = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(address: String, abandonsBeforeTransaction: Bool) {
         self.address = address
@@ -81,11 +106,25 @@ final class AttemptTracker: Sendable {
     /// `true` once a send caller's budget ended before the transaction began.
     var isAbandoned: Bool { state.withLock { $0.abandoned } }
 
-    /// What to do when the attempt is abandoned (cancel its task): run by whoever ends
-    /// the caller's wait, after the caller has its answer, so the caller never pays for
+    /// The job running the attempt: cancelled a moment after the attempt is abandoned, so
+    /// its connection attempts stop. The caller has its answer first and never pays for
     /// the cancellation of sockets and tasks.
-    func onAbandon(_ handler: @escaping @Sendable () -> Void) {
-        abandonHandler.withLock { $0 = handler }
+    func cancelsOnAbandon(_ job: WorkerPool.Job) {
+        let abandoned = state.withLock { state in
+            state.job = job
+            return state.abandoned
+        }
+        if abandoned { Self.cancelSoon(job) }
+    }
+
+    /// Cancels `job` 20 ms from now, at low priority: when many budgets end at once, the
+    /// callers' answers come before the clean-up.
+    private static func cancelSoon(_ job: WorkerPool.Job?) {
+        guard let job else { return }
+        Task(priority: .low) {
+            try? await Task.sleep(for: .milliseconds(20), tolerance: .milliseconds(10))
+            job.cancel()
+        }
     }
 
     /// The attempt's final outcome: every waiting caller gets it (with its own elapsed
@@ -93,20 +132,26 @@ final class AttemptTracker: Sendable {
     /// when the outcome must be published as an event.
     @discardableResult
     func finish(_ outcome: VerificationOutcome) -> Bool {
-        let (waiters, leftBehind) = state.withLock { state in
+        let (first, more, leftBehind) = state.withLock { state in
             state.final = outcome
-            let waiters = state.waiters
-            state.waiters = []
-            return (waiters, state.leftBehind)
+            let first = state.waiter
+            state.waiter = nil
+            let more = state.moreWaiters
+            if !more.isEmpty { state.moreWaiters = [] }
+            state.job = nil
+            return (first, more, state.leftBehind)
         }
         let now = ContinuousClock.now
-        for waiter in waiters {
-            if let timer = waiter.timer { DeadlineScheduler.shared.cancel(timer) }
-            var mine = outcome
-            mine.elapsed = waiter.start.duration(to: now)
-            waiter.continuation.resume(returning: mine)
-        }
+        if let first { resume(first, with: outcome, now: now) }
+        for waiter in more { resume(waiter, with: outcome, now: now) }
         return leftBehind
+    }
+
+    private func resume(_ waiter: Waiter, with outcome: VerificationOutcome, now: ContinuousClock.Instant) {
+        if let timer = waiter.timer { DeadlineScheduler.shared.cancel(timer) }
+        var mine = outcome
+        mine.elapsed = waiter.start.duration(to: now)
+        waiter.continuation.resume(returning: mine)
     }
 
     // MARK: Awaited by callers
@@ -123,55 +168,72 @@ final class AttemptTracker: Sendable {
         return await withTaskCancellationHandler {
             await withUnsafeContinuation {
                 (continuation: UnsafeContinuation<VerificationOutcome, Never>) in
-                let immediate: VerificationOutcome? = state.withLock { state in
-                    if var final = state.final {
-                        final.elapsed = start.duration(to: .now)
-                        return final
+                // The deadline first, then one lock to register: a deadline that passes
+                // before the waiter is registered finds nothing to expire, and the
+                // registration below sees the deadline passed.
+                let timer = DeadlineScheduler.shared.schedule(at: deadline, self, token: id)
+                let (immediate, abandonedNow): (VerificationOutcome?, WorkerPool.Job?) =
+                    state.withLock { state in
+                        if var final = state.final {
+                            final.elapsed = start.duration(to: .now)
+                            return (final, nil)
+                        }
+                        // Checked under the lock the cancellation handler also takes.
+                        if Task.isCancelled || deadline <= .now {
+                            let wasAbandoned = state.abandoned
+                            let outcome = expired(&state, start: start)
+                            return (outcome, !wasAbandoned && state.abandoned ? state.job : nil)
+                        }
+                        state.add(
+                            Waiter(id: id, continuation: continuation, start: start, timer: timer))
+                        return (nil, nil)
                     }
-                    // Checked under the lock the cancellation handler also takes.
-                    if Task.isCancelled || deadline <= .now {
-                        return expired(&state, start: start)
-                    }
-                    state.waiters.append(Waiter(id: id, continuation: continuation, start: start))
-                    return nil
-                }
-                if let immediate {
-                    continuation.resume(returning: immediate)
-                    if immediate.reason != .budgetExceeded, isAbandoned {
-                        abandonHandler.withLock { $0 }?()
-                    }
-                    return
-                }
-                let timer = DeadlineScheduler.shared.schedule(at: deadline) { [self] in
-                    expire(id)
-                }
-                let stale = state.withLock { state in
-                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else {
-                        return true
-                    }
-                    state.waiters[index].timer = timer
-                    return false
-                }
-                if stale { DeadlineScheduler.shared.cancel(timer) }
+                guard let immediate else { return }
+                DeadlineScheduler.shared.cancel(timer)
+                continuation.resume(returning: immediate)
+                Self.cancelSoon(abandonedNow)
             }
         } onCancel: {
             expire(id)
         }
     }
 
+    /// The attempt's own outcome, however long it takes (its step timeouts bound it) and
+    /// whatever happens to the caller's task: what a re-send that got `budget-exceeded`
+    /// waits for, so that it never answers "deferred" for a message then delivered.
+    func finalOutcome(start: ContinuousClock.Instant) async -> VerificationOutcome {
+        await withUnsafeContinuation {
+            (continuation: UnsafeContinuation<VerificationOutcome, Never>) in
+            let immediate: VerificationOutcome? = state.withLock { state in
+                if var final = state.final {
+                    final.elapsed = start.duration(to: .now)
+                    return final
+                }
+                state.nextWaiter += 1
+                state.add(Waiter(id: state.nextWaiter, continuation: continuation, start: start))
+                return nil
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+    }
+
+    /// A caller's deadline passed (told by the ``DeadlineScheduler``).
+    func deadlinePassed(_ token: UInt64) {
+        expire(token)
+    }
+
     /// Ends one caller's wait with the deferred outcome of the current phase.
     private func expire(_ id: UInt64) {
-        let result: (Waiter, VerificationOutcome, Bool)? = state.withLock { state in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            let waiter = state.waiters.remove(at: index)
+        let result: (Waiter, VerificationOutcome, WorkerPool.Job?)? = state.withLock { state in
+            guard let waiter = state.removeWaiter(id) else { return nil }
             let wasAbandoned = state.abandoned
             let outcome = expired(&state, start: waiter.start)
-            return (waiter, outcome, !wasAbandoned && state.abandoned)
+            return (waiter, outcome, !wasAbandoned && state.abandoned ? state.job : nil)
         }
         guard let (waiter, outcome, abandonedNow) = result else { return }
         if let timer = waiter.timer { DeadlineScheduler.shared.cancel(timer) }
         waiter.continuation.resume(returning: outcome)
-        if abandonedNow { abandonHandler.withLock { $0 }?() }
+        Self.cancelSoon(abandonedNow)
     }
 
     /// The outcome for a caller whose budget ended now; marks the attempt abandoned or

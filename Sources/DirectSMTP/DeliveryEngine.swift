@@ -29,6 +29,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let limiter: DestinationLimiter
     /// Final outcomes of sends that outlived their call, to every subscriber.
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
+    /// Runs the attempts, outside the callers' tasks (see ``WorkerPool``).
+    let workers: WorkerPool
     private let probesInFlight = Mutex<[ProbeFlight: AttemptTracker]>([:])
 
     /// Identical probes in flight: same address (cache key) and sender. A pair, not a
@@ -45,10 +47,12 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         self.health = HostHealthMemory(penalty: settings.healthPenalty, clock: settings.clock)
         self.probeCache = ProbeCache(policy: settings.probeCache, clock: settings.clock)
         self.limiter = DestinationLimiter(limit: settings.concurrencyPerDestination)
+        self.workers = WorkerPool(executor: dialer.preferredExecutor)
     }
 
     deinit {
         eventHub.finish()
+        workers.shutdown()
     }
 
     /// A new stream of the final outcomes of sends that outlived their call (see
@@ -78,33 +82,24 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     ) async -> VerificationOutcome {
         let deadline = start + budget
         let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: true)
-        let work = Task { () -> VerificationOutcome? in
+        let job = workers.submit {
             let outcome = await self.attempt(
                 address: address, domain: domain, deadline: deadline, tracker: tracker,
                 transaction: transaction)
-            // `false`: the caller has this outcome already.
-            guard tracker.finish(outcome) else { return nil }
+            // `false`: the caller has this outcome already; a re-send waiting for the
+            // transaction gets it from the tracker too.
+            guard tracker.finish(outcome), !awaitsTransaction else { return }
             var final = outcome
             final.elapsed = start.duration(to: .now)
-            if awaitsTransaction { return final }
             if final.status == .deferred, let onDeferred {
                 final.queued = await onDeferred(final)
             }
             self.eventHub.publish(DeliveryEvent(messageID: messageID, outcome: final))
-            return final
         }
-        tracker.onAbandon {
-            // The attempt can no longer start its transaction; stop its connection
-            // attempts a moment later, at low priority, so that when many budgets end at
-            // once the callers' answers come before the clean-up.
-            Task(priority: .low) {
-                try? await Task.sleep(for: .milliseconds(20), tolerance: .milliseconds(10))
-                work.cancel()
-            }
-        }
+        tracker.cancelsOnAbandon(job)
         var outcome = await tracker.outcome(start: start, deadline: deadline)
-        if outcome.reason == .budgetExceeded, awaitsTransaction, let final = await work.value {
-            outcome = final
+        if outcome.reason == .budgetExceeded, awaitsTransaction {
+            outcome = await tracker.finalOutcome(start: start)
         }
         if outcome.status == .deferred, outcome.reason != .budgetExceeded, let onDeferred {
             outcome.queued = await onDeferred(outcome)
@@ -146,7 +141,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             // budget would get dns-unavailable early, and the cache would never fill. The
             // resolver bounds its own lookups.
             let lookupDeadline = max(deadline, start + Self.detachedLookupLimit)
-            Task {
+            workers.submit {
                 let outcome = await self.attempt(
                     address: address, domain: domain, deadline: lookupDeadline, tracker: tracker,
                     transaction: transaction)

@@ -45,4 +45,11 @@ protocol SMTPDialer: Sendable {
     associatedtype Connection: SMTPConnection
     /// A connection to `server`, not yet opened (no I/O here).
     func connection(to server: SocketAddress) -> Connection
+    /// Where attempts using these connections should run (the sockets' event loop), or
+    /// `nil` for Swift's global executor.
+    var preferredExecutor: (any TaskExecutor)? { get }
+}
+
+extension SMTPDialer {
+    var preferredExecutor: (any TaskExecutor)? { nil }
 }

@@ -9,6 +9,10 @@ struct SessionDialer: SMTPDialer {
     func connection(to server: SocketAddress) -> SessionConnection {
         SessionConnection(SMTPSession(server: server, configuration: configuration, loop: loop))
     }
+
+    /// Sessions run on their loop's thread: each reply resumes the session where the
+    /// loop already is, with no wake-up of another thread.
+    var preferredExecutor: (any TaskExecutor)? { loop }
 }
 
 /// An `SMTPSession` as the race sees it; transactions call ``session`` directly.
