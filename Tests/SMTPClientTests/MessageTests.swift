@@ -301,3 +301,28 @@ struct MessageTests {
         }
     }
 }
+
+@Suite("Random identifiers")
+struct RandomIdentifierTests {
+    @Test("randomHex gives 2 hex digits per byte, every byte position varies", arguments: [1, 7, 8, 12, 16, 17])
+    func randomHex(bytes: Int) {
+        let samples = (0..<64).map { _ in Message.randomHex(bytes) }
+        for sample in samples {
+            #expect(sample.utf8.count == 2 * bytes)
+            #expect(sample.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) })
+        }
+        // Each byte position takes several values over 64 draws (a byte taken from the
+        // wrong part of a word, or the same word reused, would stay constant).
+        for position in 0..<bytes {
+            let values = Set(samples.map { Array($0.utf8)[2 * position..<2 * position + 2] })
+            #expect(values.count > 8, "byte \(position) took only \(values.count) values")
+        }
+    }
+
+    @Test("Message-IDs differ from message to message")
+    func messageIDsDiffer() {
+        let ids = Set((0..<1_000).map { _ in Message.generateMessageID(domain: "app.example") })
+        #expect(ids.count == 1_000)
+    }
+}
+
