@@ -45,6 +45,8 @@ final class AttemptTracker: DeadlineTarget {
         var nextWaiter: UInt64 = 0
         var abandoned = false
         var leftBehind = false
+        /// The attempt finished (its outcome went to the waiters, or into `final`).
+        var finished = false
         /// Cancelled shortly after the attempt is abandoned.
         var job: WorkerPool.Job?
 
@@ -128,30 +130,42 @@ final class AttemptTracker: DeadlineTarget {
     }
 
     /// The attempt's final outcome: every waiting caller gets it (with its own elapsed
-    /// time). Returns `true` when a caller had already returned `budget-exceeded`, i.e.
-    /// when the outcome must be published as an event.
+    /// time). Returns the outcome back when a caller had already returned
+    /// `budget-exceeded`, i.e. when it must be published as an event; `nil` otherwise.
+    ///
+    /// The outcome is moved, not copied, to the usual single caller (a copy costs a
+    /// reference count per field). It is kept for callers still to come, unless this is a
+    /// send whose only caller takes it now: nobody else can ask then.
     @discardableResult
-    func finish(_ outcome: VerificationOutcome) -> Bool {
+    func finish(_ outcome: consuming VerificationOutcome) -> VerificationOutcome? {
+        var outcome = outcome
         let (first, more, leftBehind) = state.withLock { state in
-            state.final = outcome
             let first = state.waiter
             state.waiter = nil
             let more = state.moreWaiters
             if !more.isEmpty { state.moreWaiters = [] }
             state.job = nil
+            if first == nil || !more.isEmpty || !abandonsBeforeTransaction {
+                state.final = outcome
+            }
+            state.finished = true
             return (first, more, state.leftBehind)
         }
         let now = ContinuousClock.now
-        if let first { resume(first, with: outcome, now: now) }
-        for waiter in more { resume(waiter, with: outcome, now: now) }
-        return leftBehind
+        for waiter in more {
+            var copy = outcome
+            copy.elapsed = waiter.start.duration(to: now)
+            Self.resume(waiter, with: copy)
+        }
+        guard let first else { return leftBehind ? outcome : nil }
+        outcome.elapsed = first.start.duration(to: now)
+        Self.resume(first, with: outcome)
+        return nil
     }
 
-    private func resume(_ waiter: Waiter, with outcome: VerificationOutcome, now: ContinuousClock.Instant) {
+    private static func resume(_ waiter: Waiter, with outcome: consuming VerificationOutcome) {
         if let timer = waiter.timer { DeadlineScheduler.shared.cancel(timer) }
-        var mine = outcome
-        mine.elapsed = waiter.start.duration(to: now)
-        waiter.continuation.resume(returning: mine)
+        waiter.continuation.resume(returning: outcome)
     }
 
     // MARK: Awaited by callers
@@ -174,6 +188,7 @@ final class AttemptTracker: DeadlineTarget {
                 let timer = DeadlineScheduler.shared.schedule(at: deadline, self, token: id)
                 let (immediate, abandonedNow): (VerificationOutcome?, WorkerPool.Job?) =
                     state.withLock { state in
+                        assert(!state.finished || state.final != nil, "a send's only caller asked twice")
                         if var final = state.final {
                             final.elapsed = start.duration(to: .now)
                             return (final, nil)
@@ -205,6 +220,7 @@ final class AttemptTracker: DeadlineTarget {
         await withUnsafeContinuation {
             (continuation: UnsafeContinuation<VerificationOutcome, Never>) in
             let immediate: VerificationOutcome? = state.withLock { state in
+                assert(!state.finished || state.final != nil, "a send's only caller asked twice")
                 if var final = state.final {
                     final.elapsed = start.duration(to: .now)
                     return final

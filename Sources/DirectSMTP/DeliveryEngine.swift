@@ -86,10 +86,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             let outcome = await self.attempt(
                 address: address, domain: domain, deadline: deadline, tracker: tracker,
                 transaction: transaction)
-            // `false`: the caller has this outcome already; a re-send waiting for the
+            // `nil`: the caller has this outcome already; a re-send waiting for the
             // transaction gets it from the tracker too.
-            guard tracker.finish(outcome), !awaitsTransaction else { return }
-            var final = outcome
+            guard var final = tracker.finish(outcome), !awaitsTransaction else { return }
             final.elapsed = start.duration(to: .now)
             if final.status == .deferred, let onDeferred {
                 final.queued = await onDeferred(final)
@@ -169,9 +168,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         transaction: Transaction
     ) async -> VerificationOutcome {
         let start = ContinuousClock.now
+        // The DNS phase's time, the only one measured here; the session's phases join it
+        // in the winner's record (one dictionary per call, not a second one to merge).
         var timings: [TimingPhase: Duration] = [:]
-        // Room for every phase at once: no rehashing as the session's phases come in.
-        timings.reserveCapacity(TimingPhase.allCases.count)
         let hosts: [MailExchanger]
         if let literal = Self.addressLiteral(domain) {
             hosts = [MailExchanger(name: domain, preference: 0, addresses: [literal])]
@@ -235,7 +234,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         if !Task.isCancelled {
             health.learn(from: attempts, stagger: settings.staggerDelay)
         }
-        var transcript: [TranscriptLine] = []
+        var transcript = Transcript()
         for attempt in attempts {
             switch attempt.end {
             case .won:
@@ -271,7 +270,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 reply: last?.1.reply,
                 detail: last?.1.detail ?? (Task.isCancelled ? "cancelled" : nil),
                 timings: timings,
-                transcript: transcript)
+                recorded: transcript)
         }
 
         guard tracker.beginTransaction(on: winner.used) else {
@@ -279,24 +278,21 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             return VerificationOutcome(
                 reason: .noReachableHost, address: address, mx: winner.used,
                 detail: "abandoned: the budget ended before the transaction", timings: timings,
-                transcript: transcript)
+                recorded: transcript)
         }
         let result = await transaction(connection)
-        let record = await connection.finish()
-        for (phase, duration) in record.timings { timings[phase] = duration }
-        if transcript.isEmpty {
-            transcript = record.transcript  // the usual case, one host: no copy
-        } else {
-            transcript += record.transcript
-        }
+        var record = await connection.finish()
+        // The session's dictionary, with room for this one more: no second dictionary.
+        for (phase, duration) in timings { record.timings[phase] = duration }
+        transcript += record.transcript  // the usual case, one host: taken as it is
         return VerificationOutcome(
             reason: Self.reason(for: result.verdict),
             address: address,
             mx: winner.used,
             reply: result.reply,
             detail: result.detail,
-            timings: timings,
-            transcript: transcript)
+            timings: record.timings,
+            recorded: transcript)
     }
 
     /// A verdict of MAIL/RCPT/DATA as DESIGN.md's reason: a reply there is the verdict.

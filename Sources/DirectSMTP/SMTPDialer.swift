@@ -36,8 +36,17 @@ protocol SMTPConnection: AnyObject, Sendable {
 
 /// What a connection recorded: its transcript and per-phase durations.
 struct SessionRecord: Sendable {
-    var transcript: [TranscriptLine]
+    var transcript: Transcript
     var timings: [TimingPhase: Duration]
+
+    init(transcript: Transcript, timings: [TimingPhase: Duration]) {
+        self.transcript = transcript
+        self.timings = timings
+    }
+
+    init(transcript: [TranscriptLine], timings: [TimingPhase: Duration]) {
+        self.init(transcript: Transcript(transcript), timings: timings)
+    }
 }
 
 /// Makes connections; the real one makes `SMTPSession`s, tests make scripted fakes.

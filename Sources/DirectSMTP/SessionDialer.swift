@@ -33,19 +33,15 @@ final class SessionConnection: SMTPConnection {
 
     func finish() async -> SessionRecord {
         let (entries, steps) = await session.closeAndRecord()
-        let server = Self.label(session.server)
         var timings: [TimingPhase: Duration] = [:]
-        timings.reserveCapacity(steps.count)
+        // One more for the DNS phase, which the attempt adds.
+        timings.reserveCapacity(steps.count + 1)
         for (step, duration) in steps {
             guard let phase = TimingPhase(step) else { continue }
             timings[phase, default: .zero] += duration
         }
         return SessionRecord(
-            transcript: entries.map { entry in
-                TranscriptLine(
-                    server: server, direction: entry.direction == .sent ? .client : .server,
-                    text: entry.text)
-            },
+            transcript: Transcript(server: Self.label(session.server), entries: entries),
             timings: timings)
     }
 }

@@ -41,7 +41,12 @@ public struct VerificationOutcome: Sendable, Hashable {
     public var timings: [TimingPhase: Duration]
     /// The SMTP conversation(s), credentials redacted; several hosts when raced. Empty
     /// when ``fromCache``: the cache keeps no transcripts.
-    public var transcript: [TranscriptLine]
+    public var transcript: [TranscriptLine] {
+        get { recorded.all }
+        set { recorded = Transcript(newValue) }
+    }
+    /// The transcript as stored: the session's part is converted to lines when read.
+    var recorded: Transcript
     /// `true` when a probe was answered from the probe outcome cache.
     public var fromCache: Bool
 
@@ -66,8 +71,24 @@ public struct VerificationOutcome: Sendable, Hashable {
         self.detail = detail
         self.elapsed = elapsed
         self.timings = timings
-        self.transcript = transcript
+        self.recorded = Transcript(transcript)
         self.fromCache = fromCache
+    }
+
+    /// An outcome with its transcript as recorded (converted when read).
+    init(
+        reason: OutcomeReason,
+        address: String,
+        mx: MailExchangerUsed? = nil,
+        reply: DecidingReply? = nil,
+        detail: String? = nil,
+        timings: [TimingPhase: Duration] = [:],
+        recorded: Transcript
+    ) {
+        self.init(
+            reason: reason, address: address, mx: mx, reply: reply, detail: detail,
+            timings: timings)
+        self.recorded = recorded
     }
 
     /// Accepted, rejected or deferred.
