@@ -34,7 +34,7 @@ let package = Package(
         .target(
             name: "DirectSMTP",
             dependencies: ["Sockets", "DNSClient", "SMTPClient"],
-            swiftSettings: strict
+            swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // In-process mock SMTP and DNS servers, for our tests and for our users' tests.
         .target(
