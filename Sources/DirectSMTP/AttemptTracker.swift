@@ -113,8 +113,10 @@ final class AttemptTracker: DeadlineTarget {
     /// the cancellation of sockets and tasks.
     func cancelsOnAbandon(_ job: WorkerPool.Job) {
         let abandoned = state.withLock { state in
-            state.job = job
-            return state.abandoned
+            // Once finished, nothing is left to cancel (and keeping the job would only
+            // keep it alive with this tracker).
+            if !state.finished { state.job = job }
+            return state.abandoned && !state.finished
         }
         if abandoned { Self.cancelSoon(job) }
     }
@@ -188,13 +190,15 @@ final class AttemptTracker: DeadlineTarget {
                 let timer = DeadlineScheduler.shared.schedule(at: deadline, self, token: id)
                 let (immediate, abandonedNow): (VerificationOutcome?, WorkerPool.Job?) =
                     state.withLock { state in
-                        assert(!state.finished || state.final != nil, "a send's only caller asked twice")
                         if var final = state.final {
                             final.elapsed = start.duration(to: .now)
                             return (final, nil)
                         }
-                        // Checked under the lock the cancellation handler also takes.
-                        if Task.isCancelled || deadline <= .now {
+                        // Checked under the lock the cancellation handler also takes. A
+                        // finished attempt whose outcome went to the only caller cannot
+                        // be asked again (see finalOutcome); answer rather than wait.
+                        if Task.isCancelled || deadline <= .now || state.finished {
+                            assert(!state.finished, "the outcome went to a caller that asked again")
                             let wasAbandoned = state.abandoned
                             let outcome = expired(&state, start: start)
                             return (outcome, !wasAbandoned && state.abandoned ? state.job : nil)
@@ -220,10 +224,15 @@ final class AttemptTracker: DeadlineTarget {
         await withUnsafeContinuation {
             (continuation: UnsafeContinuation<VerificationOutcome, Never>) in
             let immediate: VerificationOutcome? = state.withLock { state in
-                assert(!state.finished || state.final != nil, "a send's only caller asked twice")
                 if var final = state.final {
                     final.elapsed = start.duration(to: .now)
                     return final
+                }
+                if state.finished {
+                    // Cannot happen (a send's only caller took the outcome, so it was never
+                    // told budget-exceeded); answer rather than wait forever.
+                    assertionFailure("the outcome went to a caller that then asked again")
+                    return expired(&state, start: start)
                 }
                 state.nextWaiter += 1
                 state.add(Waiter(id: state.nextWaiter, continuation: continuation, start: start))

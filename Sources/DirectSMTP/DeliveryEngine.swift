@@ -91,7 +91,12 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             guard var final = tracker.finish(outcome), !awaitsTransaction else { return }
             final.elapsed = start.duration(to: .now)
             if final.status == .deferred, let onDeferred {
-                final.queued = await onDeferred(final)
+                // Off the event loop: the queue's store is the application's code, and
+                // may block (a database driver); the loop must keep serving sockets.
+                let deferred = final
+                final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    await onDeferred(deferred)
+                }
             }
             self.eventHub.publish(DeliveryEvent(messageID: messageID, outcome: final))
         }

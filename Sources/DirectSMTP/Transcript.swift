@@ -39,6 +39,7 @@ struct Transcript: Sendable {
 
     /// Appends `other` after everything so far (its session part stays lazy).
     static func += (transcript: inout Transcript, other: Transcript) {
+        if other.isEmpty { return }
         if transcript.isEmpty {
             transcript = other
             return

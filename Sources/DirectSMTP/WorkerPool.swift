@@ -24,30 +24,41 @@ final class WorkerPool: Sendable {
     /// One submitted job: cancel it with ``cancel()``.
     final class Job: Sendable {
         fileprivate enum State {
-            /// Handed to this worker, running or about to.
-            case assigned(Worker)
+            /// Handed to this worker, running or about to; the body until it is taken.
+            case assigned(Worker, body: (@Sendable () async -> Void)?)
             /// Cancelled while running: its worker retires afterwards.
             case cancelled
             /// Done; cancelling does nothing.
             case finished
         }
 
-        fileprivate let body: @Sendable () async -> Void
         fileprivate let state: Mutex<State>
 
         fileprivate init(body: @escaping @Sendable () async -> Void, worker: Worker) {
-            self.body = body
-            self.state = Mutex(.assigned(worker))
+            self.state = Mutex(.assigned(worker, body: body))
         }
 
         /// Cancels the task running this job, if it still is. Harmless once it finished.
         func cancel() {
-            // Under the job's lock: the worker marks the job finished under the same lock
-            // before it takes another job, so this can never cancel the next one.
-            state.withLock { state in
-                guard case .assigned(let worker) = state else { return }
+            // Marked under the job's lock, which the worker takes to mark the job finished
+            // before it takes another: a worker whose job is marked cancelled retires, so
+            // the task cancelled below can never be running a later job. The task is
+            // cancelled outside the lock (its cancellation handlers run right here).
+            let task: Task<Void, Never>? = state.withLock { state in
+                guard case .assigned(let worker, _) = state else { return nil }
                 state = .cancelled
-                worker.task.withLock { $0 }?.cancel()
+                return worker.task.withLock { $0 }
+            }
+            task?.cancel()
+        }
+
+        /// The body, taken once by the worker that runs it: a job kept afterwards (by a
+        /// tracker, say) holds nothing the body captured.
+        fileprivate func takeBody() -> (@Sendable () async -> Void)? {
+            state.withLock { state in
+                guard case .assigned(let worker, let body) = state else { return nil }
+                state = .assigned(worker, body: nil)
+                return body
             }
         }
 
@@ -129,12 +140,13 @@ final class WorkerPool: Sendable {
     var idleCount: Int { state.withLock { $0.idle.count } }
 
     private func work(as worker: Worker, first: Job) async {
-        var job = first
-        while true {
-            await job.body()
+        var next: Job? = first
+        while let job = next {
+            next = nil  // nothing of a finished job stays alive while parked
+            // A job cancelled before it started still runs, cancelled, as a task would.
+            if let body = job.takeBody() { await body() }
             if job.markFinished() || Task.isCancelled { return }
-            guard let next = await park(worker) else { return }
-            job = next
+            next = await park(worker)
         }
     }
 
