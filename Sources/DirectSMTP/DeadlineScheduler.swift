@@ -9,11 +9,13 @@ protocol DeadlineTarget: AnyObject, Sendable {
 /// Every call's budget deadline in one min-heap, served by a single sleeping task, so a
 /// call costs a heap insertion instead of a task and a timer of its own.
 ///
-/// Nothing is allocated per deadline once the tables have grown: the target is stored in
-/// a slot of an array (no closure, no dictionary), and cancelling empties the slot at once
-/// (the target is released) while its heap entry stays until it reaches the top; the slot
-/// is reused only then, and a generation number keeps a stale handle from touching the
-/// slot's next user.
+/// The heap holds only live deadlines: each slot knows its place in the heap, so
+/// cancelling (what nearly every call does: its attempt finishes first) removes the entry
+/// at once in O(log n) of the calls in flight, instead of leaving it for the sleeper to
+/// pop seconds later from a heap of every call of the last budget's length. Nothing is
+/// allocated per deadline once the tables have grown: the target sits in a reusable slot
+/// (no closure, no dictionary), and a generation number keeps a stale handle from
+/// touching the slot's next user.
 ///
 /// The sleeper uses a 1 ms tolerance: without one, the timer may fire up to a tenth of
 /// its interval late, and a budget is a promise.
@@ -27,28 +29,78 @@ final class DeadlineScheduler: Sendable {
         fileprivate var generation: UInt32
     }
 
-    private struct Entry {
-        var deadline: ContinuousClock.Instant
-        var slot: Int32
-        var generation: UInt32
-    }
-
     private struct Slot {
         var generation: UInt32 = 0
+        var deadline: ContinuousClock.Instant = .now
         var target: (any DeadlineTarget)?
         var token: UInt64 = 0
+        /// Where the slot sits in `heap`; -1 when free.
+        var heapIndex: Int = -1
     }
 
     private struct State {
-        var heap: [Entry] = []
+        /// Slot numbers, a binary min-heap by their deadlines.
+        var heap: [Int32] = []
         var slots: [Slot] = []
-        /// Slots whose heap entry has been popped: free for reuse.
         var free: [Int32] = []
-        /// Slots holding a target (scheduled, neither fired nor cancelled).
-        var pending = 0
         /// The generation of the running sleeper and the deadline it sleeps toward.
         var sleeper: (generation: UInt64, task: Task<Void, Never>, until: ContinuousClock.Instant)?
         var sleeperGeneration: UInt64 = 0
+
+        func deadline(at index: Int) -> ContinuousClock.Instant {
+            slots[Int(heap[index])].deadline
+        }
+
+        mutating func swapEntries(_ first: Int, _ second: Int) {
+            heap.swapAt(first, second)
+            slots[Int(heap[first])].heapIndex = first
+            slots[Int(heap[second])].heapIndex = second
+        }
+
+        mutating func siftUp(_ index: Int) {
+            var child = index
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard deadline(at: child) < deadline(at: parent) else { break }
+                swapEntries(child, parent)
+                child = parent
+            }
+        }
+
+        mutating func siftDown(_ index: Int) {
+            var parent = index
+            while true {
+                let left = 2 * parent + 1
+                guard left < heap.count else { break }
+                var smallest = left
+                if left + 1 < heap.count, deadline(at: left + 1) < deadline(at: left) {
+                    smallest = left + 1
+                }
+                guard deadline(at: smallest) < deadline(at: parent) else { break }
+                swapEntries(parent, smallest)
+                parent = smallest
+            }
+        }
+
+        /// Takes `slot` out of the heap and frees it; returns its target.
+        mutating func remove(slot: Int32) -> (any DeadlineTarget)? {
+            let index = slots[Int(slot)].heapIndex
+            let last = heap.count - 1
+            if index != last {
+                swapEntries(index, last)
+            }
+            heap.removeLast()
+            if index < heap.count {
+                siftDown(index)
+                siftUp(index)
+            }
+            let target = slots[Int(slot)].target
+            slots[Int(slot)].target = nil
+            slots[Int(slot)].heapIndex = -1
+            slots[Int(slot)].generation &+= 1
+            free.append(slot)
+            return target
+        }
     }
 
     private let state = Mutex(State())
@@ -65,12 +117,13 @@ final class DeadlineScheduler: Sendable {
                 slot = Int32(state.slots.count)
                 state.slots.append(Slot())
             }
+            state.slots[Int(slot)].deadline = deadline
             state.slots[Int(slot)].target = target
             state.slots[Int(slot)].token = token
-            state.pending += 1
-            let generation = state.slots[Int(slot)].generation
-            push(Entry(deadline: deadline, slot: slot, generation: generation), into: &state.heap)
-            let handle = Handle(slot: slot, generation: generation)
+            state.slots[Int(slot)].heapIndex = state.heap.count
+            state.heap.append(slot)
+            state.siftUp(state.heap.count - 1)
+            let handle = Handle(slot: slot, generation: state.slots[Int(slot)].generation)
             if let sleeper = state.sleeper, sleeper.until <= deadline { return (handle, nil) }
             // No sleeper, or one sleeping past this deadline: start a fresh one.
             let old = state.sleeper?.task
@@ -97,32 +150,27 @@ final class DeadlineScheduler: Sendable {
         let target: (any DeadlineTarget)? = state.withLock { state in
             let index = Int(handle.slot)
             guard state.slots[index].generation == handle.generation,
-                let target = state.slots[index].target
+                state.slots[index].heapIndex >= 0
             else { return nil }
-            state.slots[index].target = nil
-            state.pending -= 1
-            return target
+            return state.remove(slot: handle.slot)
         }
         _ = target  // released here, outside the lock: its deinit may take other locks
     }
 
     /// Deadlines waiting (neither fired nor cancelled); for tests.
-    var pendingCount: Int { state.withLock { $0.pending } }
+    var pendingCount: Int { state.withLock { $0.heap.count } }
 
     private func run(generation: UInt64) async {
         while true {
             let next: ContinuousClock.Instant? = state.withLock { state in
                 guard state.sleeper?.generation == generation else { return nil }
-                // Cancelled entries at the top go now, so the sleeper never wakes for them.
-                while let top = state.heap.first, state.slots[Int(top.slot)].target == nil {
-                    release(pop(from: &state.heap), in: &state)
-                }
                 guard let top = state.heap.first else {
                     state.sleeper = nil
                     return nil
                 }
-                state.sleeper?.until = top.deadline
-                return top.deadline
+                let deadline = state.slots[Int(top)].deadline
+                state.sleeper?.until = deadline
+                return deadline
             }
             guard let next else { return }
             do {
@@ -133,59 +181,14 @@ final class DeadlineScheduler: Sendable {
             let due: [(any DeadlineTarget, UInt64)] = state.withLock { state in
                 let now = ContinuousClock.now
                 var due: [(any DeadlineTarget, UInt64)] = []
-                while let top = state.heap.first, top.deadline <= now {
-                    let entry = pop(from: &state.heap)
-                    let slot = state.slots[Int(entry.slot)]
-                    if let target = slot.target {
-                        due.append((target, slot.token))
-                        state.pending -= 1
-                    }
-                    release(entry, in: &state)
+                while let top = state.heap.first, state.slots[Int(top)].deadline <= now {
+                    let token = state.slots[Int(top)].token
+                    if let target = state.remove(slot: top) { due.append((target, token)) }
                 }
                 return due
             }
             for (target, token) in due { target.deadlinePassed(token) }
         }
-    }
-
-    /// An entry left the heap: its slot is free for the next deadline.
-    private func release(_ entry: Entry, in state: inout State) {
-        let index = Int(entry.slot)
-        state.slots[index].target = nil
-        state.slots[index].generation &+= 1
-        state.free.append(entry.slot)
-    }
-
-    // MARK: Binary heap by deadline
-
-    private func push(_ entry: Entry, into heap: inout [Entry]) {
-        heap.append(entry)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].deadline < heap[parent].deadline else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    /// The earliest entry, removed; the heap must not be empty.
-    private func pop(from heap: inout [Entry]) -> Entry {
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            guard left < heap.count else { break }
-            var smallest = left
-            if left + 1 < heap.count, heap[left + 1].deadline < heap[left].deadline {
-                smallest = left + 1
-            }
-            guard heap[smallest].deadline < heap[parent].deadline else { break }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return top
     }
 }
 

@@ -39,6 +39,59 @@ struct DeadlineSchedulerTests {
     }
 }
 
+extension DeadlineSchedulerTests {
+    @Test("Cancelling removes the deadline at once, and a stale handle never touches the slot's next user")
+    func staleHandles() async throws {
+        let scheduler = DeadlineScheduler()
+        let fired = Counter()
+        let far = ContinuousClock.now + .seconds(60)
+        let first = scheduler.schedule(at: far) { fired.bump() }
+        #expect(scheduler.pendingCount == 1)
+        scheduler.cancel(first)
+        #expect(scheduler.pendingCount == 0)  // gone now, not when its deadline comes
+        // The freed slot is reused; the old handle must not cancel the new deadline.
+        let second = scheduler.schedule(at: .now + .milliseconds(30)) { fired.bump() }
+        scheduler.cancel(first)
+        scheduler.cancel(first)
+        #expect(scheduler.pendingCount == 1)
+        try await Task.sleep(for: .milliseconds(30 + Int(slack)))
+        #expect(fired.value == 1)
+        scheduler.cancel(second)  // after it fired: harmless
+        #expect(scheduler.pendingCount == 0)
+    }
+
+    @Test("Random schedules and cancels: exactly the deadlines not cancelled fire, in order")
+    func randomAgainstAModel() async throws {
+        let scheduler = DeadlineScheduler()
+        let fired = Mutex<[Int]>([])
+        var generator = SystemRandomNumberGenerator()
+        let start = ContinuousClock.now
+        var live: [Int: DeadlineScheduler.Handle] = [:]
+        var offsets: [Int: Int] = [:]
+        for label in 0..<2_000 {
+            let offset = 20 + Int.random(in: 0..<80, using: &generator)
+            offsets[label] = offset
+            live[label] = scheduler.schedule(at: start + .milliseconds(offset)) {
+                fired.withLock { $0.append(label) }
+            }
+            // Cancel a random earlier one now and then (possibly twice: harmless).
+            if Bool.random(using: &generator), let victim = live.keys.randomElement(using: &generator) {
+                scheduler.cancel(live[victim]!)
+                live[victim] = nil
+            }
+        }
+        #expect(scheduler.pendingCount == live.count)
+        try await Task.sleep(for: .milliseconds(100 + Int(slack)))
+        let result = fired.withLock { $0 }
+        #expect(Set(result) == Set(live.keys))
+        #expect(result.count == live.count)  // none twice
+        // Fired in deadline order (batches fire together; within 1 ms tolerance).
+        let firedOffsets = result.map { offsets[$0]! }
+        #expect(zip(firedOffsets, firedOffsets.dropFirst()).allSatisfy { $0 <= $1 + 2 })
+        #expect(scheduler.pendingCount == 0)
+    }
+}
+
 /// An atomic counter a `@Sendable` closure may capture.
 final class Counter: Sendable {
     private let storage = Atomic<Int>(0)
