@@ -209,6 +209,15 @@ enum CoordinatorBenchmark {
         }
         let mine = summary(coordinated)
         let theirs = summary(bare)
+        // Round by round: each coordinator round against the bare round run next to it,
+        // so a drift of the machine over the run (other work, the kernel's socket tables)
+        // cancels out; the median of these is the steadiest overhead figure.
+        func pairedMedian(_ overhead: (LoadRun, LoadRun) -> Double) -> Double {
+            let values = zip(coordinated, bare).map(overhead).sorted()
+            return values.isEmpty ? 0 : values[values.count / 2]
+        }
+        let pairedOverhead = pairedMedian { 100 * (1 - $0.perSecond / $1.perSecond) }
+        let pairedCPUOverhead = pairedMedian { 100 * ($0.cpuPerCallUs / $1.cpuPerCallUs - 1) }
         let failures = (coordinated + bare).reduce(0) { $0 + $1.failures }
         report(
             "coordinator-\(mode)",
@@ -228,6 +237,8 @@ enum CoordinatorBenchmark {
                 "cpuPerCallMedianUs": rounded(mine.cpuMedian),
                 "rawSessionCpuPerCallMedianUs": rounded(theirs.cpuMedian),
                 "cpuOverheadMedianPercent": rounded(100 * (mine.cpuMedian / theirs.cpuMedian - 1)),
+                "overheadPairedMedianPercent": rounded(pairedOverhead),
+                "cpuOverheadPairedMedianPercent": rounded(pairedCPUOverhead),
                 "delivered": delivered,
             ], json: json)
         let expected = send && target == nil ? (side == nil ? 2 : 1) * perRound * rounds : 0

@@ -27,10 +27,9 @@ final class DestinationLimiter: Sendable {
         // The common case, a free slot: one lock, no continuation, no cancellation handler.
         let id: UInt64? = state.withLock { state in
             if Task.isCancelled { return 0 }
-            if state.destinations[destination, default: Destination()].active < limit {
-                state.destinations[destination, default: Destination()].active += 1
-                return nil
-            }
+            // One hash of the destination: the slot is taken in place.
+            let taken = Self.take(&state.destinations[destination, default: Destination()], limit)
+            if taken { return nil }
             state.nextID += 1
             return state.nextID
         }
@@ -65,17 +64,25 @@ final class DestinationLimiter: Sendable {
         }
     }
 
+    /// Takes a slot of `entry` if one is free.
+    private static func take(_ entry: inout Destination, _ limit: Int) -> Bool {
+        guard entry.active < limit else { return false }
+        entry.active += 1
+        return true
+    }
+
     /// Gives a slot back: to the first waiter, if any.
     func release(_ destination: String) {
         let next: CheckedContinuation<Bool, Never>? = state.withLock { state in
-            guard var entry = state.destinations[destination] else { return nil }
-            if !entry.waiters.isEmpty {
-                let waiter = entry.waiters.removeFirst()
-                state.destinations[destination] = entry
-                return waiter.continuation
+            // One hash of the destination: found once, changed in place by index.
+            guard let index = state.destinations.index(forKey: destination) else { return nil }
+            if !state.destinations.values[index].waiters.isEmpty {
+                return state.destinations.values[index].waiters.removeFirst().continuation
             }
-            entry.active -= 1
-            state.destinations[destination] = entry.active > 0 ? entry : nil
+            state.destinations.values[index].active -= 1
+            if state.destinations.values[index].active == 0 {
+                state.destinations.remove(at: index)
+            }
             return nil
         }
         next?.resume(returning: true)

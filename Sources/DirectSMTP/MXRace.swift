@@ -1,7 +1,11 @@
 import Sockets
 
 /// One address of one MX host: a contestant of the race.
-struct RaceCandidate: Sendable, Hashable {
+///
+/// A class: it is immutable, and the race, the attempts and the outcome pass it around
+/// several times per call; a copy is then one reference count, not one per string and
+/// array inside.
+final class RaceCandidate: Sendable, Hashable {
     let host: MailExchanger
     let address: SocketAddress
     /// The candidate as outcomes report it. Made once here: formatting the address goes
@@ -17,6 +21,15 @@ struct RaceCandidate: Sendable, Hashable {
 
     /// The numeric address, as the health memory keys it.
     var ip: String { used.ip }
+
+    static func == (left: RaceCandidate, right: RaceCandidate) -> Bool {
+        left.host == right.host && left.address == right.address
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(host)
+        hasher.combine(address)
+    }
 }
 
 /// What happened to one contestant.
