@@ -78,13 +78,25 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// The address alone, without the port: `192.0.2.1`, `2001:db8::1`.
     public var ip: String {
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        let family = isIPv6 ? AF_INET6 : AF_INET
-        let ok = bytes.withUnsafeBytes { raw in
-            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil
+        if bytes.count == 4 {
+            // Digits appended to a string that stays small (at most 15 bytes) allocate
+            // nothing; inet_ntop needed a buffer and two copies, once per call of the
+            // coordinator for each MX address.
+            var text = String(bytes[0])
+            for byte in bytes.dropFirst() {
+                text += "."
+                text += String(byte)
+            }
+            return text
         }
-        guard ok else { return "?" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET6_ADDRSTRLEN) + 1) {
+            buffer in
+            let written = bytes.withUnsafeBytes { raw in
+                inet_ntop(AF_INET6, raw.baseAddress, buffer.baseAddress, socklen_t(buffer.count))
+            }
+            guard written != nil, let start = buffer.baseAddress else { return "?" }
+            return String(cString: start)
+        }
     }
 
     /// `127.0.0.1:25` or `[::1]:25`.
