@@ -39,16 +39,21 @@ enum CoordinatorBenchmark {
             let world = try await BenchWorld.start()
             defer { world.stop() }
             var failed = false
-            // `--executor loop`: the calling tasks prefer the socket event loop's thread.
+            // Where the calling tasks run. `--executor loop`: the coordinator's callers
+            // prefer the socket event loop's thread; by default they run on the global
+            // executor, as an application's tasks do. `--raw-executor global`: the bare
+            // sessions' tasks run on the global executor; by default they prefer the
+            // loop, as in the SMTP benchmark (`smtp send`) whose figure this compares to.
             let executor: (any TaskExecutor)? =
                 options.string("--executor") == "loop" ? EventLoop.shared : nil
+            let rawExecutor: (any TaskExecutor)? =
+                options.string("--raw-executor") == "global" ? nil : EventLoop.shared
             for mode in ["send", "probe"] where only == nil || only == mode {
                 failed =
-                    try await withTaskExecutorPreference(executor) {
-                        try await throughput(
-                            world, mode: mode, calls: calls, concurrency: concurrency,
-                            rounds: rounds, target: target, side: side, json: json)
-                    }
+                    try await throughput(
+                        world, mode: mode, calls: calls, concurrency: concurrency,
+                        rounds: rounds, target: target, side: side,
+                        executors: (executor, rawExecutor), json: json)
                     || failed
             }
             if only == nil || only == "budget" {
@@ -82,7 +87,8 @@ enum CoordinatorBenchmark {
     /// Runs `call(index)` for indexes `first..<first + calls`, `concurrency` at a time;
     /// `call` returns whether the call succeeded.
     static func load(
-        first: Int, calls: Int, concurrency: Int, _ call: @escaping @Sendable (Int) async -> Bool
+        first: Int, calls: Int, concurrency: Int, executor: (any TaskExecutor)? = nil,
+        _ call: @escaping @Sendable (Int) async -> Bool
     ) async -> LoadRun {
         let next = BenchCounter()
         let clock = ContinuousClock()
@@ -90,7 +96,7 @@ enum CoordinatorBenchmark {
         let start = clock.now
         let results = await withTaskGroup(of: ([Duration], Int).self) { group in
             for _ in 0..<concurrency {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     var latencies: [Duration] = []
                     var failures = 0
                     while true {
@@ -124,7 +130,8 @@ enum CoordinatorBenchmark {
     /// coordinator's overhead against the bare sessions.
     static func throughput(
         _ world: BenchWorld, mode: String, calls: Int, concurrency: Int, rounds: Int,
-        target: SocketAddress?, side: String? = nil, json: Bool
+        target: SocketAddress?, side: String? = nil,
+        executors: (coordinator: (any TaskExecutor)?, raw: (any TaskExecutor)?), json: Bool
     ) async throws -> Bool {
         var configuration = world.configuration()
         if let target { configuration.smtpPort = target.port }
@@ -150,7 +157,8 @@ enum CoordinatorBenchmark {
                 if half == 0, side != "raw" {
                     coordinated.append(
                         await load(
-                            first: 2 * round * perRound, calls: perRound, concurrency: concurrency
+                            first: 2 * round * perRound, calls: perRound, concurrency: concurrency,
+                            executor: executors.coordinator
                         ) {
                             index in
                             guard let to = try? EmailAddress("user\(index)@\(domain)") else {
@@ -171,7 +179,7 @@ enum CoordinatorBenchmark {
                     bare.append(
                         await load(
                             first: (2 * round + 1) * perRound, calls: perRound,
-                            concurrency: concurrency
+                            concurrency: concurrency, executor: executors.raw
                         ) { index in
                             guard let to = try? EmailAddress("user\(index)@\(domain)") else {
                                 return false
@@ -232,6 +240,8 @@ enum CoordinatorBenchmark {
                 "rawSessionPerSecondMedian": rounded(theirs.median),
                 "rawSessionP99Ms": rounded(theirs.all.p99.milliseconds),
                 "server": target.map { "\($0)" } ?? "mock",
+                "callers": executors.coordinator == nil ? "global" : "loop",
+                "rawCallers": executors.raw == nil ? "global" : "loop",
                 "overheadBestPercent": rounded(100 * (1 - mine.best / theirs.best)),
                 "overheadMedianPercent": rounded(100 * (1 - mine.median / theirs.median)),
                 "cpuPerCallMedianUs": rounded(mine.cpuMedian),

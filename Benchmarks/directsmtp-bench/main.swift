@@ -8,7 +8,8 @@ import Glibc
 let benchUsage = """
     usage: directsmtp-bench coordinator [--calls N] [--concurrency C] [--rounds R] [--blackholed N]
                                        [--budget-ms MS] [--only send|probe|budget|round-trips]
-                                       [--target HOST:PORT] [--executor loop|global] [--json]
+                                       [--target HOST:PORT] [--executor loop|global] [--raw-executor loop|global]
+                                       [--side coordinator|raw] [--json]
            directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
            directsmtp-bench timeouts [--operations N] [--json]

@@ -15,6 +15,11 @@ import Synchronization
 /// on in the background; its final outcome arrives on ``events`` and, if deferred, in
 /// the queue (``attach(_:)``).
 ///
+/// Where the work runs: `send` and `probe` encode and wait on their caller's executor
+/// (they are `nonisolated(nonsending)`); the attempt runs on a reused worker task that
+/// prefers the socket event loop, so every reply resumes the session on the loop's own
+/// thread. The caller's task-local values and priority do not flow into the attempt.
+///
 /// From a sign-up handler:
 ///
 /// ```swift
