@@ -24,31 +24,60 @@ public struct VerificationOutcome: Sendable, Hashable {
     /// Why the attempt ended so; decides ``status``, ``scenario`` and ``exitCode``.
     public var reason: OutcomeReason
     /// The recipient address, as it went into `RCPT TO`.
-    public var address: String
+    public var address: String {
+        get { parts.address }
+        set { uniqueParts().address = newValue }
+    }
     /// `true` only when a queue is configured and the message went into it.
     public var queued: Bool
     /// The host that gave the deciding reply (or the last one tried); `nil` when no host
     /// was chosen (DNS-phase outcomes).
-    public var mx: MailExchangerUsed?
+    public var mx: MailExchangerUsed? {
+        get { parts.mx }
+        set { uniqueParts().mx = newValue }
+    }
     /// The server reply that decided, if a reply decided.
-    public var reply: DecidingReply?
+    public var reply: DecidingReply? {
+        get { parts.reply }
+        set { uniqueParts().reply = newValue }
+    }
     /// A human detail when no reply decided ("timed out waiting for the greeting").
-    public var detail: String?
+    public var detail: String? {
+        get { parts.detail }
+        set { uniqueParts().detail = newValue }
+    }
     /// From the start of the call to this outcome.
     public var elapsed: Duration
     /// Per-phase durations (DNS, connect, greeting, EHLO, MAIL, RCPT, DATA, end of data)
     /// of the phases that ran.
-    public var timings: [TimingPhase: Duration]
+    public var timings: [TimingPhase: Duration] {
+        get { parts.timings }
+        set { uniqueParts().timings = newValue }
+    }
     /// The SMTP conversation(s), credentials redacted; several hosts when raced. Empty
     /// when ``fromCache``: the cache keeps no transcripts.
     public var transcript: [TranscriptLine] {
-        get { recorded.all }
-        set { recorded = Transcript(newValue) }
+        get { parts.recorded.all }
+        set { uniqueParts().recorded = Transcript(newValue) }
     }
     /// The transcript as stored: the session's part is converted to lines when read.
-    var recorded: Transcript
+    var recorded: Transcript {
+        get { parts.recorded }
+        set { uniqueParts().recorded = newValue }
+    }
     /// `true` when a probe was answered from the probe outcome cache.
     public var fromCache: Bool
+
+    /// The fields that hold references, in one box that copies of the outcome share until
+    /// one of them changes (copy on write): an outcome is handed from the attempt to the
+    /// caller through several layers, and a copy is then one reference count instead of
+    /// one per string, array and dictionary.
+    private var parts: Parts
+
+    private mutating func uniqueParts() -> Parts {
+        if !isKnownUniquelyReferenced(&parts) { parts = parts.copy() }
+        return parts
+    }
 
     /// An outcome from its parts.
     public init(
@@ -63,32 +92,32 @@ public struct VerificationOutcome: Sendable, Hashable {
         transcript: [TranscriptLine] = [],
         fromCache: Bool = false
     ) {
-        self.reason = reason
-        self.address = address
-        self.queued = queued
-        self.mx = mx
-        self.reply = reply
-        self.detail = detail
-        self.elapsed = elapsed
-        self.timings = timings
-        self.recorded = Transcript(transcript)
-        self.fromCache = fromCache
+        self.init(
+            reason: reason, address: address, queued: queued, mx: mx, reply: reply,
+            detail: detail, elapsed: elapsed, timings: timings, recorded: Transcript(transcript),
+            fromCache: fromCache)
     }
 
     /// An outcome with its transcript as recorded (converted when read).
     init(
         reason: OutcomeReason,
         address: String,
+        queued: Bool = false,
         mx: MailExchangerUsed? = nil,
         reply: DecidingReply? = nil,
         detail: String? = nil,
+        elapsed: Duration = .zero,
         timings: [TimingPhase: Duration] = [:],
-        recorded: Transcript
+        recorded: Transcript,
+        fromCache: Bool = false
     ) {
-        self.init(
-            reason: reason, address: address, mx: mx, reply: reply, detail: detail,
-            timings: timings)
-        self.recorded = recorded
+        self.reason = reason
+        self.queued = queued
+        self.elapsed = elapsed
+        self.fromCache = fromCache
+        self.parts = Parts(
+            address: address, mx: mx, reply: reply, detail: detail, timings: timings,
+            recorded: recorded)
     }
 
     /// Accepted, rejected or deferred.
@@ -97,6 +126,72 @@ public struct VerificationOutcome: Sendable, Hashable {
     public var scenario: Int { reason.scenario }
     /// The sysexits(3) exit code for the CLI: 0, 67, 68, 69 or 75.
     public var exitCode: Int32 { reason.exitCode }
+}
+
+extension VerificationOutcome {
+    public static func == (left: VerificationOutcome, right: VerificationOutcome) -> Bool {
+        left.reason == right.reason && left.queued == right.queued
+            && left.elapsed == right.elapsed && left.fromCache == right.fromCache
+            && (left.parts === right.parts || left.parts.equals(right.parts))
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(reason)
+        hasher.combine(queued)
+        hasher.combine(elapsed)
+        hasher.combine(fromCache)
+        parts.hash(into: &hasher)
+    }
+
+    /// The box of ``VerificationOutcome/parts``.
+    ///
+    /// `@unchecked Sendable` is safe because a `Parts` is never changed while shared: the
+    /// outcome changes one only through `uniqueParts()`, which first copies it unless
+    /// `isKnownUniquelyReferenced` says this outcome holds the only reference. A box that
+    /// two outcomes (or two threads) can see is therefore never written again, and a box
+    /// that is written is reachable from one outcome only, owned by one thread at a time
+    /// like any value.
+    fileprivate final class Parts: @unchecked Sendable {
+        var address: String
+        var mx: MailExchangerUsed?
+        var reply: DecidingReply?
+        var detail: String?
+        var timings: [TimingPhase: Duration]
+        var recorded: Transcript
+
+        init(
+            address: String, mx: MailExchangerUsed?, reply: DecidingReply?, detail: String?,
+            timings: [TimingPhase: Duration], recorded: Transcript
+        ) {
+            self.address = address
+            self.mx = mx
+            self.reply = reply
+            self.detail = detail
+            self.timings = timings
+            self.recorded = recorded
+        }
+
+        func copy() -> Parts {
+            Parts(
+                address: address, mx: mx, reply: reply, detail: detail, timings: timings,
+                recorded: recorded)
+        }
+
+        func equals(_ other: Parts) -> Bool {
+            address == other.address && mx == other.mx && reply == other.reply
+                && detail == other.detail && timings == other.timings
+                && recorded == other.recorded
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(address)
+            hasher.combine(mx)
+            hasher.combine(reply)
+            hasher.combine(detail)
+            hasher.combine(timings)
+            hasher.combine(recorded)
+        }
+    }
 }
 
 extension Duration {

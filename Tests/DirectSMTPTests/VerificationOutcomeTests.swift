@@ -1,4 +1,5 @@
 import Testing
+import SMTPClient
 
 @testable import DirectSMTP
 
@@ -82,5 +83,54 @@ struct VerificationOutcomeTests {
             DecidingReply(code: 450, enhanced: "4.2.0", text: "greylisted\ntry later").description
                 == "450 4.2.0 greylisted")
         #expect(DecidingReply(code: 250, text: "").description == "250")
+    }
+}
+
+@Suite("Outcome values")
+struct VerificationOutcomeValueTests {
+    private func sample() -> VerificationOutcome {
+        VerificationOutcome(
+            reason: .accepted, address: "user@example.com",
+            mx: MailExchangerUsed(host: "mx.example.com", ip: "192.0.2.1", preference: 10),
+            reply: DecidingReply(code: 250, enhanced: "2.0.0", text: "queued"),
+            timings: [.connect: .milliseconds(1)],
+            transcript: [TranscriptLine(server: "192.0.2.1:25", direction: .server, text: "220 hi")])
+    }
+
+    @Test("A copy changed in any field leaves the original as it was (copy on write)")
+    func copiesAreIndependent() {
+        let original = sample()
+        var changes: [(inout VerificationOutcome) -> Void] = [
+            { $0.address = "other@example.com" }, { $0.mx = nil }, { $0.reply = nil },
+            { $0.detail = "changed" }, { $0.timings[.dns] = .milliseconds(2) },
+            { $0.transcript = [] }, { $0.reason = .recipientRejected }, { $0.queued = true },
+            { $0.elapsed = .seconds(1) }, { $0.fromCache = true },
+        ]
+        for change in changes.indices {
+            var copy = original
+            changes[change](&copy)
+            #expect(copy != original, "change \(change) did not show")
+            #expect(original == sample(), "change \(change) leaked into the original")
+        }
+        changes.removeAll()
+    }
+
+    @Test("Equal outcomes hash alike, however their transcript is stored")
+    func equalityAndHashing() {
+        let lines = [
+            TranscriptLine(server: "192.0.2.1:25", direction: .client, text: "EHLO a"),
+            TranscriptLine(server: "192.0.2.1:25", direction: .server, text: "250 b"),
+        ]
+        let asLines = VerificationOutcome(reason: .accepted, address: "a@b.c", transcript: lines)
+        var lazy = VerificationOutcome(reason: .accepted, address: "a@b.c")
+        lazy.recorded = Transcript(
+            server: "192.0.2.1:25",
+            entries: [
+                .init(direction: .sent, text: "EHLO a", elapsed: .zero),
+                .init(direction: .received, text: "250 b", elapsed: .zero),
+            ])
+        #expect(asLines == lazy)
+        #expect(Set([asLines, lazy]).count == 1)
+        #expect(lazy.transcript == lines)
     }
 }
