@@ -85,7 +85,7 @@ enum MXRace {
             let connection = dialer.connection(to: candidate.address)
             var attempt = RaceAttempt(candidate: candidate, connection: connection, startedAt: .now)
             onStart(candidate)
-            if let failure = await connection.open() {
+            if let failure = await connection.openForRace() {
                 attempt.end =
                     Task.isCancelled
                     ? .lost(ranFor: attempt.startedAt.duration(to: .now)) : .failed(failure)
@@ -110,7 +110,7 @@ enum MXRace {
                         RaceAttempt(candidate: candidate, connection: connection, startedAt: .now))
                     running += 1
                     onStart(candidate)
-                    group.addTask { .opened(index: index, result: await connection.open()) }
+                    group.addTask { .opened(index: index, result: await connection.openForRace()) }
                     if attempts.count < candidates.count {
                         // A fresh stagger timer; earlier ones are stale by generation.
                         generation += 1

@@ -21,12 +21,12 @@ struct SessionResult: Sendable, Hashable {
     var detail: String?
 }
 
-/// One SMTP connection to one server address, as the race drives it: `open()` (connect,
-/// greeting, EHLO), then a transaction run by the caller, then `close()`.
+/// One SMTP connection to one server address, as the race drives it: `openForRace()`
+/// (connect, greeting, EHLO), then a transaction run by the caller, then `close()`.
 protocol SMTPConnection: AnyObject, Sendable {
     /// Connect + 220 greeting + EHLO. `nil` when ready for a transaction, otherwise why
     /// not (`.unreachable` or `.senderRejected`). Returns promptly when cancelled.
-    func open() async -> SessionResult?
+    func openForRace() async -> SessionResult?
     /// QUIT without waiting for the reply, close the socket. Idempotent, any time.
     func close() async
     /// Closes (as ``close()``) and returns the conversation (credentials redacted) and

@@ -6,8 +6,8 @@ struct SessionDialer: SMTPDialer {
     let configuration: SMTPSessionConfiguration
     let loop: EventLoop
 
-    func connection(to server: SocketAddress) -> SessionConnection {
-        SessionConnection(SMTPSession(server: server, configuration: configuration, loop: loop))
+    func connection(to server: SocketAddress) -> SMTPSession {
+        SMTPSession(server: server, configuration: configuration, loop: loop)
     }
 
     /// Sessions run on their loop's thread: each reply resumes the session where the
@@ -15,60 +15,38 @@ struct SessionDialer: SMTPDialer {
     var preferredExecutor: (any TaskExecutor)? { loop }
 }
 
-/// An `SMTPSession` as the race sees it; transactions call ``session`` directly.
-final class SessionConnection: SMTPConnection {
-    let session: SMTPSession
-
-    init(_ session: SMTPSession) {
-        self.session = session
-    }
-
-    func open() async -> SessionResult? {
-        await session.open().map(SessionResult.init)
-    }
-
-    func close() async {
-        await session.close()
+/// The session is the race's connection itself: no wrapper object per call, and each
+/// step is one hop onto the session's actor. Transactions call `send`/`probe` on it.
+extension SMTPSession: SMTPConnection {
+    func openForRace() async -> SessionResult? {
+        await open().map(SessionResult.init)
     }
 
     func finish() async -> SessionRecord {
-        let (entries, steps) = await session.closeAndRecord()
+        await close()
         var timings: [TimingPhase: Duration] = [:]
         // One more for the DNS phase, which the attempt adds.
-        timings.reserveCapacity(steps.count + 1)
-        for (step, duration) in steps {
+        timings.reserveCapacity(self.timings.count + 1)
+        for (step, duration) in self.timings {
             guard let phase = TimingPhase(step) else { continue }
             timings[phase, default: .zero] += duration
         }
         return SessionRecord(
-            transcript: Transcript(server: Self.label(session.server), entries: entries),
+            transcript: Transcript(server: server.transcriptLabel, entries: transcript),
             timings: timings)
     }
 }
 
-extension SessionConnection {
-    /// `server.description` ("192.0.2.1:25", "[2001:db8::1]:25"), without its cost for
-    /// IPv4: `SocketAddress.ip` formats through `inet_ntop` (`sprintf`) into a buffer and
-    /// interpolation allocates twice more, once per call; digits appended to a string
-    /// that stays small (up to 15 bytes, e.g. "127.0.0.1:25") allocate nothing.
-    static func label(_ server: SocketAddress) -> String {
-        guard server.bytes.count == 4 else { return server.description }
-        var text = String(server.bytes[0])
-        for byte in server.bytes.dropFirst() {
-            text += "."
-            text += String(byte)
-        }
+extension SocketAddress {
+    /// `description` ("192.0.2.1:25", "[2001:db8::1]:25"), as the transcript labels its
+    /// lines, without interpolation's buffer for IPv4: appending to a small string
+    /// allocates nothing while it fits in 15 bytes ("192.0.2.1:25" does).
+    var transcriptLabel: String {
+        guard bytes.count == 4 else { return description }
+        var text = ip
         text += ":"
-        text += String(server.port)
+        text += String(port)
         return text
-    }
-}
-
-extension SMTPSession {
-    /// Closes the session and returns its transcript and timings, in one hop.
-    fileprivate func closeAndRecord() async -> ([TranscriptEntry], [SMTPStep: Duration]) {
-        await close()
-        return (transcript, timings)
     }
 }
 

@@ -159,7 +159,7 @@ final class FakeConnection: SMTPConnection {
         }
     }
 
-    func open() async -> SessionResult? {
+    func openForRace() async -> SessionResult? {
         dialer.log.withLock {
             $0.opened.append(address.ip)
             $0.openStarts[address.ip] = .now

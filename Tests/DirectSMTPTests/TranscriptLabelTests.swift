@@ -6,7 +6,7 @@ import Testing
 /// The transcript's server label is made without `SocketAddress.description` on the hot
 /// path; it must read exactly the same.
 @Suite("Transcript server label", .timeLimit(.minutes(1)))
-struct SessionConnectionLabelTests {
+struct TranscriptLabelTests {
     @Test(
         "The label equals SocketAddress.description",
         arguments: [
@@ -15,6 +15,6 @@ struct SessionConnectionLabelTests {
         ])
     func labelMatchesDescription(ip: String, port: Int) throws {
         let address = try SocketAddress(ip: ip, port: port)
-        #expect(SessionConnection.label(address) == address.description)
+        #expect(address.transcriptLabel == address.description)
     }
 }
