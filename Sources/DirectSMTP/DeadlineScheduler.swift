@@ -26,11 +26,13 @@ final class DeadlineScheduler: Sendable {
     /// A scheduled deadline, to ``cancel(_:)``.
     struct Handle: Sendable, Hashable {
         fileprivate var slot: Int32
-        fileprivate var generation: UInt32
+        fileprivate var generation: UInt64
     }
 
     private struct Slot {
-        var generation: UInt32 = 0
+        /// Bumped each time the slot is freed; 64 bits, so it never wraps back to a
+        /// generation a stale handle still holds.
+        var generation: UInt64 = 0
         var deadline: ContinuousClock.Instant = .now
         var target: (any DeadlineTarget)?
         var token: UInt64 = 0
@@ -145,7 +147,9 @@ final class DeadlineScheduler: Sendable {
         schedule(at: deadline, ClosureTarget(action), token: 0)
     }
 
-    /// Forgets the deadline and releases its target; harmless if it already fired.
+    /// Forgets the deadline and releases its target; harmless if it already fired. A
+    /// target already taken off the heap to be told may still be told just after this
+    /// returns (targets are told outside the lock): targets check their token.
     func cancel(_ handle: Handle) {
         let target: (any DeadlineTarget)? = state.withLock { state in
             let index = Int(handle.slot)

@@ -27,6 +27,10 @@ public struct VerificationOutcome: Sendable, Hashable {
     public var address: String {
         get { parts.address }
         set { uniqueParts().address = newValue }
+        _modify {
+            let box = uniqueParts()
+            yield &box.address
+        }
     }
     /// `true` only when a queue is configured and the message went into it.
     public var queued: Bool
@@ -35,16 +39,28 @@ public struct VerificationOutcome: Sendable, Hashable {
     public var mx: MailExchangerUsed? {
         get { parts.mx }
         set { uniqueParts().mx = newValue }
+        _modify {
+            let box = uniqueParts()
+            yield &box.mx
+        }
     }
     /// The server reply that decided, if a reply decided.
     public var reply: DecidingReply? {
         get { parts.reply }
         set { uniqueParts().reply = newValue }
+        _modify {
+            let box = uniqueParts()
+            yield &box.reply
+        }
     }
     /// A human detail when no reply decided ("timed out waiting for the greeting").
     public var detail: String? {
         get { parts.detail }
         set { uniqueParts().detail = newValue }
+        _modify {
+            let box = uniqueParts()
+            yield &box.detail
+        }
     }
     /// From the start of the call to this outcome.
     public var elapsed: Duration
@@ -53,6 +69,10 @@ public struct VerificationOutcome: Sendable, Hashable {
     public var timings: [TimingPhase: Duration] {
         get { parts.timings }
         set { uniqueParts().timings = newValue }
+        _modify {
+            let box = uniqueParts()
+            yield &box.timings
+        }
     }
     /// The SMTP conversation(s), credentials redacted; several hosts when raced. Empty
     /// when ``fromCache``: the cache keeps no transcripts.
@@ -126,6 +146,20 @@ public struct VerificationOutcome: Sendable, Hashable {
     public var scenario: Int { reason.scenario }
     /// The sysexits(3) exit code for the CLI: 0, 67, 68, 69 or 75.
     public var exitCode: Int32 { reason.exitCode }
+}
+
+extension VerificationOutcome: CustomReflectable {
+    /// The public fields, as `print`, `dump` and test failure messages show them (not the
+    /// storage box).
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "reason": reason, "address": address, "queued": queued, "mx": mx as Any,
+                "reply": reply as Any, "detail": detail as Any, "elapsed": elapsed,
+                "timings": timings, "transcript": transcript, "fromCache": fromCache,
+            ])
+    }
 }
 
 extension VerificationOutcome {

@@ -133,4 +133,27 @@ struct VerificationOutcomeValueTests {
         #expect(Set([asLines, lazy]).count == 1)
         #expect(lazy.transcript == lines)
     }
+
+    @Test("Fields changed in place (timings, mx) change only that copy")
+    func inPlaceChanges() {
+        let original = sample()
+        var copy = original
+        copy.timings[.dns] = .milliseconds(3)
+        copy.mx?.preference = 20
+        copy.address.append("x")
+        #expect(copy.timings[.dns] == .milliseconds(3))
+        #expect(copy.mx?.preference == 20)
+        #expect(copy.address == "user@example.comx")
+        #expect(original == sample())
+    }
+
+    @Test("Printing an outcome shows its public fields, not its storage")
+    func mirror() {
+        var text = ""
+        dump(sample(), to: &text)
+        for needle in ["user@example.com", "mx.example.com", "queued", "220 hi", "reason"] {
+            #expect(text.contains(needle), "missing \(needle) in \(text)")
+        }
+        #expect(!text.contains("Parts"))
+    }
 }
