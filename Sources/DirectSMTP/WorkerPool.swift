@@ -38,7 +38,8 @@ final class WorkerPool: Sendable {
             self.state = Mutex(.assigned(worker, body: body))
         }
 
-        /// Cancels the task running this job, if it still is. Harmless once it finished.
+        /// Cancels the task running this job, if it still is; a job not started yet then
+        /// never starts. Harmless once it finished.
         func cancel() {
             // Marked under the job's lock, which the worker takes to mark the job finished
             // before it takes another: a worker whose job is marked cancelled retires, so
@@ -143,7 +144,8 @@ final class WorkerPool: Sendable {
         var next: Job? = first
         while let job = next {
             next = nil  // nothing of a finished job stays alive while parked
-            // A job cancelled before it started still runs, cancelled, as a task would.
+            // A job cancelled before its worker took it does not run at all: its caller
+            // has given up on it (the coordinator cancels only abandoned attempts).
             if let body = job.takeBody() { await body() }
             if job.markFinished() || Task.isCancelled { return }
             next = await park(worker)
