@@ -105,9 +105,6 @@ final class AttemptTracker: DeadlineTarget {
         }
     }
 
-    /// `true` once a send caller's budget ended before the transaction began.
-    var isAbandoned: Bool { state.withLock { $0.abandoned } }
-
     /// The job running the attempt: cancelled a moment after the attempt is abandoned, so
     /// its connection attempts stop. The caller has its answer first and never pays for
     /// the cancellation of sockets and tasks.

@@ -8,7 +8,7 @@ import SMTPClient
 /// Equality and hashing are those of the lines read, however they are stored.
 struct Transcript: Sendable {
     /// Lines made already; they come first.
-    private(set) var lines: [TranscriptLine]
+    private var lines: [TranscriptLine]
     /// The session entries that follow them, and the server they belong to.
     private var session: (server: String, entries: [TranscriptEntry])?
 
