@@ -19,8 +19,45 @@ import Sockets
 ///   one transaction per session, QUIT never on the critical path.
 /// - A connection that closes, times out or talks garbage inside the transaction is a
 ///   ``SMTPVerdict/temporaryFailure`` (RFC 5321 §3.8: as 451).
+/// - A caller with a deadline of its own (a budget) passes it as `interruptAt`:
+///   ``send(from:to:data:interruptAt:)`` then returns ``SMTPTransactionProgress/interrupted``
+///   at that deadline with the transaction still in progress, and ``resume()``, from
+///   another task, carries it on. The conversation is never cut for the caller's sake.
 public actor SMTPSession {
-    private enum State { case new, opening, ready, busy, closed }
+    private enum State {
+        case new, opening, ready, busy, closed
+        /// A transaction was interrupted at its caller's deadline: ``resume()`` goes on.
+        case interrupted
+    }
+
+    /// Where the conversation is between two system calls: what the run loop does next.
+    /// Kept in the actor, not in locals, so that an interrupted transaction can be
+    /// carried on by another task exactly where it stopped.
+    private enum Pending {
+        /// Bytes to write (a command group, or a chunk of the message), then a reply.
+        case writing(Outgoing)
+        /// A reply is due by `deadline`.
+        case awaitingReply(deadline: ContinuousClock.Instant)
+    }
+
+    private struct Outgoing {
+        var bytes: [UInt8]
+        /// How many of `bytes` the kernel took already.
+        var written = 0
+        var step: SMTPStep
+        var deadline: ContinuousClock.Instant
+        /// The rest of the message after `bytes`, when sending DATA content.
+        var message: SMTPMessageChunker?
+    }
+
+    /// How the run loop stopped.
+    fileprivate enum RunEnd {
+        /// The machine is ready for a transaction (after `open()`).
+        case ready
+        case finished(SMTPResult)
+        /// At the caller's `interruptAt` or cancellation; `pending` says where to go on.
+        case interrupted
+    }
 
     /// The server this session talks to.
     public nonisolated let server: SocketAddress
@@ -35,6 +72,9 @@ public actor SMTPSession {
     private var spare: [UInt8] = []
     private var openResult: SMTPResult?
     private var stepStarted = ContinuousClock.now
+    private var pending: Pending?
+    /// While opening: no wait may last past this (the caller's budget for the race).
+    private var openDeadline: ContinuousClock.Instant?
 
     /// Every command and reply so far, credentials redacted, message bodies as byte counts.
     public private(set) var transcript: [TranscriptEntry] = []
@@ -66,20 +106,28 @@ public actor SMTPSession {
     ///   as `.unreachable`, when the task is cancelled. Calling it again returns the
     ///   first call's answer.
     public func open() async -> SMTPResult? {
+        await open(until: nil)
+    }
+
+    /// ``open()``, giving up at `deadline` as at a step timeout (`.unreachable`) when
+    /// that comes before the step's own timeout: a caller's budget for connecting.
+    public func open(until deadline: ContinuousClock.Instant?) async -> SMTPResult? {
         switch state {
         case .new: break
-        case .ready, .busy: return nil
+        case .ready, .busy, .interrupted: return nil
         case .opening, .closed:
             return openResult ?? SMTPResult(verdict: .unreachable, step: .connect, detail: "the session is already closed")
         }
         state = .opening
+        openDeadline = deadline
+        defer { openDeadline = nil }
         if Task.isCancelled {
             return failOpen(SMTPResult(verdict: .unreachable, step: .connect, detail: "cancelled before connecting"))
         }
         let connectStart = ContinuousClock.now
         do {
             connection = try await TCPConnection.connect(
-                to: server, deadline: connectStart + configuration.timeouts.connect, loop: loop)
+                to: server, deadline: capped(connectStart + configuration.timeouts.connect), loop: loop)
         } catch {
             let detail: String
             switch error.code {
@@ -97,8 +145,7 @@ public actor SMTPSession {
             connection?.close()
             return failOpen(SMTPResult(verdict: .unreachable, step: .connect, detail: "closed while connecting"))
         }
-        let outcome = await run(machine.connected())
-        if let outcome {
+        if case .finished(let outcome) = await run(machine.connected()) {
             openResult = outcome
             return outcome
         }
@@ -118,21 +165,75 @@ public actor SMTPSession {
     /// `probe` sends nothing and returns ``SMTPVerdict/temporaryFailure`` (or the failure of
     /// ``open()``).
     public func send(from: EmailAddress, to: EmailAddress, data: MessageData) async -> SMTPResult {
-        if let blocked = await prepareTransaction() { return blocked }
-        state = .busy
-        stepStarted = ContinuousClock.now
-        let outcome = await run(machine.startTransaction(from: from, to: to, data: data), message: data)
-        return outcome ?? SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the transaction ended without a verdict")
+        await transaction(send: (from, to, data), probe: nil, interruptAt: nil).result
+    }
+
+    /// ``send(from:to:data:)``, returning ``SMTPTransactionProgress/interrupted`` at
+    /// `interruptAt` (or when the task is cancelled) if the transaction is still waiting on
+    /// the server then; ``resume()`` carries it on. `nil`: never interrupted (cancellation
+    /// then fails the step, as for ``send(from:to:data:)``).
+    public func send(
+        from: EmailAddress, to: EmailAddress, data: MessageData,
+        interruptAt: ContinuousClock.Instant?
+    ) async -> SMTPTransactionProgress {
+        await transaction(send: (from, to, data), probe: nil, interruptAt: interruptAt)
     }
 
     /// Runs MAIL and RCPT (pipelined when offered), then RSET and QUIT without waiting; no
     /// DATA. ``SMTPVerdict/accepted`` means RCPT got 2xx.
     public func probe(from: EmailAddress, to: EmailAddress) async -> SMTPResult {
-        if let blocked = await prepareTransaction() { return blocked }
+        await transaction(send: nil, probe: (from, to), interruptAt: nil).result
+    }
+
+    /// ``probe(from:to:)``, interruptible as ``send(from:to:data:interruptAt:)`` is.
+    public func probe(
+        from: EmailAddress, to: EmailAddress, interruptAt: ContinuousClock.Instant?
+    ) async -> SMTPTransactionProgress {
+        await transaction(send: nil, probe: (from, to), interruptAt: interruptAt)
+    }
+
+    /// Carries an interrupted transaction on from where it stopped to its verdict (not
+    /// interruptible; its step timeouts bound it). Without an interrupted transaction,
+    /// the verdict already known, or `.temporaryFailure` when there is none.
+    public func resume() async -> SMTPResult {
+        guard state == .interrupted else {
+            return result ?? SMTPResult(
+                verdict: .temporaryFailure, step: .mail, detail: "no interrupted transaction to resume")
+        }
+        state = .busy
+        return await run(nil).result
+    }
+
+    private func transaction(
+        send: (EmailAddress, EmailAddress, MessageData)?,
+        probe: (EmailAddress, EmailAddress)?,
+        interruptAt: ContinuousClock.Instant?
+    ) async -> SMTPTransactionProgress {
+        if let blocked = await prepareTransaction() { return .finished(blocked) }
         state = .busy
         stepStarted = ContinuousClock.now
-        let outcome = await run(machine.startProbe(from: from, to: to), message: nil)
-        return outcome ?? SMTPResult(verdict: .temporaryFailure, step: .rcpt, detail: "the probe ended without a verdict")
+        let first: SMTPClientStateMachine.Action
+        let message: [UInt8]?
+        if let (from, to, data) = send {
+            first = machine.startTransaction(from: from, to: to, data: data)
+            message = data.bytes
+        } else if let (from, to) = probe {
+            first = machine.startProbe(from: from, to: to)
+            message = nil
+        } else {
+            preconditionFailure("a transaction is a send or a probe")
+        }
+        switch await run(first, message: message, interruptAt: interruptAt) {
+        case .finished(let result):
+            return .finished(result)
+        case .interrupted:
+            state = .interrupted
+            return .interrupted
+        case .ready:
+            return .finished(
+                SMTPResult(verdict: .temporaryFailure, step: send == nil ? .rcpt : .mail,
+                           detail: "the transaction ended without a verdict"))
+        }
     }
 
     /// Sends QUIT without waiting for its reply and closes the socket. Idempotent; safe at
@@ -154,7 +255,8 @@ public actor SMTPSession {
         if state == .new, let failure = await open() { return failure }
         switch state {
         case .ready: return nil
-        case .busy: return SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "a transaction is already running on this session")
+        case .busy, .interrupted:
+            return SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "a transaction is already running on this session")
         case .opening:
             return SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the session is still opening")
         case .new, .closed:
@@ -175,74 +277,131 @@ public actor SMTPSession {
         return failure
     }
 
-    /// Executes actions until the machine is ready (returns `nil`) or finished.
-    private func run(_ first: SMTPClientStateMachine.Action, message: MessageData? = nil) async -> SMTPResult? {
-        var action = first
+    /// Executes actions until the machine is ready or finished, or the caller's
+    /// `interruptAt` passes. `first == nil`: go on from `pending` (``resume()``).
+    private func run(
+        _ first: SMTPClientStateMachine.Action?, message: [UInt8]? = nil,
+        interruptAt: ContinuousClock.Instant? = nil
+    ) async -> RunEnd {
+        var next = first
         while true {
-            switch action {
-            case .ready:
-                return nil
-            case .finish(let outcome):
-                await finish(outcome)
-                return outcome
-            case .awaitReply:
-                action = await readReply()
-            case .send(let commands):
-                var bytes: [UInt8] = []
-                for command in commands {
-                    bytes.append(contentsOf: command.bytes)
-                    record(.sent, command.transcript)
+            if let action = next {
+                switch action {
+                case .ready:
+                    return .ready
+                case .finish(let outcome):
+                    await finish(outcome)
+                    return .finished(outcome)
+                case .awaitReply:
+                    pending = .awaitingReply(deadline: replyDeadline())
+                case .send(let commands):
+                    var bytes: [UInt8] = []
+                    for command in commands {
+                        bytes.append(contentsOf: command.bytes)
+                        record(.sent, command.transcript)
+                    }
+                    let step = commands.first?.step ?? .quit
+                    pending = .writing(Outgoing(bytes: bytes, step: step, deadline: deadline(for: step)))
+                case .sendMessage:
+                    stepStarted = ContinuousClock.now
+                    var chunker = SMTPMessageChunker(message ?? [])
+                    var chunk: [UInt8] = []
+                    chunker.next(into: &chunk)
+                    pending = .writing(
+                        Outgoing(bytes: chunk, step: .endOfData, deadline: deadline(for: .endOfData), message: chunker))
                 }
-                let step = commands.first?.step ?? .quit
-                if let failure = await write(bytes, step: step) {
-                    action = .finish(failure)
-                    continue
-                }
-                stepStarted = ContinuousClock.now
-                action = await readReply()
-            case .sendMessage:
-                stepStarted = ContinuousClock.now
-                if let failure = await stream(message?.bytes ?? []) {
-                    action = .finish(failure)
-                    continue
-                }
-                action = await readReply()
             }
+            guard let action = await advance(interruptAt: interruptAt) else { return .interrupted }
+            next = action
         }
     }
 
-    /// Writes the message in chunks of at most 64 KiB, CRLF-normalised and dot-stuffed.
-    private func stream(_ bytes: [UInt8]) async -> SMTPResult? {
-        var stuffer = SMTPDataStuffer()
-        let chunkSize = 64 * 1024
-        var offset = 0
-        var chunk: [UInt8] = []
-        repeat {
-            chunk.removeAll(keepingCapacity: true)
-            let end = min(offset + chunkSize, bytes.count)
-            stuffer.encode(bytes[offset..<end], into: &chunk)
-            offset = end
-            if offset == bytes.count { stuffer.finish(into: &chunk) }
-            if let failure = await write(chunk, step: .endOfData) { return failure }
-        } while offset < bytes.count
-        record(.sent, "<message: \(bytes.count) bytes>")
-        record(.sent, ".")
+    /// Carries out `pending` (writes, then the reply they call for) until the machine
+    /// says what comes next; `nil` when interrupted, with `pending` saying where it stopped.
+    private func advance(interruptAt: ContinuousClock.Instant?) async -> SMTPClientStateMachine.Action? {
+        while let current = pending {
+            pending = nil  // taken out, so the buffers inside stay uniquely referenced
+            switch current {
+            case .awaitingReply(let deadline):
+                guard let action = await readReply(deadline: deadline, interruptAt: interruptAt) else {
+                    pending = current
+                    return nil
+                }
+                return action
+            case .writing(var outgoing):
+                guard let connection else { return .finish(machine.fail(.connectionClosed)) }
+                do {
+                    try await connection.write(
+                        outgoing.bytes, from: &outgoing.written, deadline: earlier(outgoing.deadline, interruptAt))
+                } catch {
+                    if isInterruption(error, stepDeadline: outgoing.deadline, interruptAt: interruptAt) {
+                        pending = .writing(outgoing)
+                        return nil
+                    }
+                    return .finish(machine.fail(failure(for: error)))
+                }
+                if var chunker = outgoing.message {
+                    if !chunker.isDone {
+                        chunker.next(into: &outgoing.bytes)
+                        outgoing.message = chunker
+                        outgoing.written = 0
+                        outgoing.deadline = deadline(for: .endOfData)
+                        pending = .writing(outgoing)
+                        continue
+                    }
+                    record(.sent, "<message: \(chunker.source.count) bytes>")
+                    record(.sent, ".")
+                } else {
+                    // A command group's replies count from the end of its write; the
+                    // message's from the start of its stream.
+                    stepStarted = ContinuousClock.now
+                }
+                pending = .awaitingReply(deadline: replyDeadline())
+            }
+        }
         return nil
     }
 
-    private func write(_ bytes: [UInt8], step: SMTPStep) async -> SMTPResult? {
-        guard let connection else { return machine.fail(.connectionClosed) }
-        do {
-            try await connection.write(bytes, deadline: ContinuousClock.now + configuration.timeouts.timeout(for: step))
-            return nil
-        } catch {
-            return machine.fail(failure(for: error))
+    /// A step's deadline from now, never past the budget given to ``open(until:)``.
+    private func deadline(for step: SMTPStep) -> ContinuousClock.Instant {
+        capped(ContinuousClock.now + configuration.timeouts.timeout(for: step))
+    }
+
+    private func replyDeadline() -> ContinuousClock.Instant {
+        deadline(for: machine.awaitedStep ?? .quit)
+    }
+
+    private func capped(_ deadline: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        earlier(deadline, openDeadline)
+    }
+
+    private func earlier(_ deadline: ContinuousClock.Instant, _ other: ContinuousClock.Instant?)
+        -> ContinuousClock.Instant
+    {
+        guard let other else { return deadline }
+        return min(deadline, other)
+    }
+
+    /// Whether a failed wait ended because of the caller (its `interruptAt`, its task's
+    /// cancellation) rather than the server: then the transaction is interrupted, not failed.
+    private func isInterruption(
+        _ error: SocketError, stepDeadline: ContinuousClock.Instant, interruptAt: ContinuousClock.Instant?
+    ) -> Bool {
+        guard let interruptAt else { return false }
+        switch error.code {
+        case .cancelled: return true
+        case .timedOut: return interruptAt < stepDeadline && ContinuousClock.now >= interruptAt
+        default: return false
         }
     }
 
-    private func readReply() async -> SMTPClientStateMachine.Action {
+    /// The next reply's action; `nil` when interrupted (nothing of the reply is lost: the
+    /// bytes read so far stay in the parser).
+    private func readReply(
+        deadline: ContinuousClock.Instant, interruptAt: ContinuousClock.Instant?
+    ) async -> SMTPClientStateMachine.Action? {
         let step = machine.awaitedStep ?? .quit
-        let deadline = ContinuousClock.now + configuration.timeouts.timeout(for: step)
+        let waitUntil = earlier(deadline, interruptAt)
         while true {
             do {
                 if let reply = try parser.next() {
@@ -260,7 +419,7 @@ public actor SMTPSession {
             spare = []
             buffer.removeAll(keepingCapacity: true)
             do {
-                let count = try await connection.read(appendingTo: &buffer, maxBytes: 16 * 1024, deadline: deadline)
+                let count = try await connection.read(appendingTo: &buffer, maxBytes: 16 * 1024, deadline: waitUntil)
                 if count == 0 {
                     timings[step] = ContinuousClock.now - stepStarted
                     return .finish(machine.fail(.connectionClosed))
@@ -268,6 +427,7 @@ public actor SMTPSession {
                 parser.feed(buffer)
                 spare = buffer
             } catch {
+                if isInterruption(error, stepDeadline: deadline, interruptAt: interruptAt) { return nil }
                 timings[step] = ContinuousClock.now - stepStarted
                 return .finish(machine.fail(failure(for: error)))
             }
@@ -334,5 +494,27 @@ public actor SMTPSession {
 
     private func record(_ direction: TranscriptEntry.Direction, _ text: String) {
         transcript.append(TranscriptEntry(direction: direction, text: text, elapsed: ContinuousClock.now - started))
+    }
+}
+
+extension SMTPTransactionProgress {
+    /// The verdict of a call that could not be interrupted (`interruptAt: nil`).
+    fileprivate var result: SMTPResult {
+        switch self {
+        case .finished(let result): result
+        case .interrupted:
+            SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the transaction was interrupted")
+        }
+    }
+}
+
+extension SMTPSession.RunEnd {
+    /// The verdict of a run that could not be interrupted.
+    fileprivate var result: SMTPResult {
+        switch self {
+        case .finished(let result): result
+        case .ready, .interrupted:
+            SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the transaction ended without a verdict")
+        }
     }
 }

@@ -123,14 +123,24 @@ public final class TCPConnection: Sendable {
         _ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) {
         var offset = 0
+        try await write(bytes, from: &offset, deadline: deadline)
+    }
+
+    /// Writes `bytes` from `offset` to the end, advancing `offset` as the kernel takes
+    /// them: when this throws (a deadline, cancellation), `offset` says how much was
+    /// written, so a caller can go on later from there without resending a byte.
+    public func write(
+        _ bytes: [UInt8], from offset: inout Int, deadline: ContinuousClock.Instant? = nil
+    ) async throws(SocketError) {
         while offset < bytes.count {
-            let remaining = bytes.count - offset
+            let start = offset
+            let remaining = bytes.count - start
             offset += try await handle.retrying(
                 .write, deadline: deadline, "writing to \(remoteAddress)",
                 drained: { $0 < remaining }  // a partial send: the send buffer is full
             ) { fd throws(SocketError) in
                 let (sent, error) = bytes.withUnsafeBytes { raw in
-                    retryingEINTR { send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
+                    retryingEINTR { send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL)) }
                 }
                 if sent >= 0 { return sent }
                 if isWouldBlock(error) { return nil }
