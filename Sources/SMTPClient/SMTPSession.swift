@@ -165,7 +165,9 @@ public actor SMTPSession {
     /// `probe` sends nothing and returns ``SMTPVerdict/temporaryFailure`` (or the failure of
     /// ``open()``).
     public func send(from: EmailAddress, to: EmailAddress, data: MessageData) async -> SMTPResult {
-        await transaction(send: (from, to, data), probe: nil, interruptAt: nil).result
+        if let blocked = await prepareTransaction() { return blocked }
+        let first = begin(machine.startTransaction(from: from, to: to, data: data))
+        return await run(first, message: data.bytes).result
     }
 
     /// ``send(from:to:data:)``, returning ``SMTPTransactionProgress/interrupted`` at
@@ -176,20 +178,25 @@ public actor SMTPSession {
         from: EmailAddress, to: EmailAddress, data: MessageData,
         interruptAt: ContinuousClock.Instant?
     ) async -> SMTPTransactionProgress {
-        await transaction(send: (from, to, data), probe: nil, interruptAt: interruptAt)
+        if let blocked = await prepareTransaction() { return .finished(blocked) }
+        let first = begin(machine.startTransaction(from: from, to: to, data: data))
+        return progress(await run(first, message: data.bytes, interruptAt: interruptAt))
     }
 
     /// Runs MAIL and RCPT (pipelined when offered), then RSET and QUIT without waiting; no
     /// DATA. ``SMTPVerdict/accepted`` means RCPT got 2xx.
     public func probe(from: EmailAddress, to: EmailAddress) async -> SMTPResult {
-        await transaction(send: nil, probe: (from, to), interruptAt: nil).result
+        if let blocked = await prepareTransaction() { return blocked }
+        return await run(begin(machine.startProbe(from: from, to: to))).result
     }
 
     /// ``probe(from:to:)``, interruptible as ``send(from:to:data:interruptAt:)`` is.
     public func probe(
         from: EmailAddress, to: EmailAddress, interruptAt: ContinuousClock.Instant?
     ) async -> SMTPTransactionProgress {
-        await transaction(send: nil, probe: (from, to), interruptAt: interruptAt)
+        if let blocked = await prepareTransaction() { return .finished(blocked) }
+        let first = begin(machine.startProbe(from: from, to: to))
+        return progress(await run(first, interruptAt: interruptAt))
     }
 
     /// Carries an interrupted transaction on from where it stopped to its verdict (not
@@ -204,35 +211,23 @@ public actor SMTPSession {
         return await run(nil).result
     }
 
-    private func transaction(
-        send: (EmailAddress, EmailAddress, MessageData)?,
-        probe: (EmailAddress, EmailAddress)?,
-        interruptAt: ContinuousClock.Instant?
-    ) async -> SMTPTransactionProgress {
-        if let blocked = await prepareTransaction() { return .finished(blocked) }
+    /// A transaction starts with `first`. (Not async: each async layer costs a frame and
+    /// an executor check per call.)
+    private func begin(_ first: SMTPClientStateMachine.Action) -> SMTPClientStateMachine.Action {
         state = .busy
         stepStarted = ContinuousClock.now
-        let first: SMTPClientStateMachine.Action
-        let message: [UInt8]?
-        if let (from, to, data) = send {
-            first = machine.startTransaction(from: from, to: to, data: data)
-            message = data.bytes
-        } else if let (from, to) = probe {
-            first = machine.startProbe(from: from, to: to)
-            message = nil
-        } else {
-            preconditionFailure("a transaction is a send or a probe")
-        }
-        switch await run(first, message: message, interruptAt: interruptAt) {
+        return first
+    }
+
+    private func progress(_ end: RunEnd) -> SMTPTransactionProgress {
+        switch end {
         case .finished(let result):
             return .finished(result)
         case .interrupted:
             state = .interrupted
             return .interrupted
         case .ready:
-            return .finished(
-                SMTPResult(verdict: .temporaryFailure, step: send == nil ? .rcpt : .mail,
-                           detail: "the transaction ended without a verdict"))
+            return .finished(end.result)
         }
     }
 
@@ -279,6 +274,12 @@ public actor SMTPSession {
 
     /// Executes actions until the machine is ready or finished, or the caller's
     /// `interruptAt` passes. `first == nil`: go on from `pending` (``resume()``).
+    ///
+    /// Each turn waits once (a write, or a reply) and lets the machine say what comes
+    /// next. Only the waits are here; the bookkeeping around them is in synchronous
+    /// helpers: every local an async function keeps costs a block of the task allocator
+    /// per call, and every async layer a frame (with the bookkeeping in here, a message
+    /// cost 40 more blocks).
     private func run(
         _ first: SMTPClientStateMachine.Action?, message: [UInt8]? = nil,
         interruptAt: ContinuousClock.Instant? = nil
@@ -292,74 +293,98 @@ public actor SMTPSession {
                 case .finish(let outcome):
                     await finish(outcome)
                     return .finished(outcome)
-                case .awaitReply:
-                    pending = .awaitingReply(deadline: replyDeadline())
-                case .send(let commands):
-                    var bytes: [UInt8] = []
-                    for command in commands {
-                        bytes.append(contentsOf: command.bytes)
-                        record(.sent, command.transcript)
-                    }
-                    let step = commands.first?.step ?? .quit
-                    pending = .writing(Outgoing(bytes: bytes, step: step, deadline: deadline(for: step)))
-                case .sendMessage:
-                    stepStarted = ContinuousClock.now
-                    var chunker = SMTPMessageChunker(message ?? [])
-                    var chunk: [UInt8] = []
-                    chunker.next(into: &chunk)
-                    pending = .writing(
-                        Outgoing(bytes: chunk, step: .endOfData, deadline: deadline(for: .endOfData), message: chunker))
+                case .awaitReply, .send, .sendMessage:
+                    plan(action, message: message)
                 }
             }
-            guard let action = await advance(interruptAt: interruptAt) else { return .interrupted }
-            next = action
+            switch pending {
+            case .awaitingReply(let deadline):
+                guard let action = await readReply(deadline: deadline, interruptAt: interruptAt) else {
+                    return .interrupted  // `pending` still says a reply is due
+                }
+                next = action
+            case .writing(let outgoing):
+                guard let connection else {
+                    next = .finish(machine.fail(.connectionClosed))
+                    continue
+                }
+                let (written, error) = await connection.write(
+                    outgoing.bytes, from: outgoing.written, deadline: earlier(outgoing.deadline, interruptAt))
+                switch wrote(upTo: written, error: error, interruptAt: interruptAt) {
+                case .interrupted: return .interrupted
+                case .failed(let failure): next = .finish(failure)
+                case .carryOn: next = nil
+                }
+            case nil:
+                assertionFailure("every action leaves a write or a reply pending")
+                next = .finish(machine.fail(.connectionClosed))
+            }
         }
     }
 
-    /// Carries out `pending` (writes, then the reply they call for) until the machine
-    /// says what comes next; `nil` when interrupted, with `pending` saying where it stopped.
-    private func advance(interruptAt: ContinuousClock.Instant?) async -> SMTPClientStateMachine.Action? {
-        while let current = pending {
-            pending = nil  // taken out, so the buffers inside stay uniquely referenced
-            switch current {
-            case .awaitingReply(let deadline):
-                guard let action = await readReply(deadline: deadline, interruptAt: interruptAt) else {
-                    pending = current
-                    return nil
-                }
-                return action
-            case .writing(var outgoing):
-                guard let connection else { return .finish(machine.fail(.connectionClosed)) }
-                do {
-                    try await connection.write(
-                        outgoing.bytes, from: &outgoing.written, deadline: earlier(outgoing.deadline, interruptAt))
-                } catch {
-                    if isInterruption(error, stepDeadline: outgoing.deadline, interruptAt: interruptAt) {
-                        pending = .writing(outgoing)
-                        return nil
-                    }
-                    return .finish(machine.fail(failure(for: error)))
-                }
-                if var chunker = outgoing.message {
-                    if !chunker.isDone {
-                        chunker.next(into: &outgoing.bytes)
-                        outgoing.message = chunker
-                        outgoing.written = 0
-                        outgoing.deadline = deadline(for: .endOfData)
-                        pending = .writing(outgoing)
-                        continue
-                    }
-                    record(.sent, "<message: \(chunker.source.count) bytes>")
-                    record(.sent, ".")
-                } else {
-                    // A command group's replies count from the end of its write; the
-                    // message's from the start of its stream.
-                    stepStarted = ContinuousClock.now
-                }
-                pending = .awaitingReply(deadline: replyDeadline())
+    /// What comes after a write.
+    private enum AfterWrite {
+        case carryOn
+        case failed(SMTPResult)
+        case interrupted
+    }
+
+    /// Sets `pending` for an action that writes or waits.
+    private func plan(_ action: SMTPClientStateMachine.Action, message: [UInt8]?) {
+        switch action {
+        case .ready, .finish:
+            preconditionFailure("the run loop handles \(action) itself")
+        case .awaitReply:
+            pending = .awaitingReply(deadline: replyDeadline())
+        case .send(let commands):
+            var bytes: [UInt8] = []
+            for command in commands {
+                bytes.append(contentsOf: command.bytes)
+                record(.sent, command.transcript)
             }
+            let step = commands.first?.step ?? .quit
+            pending = .writing(Outgoing(bytes: bytes, step: step, deadline: deadline(for: step)))
+        case .sendMessage:
+            stepStarted = ContinuousClock.now
+            var chunker = SMTPMessageChunker(message ?? [])
+            var chunk: [UInt8] = []
+            chunker.next(into: &chunk)
+            pending = .writing(
+                Outgoing(bytes: chunk, step: .endOfData, deadline: deadline(for: .endOfData), message: chunker))
         }
-        return nil
+    }
+
+    /// Updates `pending` after the kernel took `bytes[..<written]` of the write in
+    /// progress, or stopped with `error`: the next chunk of the message, the reply due,
+    /// the failure, or the interruption (keeping the progress for ``resume()``).
+    private func wrote(upTo written: Int, error: SocketError?, interruptAt: ContinuousClock.Instant?) -> AfterWrite {
+        guard case .writing(var outgoing) = pending.take() else { return .carryOn }
+        outgoing.written = written
+        if let error {
+            if isInterruption(error, stepDeadline: outgoing.deadline, interruptAt: interruptAt) {
+                pending = .writing(outgoing)
+                return .interrupted
+            }
+            return .failed(machine.fail(failure(for: error)))
+        }
+        if var chunker = outgoing.message {
+            if !chunker.isDone {
+                chunker.next(into: &outgoing.bytes)
+                outgoing.message = chunker
+                outgoing.written = 0
+                outgoing.deadline = deadline(for: .endOfData)
+                pending = .writing(outgoing)
+                return .carryOn
+            }
+            record(.sent, "<message: \(chunker.source.count) bytes>")
+            record(.sent, ".")
+        } else {
+            // A command group's replies count from the end of its write; the message's
+            // from the start of its stream.
+            stepStarted = ContinuousClock.now
+        }
+        pending = .awaitingReply(deadline: replyDeadline())
+        return .carryOn
     }
 
     /// A step's deadline from now, never past the budget given to ``open(until:)``.
@@ -489,22 +514,12 @@ public actor SMTPSession {
     /// Writes a command without waiting for a reply; a few milliseconds at most.
     private func writeQuietly(_ connection: TCPConnection, _ text: String) async {
         record(.sent, text.split(separator: "\r\n").joined(separator: " / "))
-        try? await connection.write(Array(text.utf8), deadline: ContinuousClock.now + .milliseconds(100))
+        // The variant the run loop uses: one async layer less than write(_:deadline:).
+        _ = await connection.write(Array(text.utf8), from: 0, deadline: ContinuousClock.now + .milliseconds(100))
     }
 
     private func record(_ direction: TranscriptEntry.Direction, _ text: String) {
         transcript.append(TranscriptEntry(direction: direction, text: text, elapsed: ContinuousClock.now - started))
-    }
-}
-
-extension SMTPTransactionProgress {
-    /// The verdict of a call that could not be interrupted (`interruptAt: nil`).
-    fileprivate var result: SMTPResult {
-        switch self {
-        case .finished(let result): result
-        case .interrupted:
-            SMTPResult(verdict: .temporaryFailure, step: .mail, detail: "the transaction was interrupted")
-        }
     }
 }
 

@@ -26,17 +26,18 @@ struct SMTPSessionInterruptionTests {
     @Test("Interrupted while the RCPT reply is due, resumed: delivered once")
     func interruptedAtReply() async throws {
         let server = try MockSMTPServer.start {
-            $0.rcpt = .reply(250, "2.1.5 recipient OK").delayed(by: .milliseconds(300))
+            $0.rcpt = .reply(250, "2.1.5 recipient OK").delayed(by: .seconds(2))
         }
         defer { server.stop() }
         let session = try makeSession(server.address)
+        #expect(await session.open() == nil)
         let clock = ContinuousClock()
         let start = clock.now
         let progress = await session.send(
             from: sender, to: recipient, data: message(), interruptAt: start + .milliseconds(60))
         let interruptedAfter = clock.now - start
         #expect(progress == .interrupted)
-        #expect(interruptedAfter < .milliseconds(250), "\(interruptedAfter)")
+        #expect(interruptedAfter < .milliseconds(1500), "before the reply: \(interruptedAfter)")
         #expect(await session.result == nil)
 
         // A second transaction cannot start on the interrupted one.
@@ -57,7 +58,7 @@ struct SMTPSessionInterruptionTests {
     @Test("Cancelling the caller interrupts instead of failing; resume finishes")
     func cancellationInterrupts() async throws {
         let server = try MockSMTPServer.start {
-            $0.endOfData = .reply(250, "2.0.0 queued").delayed(by: .milliseconds(300))
+            $0.endOfData = .reply(250, "2.0.0 queued").delayed(by: .seconds(2))
         }
         defer { server.stop() }
         let session = try makeSession(server.address)
@@ -65,12 +66,31 @@ struct SMTPSessionInterruptionTests {
             await session.send(
                 from: sender, to: recipient, data: message(), interruptAt: .now + .seconds(10))
         }
-        try await Task.sleep(for: .milliseconds(100))
+        // Cancelled once the transaction is under way (DATA sent), not while opening.
+        let giveUp = ContinuousClock.now + .seconds(5)
+        while server.sessions.first?.commands.contains("DATA") != true, ContinuousClock.now < giveUp {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         caller.cancel()
         #expect(await caller.value == .interrupted)
         let resumed = await session.resume()
         #expect(resumed.verdict == .accepted, "\(resumed)")
-        #expect(await server.waitUntilIdle())
+        #expect(await server.waitUntilIdle(timeout: .seconds(5)))
+        #expect(server.deliveries.count == 1)
+    }
+
+    @Test("A deadline already passed: interrupted before writing; resume runs it all")
+    func deadlineAlreadyPassed() async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        let session = try makeSession(server.address)
+        #expect(await session.open() == nil)
+        let progress = await session.send(
+            from: sender, to: recipient, data: message(), interruptAt: .now - .seconds(1))
+        #expect(progress == .interrupted)
+        let resumed = await session.resume()
+        #expect(resumed.verdict == .accepted, "\(resumed)")
+        #expect(await server.waitUntilIdle(timeout: .seconds(5)))
         #expect(server.deliveries.count == 1)
     }
 
@@ -91,7 +111,9 @@ struct SMTPSessionInterruptionTests {
     func stepTimeoutBeforeDeadline() async throws {
         let server = try MockSMTPServer.start { $0.rcpt = .silence }
         defer { server.stop() }
-        let session = try makeSession(server.address, timeouts: .uniform(.milliseconds(150)))
+        var timeouts = SMTPTimeouts.uniform(.seconds(5))
+        for step in [\SMTPTimeouts.mail, \.rcpt, \.data] { timeouts[keyPath: step] = .milliseconds(150) }
+        let session = try makeSession(server.address, timeouts: timeouts)
         let progress = await session.send(
             from: sender, to: recipient, data: message(), interruptAt: .now + .seconds(5))
         guard case .finished(let result) = progress else {
@@ -130,6 +152,7 @@ struct SMTPSessionInterruptionTests {
             expected += chunk
         }
 
+        let dataAccepted = AsyncStream<Void>.makeStream()
         let listener = try TCPListener.bind(to: SocketAddress(ip: "127.0.0.1", port: 0))
         defer { listener.close() }
         let server = Task { () throws -> [UInt8] in
@@ -145,24 +168,29 @@ struct SMTPSessionInterruptionTests {
             try await connection.write(Array("250 ok\r\n".utf8))
             #expect(try await reader.line() == "DATA")
             try await connection.write(Array("354 go on\r\n".utf8))
-            try await Task.sleep(for: .milliseconds(400))  // not reading meanwhile
-            let content = try await reader.bytes(through: Array("\r\n.\r\n".utf8))
+            dataAccepted.continuation.yield()
+            try await Task.sleep(for: .seconds(1))  // not reading meanwhile
+            let content = try await reader.bytes(endingWith: Array("\r\n.\r\n".utf8))
             try await connection.write(Array("250 2.0.0 queued\r\n".utf8))
             return content
         }
 
-        let session = try makeSession(listener.localAddress)
-        let clock = ContinuousClock()
-        let start = clock.now
-        let progress = await session.send(
-            from: sender, to: recipient, data: data, interruptAt: start + .milliseconds(150))
-        #expect(progress == .interrupted)
-        #expect(clock.now - start < .milliseconds(350))
+        let session = try makeSession(listener.localAddress, timeouts: .uniform(.seconds(30)))
+        // Cancelled (which interrupts, as a deadline does) once the message is flowing:
+        // 300 ms after DATA's 354 the client has long filled the socket buffers.
+        let caller = Task {
+            await session.send(from: sender, to: recipient, data: data, interruptAt: .now + .seconds(30))
+        }
+        for await _ in dataAccepted.stream.prefix(1) {}
+        try await Task.sleep(for: .milliseconds(300))
+        caller.cancel()
+        #expect(await caller.value == .interrupted)
         // Still inside the message: its transcript line comes once it is all written.
         #expect(await !session.transcript.contains { $0.text.hasPrefix("<message") })
         let resumed = await session.resume()
         #expect(resumed.verdict == .accepted, "\(resumed)")
         let received = try await server.value
+        dataAccepted.continuation.finish()
         #expect(received.count == expected.count)
         #expect(received == expected)
     }
@@ -180,6 +208,18 @@ private struct LineReader {
     mutating func line() async throws -> String {
         let bytes = try await self.bytes(through: [13, 10])
         return String(decoding: bytes.dropLast(2), as: UTF8.self)
+    }
+
+    /// Everything read until the bytes so far end with `terminator` (the peer then waits
+    /// for an answer, so nothing follows): checks only the end, fast for a large message.
+    mutating func bytes(endingWith terminator: [UInt8]) async throws -> [UInt8] {
+        while !buffer.suffix(terminator.count).elementsEqual(terminator) {
+            let count = try await connection.read(
+                appendingTo: &buffer, maxBytes: 1 << 20, deadline: .now + .seconds(20))
+            if count == 0 { throw SocketError(.closed, "the client closed") }
+        }
+        defer { buffer = [] }
+        return buffer
     }
 
     /// Everything up to and including the first occurrence of `terminator`.
