@@ -16,10 +16,8 @@ struct EngineSettings: Sendable {
 /// lookup, race, transaction, the budget, the caches, events and the queue hook.
 final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sendable {
     typealias Connection = Dialer.Connection
-    /// Runs MAIL/RCPT/DATA (or MAIL/RCPT for a probe) on the winner of the race; with a
-    /// deadline, interrupted there (see ``TransactionProgress``).
-    typealias Transaction = @Sendable (Connection, _ interruptAt: ContinuousClock.Instant?) async ->
-        TransactionProgress
+    /// Runs MAIL/RCPT/DATA (or MAIL/RCPT for a probe) on the winner of the race.
+    typealias Transaction = @Sendable (Connection) async -> SessionResult
     /// Hands a deferred send to the queue; returns whether it was stored.
     typealias DeferredHandler = @Sendable (VerificationOutcome) async -> Bool
 
@@ -31,8 +29,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let limiter: DestinationLimiter
     /// Final outcomes of sends that outlived their call, to every subscriber.
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
-    /// Runs probe attempts, and sends whose budget ended inside the transaction, outside
-    /// the callers' tasks (see ``WorkerPool``).
+    /// Runs the attempts, outside the callers' tasks (see ``WorkerPool``).
     let workers: WorkerPool
     private let probesInFlight = Mutex<[ProbeFlight: AttemptTracker]>([:])
 
@@ -69,12 +66,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     /// deferred, handed to `onDeferred`). A deferred outcome returned here is handed to
     /// `onDeferred` before returning, except `budget-exceeded` (it may still succeed).
     ///
-    /// The attempt runs in the caller's own task, on the sockets' event loop: no hand-off
-    /// and no timer on the common path. The budget bounds every wait (DNS, a connection
-    /// slot, connect, greeting, EHLO), so the call returns at the budget whatever the
-    /// phase; a transaction running then is interrupted at a wait, never cut, and a
-    /// worker of the pool carries it on.
-    ///
     /// With `awaitsTransaction` (the queue's re-sends), a transaction running at the budget
     /// or at the caller's cancellation is waited for (its step timeouts bound it) and its
     /// own outcome returned, with no event: a re-send answering "deferred" while its
@@ -90,56 +81,34 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         transaction: @escaping Transaction
     ) async -> VerificationOutcome {
         let deadline = start + budget
-        let end = await withTaskExecutorPreference(dialer.preferredExecutor) {
-            await self.attempt(
-                address: address, domain: domain, deadline: deadline, budget: deadline,
-                tracker: nil, transaction: transaction)
-        }
-        var outcome: VerificationOutcome
-        switch end {
-        case .done(let done):
-            outcome = done
-        case .interrupted(let held):
-            if awaitsTransaction {
-                // Not in this task: it may be cancelled, and the transaction must not be.
-                let rest = Task(executorPreference: dialer.preferredExecutor) {
-                    await self.complete(held, address: address)
+        let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: true)
+        let job = workers.submit {
+            let outcome = await self.attempt(
+                address: address, domain: domain, deadline: deadline, tracker: tracker,
+                transaction: transaction)
+            // `nil`: the caller has this outcome already; a re-send waiting for the
+            // transaction gets it from the tracker too.
+            guard var final = tracker.finish(outcome), !awaitsTransaction else { return }
+            final.elapsed = start.duration(to: .now)
+            if final.status == .deferred, let onDeferred {
+                // Off the event loop: the queue's store is the application's code, and
+                // may block (a database driver); the loop must keep serving sockets.
+                let deferred = final
+                final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    await onDeferred(deferred)
                 }
-                outcome = await rest.value
-            } else {
-                workers.submit {
-                    var final = await self.complete(held, address: address)
-                    final.elapsed = start.duration(to: .now)
-                    if final.status == .deferred, let onDeferred {
-                        // Off the event loop: the queue's store is the application's code,
-                        // and may block (a database driver); the loop must keep serving
-                        // sockets.
-                        let deferred = final
-                        final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
-                            await onDeferred(deferred)
-                        }
-                    }
-                    self.eventHub.publish(DeliveryEvent(messageID: messageID, outcome: final))
-                }
-                outcome = VerificationOutcome(
-                    reason: .budgetExceeded, address: address, mx: held.winner.used,
-                    detail: "the budget ended inside the SMTP transaction; it goes on in the background",
-                    timings: held.dnsTimings)
             }
+            self.eventHub.publish(DeliveryEvent(messageID: messageID, outcome: final))
         }
-        outcome.elapsed = start.duration(to: .now)
+        tracker.cancelsOnAbandon(job)
+        var outcome = await tracker.outcome(start: start, deadline: deadline)
+        if outcome.reason == .budgetExceeded, awaitsTransaction {
+            outcome = await tracker.finalOutcome(start: start)
+        }
         if outcome.status == .deferred, outcome.reason != .budgetExceeded, let onDeferred {
             outcome.queued = await onDeferred(outcome)
         }
         return outcome
-    }
-
-    /// An interrupted transaction carried on to its verdict, and its outcome.
-    private func complete(_ held: InterruptedTransaction, address: String) async -> VerificationOutcome {
-        let result = await held.connection.resumeTransaction()
-        return await outcome(
-            of: result, on: held.connection, winner: held.winner, address: address,
-            timings: held.dnsTimings, transcript: held.transcript)
     }
 
     // MARK: Probe
@@ -166,7 +135,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         let flightKey = ProbeFlight(key: key, sender: sender)
         let (tracker, isNew) = probesInFlight.withLock { table in
             if let running = table[flightKey] { return (running, false) }
-            let tracker = AttemptTracker(address: address)
+            let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: false)
             table[flightKey] = tracker
             return (tracker, true)
         }
@@ -177,16 +146,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             // resolver bounds its own lookups.
             let lookupDeadline = max(deadline, start + Self.detachedLookupLimit)
             workers.submit {
-                let end = await self.attempt(
-                    address: address, domain: domain, deadline: lookupDeadline, budget: nil,
-                    tracker: tracker, transaction: transaction)
-                let outcome: VerificationOutcome
-                switch end {
-                case .done(let done): outcome = done
-                // Without a deadline only a cancellation interrupts, and workers of probes
-                // are never cancelled; carried on all the same rather than lost.
-                case .interrupted(let held): outcome = await self.complete(held, address: address)
-                }
+                let outcome = await self.attempt(
+                    address: address, domain: domain, deadline: lookupDeadline, tracker: tracker,
+                    transaction: transaction)
                 self.probeCache.store(outcome, for: key)
                 _ = self.probesInFlight.withLock { $0.removeValue(forKey: flightKey) }
                 tracker.finish(outcome)
@@ -201,68 +163,38 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     // MARK: The attempt
 
-    /// How an attempt ended.
-    enum AttemptEnd: Sendable {
-        case done(VerificationOutcome)
-        /// The transaction was interrupted at the budget; ``complete(_:address:)`` carries
-        /// it on.
-        case interrupted(InterruptedTransaction)
-    }
-
-    /// A transaction interrupted at its caller's budget, with what its outcome will need.
-    struct InterruptedTransaction: Sendable {
-        let connection: Connection
-        let winner: RaceCandidate
-        /// The DNS phase's time, if DNS was asked.
-        let dnsTimings: [TimingPhase: Duration]
-        /// The race's other attempts.
-        let transcript: Transcript
-    }
-
-    /// DNS, race, transaction.
-    /// - Parameters:
-    ///   - deadline: bounds the DNS lookup.
-    ///   - budget: the caller's budget when the attempt runs in the caller's task (a
-    ///     send): no wait lasts past it, and a transaction running then is interrupted.
-    ///     `nil` when a ``AttemptTracker`` applies the callers' budgets (a probe).
-    ///   - tracker: told of the phases, when callers wait on it.
+    /// DNS, race, transaction: the outcome regardless of any budget (the tracker applies
+    /// the budget). `deadline` only bounds the DNS lookup.
     private func attempt(
         address: String,
         domain: String,
         deadline: ContinuousClock.Instant,
-        budget: ContinuousClock.Instant?,
-        tracker: AttemptTracker?,
+        tracker: AttemptTracker,
         transaction: Transaction
-    ) async -> AttemptEnd {
+    ) async -> VerificationOutcome {
         let start = ContinuousClock.now
-        /// Whether the caller's budget has ended (never, under a tracker).
-        func budgetEnded() -> Bool { budget.map { ContinuousClock.now >= $0 } ?? false }
         // The DNS phase's time, the only one measured here; the session's phases join it
         // in the winner's record (one dictionary per call, not a second one to merge).
         var timings: [TimingPhase: Duration] = [:]
         let hosts: [MailExchanger]
         if let literal = Self.addressLiteral(domain) {
             hosts = [MailExchanger(name: domain, preference: 0, addresses: [literal])]
-            tracker?.beginConnecting(dnsTook: nil)
+            tracker.beginConnecting(dnsTook: nil)
         } else {
             let answer = await lookup.mailExchangers(for: domain, deadline: deadline)
             let dnsTook = start.duration(to: .now)
             timings[.dns] = dnsTook
             switch answer {
             case .dnsUnavailable(let detail):
-                return .done(
-                    VerificationOutcome(
-                        reason: .dnsUnavailable, address: address,
-                        detail: budgetEnded() ? "the budget ended while waiting for DNS" : detail,
-                        timings: timings))
+                return VerificationOutcome(
+                    reason: .dnsUnavailable, address: address, detail: detail, timings: timings)
             case .noMailServer(let detail):
-                return .done(
-                    VerificationOutcome(
-                        reason: .noMailServer, address: address, detail: detail, timings: timings))
+                return VerificationOutcome(
+                    reason: .noMailServer, address: address, detail: detail, timings: timings)
             case .found(let found):
                 hosts = found
             }
-            tracker?.beginConnecting(dnsTook: dnsTook)
+            tracker.beginConnecting(dnsTook: dnsTook)
         }
         var unusable: String?
         var dialable: [RaceCandidate] = []  // one array, not one per host and a join
@@ -283,35 +215,28 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             // DNS named hosts with addresses (the lookup never hands over a host without
             // one): if none can be dialled, the fault is ours (the SMTP port setting),
             // never the domain's, so deferred, not no-mail-server.
-            return .done(
-                VerificationOutcome(
-                    reason: hosts.isEmpty ? .noMailServer : .noReachableHost, address: address,
-                    detail: hosts.isEmpty ? "no MX host has an address" : unusable,
-                    timings: timings))
+            return VerificationOutcome(
+                reason: hosts.isEmpty ? .noMailServer : .noReachableHost, address: address,
+                detail: hosts.isEmpty ? "no MX host has an address" : unusable,
+                timings: timings)
         }
 
-        guard await limiter.acquire(domain, until: budget) else {
-            return .done(
-                VerificationOutcome(
-                    reason: .noReachableHost, address: address,
-                    detail: budgetEnded()
-                        ? "the budget ended while waiting for a connection slot"
-                        : "cancelled while waiting for a connection slot",
-                    timings: timings))
+        guard await limiter.acquire(domain) else {
+            return VerificationOutcome(
+                reason: .noReachableHost, address: address,
+                detail: "cancelled while waiting for a connection slot", timings: timings)
         }
         defer { limiter.release(domain) }
 
         let race = await MXRace.run(
-            candidates: candidates, stagger: settings.staggerDelay, dialer: dialer, until: budget,
-            onStart: { tracker?.tried($0.used) })
+            candidates: candidates, stagger: settings.staggerDelay, dialer: dialer,
+            onStart: { tracker.tried($0.used) })
         let attempts: [RaceAttempt<Connection>]
         switch race {
         case .failed(let all): attempts = all
         case .won(_, _, let all): attempts = all
         }
-        // A race cut short by the caller teaches nothing about the hosts.
-        let cutShort = Task.isCancelled || budgetEnded()
-        if !cutShort {
+        if !Task.isCancelled {
             health.learn(from: attempts, stagger: settings.staggerDelay)
         }
         var transcript = Transcript()
@@ -343,63 +268,27 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 !failures.isEmpty && failures.count == attempts.count
                 && failures.allSatisfy { $0.1.verdict == .senderRejected }
             let last = failures.last
-            let detail: String?
-            if !allRefusedUs, budgetEnded() {
-                detail = "the budget ended before any MX host completed the greeting and EHLO"
-            } else {
-                detail = last?.1.detail ?? (Task.isCancelled ? "cancelled" : nil)
-            }
-            return .done(
-                VerificationOutcome(
-                    reason: allRefusedUs ? .senderRejected : .noReachableHost,
-                    address: address,
-                    mx: (last?.0 ?? attempts.last?.candidate)?.used,
-                    reply: last?.1.reply,
-                    detail: detail,
-                    timings: timings,
-                    recorded: transcript))
+            return VerificationOutcome(
+                reason: allRefusedUs ? .senderRejected : .noReachableHost,
+                address: address,
+                mx: (last?.0 ?? attempts.last?.candidate)?.used,
+                reply: last?.1.reply,
+                detail: last?.1.detail ?? (Task.isCancelled ? "cancelled" : nil),
+                timings: timings,
+                recorded: transcript)
         }
 
-        // Once a send's caller is told "deferred, not started", the transaction must never
-        // start: the queue would send the message again. (Under a tracker, a probe's
-        // attempt outlives its callers and goes on.)
-        guard tracker != nil || !(Task.isCancelled || budgetEnded()) else {
+        guard tracker.beginTransaction(on: winner.used) else {
             transcript += await connection.finish().transcript
-            return .done(
-                VerificationOutcome(
-                    reason: .noReachableHost, address: address, mx: winner.used,
-                    detail: "abandoned: the budget ended before the transaction", timings: timings,
-                    recorded: transcript))
+            return VerificationOutcome(
+                reason: .noReachableHost, address: address, mx: winner.used,
+                detail: "abandoned: the budget ended before the transaction", timings: timings,
+                recorded: transcript)
         }
-        tracker?.beginTransaction(on: winner.used)
-        switch await transaction(connection, budget) {
-        case .finished(let result):
-            return .done(
-                await outcome(
-                    of: result, on: connection, winner: winner, address: address, timings: timings,
-                    transcript: transcript))
-        case .interrupted:
-            return .interrupted(
-                InterruptedTransaction(
-                    connection: connection, winner: winner, dnsTimings: timings,
-                    transcript: transcript))
-        }
-    }
-
-    /// The outcome of a transaction's `result` on the race's winner, closing its
-    /// connection; `timings` and `transcript` hold what came before the transaction.
-    private func outcome(
-        of result: SessionResult,
-        on connection: Connection,
-        winner: RaceCandidate,
-        address: String,
-        timings: [TimingPhase: Duration],
-        transcript: Transcript
-    ) async -> VerificationOutcome {
+        let result = await transaction(connection)
         var record = await connection.finish()
         // The session's dictionary, with room for this one more: no second dictionary.
         for (phase, duration) in timings { record.timings[phase] = duration }
-        var transcript = transcript
         transcript += record.transcript  // the usual case, one host: taken as it is
         return VerificationOutcome(
             reason: Self.reason(for: result.verdict),

@@ -2,25 +2,16 @@ import Synchronization
 
 /// At most `limit` attempts at once per destination (recipient domain), like Postfix's
 /// `default_destination_concurrency_limit`; the others wait their turn, first come first
-/// served. Waiting ends early when the waiting task is cancelled or its deadline passes.
-final class DestinationLimiter: DeadlineTarget {
-    private struct Waiter {
-        var id: UInt64
-        var continuation: CheckedContinuation<Bool, Never>
-        var timer: DeadlineScheduler.Handle?
-    }
-
+/// served. Waiting ends early when the waiting task is cancelled.
+final class DestinationLimiter: Sendable {
     private struct Destination {
         var active = 0
-        var waiters: [Waiter] = []
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
     }
 
     private struct State {
         var destinations: [String: Destination] = [:]
         var nextID: UInt64 = 0
-        /// The destination each waiter with a deadline waits for, to find it when the
-        /// deadline passes.
-        var waitingFor: [UInt64: String] = [:]
     }
 
     let limit: Int
@@ -31,8 +22,8 @@ final class DestinationLimiter: DeadlineTarget {
     }
 
     /// Takes a slot for `destination`, waiting if all are taken. `false` when cancelled
-    /// while waiting, or when `deadline` passes first (no slot taken).
-    func acquire(_ destination: String, until deadline: ContinuousClock.Instant? = nil) async -> Bool {
+    /// while waiting (no slot taken).
+    func acquire(_ destination: String) async -> Bool {
         // The common case, a free slot: one lock, no continuation, no cancellation handler.
         let id: UInt64? = state.withLock { state in
             if Task.isCancelled { return 0 }
@@ -46,9 +37,6 @@ final class DestinationLimiter: DeadlineTarget {
         if id == 0 { return false }  // ids start at 1: 0 says cancelled
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                // The deadline first, then the registration: a deadline passing in between
-                // finds no waiter, and the registration sees it passed.
-                let timer = deadline.map { DeadlineScheduler.shared.schedule(at: $0, self, token: id) }
                 let immediate: Bool? = state.withLock { state in
                     if Task.isCancelled { return false }
                     var entry = state.destinations[destination, default: Destination()]
@@ -57,42 +45,23 @@ final class DestinationLimiter: DeadlineTarget {
                         state.destinations[destination] = entry
                         return true
                     }
-                    if let deadline, deadline <= .now { return false }
-                    entry.waiters.append(Waiter(id: id, continuation: continuation, timer: timer))
+                    entry.waiters.append((id, continuation))
                     state.destinations[destination] = entry
-                    if timer != nil { state.waitingFor[id] = destination }
                     return nil
                 }
-                if let immediate {
-                    if let timer { DeadlineScheduler.shared.cancel(timer) }
-                    continuation.resume(returning: immediate)
-                }
+                if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
-            giveUp(id, destination: destination)
+            let cancelled: CheckedContinuation<Bool, Never>? = state.withLock { state in
+                guard var entry = state.destinations[destination],
+                    let index = entry.waiters.firstIndex(where: { $0.id == id })
+                else { return nil }
+                let waiter = entry.waiters.remove(at: index)
+                state.destinations[destination] = entry
+                return waiter.continuation
+            }
+            cancelled?.resume(returning: false)
         }
-    }
-
-    /// A waiter's deadline passed (told by the ``DeadlineScheduler``).
-    func deadlinePassed(_ token: UInt64) {
-        guard let destination = state.withLock({ $0.waitingFor[token] }) else { return }
-        giveUp(token, destination: destination)
-    }
-
-    /// Ends waiter `id`'s wait without a slot, if it still waits.
-    private func giveUp(_ id: UInt64, destination: String) {
-        let waiter: Waiter? = state.withLock { state in
-            state.waitingFor[id] = nil
-            guard var entry = state.destinations[destination],
-                let index = entry.waiters.firstIndex(where: { $0.id == id })
-            else { return nil }
-            let waiter = entry.waiters.remove(at: index)
-            state.destinations[destination] = entry
-            return waiter
-        }
-        guard let waiter else { return }
-        if let timer = waiter.timer { DeadlineScheduler.shared.cancel(timer) }
-        waiter.continuation.resume(returning: false)
     }
 
     /// Takes a slot of `entry` if one is free.
@@ -104,13 +73,11 @@ final class DestinationLimiter: DeadlineTarget {
 
     /// Gives a slot back: to the first waiter, if any.
     func release(_ destination: String) {
-        let next: Waiter? = state.withLock { state in
+        let next: CheckedContinuation<Bool, Never>? = state.withLock { state in
             // One hash of the destination: found once, changed in place by index.
             guard let index = state.destinations.index(forKey: destination) else { return nil }
             if !state.destinations.values[index].waiters.isEmpty {
-                let next = state.destinations.values[index].waiters.removeFirst()
-                if next.timer != nil { state.waitingFor[next.id] = nil }
-                return next
+                return state.destinations.values[index].waiters.removeFirst().continuation
             }
             state.destinations.values[index].active -= 1
             if state.destinations.values[index].active == 0 {
@@ -118,9 +85,7 @@ final class DestinationLimiter: DeadlineTarget {
             }
             return nil
         }
-        guard let next else { return }
-        if let timer = next.timer { DeadlineScheduler.shared.cancel(timer) }
-        next.continuation.resume(returning: true)
+        next?.resume(returning: true)
     }
 
     /// Attempts running now for `destination` (for tests).

@@ -70,15 +70,11 @@ enum MXRace {
 
     /// Runs the race. Cancelling the calling task cancels every attempt and starts no new
     /// one; the result is then `.failed` (or `.won` if a winner came first).
-    /// - Parameters:
-    ///   - deadline: no attempt waits past it and none starts after it (the caller's
-    ///     budget); `nil`: only the session's step timeouts bound the attempts.
-    ///   - onStart: told of each candidate as it starts (for "last host tried").
+    /// - Parameter onStart: told of each candidate as it starts (for "last host tried").
     static func run<Dialer: SMTPDialer>(
         candidates: [RaceCandidate],
         stagger: Duration,
         dialer: Dialer,
-        until deadline: ContinuousClock.Instant? = nil,
         onStart: @Sendable (RaceCandidate) -> Void = { _ in }
     ) async -> RaceResult<Dialer.Connection> {
         typealias Connection = Dialer.Connection
@@ -89,7 +85,7 @@ enum MXRace {
             let connection = dialer.connection(to: candidate.address)
             var attempt = RaceAttempt(candidate: candidate, connection: connection, startedAt: .now)
             onStart(candidate)
-            if let failure = await connection.openForRace(until: deadline) {
+            if let failure = await connection.openForRace() {
                 attempt.end =
                     Task.isCancelled
                     ? .lost(ranFor: attempt.startedAt.duration(to: .now)) : .failed(failure)
@@ -105,9 +101,7 @@ enum MXRace {
             var generation = 0
             var startNext = true
             while true {
-                if startNext, attempts.count < candidates.count, !Task.isCancelled,
-                    deadline.map({ ContinuousClock.now < $0 }) ?? true
-                {
+                if startNext, attempts.count < candidates.count, !Task.isCancelled {
                     startNext = false
                     let index = attempts.count
                     let candidate = candidates[index]
@@ -116,9 +110,7 @@ enum MXRace {
                         RaceAttempt(candidate: candidate, connection: connection, startedAt: .now))
                     running += 1
                     onStart(candidate)
-                    group.addTask {
-                        .opened(index: index, result: await connection.openForRace(until: deadline))
-                    }
+                    group.addTask { .opened(index: index, result: await connection.openForRace()) }
                     if attempts.count < candidates.count {
                         // A fresh stagger timer; earlier ones are stale by generation.
                         generation += 1
@@ -164,8 +156,7 @@ enum MXRace {
                         ? .lost(ranFor: attempts[index].startedAt.duration(to: .now))
                         : .failed(result)
                     await attempts[index].connection.close()
-                    let pastDeadline = deadline.map { ContinuousClock.now >= $0 } ?? false
-                    if attempts.count < candidates.count, !cancelled, !pastDeadline {
+                    if attempts.count < candidates.count, !cancelled {
                         startNext = true  // a failure starts the next candidate at once
                     } else if running == 0 {
                         group.cancelAll()

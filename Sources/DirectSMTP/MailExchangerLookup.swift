@@ -19,9 +19,8 @@ enum MailExchangerLookupResult: Sendable, Hashable {
 }
 
 /// Finds the MX hosts of a domain. The real one is the DNS resolver (`MXResolver`);
-/// tests plug in fakes with controlled delays and failures. Must never throw, and must
-/// answer by `deadline` (`.dnsUnavailable` then) and promptly on cancellation: a send runs
-/// its lookup in the caller's task, so the lookup's deadline is the caller's budget.
+/// tests plug in fakes with controlled delays and failures. Must never throw; may ignore
+/// the deadline (the coordinator races its own).
 protocol MailExchangerLookup: Sendable {
     func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async
         -> MailExchangerLookupResult

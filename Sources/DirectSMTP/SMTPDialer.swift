@@ -21,24 +21,12 @@ struct SessionResult: Sendable, Hashable {
     var detail: String?
 }
 
-/// How a transaction run by the core ended: its verdict, or interrupted at the caller's
-/// budget (or cancellation) while waiting on the server, to be carried on with
-/// ``SMTPConnection/resumeTransaction()``.
-enum TransactionProgress: Sendable, Hashable {
-    case finished(SessionResult)
-    case interrupted
-}
-
-/// One SMTP connection to one server address, as the race drives it: `openForRace(until:)`
+/// One SMTP connection to one server address, as the race drives it: `openForRace()`
 /// (connect, greeting, EHLO), then a transaction run by the caller, then `close()`.
 protocol SMTPConnection: AnyObject, Sendable {
-    /// Connect + 220 greeting + EHLO, no wait lasting past `deadline` (`nil`: only the
-    /// step timeouts). `nil` when ready for a transaction, otherwise why not
-    /// (`.unreachable` or `.senderRejected`). Returns promptly when cancelled.
-    func openForRace(until deadline: ContinuousClock.Instant?) async -> SessionResult?
-    /// Carries on a transaction that returned ``TransactionProgress/interrupted``, from
-    /// where it stopped to its verdict.
-    func resumeTransaction() async -> SessionResult
+    /// Connect + 220 greeting + EHLO. `nil` when ready for a transaction, otherwise why
+    /// not (`.unreachable` or `.senderRejected`). Returns promptly when cancelled.
+    func openForRace() async -> SessionResult?
     /// QUIT without waiting for the reply, close the socket. Idempotent, any time.
     func close() async
     /// Closes (as ``close()``) and returns the conversation (credentials redacted) and

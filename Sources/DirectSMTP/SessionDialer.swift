@@ -18,12 +18,8 @@ struct SessionDialer: SMTPDialer {
 /// The session is the race's connection itself: no wrapper object per call, and each
 /// step is one hop onto the session's actor. Transactions call `send`/`probe` on it.
 extension SMTPSession: SMTPConnection {
-    func openForRace(until deadline: ContinuousClock.Instant?) async -> SessionResult? {
-        await open(until: deadline).map(SessionResult.init)
-    }
-
-    func resumeTransaction() async -> SessionResult {
-        await SessionResult(resume())
+    func openForRace() async -> SessionResult? {
+        await open().map(SessionResult.init)
     }
 
     func finish() async -> SessionRecord {
@@ -51,16 +47,6 @@ extension SocketAddress {
         text += ":"
         text += String(port)
         return text
-    }
-}
-
-extension TransactionProgress {
-    /// The session's progress as the core's.
-    init(_ progress: SMTPTransactionProgress) {
-        switch progress {
-        case .finished(let result): self = .finished(SessionResult(result))
-        case .interrupted: self = .interrupted
-        }
     }
 }
 

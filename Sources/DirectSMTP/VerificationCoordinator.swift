@@ -117,7 +117,7 @@ public final class VerificationCoordinator: Sendable {
         return await engine.send(
             to: to.description, domain: to.domain, messageID: data.messageID,
             budget: budget ?? configuration.defaultBudget, onDeferred: onDeferred, start: start,
-            transaction: { await TransactionProgress($0.send(from: from, to: to, data: data, interruptAt: $1)) })
+            transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
     }
 
     /// Asks `address`'s MX server whether it would take mail for it (MAIL, RCPT, then RSET
@@ -131,7 +131,7 @@ public final class VerificationCoordinator: Sendable {
         return await engine.probe(
             address.description, domain: address.domain, sender: sender.description,
             budget: budget ?? configuration.defaultBudget,
-            transaction: { await TransactionProgress($0.probe(from: sender, to: address, interruptAt: $1)) })
+            transaction: { await SessionResult($0.probe(from: sender, to: address)) })
     }
 
     /// One re-send with the redelivery budget, handing nothing to the queue (the queue
@@ -144,6 +144,6 @@ public final class VerificationCoordinator: Sendable {
         await engine.send(
             to: to.description, domain: to.domain, messageID: data.messageID,
             budget: configuration.redeliveryBudget, onDeferred: nil, awaitsTransaction: true,
-            transaction: { await TransactionProgress($0.send(from: from, to: to, data: data, interruptAt: $1)) })
+            transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
     }
 }

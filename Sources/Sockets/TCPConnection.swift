@@ -122,39 +122,21 @@ public final class TCPConnection: Sendable {
     public func write(
         _ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) {
-        if let error = await write(bytes, from: 0, deadline: deadline).error { throw error }
-    }
-
-    /// Writes `bytes` from `offset` to the end, suspending while the kernel's send buffer
-    /// is full.
-    /// - Returns: how far into `bytes` the kernel took them (`bytes.count` when all went),
-    ///   and the error that stopped the write, if any (a deadline, cancellation): a caller
-    ///   can go on later from `written` without resending a byte. A value, not an `inout`
-    ///   offset, which an async call would have to keep in memory of the task's own.
-    public func write(
-        _ bytes: [UInt8], from offset: Int, deadline: ContinuousClock.Instant?
-    ) async -> (written: Int, error: SocketError?) {
-        var written = offset
-        while written < bytes.count {
-            let start = written
-            let remaining = bytes.count - start
-            do {
-                written += try await handle.retrying(
-                    .write, deadline: deadline, "writing to \(remoteAddress)",
-                    drained: { $0 < remaining }  // a partial send: the send buffer is full
-                ) { fd throws(SocketError) in
-                    let (sent, error) = bytes.withUnsafeBytes { raw in
-                        retryingEINTR { send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL)) }
-                    }
-                    if sent >= 0 { return sent }
-                    if isWouldBlock(error) { return nil }
-                    throw SocketError.system(error, "writing to \(remoteAddress)")
+        var offset = 0
+        while offset < bytes.count {
+            let remaining = bytes.count - offset
+            offset += try await handle.retrying(
+                .write, deadline: deadline, "writing to \(remoteAddress)",
+                drained: { $0 < remaining }  // a partial send: the send buffer is full
+            ) { fd throws(SocketError) in
+                let (sent, error) = bytes.withUnsafeBytes { raw in
+                    retryingEINTR { send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
                 }
-            } catch {
-                return (written, error)
+                if sent >= 0 { return sent }
+                if isWouldBlock(error) { return nil }
+                throw SocketError.system(error, "writing to \(remoteAddress)")
             }
         }
-        return (written, nil)
     }
 
     /// Half-closes the connection: the peer reads end of stream; reading stays possible.

@@ -58,34 +58,6 @@ final class FakeLookup: MailExchangerLookup {
     }
 }
 
-/// A continuation resumed by the first of several racing parties; later ones do nothing.
-final class OneShot<Value: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<Value, Never>?, early: Value?)>((nil, nil))
-
-    func set(_ continuation: CheckedContinuation<Value, Never>) {
-        let early: Value? = state.withLock { state in
-            if let early = state.early { return early }
-            state.continuation = continuation
-            return nil
-        }
-        if let early { continuation.resume(returning: early) }
-    }
-
-    func resume(with value: Value) {
-        let continuation = state.withLock { state -> CheckedContinuation<Value, Never>? in
-            if state.early != nil { return nil }
-            if let continuation = state.continuation {
-                state.continuation = nil
-                state.early = value  // marks it used
-                return continuation
-            }
-            state.early = value
-            return nil
-        }
-        continuation?.resume(returning: value)
-    }
-}
-
 /// A one-way gate: waiters suspend until the test opens it.
 final class Gate: Sendable {
     private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>(
@@ -174,8 +146,6 @@ final class FakeConnection: SMTPConnection {
     let server: FakeServer
     let dialer: FakeDialer
     private let lines = Mutex<[TranscriptLine]>([])
-    /// The transaction started by ``transaction(interruptAt:)``.
-    private let running = Mutex<Task<SessionResult, Never>?>(nil)
 
     init(address: SocketAddress, server: FakeServer, dialer: FakeDialer) {
         self.address = address
@@ -189,20 +159,19 @@ final class FakeConnection: SMTPConnection {
         }
     }
 
-    func openForRace(until deadline: ContinuousClock.Instant?) async -> SessionResult? {
+    func openForRace() async -> SessionResult? {
         dialer.log.withLock {
             $0.opened.append(address.ip)
             $0.openStarts[address.ip] = .now
         }
-        let readyAt = ContinuousClock.now + (server.openDelay ?? .seconds(60))
-        let wakeAt = deadline.map { min($0, readyAt) } ?? readyAt
         do {
-            if wakeAt > .now { try await Task.sleep(until: wakeAt) }
+            if let delay = server.openDelay {
+                if delay > .zero { try await Task.sleep(for: delay) }
+            } else {
+                try await Task.sleep(for: .seconds(60))
+            }
         } catch {
             return SessionResult(verdict: .unreachable, phase: .connect, detail: "cancelled")
-        }
-        if wakeAt < readyAt {
-            return SessionResult(verdict: .unreachable, phase: .connect, detail: "timed out connecting")
         }
         if let failure = server.openFailure {
             note(.server, "\(failure.reply?.code ?? 0) go away")
@@ -212,36 +181,6 @@ final class FakeConnection: SMTPConnection {
         note(.client, "EHLO test")
         note(.server, "250 fake")
         return nil
-    }
-
-    /// The transaction, interrupted at `interruptAt` or at the caller's cancellation as a
-    /// session is: the transaction itself goes on (in a task of its own here) and
-    /// ``resumeTransaction()`` waits for it.
-    func transaction(interruptAt: ContinuousClock.Instant?) async -> TransactionProgress {
-        let body = Task { await self.runTransaction() }
-        running.withLock { $0 = body }
-        guard let interruptAt else { return .finished(await body.value) }
-        let waiter = OneShot<SessionResult?>()
-        let result: SessionResult? = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                waiter.set(continuation)
-                Task { waiter.resume(with: await body.value) }
-                Task {
-                    try? await Task.sleep(until: interruptAt)
-                    waiter.resume(with: nil)
-                }
-            }
-        } onCancel: {
-            waiter.resume(with: nil)
-        }
-        return result.map(TransactionProgress.finished) ?? .interrupted
-    }
-
-    func resumeTransaction() async -> SessionResult {
-        guard let body = running.withLock({ $0 }) else {
-            return SessionResult(verdict: .temporaryFailure, phase: .mail, detail: "nothing to resume")
-        }
-        return await body.value
     }
 
     func runTransaction() async -> SessionResult {
@@ -304,7 +243,7 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
         await send(
             to: address, domain: String(address.split(separator: "@").last!),
             messageID: "<m1@test>",
-            budget: budget, onDeferred: onDeferred, transaction: { await $0.transaction(interruptAt: $1) })
+            budget: budget, onDeferred: onDeferred, transaction: { await $0.runTransaction() })
     }
 
     func probe(_ address: String = "user@example.com", budget: Duration = .seconds(3)) async
@@ -312,7 +251,7 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
     {
         await probe(
             address, domain: String(address.split(separator: "@").last!), sender: "probe@test",
-            budget: budget, transaction: { await $0.transaction(interruptAt: $1) })
+            budget: budget, transaction: { await $0.runTransaction() })
     }
 }
 

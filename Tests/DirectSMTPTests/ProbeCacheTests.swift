@@ -112,26 +112,6 @@ struct ProbeCacheTests {
         #expect(engine.limiter.active("example.com") == 0)
     }
 
-    @Test("A waiter whose deadline passes leaves the limiter's queue and takes no slot")
-    func limiterDeadline() async {
-        let limiter = DestinationLimiter(limit: 1)
-        #expect(await limiter.acquire("d"))
-        let clock = ContinuousClock()
-        let start = clock.now
-        #expect(await limiter.acquire("d", until: start + .milliseconds(100)) == false)
-        #expect(start.duration(to: clock.now) >= .milliseconds(95))
-        #expect(await limiter.acquire("d", until: start) == false, "a deadline already passed")
-        // A waiter served before its deadline keeps its slot; the deadline then does nothing.
-        let waiter = Task { await limiter.acquire("d", until: .now + .milliseconds(300)) }
-        try? await Task.sleep(for: .milliseconds(20))
-        limiter.release("d")
-        #expect(await waiter.value)
-        try? await Task.sleep(for: .milliseconds(400))
-        #expect(limiter.active("d") == 1)
-        limiter.release("d")
-        #expect(limiter.active("d") == 0)
-    }
-
     @Test("A cancelled waiter leaves the limiter's queue and takes no slot")
     func limiterCancellation() async {
         let limiter = DestinationLimiter(limit: 1)
