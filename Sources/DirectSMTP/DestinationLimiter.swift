@@ -39,29 +39,35 @@ final class DestinationLimiter: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let immediate: Bool? = state.withLock { state in
                     if Task.isCancelled { return false }
-                    var entry = state.destinations[destination, default: Destination()]
-                    if entry.active < limit {
-                        entry.active += 1
-                        state.destinations[destination] = entry
-                        return true
-                    }
-                    entry.waiters.append((id, continuation))
-                    state.destinations[destination] = entry
-                    return nil
+                    // In place: a copy of the entry would copy its whole queue per waiter.
+                    let taken = Self.takeOrQueue(
+                        &state.destinations[destination, default: Destination()], limit,
+                        (id, continuation))
+                    return taken ? true : nil
                 }
                 if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
             let cancelled: CheckedContinuation<Bool, Never>? = state.withLock { state in
-                guard var entry = state.destinations[destination],
-                    let index = entry.waiters.firstIndex(where: { $0.id == id })
+                // In place, by index: when many waiters are cancelled at once (budgets
+                // ending together), a copy of the entry per waiter made this quadratic.
+                guard let slot = state.destinations.index(forKey: destination),
+                    let index = state.destinations.values[slot].waiters.firstIndex(where: { $0.id == id })
                 else { return nil }
-                let waiter = entry.waiters.remove(at: index)
-                state.destinations[destination] = entry
-                return waiter.continuation
+                return state.destinations.values[slot].waiters.remove(at: index).continuation
             }
             cancelled?.resume(returning: false)
         }
+    }
+
+    /// Takes a slot of `entry` if one is free, else queues `waiter`; whether it took one.
+    private static func takeOrQueue(
+        _ entry: inout Destination, _ limit: Int,
+        _ waiter: (id: UInt64, continuation: CheckedContinuation<Bool, Never>)
+    ) -> Bool {
+        if take(&entry, limit) { return true }
+        entry.waiters.append(waiter)
+        return false
     }
 
     /// Takes a slot of `entry` if one is free.

@@ -112,6 +112,22 @@ struct ProbeCacheTests {
         #expect(engine.limiter.active("example.com") == 0)
     }
 
+    @Test("Many waiters cancelled at once all leave; the ones left are served in order")
+    func limiterMassCancellation() async {
+        let limiter = DestinationLimiter(limit: 1)
+        #expect(await limiter.acquire("d"))
+        let doomed = (0..<500).map { _ in Task { await limiter.acquire("d") } }
+        let kept = Task { await limiter.acquire("d") }
+        try? await Task.sleep(for: .milliseconds(50))
+        for task in doomed { task.cancel() }
+        for task in doomed { #expect(await task.value == false) }
+        limiter.release("d")  // the slot goes to the one waiter left
+        #expect(await kept.value)
+        #expect(limiter.active("d") == 1)
+        limiter.release("d")
+        #expect(limiter.active("d") == 0)
+    }
+
     @Test("A cancelled waiter leaves the limiter's queue and takes no slot")
     func limiterCancellation() async {
         let limiter = DestinationLimiter(limit: 1)
