@@ -104,7 +104,9 @@ final class AsyncSemaphore: Sendable {
                     return
                 }
                 let timer = Task { [weak self] in
-                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    // 1 ms tolerance: without one, dispatch may fire up to a tenth of the
+                    // interval late (timer coalescing), and the caller's deadline is a promise.
+                    try? await Task.sleep(until: deadline, tolerance: .milliseconds(1), clock: .continuous)
                     if !Task.isCancelled { self?.withdraw(id) }
                 }
                 let armed = state.withLock { state in

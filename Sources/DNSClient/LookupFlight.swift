@@ -71,7 +71,9 @@ final class LookupFlight: Sendable {
         return await withTaskGroup(of: MXLookup?.self) { group in
             group.addTask { await self.waitForResult() }
             group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
+                // 1 ms tolerance: without one, dispatch may fire up to a tenth of the
+                // interval late (timer coalescing), and the caller's deadline is a promise.
+                try? await Task.sleep(until: deadline, tolerance: .milliseconds(1), clock: .continuous)
                 return nil
             }
             let first = await group.next() ?? nil

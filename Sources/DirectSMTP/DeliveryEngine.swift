@@ -264,8 +264,10 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 if case .failed(let result) = attempt.end { return (attempt.candidate, result) }
                 return nil
             }
+            // Rejected for good only if every candidate was tried and refused us: a race
+            // stopped early (cancelled) leaves hosts that might have taken the message.
             let allRefusedUs =
-                !failures.isEmpty && failures.count == attempts.count
+                !failures.isEmpty && failures.count == candidates.count
                 && failures.allSatisfy { $0.1.verdict == .senderRejected }
             let last = failures.last
             return VerificationOutcome(
