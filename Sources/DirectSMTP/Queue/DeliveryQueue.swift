@@ -173,6 +173,47 @@ public actor DeliveryQueue {
         return entry
     }
 
+    /// Stores a message whose send is still running in this process (its caller's budget
+    /// ended inside the SMTP transaction), durably at once: a crash or a restart then loses
+    /// nothing. A held entry is never retried, purged or counted as due while held;
+    /// ``settle(_:with:)`` applies the transaction's outcome. After a restart nothing holds
+    /// it, and it is retried from `nextAttemptAt`: at least once, since the transaction
+    /// may have delivered it just before the process stopped.
+    /// - Parameter notBefore: how long the running transaction may still take (its step
+    ///   timeouts): the entry's first retry after a restart is no earlier, nor earlier than
+    ///   the schedule's first retry.
+    @discardableResult
+    public func hold(
+        from: String, to: String, data: [UInt8], requires8BitMIME: Bool = false,
+        requiresSMTPUTF8: Bool = false, messageID: String, reason: String, notBefore: Duration
+    ) async throws -> QueueEntry {
+        let now = clock.now
+        let firstRetry = schedule.nextAttempt(afterAttempts: 1, at: now)
+        // No try has ended yet: attempts 0, so settling it deferred counts as the first.
+        let entry = QueueEntry(
+            from: from, to: to, data: data, requires8BitMIME: requires8BitMIME,
+            requiresSMTPUTF8: requiresSMTPUTF8, messageID: messageID, createdAt: now,
+            nextAttemptAt: max(firstRetry, now.addingTimeInterval(notBefore.queueSeconds)),
+            attempts: 0, lastReason: reason)
+        try await load()
+        try await store.add(entry)
+        byID[entry.id] = entry
+        inFlight.insert(entry.id)  // what keeps runs, purges and wake-ups off it
+        emit(.enqueued(entry))
+        return entry
+    }
+
+    /// Applies the outcome of a held entry's transaction, as a retry's: delivered and
+    /// rejected take it out of the queue, deferred schedules its next try. Returns whether
+    /// the store took the change; `false` also for an entry not held.
+    @discardableResult
+    public func settle(_ id: String, with outcome: RetryOutcome) async -> Bool {
+        guard inFlight.remove(id) != nil, let entry = byID[id] else { return false }
+        let events = await record(outcome, for: entry)
+        wakeRunner()
+        return !events.contains { if case .storeFailed = $0 { true } else { false } }
+    }
+
     /// Every entry in the queue, oldest first.
     public func entries() async throws -> [QueueEntry] {
         try await load()

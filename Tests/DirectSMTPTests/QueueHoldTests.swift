@@ -1,0 +1,101 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import DirectSMTP
+
+/// Held entries: a send whose transaction outlived its budget is stored at once, left
+/// alone while the transaction runs, then settled by its outcome.
+@Suite("Queue: entries held by a running transaction", .timeLimit(.minutes(1)))
+struct QueueHoldTests {
+    private static func hold(_ queue: DeliveryQueue, notBefore: Duration = .seconds(20))
+        async throws -> QueueEntry
+    {
+        try await queue.hold(
+            from: "noreply@example.org", to: "new.user@example.com",
+            data: Array("Subject: code\r\n\r\n123456\r\n".utf8), messageID: "<h1@test>",
+            reason: "budget-exceeded", notBefore: notBefore)
+    }
+
+    @Test("A held entry is stored at once but never retried, purged or due while held")
+    func heldIsLeftAlone() async throws {
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let tried = Mutex(0)
+        let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) { _ in
+            tried.withLock { $0 += 1 }
+            return .delivered
+        }
+        let entry = try await Self.hold(queue)
+        #expect(entry.attempts == 0)
+        #expect(entry.nextAttemptAt == clock.now.addingTimeInterval(300), "the schedule's first retry")
+        #expect(try await queue.entries().map(\.id) == [entry.id])
+        #expect(await queue.nextWakeDate() == nil)
+        clock.advance(by: .seconds(400))
+        #expect(try await queue.runDue().events.isEmpty)
+        #expect(try await queue.runAll().events.isEmpty)
+        clock.advance(by: .seconds(86_400 * 30))
+        #expect(try await queue.purgeExpired().events.isEmpty)
+        #expect(tried.withLock { $0 } == 0)
+        #expect(try await queue.entries().count == 1)
+    }
+
+    @Test("The first retry waits for the transaction's own bound when that is longer")
+    func notBeforeTransactionBound() async throws {
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) { _ in .delivered }
+        let entry = try await Self.hold(queue, notBefore: .seconds(900))
+        #expect(entry.nextAttemptAt == clock.now.addingTimeInterval(900))
+    }
+
+    @Test(
+        "Settled: delivered and rejected leave, deferred is scheduled as a first deferral",
+        arguments: [
+            RetryOutcome.delivered, .rejected(reason: "recipient-rejected"),
+            .deferred(reason: "temporary-failure"),
+        ])
+    func settle(_ outcome: RetryOutcome) async throws {
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) { _ in .delivered }
+        let entry = try await Self.hold(queue)
+        clock.advance(by: .seconds(10))
+        #expect(await queue.settle(entry.id, with: outcome))
+        let left = try await queue.entries()
+        if case .deferred = outcome {
+            #expect(left.count == 1)
+            #expect(left.first?.attempts == 1)
+            #expect(left.first?.nextAttemptAt == clock.now.addingTimeInterval(300))
+            #expect(await queue.nextWakeDate() == clock.now.addingTimeInterval(300))
+        } else {
+            #expect(left.isEmpty)
+        }
+        #expect(await queue.settle(entry.id, with: outcome) == false, "settled once")
+    }
+
+    @Test("After a restart nothing holds the entry: it is retried when due")
+    func restartRetries() async throws {
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("queue.journal")
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let held: QueueEntry
+        do {
+            let store = try await FileJournalQueueStore.open(path: path)
+            let queue = DeliveryQueue(store: store, clock: clock) { _ in .delivered }
+            held = try await Self.hold(queue)
+            await store.close()  // the process stops before the transaction ends
+        }
+        let delivered = Mutex<[String]>([])
+        let store = try await FileJournalQueueStore.open(path: path)
+        defer { Task { await store.close() } }
+        let queue = DeliveryQueue(store: store, clock: clock) { entry in
+            delivered.withLock { $0.append(entry.id) }
+            return .delivered
+        }
+        #expect(try await queue.entries().map(\.id) == [held.id])
+        #expect(try await queue.runDue().events.isEmpty, "not due yet")
+        clock.advance(by: .seconds(300))
+        #expect(try await queue.runDue().delivered == 1)
+        #expect(delivered.withLock { $0 } == [held.id])
+        #expect(try await queue.entries().isEmpty)
+    }
+}
