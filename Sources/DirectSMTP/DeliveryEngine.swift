@@ -20,6 +20,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     typealias Transaction = @Sendable (Connection) async -> SessionResult
     /// Hands a deferred send to the queue; returns whether it was stored.
     typealias DeferredHandler = @Sendable (VerificationOutcome) async -> Bool
+    /// Stores a send whose transaction outlived its budget until its final outcome (the
+    /// queue's hold); returns how to settle it, or `nil` when it could not be stored.
+    typealias HoldHandler = @Sendable (VerificationOutcome) async -> HeldSend.Settle?
 
     let lookup: Lookup
     let dialer: Dialer
@@ -66,6 +69,10 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     /// deferred, handed to `onDeferred`). A deferred outcome returned here is handed to
     /// `onDeferred` before returning, except `budget-exceeded` (it may still succeed).
     ///
+    /// With `onHold`, a `budget-exceeded` send is stored before returning (`queued`), so a
+    /// crash before its transaction ends loses nothing; its final outcome then settles the
+    /// stored message (delivered or rejected: removed; deferred: scheduled for retry).
+    ///
     /// With `awaitsTransaction` (the queue's re-sends), a transaction running at the budget
     /// or at the caller's cancellation is waited for (its step timeouts bound it) and its
     /// own outcome returned, with no event: a re-send answering "deferred" while its
@@ -76,12 +83,15 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         messageID: String,
         budget: Duration,
         onDeferred: DeferredHandler?,
+        onHold: HoldHandler? = nil,
         awaitsTransaction: Bool = false,
         start: ContinuousClock.Instant = .now,
         transaction: @escaping Transaction
     ) async -> VerificationOutcome {
         let deadline = start + budget
         let tracker = AttemptTracker(address: address, abandonsBeforeTransaction: true)
+        // Only when the caller gets budget-exceeded does the worker look here.
+        let held = onHold != nil && !awaitsTransaction ? HeldSend() : nil
         let job = workers.submit {
             let outcome = await self.attempt(
                 address: address, domain: domain, deadline: deadline, tracker: tracker,
@@ -90,20 +100,33 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             // transaction gets it from the tracker too.
             guard var final = tracker.finish(outcome), !awaitsTransaction else { return }
             final.elapsed = start.duration(to: .now)
-            if final.status == .deferred, let onDeferred {
-                // Off the event loop: the queue's store is the application's code, and
-                // may block (a database driver); the loop must keep serving sockets.
-                let deferred = final
+            // Off the event loop: the queue's store is the application's code, and may
+            // block (a database driver); the loop must keep serving sockets.
+            let finished = final
+            if let settle = await held?.settle() {
                 final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
-                    await onDeferred(deferred)
+                    await settle(finished)
+                }
+            } else if final.status == .deferred, let onDeferred {
+                final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    await onDeferred(finished)
                 }
             }
             self.eventHub.publish(DeliveryEvent(messageID: messageID, outcome: final))
         }
         tracker.cancelsOnAbandon(job)
         var outcome = await tracker.outcome(start: start, deadline: deadline)
-        if outcome.reason == .budgetExceeded, awaitsTransaction {
-            outcome = await tracker.finalOutcome(start: start)
+        if outcome.reason == .budgetExceeded {
+            if awaitsTransaction {
+                outcome = await tracker.finalOutcome(start: start)
+            } else if let held, let onHold {
+                // The transaction goes on; its message is stored now, not only if it ends
+                // deferred. The worker settles it with the final outcome.
+                let settle = await onHold(outcome)
+                held.decide(settle)
+                outcome.queued = settle != nil
+                outcome.elapsed = start.duration(to: .now)
+            }
         }
         if outcome.status == .deferred, outcome.reason != .budgetExceeded, let onDeferred {
             outcome.queued = await onDeferred(outcome)

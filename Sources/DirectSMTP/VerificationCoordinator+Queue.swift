@@ -2,7 +2,9 @@ import SMTPClient
 
 extension VerificationCoordinator {
     /// Hands deferred sends to `queue` from now on (stored before ``send(_:budget:)``
-    /// returns, `queued: true`). Make the queue re-send through ``redeliver(_:)``:
+    /// returns, `queued: true`), and sends whose budget ends inside the transaction too
+    /// (held until the transaction's final outcome settles them). Make the queue re-send
+    /// through ``redeliver(_:)``:
     ///
     /// ```swift
     /// let queue = DeliveryQueue(store: try await FileJournalQueueStore.open(path: path)) { entry in
@@ -12,8 +14,12 @@ extension VerificationCoordinator {
     /// await queue.start()
     /// ```
     public func attach(_ queue: DeliveryQueue) {
-        deferredSink.withLock { sink in
-            sink = { from, to, data, outcome in
+        // What a running transaction may still take: the steps after EHLO. A held message
+        // is not retried before then, even after a restart.
+        let timeouts = configuration.timeouts
+        let transactionBound = timeouts.mail + timeouts.rcpt + timeouts.data + timeouts.endOfData
+        let sinks = QueueSinks(
+            deferred: { from, to, data, outcome in
                 do {
                     try await queue.enqueueDeferred(
                         from: from.description, to: to.description, data: data.bytes,
@@ -24,8 +30,24 @@ extension VerificationCoordinator {
                 } catch {
                     return false
                 }
-            }
-        }
+            },
+            hold: { from, to, data, outcome in
+                do {
+                    let entry = try await queue.hold(
+                        from: from.description, to: to.description, data: data.bytes,
+                        requires8BitMIME: data.requires8BitMIME,
+                        requiresSMTPUTF8: data.requiresSMTPUTF8,
+                        messageID: data.messageID, reason: outcome.reason.rawValue,
+                        notBefore: transactionBound)
+                    return { final in
+                        let stored = await queue.settle(entry.id, with: RetryOutcome(final))
+                        return final.status == .deferred && stored
+                    }
+                } catch {
+                    return nil
+                }
+            })
+        queueSinks.withLock { $0 = sinks }
     }
 
     /// One re-send of a queued message: re-resolve, race, send, with
@@ -46,11 +68,17 @@ extension VerificationCoordinator {
         let data = MessageData(
             bytes: entry.data, requires8BitMIME: entry.requires8BitMIME,
             requiresSMTPUTF8: entry.requiresSMTPUTF8, messageID: entry.messageID)
-        let outcome = await resend(from: from, to: to, data: data)
+        return RetryOutcome(await resend(from: from, to: to, data: data))
+    }
+}
+
+extension RetryOutcome {
+    /// A send's outcome as a try of a queued entry.
+    init(_ outcome: VerificationOutcome) {
         switch outcome.status {
-        case .accepted: return .delivered
-        case .rejected: return .rejected(reason: outcome.reason.rawValue)
-        case .deferred: return .deferred(reason: outcome.reason.rawValue)
+        case .accepted: self = .delivered
+        case .rejected: self = .rejected(reason: outcome.reason.rawValue)
+        case .deferred: self = .deferred(reason: outcome.reason.rawValue)
         }
     }
 }

@@ -52,7 +52,19 @@ public final class VerificationCoordinator: Sendable {
             _ from: EmailAddress, _ to: EmailAddress, _ data: MessageData,
             _ outcome: VerificationOutcome
         ) async -> Bool
-    let deferredSink = Mutex<DeferredSink?>(nil)
+    /// Where a send whose transaction outlived its budget is kept until its final
+    /// outcome, once a queue is attached: how to settle it, or `nil` if not stored.
+    typealias HoldSink =
+        @Sendable (
+            _ from: EmailAddress, _ to: EmailAddress, _ data: MessageData,
+            _ outcome: VerificationOutcome
+        ) async -> HeldSend.Settle?
+    /// The attached queue's two entrances (set together by ``attach(_:)``).
+    struct QueueSinks: Sendable {
+        var deferred: DeferredSink
+        var hold: HoldSink
+    }
+    let queueSinks = Mutex<QueueSinks?>(nil)
 
     /// A coordinator with its own resolver.
     /// - Throws: ``EmailAddressError`` when the HELO name is not a host name or an
@@ -103,20 +115,26 @@ public final class VerificationCoordinator: Sendable {
 
     /// Sends `message` to `message.to`'s MX server within `budget` (default
     /// ``Configuration/defaultBudget``). A deferred outcome is queued before this returns
-    /// when a queue is attached (`queued` says so), except `budget-exceeded`: that
-    /// transaction goes on, and its final outcome arrives on ``events``.
+    /// when a queue is attached (`queued` says so). For `budget-exceeded` the transaction
+    /// goes on and its final outcome arrives on ``events``; with a queue attached the
+    /// message is stored before this returns all the same (`queued: true`), so a crash or
+    /// restart before the transaction ends loses nothing. The final outcome then settles
+    /// it: delivered or rejected, it leaves the queue; deferred, it is retried.
     public func send(_ message: Message, budget: Duration? = nil) async -> VerificationOutcome {
         let start = ContinuousClock.now  // the budget includes composing the message
         let data = message.encoded()
         let from = message.from
         let to = message.to
         var onDeferred: Engine.DeferredHandler?
-        if let sink = deferredSink.withLock({ $0 }) {
-            onDeferred = { outcome in await sink(from, to, data, outcome) }
+        var onHold: Engine.HoldHandler?
+        if let sinks = queueSinks.withLock({ $0 }) {
+            onDeferred = { outcome in await sinks.deferred(from, to, data, outcome) }
+            onHold = { outcome in await sinks.hold(from, to, data, outcome) }
         }
         return await engine.send(
             to: to.description, domain: to.domain, messageID: data.messageID,
-            budget: budget ?? configuration.defaultBudget, onDeferred: onDeferred, start: start,
+            budget: budget ?? configuration.defaultBudget, onDeferred: onDeferred,
+            onHold: onHold, start: start,
             transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
     }
 

@@ -1,4 +1,5 @@
 import DirectSMTP
+import DirectSMTPTesting
 import Foundation
 import Testing
 
@@ -52,6 +53,34 @@ struct CLISendQueueTests {
         let entries = try await store.load()
         await store.close()
         #expect(entries.map(\.to) == ["grey@ok.test"])
+    }
+
+    @Test("A send outliving its budget is in the journal until delivered, then leaves it")
+    func budgetExceededHeldInJournal() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        // An address literal keeps DNS out of the way; RCPT is answered after 3 s.
+        world.smtp.update {
+            $0.recipients["slow@[127.0.0.1]"] = MockSMTPResponse.reply(250, "2.1.5 OK")
+                .delayed(by: .seconds(3))
+        }
+        let path = journalPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try await runCLI([
+            "send", "--to", "slow@[127.0.0.1]", "--from", "app@client.test", "--helo",
+            "client.test", "--port", "\(world.port)", "--queue", path, "--budget", "1.5", "--json",
+        ])
+        let lines = run.stdout.split(separator: "\n")
+        try #require(lines.count == 2, "\(run)")
+        #expect(lines[0].contains(#""reason":"budget-exceeded""#))
+        #expect(lines[0].contains(#""queued":true"#), "stored before the answer")
+        #expect(lines[1].contains(#""reason":"accepted""#))
+        #expect(lines[1].contains(#""queued":false"#))
+        #expect(run.status == 0)
+        let store = try await FileJournalQueueStore.open(path: path)
+        #expect(try await store.load().isEmpty, "delivered: out of the journal")
+        await store.close()
+        #expect(world.smtp.deliveryCount == 1)
     }
 
     @Test("Two sends at once with one queue: both go out, both deferrals are stored")

@@ -238,12 +238,13 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
 
     func send(
         _ address: String = "user@example.com", budget: Duration = .seconds(3),
-        onDeferred: DeferredHandler? = nil
+        onDeferred: DeferredHandler? = nil, onHold: HoldHandler? = nil
     ) async -> VerificationOutcome {
         await send(
             to: address, domain: String(address.split(separator: "@").last!),
             messageID: "<m1@test>",
-            budget: budget, onDeferred: onDeferred, transaction: { await $0.runTransaction() })
+            budget: budget, onDeferred: onDeferred, onHold: onHold,
+            transaction: { await $0.runTransaction() })
     }
 
     func probe(_ address: String = "user@example.com", budget: Duration = .seconds(3)) async

@@ -7,15 +7,23 @@ import Testing
 /// through the coordinator.
 @Suite("Coordinator and queue", .timeLimit(.minutes(1)))
 struct CoordinatorQueueTests {
-    @Test("Greylisted: queued: true, then the queue's retry delivers it once")
-    func greylistedThenRetried() async throws {
-        let world = try await MockWorld.start()
-        defer { world.stop() }
+    /// A coordinator with an in-memory queue attached that re-sends through it.
+    private func coordinatorWithQueue(_ world: MockWorld) throws
+        -> (VerificationCoordinator, DeliveryQueue)
+    {
         let coordinator = try world.coordinator()
         let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in
             await coordinator.redeliver(entry)
         }
         coordinator.attach(queue)
+        return (coordinator, queue)
+    }
+
+    @Test("Greylisted: queued: true, then the queue's retry delivers it once")
+    func greylistedThenRetried() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let (coordinator, queue) = try coordinatorWithQueue(world)
         let outcome = await coordinator.send(try welcome("grey@ok.test"))
         #expect(outcome.reason == .temporaryFailure)
         #expect(outcome.queued)
@@ -39,14 +47,37 @@ struct CoordinatorQueueTests {
     func terminalNotQueued(address: String) async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
-        let coordinator = try world.coordinator()
-        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in
-            await coordinator.redeliver(entry)
-        }
-        coordinator.attach(queue)
+        let (coordinator, queue) = try coordinatorWithQueue(world)
         let outcome = await coordinator.send(try welcome(address))
         #expect(!outcome.queued)
         #expect(try await queue.entries().isEmpty)
+    }
+
+    @Test("A send outliving its budget is stored at once, held, and leaves when delivered")
+    func budgetExceededIsHeld() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let (coordinator, queue) = try coordinatorWithQueue(world)
+        let events = coordinator.events
+        // An address literal (no DNS in the way, whatever the machine's load); RCPT is
+        // answered after 3 s.
+        world.smtp.update {
+            $0.recipients["slow@[127.0.0.1]"] = MockSMTPResponse.reply(250, "2.1.5 OK")
+                .delayed(by: .seconds(3))
+        }
+        let outcome = await coordinator.send(try welcome("slow@[127.0.0.1]"), budget: .seconds(1))
+        #expect(outcome.reason == .budgetExceeded)
+        #expect(outcome.queued)
+        #expect(outcome.json.contains(#""queued":true"#))
+        let held = try await queue.entries()
+        #expect(held.count == 1)
+        #expect(held.first?.lastReason == "budget-exceeded")
+        #expect(try await queue.runAll().events.isEmpty, "never retried while its transaction runs")
+        let event = try #require(await events.first(within: .seconds(10)))
+        #expect(event.outcome.reason == .accepted)
+        #expect(!event.outcome.queued)
+        #expect(try await queue.entries().isEmpty)
+        #expect(world.smtp.deliveryCount == 1)
     }
 
     @Test("A re-send to a recipient now refused ends the entry as rejected")

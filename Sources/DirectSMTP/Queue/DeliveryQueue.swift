@@ -189,7 +189,8 @@ public actor DeliveryQueue {
     ) async throws -> QueueEntry {
         let now = clock.now
         let firstRetry = schedule.nextAttempt(afterAttempts: 1, at: now)
-        // No try has ended yet: attempts 0, so settling it deferred counts as the first.
+        // No try has ended yet (attempts 0): settling it deferred counts the first, and
+        // another process's `runAll` leaves it alone until it is due.
         let entry = QueueEntry(
             from: from, to: to, data: data, requires8BitMIME: requires8BitMIME,
             requiresSMTPUTF8: requiresSMTPUTF8, messageID: messageID, createdAt: now,
@@ -250,14 +251,20 @@ public actor DeliveryQueue {
     }
 
     /// Purges expired entries, then retries every other entry now, due or not (the CLI's
-    /// `queue run --all`).
+    /// `queue run --all`). Except one whose first try has not ended (`attempts == 0`, a
+    /// send held by ``hold(from:to:data:requires8BitMIME:requiresSMTPUTF8:messageID:reason:notBefore:)``)
+    /// before it is due: its transaction may still be running in the process that held
+    /// it, and a retry now could deliver it twice.
     @discardableResult
     public func runAll() async throws -> RunSummary {
         try await load()
         await beginRun()
         defer { endRun() }
-        var summary = await purge(olderThan: schedule.maxAge, now: clock.now)
-        let all = byID.values.filter { !inFlight.contains($0.id) }
+        let now = clock.now
+        var summary = await purge(olderThan: schedule.maxAge, now: now)
+        let all = byID.values.filter {
+            !inFlight.contains($0.id) && ($0.attempts > 0 || $0.nextAttemptAt <= now)
+        }
         summary.events += await retry(all)
         return summary
     }
