@@ -14,10 +14,7 @@ extension VerificationCoordinator {
     /// await queue.start()
     /// ```
     public func attach(_ queue: DeliveryQueue) {
-        // What a running transaction may still take: the steps after EHLO. A held message
-        // is not retried before then, even after a restart.
         let timeouts = configuration.timeouts
-        let transactionBound = timeouts.mail + timeouts.rcpt + timeouts.data + timeouts.endOfData
         let sinks = QueueSinks(
             deferred: { from, to, data, outcome in
                 do {
@@ -38,7 +35,7 @@ extension VerificationCoordinator {
                         requires8BitMIME: data.requires8BitMIME,
                         requiresSMTPUTF8: data.requiresSMTPUTF8,
                         messageID: data.messageID, reason: outcome.reason.rawValue,
-                        notBefore: transactionBound)
+                        notBefore: Self.transactionBound(timeouts, messageBytes: data.bytes.count))
                     return { final in
                         let stored = await queue.settle(entry.id, with: RetryOutcome(final))
                         return final.status == .deferred && stored
@@ -69,6 +66,18 @@ extension VerificationCoordinator {
             bytes: entry.data, requires8BitMIME: entry.requires8BitMIME,
             requiresSMTPUTF8: entry.requiresSMTPUTF8, messageID: entry.messageID)
         return RetryOutcome(await resend(from: from, to: to, data: data))
+    }
+}
+
+extension VerificationCoordinator {
+    /// The longest a transaction can still run once MAIL may have been sent: a held
+    /// message is not retried before then, even after a restart. Each command's write and
+    /// its reply have the step's timeout, and each 64 KiB of the message's write has the
+    /// end-of-data timeout, as has the final reply.
+    static func transactionBound(_ timeouts: SMTPTimeouts, messageBytes: Int) -> Duration {
+        let chunks = messageBytes / (64 * 1024) + 1
+        return (timeouts.mail + timeouts.rcpt + timeouts.data) * 2
+            + timeouts.endOfData * (chunks + 1)
     }
 }
 

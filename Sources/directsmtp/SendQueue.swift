@@ -10,6 +10,11 @@ import DirectSMTP
 enum SendQueue {
     /// How long storing a deferred message waits for a journal held elsewhere.
     static let lockWait: Duration = .seconds(3)
+    /// How long settling a held message (removing it once delivered, rescheduling it once
+    /// deferred) waits: a `queue run` holds the journal for its whole run, re-sends
+    /// included, and giving up would leave a delivered message in the queue to be sent
+    /// again.
+    static let settleLockWait: Duration = .seconds(120)
 
     /// Checks that `path` can be opened as a journal (creating it if needed; a journal
     /// locked by someone else passes), then attaches a queue over it to `coordinator`.
@@ -20,7 +25,8 @@ enum SendQueue {
         } catch let error as QueueStoreError where error.code == .locked {
             // Someone else writes it now; storing waits for them if it comes to that.
         }
-        let queue = DeliveryQueue(store: BrieflyOpenedJournal(path: path, lockWait: lockWait)) {
+        let journal = BrieflyOpenedJournal(path: path, lockWait: lockWait, settleLockWait: settleLockWait)
+        let queue = DeliveryQueue(store: journal) {
             [coordinator] entry in
             await coordinator.redeliver(entry)
         }
@@ -32,7 +38,11 @@ enum SendQueue {
 /// while a record is written; a lock held elsewhere is waited for, up to `lockWait`.
 private struct BrieflyOpenedJournal: QueueStore {
     let path: String
+    /// For adding (the caller's answer waits for it).
     let lockWait: Duration
+    /// For updating or removing an entry added before (nobody waits for it but the
+    /// command's own end).
+    let settleLockWait: Duration
 
     func load() async throws -> [QueueEntry] {
         // `send` only adds: nothing it stores depends on what is there already.
@@ -40,20 +50,25 @@ private struct BrieflyOpenedJournal: QueueStore {
     }
 
     func add(_ entry: QueueEntry) async throws {
-        try await withJournal { try await $0.add(entry) }
+        try await withJournal(waiting: lockWait, "not queued") { try await $0.add(entry) }
     }
 
     func update(_ entry: QueueEntry) async throws {
-        try await withJournal { try await $0.update(entry) }
+        try await withJournal(waiting: settleLockWait, "entry \(entry.id) not rescheduled") {
+            try await $0.update(entry)
+        }
     }
 
     func remove(id: String) async throws {
-        try await withJournal { try await $0.remove(id: id) }
+        try await withJournal(
+            waiting: settleLockWait, "entry \(id) left in the queue; it may be sent again"
+        ) { try await $0.remove(id: id) }
     }
 
-    private func withJournal(_ body: (FileJournalQueueStore) async throws -> Void)
-        async throws
-    {
+    private func withJournal(
+        waiting lockWait: Duration, _ consequence: String,
+        _ body: (FileJournalQueueStore) async throws -> Void
+    ) async throws {
         let deadline = ContinuousClock.now + lockWait
         let store: FileJournalQueueStore
         while true {
@@ -62,12 +77,12 @@ private struct BrieflyOpenedJournal: QueueStore {
                 break
             } catch let error as QueueStoreError where error.code == .locked {
                 guard ContinuousClock.now < deadline else {
-                    printError("directsmtp send: the queue \(path) stayed locked; not queued")
+                    printError("directsmtp send: the queue \(path) stayed locked; \(consequence)")
                     throw error
                 }
                 try await Task.sleep(for: .milliseconds(25))
             } catch {
-                printError("directsmtp send: cannot store in the queue \(path): \(error)")
+                printError("directsmtp send: cannot open the queue \(path): \(error); \(consequence)")
                 throw error
             }
         }
@@ -75,7 +90,7 @@ private struct BrieflyOpenedJournal: QueueStore {
             try await body(store)
         } catch {
             await store.close()
-            printError("directsmtp send: cannot store in the queue \(path): \(error)")
+            printError("directsmtp send: cannot write to the queue \(path): \(error); \(consequence)")
             throw error
         }
         await store.close()

@@ -20,6 +20,19 @@ struct CLISendQueueTests {
         ])
     }
 
+    /// `send --queue` with a 1 s budget to a recipient whose RCPT is answered after 2 s
+    /// (the command's RCPT timeout is 3 s); an address literal keeps DNS out of the way.
+    private func slowSend(_ world: MockWorld, queue: String) -> [String] {
+        world.smtp.update {
+            $0.recipients["slow@[127.0.0.1]"] = MockSMTPResponse.reply(250, "2.1.5 OK")
+                .delayed(by: .seconds(2))
+        }
+        return [
+            "send", "--to", "slow@[127.0.0.1]", "--from", "app@client.test", "--helo",
+            "client.test", "--port", "\(world.port)", "--queue", queue, "--budget", "1", "--json",
+        ]
+    }
+
     @Test("A journal held elsewhere does not stop an accepted send")
     func lockedJournalStillSends() async throws {
         let world = try await MockWorld.start()
@@ -59,17 +72,9 @@ struct CLISendQueueTests {
     func budgetExceededHeldInJournal() async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
-        // An address literal keeps DNS out of the way; RCPT is answered after 3 s.
-        world.smtp.update {
-            $0.recipients["slow@[127.0.0.1]"] = MockSMTPResponse.reply(250, "2.1.5 OK")
-                .delayed(by: .seconds(3))
-        }
         let path = journalPath()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let run = try await runCLI([
-            "send", "--to", "slow@[127.0.0.1]", "--from", "app@client.test", "--helo",
-            "client.test", "--port", "\(world.port)", "--queue", path, "--budget", "1.5", "--json",
-        ])
+        let run = try await runCLI(slowSend(world, queue: path))
         let lines = run.stdout.split(separator: "\n")
         try #require(lines.count == 2, "\(run)")
         #expect(lines[0].contains(#""reason":"budget-exceeded""#))
@@ -79,6 +84,38 @@ struct CLISendQueueTests {
         #expect(run.status == 0)
         let store = try await FileJournalQueueStore.open(path: path)
         #expect(try await store.load().isEmpty, "delivered: out of the journal")
+        await store.close()
+        #expect(world.smtp.deliveryCount == 1)
+    }
+
+    @Test("Settling a held send waits for a journal held longer than a store would wait")
+    func settleWaitsForTheLock() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let path = journalPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let arguments = slowSend(world, queue: path)
+        let command = Task { try await runCLI(arguments) }
+        // Once the held entry is in the journal, keep the journal 5 s (as a long `queue
+        // run` would): the transaction ends about 1 s later, and a store would give up 3 s
+        // after that.
+        let clock = ContinuousClock()
+        let limit = clock.now + .seconds(15)
+        var holder: FileJournalQueueStore?
+        while holder == nil, clock.now < limit {
+            if let store = try? await FileJournalQueueStore.open(path: path) {
+                if try await store.load().count == 1 { holder = store } else { await store.close() }
+            }
+            if holder == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let held = try #require(holder, "the held entry never reached the journal")
+        try await Task.sleep(for: .seconds(5))
+        await held.close()
+        let run = try await command.value
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains(#""reason":"accepted""#))
+        let store = try await FileJournalQueueStore.open(path: path)
+        #expect(try await store.load().isEmpty, "delivered: removed once the lock came free")
         await store.close()
         #expect(world.smtp.deliveryCount == 1)
     }

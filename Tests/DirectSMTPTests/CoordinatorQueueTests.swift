@@ -1,3 +1,4 @@
+import Foundation
 import DirectSMTP
 import DirectSMTPTesting
 import SMTPClient
@@ -7,6 +8,16 @@ import Testing
 /// through the coordinator.
 @Suite("Coordinator and queue", .timeLimit(.minutes(1)))
 struct CoordinatorQueueTests {
+    /// Sends with a 1 s budget to `to` (an address literal: no DNS in the way, whatever
+    /// the machine's load), whose RCPT is answered `rcpt` after 3 s.
+    private func sendOutlivingBudget(
+        _ coordinator: VerificationCoordinator, _ world: MockWorld, to: String,
+        rcpt: MockSMTPResponse
+    ) async throws -> VerificationOutcome {
+        world.smtp.update { $0.recipients[to] = rcpt.delayed(by: .seconds(3)) }
+        return await coordinator.send(try welcome(to), budget: .seconds(1))
+    }
+
     /// A coordinator with an in-memory queue attached that re-sends through it.
     private func coordinatorWithQueue(_ world: MockWorld) throws
         -> (VerificationCoordinator, DeliveryQueue)
@@ -59,25 +70,41 @@ struct CoordinatorQueueTests {
         defer { world.stop() }
         let (coordinator, queue) = try coordinatorWithQueue(world)
         let events = coordinator.events
-        // An address literal (no DNS in the way, whatever the machine's load); RCPT is
-        // answered after 3 s.
-        world.smtp.update {
-            $0.recipients["slow@[127.0.0.1]"] = MockSMTPResponse.reply(250, "2.1.5 OK")
-                .delayed(by: .seconds(3))
-        }
-        let outcome = await coordinator.send(try welcome("slow@[127.0.0.1]"), budget: .seconds(1))
+        let outcome = try await sendOutlivingBudget(
+            coordinator, world, to: "slow@[127.0.0.1]", rcpt: .reply(250, "2.1.5 OK"))
         #expect(outcome.reason == .budgetExceeded)
         #expect(outcome.queued)
         #expect(outcome.json.contains(#""queued":true"#))
         let held = try await queue.entries()
         #expect(held.count == 1)
         #expect(held.first?.lastReason == "budget-exceeded")
+        #expect(held.first?.attempts == 0)
+        #expect(held.first.map { $0.nextAttemptAt > Date.now.addingTimeInterval(250) } == true)
         #expect(try await queue.runAll().events.isEmpty, "never retried while its transaction runs")
         let event = try #require(await events.first(within: .seconds(10)))
         #expect(event.outcome.reason == .accepted)
         #expect(!event.outcome.queued)
         #expect(try await queue.entries().isEmpty)
         #expect(world.smtp.deliveryCount == 1)
+    }
+
+    @Test("A held send whose transaction ends deferred stays queued, as a first deferral")
+    func heldThenDeferred() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let (coordinator, queue) = try coordinatorWithQueue(world)
+        let events = coordinator.events
+        let outcome = try await sendOutlivingBudget(
+            coordinator, world, to: "later@[127.0.0.1]", rcpt: .reply(451, "4.7.1 later"))
+        #expect(outcome.reason == .budgetExceeded && outcome.queued)
+        let event = try #require(await events.first(within: .seconds(10)))
+        #expect(event.outcome.reason == .temporaryFailure)
+        #expect(event.outcome.queued)
+        let entries = try await queue.entries()
+        #expect(entries.count == 1)
+        #expect(entries.first?.attempts == 1)
+        #expect(entries.first?.lastReason == "temporary-failure")
+        #expect(world.smtp.deliveryCount == 0)
     }
 
     @Test("A re-send to a recipient now refused ends the entry as rejected")

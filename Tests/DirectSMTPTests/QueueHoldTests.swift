@@ -1,4 +1,5 @@
 import Foundation
+import SMTPClient
 import Synchronization
 import Testing
 
@@ -69,6 +70,31 @@ struct QueueHoldTests {
             #expect(left.isEmpty)
         }
         #expect(await queue.settle(entry.id, with: outcome) == false, "settled once")
+    }
+
+    @Test("An entry being retried cannot be settled from outside its run")
+    func retriedIsNotSettled() async throws {
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let gate = Gate()
+        let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) { _ in
+            await gate.wait()
+            return .delivered
+        }
+        let entry = QueueTestSupport.entry(at: clock.now, nextAttemptAt: clock.now)
+        try await queue.enqueue(entry)
+        let run = Task { try await queue.runAll() }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await queue.settle(entry.id, with: .deferred(reason: "temporary-failure")) == false)
+        gate.open()
+        #expect(try await run.value.delivered == 1)
+        #expect(try await queue.entries().isEmpty)
+    }
+
+    @Test("The transaction bound counts each command's write and reply, and each 64 KiB")
+    func transactionBound() {
+        let timeouts = SMTPTimeouts.interactive  // MAIL 3, RCPT 3, DATA 2, end of data 5 s
+        #expect(VerificationCoordinator.transactionBound(timeouts, messageBytes: 2_000) == .seconds(26))
+        #expect(VerificationCoordinator.transactionBound(timeouts, messageBytes: 200_000) == .seconds(41))
     }
 
     @Test("After a restart nothing holds the entry: it is retried when due")

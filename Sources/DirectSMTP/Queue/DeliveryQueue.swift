@@ -74,6 +74,8 @@ public actor DeliveryQueue {
     private var loaded = false
     private var loading: Task<[QueueEntry], any Error>?
     private var inFlight: Set<String> = []
+    /// Held entries (a subset of `inFlight`): only these can be settled.
+    private var held: Set<String> = []
     private var inFlightByDomain: [String: Int] = [:]
     private var runner: Task<Void, Never>?
     private var sleeper: Task<Void, Never>?
@@ -199,6 +201,7 @@ public actor DeliveryQueue {
         try await load()
         try await store.add(entry)
         byID[entry.id] = entry
+        held.insert(entry.id)
         inFlight.insert(entry.id)  // what keeps runs, purges and wake-ups off it
         emit(.enqueued(entry))
         return entry
@@ -209,7 +212,10 @@ public actor DeliveryQueue {
     /// the store took the change; `false` also for an entry not held.
     @discardableResult
     public func settle(_ id: String, with outcome: RetryOutcome) async -> Bool {
-        guard inFlight.remove(id) != nil, let entry = byID[id] else { return false }
+        // Only a held entry: one being retried is settled by its own run.
+        guard held.remove(id) != nil else { return false }
+        inFlight.remove(id)
+        guard let entry = byID[id] else { return false }
         let events = await record(outcome, for: entry)
         wakeRunner()
         return !events.contains { if case .storeFailed = $0 { true } else { false } }
