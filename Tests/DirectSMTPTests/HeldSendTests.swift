@@ -100,6 +100,30 @@ struct HeldSendTests {
         #expect(log.settled.withLock { $0.map(\.reason) } == [.accepted])
     }
 
+    @Test("A caller cancelled inside the transaction is held too, and settled later")
+    func cancelledCallerIsHeld() async throws {
+        let gate = Gate()
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": FakeServer(transactionGate: gate)])
+        let log = HoldLog()
+        let caller = Task {
+            await engine.send(budget: .seconds(30), onDeferred: log.onDeferred, onHold: log.holder())
+        }
+        let clock = ContinuousClock()
+        let limit = clock.now + .seconds(10)
+        while engine.dialer.snapshot.transactions.isEmpty, clock.now < limit {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        caller.cancel()
+        let outcome = await caller.value
+        #expect(outcome.reason == .budgetExceeded && outcome.queued)
+        gate.open()
+        let event = try #require(await firstEvent(of: engine, within: .seconds(5)))
+        #expect(event.outcome.reason == .accepted)
+        #expect(log.settled.withLock { $0.map(\.reason) } == [.accepted])
+    }
+
     @Test("If the store fails, the send is not queued, and a deferred final is queued as before")
     func storeFails() async throws {
         let gate = Gate()
