@@ -20,6 +20,19 @@ struct CLISendQueueTests {
         ])
     }
 
+    /// What the journal at `path` holds now.
+    private func storedEntries(_ path: String) async throws -> [QueueEntry] {
+        let store = try await FileJournalQueueStore.open(path: path)
+        do {
+            let entries = try await store.load()
+            await store.close()  // the lock is free again when this returns
+            return entries
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
     /// `send --queue` with a 1 s budget to a recipient whose RCPT is answered after 2 s
     /// (the command's RCPT timeout is 3 s); an address literal keeps DNS out of the way.
     private func slowSend(_ world: MockWorld, queue: String) -> [String] {
@@ -62,10 +75,7 @@ struct CLISendQueueTests {
         await release.value
         #expect(run.status == 75, "\(run)")
         #expect(run.stdout.contains(#""queued":true"#), "\(run)")
-        let store = try await FileJournalQueueStore.open(path: path)
-        let entries = try await store.load()
-        await store.close()
-        #expect(entries.map(\.to) == ["grey@ok.test"])
+        #expect(try await storedEntries(path).map(\.to) == ["grey@ok.test"])
     }
 
     @Test("A send outliving its budget is in the journal until delivered, then leaves it")
@@ -82,9 +92,7 @@ struct CLISendQueueTests {
         #expect(lines[1].contains(#""reason":"accepted""#))
         #expect(lines[1].contains(#""queued":false"#))
         #expect(run.status == 0)
-        let store = try await FileJournalQueueStore.open(path: path)
-        #expect(try await store.load().isEmpty, "delivered: out of the journal")
-        await store.close()
+        #expect(try await storedEntries(path).isEmpty, "delivered: out of the journal")
         #expect(world.smtp.deliveryCount == 1)
     }
 
@@ -114,9 +122,7 @@ struct CLISendQueueTests {
         let run = try await command.value
         #expect(run.status == 0, "\(run)")
         #expect(run.stdout.contains(#""reason":"accepted""#))
-        let store = try await FileJournalQueueStore.open(path: path)
-        #expect(try await store.load().isEmpty, "delivered: removed once the lock came free")
-        await store.close()
+        #expect(try await storedEntries(path).isEmpty, "delivered: removed once the lock came free")
         #expect(world.smtp.deliveryCount == 1)
     }
 
@@ -133,8 +139,6 @@ struct CLISendQueueTests {
             #expect(run.status == 75, "\(run)")
             #expect(run.stdout.contains(#""queued":true"#), "\(run)")
         }
-        let store = try await FileJournalQueueStore.open(path: path)
-        #expect(try await store.load().count == 2)
-        await store.close()
+        #expect(try await storedEntries(path).count == 2)
     }
 }
