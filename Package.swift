@@ -53,10 +53,16 @@ let package = Package(
             path: "Benchmarks/directsmtp-bench",
             swiftSettings: strict
         ),
+        // posix_spawn for the tests that run our executables (Tests/ChildProcess says
+        // why not Foundation's Process).
+        .target(
+            name: "ChildProcess", dependencies: ["CSystemShims"], path: "Tests/ChildProcess",
+            swiftSettings: strict
+        ),
         .testTarget(name: "SocketsTests", dependencies: ["Sockets"], swiftSettings: strict),
         .testTarget(
             name: "DNSClientTests",
-            dependencies: ["DNSClient", "IDNA", "DirectSMTPTesting"],
+            dependencies: ["DNSClient", "IDNA", "DirectSMTPTesting", "ChildProcess"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -66,7 +72,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DirectSMTPTests",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting"],
+            dependencies: ["DirectSMTP", "DirectSMTPTesting", "ChildProcess"],
             swiftSettings: strict
         ),
     ]

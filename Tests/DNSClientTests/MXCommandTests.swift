@@ -1,3 +1,4 @@
+import ChildProcess
 import DNSClient
 import DirectSMTPTesting
 import Foundation
@@ -21,39 +22,11 @@ extension DNSClientTests {
             return nil
         }()
 
-        struct Run {
-            var status: Int32
-            var stdout: String
-            var stderr: String
-        }
-
-        func run(_ arguments: [String]) async throws -> Run {
+        func run(_ arguments: [String]) async throws -> ChildRun {
             let executable = try #require(
                 Self.executable,
                 "directsmtp was not found next to the test bundle; run `swift build` first")
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-                process.terminationHandler = {
-                    continuation.resume(returning: $0.terminationStatus)
-                }
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-            return Run(
-                status: status,
-                stdout: String(
-                    decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                stderr: String(
-                    decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            return try await ChildProcess.run(executable.path, arguments)
         }
 
         @Test(

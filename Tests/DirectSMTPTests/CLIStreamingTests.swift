@@ -1,5 +1,5 @@
+import ChildProcess
 import DirectSMTPTesting
-import Dispatch
 import Foundation
 import Testing
 
@@ -34,59 +34,12 @@ struct CLIStreamingTests {
     }
 }
 
-struct StreamedLine: Sendable {
-    var text: String
-    var arrived: ContinuousClock.Instant
-}
-
-/// Runs `directsmtp` and records when each line of its standard output arrived (the
-/// blocking reads run on a thread of their own, as `runCLI`'s).
+/// Runs `directsmtp` (as `runCLI` does) and records when each line of its standard output
+/// arrived.
 func runCLIStreaming(_ arguments: [String], limit: Duration = .seconds(20)) async throws
-    -> [StreamedLine]
+    -> [ChildRun.Line]
 {
-    let executable = try directsmtpExecutable()
-    let (seconds, _) = limit.components
-    return try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            let process = Process()
-            // At a low CPU priority, as runCLI: the socket suites beside it time deadlines.
-            if FileManager.default.isExecutableFile(atPath: "/usr/bin/nice") {
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-                process.arguments = ["-n", "19", executable.path] + arguments
-            } else {
-                process.executableURL = executable
-                process.arguments = arguments
-            }
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(throwing: error)
-                return
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(seconds))) {
-                if process.isRunning { process.terminate() }
-            }
-            var lines: [StreamedLine] = []
-            var pending: [UInt8] = []
-            while true {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                let now = ContinuousClock.now
-                pending += chunk
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    lines.append(
-                        StreamedLine(
-                            text: String(decoding: pending[..<newline], as: UTF8.self),
-                            arrived: now))
-                    pending.removeSubrange(...newline)
-                }
-            }
-            process.waitUntilExit()
-            continuation.resume(returning: lines)
-        }
-        thread.start()
-    }
+    try await ChildProcess.run(
+        try directsmtpExecutable().path, arguments, limit: limit, lowPriority: true
+    ).lines
 }

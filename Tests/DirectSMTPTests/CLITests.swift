@@ -1,4 +1,4 @@
-import Dispatch
+import ChildProcess
 import Foundation
 import Testing
 
@@ -193,49 +193,10 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// Runs `directsmtp` with `arguments`, killing it after `limit`. The blocking wait runs on
-/// a thread of its own, never on the cooperative pool nor on Dispatch's global queues.
+/// Runs `directsmtp` with `arguments` at a low CPU priority (the socket suites beside it
+/// time deadlines), killing it after `limit`.
 func runCLI(_ arguments: [String], limit: Duration = .seconds(20)) async throws -> CLIRun {
-    let executable = try directsmtpExecutable()
-    let (seconds, _) = limit.components
-    // Everything blocking, the spawn included (it may close thousands of descriptors
-    // while the calling thread waits), runs on a thread of its own: on Linux the
-    // cooperative pool is built on Dispatch's global queues, so a blocked Dispatch
-    // worker starves the suites beside this one, which time their deadlines, for
-    // seconds at a time.
-    return try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            let process = Process()
-            // At a lower CPU priority, for the same reason.
-            if FileManager.default.isExecutableFile(atPath: "/usr/bin/nice") {
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-                process.arguments = ["-n", "19", executable.path] + arguments
-            } else {
-                process.executableURL = executable
-                process.arguments = arguments
-            }
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(throwing: error)
-                return
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(seconds))) {
-                if process.isRunning { process.terminate() }
-            }
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            continuation.resume(
-                returning: CLIRun(
-                    status: process.terminationStatus,
-                    stdout: String(decoding: stdout, as: UTF8.self),
-                    stderr: String(decoding: stderr, as: UTF8.self)))
-        }
-        thread.start()
-    }
+    let run = try await ChildProcess.run(
+        try directsmtpExecutable().path, arguments, limit: limit, lowPriority: true)
+    return CLIRun(status: run.status, stdout: run.stdout, stderr: run.stderr)
 }

@@ -28,15 +28,15 @@ struct QueueCommandTests {
         let err = directory.file("\(tag).err")
         let process = try QueueCrashTests.spawn(executable, arguments, stdout: out, stderr: err)
         let finished = await QueueTestSupport.eventually(timeout: .seconds(20)) {
-            !process.isRunning
+            process.exitIfDone() != nil
         }
-        if !finished {
-            process.terminate()
+        guard finished, let ended = process.exitIfDone() else {
+            try await QueueCrashTests.kill9(process)
             throw QueueCrashTests.CrashTestError(
                 "directsmtp \(arguments) did not finish within 20 s")
         }
         return Run(
-            status: process.terminationStatus,
+            status: ended.status,
             stdout: try String(contentsOfFile: out, encoding: .utf8),
             stderr: try String(contentsOfFile: err, encoding: .utf8))
     }

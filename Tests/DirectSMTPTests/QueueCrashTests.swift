@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 
@@ -30,26 +31,25 @@ struct QueueCrashTests {
         init(_ description: String) { self.description = description }
     }
 
-    /// Starts the child; returns the process.
+    /// Starts the child, its standard output and error going to files.
     static func spawn(_ executable: URL, _ arguments: [String], stdout: String, stderr: String)
-        throws -> Process
+        throws -> ChildProcess
     {
-        _ = FileManager.default.createFile(atPath: stdout, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderr, contents: nil)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
-        try process.run()
-        return process
+        try ChildProcess(
+            executable.path, arguments, standardOutput: .file(stdout), standardError: .file(stderr))
     }
 
-    /// SIGKILL, then wait (bounded) for the process to be gone.
-    static func kill9(_ process: Process) async throws {
-        kill(process.processIdentifier, SIGKILL)
-        let gone = await QueueTestSupport.eventually(timeout: .seconds(10)) { !process.isRunning }
-        guard gone else { throw CrashTestError("the crash child did not die after SIGKILL") }
+    /// SIGKILL, then wait (bounded) for the process to be gone; returns how it ended.
+    @discardableResult
+    static func kill9(_ process: ChildProcess) async throws -> ChildProcess.Termination {
+        process.signal(SIGKILL)
+        let gone = await QueueTestSupport.eventually(timeout: .seconds(10)) {
+            process.exitIfDone() != nil
+        }
+        guard gone, let ended = process.exitIfDone() else {
+            throw CrashTestError("the crash child did not die after SIGKILL")
+        }
+        return ended
     }
 
     @Test(
@@ -77,10 +77,8 @@ struct QueueCrashTests {
                 stdout: out, stderr: directory.file("child-\(round).err"))
             // Anywhere from during start-up and recovery to well into the writing.
             try await Task.sleep(for: .microseconds(Int.random(in: 2_000...100_000)))
-            try await Self.kill9(process)
-            #expect(
-                process.terminationReason == .uncaughtSignal,
-                "round \(round): the child exited by itself")
+            let ended = try await Self.kill9(process)
+            #expect(ended == .signalled(SIGKILL), "round \(round): the child exited by itself")
 
             let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
             var acksThisRound = 0
