@@ -69,7 +69,15 @@ func memoryKiB(_ field: String) -> Int {
 func report(_ name: String, _ fields: KeyValuePairs<String, Any>, json: Bool) {
     if json {
         var object: [String: Any] = ["benchmark": name]
-        for (key, value) in fields { object[key] = value }
+        // JSON has no infinity or NaN (a ratio against a side that did not run, with
+        // `--side`): such a figure is null, not a report that silently prints nothing.
+        for (key, value) in fields {
+            if let number = value as? Double, !number.isFinite {
+                object[key] = NSNull()
+            } else {
+                object[key] = value
+            }
+        }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         print(String(decoding: data, as: UTF8.self))
     } else {

@@ -82,6 +82,9 @@ enum CoordinatorBenchmark {
         /// Against an external `--target` the process runs only the client; against the
         /// mock it includes the mock servers' share.
         var cpuPerCallUs: Double
+        /// The user-space part of it: our code and the Swift runtime, without the kernel's
+        /// TCP work (the same on both sides, and the noisiest part of the figure).
+        var userCpuPerCallUs: Double
     }
 
     /// Runs `call(index)` for indexes `first..<first + calls`, `concurrency` at a time;
@@ -117,10 +120,11 @@ enum CoordinatorBenchmark {
         }
         let elapsed = start.duration(to: clock.now)
         let cpuAfter = processCPUSeconds()
-        let cpu = (cpuAfter.user - cpuBefore.user) + (cpuAfter.system - cpuBefore.system)
+        let user = cpuAfter.user - cpuBefore.user
+        let cpu = user + (cpuAfter.system - cpuBefore.system)
         return LoadRun(
             perSecond: Double(calls) / elapsed.seconds, latencies: results.0, failures: results.1,
-            cpuPerCallUs: cpu * 1e6 / Double(calls))
+            cpuPerCallUs: cpu * 1e6 / Double(calls), userCpuPerCallUs: user * 1e6 / Double(calls))
     }
 
     /// Sends (or probes) of distinct recipients through the coordinator, DNS cached, and
@@ -205,14 +209,16 @@ enum CoordinatorBenchmark {
         }
         let delivered = world.smtp.deliveryCount - deliveredBefore
         func summary(_ runs: [LoadRun]) -> (
-            best: Double, median: Double, all: LatencySummary, cpuMedian: Double
+            best: Double, median: Double, all: LatencySummary, cpuMedian: Double,
+            userCpuMedian: Double
         ) {
             let rates = runs.map(\.perSecond).sorted()
             let cpu = runs.map(\.cpuPerCallUs).sorted()
-            guard !rates.isEmpty else { return (0, 0, LatencySummary([]), 0) }
+            let user = runs.map(\.userCpuPerCallUs).sorted()
+            guard !rates.isEmpty else { return (0, 0, LatencySummary([]), 0, 0) }
             return (
                 rates.last ?? 0, rates[rates.count / 2], LatencySummary(runs.flatMap(\.latencies)),
-                cpu[cpu.count / 2]
+                cpu[cpu.count / 2], user[user.count / 2]
             )
         }
         let mine = summary(coordinated)
@@ -226,6 +232,7 @@ enum CoordinatorBenchmark {
         }
         let pairedOverhead = pairedMedian { 100 * (1 - $0.perSecond / $1.perSecond) }
         let pairedCPUOverhead = pairedMedian { 100 * ($0.cpuPerCallUs / $1.cpuPerCallUs - 1) }
+        let pairedUserCPUExtra = pairedMedian { $0.userCpuPerCallUs - $1.userCpuPerCallUs }
         let failures = (coordinated + bare).reduce(0) { $0 + $1.failures }
         report(
             "coordinator-\(mode)",
@@ -247,6 +254,9 @@ enum CoordinatorBenchmark {
                 "cpuPerCallMedianUs": rounded(mine.cpuMedian),
                 "rawSessionCpuPerCallMedianUs": rounded(theirs.cpuMedian),
                 "cpuOverheadMedianPercent": rounded(100 * (mine.cpuMedian / theirs.cpuMedian - 1)),
+                "userCpuPerCallMedianUs": rounded(mine.userCpuMedian),
+                "rawSessionUserCpuPerCallMedianUs": rounded(theirs.userCpuMedian),
+                "userCpuExtraPerCallPairedMedianUs": rounded(pairedUserCPUExtra),
                 "overheadPairedMedianPercent": rounded(pairedOverhead),
                 "cpuOverheadPairedMedianPercent": rounded(pairedCPUOverhead),
                 "delivered": delivered,
