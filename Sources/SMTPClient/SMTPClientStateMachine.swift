@@ -32,6 +32,16 @@ public struct SMTPClientStateMachine: Sendable {
         case ready
         /// The outcome is known: close the connection (QUIT without waiting).
         case finish(SMTPResult)
+
+        /// `true` when no reply is due once this action begins: it writes a command or the
+        /// message, or hands the session back to the caller. Bytes from the server already
+        /// read at that point answer nothing.
+        public var writesOrWaitsForCaller: Bool {
+            switch self {
+            case .send, .sendMessage, .ready: true
+            case .awaitReply, .finish: false
+            }
+        }
     }
 
     /// Why an attempt broke off without a deciding reply.

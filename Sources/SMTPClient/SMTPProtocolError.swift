@@ -19,6 +19,10 @@ public struct SMTPProtocolError: Error, Sendable, Hashable, CustomStringConverti
         public static let mixedCodes = Code(rawValue: "mixed-codes")
         /// A reply came that fits no command (e.g. a 3xx where none can be).
         public static let unexpectedReply = Code(rawValue: "unexpected-reply")
+        /// The server sent a reply before the command it would answer was written (a
+        /// second greeting, two replies to one command): every later reply would be read
+        /// as the wrong command's, so the session stops.
+        public static let outOfTurn = Code(rawValue: "out-of-turn")
     }
 
     /// The stable code.

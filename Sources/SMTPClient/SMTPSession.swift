@@ -179,6 +179,11 @@ public actor SMTPSession {
     private func run(_ first: SMTPClientStateMachine.Action, message: MessageData? = nil) async -> SMTPResult? {
         var action = first
         while true {
+            // No reply is due now, so any byte already read is one nobody asked for.
+            if action.writesOrWaitsForCaller, parser.isInsideReply {
+                action = outOfTurn()
+                continue
+            }
             switch action {
             case .ready:
                 return nil
@@ -272,6 +277,29 @@ public actor SMTPSession {
                 return .finish(machine.fail(failure(for: error)))
             }
         }
+    }
+
+    /// The server spoke out of turn (see ``SMTPProtocolError/Code/outOfTurn``): what it
+    /// sent goes into the transcript, and the attempt ends without a verdict, as for
+    /// garbage (Postfix likewise gives up on a server that lost synchronisation). Except
+    /// a 421, which may come unasked (RFC 5321 §3.8): the server is closing, and that is
+    /// the answer to the command due.
+    private func outOfTurn() -> SMTPClientStateMachine.Action {
+        let unasked = parser.bufferedByteCount
+        if let reply = try? parser.next() {
+            for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+            if reply.code == 421 {
+                if let step = machine.awaitedStep { replies[step] = reply }
+                return machine.receive(reply)
+            }
+        }
+        record(.received, "<out of turn: \(unasked) bytes nobody asked for>")
+        return .finish(
+            machine.fail(
+                .protocolError(
+                    SMTPProtocolError(
+                        .outOfTurn,
+                        "a reply came out of turn, before the command it would answer was sent"))))
     }
 
     private func failure(for error: SocketError) -> SMTPClientStateMachine.Failure {

@@ -62,6 +62,18 @@ private let scenarios: [(String, @Sendable (inout MockSMTPScript) -> Void, SMTPV
     ("one byte at a time", { $0.greeting = $0.greeting.oneByteAtATime(); $0.endOfData = $0.endOfData.oneByteAtATime() }, .accepted, .endOfData),
     ("EHLO 502: HELO", { $0.ehlo = .reply(502, "5.5.1 unrecognized") }, .accepted, .endOfData),
     ("no PIPELINING", { $0.pipelining = false }, .accepted, .endOfData),
+    // A reply nobody asked for would be read as the next command's, shifting every later
+    // reply one step (the real RCPT refusal never read): the session refuses to go on.
+    ("two greetings in one write", { $0.greeting = .garbage("220 hi\r\n220 hi again\r\n") },
+     .unreachable, .ehlo),
+    ("two replies to MAIL, no PIPELINING", {
+        $0.pipelining = false
+        $0.mail = .garbage("250 2.1.0 ok\r\n250 2.1.0 ok again\r\n")
+        $0.rcpt = .reply(550, "5.1.1 no such user")
+    }, .temporaryFailure, .rcpt),
+    ("a reply after 354 before the message", {
+        $0.data = .garbage("354 go ahead\r\n250 2.0.0 too soon\r\n")
+    }, .temporaryFailure, .endOfData),
 ]
 
 /// Silence at each step: the timeout fires at that step.
@@ -272,6 +284,32 @@ struct SMTPSessionTests {
         // Greylisted attempts deliver nothing: one delivery per accepted attempt.
         #expect(server.deliveryCount == (early.verdict == .accepted ? 2 : 1))
         #expect(server.transactions.count == 3)
+    }
+
+    @Test("Probe: a reply out of turn never turns a refused recipient into accepted")
+    func probeOutOfTurn() async throws {
+        // Without PIPELINING the second MAIL reply would be taken as RCPT's: "accepted".
+        var script = MockSMTPScript()
+        script.pipelining = false
+        script.mail = .garbage("250 2.1.0 ok\r\n250 2.1.0 ok again\r\n")
+        script.rcpt = .reply(550, "5.1.1 no such user")
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let result = await (try makeSession(server)).probe(from: sender, to: recipient)
+        #expect(result.verdict == .temporaryFailure, "\(result)")
+        #expect(result.detail?.contains("out of turn") == true, "\(result)")
+    }
+
+    @Test("A 421 out of turn is the answer to the command due (it may come unasked)")
+    func unasked421() async throws {
+        var script = MockSMTPScript()
+        script.pipelining = false
+        script.mail = .garbage("250 2.1.0 ok\r\n421 4.3.2 shutting down\r\n")
+        let (result, server, _) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == .temporaryFailure && result.step == .rcpt, "\(result)")
+        #expect(result.reply?.code == 421 && result.reply?.enhancedCode == "4.3.2", "\(result)")
+        #expect(server.deliveryCount == 0)
     }
 
     @Test("Probe: MAIL and RCPT, then RSET and QUIT; never DATA", arguments: [
