@@ -255,9 +255,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             candidates: candidates, stagger: settings.staggerDelay, dialer: dialer,
             onStart: { tracker.tried($0.used) })
         let attempts: [RaceAttempt<Connection>]
+        // A winner enters the transaction phase at once, before the bookkeeping below
+        // (health, the losers' transcripts, one actor hop each): from the moment a host
+        // has finished EHLO, a budget ending means budget-exceeded, never no-reachable-host
+        // with a ready session thrown away (DESIGN.md).
+        var transactionAllowed = false
         switch race {
         case .failed(let all): attempts = all
-        case .won(_, _, let all): attempts = all
+        case .won(_, let winner, let all):
+            attempts = all
+            transactionAllowed = tracker.beginTransaction(on: winner.used)
         }
         if !Task.isCancelled {
             health.learn(from: attempts, stagger: settings.staggerDelay)
@@ -303,7 +310,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 recorded: transcript)
         }
 
-        guard tracker.beginTransaction(on: winner.used) else {
+        guard transactionAllowed else {
             transcript += await connection.finish().transcript
             return VerificationOutcome(
                 reason: .noReachableHost, address: address, mx: winner.used,

@@ -77,6 +77,25 @@ struct BudgetTests {
         #expect(engine.dialer.snapshot.transactions.count == 1)
     }
 
+    @Test("A host ready before the budget: budget-exceeded even if the bookkeeping after the race runs past it")
+    func winnerBeforeBudgetIsTheTransactionPhase() async throws {
+        // The first host refuses at once but its record takes 400 ms to collect; the
+        // second wins the race at once. The budget (150 ms) ends while the engine collects
+        // the loser's record: a host has finished EHLO, so this is budget-exceeded and the
+        // send goes on, not no-reachable-host with the ready session thrown away.
+        var refusing = FakeServer.refusing()
+        refusing.finishDelay = .milliseconds(400)
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": refusing, "127.0.0.12": .healthy])
+        let outcome = await engine.send(budget: .milliseconds(150))
+        #expect(outcome.reason == .budgetExceeded, "\(outcome)")
+        #expect(outcome.mx?.ip == "127.0.0.12")
+        let event = try #require(await firstEvent(of: engine, within: .seconds(5)))
+        #expect(event.outcome.reason == .accepted)
+        #expect(engine.dialer.snapshot.transactions == ["127.0.0.12"])
+    }
+
     @Test("A transaction that ends deferred after the budget goes to the queue and says so")
     func lateDeferralIsQueued() async throws {
         let gate = Gate()

@@ -90,6 +90,9 @@ struct FakeServer: Sendable {
     /// `nil`: the session opens; else why it does not.
     var openFailure: SessionResult?
     var transactionDelay: Duration = .zero
+    /// How long collecting the record (`finish()`) takes: the engine's bookkeeping after
+    /// the race, made slow so a deadline can land in it.
+    var finishDelay: Duration = .zero
     /// When set, the transaction waits for the test to open the gate (after the delay).
     var transactionGate: Gate?
     var transactionResult = SessionResult(
@@ -205,6 +208,7 @@ final class FakeConnection: SMTPConnection {
     }
 
     func finish() async -> SessionRecord {
+        if server.finishDelay > .zero { try? await Task.sleep(for: server.finishDelay) }
         await close()
         return SessionRecord(
             transcript: lines.withLock { $0 },
