@@ -70,6 +70,14 @@ extension VerificationCoordinator {
 }
 
 extension VerificationCoordinator {
+    /// The longest a send's transaction can still run after its call returned
+    /// `deferred(budget-exceeded)`, every remaining step at its timeout, for a message of
+    /// `messageBytes` encoded bytes: a bound on the wait for its final outcome on
+    /// ``events`` (add the queue's own store time when one is attached).
+    public func transactionBound(messageBytes: Int) -> Duration {
+        Self.transactionBound(configuration.timeouts, messageBytes: messageBytes)
+    }
+
     /// The longest a transaction can still run once MAIL may have been sent: a held
     /// message is not retried before then, even after a restart. Each command's write and
     /// its reply have the step's timeout, and each 64 KiB of the message's write has the

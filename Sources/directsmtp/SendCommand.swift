@@ -7,9 +7,17 @@ import SMTPClient
 /// it prints the deferred verdict at once, waits for the transaction to end, prints the
 /// final outcome last and exits with the final outcome's code.
 enum SendCommand {
-    /// How long to wait for a transaction that outlived the budget: longer than every
-    /// step timeout together.
-    static let finalOutcomeWait: Duration = .seconds(120)
+    /// How long to wait for the final outcome of a transaction that outlived the budget:
+    /// longer than its remaining steps at their timeouts, plus, with a queue, the longest
+    /// the settling of the stored message may wait for the journal. Giving up sooner
+    /// would exit while the settle is pending and leave a delivered message in the queue,
+    /// to be sent again.
+    static func finalOutcomeWait(
+        _ coordinator: VerificationCoordinator, _ message: Message, queued: Bool
+    ) -> Duration {
+        coordinator.transactionBound(messageBytes: message.encoded().bytes.count)
+            + (queued ? SendQueue.settleLockWait : .zero) + .seconds(5)
+    }
 
     static func run(_ rawArguments: [String]) async -> Int32 {
         let options: CoordinatorOptions
@@ -74,8 +82,9 @@ enum SendCommand {
         OutcomeOutput.print(
             outcome, json: options.json, verbose: false,
             note: "the transaction goes on; waiting for its end")
-        guard let final = await coordinator.nextEvent(within: finalOutcomeWait) else {
-            printError("directsmtp send: no final outcome after \(finalOutcomeWait)")
+        let wait = finalOutcomeWait(coordinator, message, queued: queuePath != nil)
+        guard let final = await coordinator.nextEvent(within: wait) else {
+            printError("directsmtp send: no final outcome after \(wait)")
             return outcome.exitCode
         }
         OutcomeOutput.print(final.outcome, json: options.json, verbose: options.verbose)
