@@ -33,7 +33,8 @@ public struct Message: Sendable {
     public var text: String
     /// An optional HTML alternative; with it the message is multipart/alternative.
     public var html: String?
-    /// Seconds since 1970 for the `Date:` header; `nil` means now.
+    /// Seconds since 1970 for the `Date:` header; `nil` means now. Clamped to the years
+    /// 1900 to 9999.
     public var date: Int64?
     /// The Message-ID with angle brackets; `nil` generates a random one at `from`'s domain
     /// (so does an ID that is not `left@right`, or longer than 900 bytes, which would not
@@ -169,7 +170,10 @@ public struct Message: Sendable {
     static func now() -> Int64 { Int64(time(nil)) }
 
     /// `Sun, 29 Nov 2026 04:10:00 +0000` for a count of seconds since 1970 (UTC).
-    static func rfc5322Date(_ seconds: Int64) -> String {
+    /// A date outside years 1900 to 9999 (which RFC 5322 can write, and this arithmetic
+    /// cannot overflow on) is clamped to the nearest end of that range.
+    static func rfc5322Date(_ requested: Int64) -> String {
+        let seconds = min(max(requested, -2_208_988_800), 253_402_300_799)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

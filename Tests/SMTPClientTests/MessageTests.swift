@@ -62,6 +62,8 @@ struct MessageTests {
 
     @Test("The Date header is RFC 5322", arguments: [
         (Int64(0), "Thu, 1 Jan 1970 00:00:00 +0000"),
+        (Int64.min, "Mon, 1 Jan 1900 00:00:00 +0000"),
+        (Int64.max, "Fri, 31 Dec 9999 23:59:59 +0000"),
         (Int64(1_795_000_000), "Wed, 18 Nov 2026 11:06:40 +0000"),
         (Int64(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000"),
     ])
