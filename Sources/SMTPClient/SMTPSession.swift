@@ -63,13 +63,18 @@ public actor SMTPSession {
     /// Connect, 220 greeting, EHLO (HELO fallback), AUTH when configured.
     /// - Returns: `nil` when ready for a transaction; otherwise why not (verdict
     ///   ``SMTPVerdict/unreachable`` or ``SMTPVerdict/senderRejected``). Returns promptly,
-    ///   as `.unreachable`, when the task is cancelled. Calling it again returns the
-    ///   first call's answer.
+    ///   as `.unreachable`, when the task is cancelled. Calling it again once it returned
+    ///   gives the first call's answer; a call made while another is still opening is
+    ///   not waited for: it gets `.unreachable` at once and changes nothing.
     public func open() async -> SMTPResult? {
         switch state {
         case .new: break
         case .ready, .busy: return nil
-        case .opening, .closed:
+        case .opening:
+            return SMTPResult(
+                verdict: .unreachable, step: .connect,
+                detail: "the session is already opening (another call is connecting it)")
+        case .closed:
             return openResult ?? SMTPResult(verdict: .unreachable, step: .connect, detail: "the session is already closed")
         }
         state = .opening
