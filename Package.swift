@@ -54,9 +54,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // posix_spawn for the tests that run our executables (Tests/ChildProcess says
-        // why not Foundation's Process).
+        // why not Foundation's Process), with its C shim; neither is in a product.
+        .target(name: "CChildProcess", path: "Tests/CChildProcess"),
         .target(
-            name: "ChildProcess", dependencies: ["CSystemShims"], path: "Tests/ChildProcess",
+            name: "ChildProcess", dependencies: ["CChildProcess"], path: "Tests/ChildProcess",
             swiftSettings: strict
         ),
         .testTarget(name: "SocketsTests", dependencies: ["Sockets"], swiftSettings: strict),

@@ -7,7 +7,7 @@
 // of that buffer and the copy reads past it: CI crashed with SIGSEGV there. posix_spawn
 // with closefrom needs no listing at all.
 
-import CSystemShims
+import CChildProcess
 import Foundation
 import Glibc
 import Synchronization
@@ -18,6 +18,11 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     init(_ what: String, errno code: Int32) {
         description = "\(what): \(String(cString: strerror(code)))"
     }
+}
+
+/// The spawn functions return their error number rather than setting errno.
+private func check(_ result: Int32, _ what: String) throws {
+    guard result == 0 else { throw ChildProcessError("posix_spawn_file_actions_\(what)", errno: result) }
 }
 
 /// A process started with `posix_spawn`: standard input from /dev/null, standard output
@@ -79,25 +84,33 @@ public final class ChildProcess: Sendable {
                 for fd in ends { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
                 parentEnds.append(ends[0])
                 childEnds.append(ends[1])
-                posix_spawn_file_actions_adddup2(&actions, ends[1], target)
+                try check(
+                    posix_spawn_file_actions_adddup2(&actions, ends[1], target), "adddup2")
                 return ends[0]
             case .file(let path):
-                posix_spawn_file_actions_addopen(
-                    &actions, target, path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                try check(
+                    posix_spawn_file_actions_addopen(
+                        &actions, target, path, O_WRONLY | O_CREAT | O_TRUNC, 0o644),
+                    "addopen \(path)")
                 return nil
             case .discard:
-                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+                try check(
+                    posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0),
+                    "addopen /dev/null")
                 return nil
             }
         }
 
         do {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            try check(
+                posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0),
+                "addopen /dev/null")
             let out = try route(standardOutput, to: 1)
             let err = try route(standardError, to: 2)
-            guard directsmtp_spawn_file_actions_addclosefrom(&actions, 3) == 0 else {
-                throw ChildProcessError("posix_spawn_file_actions_addclosefrom_np", errno: errno)
-            }
+            // ENOSYS before glibc 2.34: these tests then cannot keep other descriptors out.
+            try check(
+                directsmtp_spawn_file_actions_addclosefrom(&actions, 3),
+                "posix_spawn_file_actions_addclosefrom_np")
             // The child starts as a shell would start it: no signal blocked, SIGPIPE not
             // ignored (a test process may ignore it, and exec keeps ignored signals).
             var attributes = posix_spawnattr_t()
@@ -210,14 +223,18 @@ extension ChildProcess {
         _ executable: String, _ arguments: [String], limit: Duration = .seconds(20),
         lowPriority: Bool = false
     ) async throws -> ChildRun {
-        var command = (executable, arguments)
-        if lowPriority, access("/usr/bin/nice", X_OK) == 0 {
-            command = ("/usr/bin/nice", ["-n", "19", executable] + arguments)
-        }
-        let child = try ChildProcess(command.0, command.1)
-        return await withCheckedContinuation { continuation in
+        let command =
+            lowPriority && access("/usr/bin/nice", X_OK) == 0
+            ? ("/usr/bin/nice", ["-n", "19", executable] + arguments) : (executable, arguments)
+        // The spawn too: posix_spawn holds its thread until the child has exec'd.
+        return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                continuation.resume(returning: child.collect(limit: limit))
+                do {
+                    let child = try ChildProcess(command.0, command.1)
+                    continuation.resume(returning: child.collect(limit: limit))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
             }
             thread.start()
         }

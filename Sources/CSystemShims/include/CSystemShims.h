@@ -1,22 +1,16 @@
 #ifndef DIRECTSMTP_CSYSTEMSHIMS_H
 #define DIRECTSMTP_CSYSTEMSHIMS_H
 
-// What Glibc's Swift overlay does not export: epoll, eventfd, accept4 and spawn's
-// closefrom. Kept to declarations and tiny inline accessors so the Swift side never
-// touches the packed epoll_event layout.
+// What Glibc's Swift overlay does not export: epoll and eventfd. Kept to declarations and
+// tiny inline accessors so the Swift side never touches the packed epoll_event layout.
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <spawn.h>
 
 /// accept4(2), which glibc declares only under _GNU_SOURCE (defined in shims.c).
 int directsmtp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
-
-/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34): the child closes every
-/// descriptor from `lowest` up, whatever other threads opened without O_CLOEXEC.
-int directsmtp_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
 
 static inline struct epoll_event directsmtp_epoll_event_make(uint32_t events, uint64_t data) {
     struct epoll_event event;
