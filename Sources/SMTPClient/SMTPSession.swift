@@ -63,9 +63,11 @@ public actor SMTPSession {
     /// Connect, 220 greeting, EHLO (HELO fallback), AUTH when configured.
     /// - Returns: `nil` when ready for a transaction; otherwise why not (verdict
     ///   ``SMTPVerdict/unreachable`` or ``SMTPVerdict/senderRejected``). Returns promptly,
-    ///   as `.unreachable`, when the task is cancelled. Calling it again once it returned
-    ///   gives the first call's answer; a call made while another is still opening is
-    ///   not waited for: it gets `.unreachable` at once and changes nothing.
+    ///   as `.unreachable`, when the task is cancelled. Called again: `nil` while the
+    ///   session is ready or in its transaction, the first call's failure if opening
+    ///   failed, `.unreachable` once the session is closed; a call made while another is
+    ///   still opening is not waited for: it gets `.unreachable` at once and changes
+    ///   nothing.
     public func open() async -> SMTPResult? {
         switch state {
         case .new: break
@@ -192,7 +194,8 @@ public actor SMTPSession {
             switch action {
             case .ready:
                 return nil
-            case .finish(let outcome):
+            case .finish(let verdict):
+                let outcome = outOfTurn(after: verdict) ?? verdict
                 await finish(outcome)
                 return outcome
             case .awaitReply:
@@ -305,6 +308,28 @@ public actor SMTPSession {
                     SMTPProtocolError(
                         .outOfTurn,
                         "a reply came out of turn, before the command it would answer was sent"))))
+    }
+
+    /// A transaction verdict with every reply due read, and more bytes waiting (with
+    /// PIPELINING the replies of a group go by without a write between them, so the check
+    /// in `run` cannot see this): the reply taken as the verdict may have been another
+    /// command's, so there is no verdict. A 421 or 221 after it is the server saying
+    /// goodbye, and the verdict stands.
+    private func outOfTurn(after verdict: SMTPResult) -> SMTPResult? {
+        guard verdict.reply != nil, machine.unansweredSteps.isEmpty, parser.isInsideReply,
+            [.mail, .rcpt, .data, .endOfData].contains(verdict.step)
+        else { return nil }
+        let unasked = parser.bufferedByteCount
+        if let reply = try? parser.next() {
+            for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+            if reply.code == 421 || reply.code == 221 { return nil }
+        }
+        record(.received, "<out of turn: \(unasked) bytes nobody asked for>")
+        return SMTPResult(
+            verdict: .temporaryFailure, step: verdict.step,
+            detail:
+                "a reply came out of turn after the \(SMTPClientStateMachine.name(verdict.step)) reply: replies and commands no longer match"
+        )
     }
 
     private func failure(for error: SocketError) -> SMTPClientStateMachine.Failure {

@@ -286,11 +286,13 @@ struct SMTPSessionTests {
         #expect(server.transactions.count == 3)
     }
 
-    @Test("Probe: a reply out of turn never turns a refused recipient into accepted")
-    func probeOutOfTurn() async throws {
-        // Without PIPELINING the second MAIL reply would be taken as RCPT's: "accepted".
+    @Test("Probe: a reply out of turn never turns a refused recipient into accepted",
+          arguments: [false, true])
+    func probeOutOfTurn(pipelining: Bool) async throws {
+        // The second MAIL reply would be taken as RCPT's: "accepted". With PIPELINING the
+        // replies of MAIL and RCPT are read back to back, the stray one among them.
         var script = MockSMTPScript()
-        script.pipelining = false
+        script.pipelining = pipelining
         script.mail = .garbage("250 2.1.0 ok\r\n250 2.1.0 ok again\r\n")
         script.rcpt = .reply(550, "5.1.1 no such user")
         let server = try MockSMTPServer.start(script)
