@@ -228,7 +228,8 @@ enum CoordinatorBenchmark {
         // cancels out; the median of these is the steadiest overhead figure.
         func pairedMedian(_ overhead: (LoadRun, LoadRun) -> Double) -> Double {
             let values = zip(coordinated, bare).map(overhead).sorted()
-            return values.isEmpty ? 0 : values[values.count / 2]
+            // No pairs (`--side`): not a measured zero (null in JSON).
+            return values.isEmpty ? .nan : values[values.count / 2]
         }
         let pairedOverhead = pairedMedian { 100 * (1 - $0.perSecond / $1.perSecond) }
         let pairedCPUOverhead = pairedMedian { 100 * ($0.cpuPerCallUs / $1.cpuPerCallUs - 1) }
