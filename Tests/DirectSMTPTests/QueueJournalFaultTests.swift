@@ -135,6 +135,8 @@ struct QueueJournalFaultTests {
         #expect(ids.contains("durable"))
         // The queued writes never reached the file.
         #expect(ids.isDisjoint(with: (0..<4).map { "queued-\($0)" }))
+        // Nor does the batch whose sync failed come back: its caller was told it failed.
+        #expect(!ids.contains("in-failed-sync"))
         await reopened.close()
     }
 

@@ -342,6 +342,13 @@ public final class FileJournalQueueStore: QueueStore {
                     try JournalFile.sync(fd: taken.fd, path: path)
                 } catch {
                     poison = true
+                    // The batch's records are complete in the file (the page cache
+                    // serves them to a reopen), yet every caller is told they failed:
+                    // cut them off, so a reopen does not replay a hold or a removal its
+                    // caller was told did not happen. Everything before `size` was
+                    // synced earlier. If even this fails, the reopen may replay them.
+                    try? JournalFile.truncate(fd: taken.fd, to: taken.size, path: path)
+                    try? JournalFile.sync(fd: taken.fd, path: path)
                     throw error
                 }
             } catch {
