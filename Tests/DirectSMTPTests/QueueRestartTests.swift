@@ -115,6 +115,35 @@ struct QueueRestartTests {
     }
 
     @Test(
+        "a removal that failed is tried again at the next run: once the disk recovers, a restart sends nothing",
+        .timeLimit(.minutes(1)))
+    func failedRemovalRetried() async throws {
+        let memory = InMemoryQueueStore()
+        let flaky = FlakyStore(memory)
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let sent = Mutex(0)
+        let deliver: @Sendable (QueueEntry) async -> RetryOutcome = { _ in
+            sent.withLock { $0 += 1 }
+            return .delivered
+        }
+        let queue = DeliveryQueue(store: flaky, clock: clock, deliver: deliver)
+        try await queue.enqueue(QueueTestSupport.entry(id: "delivered"))
+        try await queue.enqueue(
+            QueueTestSupport.entry(id: "old", at: clock.now.addingTimeInterval(-30 * 86_400)))
+        flaky.failRemovals.withLock { $0 = true }  // the disk is full
+        clock.advance(by: .seconds(300))
+        let failed = try await queue.runDue()
+        #expect(failed.delivered == 1 && failed.expired == 1)
+        #expect(try await memory.load().count == 2, "both removals failed")
+        flaky.failRemovals.withLock { $0 = false }  // space again
+        _ = try await queue.runDue()  // nothing due; the removals are made now
+        #expect(try await memory.load().isEmpty)
+        let restarted = DeliveryQueue(store: flaky, clock: clock, deliver: deliver)
+        #expect(try await restarted.runAll().delivered == 0)
+        #expect(sent.withLock { $0 } == 1)
+    }
+
+    @Test(
         "a failed update is reported and the entry is not retried in a tight loop",
         .timeLimit(.minutes(1)))
     func failedUpdate() async throws {

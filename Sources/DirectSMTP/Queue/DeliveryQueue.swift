@@ -74,6 +74,10 @@ public actor DeliveryQueue {
     private var loaded = false
     private var loading: Task<[QueueEntry], any Error>?
     private var inFlight: Set<String> = []
+    /// Entries gone from memory (delivered, rejected, expired) whose removal from the
+    /// store failed: removed again before every run and purge, so a full disk does not
+    /// bring a delivered message back at the next restart.
+    private var unremoved: Set<String> = []
     /// Held entries (a subset of `inFlight`): only these can be settled.
     private var held: Set<String> = []
     private var inFlightByDomain: [String: Int] = [:]
@@ -249,6 +253,7 @@ public actor DeliveryQueue {
         try await load()
         await beginRun()
         defer { endRun() }
+        await removeAgain()
         let now = clock.now
         var summary = await purge(olderThan: schedule.maxAge, now: now)
         let due = byID.values.filter { $0.nextAttemptAt <= now && !inFlight.contains($0.id) }
@@ -266,6 +271,7 @@ public actor DeliveryQueue {
         try await load()
         await beginRun()
         defer { endRun() }
+        await removeAgain()
         let now = clock.now
         var summary = await purge(olderThan: schedule.maxAge, now: now)
         let all = byID.values.filter {
@@ -280,6 +286,7 @@ public actor DeliveryQueue {
     @discardableResult
     public func purgeExpired(maxAge: Duration? = nil) async throws -> RunSummary {
         try await load()
+        await removeAgain()
         return await purge(olderThan: maxAge ?? schedule.maxAge, now: clock.now)
     }
 
@@ -388,6 +395,21 @@ public actor DeliveryQueue {
         return summary
     }
 
+    /// Tries again the removals that failed (see `unremoved`); one already gone from the
+    /// store (another process purged it) counts as removed.
+    private func removeAgain() async {
+        for id in unremoved {
+            do {
+                try await store.remove(id: id)
+                unremoved.remove(id)
+            } catch let error as QueueStoreError where error.code == .notFound {
+                unremoved.remove(id)
+            } catch {
+                // Still failing: kept for the next run.
+            }
+        }
+    }
+
     /// Removes the entries of `expired` events from the store, then emits the events.
     private func persistRemovals(_ expiredEvents: [QueueEvent]) async -> [QueueEvent] {
         var result: [QueueEvent] = []
@@ -395,6 +417,7 @@ public actor DeliveryQueue {
             do {
                 try await store.remove(id: event.entryID)
             } catch {
+                unremoved.insert(event.entryID)
                 let failure = QueueEvent.storeFailed(entryID: event.entryID, message: "\(error)")
                 emit(failure)
                 result.append(failure)
@@ -515,8 +538,10 @@ public actor DeliveryQueue {
             }
         } catch {
             // The in-memory state has moved on regardless (a delivered entry is never sent
-            // again by this process); an entry the store still holds may be retried after
-            // a restart, which the at-least-once guarantee allows.
+            // again by this process); a failed removal is tried again before the next run
+            // (see `unremoved`), and only a restart before it succeeds can bring the entry
+            // back, which the at-least-once guarantee allows.
+            if case .deferred = outcome {} else { unremoved.insert(entry.id) }
             let failure = QueueEvent.storeFailed(entryID: entry.id, message: "\(error)")
             emit(failure)
             produced.append(failure)
