@@ -120,13 +120,9 @@ struct QueueRestartTests {
     func failedRemovalRetried() async throws {
         let memory = InMemoryQueueStore()
         let flaky = FlakyStore(memory)
+        let deliverer = CountingDeliverer(.delivered)
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let sent = Mutex(0)
-        let deliver: @Sendable (QueueEntry) async -> RetryOutcome = { _ in
-            sent.withLock { $0 += 1 }
-            return .delivered
-        }
-        let queue = DeliveryQueue(store: flaky, clock: clock, deliver: deliver)
+        let queue = DeliveryQueue(store: flaky, clock: clock) { deliverer.deliver($0) }
         try await queue.enqueue(QueueTestSupport.entry(id: "delivered"))
         try await queue.enqueue(
             QueueTestSupport.entry(id: "old", at: clock.now.addingTimeInterval(-30 * 86_400)))
@@ -138,9 +134,9 @@ struct QueueRestartTests {
         flaky.failRemovals.withLock { $0 = false }  // space again
         _ = try await queue.runDue()  // nothing due; the removals are made now
         #expect(try await memory.load().isEmpty)
-        let restarted = DeliveryQueue(store: flaky, clock: clock, deliver: deliver)
+        let restarted = DeliveryQueue(store: flaky, clock: clock) { deliverer.deliver($0) }
         #expect(try await restarted.runAll().delivered == 0)
-        #expect(sent.withLock { $0 } == 1)
+        #expect(deliverer.count == 1)
     }
 
     @Test(
