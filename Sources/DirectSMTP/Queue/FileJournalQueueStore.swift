@@ -244,6 +244,9 @@ public final class FileJournalQueueStore: QueueStore {
         state.withLock { $0.closed = true }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             io.async {
+                // A write accepted just before `closed` was set may have its drain queued
+                // behind this block: write it now, while the file is still open.
+                self.drain()
                 let fd = self.state.withLock { state in
                     let fd = state.fd
                     state.fd = -1
