@@ -95,7 +95,8 @@ final class AttemptTracker: DeadlineTarget {
     }
 
     /// The race has a winner. `false` when a caller's budget already ended and the attempt
-    /// was abandoned: the transaction must then not start.
+    /// was abandoned: the transaction must then not start. Asked again, it gives the same
+    /// answer (an attempt in its transaction is never abandoned).
     func beginTransaction(on mx: MailExchangerUsed) -> Bool {
         state.withLock { state in
             if state.abandoned { return false }

@@ -253,12 +253,14 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
         let race = await MXRace.run(
             candidates: candidates, stagger: settings.staggerDelay, dialer: dialer,
-            onStart: { tracker.tried($0.used) })
+            onStart: { tracker.tried($0.used) },
+            onWin: { _ = tracker.beginTransaction(on: $0.used) })
         let attempts: [RaceAttempt<Connection>]
-        // A winner enters the transaction phase at once, before the bookkeeping below
-        // (health, the losers' transcripts, one actor hop each): from the moment a host
-        // has finished EHLO, a budget ending means budget-exceeded, never no-reachable-host
-        // with a ready session thrown away (DESIGN.md).
+        // The winner entered the transaction phase the moment it won (`onWin`), before the
+        // losers' clean-up and the bookkeeping below (health, their transcripts, an actor
+        // hop each): from the moment a host has finished EHLO, a budget ending means
+        // budget-exceeded, never no-reachable-host with a ready session thrown away
+        // (DESIGN.md). Asking again returns the decision taken then.
         var transactionAllowed = false
         switch race {
         case .failed(let all): attempts = all

@@ -70,12 +70,16 @@ enum MXRace {
 
     /// Runs the race. Cancelling the calling task cancels every attempt and starts no new
     /// one; the result is then `.failed` (or `.won` if a winner came first).
-    /// - Parameter onStart: told of each candidate as it starts (for "last host tried").
+    /// - Parameters:
+    ///   - onStart: told of each candidate as it starts (for "last host tried").
+    ///   - onWin: told of the winner the moment it is known, before the losers are
+    ///     cancelled and awaited (the budget's phase changes then, not after the clean-up).
     static func run<Dialer: SMTPDialer>(
         candidates: [RaceCandidate],
         stagger: Duration,
         dialer: Dialer,
-        onStart: @Sendable (RaceCandidate) -> Void = { _ in }
+        onStart: @Sendable (RaceCandidate) -> Void = { _ in },
+        onWin: @Sendable (RaceCandidate) -> Void = { _ in }
     ) async -> RaceResult<Dialer.Connection> {
         typealias Connection = Dialer.Connection
         guard !candidates.isEmpty else { return .failed(attempts: []) }
@@ -93,6 +97,7 @@ enum MXRace {
                 return .failed(attempts: [attempt])
             }
             attempt.end = .won
+            onWin(candidate)
             return .won(connection, candidate, attempts: [attempt])
         }
         return await withTaskGroup(of: Event<Connection>.self) { group in
@@ -131,6 +136,7 @@ enum MXRace {
                     if ticked == generation { startNext = true }
                 case .opened(let index, nil):
                     attempts[index].end = .won
+                    onWin(attempts[index].candidate)
                     group.cancelAll()
                     // Every other attempt ends promptly once cancelled; close each one,
                     // including one that completed EHLO a moment too late.

@@ -96,6 +96,25 @@ struct BudgetTests {
         #expect(engine.dialer.snapshot.transactions == ["127.0.0.12"])
     }
 
+    @Test("A host ready before the budget: budget-exceeded even if a cancelled loser is slow to unwind")
+    func winnerBeforeSlowLoserUnwinds() async throws {
+        // The first host never answers and takes 400 ms to unwind once cancelled; the
+        // second wins at the stagger (50 ms). The budget (150 ms) ends while the race
+        // waits for the loser: the winner's phase is already the transaction's.
+        var slowLoser = FakeServer.blackholed
+        slowLoser.unwindDelay = .milliseconds(400)
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
+            servers: ["127.0.0.11": slowLoser, "127.0.0.12": .healthy],
+            stagger: .milliseconds(50))
+        let outcome = await engine.send(budget: .milliseconds(150))
+        #expect(outcome.reason == .budgetExceeded, "\(outcome)")
+        #expect(outcome.ms < 150 + slack, "took \(outcome.ms) ms")
+        let event = try #require(await firstEvent(of: engine, within: .seconds(5)))
+        #expect(event.outcome.reason == .accepted)
+        #expect(engine.dialer.snapshot.transactions == ["127.0.0.12"])
+    }
+
     @Test("A transaction that ends deferred after the budget goes to the queue and says so")
     func lateDeferralIsQueued() async throws {
         let gate = Gate()

@@ -1,3 +1,4 @@
+import Dispatch
 import Sockets
 import Synchronization
 
@@ -93,6 +94,8 @@ struct FakeServer: Sendable {
     /// How long collecting the record (`finish()`) takes: the engine's bookkeeping after
     /// the race, made slow so a deadline can land in it.
     var finishDelay: Duration = .zero
+    /// How long a cancelled open takes to end (a loser slow to unwind), uncancellably.
+    var unwindDelay: Duration = .zero
     /// When set, the transaction waits for the test to open the gate (after the delay).
     var transactionGate: Gate?
     var transactionResult = SessionResult(
@@ -174,6 +177,15 @@ final class FakeConnection: SMTPConnection {
                 try await Task.sleep(for: .seconds(60))
             }
         } catch {
+            if server.unwindDelay > .zero {
+                let (seconds, attoseconds) = server.unwindDelay.components
+                let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+                await withCheckedContinuation { continuation in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                        continuation.resume()
+                    }
+                }
+            }
             return SessionResult(verdict: .unreachable, phase: .connect, detail: "cancelled")
         }
         if let failure = server.openFailure {
