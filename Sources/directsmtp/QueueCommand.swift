@@ -14,6 +14,8 @@ import Foundation
 ///
 /// The journal is locked while an application has it open; the command then exits 75
 /// (try again later). A journal that does not exist is an empty queue (it is not created).
+/// Each command first moves into the journal what `send --queue` stored aside in
+/// `PATH.spill/` while the journal was held, once those `send`s have ended.
 enum QueueCommand {
     /// What `run` needs to re-send an entry: the flags shared with `send`.
     struct RedeliveryOptions: Sendable {
@@ -189,6 +191,8 @@ enum QueueCommand {
         if !store.recovery.isClean {
             printError("directsmtp queue: journal recovery: \(store.recovery)")
         }
+        // What `send`s stored aside while the journal was held (their processes ended).
+        await SpillJournals.importAll(into: store, journal: path)
         do {
             let value = try await body(store)
             await store.close()

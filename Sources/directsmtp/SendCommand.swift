@@ -66,14 +66,26 @@ enum SendCommand {
             printError(usage)
             return ExitCode.usage
         }
+        var journal: SendJournal?
         if let queuePath {
             do {
-                try await SendQueue.attach(path: queuePath, to: coordinator)
+                journal = try await SendQueue.attach(path: queuePath, to: coordinator)
             } catch {
                 printError("directsmtp send: cannot open the queue at \(queuePath): \(error)")
                 return ExitCode.software
             }
         }
+        let status = await deliver(message, with: coordinator, options, queued: queuePath != nil)
+        await journal?.finish()
+        return status
+    }
+
+    /// Sends, prints the outcome (and the final one after a budget-exceeded), and returns
+    /// the exit code.
+    private static func deliver(
+        _ message: Message, with coordinator: VerificationCoordinator,
+        _ options: CoordinatorOptions, queued: Bool
+    ) async -> Int32 {
         let outcome = await coordinator.send(message, budget: options.remainingBudget)
         guard outcome.reason == .budgetExceeded else {
             OutcomeOutput.print(outcome, json: options.json, verbose: options.verbose)
@@ -82,7 +94,7 @@ enum SendCommand {
         OutcomeOutput.print(
             outcome, json: options.json, verbose: false,
             note: "the transaction goes on; waiting for its end")
-        let wait = finalOutcomeWait(coordinator, message, queued: queuePath != nil)
+        let wait = finalOutcomeWait(coordinator, message, queued: queued)
         guard let final = await coordinator.nextEvent(within: wait) else {
             printError("directsmtp send: no final outcome after \(wait)")
             return outcome.exitCode

@@ -1,80 +1,142 @@
 import DirectSMTP
+import Foundation
+import Glibc
 
 /// `send --queue PATH`: the durable journal queue a deferred message goes into.
 ///
-/// The journal takes one writer at a time (an exclusive lock), and another `send` or a
-/// `queue run` may hold it. So `send` holds it only to store a deferred message, for a
-/// moment: it checks the journal before sending (a path that cannot be a journal is a
-/// usage problem found before any traffic), then lets it go; a deferral opens it again,
-/// waiting up to ``lockWait`` for another holder, appends, and closes.
+/// The journal takes one writer at a time (an exclusive lock), and a `queue run` may hold
+/// it for minutes. `send` must answer by its budget all the same, so it never waits for
+/// the journal to store a message: it checks the journal before sending (a path that
+/// cannot be a journal is a usage problem found before any traffic), then lets it go; a
+/// deferral (or a send outliving its budget) is appended to the journal if it is free at
+/// that moment, and otherwise to a spill journal of this process's own in `PATH.spill/`,
+/// which nobody else writes while this process holds it. Every `queue` command moves the
+/// spill journals whose process has ended into the journal (``SpillJournals``).
 enum SendQueue {
-    /// How long storing a deferred message waits for a journal held elsewhere.
-    static let lockWait: Duration = .seconds(3)
     /// How long settling a held message (removing it once delivered, rescheduling it once
-    /// deferred) waits: a `queue run` holds the journal for its whole run, re-sends
-    /// included, and giving up would leave a delivered message in the queue to be sent
-    /// again.
+    /// deferred) waits for the journal when the message went there: a `queue run` holds
+    /// the journal for its whole run, re-sends included, and giving up would leave a
+    /// delivered message in the queue to be sent again. A message in this process's spill
+    /// journal is settled there, at once.
     static let settleLockWait: Duration = .seconds(120)
 
     /// Checks that `path` can be opened as a journal (creating it if needed; a journal
     /// locked by someone else passes), then attaches a queue over it to `coordinator`.
-    static func attach(path: String, to coordinator: VerificationCoordinator) async throws {
+    /// Returns the store, to ``SendJournal/finish()`` before the process exits.
+    static func attach(path: String, to coordinator: VerificationCoordinator) async throws
+        -> SendJournal
+    {
         do {
             let store = try await FileJournalQueueStore.open(path: path)
             await store.close()
         } catch let error as QueueStoreError where error.code == .locked {
-            // Someone else writes it now; storing waits for them if it comes to that.
+            // Someone else writes it now; a deferral then goes to the spill journal.
         }
-        let journal = BrieflyOpenedJournal(path: path, lockWait: lockWait, settleLockWait: settleLockWait)
+        let journal = SendJournal(path: path, settleLockWait: settleLockWait)
         let queue = DeliveryQueue(store: journal) {
             [coordinator] entry in
             await coordinator.redeliver(entry)
         }
         coordinator.attach(queue)
+        return journal
     }
 }
 
-/// A journal opened for each operation and closed right after, so the lock is held only
-/// while a record is written; a lock held elsewhere is waited for, up to `lockWait`.
-private struct BrieflyOpenedJournal: QueueStore {
+/// `send`'s store: the journal, opened for each operation and closed right after (so its
+/// lock is held only while a record is written), or, when another process holds it, this
+/// process's spill journal, kept open (and locked) until ``finish()``.
+actor SendJournal: QueueStore {
     let path: String
-    /// For adding (the caller's answer waits for it).
-    let lockWait: Duration
-    /// For updating or removing an entry added before (nobody waits for it but the
-    /// command's own end).
+    /// For updating or removing an entry added to the journal before.
     let settleLockWait: Duration
+    private var spill: Task<FileJournalQueueStore, any Error>?
+    private var spilled: Set<String> = []
 
-    func load() async throws -> [QueueEntry] {
+    init(path: String, settleLockWait: Duration) {
+        self.path = path
+        self.settleLockWait = settleLockWait
+    }
+
+    nonisolated func load() async throws -> [QueueEntry] {
         // `send` only adds: nothing it stores depends on what is there already.
         []
     }
 
     func add(_ entry: QueueEntry) async throws {
-        try await withJournal(waiting: lockWait, "not queued") { try await $0.add(entry) }
+        do {
+            let store = try await FileJournalQueueStore.open(
+                path: path, options: .init(lockPatience: .zero))
+            try await write(to: store, "not queued") { try await $0.add(entry) }
+            return
+        } catch let error as QueueStoreError where error.code == .locked {
+            // Held elsewhere: no waiting (the caller's answer waits for this store).
+        }
+        let store = try await spillJournal()
+        do {
+            try await store.add(entry)
+        } catch {
+            printError("directsmtp send: cannot write to the spill journal: \(error); not queued")
+            throw error
+        }
+        spilled.insert(entry.id)
     }
 
     func update(_ entry: QueueEntry) async throws {
-        try await withJournal(waiting: settleLockWait, "entry \(entry.id) not rescheduled") {
-            try await $0.update(entry)
+        if spilled.contains(entry.id), let store = try await spill?.value {
+            try await store.update(entry)
+            return
         }
+        let store = try await openWaiting(settleLockWait, "entry \(entry.id) not rescheduled")
+        try await write(to: store, "entry \(entry.id) not rescheduled") { try await $0.update(entry) }
     }
 
     func remove(id: String) async throws {
-        try await withJournal(
-            waiting: settleLockWait, "entry \(id) left in the queue; it may be sent again"
-        ) { try await $0.remove(id: id) }
+        if spilled.contains(id), let store = try await spill?.value {
+            try await store.remove(id: id)
+            spilled.remove(id)
+            return
+        }
+        let consequence = "entry \(id) left in the queue; it may be sent again"
+        let store = try await openWaiting(settleLockWait, consequence)
+        try await write(to: store, consequence) { try await $0.remove(id: id) }
     }
 
-    private func withJournal(
-        waiting lockWait: Duration, _ consequence: String,
-        _ body: (FileJournalQueueStore) async throws -> Void
-    ) async throws {
+    /// Closes the spill journal, if this process made one; deletes it first when nothing
+    /// is left in it (everything stored there was settled).
+    func finish() async {
+        guard let store = try? await spill?.value else { return }
+        spill = nil
+        if (try? await store.load())?.isEmpty == true { unlink(store.path) }
+        await store.close()
+    }
+
+    /// This process's spill journal, made on first use.
+    private func spillJournal() async throws -> FileJournalQueueStore {
+        if let spill { return try await spill.value }
+        let directory = SpillJournals.directory(for: path)
+        let file = "\(directory)/\(getpid())-\(UUID().uuidString.prefix(8)).journal"
+        let opening = Task { () throws -> FileJournalQueueStore in
+            try SpillJournals.makeDirectory(directory)
+            return try await FileJournalQueueStore.open(path: file)
+        }
+        spill = opening
+        do {
+            return try await opening.value
+        } catch {
+            spill = nil
+            printError("directsmtp send: cannot make a spill journal in \(directory): \(error)")
+            throw error
+        }
+    }
+
+    /// The journal, waiting up to `lockWait` for another holder.
+    private func openWaiting(_ lockWait: Duration, _ consequence: String) async throws
+        -> FileJournalQueueStore
+    {
         let deadline = ContinuousClock.now + lockWait
-        let store: FileJournalQueueStore
         while true {
             do {
-                store = try await FileJournalQueueStore.open(path: path)
-                break
+                return try await FileJournalQueueStore.open(path: path)
             } catch let error as QueueStoreError where error.code == .locked {
                 guard ContinuousClock.now < deadline else {
                     printError("directsmtp send: the queue \(path) stayed locked; \(consequence)")
@@ -86,6 +148,13 @@ private struct BrieflyOpenedJournal: QueueStore {
                 throw error
             }
         }
+    }
+
+    /// Runs `body` on the opened journal, then closes it.
+    private func write(
+        to store: FileJournalQueueStore, _ consequence: String,
+        _ body: (FileJournalQueueStore) async throws -> Void
+    ) async throws {
         do {
             try await body(store)
         } catch {
@@ -94,5 +163,77 @@ private struct BrieflyOpenedJournal: QueueStore {
             throw error
         }
         await store.close()
+    }
+}
+
+/// The spill journals of `send`s that found the journal locked: `PATH.spill/*.journal`,
+/// each a journal of its own, locked by its process while it runs.
+enum SpillJournals {
+    static func directory(for journal: String) -> String { journal + ".spill" }
+
+    /// Makes the directory (mode 0700) if needed, durably: its parent is synced, so the
+    /// entry survives a crash along with the journals stored in it.
+    static func makeDirectory(_ directory: String) throws {
+        if mkdir(directory, 0o700) != 0 {
+            guard errno == EEXIST else {
+                throw QueueStoreError(
+                    .ioFailed, errno: errno, "cannot make \(directory): \(String(cString: strerror(errno)))")
+            }
+            return
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        syncDirectory(parent.isEmpty ? "." : parent)
+    }
+
+    /// fsync(2) of a directory, so the names made or removed in it are durable.
+    static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    /// Moves into `store` (the journal at `journal`, held by the caller) every entry of
+    /// every spill journal no process holds any more, then deletes that spill journal.
+    /// An entry already in the journal (an import cut short by a crash) is skipped.
+    /// Returns how many entries moved; problems are reported and leave the file for the
+    /// next command.
+    @discardableResult
+    static func importAll(into store: FileJournalQueueStore, journal: String) async -> Int {
+        let directory = directory(for: journal)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            return 0
+        }
+        var moved = 0
+        for name in names.sorted() where name.hasSuffix(".journal") {
+            let file = "\(directory)/\(name)"
+            let spill: FileJournalQueueStore
+            do {
+                spill = try await FileJournalQueueStore.open(path: file)
+            } catch let error as QueueStoreError where error.code == .locked {
+                continue  // its send is still running (and may still settle an entry)
+            } catch {
+                printError("directsmtp queue: cannot open the spill journal \(file): \(error)")
+                continue
+            }
+            do {
+                for entry in try await spill.load() {
+                    do {
+                        try await store.add(entry)
+                        moved += 1
+                    } catch let error as QueueStoreError where error.code == .duplicateID {
+                        // Moved by an earlier import that stopped before deleting the file.
+                    }
+                }
+                // Deleted while still locked, and durably: a deletion lost in a crash
+                // would bring back entries delivered since, to be imported again.
+                unlink(file)
+                syncDirectory(directory)
+            } catch {
+                printError("directsmtp queue: cannot move the spill journal \(file): \(error)")
+            }
+            await spill.close()
+        }
+        return moved
     }
 }

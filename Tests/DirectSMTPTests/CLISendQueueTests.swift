@@ -33,6 +33,29 @@ struct CLISendQueueTests {
         }
     }
 
+    /// The spill journals `send`s left beside the journal at `path`.
+    private func spillFiles(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path + ".spill")) ?? [])
+            .filter { $0.hasSuffix(".journal") }
+    }
+
+    /// The mock servers and a fresh journal path (its spill journals included), both
+    /// gone after `body`.
+    private func withWorldAndJournal(_ body: (MockWorld, String) async throws -> Void)
+        async throws
+    {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let path = journalPath()
+        defer { removeQueue(path) }
+        try await body(world, path)
+    }
+
+    private func removeQueue(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.removeItem(atPath: path + ".spill")
+    }
+
     /// `send --queue` with a 1 s budget to a recipient whose RCPT is answered after 2 s
     /// (the command's RCPT timeout is 3 s); an address literal keeps DNS out of the way.
     private func slowSend(_ world: MockWorld, queue: String) -> [String] {
@@ -48,97 +71,130 @@ struct CLISendQueueTests {
 
     @Test("A journal held elsewhere does not stop an accepted send")
     func lockedJournalStillSends() async throws {
-        let world = try await MockWorld.start()
-        defer { world.stop() }
-        let path = journalPath()
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let holder = try await FileJournalQueueStore.open(path: path)
-        let run = try await send("user@ok.test", world, queue: path)
-        await holder.close()
-        #expect(run.status == 0, "\(run)")
-        #expect(run.stdout.contains(#""reason":"accepted""#))
-        #expect(world.smtp.deliveryCount == 1)
+        try await withWorldAndJournal { world, path in
+            let holder = try await FileJournalQueueStore.open(path: path)
+            let run = try await send("user@ok.test", world, queue: path)
+            await holder.close()
+            #expect(run.status == 0, "\(run)")
+            #expect(run.stdout.contains(#""reason":"accepted""#))
+            #expect(world.smtp.deliveryCount == 1)
+        }
     }
 
-    @Test("A deferred send waits a moment for a journal held elsewhere, then stores it")
-    func waitsForTheLock() async throws {
-        let world = try await MockWorld.start()
-        defer { world.stop() }
-        let path = journalPath()
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let holder = try await FileJournalQueueStore.open(path: path)
-        let release = Task {
-            try? await Task.sleep(for: .milliseconds(700))
+    @Test("A deferred send never waits for a journal held elsewhere: stored aside, taken in by the next queue command")
+    func spillsWhenLocked() async throws {
+        try await withWorldAndJournal { world, path in
+            let holder = try await FileJournalQueueStore.open(path: path)
+            let start = ContinuousClock.now
+            let run = try await send("grey@ok.test", world, queue: path)
+            let took = start.duration(to: .now)
             await holder.close()
+            #expect(run.status == 75, "\(run)")
+            #expect(run.stdout.contains(#""queued":true"#), "\(run)")
+            #expect(took < .seconds(2.5), "the old 3 s wait for the lock is gone (took \(took))")
+            #expect(try await storedEntries(path).isEmpty, "not in the journal yet")
+            #expect(spillFiles(path).count == 1)
+            let list = try await runCLI(["queue", "list", "--queue", path, "--json"])
+            #expect(list.status == 0 && list.stdout.contains(#""to":"grey@ok.test""#), "\(list)")
+            #expect(spillFiles(path).isEmpty, "taken in")
+            #expect(try await storedEntries(path).map(\.to) == ["grey@ok.test"])
         }
-        let run = try await send("grey@ok.test", world, queue: path)
-        await release.value
-        #expect(run.status == 75, "\(run)")
-        #expect(run.stdout.contains(#""queued":true"#), "\(run)")
-        #expect(try await storedEntries(path).map(\.to) == ["grey@ok.test"])
+    }
+
+    @Test("A spill journal whose send still runs is left alone")
+    func liveSpillLeftAlone() async throws {
+        let path = journalPath()
+        defer { removeQueue(path) }
+        let spillDirectory = path + ".spill"
+        try FileManager.default.createDirectory(atPath: spillDirectory, withIntermediateDirectories: true)
+        let spill = try await FileJournalQueueStore.open(path: spillDirectory + "/1-test.journal")
+        try await spill.add(QueueTestSupport.entry(id: "aside", to: "aside@example.com"))
+        let store = try await FileJournalQueueStore.open(path: path)
+        await store.close()
+        let before = try await runCLI(["queue", "list", "--queue", path, "--json"])
+        #expect(before.status == 0 && !before.stdout.contains("aside@example.com"), "\(before)")
+        await spill.close()  // its send ended
+        let after = try await runCLI(["queue", "list", "--queue", path, "--json"])
+        #expect(after.status == 0 && after.stdout.contains("aside@example.com"), "\(after)")
+        #expect(spillFiles(path).isEmpty)
+    }
+
+    @Test("A send outliving its budget while the journal is held: held aside, settled there, nothing left")
+    func heldAsideAndSettled() async throws {
+        try await withWorldAndJournal { world, path in
+            let holder = try await FileJournalQueueStore.open(path: path)
+            let run = try await runCLI(slowSend(world, queue: path))
+            #expect(spillFiles(path).isEmpty, "delivered: the empty spill journal is deleted")
+            await holder.close()
+            let lines = run.stdout.split(separator: "\n")
+            try #require(lines.count == 2, "\(run)")
+            #expect(lines[0].contains(#""reason":"budget-exceeded""#))
+            #expect(lines[0].contains(#""queued":true"#), "stored aside before the answer")
+            #expect(lines[1].contains(#""reason":"accepted""#))
+            #expect(run.status == 0)
+            #expect(try await storedEntries(path).isEmpty)
+            #expect(world.smtp.deliveryCount == 1)
+        }
     }
 
     @Test("A send outliving its budget is in the journal until delivered, then leaves it")
     func budgetExceededHeldInJournal() async throws {
-        let world = try await MockWorld.start()
-        defer { world.stop() }
-        let path = journalPath()
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let run = try await runCLI(slowSend(world, queue: path))
-        let lines = run.stdout.split(separator: "\n")
-        try #require(lines.count == 2, "\(run)")
-        #expect(lines[0].contains(#""reason":"budget-exceeded""#))
-        #expect(lines[0].contains(#""queued":true"#), "stored before the answer")
-        #expect(lines[1].contains(#""reason":"accepted""#))
-        #expect(lines[1].contains(#""queued":false"#))
-        #expect(run.status == 0)
-        #expect(try await storedEntries(path).isEmpty, "delivered: out of the journal")
-        #expect(world.smtp.deliveryCount == 1)
+        try await withWorldAndJournal { world, path in
+            let run = try await runCLI(slowSend(world, queue: path))
+            let lines = run.stdout.split(separator: "\n")
+            try #require(lines.count == 2, "\(run)")
+            #expect(lines[0].contains(#""reason":"budget-exceeded""#))
+            #expect(lines[0].contains(#""queued":true"#), "stored before the answer")
+            #expect(lines[1].contains(#""reason":"accepted""#))
+            #expect(lines[1].contains(#""queued":false"#))
+            #expect(run.status == 0)
+            #expect(try await storedEntries(path).isEmpty, "delivered: out of the journal")
+            #expect(world.smtp.deliveryCount == 1)
+        }
     }
 
     @Test("Settling a held send waits for a journal held longer than a store would wait")
     func settleWaitsForTheLock() async throws {
-        let world = try await MockWorld.start()
-        defer { world.stop() }
-        let path = journalPath()
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let arguments = slowSend(world, queue: path)
-        let command = Task { try await runCLI(arguments) }
-        // Once the held entry is in the journal, keep the journal 5 s (as a long `queue
-        // run` would): the transaction ends about 1 s later, and a store would give up 3 s
-        // after that.
-        let clock = ContinuousClock()
-        let limit = clock.now + .seconds(15)
-        var holder: FileJournalQueueStore?
-        while holder == nil, clock.now < limit {
-            if let store = try? await FileJournalQueueStore.open(path: path) {
-                if try await store.load().count == 1 { holder = store } else { await store.close() }
+        try await withWorldAndJournal { world, path in
+            let arguments = slowSend(world, queue: path)
+            let command = Task { try await runCLI(arguments) }
+            // Once the held entry is in the journal, keep the journal 5 s (as a long `queue
+            // run` would): the transaction ends about 1 s later, and a store would give up 3 s
+            // after that.
+            let clock = ContinuousClock()
+            let limit = clock.now + .seconds(15)
+            var holder: FileJournalQueueStore?
+            while holder == nil, clock.now < limit {
+                if let store = try? await FileJournalQueueStore.open(path: path) {
+                    if try await store.load().count == 1 { holder = store } else { await store.close() }
+                }
+                if holder == nil { try await Task.sleep(for: .milliseconds(20)) }
             }
-            if holder == nil { try await Task.sleep(for: .milliseconds(20)) }
+            let held = try #require(holder, "the held entry never reached the journal")
+            try await Task.sleep(for: .seconds(5))
+            await held.close()
+            let run = try await command.value
+            #expect(run.status == 0, "\(run)")
+            #expect(run.stdout.contains(#""reason":"accepted""#))
+            #expect(try await storedEntries(path).isEmpty, "delivered: removed once the lock came free")
+            #expect(world.smtp.deliveryCount == 1)
         }
-        let held = try #require(holder, "the held entry never reached the journal")
-        try await Task.sleep(for: .seconds(5))
-        await held.close()
-        let run = try await command.value
-        #expect(run.status == 0, "\(run)")
-        #expect(run.stdout.contains(#""reason":"accepted""#))
-        #expect(try await storedEntries(path).isEmpty, "delivered: removed once the lock came free")
-        #expect(world.smtp.deliveryCount == 1)
     }
 
     @Test("Two sends at once with one queue: both go out, both deferrals are stored")
     func concurrentSends() async throws {
-        let world = try await MockWorld.start()
-        defer { world.stop() }
-        let path = journalPath()
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        async let first = send("grey@ok.test", world, queue: path)
-        async let second = send("grey@ok.test", world, queue: path)
-        let runs = try await [first, second]
-        for run in runs {
-            #expect(run.status == 75, "\(run)")
-            #expect(run.stdout.contains(#""queued":true"#), "\(run)")
+        try await withWorldAndJournal { world, path in
+            async let first = send("grey@ok.test", world, queue: path)
+            async let second = send("grey@ok.test", world, queue: path)
+            let runs = try await [first, second]
+            for run in runs {
+                #expect(run.status == 75, "\(run)")
+                #expect(run.stdout.contains(#""queued":true"#), "\(run)")
+            }
+            // One may have found the journal held by the other and stored aside: the queue
+            // command takes both in.
+            _ = try await runCLI(["queue", "list", "--queue", path])
+            #expect(try await storedEntries(path).count == 2)
         }
-        #expect(try await storedEntries(path).count == 2)
     }
 }

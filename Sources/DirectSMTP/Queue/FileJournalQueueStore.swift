@@ -41,12 +41,21 @@ public final class FileJournalQueueStore: QueueStore {
         public var compactionMinimumDeadRecords: Int
         /// Compact when dead records exceed live entries times this ratio.
         public var compactionDeadRatio: Double
+        /// How long opening retries a lock found taken before throwing `locked`: a process
+        /// being spawned holds a copy of every descriptor (and so of the lock) between
+        /// its fork and its exec, so a lock just released can look taken for a moment.
+        /// `.zero` for a caller that must not wait (and can live with a rare `locked`).
+        public var lockPatience: Duration
 
         /// Creates options; the defaults compact once 1,000 dead records outnumber the live
-        /// entries.
-        public init(compactionMinimumDeadRecords: Int = 1000, compactionDeadRatio: Double = 1) {
+        /// entries, and retry a taken lock for a quarter of a second.
+        public init(
+            compactionMinimumDeadRecords: Int = 1000, compactionDeadRatio: Double = 1,
+            lockPatience: Duration = .milliseconds(250)
+        ) {
             self.compactionMinimumDeadRecords = max(compactionMinimumDeadRecords, 1)
             self.compactionDeadRatio = max(compactionDeadRatio, 0)
+            self.lockPatience = max(lockPatience, .zero)
         }
     }
 
@@ -131,7 +140,7 @@ public final class FileJournalQueueStore: QueueStore {
     private static func openBlocking(path: String, options: Options, io: DispatchQueue)
         throws(QueueStoreError) -> FileJournalQueueStore
     {
-        var (fd, _) = try JournalFile.openLocked(path: path)
+        var (fd, _) = try JournalFile.openLocked(path: path, patience: options.lockPatience)
         do throws(QueueStoreError) {
             // A crash during a compaction leaves its temporary file; the journal is whole.
             try JournalFile.removeLeftoverTemporary(path + ".compact")

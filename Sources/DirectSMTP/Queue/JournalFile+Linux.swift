@@ -6,9 +6,12 @@
 /// its thread; the store calls them only from its own serial `DispatchQueue`, never from
 /// Swift's cooperative pool.
 enum JournalFile {
-    /// Opens (creating it, mode 0600) and exclusively locks the journal at `path`.
-    /// Returns the descriptor and whether the file was created.
-    static func openLocked(path: String) throws(QueueStoreError) -> (fd: Int32, created: Bool) {
+    /// Opens (creating it, mode 0600) and exclusively locks the journal at `path`, retrying
+    /// a taken lock for `patience` (see ``lockBriefly(_:for:)``). Returns the descriptor
+    /// and whether the file was created.
+    static func openLocked(path: String, patience: Duration = .milliseconds(250))
+        throws(QueueStoreError) -> (fd: Int32, created: Bool)
+    {
         // A compaction renames a new file over the path; if that happens between our
         // open and our flock, we hold a lock on an unlinked file. Check and retry.
         for _ in 0..<8 {
@@ -17,7 +20,7 @@ enum JournalFile {
             guard fd >= 0 else {
                 throw failure("cannot open the queue journal \(path)")
             }
-            if !lockBriefly(fd) {
+            if !lockBriefly(fd, for: patience) {
                 let code = errno
                 close(fd)
                 if code == EWOULDBLOCK {
@@ -45,15 +48,17 @@ enum JournalFile {
         )
     }
 
-    /// Takes the exclusive lock, retrying for up to a quarter of a second: a process this
-    /// one is spawning holds a copy of every descriptor (and so of the lock) between its
-    /// fork and its exec, even with O_CLOEXEC, so a lock just released can still look
-    /// taken for a moment. A lock held for longer is really held.
-    private static func lockBriefly(_ fd: Int32) -> Bool {
-        for attempt in 0..<125 {
+    /// Takes the exclusive lock, retrying every 2 ms for up to `patience` (by default a
+    /// quarter of a second): a process this one is spawning holds a copy of every
+    /// descriptor (and so of the lock) between its fork and its exec, even with O_CLOEXEC,
+    /// so a lock just released can still look taken for a moment. A lock held for longer
+    /// is really held.
+    private static func lockBriefly(_ fd: Int32, for patience: Duration) -> Bool {
+        let attempts = max(1, Int(patience / .milliseconds(2)) + 1)
+        for attempt in 0..<attempts {
             if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 { return true }
             if errno != EWOULDBLOCK { return false }
-            if attempt < 124 { usleep(2_000) }
+            if attempt < attempts - 1 { usleep(2_000) }
         }
         errno = EWOULDBLOCK
         return false
