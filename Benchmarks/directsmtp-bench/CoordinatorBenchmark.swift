@@ -32,7 +32,7 @@ enum CoordinatorBenchmark {
                 try SocketAddress(parsing: $0, defaultPort: 25)
             }
             // The benchmark floods its target: loopback only (team rule), never a real host.
-            if let target, !(target.ip.hasPrefix("127.") || target.ip == "::1") {
+            if let target, !target.isLoopback {
                 print("coordinator: --target must be a loopback address (127.0.0.0/8 or ::1)")
                 return 64
             }

@@ -66,7 +66,7 @@ enum SMTPBenchmark {
             let target: SocketAddress
             if let text = options.string("--target") {
                 target = try SocketAddress(parsing: text, defaultPort: 25)
-                guard target.ipAddress.bytes.first == 127 || target.ip == "::1" else {
+                guard target.isLoopback else {
                     print("smtp send: --target must be a loopback address (127.0.0.0/8 or ::1)")
                     return 64
                 }

@@ -68,23 +68,23 @@ public final class MockDNSServer: Sendable {
         throws(SocketError) -> MockDNSServer
     {
         let any = try SocketAddress(ip: host, port: 0)
-        let loopback =
-            any.isIPv6 ? any.bytes == Array(repeating: 0, count: 15) + [1] : any.bytes[0] == 127
-        guard loopback else {
+        guard any.isLoopback else {
             throw SocketError(
                 .invalidAddress, "MockDNSServer listens on loopback only, not \(host)")
         }
         var lastError = SocketError(.addressInUse, "no port was free for both UDP and TCP")
         for _ in 0..<50 {
             let udp = try UDPSocket.bind(to: any, loop: loop)
+            var tcp: TCPListener?
             do {
-                let tcp = try TCPListener.bind(to: udp.localAddress, loop: loop)
+                tcp = try TCPListener.bind(to: udp.localAddress, loop: loop)
                 let spoofer = try UDPSocket.bind(to: any, loop: loop)
-                let server = MockDNSServer(udp: udp, spoofer: spoofer, tcp: tcp)
+                let server = MockDNSServer(udp: udp, spoofer: spoofer, tcp: tcp!)
                 server.run()
                 return server
             } catch {
                 udp.close()
+                tcp?.close()
                 lastError = error
                 if error.code != .addressInUse { throw error }
             }

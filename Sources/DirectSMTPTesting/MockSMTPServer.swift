@@ -48,13 +48,19 @@ public final class MockSMTPServer: Sendable {
     /// Binds to `host` (loopback) on a free port and starts accepting.
     /// - Parameters:
     ///   - script: what to answer.
-    ///   - host: `127.0.0.1` or `::1`.
+    ///   - host: `127.0.0.1` or `::1` (any loopback address).
     ///   - executor: where the connection tasks run (e.g. `EventLoop.shared` in benchmarks).
+    /// - Throws: `.invalidAddress` for a host outside 127.0.0.0/8 and ::1: a mock server,
+    ///   which records messages and accepts any AUTH, never listens beyond this machine.
     public static func start(
         _ script: MockSMTPScript = MockSMTPScript(), host: String = "127.0.0.1",
         loop: EventLoop = .shared, executor: (any TaskExecutor)? = nil
     ) throws(SocketError) -> MockSMTPServer {
-        let listener = try TCPListener.bind(to: SocketAddress(ip: host, port: 0), backlog: 4096, loop: loop)
+        let address = try SocketAddress(ip: host, port: 0)
+        guard address.isLoopback else {
+            throw SocketError(.invalidAddress, "MockSMTPServer listens on loopback only, not \(host)")
+        }
+        let listener = try TCPListener.bind(to: address, backlog: 4096, loop: loop)
         let server = MockSMTPServer(listener: listener, script: script)
         let task = Task(executorPreference: executor) { [listener] in
             await withDiscardingTaskGroup { group in

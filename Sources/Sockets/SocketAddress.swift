@@ -13,6 +13,12 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// `true` for an IPv6 address.
     public var isIPv6: Bool { bytes.count == 16 }
 
+    /// `true` for a loopback address: 127.0.0.0/8 or ::1 (what mock servers bind to and
+    /// benchmarks may send to; an IPv6 address starting with byte 127 is not one).
+    public var isLoopback: Bool {
+        isIPv6 ? bytes == Array(repeating: 0, count: 15) + [1] : bytes[0] == 127
+    }
+
     /// Parses a numeric address (`"127.0.0.1"`, `"::1"`, `"[::1]"`) and a port.
     /// - Throws: ``SocketError/Code/invalidAddress`` for a name, garbage or a bad port.
     public init(ip: String, port: Int) throws(SocketError) {

@@ -304,6 +304,11 @@ struct SMTPSessionTests {
         #expect(result.detail?.contains("out of turn") == true, "\(result)")
     }
 
+    @Test("The mock SMTP server listens on loopback only", arguments: ["0.0.0.0", "::", "7f00::1"])
+    func mockRefusesNonLoopback(host: String) {
+        #expect(throws: SocketError.self) { _ = try MockSMTPServer.start(host: host) }
+    }
+
     @Test("A 421 out of turn is the answer to the command due (it may come unasked)")
     func unasked421() async throws {
         var script = MockSMTPScript()

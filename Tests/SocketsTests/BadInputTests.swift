@@ -15,6 +15,14 @@ struct BadInputTests {
         }
     }
 
+    @Test("isLoopback: 127.0.0.0/8 and ::1 only (an IPv6 address starting with 127 is not)", arguments: [
+        ("127.0.0.1", true), ("127.255.0.9", true), ("::1", true), ("7f00::1", false),
+        ("::ffff:127.0.0.1", false), ("10.0.0.1", false), ("::", false), ("128.0.0.1", false),
+    ])
+    func loopback(ip: String, expected: Bool) throws {
+        #expect(try SocketAddress(ip: ip, port: 0).isLoopback == expected)
+    }
+
     @Test("ports outside 0...65535", arguments: [-1, 65_536, 1 << 40])
     func badPort(port: Int) {
         do {
