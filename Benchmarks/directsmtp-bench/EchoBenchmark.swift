@@ -13,7 +13,18 @@ final class BenchEchoServer: Sendable {
         self.listener = listener
         acceptor = Task(executorPreference: executor) {
             await withDiscardingTaskGroup { group in
-                while let connection = try? await listener.accept() {
+                while true {
+                    let connection: TCPConnection
+                    do {
+                        connection = try await listener.accept()
+                    } catch let error as SocketError where error.code == .tooManyOpenFiles {
+                        // Out of descriptors for a moment: stopping here would leave the
+                        // clients' connects waiting in the backlog for ever.
+                        try? await Task.sleep(for: .milliseconds(10))
+                        continue
+                    } catch {
+                        return
+                    }
                     group.addTask {
                         defer { connection.close() }
                         var buffer: [UInt8] = []
@@ -68,6 +79,9 @@ enum EchoBenchmark {
             let message = [UInt8](repeating: 0x61, count: size)
             let clock = ContinuousClock()
             let start = clock.now
+            // Every wait is bounded: a server that stops answering ends the run with an
+            // error instead of hanging it (one deadline for all, no clock read per call).
+            let deadline = start + .seconds(600)
             let samples = try await withThrowingTaskGroup(of: [Duration].self) { group in
                 for _ in 0..<connections {
                     group.addTask {
@@ -79,11 +93,13 @@ enum EchoBenchmark {
                         buffer.reserveCapacity(size)
                         for _ in 0..<perConnection {
                             let sent = clock.now
-                            try await connection.write(message)
+                            try await connection.write(message, deadline: deadline)
                             buffer.removeAll(keepingCapacity: true)
                             while buffer.count < size {
                                 // Ask for more than one echo, as a protocol client reading replies does.
-                                if try await connection.read(appendingTo: &buffer, maxBytes: 4096) == 0 {
+                                if try await connection.read(
+                                    appendingTo: &buffer, maxBytes: 4096, deadline: deadline) == 0
+                                {
                                     throw SocketError(.connectionReset, "the echo server closed early")
                                 }
                             }
@@ -124,8 +140,8 @@ enum HoldBenchmark {
             defer { server.stop() }
             // Warm up the runtime and the allocator so the baseline is fair.
             let warm = try await TCPConnection.connect(to: server.address, deadline: .now + .seconds(5))
-            try await warm.write([1])
-            _ = try await warm.read()
+            try await warm.write([1], deadline: .now + .seconds(5))
+            _ = try await warm.read(deadline: .now + .seconds(5))
             warm.close()
             let baseline = memoryKiB("VmRSS")
             var held: [TCPConnection] = []
