@@ -62,7 +62,9 @@ public final class MockSMTPServer: Sendable {
         }
         let listener = try TCPListener.bind(to: address, backlog: 4096, loop: loop)
         let server = MockSMTPServer(listener: listener, script: script)
-        let task = Task(executorPreference: executor) { [listener] in
+        // The accept loop holds the server weakly: a server a test forgot to stop is
+        // freed, and its deinit stops it (listener, connections, this task).
+        let task = Task(executorPreference: executor) { [listener, weak server] in
             await withDiscardingTaskGroup { group in
                 while true {
                     let connection: TCPConnection
@@ -72,6 +74,10 @@ public final class MockSMTPServer: Sendable {
                         try? await Task.sleep(for: .milliseconds(10))
                         continue
                     } catch {
+                        return
+                    }
+                    guard let server else {
+                        connection.close()
                         return
                     }
                     group.addTask { await server.serve(connection) }
@@ -104,6 +110,8 @@ public final class MockSMTPServer: Sendable {
         for connection in connections { connection.close() }
         acceptor.withLock { $0?.cancel() }
     }
+
+    deinit { stop() }
 
     /// The script in force; change it with ``update(_:)`` (applies to the next command).
     public var script: MockSMTPScript { state.withLock { $0.script } }
