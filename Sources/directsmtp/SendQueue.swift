@@ -51,6 +51,7 @@ actor SendJournal: QueueStore {
     let settleLockWait: Duration
     private var spill: Task<FileJournalQueueStore, any Error>?
     private var spilled: Set<String> = []
+    private var finished = false
 
     init(path: String, settleLockWait: Duration) {
         self.path = path
@@ -63,14 +64,22 @@ actor SendJournal: QueueStore {
     }
 
     func add(_ entry: QueueEntry) async throws {
+        let store: FileJournalQueueStore
         do {
-            let store = try await FileJournalQueueStore.open(
+            store = try await FileJournalQueueStore.open(
                 path: path, options: .init(lockPatience: .zero))
-            try await write(to: store, "not queued") { try await $0.add(entry) }
-            return
         } catch let error as QueueStoreError where error.code == .locked {
             // Held elsewhere: no waiting (the caller's answer waits for this store).
+            try await addToSpill(entry)
+            return
+        } catch {
+            printError("directsmtp send: cannot open the queue \(path): \(error); not queued")
+            throw error
         }
+        try await write(to: store, "not queued") { try await $0.add(entry) }
+    }
+
+    private func addToSpill(_ entry: QueueEntry) async throws {
         let store = try await spillJournal()
         do {
             try await store.add(entry)
@@ -82,8 +91,8 @@ actor SendJournal: QueueStore {
     }
 
     func update(_ entry: QueueEntry) async throws {
-        if spilled.contains(entry.id), let store = try await spill?.value {
-            try await store.update(entry)
+        if spilled.contains(entry.id) {
+            try await inSpill("entry \(entry.id) not rescheduled") { try await $0.update(entry) }
             return
         }
         let store = try await openWaiting(settleLockWait, "entry \(entry.id) not rescheduled")
@@ -91,8 +100,10 @@ actor SendJournal: QueueStore {
     }
 
     func remove(id: String) async throws {
-        if spilled.contains(id), let store = try await spill?.value {
-            try await store.remove(id: id)
+        if spilled.contains(id) {
+            try await inSpill("entry \(id) left in the spill journal; it may be sent again") {
+                try await $0.remove(id: id)
+            }
             spilled.remove(id)
             return
         }
@@ -102,29 +113,56 @@ actor SendJournal: QueueStore {
     }
 
     /// Closes the spill journal, if this process made one; deletes it first when nothing
-    /// is left in it (everything stored there was settled).
+    /// is left in it (everything stored there was settled). Settling afterwards fails.
     func finish() async {
         guard let store = try? await spill?.value else { return }
-        spill = nil
-        if (try? await store.load())?.isEmpty == true { unlink(store.path) }
+        if (try? await store.load())?.isEmpty == true {
+            _ = try? await SpillJournals.offThePool { _ = unlink(store.path) }
+        }
         await store.close()
+        spill = nil
+        finished = true
+    }
+
+    /// Runs `body` on the spill journal holding a settled entry, reporting a failure.
+    private func inSpill(
+        _ consequence: String, _ body: (FileJournalQueueStore) async throws -> Void
+    ) async throws {
+        do {
+            guard !finished, let store = try await spill?.value else {
+                throw QueueStoreError(.closed, "the spill journal is already closed")
+            }
+            try await body(store)
+        } catch {
+            printError("directsmtp send: cannot write to the spill journal: \(error); \(consequence)")
+            throw error
+        }
     }
 
     /// This process's spill journal, made on first use.
     private func spillJournal() async throws -> FileJournalQueueStore {
         if let spill { return try await spill.value }
         let directory = SpillJournals.directory(for: path)
-        let file = "\(directory)/\(getpid())-\(UUID().uuidString.prefix(8)).journal"
         let opening = Task { () throws -> FileJournalQueueStore in
-            try SpillJournals.makeDirectory(directory)
-            return try await FileJournalQueueStore.open(path: file)
+            try await SpillJournals.makeDirectory(directory)
+            // A queue command may lock a file this process has just created, before this
+            // process locks it (it then deletes it): take another name.
+            var attempt = 0
+            while true {
+                let file = "\(directory)/\(getpid())-\(UUID().uuidString.prefix(8)).journal"
+                do {
+                    return try await FileJournalQueueStore.open(path: file)
+                } catch let error as QueueStoreError where error.code == .locked && attempt < 3 {
+                    attempt += 1
+                }
+            }
         }
         spill = opening
         do {
             return try await opening.value
         } catch {
             spill = nil
-            printError("directsmtp send: cannot make a spill journal in \(directory): \(error)")
+            printError("directsmtp send: cannot make a spill journal in \(directory): \(error); not queued")
             throw error
         }
     }
@@ -171,26 +209,43 @@ actor SendJournal: QueueStore {
 enum SpillJournals {
     static func directory(for journal: String) -> String { journal + ".spill" }
 
-    /// Makes the directory (mode 0700) if needed, durably: its parent is synced, so the
+    /// Makes the directory (mode 0700) if needed, durably: its parent is synced (also
+    /// when another `send` made it a moment ago and may not have synced it yet), so the
     /// entry survives a crash along with the journals stored in it.
-    static func makeDirectory(_ directory: String) throws {
-        if mkdir(directory, 0o700) != 0 {
-            guard errno == EEXIST else {
+    static func makeDirectory(_ directory: String) async throws {
+        try await offThePool { () throws(QueueStoreError) in
+            if mkdir(directory, 0o700) != 0, errno != EEXIST {
                 throw QueueStoreError(
-                    .ioFailed, errno: errno, "cannot make \(directory): \(String(cString: strerror(errno)))")
+                    .ioFailed, errno: errno,
+                    "cannot make \(directory): \(String(cString: strerror(errno)))")
             }
-            return
+            let parent = (directory as NSString).deletingLastPathComponent
+            guard syncDirectory(parent.isEmpty ? "." : parent) else {
+                throw QueueStoreError(
+                    .ioFailed, errno: errno, "cannot sync the directory holding \(directory)")
+            }
         }
-        let parent = (directory as NSString).deletingLastPathComponent
-        syncDirectory(parent.isEmpty ? "." : parent)
     }
 
     /// fsync(2) of a directory, so the names made or removed in it are durable.
-    static func syncDirectory(_ directory: String) {
+    static func syncDirectory(_ directory: String) -> Bool {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = fsync(fd)
-        close(fd)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return fsync(fd) == 0
+    }
+
+    /// Runs blocking file-system calls on a Dispatch thread, not on Swift's cooperative
+    /// pool (the project's rule for I/O).
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws(QueueStoreError) -> T)
+        async throws(QueueStoreError) -> T
+    {
+        let result: Result<T, QueueStoreError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(QueueStoreError) in try work() })
+            }
+        }
+        return try result.get()
     }
 
     /// Moves into `store` (the journal at `journal`, held by the caller) every entry of
@@ -209,7 +264,10 @@ enum SpillJournals {
             let file = "\(directory)/\(name)"
             let spill: FileJournalQueueStore
             do {
-                spill = try await FileJournalQueueStore.open(path: file)
+                // No patience: a spill still locked is its send's, and waits for the next
+                // command (waiting here would hold the journal longer, and spill more).
+                spill = try await FileJournalQueueStore.open(
+                    path: file, options: .init(lockPatience: .zero))
             } catch let error as QueueStoreError where error.code == .locked {
                 continue  // its send is still running (and may still settle an entry)
             } catch {
@@ -224,11 +282,18 @@ enum SpillJournals {
                     } catch let error as QueueStoreError where error.code == .duplicateID {
                         // Moved by an earlier import that stopped before deleting the file.
                     }
+                    // Out of the spill once in the journal (both synced): should the file
+                    // outlive this import (a failed or lost deletion), it brings back
+                    // nothing that may be delivered and removed from the journal meanwhile.
+                    try await spill.remove(id: entry.id)
                 }
-                // Deleted while still locked, and durably: a deletion lost in a crash
-                // would bring back entries delivered since, to be imported again.
-                unlink(file)
-                syncDirectory(directory)
+                // Deleted while still locked: no other importer can have read it meanwhile.
+                try await offThePool { () throws(QueueStoreError) in
+                    guard unlink(file) == 0, syncDirectory(directory) else {
+                        throw QueueStoreError(
+                            .ioFailed, errno: errno, "cannot delete \(file) (it is empty)")
+                    }
+                }
             } catch {
                 printError("directsmtp queue: cannot move the spill journal \(file): \(error)")
             }

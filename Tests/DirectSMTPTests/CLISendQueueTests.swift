@@ -156,21 +156,24 @@ struct CLISendQueueTests {
     @Test("Settling a held send waits for a journal held longer than a store would wait")
     func settleWaitsForTheLock() async throws {
         try await withWorldAndJournal { world, path in
+            let made = try await FileJournalQueueStore.open(path: path)
+            await made.close()
             let arguments = slowSend(world, queue: path)
             let command = Task { try await runCLI(arguments) }
             // Once the held entry is in the journal, keep the journal 5 s (as a long `queue
             // run` would): the transaction ends about 1 s later, and a store would give up 3 s
-            // after that.
+            // after that. Watched by its size, not by opening it: a lock taken just when the
+            // send stores would send the entry to a spill journal instead.
             let clock = ContinuousClock()
             let limit = clock.now + .seconds(15)
-            var holder: FileJournalQueueStore?
-            while holder == nil, clock.now < limit {
-                if let store = try? await FileJournalQueueStore.open(path: path) {
-                    if try await store.load().count == 1 { holder = store } else { await store.close() }
-                }
-                if holder == nil { try await Task.sleep(for: .milliseconds(20)) }
+            let empty = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+            while clock.now < limit,
+                (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 <= empty
+            {
+                try await Task.sleep(for: .milliseconds(10))
             }
-            let held = try #require(holder, "the held entry never reached the journal")
+            let held = try await FileJournalQueueStore.open(path: path)
+            try #require(try await held.load().count == 1, "the held entry never reached the journal")
             try await Task.sleep(for: .seconds(5))
             await held.close()
             let run = try await command.value

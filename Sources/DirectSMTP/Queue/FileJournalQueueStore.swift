@@ -44,7 +44,8 @@ public final class FileJournalQueueStore: QueueStore {
         /// How long opening retries a lock found taken before throwing `locked`: a process
         /// being spawned holds a copy of every descriptor (and so of the lock) between
         /// its fork and its exec, so a lock just released can look taken for a moment.
-        /// `.zero` for a caller that must not wait (and can live with a rare `locked`).
+        /// `.zero` for a caller that must not wait (and can live with a rare `locked`); at
+        /// most a minute.
         public var lockPatience: Duration
 
         /// Creates options; the defaults compact once 1,000 dead records outnumber the live
@@ -55,7 +56,7 @@ public final class FileJournalQueueStore: QueueStore {
         ) {
             self.compactionMinimumDeadRecords = max(compactionMinimumDeadRecords, 1)
             self.compactionDeadRatio = max(compactionDeadRatio, 0)
-            self.lockPatience = max(lockPatience, .zero)
+            self.lockPatience = min(max(lockPatience, .zero), .seconds(60))
         }
     }
 
