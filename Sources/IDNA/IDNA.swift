@@ -64,10 +64,19 @@ public enum IDNA {
     }
 
     /// Converts A-labels back to Unicode for display; ASCII labels are kept as they are.
-    /// - Throws: ``IDNAError/Code/invalidPunycode`` for an `xn--` label that does not decode.
+    /// - Throws: ``IDNAError/Code/invalidPunycode`` for an `xn--` label that does not
+    ///   decode; `labelTooLong`/`nameTooLong` beyond 63/253 bytes.
     public static func toUnicode(_ domain: String) throws(IDNAError) -> String {
+        // As in toASCII, too long is refused before any decoding (decoding inserts into
+        // the output, quadratic in a label's length).
+        guard domain.utf8.count <= maxNameLength + 1 else {
+            throw IDNAError(.nameTooLong, "the domain '\(printable(domain))' is longer than \(maxNameLength) bytes in ASCII form")
+        }
         var parts: [String] = []
         for label in domain.split(separator: ".", omittingEmptySubsequences: false) {
+            guard label.utf8.count <= maxLabelLength else {
+                throw IDNAError(.labelTooLong, "a label of '\(printable(domain))' is longer than \(maxLabelLength) bytes in ASCII form")
+            }
             let lower = String(label).lowercasedASCII
             if lower.hasPrefix("xn--") {
                 var text = String.UnicodeScalarView()
@@ -119,7 +128,11 @@ public enum IDNA {
         if scalars.first == "-" || scalars.last == "-" {
             throw IDNAError(.invalidHyphen, "a label of '\(printable(domain))' starts or ends with a hyphen")
         }
-        if !isASCII {
+        // A label whose lower-case form is all ASCII (the Kelvin sign K is "k") is an
+        // ASCII label, not an A-label of it: "xn--k-" would name another domain.
+        let lowersToASCII = !isASCII && scalars.allSatisfy { $0.value < 0x80 }
+        if lowersToASCII { ascii = scalars.map { lowerASCII(UInt8($0.value)) } }
+        if !isASCII && !lowersToASCII {
             ascii = Array("xn--".utf8) + Array(try Punycode.encode(scalars).utf8)
         } else if ascii.count > 4, ascii[0] == UInt8(ascii: "x"), ascii[1] == UInt8(ascii: "n"),
                   ascii[2] == UInt8(ascii: "-"), ascii[3] == UInt8(ascii: "-") {

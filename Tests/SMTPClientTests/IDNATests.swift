@@ -45,6 +45,8 @@ struct IDNATests {
         ("例え。テスト", "xn--r8jz45g.xn--zckzah"),
         ("xn--bcher-kva.example", "xn--bcher-kva.example"),
         ("ПОЧТА.рф", "xn--80a1acny.xn--p1ai"),
+        // Lower-cases to ASCII: the ASCII label, never an A-label of it ("xn--k-").
+        ("\u{212A}.com", "k.com"),
     ])
     func toASCII(domain: String, expected: String) throws {
         #expect(try IDNA.toASCII(domain) == expected)
@@ -105,5 +107,19 @@ struct IDNATests {
     @Test("toUnicode reverses toASCII")
     func roundTrip() throws {
         #expect(try IDNA.toUnicode("xn--bcher-kva.example") == "bücher.example")
+    }
+
+    @Test("toUnicode refuses over-long input before decoding", arguments: [
+        ("xn--" + String(repeating: "a", count: 100) + ".com", IDNAError.Code.labelTooLong),
+        ("xn--" + String(repeating: "a", count: 100_000), .nameTooLong),
+        (Array(repeating: "xn--bcher-kva", count: 50).joined(separator: "."), .nameTooLong),
+    ])
+    func toUnicodeBounds(domain: String, code: IDNAError.Code) {
+        do throws(IDNAError) {
+            _ = try IDNA.toUnicode(domain)
+            Issue.record("decoded an over-long domain")
+        } catch {
+            #expect(error.code == code)
+        }
     }
 }
