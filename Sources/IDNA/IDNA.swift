@@ -153,7 +153,7 @@ public enum IDNA {
     static func printable(_ text: String) -> String {
         var view = String.UnicodeScalarView()
         for scalar in text.unicodeScalars.prefix(300) {
-            view.append(scalar.value < 0x20 || scalar.value == 0x7F ? "?" : scalar)
+            view.append(scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) ? "?" : scalar)
         }
         return String(view)
     }

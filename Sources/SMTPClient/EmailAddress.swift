@@ -44,18 +44,18 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
             throw EmailAddressError(.forbiddenCharacter, "the address contains a CR, LF or NUL character")
         }
         guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), at > 0, at < bytes.count - 1 else {
-            throw EmailAddressError(.missingAt, "'\(text)' is not an address of the form local@domain")
+            throw EmailAddressError(.missingAt, "'\(printable(text))' is not an address of the form local@domain")
         }
         let local = Array(bytes[..<at])
         let domainText = String(decoding: bytes[(at + 1)...], as: UTF8.self)
         guard local.count <= Self.maxLocalPartLength else {
-            throw EmailAddressError(.localPartTooLong, "the local part of '\(text)' is longer than 64 bytes")
+            throw EmailAddressError(.localPartTooLong, "the local part of '\(printable(text))' is longer than 64 bytes")
         }
         try Self.validateLocalPart(local, text)
         let domain = try Self.validateDomain(domainText, allowLiteral: true)
         let total = local.count + 1 + domain.utf8.count
         guard total <= Self.maxLength else {
-            throw EmailAddressError(.addressTooLong, "'\(text)' is longer than 254 bytes")
+            throw EmailAddressError(.addressTooLong, "'\(printable(text))' is longer than 254 bytes")
         }
         self.localPart = String(decoding: local, as: UTF8.self)
         self.domain = domain
@@ -82,20 +82,20 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
         if local.first == UInt8(ascii: "\"") {
             // Quoted-string: DQUOTE *(qtextSMTP / quoted-pairSMTP) DQUOTE.
             guard local.count >= 2, local.last == UInt8(ascii: "\"") else {
-                throw EmailAddressError(.invalidLocalPart, "the quoted local part of '\(text)' is not closed")
+                throw EmailAddressError(.invalidLocalPart, "the quoted local part of '\(printable(text))' is not closed")
             }
             var index = 1
             while index < local.count - 1 {
                 let byte = local[index]
                 if byte == UInt8(ascii: "\\") {
                     guard index + 1 < local.count - 1, (32...126).contains(local[index + 1]) else {
-                        throw EmailAddressError(.invalidLocalPart, "the quoted local part of '\(text)' has a bad escape")
+                        throw EmailAddressError(.invalidLocalPart, "the quoted local part of '\(printable(text))' has a bad escape")
                     }
                     index += 2
                     continue
                 }
                 guard byte >= 0x80 || (32...126).contains(byte), byte != UInt8(ascii: "\"") else {
-                    throw EmailAddressError(.invalidLocalPart, "the quoted local part of '\(text)' has a character it may not hold")
+                    throw EmailAddressError(.invalidLocalPart, "the quoted local part of '\(printable(text))' has a character it may not hold")
                 }
                 index += 1
             }
@@ -106,17 +106,17 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
         for byte in local {
             if byte == UInt8(ascii: ".") {
                 guard !previousDot else {
-                    throw EmailAddressError(.invalidLocalPart, "the local part of '\(text)' has a misplaced dot")
+                    throw EmailAddressError(.invalidLocalPart, "the local part of '\(printable(text))' has a misplaced dot")
                 }
                 previousDot = true
             } else if isAtext(byte) {
                 previousDot = false
             } else {
-                throw EmailAddressError(.invalidLocalPart, "the local part of '\(text)' has a character that needs quoting")
+                throw EmailAddressError(.invalidLocalPart, "the local part of '\(printable(text))' has a character that needs quoting")
             }
         }
         guard !previousDot else {
-            throw EmailAddressError(.invalidLocalPart, "the local part of '\(text)' ends with a dot")
+            throw EmailAddressError(.invalidLocalPart, "the local part of '\(printable(text))' ends with a dot")
         }
     }
 
@@ -128,18 +128,18 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
         }
         if text.hasPrefix("[") {
             guard allowLiteral, text.hasSuffix("]"), text.utf8.count > 2 else {
-                throw EmailAddressError(.invalidAddressLiteral, "'\(text)' is not an address literal")
+                throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not an address literal")
             }
             let inner = String(text.dropFirst().dropLast())
             if inner.utf8.count > 5, inner.prefix(5).lowercased() == "ipv6:" {
                 let ip = String(inner.dropFirst(5))
                 guard ip.contains(":"), let address = IPAddress(ip), address.isIPv6 else {
-                    throw EmailAddressError(.invalidAddressLiteral, "'\(text)' is not a valid IPv6 address literal")
+                    throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not a valid IPv6 address literal")
                 }
                 return "[IPv6:\(address)]"
             }
             guard !inner.contains(":"), let address = IPAddress(inner), !address.isIPv6 else {
-                throw EmailAddressError(.invalidAddressLiteral, "'\(text)' is not a valid IPv4 address literal")
+                throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not a valid IPv4 address literal")
             }
             return "[\(address)]"
         }
@@ -149,17 +149,17 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
         } catch {
             switch error.code {
             case .nameTooLong:
-                throw EmailAddressError(.domainTooLong, "the domain '\(text)' is too long: \(error.message)")
+                throw EmailAddressError(.domainTooLong, "the domain '\(printable(text))' is too long: \(error.message)")
             default:
-                throw EmailAddressError(.invalidDomain, "the domain '\(text)' is not valid: \(error.message)")
+                throw EmailAddressError(.invalidDomain, "the domain '\(printable(text))' is not valid: \(error.message)")
             }
         }
         // RFC 5321 host names: letters, digits and hyphens only, no trailing dot.
         guard !ascii.hasSuffix("."), !ascii.utf8.contains(UInt8(ascii: "_")) else {
-            throw EmailAddressError(.invalidDomain, "the domain '\(text)' is not a valid host name")
+            throw EmailAddressError(.invalidDomain, "the domain '\(printable(text))' is not a valid host name")
         }
         guard ascii.utf8.count <= maxDomainLength else {
-            throw EmailAddressError(.domainTooLong, "the domain '\(text)' is longer than 255 bytes")
+            throw EmailAddressError(.domainTooLong, "the domain '\(printable(text))' is longer than 255 bytes")
         }
         return ascii
     }

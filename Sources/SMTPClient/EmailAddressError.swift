@@ -38,3 +38,16 @@ public struct EmailAddressError: Error, Sendable, Hashable, CustomStringConverti
 
     public var description: String { "\(message) (\(code))" }
 }
+
+/// `text` made safe for an error sentence: control characters (C0, DEL, C1, which
+/// could drive a terminal or forge a log line) become `?`, and only the first 300
+/// characters are kept.
+func printable(_ text: String) -> String {
+    var view = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars.prefix(300) {
+        let value = scalar.value
+        view.append(value < 0x20 || (0x7F...0x9F).contains(value) ? "?" : scalar)
+    }
+    if text.unicodeScalars.count > 300 { view.append("…") }
+    return String(view)
+}

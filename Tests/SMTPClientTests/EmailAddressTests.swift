@@ -63,6 +63,20 @@ struct EmailAddressTests {
         }
     }
 
+    @Test("Error messages show no control character and stay short", arguments: [
+        "a\u{1B}[2J b@example.com", "x\u{7F}\u{9B}31m y@example.com", "user@ex\u{1B}ample.com",
+        String(repeating: "\u{1B}", count: 10_000) + "@example.com",
+    ])
+    func safeMessages(text: String) {
+        do {
+            _ = try EmailAddress(text)
+            Issue.record("accepted \(text.debugDescription)")
+        } catch {
+            #expect(!error.message.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+            #expect(error.message.count < 500)
+        }
+    }
+
     @Test("The limits are inclusive: 64-byte local part, 254-byte address")
     func limits() throws {
         let local = String(repeating: "a", count: 64)
