@@ -449,11 +449,31 @@ public final class MockSMTPServer: Sendable {
     }
 
     /// `MAIL FROM:<a@b> SIZE=1` → ("a@b", ["SIZE=1"]).
+    /// The `>` that closes a path starting with `<`: a quoted local part may hold `>`
+    /// (and `\>`), as in `<"a>b"@example.com>`.
+    static func closingBracket(of path: Substring) -> Substring.Index? {
+        var quoted = false
+        var escaped = false
+        for index in path.indices.dropFirst() {
+            let character = path[index]
+            if escaped {
+                escaped = false
+            } else if quoted && character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                quoted.toggle()
+            } else if character == ">" && !quoted {
+                return index
+            }
+        }
+        return nil
+    }
+
     static func path(after keyword: String, in line: String) -> (String, [String])? {
         let argument = line.drop(while: { $0 != " " }).dropFirst()
         guard argument.uppercased().hasPrefix(keyword) else { return nil }
         let rest = argument.dropFirst(keyword.count).drop(while: { $0 == " " })
-        guard rest.first == "<", let close = rest.firstIndex(of: ">") else { return nil }
+        guard rest.first == "<", let close = closingBracket(of: rest) else { return nil }
         let address = String(rest[rest.index(after: rest.startIndex)..<close])
         let parameters = rest[rest.index(after: close)...].split(separator: " ").map(String.init)
         return (address, parameters)

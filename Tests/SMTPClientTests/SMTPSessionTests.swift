@@ -304,6 +304,17 @@ struct SMTPSessionTests {
         #expect(result.detail?.contains("out of turn") == true, "\(result)")
     }
 
+    @Test("The mock records a quoted local part holding '>' whole")
+    func mockQuotedPath() async throws {
+        let server = try MockSMTPServer.start()
+        defer { server.stop() }
+        let quoted = try EmailAddress(#""a>b"@example.com"#)
+        let result = await (try makeSession(server)).send(
+            from: sender, to: quoted, data: Message(from: sender, to: quoted, subject: "s", text: "t").encoded())
+        #expect(result.verdict == .accepted, "\(result)")
+        #expect(server.deliveries.first?.to == [#""a>b"@example.com"#])
+    }
+
     @Test("The mock SMTP server listens on loopback only", arguments: ["0.0.0.0", "::", "7f00::1"])
     func mockRefusesNonLoopback(host: String) {
         #expect(throws: SocketError.self) { _ = try MockSMTPServer.start(host: host) }
