@@ -8,6 +8,7 @@ struct EngineSettings: Sendable {
     var healthPenalty: Duration = .seconds(60)
     var probeCache = ProbeCachePolicy()
     var concurrencyPerDestination: Int = 50
+    var refusesNonPublicAddresses = false
     var clock: @Sendable () -> ContinuousClock.Instant = { .now }
 }
 
@@ -220,14 +221,18 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             tracker.beginConnecting(dnsTook: dnsTook)
         }
         var unusable: String?
+        var refused: String?
         var dialable: [RaceCandidate] = []  // one array, not one per host and a join
         dialable.reserveCapacity(hosts.reduce(0) { $0 + $1.addresses.count })
         for host in hosts {
             for ip in host.addresses {
                 do {
-                    dialable.append(
-                        RaceCandidate(
-                            host: host, address: try SocketAddress(ip, port: settings.smtpPort)))
+                    let server = try SocketAddress(ip, port: settings.smtpPort)
+                    if settings.refusesNonPublicAddresses, !server.isPublic {
+                        refused = "\(host.name) is at \(server.ip), not a public address (refused by configuration)"
+                        continue
+                    }
+                    dialable.append(RaceCandidate(host: host, address: server))
                 } catch {
                     unusable = "cannot connect to \(ip) port \(settings.smtpPort): \(error)"
                 }
@@ -237,10 +242,12 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         guard !candidates.isEmpty else {
             // DNS named hosts with addresses (the lookup never hands over a host without
             // one): if none can be dialled, the fault is ours (the SMTP port setting),
-            // never the domain's, so deferred, not no-mail-server.
+            // never the domain's, so deferred, not no-mail-server; unless every address
+            // was refused as not public: then the domain has no mail server we may use.
+            let noMailServer = hosts.isEmpty || (refused != nil && unusable == nil)
             return VerificationOutcome(
-                reason: hosts.isEmpty ? .noMailServer : .noReachableHost, address: address,
-                detail: hosts.isEmpty ? "no MX host has an address" : unusable,
+                reason: noMailServer ? .noMailServer : .noReachableHost, address: address,
+                detail: hosts.isEmpty ? "no MX host has an address" : unusable ?? refused,
                 timings: timings)
         }
 

@@ -44,6 +44,13 @@ extension VerificationCoordinator {
         /// transaction (default 120 s). A transaction started is always waited for (its
         /// step timeouts bound it): a re-send never answers "deferred" and then delivers.
         public var redeliveryBudget: Duration
+        /// Refuse MX hosts and address literals whose address is not public (private,
+        /// loopback, link-local, ...; see `SocketAddress.isPublic`) instead of connecting
+        /// to them (default `false`). Set it when the addresses come from a public form:
+        /// otherwise `user@[10.0.0.5]`, or a domain whose MX points inside your network,
+        /// makes your server open SMTP connections there. Such a domain, with no public
+        /// host left, is `rejected(no-mail-server)`.
+        public var refusesNonPublicAddresses: Bool
         /// The clock of the probe cache and the health memory (tests inject their own);
         /// budgets always use the real `ContinuousClock`.
         public var clock: @Sendable () -> ContinuousClock.Instant
@@ -72,6 +79,7 @@ extension VerificationCoordinator {
             self.probeCache = ProbeCachePolicy()
             self.hostHealthPenalty = .seconds(60)
             self.redeliveryBudget = .seconds(120)
+            self.refusesNonPublicAddresses = false
             self.clock = { .now }
         }
 
@@ -92,6 +100,7 @@ extension VerificationCoordinator {
             settings.healthPenalty = hostHealthPenalty
             settings.probeCache = probeCache
             settings.concurrencyPerDestination = concurrencyPerDestination
+            settings.refusesNonPublicAddresses = refusesNonPublicAddresses
             settings.clock = clock
             return settings
         }

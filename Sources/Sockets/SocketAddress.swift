@@ -19,6 +19,43 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         isIPv6 ? bytes == Array(repeating: 0, count: 15) + [1] : bytes[0] == 127
     }
 
+    /// `true` for a public unicast address: one a host on the internet can have. `false`
+    /// for the special-purpose ranges of RFC 6890: unspecified, loopback, private (RFC
+    /// 1918, unique local fc00::/7), shared (100.64/10), link-local, documentation,
+    /// benchmarking, multicast and reserved; an IPv4-mapped IPv6 address as its IPv4.
+    public var isPublic: Bool {
+        if isIPv6 {
+            if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+                return Self.isPublicIPv4(Array(bytes[12...]))
+            }
+            if bytes.allSatisfy({ $0 == 0 }) || isLoopback { return false }  // :: and ::1
+            if bytes[0] & 0xFE == 0xFC { return false }  // fc00::/7 unique local
+            if bytes[0] == 0xFE, bytes[1] & 0xC0 == 0x80 { return false }  // fe80::/10
+            if bytes[0] == 0xFF { return false }  // multicast
+            if bytes[0] == 0x20, bytes[1] == 0x01, bytes[2] == 0x0D, bytes[3] == 0xB8 {
+                return false  // 2001:db8::/32 documentation
+            }
+            if bytes[0] == 0x3F, bytes[1] == 0xFF, bytes[2] & 0xF0 == 0 {
+                return false  // 3fff::/20 documentation (RFC 9637)
+            }
+            return bytes[0] & 0xE0 == 0x20  // 2000::/3, the global unicast space
+        }
+        return Self.isPublicIPv4(bytes)
+    }
+
+    private static func isPublicIPv4(_ b: [UInt8]) -> Bool {
+        switch (b[0], b[1], b[2]) {
+        case (0, _, _), (10, _, _), (127, _, _): false
+        case (100, 64...127, _): false  // shared address space
+        case (169, 254, _): false  // link-local
+        case (172, 16...31, _): false
+        case (192, 168, _), (192, 0, 0), (192, 0, 2): false
+        case (198, 18...19, _), (198, 51, 100), (203, 0, 113): false
+        case (224...255, _, _): false  // multicast, reserved, broadcast
+        default: true
+        }
+    }
+
     /// Parses a numeric address (`"127.0.0.1"`, `"::1"`, `"[::1]"`) and a port.
     /// - Throws: ``SocketError/Code/invalidAddress`` for a name, garbage or a bad port.
     public init(ip: String, port: Int) throws(SocketError) {

@@ -241,9 +241,11 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
         healthPenalty: Duration = .seconds(60),
         probeCache: ProbeCachePolicy = .disabled,
         concurrency: Int = 50,
+        refusesNonPublic: Bool = false,
         clock: ManualClock = ManualClock()
     ) {
         var settings = EngineSettings()
+        settings.refusesNonPublicAddresses = refusesNonPublic
         settings.staggerDelay = stagger
         settings.healthPenalty = healthPenalty
         settings.probeCache = probeCache

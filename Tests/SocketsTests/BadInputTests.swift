@@ -23,6 +23,20 @@ struct BadInputTests {
         #expect(try SocketAddress(ip: ip, port: 0).isLoopback == expected)
     }
 
+    @Test("isPublic: special-purpose ranges are not public (RFC 6890)", arguments: [
+        ("93.184.216.34", true), ("8.8.8.8", true), ("2606:4700::1111", true),
+        ("10.0.0.1", false), ("172.16.0.1", false), ("172.31.255.255", false), ("172.32.0.1", true),
+        ("192.168.0.1", false), ("127.0.0.1", false), ("0.0.0.0", false), ("169.254.169.254", false),
+        ("100.64.0.1", false), ("100.128.0.1", true), ("192.0.2.1", false), ("198.18.0.1", false),
+        ("224.0.0.1", false), ("255.255.255.255", false), ("::", false), ("::1", false),
+        ("fc00::1", false), ("fd12::1", false), ("fe80::1", false), ("ff02::1", false),
+        ("2001:db8::1", false), ("::ffff:10.0.0.1", false), ("::ffff:93.184.216.34", true),
+        ("3fff::1", false), ("3ffe::1", true), ("4000::1", false),
+    ])
+    func publicAddresses(ip: String, expected: Bool) throws {
+        #expect(try SocketAddress(ip: ip, port: 0).isPublic == expected, "\(ip)")
+    }
+
     @Test("ports outside 0...65535", arguments: [-1, 65_536, 1 << 40])
     func badPort(port: Int) {
         do {
