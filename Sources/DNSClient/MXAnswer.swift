@@ -7,11 +7,16 @@ public struct MXAnswer: Sendable, Hashable {
     public var hosts: [MailHost]
     /// No MX record existed: the domain's own A/AAAA form one host of preference 0.
     public var isImplicit: Bool
+    /// Every MX host was asked and every address lookup answered. `false` when some
+    /// failed (or were not asked because earlier hosts had addresses): the hosts given
+    /// are usable, but other hosts may exist that the answer does not show.
+    public var isComplete: Bool
 
     /// An answer with every field given.
-    public init(domain: String, hosts: [MailHost], isImplicit: Bool) {
+    public init(domain: String, hosts: [MailHost], isImplicit: Bool, isComplete: Bool = true) {
         self.domain = domain
         self.hosts = hosts
         self.isImplicit = isImplicit
+        self.isComplete = isComplete
     }
 }

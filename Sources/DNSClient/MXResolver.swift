@@ -238,6 +238,7 @@ public actor MXResolver {
         var ttl: Duration? = seconds(mx.ttl)
         var failures: [String] = []
         var negativeTTL: Duration? = .seconds(86_400)
+        var anyPartial = false
         for target in targets {
             switch results[target] {
             case .found(let addresses, let hostTTL, let partial):
@@ -246,7 +247,10 @@ public actor MXResolver {
                         name: target.description, preference: Int(preferences[target]!),
                         addresses: addresses))
                 ttl = min(ttl, seconds(hostTTL))
-                if partial { ttl = min(ttl, unavailable) }
+                if partial {
+                    ttl = min(ttl, unavailable)
+                    anyPartial = true
+                }
             case .noAddresses(let hostTTL):
                 negativeTTL = min(negativeTTL, seconds(hostTTL))
             case .failed(let detail):
@@ -263,7 +267,13 @@ public actor MXResolver {
                 $0.preference < $1.preference
                     || ($0.preference == $1.preference && $0.name < $1.name)
             }
-            return (shuffled(.found(MXAnswer(domain: key, hosts: hosts, isImplicit: false))), ttl)
+            let complete = failures.isEmpty && unexamined == 0 && !anyPartial
+            return (
+                shuffled(
+                    .found(
+                        MXAnswer(domain: key, hosts: hosts, isImplicit: false, isComplete: complete))),
+                ttl
+            )
         }
         if failures.isEmpty, unexamined == 0 {
             return (.noMailServer(.hostsWithoutAddresses), min(seconds(mx.ttl), negativeTTL))
@@ -291,7 +301,10 @@ public actor MXResolver {
             var cacheTTL = min(seconds(mx.ttl), seconds(ttl))
             if partial { cacheTTL = min(cacheTTL, unavailableTTL) }
             let host = MailHost(name: key, preference: 0, addresses: addresses)
-            return (.found(MXAnswer(domain: key, hosts: [host], isImplicit: true)), cacheTTL)
+            return (
+                .found(MXAnswer(domain: key, hosts: [host], isImplicit: true, isComplete: !partial)),
+                cacheTTL
+            )
         case .noAddresses(let ttl):
             return (.noMailServer(.noAddressRecords), min(seconds(mx.ttl), seconds(ttl)))
         case .failed(let detail):

@@ -201,6 +201,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         // in the winner's record (one dictionary per call, not a second one to merge).
         var timings: [TimingPhase: Duration] = [:]
         let hosts: [MailExchanger]
+        var answerComplete = true  // an address literal is the whole answer
         if let literal = Self.addressLiteral(domain) {
             hosts = [MailExchanger(name: domain, preference: 0, addresses: [literal])]
             tracker.beginConnecting(dnsTook: nil)
@@ -215,8 +216,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             case .noMailServer(let detail):
                 return VerificationOutcome(
                     reason: .noMailServer, address: address, detail: detail, timings: timings)
-            case .found(let found):
+            case .found(let found, let complete):
                 hosts = found
+                answerComplete = complete
             }
             tracker.beginConnecting(dnsTook: dnsTook)
         }
@@ -242,11 +244,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         guard !candidates.isEmpty else {
             // DNS named hosts with addresses (the lookup never hands over a host without
             // one): if none can be dialled, the fault is ours (the SMTP port setting),
-            // never the domain's, so deferred, not no-mail-server; unless every address
-            // was refused as not public: then the domain has no mail server we may use.
-            let noMailServer = hosts.isEmpty || (refused != nil && unusable == nil)
+            // never the domain's, so deferred, not no-mail-server. Unless every address
+            // was refused as not public: then the domain has no mail server we may use,
+            // for good if DNS gave its whole answer; if some lookups failed, the hosts not
+            // seen may be public, so that is DNS being unavailable, for now.
+            let allRefused = refused != nil && unusable == nil
+            let reason: OutcomeReason =
+                hosts.isEmpty || (allRefused && answerComplete)
+                ? .noMailServer : allRefused ? .dnsUnavailable : .noReachableHost
             return VerificationOutcome(
-                reason: noMailServer ? .noMailServer : .noReachableHost, address: address,
+                reason: reason, address: address,
                 detail: hosts.isEmpty ? "no MX host has an address" : unusable ?? refused,
                 timings: timings)
         }

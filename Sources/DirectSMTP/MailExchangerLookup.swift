@@ -13,7 +13,8 @@ struct MailExchanger: Sendable, Hashable {
 /// What an MX lookup told the coordinator: hosts to race (preference ascending, equal
 /// preferences already shuffled), no mail server (scenario 3), or DNS unavailable (1).
 enum MailExchangerLookupResult: Sendable, Hashable {
-    case found([MailExchanger])
+    /// `complete`: every host was asked and answered (see `MXAnswer.isComplete`).
+    case found([MailExchanger], complete: Bool = true)
     case noMailServer(String)
     case dnsUnavailable(String)
 }

@@ -448,7 +448,6 @@ public final class MockSMTPServer: Sendable {
         return .reply(535, "5.7.8 authentication failed")
     }
 
-    /// `MAIL FROM:<a@b> SIZE=1` → ("a@b", ["SIZE=1"]).
     /// The `>` that closes a path starting with `<`: a quoted local part may hold `>`
     /// (and `\>`), as in `<"a>b"@example.com>`.
     static func closingBracket(of path: Substring) -> Substring.Index? {
@@ -469,6 +468,7 @@ public final class MockSMTPServer: Sendable {
         return nil
     }
 
+    /// `MAIL FROM:<a@b> SIZE=1` → ("a@b", ["SIZE=1"]).
     static func path(after keyword: String, in line: String) -> (String, [String])? {
         let argument = line.drop(while: { $0 != " " }).dropFirst()
         guard argument.uppercased().hasPrefix(keyword) else { return nil }

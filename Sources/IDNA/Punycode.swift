@@ -82,7 +82,7 @@ public enum Punycode {
         var start = 0
         if let last = bytes.lastIndex(of: delimiter) {
             for byte in bytes[..<last] {
-                guard byte < 0x80 else { throw IDNAError(.invalidPunycode, "'\(text)' is not valid punycode") }
+                guard byte < 0x80 else { throw IDNAError(.invalidPunycode, "'\(IDNA.printable(text))' is not valid punycode") }
                 output.append(Unicode.Scalar(byte))
             }
             start = last + 1
@@ -97,20 +97,20 @@ public enum Punycode {
             var k = base
             while true {
                 guard index < bytes.count, let d = value(of: bytes[index]) else {
-                    throw IDNAError(.invalidPunycode, "'\(text)' is not valid punycode")
+                    throw IDNAError(.invalidPunycode, "'\(IDNA.printable(text))' is not valid punycode")
                 }
                 index += 1
                 let (product, o1) = d.multipliedReportingOverflow(by: w)
                 let (sum, o2) = i.addingReportingOverflow(product)
                 guard !o1, !o2, sum <= Int(Int32.max) else {
-                    throw IDNAError(.invalidPunycode, "'\(text)' overflows when decoded")
+                    throw IDNAError(.invalidPunycode, "'\(IDNA.printable(text))' overflows when decoded")
                 }
                 i = sum
                 let t = k <= bias ? tMin : (k >= bias + tMax ? tMax : k - bias)
                 if d < t { break }
                 let (nextW, o3) = w.multipliedReportingOverflow(by: base - t)
                 guard !o3, nextW <= Int(Int32.max) else {
-                    throw IDNAError(.invalidPunycode, "'\(text)' overflows when decoded")
+                    throw IDNAError(.invalidPunycode, "'\(IDNA.printable(text))' overflows when decoded")
                 }
                 w = nextW
                 k += base
@@ -120,7 +120,7 @@ public enum Punycode {
             n += i / count
             i %= count
             guard n <= 0x10FFFF, let scalar = Unicode.Scalar(UInt32(n)), n >= 0x80 else {
-                throw IDNAError(.invalidPunycode, "'\(text)' decodes to an invalid code point")
+                throw IDNAError(.invalidPunycode, "'\(IDNA.printable(text))' decodes to an invalid code point")
             }
             output.insert(scalar, at: i)
             i += 1

@@ -22,12 +22,17 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// `true` for a public unicast address: one a host on the internet can have. `false`
     /// for the special-purpose ranges of RFC 6890: unspecified, loopback, private (RFC
     /// 1918, unique local fc00::/7), shared (100.64/10), link-local, documentation,
-    /// benchmarking, multicast and reserved; an IPv4-mapped IPv6 address as its IPv4.
+    /// benchmarking, multicast and reserved, and 2001::/23 (IETF protocol assignments,
+    /// Teredo among them). An IPv6 address that carries an IPv4 address the network may
+    /// deliver to (IPv4-mapped, NAT64 64:ff9b::/96, 6to4 2002::/16) is judged by that
+    /// IPv4 address.
     public var isPublic: Bool {
         if isIPv6 {
-            if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
-                return Self.isPublicIPv4(Array(bytes[12...]))
-            }
+            let mapped = bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF
+            let nat64 = bytes[0..<12] == [0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0]
+            if mapped || nat64 { return Self.isPublicIPv4(Array(bytes[12...])) }
+            if bytes[0] == 0x20, bytes[1] == 0x02 { return Self.isPublicIPv4(Array(bytes[2..<6])) }
+            if bytes[0] == 0x20, bytes[1] == 0x01, bytes[2] < 0x02 { return false }  // 2001::/23
             if bytes.allSatisfy({ $0 == 0 }) || isLoopback { return false }  // :: and ::1
             if bytes[0] & 0xFE == 0xFC { return false }  // fc00::/7 unique local
             if bytes[0] == 0xFE, bytes[1] & 0xC0 == 0x80 { return false }  // fe80::/10

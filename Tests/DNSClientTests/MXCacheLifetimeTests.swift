@@ -92,6 +92,22 @@ extension DNSClientTests.MXCacheLifetimeTests {
         }
     }
 
+    /// One MX host answers, the other's lookup fails: the answer gives the first and says
+    /// it is not complete (a caller refusing the first must not call the domain mailless).
+    @Test func aFailedHostMakesTheAnswerIncomplete() async throws {
+        try await withMockDNS { server in
+            server.setMX("half.example", [(10, "ok.half.example"), (10, "down.half.example")])
+            server.setA("ok.half.example", ["10.0.0.5"])
+            server.setBehavior(.servfail, for: "down.half.example")
+            let resolver = MXResolver(configuration: server.resolverConfiguration())
+            let answer = try #require(await resolver.mx(for: "half.example").answer)
+            #expect(answer.hosts.map(\.name) == ["ok.half.example"])
+            #expect(!answer.isComplete)
+            server.setMX("whole.example", [(10, "ok.half.example")])
+            #expect(await resolver.mx(for: "whole.example").answer?.isComplete == true)
+        }
+    }
+
     /// Mixed "no address" and failed MX hosts: the failure makes it uncertain.
     @Test func aFailedHostBesideHostsWithoutAddressIsUnavailable() async throws {
         try await withMockDNS { server in

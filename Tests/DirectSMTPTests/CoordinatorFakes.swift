@@ -32,7 +32,7 @@ final class FakeLookup: MailExchangerLookup {
     /// MX hosts named mxN with one IPv4 loopback address each, e.g. (10, "127.0.0.11").
     convenience init(
         hosts: [(preference: Int, ip: String)], delay: Duration = .zero,
-        honorsDeadline: Bool = false
+        honorsDeadline: Bool = false, complete: Bool = true
     ) {
         self.init(
             .found(
@@ -40,7 +40,7 @@ final class FakeLookup: MailExchangerLookup {
                     MailExchanger(
                         name: "mx\(index + 1).example.com", preference: host.preference,
                         addresses: [IPAddress(host.ip)!])
-                }), delay: delay, honorsDeadline: honorsDeadline)
+                }, complete: complete), delay: delay, honorsDeadline: honorsDeadline)
     }
 
     func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async

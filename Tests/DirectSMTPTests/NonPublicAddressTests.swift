@@ -29,6 +29,16 @@ struct NonPublicAddressTests {
         }
     }
 
+    @Test("Only private hosts in an incomplete DNS answer: deferred (dns-unavailable), not rejected")
+    func incompleteAnswer() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "10.0.0.5")], complete: false),
+            servers: ["10.0.0.5": .healthy], refusesNonPublic: true)
+        let outcome = await engine.send()
+        #expect(outcome.reason == .dnsUnavailable, "\(outcome)")
+        #expect(engine.dialer.snapshot.opened.isEmpty)
+    }
+
     @Test("An address literal inside the network is refused", arguments: [
         "user@[127.0.0.1]", "user@[10.1.2.3]", "user@[IPv6:::1]", "user@[IPv6:fe80::1]",
     ])

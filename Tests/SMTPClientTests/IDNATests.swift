@@ -109,6 +109,16 @@ struct IDNATests {
         #expect(try IDNA.toUnicode("xn--bcher-kva.example") == "bücher.example")
     }
 
+    @Test("Punycode errors show no control character")
+    func punycodeErrorIsPrintable() {
+        do throws(IDNAError) {
+            _ = try IDNA.toUnicode("xn--\u{1B}[31m")
+            Issue.record("decoded garbage")
+        } catch {
+            #expect(!error.message.unicodeScalars.contains { $0.value < 0x20 })
+        }
+    }
+
     @Test("toUnicode refuses over-long input before decoding", arguments: [
         ("xn--" + String(repeating: "a", count: 100) + ".com", IDNAError.Code.labelTooLong),
         ("xn--" + String(repeating: "a", count: 100_000), .nameTooLong),

@@ -32,6 +32,9 @@ struct BadInputTests {
         ("fc00::1", false), ("fd12::1", false), ("fe80::1", false), ("ff02::1", false),
         ("2001:db8::1", false), ("::ffff:10.0.0.1", false), ("::ffff:93.184.216.34", true),
         ("3fff::1", false), ("3ffe::1", true), ("4000::1", false),
+        ("64:ff9b::a00:1", false), ("64:ff9b::5db8:d822", true), ("64:ff9b:1::1", false),
+        ("2002:a00:1::1", false), ("2002:5db8:d822::1", true), ("2001:0:4136:e378::1", false),
+        ("2001:2::1", false), ("2001:200::1", true),
     ])
     func publicAddresses(ip: String, expected: Bool) throws {
         #expect(try SocketAddress(ip: ip, port: 0).isPublic == expected, "\(ip)")
