@@ -1,3 +1,4 @@
+import DNSClient
 import DirectSMTP
 import Foundation
 
@@ -48,8 +49,11 @@ enum QueueCommand {
         } catch {
             return usage(error.description)
         }
-        for server in arguments.values("--dns") where !isHostPort(server) {
-            return usage("--dns takes HOST:PORT (IPv6 as [ADDRESS]:PORT), not '\(server)'")
+        // Parsed as `send` and `probe` parse them (a bare address means port 53): the
+        // re-sends run with these servers.
+        let servers = arguments.values("--dns")
+        if !servers.isEmpty, (try? ResolverConfiguration.nameservers(parsing: servers)) == nil {
+            return usage("--dns takes a numeric HOST[:PORT] (IPv6 as [ADDRESS]:PORT), not '\(servers.joined(separator: " "))'")
         }
         let json = arguments.has("--json")
         switch action {
@@ -247,29 +251,6 @@ enum QueueCommand {
             "usage: directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS] [--dns HOST:PORT]... [--port N] [--json]"
         )
         return ExitCode.usage
-    }
-
-    /// `HOST:PORT` or `[IPv6]:PORT` with a port from 1 to 65535.
-    static func isHostPort(_ text: String) -> Bool {
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"),
-                text[text.index(after: close)...].hasPrefix(":")
-            else { return false }
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon else {
-                return false
-            }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-        }
-        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else {
-            return false
-        }
-        return true
     }
 
     /// Seconds as a whole number for display: negatives as 0, and capped (1e15 s, some 30

@@ -27,7 +27,9 @@ enum SendQueue {
         -> SendJournal
     {
         do {
-            let store = try await FileJournalQueueStore.open(path: path)
+            // Only a check: no waiting for a lock held elsewhere, the budget is running.
+            let store = try await FileJournalQueueStore.open(
+                path: path, options: .init(lockPatience: .zero))
             await store.close()
         } catch let error as QueueStoreError where error.code == .locked {
             // Someone else writes it now; a deferral then goes to the spill journal.

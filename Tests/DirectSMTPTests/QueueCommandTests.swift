@@ -150,7 +150,7 @@ struct QueueCommandTests {
             ["queue", "frobnicate", "--queue", "/tmp/x"],
             ["queue", "purge", "--queue", "/tmp/x", "--max-age", "-5"],
             ["queue", "run", "--queue", "/tmp/x", "--port", "70000"],
-            ["queue", "run", "--queue", "/tmp/x", "--dns", "8.8.8.8"],
+            ["queue", "run", "--queue", "/tmp/x", "--dns", "dns.example:53"],  // a name, not an address
             ["queue", "list", "--queue", "/tmp/x", "--bogus"],
         ])
     func usageErrors(arguments: [String]) async throws {

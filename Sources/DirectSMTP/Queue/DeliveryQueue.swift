@@ -11,7 +11,7 @@ import Foundation
 ///
 /// ```swift
 /// let store = try await FileJournalQueueStore.open(path: "/var/spool/myapp/queue.journal")
-/// let queue = DeliveryQueue(store: store) { entry in await coordinator.resend(entry) }
+/// let queue = DeliveryQueue(store: store) { entry in await coordinator.redeliver(entry) }
 /// Task { for await event in queue.events { log(event) } }
 /// await queue.start()                     // background runner
 /// try await queue.enqueue(entry)          // durable when it returns
