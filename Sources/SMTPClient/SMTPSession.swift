@@ -194,8 +194,13 @@ public actor SMTPSession {
             switch action {
             case .ready:
                 return nil
-            case .finish(let verdict):
-                let outcome = outOfTurn(after: verdict) ?? verdict
+            case .finish(var outcome):
+                // One result across the await: each value kept over a suspension grows
+                // this function's async frame, and a frame past the task's first slab
+                // costs a malloc and a free on every call.
+                if parser.isInsideReply, let unsynced = outOfTurn(after: outcome) {
+                    outcome = unsynced
+                }
                 await finish(outcome)
                 return outcome
             case .awaitReply:
@@ -316,9 +321,12 @@ public actor SMTPSession {
     /// command's, so there is no verdict. A 421 or 221 after it is the server saying
     /// goodbye, and the verdict stands.
     private func outOfTurn(after verdict: SMTPResult) -> SMTPResult? {
-        guard verdict.reply != nil, machine.unansweredSteps.isEmpty, parser.isInsideReply,
-            [.mail, .rcpt, .data, .endOfData].contains(verdict.step)
+        guard verdict.reply != nil, machine.unansweredSteps.isEmpty, parser.isInsideReply
         else { return nil }
+        switch verdict.step {
+        case .mail, .rcpt, .data, .endOfData: break
+        default: return nil
+        }
         let unasked = parser.bufferedByteCount
         if let reply = try? parser.next() {
             for line in reply.lines { record(.received, "\(reply.code) \(line)") }
