@@ -1,3 +1,5 @@
+import Foundation
+
 /// Domain names to their A-label (ASCII) form, as DNS and SMTP need them (IDNA, RFC 5890
 /// and 5891, with punycode from RFC 3492).
 ///
@@ -6,8 +8,9 @@
 /// lengths are checked after conversion (label ≤ 63 bytes, name ≤ 253 bytes without the
 /// trailing dot). The ideographic full stops U+3002, U+FF0E and U+FF61 separate labels too.
 ///
-/// Limits: no Unicode normalisation (NFC) or UTS 46 mapping beyond lower-casing; input
-/// should already be in NFC, as text typed in a browser nearly always is.
+/// Non-ASCII input is first put in Unicode normalisation form C (RFC 5891 §5.2), so a
+/// decomposed "u" + combining diaeresis names the same domain as "ü". Limits: no UTS 46
+/// mapping beyond lower-casing.
 ///
 /// ```swift
 /// try IDNA.toASCII("Bücher.example")    // "xn--bcher-kva.example"
@@ -23,8 +26,11 @@ public enum IDNA {
     /// kept and not counted in the length.
     /// - Throws: ``IDNAError`` for empty labels, bad characters or hyphens, and lengths.
     public static func toASCII(_ domain: String) throws(IDNAError) -> String {
+        // NFC first, and only for non-ASCII text (ASCII is its own NFC). Linear, so safe
+        // on untrusted input before the length checks below.
+        let normalized = isASCII(domain) ? domain : domain.precomposedStringWithCanonicalMapping
         var labels: [[Unicode.Scalar]] = [[]]
-        for scalar in domain.unicodeScalars {
+        for scalar in normalized.unicodeScalars {
             switch scalar.value {
             case 0x2E, 0x3002, 0xFF0E, 0xFF61: labels.append([])
             default: labels[labels.count - 1].append(scalar)

@@ -45,6 +45,8 @@ struct IDNATests {
         ("例え。テスト", "xn--r8jz45g.xn--zckzah"),
         ("xn--bcher-kva.example", "xn--bcher-kva.example"),
         ("ПОЧТА.рф", "xn--80a1acny.xn--p1ai"),
+        // Decomposed (NFD) input names the same domain as composed: NFC first.
+        ("Bu\u{308}cher.example", "xn--bcher-kva.example"),
         // Lower-cases to ASCII: the ASCII label, never an A-label of it ("xn--k-").
         ("\u{212A}.com", "k.com"),
     ])
