@@ -295,6 +295,10 @@ public final class EventLoop: Sendable {
                         guard id != 0, var slot = state.slots[id] else { continue }
                         let failure = EPOLLHUP.rawValue | EPOLLERR.rawValue
                         if flags & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | failure) != 0 {
+                            if flags & (EPOLLRDHUP.rawValue | failure) != 0 {
+                                // Before the edge: whoever sees the edge sees this too.
+                                slot.registration.peerHungUp.store(true, ordering: .sequentiallyConsistent)
+                            }
                             slot.registration.readEdges.add(1, ordering: .sequentiallyConsistent)
                             if let reader = slot.reader {
                                 ready.append((reader.continuation, .ready))
@@ -356,6 +360,9 @@ final class Registration: Sendable {
     let fd: Int32
     let readEdges = Atomic<UInt64>(0)
     let writeEdges = Atomic<UInt64>(0)
+    /// The peer closed its side (or the socket failed): the end of stream, or the error,
+    /// waits behind whatever data came with it, and no further edge will announce it.
+    let peerHungUp = Atomic<Bool>(false)
     /// The edge count seen before the last attempt that returned EAGAIN, per direction.
     private let readDrainedAt = Atomic<UInt64>(.max)
     private let writeDrainedAt = Atomic<UInt64>(.max)

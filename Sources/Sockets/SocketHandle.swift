@@ -102,7 +102,9 @@ final class SocketHandle: Sendable {
     /// `drained` says whether a result proves the kernel had no more (a TCP read shorter
     /// than asked, a partial send): the next call then waits for an edge without first
     /// asking the kernel, which would only say EAGAIN. Sound because any data arriving
-    /// after the system call raises a new edge.
+    /// after the system call raises a new edge; but not for reading once the peer hung up:
+    /// its end of stream may have come in the same edge as the data just read, and no
+    /// edge will follow, so the next read must ask the kernel (it answers 0 at once).
     func retrying<R>(
         _ interest: Interest,
         deadline: ContinuousClock.Instant?,
@@ -117,7 +119,11 @@ final class SocketHandle: Sendable {
             // nothing for us: skip the system call that would only say EAGAIN again.
             if registration.drainedAt(interest) != seen {
                 if let value = try withFD(attempt) {
-                    if drained(value) { registration.markDrained(interest, at: seen) }
+                    if drained(value),
+                        interest == .write || !registration.peerHungUp.load(ordering: .sequentiallyConsistent)
+                    {
+                        registration.markDrained(interest, at: seen)
+                    }
                     return value
                 }
                 registration.markDrained(interest, at: seen)

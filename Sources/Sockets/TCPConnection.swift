@@ -103,7 +103,7 @@ public final class TCPConnection: Sendable {
         let capacity = min(maxBytes, 1 << 20)
         return try await handle.retrying(
             .read, deadline: deadline, "reading from \(remoteAddress)",
-            drained: { $0 > 0 && $0 < capacity }  // not at end of stream: that stays readable
+            drained: { $0 > 0 && $0 < capacity }  // see retrying: not once the peer hung up
         ) { fd throws(SocketError) in
             let outcome: (Int, Int32) = withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 16) { scratch in
                 let (received, error) = retryingEINTR { recv(fd, scratch.baseAddress, capacity, 0) }

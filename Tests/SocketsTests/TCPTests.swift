@@ -82,6 +82,31 @@ struct TCPTests {
         #expect(lateness.worst <= .seconds(2), "at worst \(lateness.worst) late")
     }
 
+    @Test("data and the peer's close in one edge: the end of stream is seen at once, not at the deadline")
+    func endOfStreamAfterData() async throws {
+        let listener = try TCPListener.bind(to: SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { listener.close() }
+        let server = Task {
+            let accepted = try await listener.accept()
+            try await accepted.write(Array("220 half a rep".utf8), deadline: after(2000))
+            accepted.close()
+        }
+        let client = try await TCPConnection.connect(to: listener.localAddress, deadline: after(2000))
+        defer { client.close() }
+        try await server.value
+        // Both the bytes and the FIN are queued now, and the loop has seen them as one edge.
+        try await Task.sleep(for: .milliseconds(50))
+        let start = ContinuousClock.now
+        var buffer: [UInt8] = []
+        var reads = 0
+        while try await client.read(appendingTo: &buffer, deadline: after(3000)) > 0 {
+            reads += 1
+            try #require(reads < 100)
+        }
+        #expect(String(decoding: buffer, as: UTF8.self) == "220 half a rep")
+        #expect(start.duration(to: .now) < .seconds(1), "the end of stream waited for the deadline")
+    }
+
     @Test("a server that never writes: the read times out at its deadline")
     func readTimeout() async throws {
         let listener = try TCPListener.bind(to: loopbackV4)
