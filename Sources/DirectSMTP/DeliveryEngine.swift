@@ -86,6 +86,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         onDeferred: DeferredHandler?,
         onHold: HoldHandler? = nil,
         awaitsTransaction: Bool = false,
+        patient: Bool = false,
         start: ContinuousClock.Instant = .now,
         transaction: @escaping Transaction
     ) async -> VerificationOutcome {
@@ -96,7 +97,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         let job = workers.submit {
             let outcome = await self.attempt(
                 address: address, domain: domain, deadline: deadline, tracker: tracker,
-                transaction: transaction)
+                patient: patient, transaction: transaction)
             // `nil`: the caller has this outcome already; a re-send waiting for the
             // transaction gets it from the tracker too.
             guard var final = tracker.finish(outcome), !awaitsTransaction else { return }
@@ -194,6 +195,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         domain: String,
         deadline: ContinuousClock.Instant,
         tracker: AttemptTracker,
+        patient: Bool = false,
         transaction: Transaction
     ) async -> VerificationOutcome {
         let start = ContinuousClock.now
@@ -267,6 +269,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
         let race = await MXRace.run(
             candidates: candidates, stagger: settings.staggerDelay, dialer: dialer,
+            patient: patient,
             onStart: { tracker.tried($0.used) },
             onWin: { _ = tracker.beginTransaction(on: $0.used) })
         let attempts: [RaceAttempt<Connection>]

@@ -74,10 +74,12 @@ enum MXRace {
     ///   - onStart: told of each candidate as it starts (for "last host tried").
     ///   - onWin: told of the winner the moment it is known, before the losers are
     ///     cancelled and awaited (the budget's phase changes then, not after the clean-up).
+    ///   - patient: the dialer's long timeouts (the queue's re-sends).
     static func run<Dialer: SMTPDialer>(
         candidates: [RaceCandidate],
         stagger: Duration,
         dialer: Dialer,
+        patient: Bool = false,
         onStart: @Sendable (RaceCandidate) -> Void = { _ in },
         onWin: @Sendable (RaceCandidate) -> Void = { _ in }
     ) async -> RaceResult<Dialer.Connection> {
@@ -86,7 +88,7 @@ enum MXRace {
         if candidates.count == 1 {
             // Nothing to race: no task group, no stagger timer.
             let candidate = candidates[0]
-            let connection = dialer.connection(to: candidate.address)
+            let connection = dialer.connection(to: candidate.address, patient: patient)
             var attempt = RaceAttempt(candidate: candidate, connection: connection, startedAt: .now)
             onStart(candidate)
             if let failure = await connection.openForRace() {
@@ -110,7 +112,7 @@ enum MXRace {
                     startNext = false
                     let index = attempts.count
                     let candidate = candidates[index]
-                    let connection = dialer.connection(to: candidate.address)
+                    let connection = dialer.connection(to: candidate.address, patient: patient)
                     attempts.append(
                         RaceAttempt(candidate: candidate, connection: connection, startedAt: .now))
                     running += 1

@@ -52,8 +52,9 @@ struct SessionRecord: Sendable {
 /// Makes connections; the real one makes `SMTPSession`s, tests make scripted fakes.
 protocol SMTPDialer: Sendable {
     associatedtype Connection: SMTPConnection
-    /// A connection to `server`, not yet opened (no I/O here).
-    func connection(to server: SocketAddress) -> Connection
+    /// A connection to `server`, not yet opened (no I/O here). `patient`: for work nobody
+    /// waits on (the queue's re-sends), with long step timeouts instead of interactive ones.
+    func connection(to server: SocketAddress, patient: Bool) -> Connection
     /// Where attempts using these connections should run (the sockets' event loop), or
     /// `nil` for Swift's global executor.
     var preferredExecutor: (any TaskExecutor)? { get }

@@ -4,10 +4,14 @@ import Sockets
 /// The real dialer of the race: one `SMTPSession` per server address.
 struct SessionDialer: SMTPDialer {
     let configuration: SMTPSessionConfiguration
+    /// The same, with the timeouts of the queue's re-sends.
+    let patientConfiguration: SMTPSessionConfiguration
     let loop: EventLoop
 
-    func connection(to server: SocketAddress) -> SMTPSession {
-        SMTPSession(server: server, configuration: configuration, loop: loop)
+    func connection(to server: SocketAddress, patient: Bool) -> SMTPSession {
+        SMTPSession(
+            server: server, configuration: patient ? patientConfiguration : configuration,
+            loop: loop)
     }
 
     /// Sessions run on their loop's thread: each reply resumes the session where the

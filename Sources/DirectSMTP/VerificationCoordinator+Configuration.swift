@@ -29,8 +29,15 @@ extension VerificationCoordinator {
         public var smtpPort: Int
         /// How long a race candidate may take before the next one starts (default 250 ms).
         public var staggerDelay: Duration
-        /// Per-step SMTP timeouts (connect, greeting, EHLO, MAIL, RCPT, DATA, end of data).
+        /// Per-step SMTP timeouts (connect, greeting, EHLO, MAIL, RCPT, DATA, end of data)
+        /// of `send` and `probe` (default `.interactive`).
         public var timeouts: SMTPTimeouts
+        /// The step timeouts of the queue's re-sends (default `.patient`): nobody waits on
+        /// them, and some servers are slow on purpose with clients they do not know (a
+        /// Postfix site with postscreen's pregreet test may greet a new client only after
+        /// up to 6 s, past the interactive 3 s; once a re-send got through, the site knows
+        /// this server and interactive sends get through too).
+        public var redeliveryTimeouts: SMTPTimeouts
         /// The budget of calls that do not give one (default 3 s).
         public var defaultBudget: Duration
         /// At most this many attempts at once per recipient domain (default 50); more wait.
@@ -74,6 +81,7 @@ extension VerificationCoordinator {
             self.smtpPort = smtpPort
             self.staggerDelay = staggerDelay
             self.timeouts = timeouts
+            self.redeliveryTimeouts = .patient
             self.defaultBudget = defaultBudget
             self.concurrencyPerDestination = 50
             self.probeCache = ProbeCachePolicy()

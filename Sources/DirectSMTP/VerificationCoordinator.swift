@@ -84,6 +84,8 @@ public final class VerificationCoordinator: Sendable {
     {
         let session = try SMTPSessionConfiguration(
             heloName: configuration.heloName, timeouts: configuration.timeouts)
+        var patientSession = session
+        patientSession.timeouts = configuration.redeliveryTimeouts
         if let sender = configuration.probeSender {
             self.probeSender = sender
         } else {
@@ -92,7 +94,9 @@ public final class VerificationCoordinator: Sendable {
         self.configuration = configuration
         self.resolver = resolver
         self.engine = DeliveryEngine(
-            lookup: resolver, dialer: SessionDialer(configuration: session, loop: loop),
+            lookup: resolver,
+            dialer: SessionDialer(
+                configuration: session, patientConfiguration: patientSession, loop: loop),
             settings: configuration.engineSettings)
     }
 
@@ -162,6 +166,6 @@ public final class VerificationCoordinator: Sendable {
         await engine.send(
             to: to.description, domain: to.domain, messageID: data.messageID,
             budget: configuration.redeliveryBudget, onDeferred: nil, awaitsTransaction: true,
-            transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
+            patient: true, transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
     }
 }

@@ -40,6 +40,16 @@ public struct SMTPTimeouts: Sendable, Hashable {
         connect: .seconds(2), greeting: .seconds(3), ehlo: .seconds(2), mail: .seconds(3),
         rcpt: .seconds(3), data: .seconds(2), endOfData: .seconds(5))
 
+    /// Minutes rather than seconds, for work nobody waits on (the queue's re-sends):
+    /// connect 30 s, greeting, EHLO, MAIL, RCPT and DATA 60 s each, end of data 120 s.
+    /// Shorter than RFC 5321's minutes, but long enough for servers slow on purpose: with
+    /// its pregreet test on, Postfix's postscreen can keep a client it has not seen
+    /// before waiting up to 6 s (`postscreen_greet_wait`) for the end of its greeting,
+    /// longer than ``interactive`` allows.
+    public static let patient = SMTPTimeouts(
+        connect: .seconds(30), greeting: .seconds(60), ehlo: .seconds(60), mail: .seconds(60),
+        rcpt: .seconds(60), data: .seconds(60), endOfData: .seconds(120))
+
     /// The same value for every step (handy in tests).
     public static func uniform(_ timeout: Duration) -> SMTPTimeouts {
         SMTPTimeouts(connect: timeout, greeting: timeout, ehlo: timeout, mail: timeout,

@@ -140,7 +140,7 @@ final class FakeDialer: SMTPDialer {
         self.servers = servers
     }
 
-    func connection(to server: SocketAddress) -> FakeConnection {
+    func connection(to server: SocketAddress, patient: Bool) -> FakeConnection {
         FakeConnection(address: server, server: servers[server.ip] ?? .refusing(), dialer: self)
     }
 

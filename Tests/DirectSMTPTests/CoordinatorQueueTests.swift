@@ -149,6 +149,27 @@ struct CoordinatorRedeliveryTests {
         }
     }
 
+    @Test("Re-sends wait as long as a server slow on purpose (postscreen) needs; sends do not")
+    func patientRedelivery() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        // The greeting comes after 1 s: past the interactive timeouts, within the
+        // re-sends' (scaled down from 3 s / 60 s so the test stays short).
+        world.smtp.update { $0.greeting = $0.greeting.delayed(by: .seconds(1)) }
+        var configuration = world.configuration()
+        configuration.timeouts = .uniform(.milliseconds(400))
+        configuration.redeliveryTimeouts = .uniform(.seconds(3))
+        let coordinator = try VerificationCoordinator(configuration: configuration)
+        let sent = await coordinator.send(try welcome("user@[127.0.0.1]"))
+        #expect(sent.reason == .noReachableHost, "\(sent)")
+        let data = try welcome("user@[127.0.0.1]").encoded()
+        let entry = QueueEntry(
+            from: "app@client.test", to: "user@[127.0.0.1]", data: data.bytes,
+            messageID: data.messageID, createdAt: .now, nextAttemptAt: .now)
+        #expect(await coordinator.redeliver(entry) == .delivered)
+        #expect(world.smtp.deliveryCount == 1)
+    }
+
     @Test("A re-send outliving the redelivery budget waits for the server's verdict")
     func redeliveryBudgetEndsInsideTransaction() async throws {
         let world = try await MockWorld.start()
