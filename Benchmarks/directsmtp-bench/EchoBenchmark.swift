@@ -13,18 +13,7 @@ final class BenchEchoServer: Sendable {
         self.listener = listener
         acceptor = Task(executorPreference: executor) {
             await withDiscardingTaskGroup { group in
-                while true {
-                    let connection: TCPConnection
-                    do {
-                        connection = try await listener.accept()
-                    } catch let error as SocketError where error.code == .tooManyOpenFiles {
-                        // Out of descriptors for a moment: stopping here would leave the
-                        // clients' connects waiting in the backlog for ever.
-                        try? await Task.sleep(for: .milliseconds(10))
-                        continue
-                    } catch {
-                        return
-                    }
+                while let connection = try? await listener.acceptWaitingOutFDShortage() {
                     group.addTask {
                         defer { connection.close() }
                         var buffer: [UInt8] = []

@@ -266,7 +266,7 @@ public final class MockDNSServer: Sendable {
         }
         let tcpTask = Task.detached { [tcp, weak self] in
             while true {
-                guard let connection = try? await tcp.accept() else { return }
+                guard let connection = try? await tcp.acceptWaitingOutFDShortage() else { return }
                 guard let self else {
                     connection.close()
                     return

@@ -66,16 +66,7 @@ public final class MockSMTPServer: Sendable {
         // freed, and its deinit stops it (listener, connections, this task).
         let task = Task(executorPreference: executor) { [listener, weak server] in
             await withDiscardingTaskGroup { group in
-                while true {
-                    let connection: TCPConnection
-                    do {
-                        connection = try await listener.accept()
-                    } catch let error as SocketError where error.code == .tooManyOpenFiles {
-                        try? await Task.sleep(for: .milliseconds(10))
-                        continue
-                    } catch {
-                        return
-                    }
+                while let connection = try? await listener.acceptWaitingOutFDShortage() {
                     guard let server else {
                         connection.close()
                         return

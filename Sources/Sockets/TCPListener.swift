@@ -41,6 +41,22 @@ public final class TCPListener: Sendable {
         }
     }
 
+    /// Waits for the next connection, as ``accept(deadline:)`` does, but waits out a
+    /// shortage of file descriptors (retrying every 10 ms) instead of throwing: what a
+    /// server's accept loop needs, since ending the loop there would leave every later
+    /// client waiting in the backlog for ever. Throws once the listener is closed or the
+    /// task cancelled.
+    public func acceptWaitingOutFDShortage() async throws(SocketError) -> TCPConnection {
+        while true {
+            do {
+                return try await accept()
+            } catch where error.code == .tooManyOpenFiles {
+                if Task.isCancelled { throw SocketError(.cancelled, "accepting on \(localAddress)") }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+    }
+
     /// Waits for the next connection. Transient failures (`ECONNABORTED`) are skipped;
     /// running out of fds throws ``SocketError/Code/tooManyOpenFiles`` and leaves the
     /// listener usable.
