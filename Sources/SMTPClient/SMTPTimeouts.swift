@@ -40,15 +40,16 @@ public struct SMTPTimeouts: Sendable, Hashable {
         connect: .seconds(2), greeting: .seconds(3), ehlo: .seconds(2), mail: .seconds(3),
         rcpt: .seconds(3), data: .seconds(2), endOfData: .seconds(5))
 
-    /// Minutes rather than seconds, for work nobody waits on (the queue's re-sends):
-    /// connect 30 s, greeting, EHLO, MAIL, RCPT and DATA 60 s each, end of data 120 s.
-    /// Shorter than RFC 5321's minutes, but long enough for servers slow on purpose: with
-    /// its pregreet test on, Postfix's postscreen can keep a client it has not seen
-    /// before waiting up to 6 s (`postscreen_greet_wait`) for the end of its greeting,
-    /// longer than ``interactive`` allows.
+    /// For work nobody waits on (the queue's re-sends): connect 10 s, greeting 20 s, EHLO
+    /// 10 s, MAIL 10 s, RCPT 20 s, DATA 10 s, end of data 30 s. Long enough for servers
+    /// slow on purpose (with its pregreet test on, Postfix's postscreen can keep a client
+    /// it has not seen before waiting up to 6 s, `postscreen_greet_wait`, for the end of
+    /// its greeting, past ``interactive``'s 3 s; RCPT tarpits wait seconds too); short
+    /// enough that a dead domain holds a queue run for seconds, not minutes (RFC 5321's
+    /// minutes are for MTAs that hold a message for days anyway).
     public static let patient = SMTPTimeouts(
-        connect: .seconds(30), greeting: .seconds(60), ehlo: .seconds(60), mail: .seconds(60),
-        rcpt: .seconds(60), data: .seconds(60), endOfData: .seconds(120))
+        connect: .seconds(10), greeting: .seconds(20), ehlo: .seconds(10), mail: .seconds(10),
+        rcpt: .seconds(20), data: .seconds(10), endOfData: .seconds(30))
 
     /// The same value for every step (handy in tests).
     public static func uniform(_ timeout: Duration) -> SMTPTimeouts {

@@ -295,7 +295,9 @@ public final class EventLoop: Sendable {
                         guard id != 0, var slot = state.slots[id] else { continue }
                         let failure = EPOLLHUP.rawValue | EPOLLERR.rawValue
                         if flags & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | failure) != 0 {
-                            if flags & (EPOLLRDHUP.rawValue | failure) != 0 {
+                            // RDHUP (a close) or ERR (a reset), not a plain HUP: a socket not
+                            // yet connected reports HUP at once, and its peer hung up nothing.
+                            if flags & (EPOLLRDHUP.rawValue | EPOLLERR.rawValue) != 0 {
                                 // Before the edge: whoever sees the edge sees this too.
                                 slot.registration.peerHungUp.store(true, ordering: .sequentiallyConsistent)
                             }
