@@ -15,8 +15,9 @@ import Foundation
 ///
 /// The journal is locked while an application has it open; the command then exits 75
 /// (try again later). A journal that does not exist is an empty queue (it is not created).
-/// Each command first moves into the journal what `send --queue` stored aside in
-/// `PATH.spill/` while the journal was held, once those `send`s have ended.
+/// Each command first applies what `send --queue` left in `PATH.spill/` while the
+/// journal was held: the removals of messages it settled, and the messages it stored
+/// aside, once those `send`s have ended.
 enum QueueCommand {
     /// What `run` needs to re-send an entry: the flags shared with `send`.
     struct RedeliveryOptions: Sendable {

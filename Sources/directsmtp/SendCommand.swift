@@ -8,15 +8,13 @@ import SMTPClient
 /// final outcome last and exits with the final outcome's code.
 enum SendCommand {
     /// How long to wait for the final outcome of a transaction that outlived the budget:
-    /// longer than its remaining steps at their timeouts, plus, with a queue, the longest
-    /// the settling of the stored message may wait for the journal. Giving up sooner
-    /// would exit while the settle is pending and leave a delivered message in the queue,
-    /// to be sent again.
-    static func finalOutcomeWait(
-        _ coordinator: VerificationCoordinator, _ message: Message, queued: Bool
-    ) -> Duration {
-        coordinator.transactionBound(messageBytes: message.encoded().bytes.count)
-            + (queued ? SendQueue.settleLockWait : .zero) + .seconds(5)
+    /// longer than its remaining steps at their timeouts (settling the stored message
+    /// never waits for the journal). Giving up sooner would exit before the settle and
+    /// leave a delivered message in the queue, to be sent again.
+    static func finalOutcomeWait(_ coordinator: VerificationCoordinator, _ message: Message)
+        -> Duration
+    {
+        coordinator.transactionBound(messageBytes: message.encoded().bytes.count) + .seconds(5)
     }
 
     static func run(_ rawArguments: [String]) async -> Int32 {
@@ -75,7 +73,7 @@ enum SendCommand {
                 return ExitCode.software
             }
         }
-        let status = await deliver(message, with: coordinator, options, queued: queuePath != nil)
+        let status = await deliver(message, with: coordinator, options)
         await journal?.finish()
         return status
     }
@@ -83,8 +81,7 @@ enum SendCommand {
     /// Sends, prints the outcome (and the final one after a budget-exceeded), and returns
     /// the exit code.
     private static func deliver(
-        _ message: Message, with coordinator: VerificationCoordinator,
-        _ options: CoordinatorOptions, queued: Bool
+        _ message: Message, with coordinator: VerificationCoordinator, _ options: CoordinatorOptions
     ) async -> Int32 {
         let outcome = await coordinator.send(message, budget: options.remainingBudget)
         guard outcome.reason == .budgetExceeded else {
@@ -94,7 +91,7 @@ enum SendCommand {
         OutcomeOutput.print(
             outcome, json: options.json, verbose: false,
             note: "the transaction goes on; waiting for its end")
-        let wait = finalOutcomeWait(coordinator, message, queued: queued)
+        let wait = finalOutcomeWait(coordinator, message)
         guard let final = await coordinator.nextEvent(within: wait) else {
             printError("directsmtp send: no final outcome after \(wait)")
             return outcome.exitCode

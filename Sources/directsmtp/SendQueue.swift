@@ -5,21 +5,19 @@ import Glibc
 /// `send --queue PATH`: the durable journal queue a deferred message goes into.
 ///
 /// The journal takes one writer at a time (an exclusive lock), and a `queue run` may hold
-/// it for minutes. `send` must answer by its budget all the same, so it never waits for
-/// the journal to store a message: it checks the journal before sending (a path that
-/// cannot be a journal is a usage problem found before any traffic), then lets it go; a
-/// deferral (or a send outliving its budget) is appended to the journal if it is free at
-/// that moment, and otherwise to a spill journal of this process's own in `PATH.spill/`,
-/// which nobody else writes while this process holds it. Every `queue` command moves the
-/// spill journals whose process has ended into the journal (``SpillJournals``).
+/// it for minutes. `send` must answer by its budget all the same, and must not leave a
+/// delivered message queued, so it never waits for the journal:
+/// - it checks the journal before sending (a path that cannot be a journal is a usage
+///   problem found before any traffic), then lets it go;
+/// - a deferral (or a send outliving its budget) is appended to the journal if it is
+///   free at that moment, and otherwise to a spill journal of this process's own in
+///   `PATH.spill/`, which nobody else writes while this process holds it;
+/// - settling a held message in the journal while the journal is held records the
+///   removal as a tombstone in `PATH.spill/` (a reschedule is left for the entry's due
+///   time instead).
+/// Every `queue` command first applies the tombstones and moves in the spill journals
+/// whose process has ended (``SpillJournals``).
 enum SendQueue {
-    /// How long settling a held message (removing it once delivered, rescheduling it once
-    /// deferred) waits for the journal when the message went there: a `queue run` holds
-    /// the journal for its whole run, re-sends included, and giving up would leave a
-    /// delivered message in the queue to be sent again. A message in this process's spill
-    /// journal is settled there, at once.
-    static let settleLockWait: Duration = .seconds(120)
-
     /// Checks that `path` can be opened as a journal (creating it if needed; a journal
     /// locked by someone else passes), then attaches a queue over it to `coordinator`.
     /// Returns the store, to ``SendJournal/finish()`` before the process exits.
@@ -34,7 +32,7 @@ enum SendQueue {
         } catch let error as QueueStoreError where error.code == .locked {
             // Someone else writes it now; a deferral then goes to the spill journal.
         }
-        let journal = SendJournal(path: path, settleLockWait: settleLockWait)
+        let journal = SendJournal(path: path)
         let queue = DeliveryQueue(store: journal) {
             [coordinator] entry in
             await coordinator.redeliver(entry)
@@ -46,18 +44,16 @@ enum SendQueue {
 
 /// `send`'s store: the journal, opened for each operation and closed right after (so its
 /// lock is held only while a record is written), or, when another process holds it, this
-/// process's spill journal, kept open (and locked) until ``finish()``.
+/// process's spill journal, kept open (and locked) until ``finish()``. It never waits for
+/// the journal's lock.
 actor SendJournal: QueueStore {
     let path: String
-    /// For updating or removing an entry added to the journal before.
-    let settleLockWait: Duration
     private var spill: Task<FileJournalQueueStore, any Error>?
     private var spilled: Set<String> = []
     private var finished = false
 
-    init(path: String, settleLockWait: Duration) {
+    init(path: String) {
         self.path = path
-        self.settleLockWait = settleLockWait
     }
 
     nonisolated func load() async throws -> [QueueEntry] {
@@ -66,17 +62,10 @@ actor SendJournal: QueueStore {
     }
 
     func add(_ entry: QueueEntry) async throws {
-        let store: FileJournalQueueStore
-        do {
-            store = try await FileJournalQueueStore.open(
-                path: path, options: .init(lockPatience: .zero))
-        } catch let error as QueueStoreError where error.code == .locked {
+        guard let store = try await journalIfFree("not queued") else {
             // Held elsewhere: no waiting (the caller's answer waits for this store).
             try await addToSpill(entry)
             return
-        } catch {
-            printError("directsmtp send: cannot open the queue \(path): \(error); not queued")
-            throw error
         }
         try await write(to: store, "not queued") { try await $0.add(entry) }
     }
@@ -97,7 +86,14 @@ actor SendJournal: QueueStore {
             try await inSpill("entry \(entry.id) not rescheduled") { try await $0.update(entry) }
             return
         }
-        let store = try await openWaiting(settleLockWait, "entry \(entry.id) not rescheduled")
+        guard let store = try await journalIfFree("entry \(entry.id) not rescheduled") else {
+            // Held elsewhere: the entry stays as stored (never tried, due when its
+            // transaction could have ended) and is retried then; nothing is lost.
+            printError(
+                "directsmtp send: the queue \(path) is busy; entry \(entry.id) stays as stored and is retried when due"
+            )
+            return
+        }
         try await write(to: store, "entry \(entry.id) not rescheduled") { try await $0.update(entry) }
     }
 
@@ -110,7 +106,18 @@ actor SendJournal: QueueStore {
             return
         }
         let consequence = "entry \(id) left in the queue; it may be sent again"
-        let store = try await openWaiting(settleLockWait, consequence)
+        guard let store = try await journalIfFree(consequence) else {
+            // Held elsewhere (a queue run): a tombstone, applied by the next queue command
+            // before it retries anything. The run holding the journal now started after
+            // this message was stored, before it was due, so it does not retry it.
+            do {
+                try await SpillJournals.writeTombstone(for: id, journal: path)
+            } catch {
+                printError("directsmtp send: cannot record the removal: \(error); \(consequence)")
+                throw error
+            }
+            return
+        }
         try await write(to: store, consequence) { try await $0.remove(id: id) }
     }
 
@@ -169,24 +176,16 @@ actor SendJournal: QueueStore {
         }
     }
 
-    /// The journal, waiting up to `lockWait` for another holder.
-    private func openWaiting(_ lockWait: Duration, _ consequence: String) async throws
-        -> FileJournalQueueStore
-    {
-        let deadline = ContinuousClock.now + lockWait
-        while true {
-            do {
-                return try await FileJournalQueueStore.open(path: path)
-            } catch let error as QueueStoreError where error.code == .locked {
-                guard ContinuousClock.now < deadline else {
-                    printError("directsmtp send: the queue \(path) stayed locked; \(consequence)")
-                    throw error
-                }
-                try await Task.sleep(for: .milliseconds(25))
-            } catch {
-                printError("directsmtp send: cannot open the queue \(path): \(error); \(consequence)")
-                throw error
-            }
+    /// The journal if no one holds it this instant; `nil` if someone does.
+    private func journalIfFree(_ consequence: String) async throws -> FileJournalQueueStore? {
+        do {
+            return try await FileJournalQueueStore.open(
+                path: path, options: .init(lockPatience: .zero))
+        } catch let error as QueueStoreError where error.code == .locked {
+            return nil
+        } catch {
+            printError("directsmtp send: cannot open the queue \(path): \(error); \(consequence)")
+            throw error
         }
     }
 
@@ -250,8 +249,57 @@ enum SpillJournals {
         return try result.get()
     }
 
-    /// Moves into `store` (the journal at `journal`, held by the caller) every entry of
-    /// every spill journal no process holds any more, then deletes that spill journal.
+    /// Records, durably, that the entry `id` of the journal at `journal` is settled and
+    /// must be removed: a file `PATH.spill/*.removed` holding the id (written aside,
+    /// synced, renamed into place, the directory synced).
+    static func writeTombstone(for id: String, journal: String) async throws {
+        let directory = directory(for: journal)
+        try await makeDirectory(directory)
+        let name = "\(directory)/\(getpid())-\(UUID().uuidString.prefix(8))"
+        try await offThePool { () throws(QueueStoreError) in
+            let bytes = Array((id + "\n").utf8)
+            let fd = open(name + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw QueueStoreError(.ioFailed, errno: errno, "cannot write \(name).tmp")
+            }
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let synced = fsync(fd) == 0
+            close(fd)
+            guard written == bytes.count, synced, rename(name + ".tmp", name + ".removed") == 0,
+                syncDirectory(directory)
+            else {
+                unlink(name + ".tmp")
+                throw QueueStoreError(.ioFailed, errno: errno, "cannot write \(name).removed")
+            }
+        }
+    }
+
+    /// Removes from `store` the entries the tombstones name, then the tombstones.
+    private static func applyTombstones(
+        _ names: [String], in directory: String, to store: FileJournalQueueStore
+    ) async {
+        for name in names where name.hasSuffix(".removed") {
+            let file = "\(directory)/\(name)"
+            guard let data = FileManager.default.contents(atPath: file) else { continue }
+            let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+            do {
+                if !id.isEmpty { try await store.remove(id: id) }
+                try await offThePool { () throws(QueueStoreError) in
+                    guard unlink(file) == 0, syncDirectory(directory) else {
+                        throw QueueStoreError(.ioFailed, errno: errno, "cannot delete \(file)")
+                    }
+                }
+            } catch let error as QueueStoreError where error.code == .notFound {
+                _ = try? await offThePool { _ = unlink(file) }
+            } catch {
+                printError("directsmtp queue: cannot apply the removal \(file): \(error)")
+            }
+        }
+    }
+
+    /// Applies the tombstones, then moves into `store` (the journal at `journal`, held by
+    /// the caller) every entry of every spill journal no process holds any more, then
+    /// deletes that spill journal.
     /// An entry already in the journal (an import cut short by a crash) is skipped.
     /// Returns how many entries moved; problems are reported and leave the file for the
     /// next command.
@@ -261,6 +309,9 @@ enum SpillJournals {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
             return 0
         }
+        // Removals first: they name entries of the journal itself, settled by a send
+        // while a queue run held it.
+        await applyTombstones(names.sorted(), in: directory, to: store)
         var moved = 0
         for name in names.sorted() where name.hasSuffix(".journal") {
             let file = "\(directory)/\(name)"

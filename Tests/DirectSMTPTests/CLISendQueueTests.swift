@@ -153,17 +153,16 @@ struct CLISendQueueTests {
         }
     }
 
-    @Test("Settling a held send waits for a journal held longer than a store would wait")
-    func settleWaitsForTheLock() async throws {
+    @Test("Settling a held send while a queue run holds the journal: a tombstone, applied by the next queue command")
+    func settleWithTheJournalHeld() async throws {
         try await withWorldAndJournal { world, path in
             let made = try await FileJournalQueueStore.open(path: path)
             await made.close()
             let arguments = slowSend(world, queue: path)
             let command = Task { try await runCLI(arguments) }
-            // Once the held entry is in the journal, keep the journal 5 s (as a long `queue
-            // run` would): the transaction ends about 1 s later, and a store would give up 3 s
-            // after that. Watched by its size, not by opening it: a lock taken just when the
-            // send stores would send the entry to a spill journal instead.
+            // Once the held entry is in the journal, hold the journal (as a long `queue run`
+            // would) until the command has ended. Watched by its size, not by opening it: a
+            // lock taken just when the send stores would send the entry to a spill journal.
             let clock = ContinuousClock()
             let limit = clock.now + .seconds(15)
             let empty = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
@@ -174,12 +173,18 @@ struct CLISendQueueTests {
             }
             let held = try await FileJournalQueueStore.open(path: path)
             try #require(try await held.load().count == 1, "the held entry never reached the journal")
-            try await Task.sleep(for: .seconds(5))
-            await held.close()
+            // The command ends while the journal is still held: settling does not wait.
             let run = try await command.value
+            await held.close()
             #expect(run.status == 0, "\(run)")
             #expect(run.stdout.contains(#""reason":"accepted""#))
-            #expect(try await storedEntries(path).isEmpty, "delivered: removed once the lock came free")
+            let tombstones = ((try? FileManager.default.contentsOfDirectory(atPath: path + ".spill")) ?? [])
+                .filter { $0.hasSuffix(".removed") }
+            #expect(tombstones.count == 1)
+            #expect(try await storedEntries(path).count == 1, "not removed yet: the journal was held")
+            let list = try await runCLI(["queue", "list", "--queue", path, "--json"])
+            #expect(list.status == 0 && list.stdout == #"{"entries":[]}"# + "\n", "\(list)")
+            #expect(try await storedEntries(path).isEmpty, "the tombstone removed it")
             #expect(world.smtp.deliveryCount == 1)
         }
     }
