@@ -196,8 +196,15 @@ enum QueueCommand {
         if !store.recovery.isClean {
             printError("directsmtp queue: journal recovery: \(store.recovery)")
         }
-        // What `send`s stored aside while the journal was held (their processes ended).
-        await SpillJournals.importAll(into: store, journal: path)
+        // What `send`s left while the journal was held: removals, and messages stored
+        // aside (once their processes ended). A removal that cannot be applied names a
+        // message already delivered: nothing runs until it is, or it could go out twice.
+        let imported = await SpillJournals.importAll(into: store, journal: path)
+        if imported.unappliedRemovals > 0 {
+            await store.close()
+            printError("directsmtp queue: \(imported.unappliedRemovals) removal(s) could not be applied; try again later")
+            return .failure(Int32Status(ExitCode.tempFail))
+        }
         do {
             let value = try await body(store)
             await store.close()

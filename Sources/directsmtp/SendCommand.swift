@@ -8,13 +8,14 @@ import SMTPClient
 /// final outcome last and exits with the final outcome's code.
 enum SendCommand {
     /// How long to wait for the final outcome of a transaction that outlived the budget:
-    /// longer than its remaining steps at their timeouts (settling the stored message
-    /// never waits for the journal). Giving up sooner would exit before the settle and
-    /// leave a delivered message in the queue, to be sent again.
+    /// longer than its remaining steps at their timeouts, plus the store's own time to
+    /// settle the stored message (it never waits for the journal's lock, but opening the
+    /// journal reads it whole). Giving up sooner would exit before the settle and leave a
+    /// delivered message in the queue, to be sent again.
     static func finalOutcomeWait(_ coordinator: VerificationCoordinator, _ message: Message)
         -> Duration
     {
-        coordinator.transactionBound(messageBytes: message.encoded().bytes.count) + .seconds(5)
+        coordinator.transactionBound(messageBytes: message.encoded().bytes.count) + .seconds(30)
     }
 
     static func run(_ rawArguments: [String]) async -> Int32 {

@@ -274,27 +274,44 @@ enum SpillJournals {
         }
     }
 
-    /// Removes from `store` the entries the tombstones name, then the tombstones.
+    /// Removes from `store` the entries the tombstones name, then the tombstones; returns
+    /// how many could not be applied (their entries must not be retried now). Also
+    /// deletes the leftovers of tombstones whose writer died before renaming them.
     private static func applyTombstones(
         _ names: [String], in directory: String, to store: FileJournalQueueStore
-    ) async {
+    ) async -> Int {
+        var failed = 0
         for name in names where name.hasSuffix(".removed") {
             let file = "\(directory)/\(name)"
-            guard let data = FileManager.default.contents(atPath: file) else { continue }
-            let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
             do {
+                let data = try await offThePool { () throws(QueueStoreError) -> [UInt8] in
+                    guard let data = FileManager.default.contents(atPath: file) else {
+                        throw QueueStoreError(.ioFailed, "cannot read \(file)")
+                    }
+                    return Array(data)
+                }
+                let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+                // Removing an id the journal no longer has (purged meanwhile) is harmless.
                 if !id.isEmpty { try await store.remove(id: id) }
                 try await offThePool { () throws(QueueStoreError) in
                     guard unlink(file) == 0, syncDirectory(directory) else {
                         throw QueueStoreError(.ioFailed, errno: errno, "cannot delete \(file)")
                     }
                 }
-            } catch let error as QueueStoreError where error.code == .notFound {
-                _ = try? await offThePool { _ = unlink(file) }
             } catch {
+                failed += 1
                 printError("directsmtp queue: cannot apply the removal \(file): \(error)")
             }
         }
+        let stale = names.filter { $0.hasSuffix(".tmp") }.map { "\(directory)/\($0)" }
+        _ = try? await offThePool {
+            for file in stale {
+                var info = stat()
+                // A minute old: its writer (a send, which renames within milliseconds) died.
+                if stat(file, &info) == 0, time(nil) - info.st_mtim.tv_sec > 60 { unlink(file) }
+            }
+        }
+        return failed
     }
 
     /// Applies the tombstones, then moves into `store` (the journal at `journal`, held by
@@ -303,15 +320,18 @@ enum SpillJournals {
     /// An entry already in the journal (an import cut short by a crash) is skipped.
     /// Returns how many entries moved; problems are reported and leave the file for the
     /// next command.
-    @discardableResult
-    static func importAll(into store: FileJournalQueueStore, journal: String) async -> Int {
+    /// - Returns: the entries moved, and the removals that could not be applied (the
+    ///   caller must then not retry anything: one of those entries was delivered).
+    static func importAll(into store: FileJournalQueueStore, journal: String) async
+        -> (moved: Int, unappliedRemovals: Int)
+    {
         let directory = directory(for: journal)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            return 0
+            return (0, 0)
         }
         // Removals first: they name entries of the journal itself, settled by a send
         // while a queue run held it.
-        await applyTombstones(names.sorted(), in: directory, to: store)
+        let unapplied = await applyTombstones(names.sorted(), in: directory, to: store)
         var moved = 0
         for name in names.sorted() where name.hasSuffix(".journal") {
             let file = "\(directory)/\(name)"
@@ -352,6 +372,6 @@ enum SpillJournals {
             }
             await spill.close()
         }
-        return moved
+        return (moved, unapplied)
     }
 }

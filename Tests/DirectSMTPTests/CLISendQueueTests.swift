@@ -189,6 +189,28 @@ struct CLISendQueueTests {
         }
     }
 
+    @Test("A removal that cannot be applied stops the queue command (exit 75); stale leftovers go")
+    func unappliedRemovalStopsTheCommand() async throws {
+        let path = journalPath()
+        defer { removeQueue(path) }
+        let made = try await FileJournalQueueStore.open(path: path)
+        await made.close()
+        let spill = path + ".spill"
+        try FileManager.default.createDirectory(atPath: spill, withIntermediateDirectories: true)
+        // A tombstone that cannot be read (a directory by that name).
+        try FileManager.default.createDirectory(
+            atPath: spill + "/1-bad.removed", withIntermediateDirectories: true)
+        // The leftover of a tombstone whose writer died before renaming it, 2 min old.
+        let stale = spill + "/1-old.tmp"
+        try #require(FileManager.default.createFile(atPath: stale, contents: Data("x\n".utf8)))
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -120)], ofItemAtPath: stale)
+        let run = try await runCLI(["queue", "run", "--queue", path])
+        #expect(run.status == 75, "\(run)")
+        #expect(run.stderr.contains("could not be applied"), "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+    }
+
     @Test("Two sends at once with one queue: both go out, both deferrals are stored")
     func concurrentSends() async throws {
         try await withWorldAndJournal { world, path in
