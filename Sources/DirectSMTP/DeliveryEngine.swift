@@ -31,6 +31,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let health: HostHealthMemory
     let probeCache: ProbeCache
     let limiter: DestinationLimiter
+    /// The race candidates of each destination, kept while DNS names the same hosts.
+    let candidateCache = RaceCandidateCache()
     /// Final outcomes of sends that outlived their call, to every subscriber.
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
     /// Runs the attempts, outside the callers' tasks (see ``WorkerPool``).
@@ -202,10 +204,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         // The DNS phase's time, the only one measured here; the session's phases join it
         // in the winner's record (one dictionary per call, not a second one to merge).
         var timings: [TimingPhase: Duration] = [:]
-        let hosts: [MailExchanger]
-        var answerComplete = true  // an address literal is the whole answer
-        if let literal = Self.addressLiteral(domain) {
-            hosts = [MailExchanger(name: domain, preference: 0, addresses: [literal])]
+        let list: RaceCandidateList
+        if let literal = literalCandidates(domain) {
+            list = literal
             tracker.beginConnecting(dnsTook: nil)
         } else {
             let answer = await lookup.mailExchangers(for: domain, deadline: deadline)
@@ -218,46 +219,18 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             case .noMailServer(let detail):
                 return VerificationOutcome(
                     reason: .noMailServer, address: address, detail: detail, timings: timings)
-            case .found(let found, let complete):
-                hosts = found
-                answerComplete = complete
+            case .found(let hosts, let complete):
+                list = candidates(for: domain, hosts: hosts, complete: complete)
             }
             tracker.beginConnecting(dnsTook: dnsTook)
         }
-        var unusable: String?
-        var refused: String?
-        var dialable: [RaceCandidate] = []  // one array, not one per host and a join
-        dialable.reserveCapacity(hosts.reduce(0) { $0 + $1.addresses.count })
-        for host in hosts {
-            for ip in host.addresses {
-                do {
-                    let server = try SocketAddress(ip, port: settings.smtpPort)
-                    if settings.refusesNonPublicAddresses, !server.isPublic {
-                        refused = "\(host.name) is at \(server.ip), not a public address (refused by configuration)"
-                        continue
-                    }
-                    dialable.append(RaceCandidate(host: host, address: server))
-                } catch {
-                    unusable = "cannot connect to \(ip) port \(settings.smtpPort): \(error)"
-                }
-            }
-        }
-        let candidates = health.ordered(dialable)
-        guard !candidates.isEmpty else {
-            // DNS named hosts with addresses (the lookup never hands over a host without
-            // one): if none can be dialled, the fault is ours (the SMTP port setting),
-            // never the domain's, so deferred, not no-mail-server. Unless every address
-            // was refused as not public: then the domain has no mail server we may use,
-            // for good if DNS gave its whole answer; if some lookups failed, the hosts not
-            // seen may be public, so that is DNS being unavailable, for now.
-            let allRefused = refused != nil && unusable == nil
-            let reason: OutcomeReason =
-                hosts.isEmpty || (allRefused && answerComplete)
-                ? .noMailServer : allRefused ? .dnsUnavailable : .noReachableHost
+        let candidates: [RaceCandidate]
+        switch list {
+        case .ready(let dialable):
+            candidates = health.ordered(dialable)
+        case .none(let reason, let detail):
             return VerificationOutcome(
-                reason: reason, address: address,
-                detail: hosts.isEmpty ? "no MX host has an address" : unusable ?? refused,
-                timings: timings)
+                reason: reason, address: address, detail: detail, timings: timings)
         }
 
         guard await limiter.acquire(domain) else {
@@ -349,6 +322,70 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             detail: result.detail,
             timings: record.timings,
             recorded: transcript)
+    }
+
+    /// The candidates of an address-literal domain (`[192.0.2.1]`), made once and then
+    /// taken from the cache; `nil` when `domain` is not one.
+    private func literalCandidates(_ domain: String) -> RaceCandidateList? {
+        guard domain.utf8.first == UInt8(ascii: "[") else { return nil }
+        if let made = candidateCache.list(for: domain, hosts: nil, complete: true) { return made }
+        guard let literal = Self.addressLiteral(domain) else { return nil }
+        let list = Self.candidateList(
+            [MailExchanger(name: domain, preference: 0, addresses: [literal])], complete: true,
+            settings: settings)
+        candidateCache.store(list, for: domain, hosts: nil, complete: true)
+        return list
+    }
+
+    /// The candidates of the hosts DNS named for `domain`: from the cache while the answer
+    /// is the same.
+    private func candidates(for domain: String, hosts: [MailExchanger], complete: Bool)
+        -> RaceCandidateList
+    {
+        if let made = candidateCache.list(for: domain, hosts: hosts, complete: complete) {
+            return made
+        }
+        let list = Self.candidateList(hosts, complete: complete, settings: settings)
+        candidateCache.store(list, for: domain, hosts: hosts, complete: complete)
+        return list
+    }
+
+    /// Every address of `hosts` that may be dialled, in order; or, when none may, why.
+    static func candidateList(
+        _ hosts: [MailExchanger], complete: Bool, settings: EngineSettings
+    ) -> RaceCandidateList {
+        var unusable: String?
+        var refused: String?
+        var dialable: [RaceCandidate] = []  // one array, not one per host and a join
+        dialable.reserveCapacity(hosts.reduce(0) { $0 + $1.addresses.count })
+        for host in hosts {
+            for ip in host.addresses {
+                do {
+                    let server = try SocketAddress(ip, port: settings.smtpPort)
+                    if settings.refusesNonPublicAddresses, !server.isPublic {
+                        refused =
+                            "\(host.name) is at \(server.ip), not a public address (refused by configuration)"
+                        continue
+                    }
+                    dialable.append(RaceCandidate(host: host, address: server))
+                } catch {
+                    unusable = "cannot connect to \(ip) port \(settings.smtpPort): \(error)"
+                }
+            }
+        }
+        if !dialable.isEmpty { return .ready(dialable) }
+        // DNS named hosts with addresses (the lookup never hands over a host without one):
+        // if none can be dialled, the fault is ours (the SMTP port setting), never the
+        // domain's, so deferred, not no-mail-server. Unless every address was refused as
+        // not public: then the domain has no mail server we may use, for good if DNS gave
+        // its whole answer; if some lookups failed, the hosts not seen may be public, so
+        // that is DNS being unavailable, for now.
+        let allRefused = refused != nil && unusable == nil
+        let reason: OutcomeReason =
+            hosts.isEmpty || (allRefused && complete)
+            ? .noMailServer : allRefused ? .dnsUnavailable : .noReachableHost
+        return .none(
+            reason, detail: hosts.isEmpty ? "no MX host has an address" : unusable ?? refused)
     }
 
     /// A verdict of MAIL/RCPT/DATA as DESIGN.md's reason: a reply there is the verdict.

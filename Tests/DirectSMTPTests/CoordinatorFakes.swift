@@ -17,14 +17,19 @@ final class ManualClock: Sendable {
 /// An MX lookup with a fixed answer after a delay (cancellable), counting its calls. With
 /// `honorsDeadline`, it gives up at the caller's deadline as the real resolver does.
 final class FakeLookup: MailExchangerLookup {
-    let answer: MailExchangerLookupResult
+    private let current: Mutex<MailExchangerLookupResult>
+    /// What the next lookup answers.
+    var answer: MailExchangerLookupResult {
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
+    }
     let delay: Duration
     let honorsDeadline: Bool
     let calls = Atomic<Int>(0)
 
     init(_ answer: MailExchangerLookupResult, delay: Duration = .zero, honorsDeadline: Bool = false)
     {
-        self.answer = answer
+        self.current = Mutex(answer)
         self.delay = delay
         self.honorsDeadline = honorsDeadline
     }
@@ -35,12 +40,19 @@ final class FakeLookup: MailExchangerLookup {
         honorsDeadline: Bool = false, complete: Bool = true
     ) {
         self.init(
-            .found(
-                hosts.enumerated().map { index, host in
-                    MailExchanger(
-                        name: "mx\(index + 1).example.com", preference: host.preference,
-                        addresses: [IPAddress(host.ip)!])
-                }, complete: complete), delay: delay, honorsDeadline: honorsDeadline)
+            Self.found(hosts, complete: complete), delay: delay, honorsDeadline: honorsDeadline)
+    }
+
+    /// The answer naming `hosts` as ``init(hosts:delay:honorsDeadline:complete:)`` does.
+    static func found(_ hosts: [(preference: Int, ip: String)], complete: Bool = true)
+        -> MailExchangerLookupResult
+    {
+        .found(
+            hosts.enumerated().map { index, host in
+                MailExchanger(
+                    name: "mx\(index + 1).example.com", preference: host.preference,
+                    addresses: [IPAddress(host.ip)!])
+            }, complete: complete)
     }
 
     func mailExchangers(for domain: String, deadline: ContinuousClock.Instant) async

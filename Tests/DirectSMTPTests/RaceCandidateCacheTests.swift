@@ -1,0 +1,85 @@
+import Sockets
+import Testing
+
+@testable import DirectSMTP
+
+/// The race candidates kept per destination: reused only while DNS names the same hosts.
+@Suite("Race candidate cache", .timeLimit(.minutes(1)))
+struct RaceCandidateCacheTests {
+    @Test("A changed DNS answer is raced, not the candidates made for the old one")
+    func changedAnswer() async {
+        let lookup = FakeLookup(hosts: [(10, "127.0.0.11")])
+        let engine = FakeEngine(
+            lookup: lookup, servers: ["127.0.0.11": .healthy, "127.0.0.12": .healthy])
+        #expect(await engine.send().mx?.ip == "127.0.0.11")
+        // The same host name at a new address (its TTL ran out), then a new preference.
+        lookup.answer = FakeLookup.found([(10, "127.0.0.12")])
+        #expect(await engine.send().mx?.ip == "127.0.0.12")
+        lookup.answer = FakeLookup.found([(20, "127.0.0.12")])
+        #expect(await engine.send().mx?.preference == 20)
+        #expect(engine.dialer.snapshot.opened == ["127.0.0.11", "127.0.0.12", "127.0.0.12"])
+        #expect(engine.candidateCache.count == 1)
+    }
+
+    @Test("The same answer reuses the candidates; an address literal is parsed once")
+    func sameAnswer() async {
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": .healthy, "127.0.0.9": .healthy])
+        for _ in 0..<3 {
+            #expect(await engine.send().reason == .accepted)
+            let literal = await engine.send("user@[127.0.0.9]")
+            #expect(literal.reason == .accepted)
+            #expect(
+                literal.mx == MailExchangerUsed(host: "[127.0.0.9]", ip: "127.0.0.9", preference: 0)
+            )
+        }
+        #expect(engine.candidateCache.count == 2)
+        let hosts = [
+            MailExchanger(
+                name: "mx1.example.com", preference: 10, addresses: [IPAddress("127.0.0.11")!])
+        ]
+        guard
+            case .ready(let first) = engine.candidateCache.list(
+                for: "example.com", hosts: hosts, complete: true),
+            case .ready(let again) = engine.candidateCache.list(
+                for: "example.com", hosts: hosts, complete: true)
+        else {
+            Issue.record("example.com's candidates are not cached")
+            return
+        }
+        #expect(first.count == 1 && first[0] === again[0])
+    }
+
+    @Test("An entry is used only for the hosts and completeness it was made from")
+    func entryMatching() {
+        let cache = RaceCandidateCache(capacity: 2)
+        let one = [
+            MailExchanger(name: "mx.a.test", preference: 0, addresses: [IPAddress("192.0.2.1")!])
+        ]
+        let other = [
+            MailExchanger(name: "mx.a.test", preference: 0, addresses: [IPAddress("192.0.2.2")!])
+        ]
+        cache.store(
+            .none(.noMailServer, detail: "all refused"), for: "a.test", hosts: one, complete: true)
+        #expect(cache.list(for: "a.test", hosts: one, complete: true) != nil)
+        // A partial answer with the same hosts decides otherwise (dns-unavailable).
+        #expect(cache.list(for: "a.test", hosts: one, complete: false) == nil)
+        #expect(cache.list(for: "a.test", hosts: other, complete: true) == nil)
+        #expect(cache.list(for: "a.test", hosts: nil, complete: true) == nil)
+        #expect(cache.list(for: "b.test", hosts: one, complete: true) == nil)
+    }
+
+    @Test("Bounded: a new domain beyond the capacity evicts one")
+    func bounded() {
+        let cache = RaceCandidateCache(capacity: 3)
+        for index in 0..<10 {
+            cache.store(
+                .none(.noReachableHost, detail: nil), for: "d\(index).test", hosts: [],
+                complete: true)
+            #expect(cache.count <= 3)
+        }
+        #expect(cache.count == 3)
+        #expect(cache.list(for: "d9.test", hosts: [], complete: true) != nil)
+    }
+}
