@@ -22,6 +22,28 @@ public enum TimingPhase: String, Sendable, Hashable, CaseIterable, Comparable {
 
     /// Phases order as they happen in a session (DNS first, end of data last).
     public static func < (lhs: TimingPhase, rhs: TimingPhase) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        lhs.order < rhs.order
+    }
+
+    /// Hashes the case, not its raw value: an enum with raw values otherwise hashes its
+    /// `String` (the standard library's default for `RawRepresentable`), on every access
+    /// to a timings dictionary, several per call.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(order)
+    }
+
+    /// The place in `allCases`.
+    private var order: UInt8 {
+        switch self {
+        case .dns: 0
+        case .connect: 1
+        case .greeting: 2
+        case .ehlo: 3
+        case .helo: 4
+        case .mail: 5
+        case .rcpt: 6
+        case .data: 7
+        case .endOfData: 8
+        }
     }
 }

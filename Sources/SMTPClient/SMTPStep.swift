@@ -21,4 +21,24 @@ public enum SMTPStep: String, Sendable, Hashable {
     case endOfData = "end-of-data"
     /// QUIT (never awaited).
     case quit
+
+    /// Hashes the case, not its raw value: an enum with raw values otherwise hashes its
+    /// `String` (the standard library's default for `RawRepresentable`), on every access
+    /// to the session's timings, several per session.
+    public func hash(into hasher: inout Hasher) {
+        let order: UInt8 =
+            switch self {
+            case .connect: 0
+            case .greeting: 1
+            case .ehlo: 2
+            case .helo: 3
+            case .auth: 4
+            case .mail: 5
+            case .rcpt: 6
+            case .data: 7
+            case .endOfData: 8
+            case .quit: 9
+            }
+        hasher.combine(order)
+    }
 }

@@ -156,4 +156,15 @@ struct VerificationOutcomeValueTests {
         }
         #expect(!text.contains("Parts"))
     }
+
+    @Test("Timing phases order as declared, and each hashes apart from the others")
+    func timingPhaseOrder() {
+        #expect(TimingPhase.allCases.sorted() == TimingPhase.allCases)
+        #expect(Set(TimingPhase.allCases).count == TimingPhase.allCases.count)
+        var timings: [TimingPhase: Int] = [:]
+        for (index, phase) in TimingPhase.allCases.enumerated() { timings[phase] = index }
+        for (index, phase) in TimingPhase.allCases.enumerated() {
+            #expect(timings[phase] == index)
+        }
+    }
 }
