@@ -102,24 +102,29 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 patient: patient, transaction: transaction)
             // `nil`: the caller has this outcome already; a re-send waiting for the
             // transaction gets it from the tracker too.
-            guard var final = tracker.finish(outcome), !awaitsTransaction else { return }
-            final.elapsed = start.duration(to: .now)
-            // Off the event loop: the queue's store is the application's code, and may
-            // block (a database driver); the loop must keep serving sockets.
-            let finished = final
-            if let settle = await held?.settle() {
-                final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
-                    await settle(finished)
-                }
-            } else if final.status == .deferred, let onDeferred {
-                final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
-                    await onDeferred(finished)
-                }
-            }
-            self.eventHub.publish(DeliveryEvent(messageID: messageID, outcome: final))
+            guard let final = tracker.finish(outcome), !awaitsTransaction else { return }
+            await self.publish(
+                final, messageID: messageID, start: start, held: held, onDeferred: onDeferred)
         }
         tracker.cancelsOnAbandon(job)
-        var outcome = await tracker.outcome(start: start, deadline: deadline)
+        let outcome = await tracker.outcome(start: start, deadline: deadline)
+        guard outcome.status == .deferred else { return outcome }
+        return await deferred(
+            outcome, start: start, tracker: tracker, awaitsTransaction: awaitsTransaction,
+            held: held, onHold: onHold, onDeferred: onDeferred)
+    }
+
+    /// A deferred answer for `send`'s caller: held or queued as it says, or, for a
+    /// re-send, the transaction's own outcome. Apart from `send`, which runs on every
+    /// call: an async function's frame holds what all its paths keep across suspension
+    /// points (see `attempt`).
+    @inline(never)
+    private func deferred(
+        _ outcome: VerificationOutcome, start: ContinuousClock.Instant, tracker: AttemptTracker,
+        awaitsTransaction: Bool, held: HeldSend?, onHold: HoldHandler?,
+        onDeferred: DeferredHandler?
+    ) async -> VerificationOutcome {
+        var outcome = outcome
         if outcome.reason == .budgetExceeded {
             if awaitsTransaction {
                 outcome = await tracker.finalOutcome(start: start)
@@ -136,6 +141,30 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             outcome.queued = await onDeferred(outcome)
         }
         return outcome
+    }
+
+    /// Settles (or queues) and publishes the final outcome of a send whose caller got
+    /// `budget-exceeded`.
+    @inline(never)  // the rare path, out of the worker's frame
+    private func publish(
+        _ final: VerificationOutcome, messageID: String, start: ContinuousClock.Instant,
+        held: HeldSend?, onDeferred: DeferredHandler?
+    ) async {
+        var final = final
+        final.elapsed = start.duration(to: .now)
+        // Off the event loop: the queue's store is the application's code, and may
+        // block (a database driver); the loop must keep serving sockets.
+        let finished = final
+        if let settle = await held?.settle() {
+            final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
+                await settle(finished)
+            }
+        } else if final.status == .deferred, let onDeferred {
+            final.queued = await withTaskExecutorPreference(globalConcurrentExecutor) {
+                await onDeferred(finished)
+            }
+        }
+        eventHub.publish(DeliveryEvent(messageID: messageID, outcome: final))
     }
 
     // MARK: Probe
@@ -214,11 +243,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             timings[.dns] = dnsTook
             switch answer {
             case .dnsUnavailable(let detail):
-                return VerificationOutcome(
-                    reason: .dnsUnavailable, address: address, detail: detail, timings: timings)
+                return Self.ended(.dnsUnavailable, address, detail, timings)
             case .noMailServer(let detail):
-                return VerificationOutcome(
-                    reason: .noMailServer, address: address, detail: detail, timings: timings)
+                return Self.ended(.noMailServer, address, detail, timings)
             case .found(let hosts, let complete):
                 list = candidates(for: domain, hosts: hosts, complete: complete)
             }
@@ -229,14 +256,13 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         case .ready(let dialable):
             candidates = health.ordered(dialable)
         case .none(let reason, let detail):
-            return VerificationOutcome(
-                reason: reason, address: address, detail: detail, timings: timings)
+            return Self.ended(reason, address, detail, timings)
         }
 
         guard await limiter.acquire(domain) else {
-            return VerificationOutcome(
-                reason: .noReachableHost, address: address,
-                detail: "cancelled while waiting for a connection slot", timings: timings)
+            return Self.ended(
+                .noReachableHost, address, "cancelled while waiting for a connection slot",
+                timings)
         }
         defer { limiter.release(domain) }
 
@@ -245,27 +271,112 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             patient: patient,
             onStart: { tracker.tried($0.used) },
             onWin: { _ = tracker.beginTransaction(on: $0.used) })
-        let attempts: [RaceAttempt<Connection>]
-        // The winner entered the transaction phase the moment it won (`onWin`), before the
-        // losers' clean-up and the bookkeeping below (health, their transcripts, an actor
-        // hop each): from the moment a host has finished EHLO, a budget ending means
-        // budget-exceeded, never no-reachable-host with a ready session thrown away
-        // (DESIGN.md). Asking again returns the decision taken then.
-        var transactionAllowed = false
-        switch race {
-        case .failed(let all): attempts = all
-        case .won(_, let winner, let all):
-            attempts = all
-            transactionAllowed = tracker.beginTransaction(on: winner.used)
+        // What follows the race is decided by synchronous steps (`settle`, `outcome`): an
+        // async function keeps in its frame every value it holds across a suspension
+        // point, and the bookkeeping's many temporaries made this frame 4 KB, written by
+        // every call (cold memory under load); on the stack they cost nothing.
+        var transcript = Transcript()
+        let winner: (connection: Connection, candidate: RaceCandidate)
+        switch settle(race, candidates: candidates.count, tracker: tracker, address: address) {
+        case .failed(let attempts, var outcome):
+            outcome.timings = timings
+            outcome.recorded = await Self.losers(attempts)
+            return outcome
+        case .won(let connection, let candidate, let others, let allowed):
+            if let others { transcript = await Self.losers(others) }
+            guard allowed else {
+                transcript += await connection.finish().transcript
+                return VerificationOutcome(
+                    reason: .noReachableHost, address: address, mx: candidate.used,
+                    detail: "abandoned: the budget ended before the transaction",
+                    timings: timings, recorded: transcript)
+            }
+            winner = (connection, candidate)
         }
+        let result = await transaction(winner.connection)
+        let record = await winner.connection.finish()
+        return Self.outcome(
+            of: result, record: record, winner: winner.candidate, address: address,
+            timings: timings, losers: transcript)
+    }
+
+    /// The outcome of an attempt that ended before any SMTP conversation.
+    @inline(never)  // synchronous on purpose: see `attempt`
+    private static func ended(
+        _ reason: OutcomeReason, _ address: String, _ detail: String?,
+        _ timings: [TimingPhase: Duration]
+    ) -> VerificationOutcome {
+        VerificationOutcome(reason: reason, address: address, detail: detail, timings: timings)
+    }
+
+    /// What the attempt does once its race has ended.
+    private enum AfterRace {
+        /// A host completed EHLO first; `others` are the race's other attempts (`nil` when
+        /// it ran alone, the usual case); `allowed`: the transaction may run (the budget
+        /// has not ended).
+        case won(Connection, RaceCandidate, others: [RaceAttempt<Connection>]?, allowed: Bool)
+        /// No host completed EHLO: the outcome, but for the timings and the transcript of
+        /// the attempts.
+        case failed([RaceAttempt<Connection>], VerificationOutcome)
+    }
+
+    /// The race's result as the attempt's next step; teaches the health memory.
+    @inline(never)  // synchronous on purpose: see `attempt`
+    private func settle(
+        _ race: RaceResult<Connection>, candidates: Int, tracker: AttemptTracker,
+        address: String
+    ) -> AfterRace {
+        switch race {
+        case .won(let connection, let winner, let attempts):
+            // The winner entered the transaction phase the moment it won (`onWin`),
+            // before the losers' clean-up and this bookkeeping (health, their
+            // transcripts, an actor hop each): from the moment a host has finished EHLO,
+            // a budget ending means budget-exceeded, never no-reachable-host with a ready
+            // session thrown away (DESIGN.md). Asking again returns the decision taken then.
+            let allowed = tracker.beginTransaction(on: winner.used)
+            learn(from: attempts)
+            return .won(
+                connection, winner, others: attempts.count > 1 ? attempts : nil, allowed: allowed)
+        case .failed(let attempts):
+            learn(from: attempts)
+            // Every candidate failed at connect, greeting or EHLO.
+            let failures = attempts.compactMap { attempt -> (RaceCandidate, SessionResult)? in
+                if case .failed(let result) = attempt.end { return (attempt.candidate, result) }
+                return nil
+            }
+            // Rejected for good only if every candidate was tried and refused us: a race
+            // stopped early (cancelled) leaves hosts that might have taken the message.
+            let allRefusedUs =
+                !failures.isEmpty && failures.count == candidates
+                && failures.allSatisfy { $0.1.verdict == .senderRejected }
+            let last = failures.last
+            return .failed(
+                attempts,
+                VerificationOutcome(
+                    reason: allRefusedUs ? .senderRejected : .noReachableHost,
+                    address: address,
+                    mx: (last?.0 ?? attempts.last?.candidate)?.used,
+                    reply: last?.1.reply,
+                    detail: last?.1.detail ?? (Task.isCancelled ? "cancelled" : nil),
+                    recorded: Transcript()))
+        }
+    }
+
+    /// Teaches the health memory a finished race; a cancelled one teaches nothing.
+    private func learn(from attempts: [RaceAttempt<Connection>]) {
         if !Task.isCancelled {
             health.learn(from: attempts, stagger: settings.staggerDelay)
         }
+    }
+
+    /// The conversations of the race's failed candidates and a note for each one that
+    /// lost, in the order they started (the winner's comes after its transaction).
+    private static func losers(_ attempts: [RaceAttempt<Connection>]) async -> Transcript {
         var transcript = Transcript()
         for attempt in attempts {
             switch attempt.end {
-            case .won:
-                break  // read once, after the transaction
+            case .won, nil:
+                break
             case .failed:
                 transcript += await attempt.connection.finish().transcript
             case .lost(let ranFor):
@@ -275,47 +386,24 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                         text:
                             "abandoned after \(Int(ranFor.milliseconds)) ms: another host answered first"
                     ))
-            case nil:
-                break
             }
         }
+        return transcript
+    }
 
-        guard case .won(let connection, let winner, _) = race else {
-            // Every candidate failed at connect, greeting or EHLO.
-            let failures = attempts.compactMap { attempt -> (RaceCandidate, SessionResult)? in
-                if case .failed(let result) = attempt.end { return (attempt.candidate, result) }
-                return nil
-            }
-            // Rejected for good only if every candidate was tried and refused us: a race
-            // stopped early (cancelled) leaves hosts that might have taken the message.
-            let allRefusedUs =
-                !failures.isEmpty && failures.count == candidates.count
-                && failures.allSatisfy { $0.1.verdict == .senderRejected }
-            let last = failures.last
-            return VerificationOutcome(
-                reason: allRefusedUs ? .senderRejected : .noReachableHost,
-                address: address,
-                mx: (last?.0 ?? attempts.last?.candidate)?.used,
-                reply: last?.1.reply,
-                detail: last?.1.detail ?? (Task.isCancelled ? "cancelled" : nil),
-                timings: timings,
-                recorded: transcript)
-        }
-
-        guard transactionAllowed else {
-            transcript += await connection.finish().transcript
-            return VerificationOutcome(
-                reason: .noReachableHost, address: address, mx: winner.used,
-                detail: "abandoned: the budget ended before the transaction", timings: timings,
-                recorded: transcript)
-        }
-        let result = await transaction(connection)
-        var record = await connection.finish()
+    /// The outcome of the winner's transaction.
+    @inline(never)  // synchronous on purpose: see `attempt`
+    private static func outcome(
+        of result: SessionResult, record: SessionRecord, winner: RaceCandidate,
+        address: String, timings: [TimingPhase: Duration], losers: Transcript
+    ) -> VerificationOutcome {
+        var record = record
         // The session's dictionary, with room for this one more: no second dictionary.
         for (phase, duration) in timings { record.timings[phase] = duration }
+        var transcript = losers
         transcript += record.transcript  // the usual case, one host: taken as it is
         return VerificationOutcome(
-            reason: Self.reason(for: result.verdict),
+            reason: reason(for: result.verdict),
             address: address,
             mx: winner.used,
             reply: result.reply,
@@ -326,6 +414,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// The candidates of an address-literal domain (`[192.0.2.1]`), made once and then
     /// taken from the cache; `nil` when `domain` is not one.
+    @inline(never)  // synchronous on purpose: see `attempt`
     private func literalCandidates(_ domain: String) -> RaceCandidateList? {
         guard domain.utf8.first == UInt8(ascii: "[") else { return nil }
         if let made = candidateCache.list(for: domain, hosts: nil, complete: true) { return made }
@@ -339,6 +428,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// The candidates of the hosts DNS named for `domain`: from the cache while the answer
     /// is the same.
+    @inline(never)  // synchronous on purpose: see `attempt`
     private func candidates(for domain: String, hosts: [MailExchanger], complete: Bool)
         -> RaceCandidateList
     {

@@ -83,25 +83,64 @@ enum MXRace {
         onStart: @Sendable (RaceCandidate) -> Void = { _ in },
         onWin: @Sendable (RaceCandidate) -> Void = { _ in }
     ) async -> RaceResult<Dialer.Connection> {
-        typealias Connection = Dialer.Connection
-        guard !candidates.isEmpty else { return .failed(attempts: []) }
-        if candidates.count == 1 {
-            // Nothing to race: no task group, no stagger timer.
-            let candidate = candidates[0]
-            let connection = dialer.connection(to: candidate.address, patient: patient)
-            var attempt = RaceAttempt(candidate: candidate, connection: connection, startedAt: .now)
-            onStart(candidate)
-            if let failure = await connection.openForRace() {
-                attempt.end =
-                    Task.isCancelled
-                    ? .lost(ranFor: attempt.startedAt.duration(to: .now)) : .failed(failure)
-                await connection.close()
-                return .failed(attempts: [attempt])
-            }
-            attempt.end = .won
-            onWin(candidate)
-            return .won(connection, candidate, attempts: [attempt])
+        switch candidates.count {
+        case 0:
+            .failed(attempts: [])
+        case 1:
+            await runAlone(
+                candidates[0], dialer: dialer, patient: patient, onStart: onStart, onWin: onWin)
+        default:
+            await runRace(
+                candidates, stagger: stagger, dialer: dialer, patient: patient, onStart: onStart,
+                onWin: onWin)
         }
+    }
+
+    /// One candidate, the usual case: nothing to race, so no task group and no stagger
+    /// timer. A function of its own, with little kept across its suspension points: its
+    /// async frame stays small, and is gone before the transaction (see
+    /// `DeliveryEngine.attempt`).
+    @inline(never)
+    private static func runAlone<Dialer: SMTPDialer>(
+        _ candidate: RaceCandidate,
+        dialer: Dialer,
+        patient: Bool,
+        onStart: @Sendable (RaceCandidate) -> Void,
+        onWin: @Sendable (RaceCandidate) -> Void
+    ) async -> RaceResult<Dialer.Connection> {
+        let connection = dialer.connection(to: candidate.address, patient: patient)
+        let startedAt = ContinuousClock.now
+        onStart(candidate)
+        guard let failure = await connection.openForRace() else {
+            onWin(candidate)
+            return .won(
+                connection, candidate,
+                attempts: [
+                    RaceAttempt(
+                        candidate: candidate, connection: connection, startedAt: startedAt,
+                        end: .won)
+                ])
+        }
+        let end: RaceAttempt<Dialer.Connection>.End =
+            Task.isCancelled ? .lost(ranFor: startedAt.duration(to: .now)) : .failed(failure)
+        await connection.close()
+        return .failed(attempts: [
+            RaceAttempt(
+                candidate: candidate, connection: connection, startedAt: startedAt, end: end)
+        ])
+    }
+
+    /// Two candidates or more: the staggered race.
+    @inline(never)  // its own frame, used only by a race of several hosts
+    private static func runRace<Dialer: SMTPDialer>(
+        _ candidates: [RaceCandidate],
+        stagger: Duration,
+        dialer: Dialer,
+        patient: Bool,
+        onStart: @Sendable (RaceCandidate) -> Void,
+        onWin: @Sendable (RaceCandidate) -> Void
+    ) async -> RaceResult<Dialer.Connection> {
+        typealias Connection = Dialer.Connection
         return await withTaskGroup(of: Event<Connection>.self) { group in
             var attempts: [RaceAttempt<Connection>] = []
             var running = 0

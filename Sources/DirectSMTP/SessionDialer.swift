@@ -8,6 +8,7 @@ struct SessionDialer: SMTPDialer {
     let patientConfiguration: SMTPSessionConfiguration
     let loop: EventLoop
 
+    @inline(never)  // the session's construction stays out of the race's async frame
     func connection(to server: SocketAddress, patient: Bool) -> SMTPSession {
         SMTPSession(
             server: server, configuration: patient ? patientConfiguration : configuration,
@@ -23,7 +24,8 @@ struct SessionDialer: SMTPDialer {
 /// step is one hop onto the session's actor. Transactions call `send`/`probe` on it.
 extension SMTPSession: SMTPConnection {
     func openForRace() async -> SessionResult? {
-        await open().map(SessionResult.init)
+        guard let failure = await open() else { return nil }
+        return SessionResult(failure)
     }
 
     func finish() async -> SessionRecord {
@@ -56,6 +58,7 @@ extension SocketAddress {
 
 extension SessionResult {
     /// The session's result as the core's.
+    @inline(never)  // keeps its temporaries out of the async frames that call it
     init(_ result: SMTPResult) {
         let verdict: SessionVerdict =
             switch result.verdict {
