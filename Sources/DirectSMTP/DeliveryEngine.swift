@@ -44,6 +44,13 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     private struct ProbeFlight: Hashable {
         var key: String
         var sender: String
+
+        /// The address alone: probes of one address from several senders at once are
+        /// rare, and equality still tells them apart; hashing both strings doubled the
+        /// cost of every insertion and removal.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(key)
+        }
     }
 
     init(lookup: Lookup, dialer: Dialer, settings: EngineSettings) {

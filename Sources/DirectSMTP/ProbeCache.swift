@@ -63,16 +63,19 @@ final class ProbeCache: Sendable {
     /// The key of an address: the local part as given (it may be case-sensitive), the
     /// domain in lower case.
     static func key(for address: String) -> String {
-        guard let at = address.lastIndex(of: "@") else { return address }
-        let domain = address.utf8[address.utf8.index(after: at)...]
+        // Byte by byte: `@` and upper-case letters are ASCII, and walking Characters
+        // (grapheme clusters) cost more than the rest of the probe's bookkeeping.
+        let utf8 = address.utf8
+        guard let at = utf8.lastIndex(of: UInt8(ascii: "@")) else { return address }
+        let domainStart = utf8.index(after: at)
         // Usually already so (domains are A-labels in lower case): the address itself,
         // with no new strings.
-        if !domain.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) })
-            && domain.allSatisfy({ $0 < 0x80 })
-        {
+        if !utf8[domainStart...].contains(where: {
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || $0 >= 0x80
+        }) {
             return address
         }
-        return String(address[..<at]) + "@" + address[at...].dropFirst().lowercased()
+        return String(address[..<at]) + "@" + address[domainStart...].lowercased()
     }
 
     /// `false` when the policy stores nothing: lookups can then skip the clock and lock.

@@ -49,6 +49,9 @@ struct ProbeCacheTests {
     func keys() {
         #expect(ProbeCache.key(for: "User@Example.COM") == "User@example.com")
         #expect(ProbeCache.key(for: "\"a@b\"@X.org") == "\"a@b\"@x.org")
+        #expect(ProbeCache.key(for: "User@example.com") == "User@example.com")
+        #expect(ProbeCache.key(for: "a@Bücher.Example") == "a@bücher.example")
+        #expect(ProbeCache.key(for: "no-at-sign") == "no-at-sign")
     }
 
     @Test("Identical probes in flight share one attempt")
