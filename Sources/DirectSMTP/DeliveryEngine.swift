@@ -405,7 +405,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         address: String, timings: [TimingPhase: Duration], losers: Transcript
     ) -> VerificationOutcome {
         var record = record
-        // The session's dictionary, with room for this one more: no second dictionary.
         for (phase, duration) in timings { record.timings[phase] = duration }
         var transcript = losers
         transcript += record.transcript  // the usual case, one host: taken as it is
@@ -415,7 +414,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             mx: winner.used,
             reply: result.reply,
             detail: result.detail,
-            timings: record.timings,
+            recordedTimings: record.timings,
             recorded: transcript)
     }
 

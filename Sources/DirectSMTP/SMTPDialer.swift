@@ -37,15 +37,15 @@ protocol SMTPConnection: AnyObject, Sendable {
 /// What a connection recorded: its transcript and per-phase durations.
 struct SessionRecord: Sendable {
     var transcript: Transcript
-    var timings: [TimingPhase: Duration]
+    var timings: Timings
 
-    init(transcript: Transcript, timings: [TimingPhase: Duration]) {
+    init(transcript: Transcript, timings: Timings) {
         self.transcript = transcript
         self.timings = timings
     }
 
     init(transcript: [TranscriptLine], timings: [TimingPhase: Duration]) {
-        self.init(transcript: Transcript(transcript), timings: timings)
+        self.init(transcript: Transcript(transcript), timings: Timings(timings))
     }
 }
 

@@ -30,16 +30,9 @@ extension SMTPSession: SMTPConnection {
 
     func finish() async -> SessionRecord {
         await close()
-        var timings: [TimingPhase: Duration] = [:]
-        // One more for the DNS phase, which the attempt adds.
-        timings.reserveCapacity(self.timings.count + 1)
-        for (step, duration) in self.timings {
-            guard let phase = TimingPhase(step) else { continue }
-            timings[phase, default: .zero] += duration
-        }
         return SessionRecord(
             transcript: Transcript(server: server.transcriptLabel, entries: transcript),
-            timings: timings)
+            timings: Timings(steps: timings))
     }
 }
 
@@ -75,22 +68,5 @@ extension SessionResult {
                 DecidingReply(code: $0.code, enhanced: $0.enhancedCode, text: $0.text)
             },
             detail: result.detail)
-    }
-}
-
-extension TimingPhase {
-    /// The phase an SMTP step's time counts in (AUTH with EHLO); `nil` for QUIT.
-    init?(_ step: SMTPStep) {
-        switch step {
-        case .connect: self = .connect
-        case .greeting: self = .greeting
-        case .ehlo, .auth: self = .ehlo
-        case .helo: self = .helo
-        case .mail: self = .mail
-        case .rcpt: self = .rcpt
-        case .data: self = .data
-        case .endOfData: self = .endOfData
-        case .quit: return nil
-        }
     }
 }

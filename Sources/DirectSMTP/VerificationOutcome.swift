@@ -67,12 +67,19 @@ public struct VerificationOutcome: Sendable, Hashable {
     /// Per-phase durations (DNS, connect, greeting, EHLO, MAIL, RCPT, DATA, end of data)
     /// of the phases that ran.
     public var timings: [TimingPhase: Duration] {
-        get { parts.timings }
-        set { uniqueParts().timings = newValue }
+        get { parts.timings.all }
+        set { uniqueParts().timings = Timings(newValue) }
         _modify {
             let box = uniqueParts()
-            yield &box.timings
+            var all = box.timings.all
+            defer { box.timings = Timings(all) }
+            yield &all
         }
+    }
+    /// The timings as stored: the session's part is converted when read.
+    var recordedTimings: Timings {
+        get { parts.timings }
+        set { uniqueParts().timings = newValue }
     }
     /// The SMTP conversation(s), credentials redacted; several hosts when raced. Empty
     /// when ``fromCache``: the cache keeps no transcripts.
@@ -114,11 +121,11 @@ public struct VerificationOutcome: Sendable, Hashable {
     ) {
         self.init(
             reason: reason, address: address, queued: queued, mx: mx, reply: reply,
-            detail: detail, elapsed: elapsed, timings: timings, recorded: Transcript(transcript),
-            fromCache: fromCache)
+            detail: detail, elapsed: elapsed, recordedTimings: Timings(timings),
+            recorded: Transcript(transcript), fromCache: fromCache)
     }
 
-    /// An outcome with its transcript as recorded (converted when read).
+    /// An outcome with its timings and transcript as recorded (converted when read).
     init(
         reason: OutcomeReason,
         address: String,
@@ -128,6 +135,25 @@ public struct VerificationOutcome: Sendable, Hashable {
         detail: String? = nil,
         elapsed: Duration = .zero,
         timings: [TimingPhase: Duration] = [:],
+        recorded: Transcript,
+        fromCache: Bool = false
+    ) {
+        self.init(
+            reason: reason, address: address, queued: queued, mx: mx, reply: reply,
+            detail: detail, elapsed: elapsed, recordedTimings: Timings(timings),
+            recorded: recorded, fromCache: fromCache)
+    }
+
+    /// An outcome from its parts as recorded.
+    init(
+        reason: OutcomeReason,
+        address: String,
+        queued: Bool = false,
+        mx: MailExchangerUsed? = nil,
+        reply: DecidingReply? = nil,
+        detail: String? = nil,
+        elapsed: Duration = .zero,
+        recordedTimings timings: Timings,
         recorded: Transcript,
         fromCache: Bool = false
     ) {
@@ -190,12 +216,12 @@ extension VerificationOutcome {
         var mx: MailExchangerUsed?
         var reply: DecidingReply?
         var detail: String?
-        var timings: [TimingPhase: Duration]
+        var timings: Timings
         var recorded: Transcript
 
         init(
             address: String, mx: MailExchangerUsed?, reply: DecidingReply?, detail: String?,
-            timings: [TimingPhase: Duration], recorded: Transcript
+            timings: Timings, recorded: Transcript
         ) {
             self.address = address
             self.mx = mx

@@ -1,5 +1,5 @@
-import Testing
 import SMTPClient
+import Testing
 
 @testable import DirectSMTP
 
@@ -94,7 +94,8 @@ struct VerificationOutcomeValueTests {
             mx: MailExchangerUsed(host: "mx.example.com", ip: "192.0.2.1", preference: 10),
             reply: DecidingReply(code: 250, enhanced: "2.0.0", text: "queued"),
             timings: [.connect: .milliseconds(1)],
-            transcript: [TranscriptLine(server: "192.0.2.1:25", direction: .server, text: "220 hi")])
+            transcript: [TranscriptLine(server: "192.0.2.1:25", direction: .server, text: "220 hi")]
+        )
     }
 
     @Test("A copy changed in any field leaves the original as it was (copy on write)")
@@ -166,5 +167,40 @@ struct VerificationOutcomeValueTests {
         for (index, phase) in TimingPhase.allCases.enumerated() {
             #expect(timings[phase] == index)
         }
+    }
+}
+
+/// Timings kept as the session recorded them, converted when read.
+@Suite("Recorded timings")
+struct TimingsTests {
+    @Test("A session's steps read as phases: AUTH counts with EHLO, QUIT nowhere, DNS added")
+    func conversion() {
+        var timings = Timings(steps: [
+            .connect: .milliseconds(1), .greeting: .milliseconds(2), .ehlo: .milliseconds(3),
+            .auth: .milliseconds(4), .rcpt: .milliseconds(5), .quit: .milliseconds(6),
+        ])
+        timings[.dns] = .milliseconds(7)
+        let expected: [TimingPhase: Duration] = [
+            .dns: .milliseconds(7), .connect: .milliseconds(1), .greeting: .milliseconds(2),
+            .ehlo: .milliseconds(7), .rcpt: .milliseconds(5),
+        ]
+        #expect(timings.all == expected)
+        #expect(timings == Timings(expected))
+        #expect(timings.hashValue == Timings(expected).hashValue)
+        #expect(Timings(steps: [:]).isEmpty)
+    }
+
+    @Test("An outcome's timings read, set and change in place like a dictionary")
+    func outcomeAccess() {
+        var outcome = VerificationOutcome(
+            reason: .accepted, address: "a@b.example",
+            recordedTimings: Timings(steps: [.connect: .milliseconds(1)]), recorded: Transcript())
+        let copy = outcome
+        #expect(outcome.timings == [.connect: .milliseconds(1)])
+        outcome.timings[.dns] = .milliseconds(2)
+        #expect(outcome.timings == [.connect: .milliseconds(1), .dns: .milliseconds(2)])
+        #expect(copy.timings == [.connect: .milliseconds(1)])
+        outcome.timings = [:]
+        #expect(outcome.timings.isEmpty)
     }
 }
