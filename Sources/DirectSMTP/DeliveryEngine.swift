@@ -296,7 +296,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 return VerificationOutcome(
                     reason: .noReachableHost, address: address, mx: candidate.used,
                     detail: "abandoned: the budget ended before the transaction",
-                    timings: timings, recorded: transcript)
+                    recordedTimings: Timings(timings), recorded: transcript)
             }
             winner = (connection, candidate)
         }
@@ -365,7 +365,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                     mx: (last?.0 ?? attempts.last?.candidate)?.used,
                     reply: last?.1.reply,
                     detail: last?.1.detail ?? (Task.isCancelled ? "cancelled" : nil),
-                    recorded: Transcript()))
+                    recordedTimings: Timings(), recorded: Transcript()))
         }
     }
 

@@ -134,25 +134,6 @@ public struct VerificationOutcome: Sendable, Hashable {
         reply: DecidingReply? = nil,
         detail: String? = nil,
         elapsed: Duration = .zero,
-        timings: [TimingPhase: Duration] = [:],
-        recorded: Transcript,
-        fromCache: Bool = false
-    ) {
-        self.init(
-            reason: reason, address: address, queued: queued, mx: mx, reply: reply,
-            detail: detail, elapsed: elapsed, recordedTimings: Timings(timings),
-            recorded: recorded, fromCache: fromCache)
-    }
-
-    /// An outcome from its parts as recorded.
-    init(
-        reason: OutcomeReason,
-        address: String,
-        queued: Bool = false,
-        mx: MailExchangerUsed? = nil,
-        reply: DecidingReply? = nil,
-        detail: String? = nil,
-        elapsed: Duration = .zero,
         recordedTimings timings: Timings,
         recorded: Transcript,
         fromCache: Bool = false
