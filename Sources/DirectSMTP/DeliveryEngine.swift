@@ -288,6 +288,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         case .failed(let attempts, var outcome):
             outcome.timings = timings
             outcome.recorded = await Self.losers(attempts)
+            // Asked after the losers' clean-up, as the outcome is made: a cancellation
+            // that came meanwhile says why no host answered.
+            if outcome.detail == nil, Task.isCancelled { outcome.detail = "cancelled" }
             return outcome
         case .won(let connection, let candidate, let others, let allowed):
             if let others { transcript = await Self.losers(others) }
@@ -364,7 +367,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                     address: address,
                     mx: (last?.0 ?? attempts.last?.candidate)?.used,
                     reply: last?.1.reply,
-                    detail: last?.1.detail ?? (Task.isCancelled ? "cancelled" : nil),
+                    detail: last?.1.detail,
                     recordedTimings: Timings(), recorded: Transcript()))
         }
     }
@@ -405,7 +408,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         address: String, timings: [TimingPhase: Duration], losers: Transcript
     ) -> VerificationOutcome {
         var record = record
-        for (phase, duration) in timings { record.timings[phase] = duration }
+        for (phase, duration) in timings { record.timings.set(duration, for: phase) }
         var transcript = losers
         transcript += record.transcript  // the usual case, one host: taken as it is
         return VerificationOutcome(

@@ -6,10 +6,11 @@ import Synchronization
 /// call cost allocations and formatting each time, for the same few hosts.
 ///
 /// Keyed by recipient domain. An entry holds the hosts it was made from and is used only
-/// when the lookup names the very same hosts in the same order (the resolver shuffles
-/// equal preferences, so such a domain is rebuilt when its order changes); an address
-/// literal names its one host itself, so its entry needs no check. Bounded: a new domain
-/// beyond `capacity` evicts an arbitrary one.
+/// when the lookup names the very same hosts; the resolver shuffles hosts of equal
+/// preference on every answer, so the same hosts in another order take the entry's
+/// candidates in their order. An address literal names its one host itself, so its entry
+/// needs no check. Bounded: a new domain beyond `capacity` empties the cache (a
+/// rebuild per domain, once per `capacity` new domains; no entry is favoured).
 final class RaceCandidateCache: Sendable {
     private struct Entry {
         /// What DNS named (`nil` for an address literal) and whether its answer was whole.
@@ -29,9 +30,14 @@ final class RaceCandidateCache: Sendable {
     /// if it is cached.
     func list(for domain: String, hosts: [MailExchanger]?, complete: Bool) -> RaceCandidateList? {
         entries.withLock { entries in
-            guard let entry = entries[domain], entry.complete == complete, entry.hosts == hosts
+            guard let entry = entries[domain], entry.complete == complete else { return nil }
+            if entry.hosts == hosts { return entry.list }
+            // The same hosts shuffled: the same candidates, in the hosts' new order. (Only
+            // when some can be dialled: why none can names the last host seen.)
+            guard let hosts, let made = entry.hosts, case .ready(let candidates) = entry.list,
+                Self.isReordering(hosts, of: made)
             else { return nil }
-            return entry.list
+            return .ready(hosts.flatMap { host in candidates.filter { $0.host == host } })
         }
     }
 
@@ -41,7 +47,7 @@ final class RaceCandidateCache: Sendable {
     ) {
         entries.withLock { entries in
             if entries.count >= capacity, entries[domain] == nil {
-                entries.remove(at: entries.startIndex)
+                entries.removeAll(keepingCapacity: true)
             }
             entries[domain] = Entry(hosts: hosts, complete: complete, list: list)
         }
@@ -49,6 +55,16 @@ final class RaceCandidateCache: Sendable {
 
     /// Domains cached now (for tests).
     var count: Int { entries.withLock { $0.count } }
+
+    /// Whether `hosts` are `made` in another order, with no host twice in either. Hosts
+    /// of one domain are few: the pairwise comparison is cheaper than sets.
+    static func isReordering(_ hosts: [MailExchanger], of made: [MailExchanger]) -> Bool {
+        guard hosts.count == made.count, hosts.count <= 32 else { return false }
+        for (index, host) in hosts.enumerated() {
+            guard made.contains(host), !hosts[..<index].contains(host) else { return false }
+        }
+        return true
+    }
 }
 
 /// What the race gets from the hosts DNS named.

@@ -38,12 +38,9 @@ struct Timings: Sendable {
         return all
     }
 
-    var isEmpty: Bool { phases.isEmpty && steps == nil }
-
     /// Sets one phase's duration (over the session's, if it has one).
-    subscript(phase: TimingPhase) -> Duration? {
-        get { all[phase] }
-        set { phases[phase] = newValue }
+    mutating func set(_ duration: Duration, for phase: TimingPhase) {
+        phases[phase] = duration
     }
 }
 

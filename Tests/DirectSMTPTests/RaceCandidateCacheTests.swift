@@ -70,7 +70,7 @@ struct RaceCandidateCacheTests {
         #expect(cache.list(for: "b.test", hosts: one, complete: true) == nil)
     }
 
-    @Test("Bounded: a new domain beyond the capacity evicts one")
+    @Test("Bounded: a new domain beyond the capacity empties it; a known one does not")
     func bounded() {
         let cache = RaceCandidateCache(capacity: 3)
         for index in 0..<10 {
@@ -79,7 +79,48 @@ struct RaceCandidateCacheTests {
                 complete: true)
             #expect(cache.count <= 3)
         }
-        #expect(cache.count == 3)
         #expect(cache.list(for: "d9.test", hosts: [], complete: true) != nil)
+        cache.store(.none(.noMailServer, detail: nil), for: "d9.test", hosts: [], complete: true)
+        #expect(cache.list(for: "d9.test", hosts: [], complete: true) != nil)
+    }
+
+    @Test("Hosts of equal preference reshuffled: the same candidates, in the new order")
+    func reshuffled() async {
+        let lookup = FakeLookup(hosts: [(10, "127.0.0.11"), (10, "127.0.0.12")])
+        let engine = FakeEngine(
+            lookup: lookup, servers: ["127.0.0.11": .healthy, "127.0.0.12": .healthy])
+        #expect(await engine.send().mx?.ip == "127.0.0.11")
+        guard case .found(let hosts, _) = lookup.answer else { return }
+        let swapped = Array(hosts.reversed())
+        guard
+            case .ready(let first) = engine.candidateCache.list(
+                for: "example.com", hosts: hosts, complete: true),
+            case .ready(let reordered) = engine.candidateCache.list(
+                for: "example.com", hosts: swapped, complete: true)
+        else {
+            Issue.record("the reshuffled hosts found no candidates")
+            return
+        }
+        #expect(reordered.map(\.ip) == ["127.0.0.12", "127.0.0.11"])
+        #expect(reordered[0] === first[1] && reordered[1] === first[0])
+        // The race follows the new order: the other host is tried first now.
+        lookup.answer = .found(swapped)
+        #expect(await engine.send().mx?.ip == "127.0.0.12")
+        #expect(engine.dialer.snapshot.opened == ["127.0.0.11", "127.0.0.12"])
+    }
+
+    @Test("A reordering has the same hosts, none twice")
+    func reordering() {
+        func host(_ name: String, _ ip: String = "192.0.2.1") -> MailExchanger {
+            MailExchanger(name: name, preference: 10, addresses: [IPAddress(ip)!])
+        }
+        let (a, b, c) = (host("a"), host("b"), host("c"))
+        #expect(RaceCandidateCache.isReordering([b, a], of: [a, b]))
+        #expect(RaceCandidateCache.isReordering([a, b], of: [a, b]))
+        #expect(!RaceCandidateCache.isReordering([a, a], of: [a, b]))
+        #expect(!RaceCandidateCache.isReordering([a, b], of: [a, a]))
+        #expect(!RaceCandidateCache.isReordering([a, c], of: [a, b]))
+        #expect(!RaceCandidateCache.isReordering([a], of: [a, b]))
+        #expect(!RaceCandidateCache.isReordering([host("a", "192.0.2.9"), b], of: [a, b]))
     }
 }
