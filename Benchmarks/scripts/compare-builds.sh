@@ -17,18 +17,28 @@ mode=$1 runs=$2 target=$3
 shift 3
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-field() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p"; }
-for _ in $(seq 1 "$runs"); do
-    for binary in "$@"; do
+field() { sed -n "s/.*\"$1\":\([-0-9.][0-9.e+-]*\).*/\1/p"; }
+binaries=("$@")
+for run in $(seq 1 "$runs"); do
+    # Each binary first in turn, so none always runs right after another.
+    order=("${binaries[@]:$(((run - 1) % $#))}" "${binaries[@]:0:$(((run - 1) % $#))}")
+    for binary in "${order[@]}"; do
+        # A failed call makes the harness exit 1; its figures still count, but a run
+        # with no figures (a refused target, a crash) is reported and skipped.
         line=$("$binary" coordinator --only "$mode" --target "$target" --rounds 10 \
-            --calls 30000 --executor loop --json | grep "coordinator-$mode")
-        echo "$binary $(echo "$line" | field overheadPairedMedianPercent)" \
-            "$(echo "$line" | field userCpuExtraPerCallPairedMedianUs)" >>"$results"
+            --calls 30000 --executor loop --json | grep "coordinator-$mode" || true)
+        overhead=$(echo "$line" | field overheadPairedMedianPercent)
+        extra=$(echo "$line" | field userCpuExtraPerCallPairedMedianUs)
+        if [ -z "$overhead" ] || [ -z "$extra" ]; then
+            echo "$binary: run $run gave no figures; skipped" >&2
+            continue
+        fi
+        printf '%s\t%s\t%s\n' "$binary" "$overhead" "$extra" >>"$results"
     done
 done
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for binary in "$@"; do
-    overheads=$(awk -v b="$binary" '$1 == b { print $2 }' "$results")
-    extra=$(awk -v b="$binary" '$1 == b { print $3 }' "$results" | median)
+    overheads=$(B="$binary" awk -F '\t' '$1 == ENVIRON["B"] { print $2 }' "$results")
+    extra=$(B="$binary" awk -F '\t' '$1 == ENVIRON["B"] { print $3 }' "$results" | median)
     echo "$binary: overhead median $(echo "$overheads" | median) % (all: $(echo "$overheads" | sort -g | tr '\n' ' ')), extra user CPU $extra us/call"
 done

@@ -29,28 +29,37 @@ final class RaceCandidateCache: Sendable {
     /// The list made for `domain` from `hosts` (`nil`: the domain is an address literal),
     /// if it is cached.
     func list(for domain: String, hosts: [MailExchanger]?, complete: Bool) -> RaceCandidateList? {
-        entries.withLock { entries in
-            guard let entry = entries[domain], entry.complete == complete else { return nil }
-            if entry.hosts == hosts { return entry.list }
-            // The same hosts shuffled: the same candidates, in the hosts' new order. (Only
-            // when some can be dialled: why none can names the last host seen.)
-            guard let hosts, let made = entry.hosts, case .ready(let candidates) = entry.list,
-                Self.isReordering(hosts, of: made)
-            else { return nil }
-            return .ready(hosts.flatMap { host in candidates.filter { $0.host == host } })
+        // Under the lock, one lookup and the retains of the copy; the comparisons after it.
+        guard let entry = entries.withLock({ $0[domain] }), entry.complete == complete else {
+            return nil
         }
+        if entry.hosts == hosts { return entry.list }
+        // The same hosts shuffled: the same candidates, in the hosts' new order. (Only
+        // when some can be dialled: why none can names the last host seen.)
+        guard let hosts, let made = entry.hosts, case .ready(let candidates) = entry.list,
+            Self.isReordering(hosts, of: made)
+        else { return nil }
+        var reordered: [RaceCandidate] = []
+        reordered.reserveCapacity(candidates.count)
+        for host in hosts {
+            reordered += candidates.lazy.filter { $0.host == host }
+        }
+        return .ready(reordered)
     }
 
     /// Keeps `list`, made for `domain` from `hosts`.
     func store(
         _ list: RaceCandidateList, for domain: String, hosts: [MailExchanger]?, complete: Bool
     ) {
-        entries.withLock { entries in
+        let dropped: [String: Entry] = entries.withLock { entries in
+            var dropped: [String: Entry] = [:]
             if entries.count >= capacity, entries[domain] == nil {
-                entries.removeAll(keepingCapacity: true)
+                swap(&dropped, &entries)  // freed below, outside the lock
             }
             entries[domain] = Entry(hosts: hosts, complete: complete, list: list)
+            return dropped
         }
+        _ = dropped
     }
 
     /// Domains cached now (for tests).
