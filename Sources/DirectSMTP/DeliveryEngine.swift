@@ -237,8 +237,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         transaction: Transaction
     ) async -> VerificationOutcome {
         let start = ContinuousClock.now
-        // The DNS phase's time, the only one measured here; the session's phases join it
-        // in the winner's record (one dictionary per call, not a second one to merge).
+        // The DNS phase's time, the only one measured here; the winner's outcome lays it
+        // over the session's own timings.
         var timings: [TimingPhase: Duration] = [:]
         let list: RaceCandidateList
         if let literal = literalCandidates(domain) {
@@ -428,11 +428,11 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         guard domain.utf8.first == UInt8(ascii: "[") else { return nil }
         if let made = candidateCache.list(for: domain, hosts: nil, complete: true) { return made }
         guard let literal = Self.addressLiteral(domain) else { return nil }
-        let list = Self.candidateList(
-            [MailExchanger(name: domain, preference: 0, addresses: [literal])], complete: true,
-            settings: settings)
-        candidateCache.store(list, for: domain, hosts: nil, complete: true)
-        return list
+        return candidateCache.list(for: domain, hosts: nil, complete: true) {
+            Self.candidateList(
+                [MailExchanger(name: domain, preference: 0, addresses: [literal])],
+                complete: true, settings: settings)
+        }
     }
 
     /// The candidates of the hosts DNS named for `domain`: from the cache while the answer
@@ -441,12 +441,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     private func candidates(for domain: String, hosts: [MailExchanger], complete: Bool)
         -> RaceCandidateList
     {
-        if let made = candidateCache.list(for: domain, hosts: hosts, complete: complete) {
-            return made
+        candidateCache.list(for: domain, hosts: hosts, complete: complete) {
+            Self.candidateList(hosts, complete: complete, settings: settings)
         }
-        let list = Self.candidateList(hosts, complete: complete, settings: settings)
-        candidateCache.store(list, for: domain, hosts: hosts, complete: complete)
-        return list
     }
 
     /// Every address of `hosts` that may be dialled, in order; or, when none may, why.

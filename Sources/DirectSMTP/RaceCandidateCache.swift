@@ -47,6 +47,18 @@ final class RaceCandidateCache: Sendable {
         return .ready(reordered)
     }
 
+    /// The list cached for `domain` and `hosts`, or the one `make` builds (outside the
+    /// lock), then kept.
+    func list(
+        for domain: String, hosts: [MailExchanger]?, complete: Bool,
+        orMake make: () -> RaceCandidateList
+    ) -> RaceCandidateList {
+        if let cached = list(for: domain, hosts: hosts, complete: complete) { return cached }
+        let made = make()
+        store(made, for: domain, hosts: hosts, complete: complete)
+        return made
+    }
+
     /// Keeps `list`, made for `domain` from `hosts`.
     func store(
         _ list: RaceCandidateList, for domain: String, hosts: [MailExchanger]?, complete: Bool
