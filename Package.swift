@@ -2,7 +2,9 @@
 //
 // DirectSMTP: hand a verification email straight to the recipient domain's MX server
 // and learn, within a bounded time, whether it was accepted, rejected or deferred.
-// Toolchain only: no package dependencies.
+// Toolchain only: no package dependencies. STARTTLS and DKIM use the system's OpenSSL
+// (libssl-dev) behind the default-on trait `OpenSSL`; `--disable-default-traits` builds
+// without it (no TLS, no DKIM).
 
 import PackageDescription
 
@@ -19,11 +21,30 @@ let package = Package(
         .executable(name: "directsmtp", targets: ["directsmtp"]),
         .executable(name: "directsmtp-bench", targets: ["directsmtp-bench"]),
     ],
+    traits: [
+        .trait(
+            name: "OpenSSL",
+            description: "STARTTLS and DKIM signing through the system's OpenSSL (libssl, libcrypto)."
+        ),
+        .default(enabledTraits: ["OpenSSL"]),
+    ],
     targets: [
+        // The system's libssl and libcrypto, used only with the `OpenSSL` trait.
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .yum(["openssl-devel"])]
+        ),
         // sys/epoll.h and sys/eventfd.h, which Glibc does not export to Swift.
         .target(name: "CSystemShims"),
         // One epoll thread, nonblocking fds behind async/await, deadlines, cancellation.
-        .target(name: "Sockets", dependencies: ["CSystemShims"], swiftSettings: strict),
+        .target(
+            name: "Sockets",
+            dependencies: [
+                "CSystemShims",
+                .target(name: "COpenSSL", condition: .when(traits: ["OpenSSL"])),
+            ],
+            swiftSettings: strict
+        ),
         // IDN domains to A-labels (punycode, RFC 3492), shared by DNS and SMTP.
         .target(name: "IDNA", swiftSettings: strict),
         // DNS wire codec, resolv.conf, UDP/TCP transport, the MXResolver actor.

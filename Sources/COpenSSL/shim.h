@@ -1,0 +1,26 @@
+// The system's OpenSSL (libssl, libcrypto) for STARTTLS and DKIM. Only built when the
+// package trait `OpenSSL` is on (the default); install `libssl-dev` (Debian/Ubuntu) or
+// `openssl-devel` (Fedora/RHEL) for the headers.
+#ifndef DIRECTSMTP_COPENSSL_SHIM_H
+#define DIRECTSMTP_COPENSSL_SHIM_H
+
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/rand.h>
+#include <openssl/opensslv.h>
+
+// Several of OpenSSL's calls are macros, which Swift cannot import; these wrap them.
+
+static inline long directsmtp_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return SSL_CTX_set_min_proto_version(ctx, version);
+}
+
+static inline long directsmtp_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+
+#endif
