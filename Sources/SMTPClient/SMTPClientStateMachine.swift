@@ -63,11 +63,29 @@ public struct SMTPClientStateMachine: Sendable {
         case ready, transaction, done
     }
 
+    /// A reply due: a step's, or the RSET that closes a pipelined probe group.
+    enum Awaited: Sendable, Hashable {
+        case step(SMTPStep)
+        /// RSET sent after RCPT in a pipelined probe: its 250 proves that the reply taken
+        /// for RCPT's was RCPT's (a surplus reply before it would leave RCPT's real reply
+        /// in RSET's place). Counts as RCPT for timeouts.
+        case rset
+
+        var step: SMTPStep {
+            switch self {
+            case .step(let step): step
+            case .rset: .rcpt
+            }
+        }
+    }
+
     let heloName: String
     let credentials: SMTPCredentials?
     var phase: Phase = .idle
-    /// Steps whose replies are still due, in order.
-    var pending: [SMTPStep] = []
+    /// Replies still due, in order.
+    var pending: [Awaited] = []
+    /// A pipelined probe's verdict, held until the RSET reply confirms it.
+    var heldVerdict: SMTPResult?
     var isProbe = false
     var pipelined = false
     var recipient: EmailAddress?
@@ -80,6 +98,9 @@ public struct SMTPClientStateMachine: Sendable {
     /// I/O layer must know whether DATA got 354 before it writes anything else
     /// (RFC 2920 §3.1: after a 354 the server is reading message content).
     public private(set) var unansweredSteps: [SMTPStep] = []
+    /// `true` when the transaction was already reset (a pipelined probe's RSET was
+    /// answered): the farewell is QUIT alone.
+    public private(set) var transactionReset = false
 
     /// - Parameters:
     ///   - heloName: an already validated name (see ``SMTPSessionConfiguration``).
@@ -90,7 +111,10 @@ public struct SMTPClientStateMachine: Sendable {
     }
 
     /// The step whose reply is awaited next, if any.
-    public var awaitedStep: SMTPStep? { pending.first }
+    public var awaitedStep: SMTPStep? { pending.first?.step }
+
+    /// `true` when the reply due is the RSET of a pipelined probe (not timed as RCPT).
+    public var awaitsReset: Bool { pending.first == .rset }
 
     /// `true` after ``Action/ready`` and before a transaction starts.
     public var isReady: Bool { phase == .ready }
@@ -101,17 +125,18 @@ public struct SMTPClientStateMachine: Sendable {
     /// The TCP connection is up: wait for the greeting.
     public mutating func connected() -> Action {
         phase = .greeting
-        pending = [.greeting]
+        pending = [.step(.greeting)]
         return .awaitReply
     }
 
     /// Handles the next reply.
     public mutating func receive(_ reply: SMTPReply) -> Action {
-        guard let step = pending.first, phase != .done else {
-            return finish(.init(verdict: phase == .transaction ? .temporaryFailure : .unreachable,
-                                step: .quit, reply: reply, detail: "the server sent a reply nobody asked for"))
+        guard let awaited = pending.first, phase != .done else {
+            return unasked(reply, step: phase == .transaction ? .mail : .greeting)
         }
         pending.removeFirst()
+        let step = awaited.step
+        if awaited == .rset { return resetReply(reply) }
         switch phase {
         case .greeting:
             if reply.isPositive { return ehlo() }
@@ -147,8 +172,7 @@ public struct SMTPClientStateMachine: Sendable {
         case .transaction:
             return transactionReply(reply, step: step)
         case .idle, .ready, .done:
-            return finish(.init(verdict: .temporaryFailure, step: step, reply: reply,
-                                detail: "the server sent a reply nobody asked for"))
+            return unasked(reply, step: step)
         }
     }
 
@@ -166,7 +190,7 @@ public struct SMTPClientStateMachine: Sendable {
 
     /// The attempt broke off (timeout, close, garbage, cancellation, socket error).
     public mutating func fail(_ failure: Failure) -> SMTPResult {
-        let step = pending.first ?? (phase == .transaction ? .mail : .greeting)
+        let step = pending.first?.step ?? (phase == .transaction ? .mail : .greeting)
         let inside = phase == .transaction
         let what: String
         switch failure {
@@ -257,7 +281,14 @@ public struct SMTPClientStateMachine: Sendable {
         pipelined = caps.pipelining
         if pipelined {
             var group = [mailCommand, rcptCommand]
-            if !isProbe { group.append(command("DATA", .data)) }
+            if isProbe {
+                // RSET ends the group (RFC 2920 §3.1 allows it anywhere in one): its 250
+                // must come third, so a surplus reply cannot pass for RCPT's unnoticed.
+                group.append(Command(bytes: Array("RSET\r\n".utf8), transcript: "RSET", step: .rcpt))
+                pending.append(contentsOf: [.step(.mail), .step(.rcpt), .rset])
+                return .send(group)
+            }
+            group.append(command("DATA", .data))
             return send(group)
         }
         return send(mailCommand)
@@ -273,7 +304,14 @@ public struct SMTPClientStateMachine: Sendable {
             return finish(Self.classify(reply, step: .mail))
         case .rcpt:
             if reply.isPositive {
-                if isProbe { return finish(SMTPResult(verdict: .accepted, step: .rcpt, reply: reply)) }
+                if isProbe {
+                    let accepted = SMTPResult(verdict: .accepted, step: .rcpt, reply: reply)
+                    if pipelined {
+                        heldVerdict = accepted
+                        return .awaitReply
+                    }
+                    return finish(accepted)
+                }
                 if pipelined { return .awaitReply }
                 return send(command("DATA", .data))
             }
@@ -282,7 +320,7 @@ public struct SMTPClientStateMachine: Sendable {
             // Only 354 opens the message (RFC 5321 §4.3.2); another 3xx (334 is AUTH's)
             // is a broken server, and streaming the message to it is not safe.
             if reply.code == 354 {
-                pending = [.endOfData]
+                pending = [.step(.endOfData)]
                 return .sendMessage
             }
             return finish(Self.classify(reply, step: .data))
@@ -292,6 +330,27 @@ public struct SMTPClientStateMachine: Sendable {
         default:
             return finish(SMTPResult(verdict: .temporaryFailure, step: step, reply: reply, detail: "unexpected reply"))
         }
+    }
+
+    /// The reply to a pipelined probe's RSET: a 250 confirms the held verdict; anything
+    /// else means a surplus reply shifted every reply by one (a lone `250` before RCPT's
+    /// real refusal, for instance), so there is no verdict.
+    private mutating func resetReply(_ reply: SMTPReply) -> Action {
+        guard reply.isPositive, let held = heldVerdict else {
+            return finish(SMTPResult(
+                verdict: .temporaryFailure, step: .rcpt,
+                detail: "protocol error: RSET got \(reply.code), so a reply came out of turn: replies and commands no longer match"))
+        }
+        transactionReset = true
+        return finish(held)
+    }
+
+    /// A reply with no command waiting for it: a protocol error in every mode, never a
+    /// verdict (the reply belongs to no command).
+    private mutating func unasked(_ reply: SMTPReply, step: SMTPStep) -> Action {
+        finish(SMTPResult(
+            verdict: phase == .transaction ? .temporaryFailure : .unreachable, step: step,
+            detail: "protocol error: the server sent a reply nobody asked for (\(reply.code))"))
     }
 
     /// The reply table of STANDARDS.md for MAIL, RCPT, DATA and end of data.
@@ -319,7 +378,7 @@ public struct SMTPClientStateMachine: Sendable {
 
     private mutating func finish(_ result: SMTPResult) -> Action {
         phase = .done
-        unansweredSteps = pending
+        unansweredSteps = pending.map(\.step)
         pending = []
         self.result = result
         return .finish(result)
@@ -328,7 +387,7 @@ public struct SMTPClientStateMachine: Sendable {
     private mutating func send(_ command: Command) -> Action { send([command]) }
 
     private mutating func send(_ commands: [Command]) -> Action {
-        pending.append(contentsOf: commands.map(\.step))
+        pending.append(contentsOf: commands.map { .step($0.step) })
         return .send(commands)
     }
 

@@ -265,8 +265,10 @@ public actor SMTPSession {
             do {
                 if let reply = try parser.next() {
                     for line in reply.lines { record(.received, "\(reply.code) \(line)") }
-                    timings[step] = ContinuousClock.now - stepStarted
-                    replies[step] = reply
+                    if !machine.awaitsReset {
+                        timings[step] = ContinuousClock.now - stepStarted
+                        replies[step] = reply
+                    }
                     return machine.receive(reply)
                 }
             } catch {
@@ -319,7 +321,9 @@ public actor SMTPSession {
     /// PIPELINING the replies of a group go by without a write between them, so the check
     /// in `run` cannot see this): the reply taken as the verdict may have been another
     /// command's, so there is no verdict. A 421 or 221 after it is the server saying
-    /// goodbye, and the verdict stands.
+    /// goodbye, and the verdict stands. So does a 2xx to the final dot: the server has
+    /// taken responsibility for the message (RFC 5321 §4.1.1.4), and calling it
+    /// undelivered would queue it and deliver it twice; the surplus is only recorded.
     private func outOfTurn(after verdict: SMTPResult) -> SMTPResult? {
         guard verdict.reply != nil, machine.unansweredSteps.isEmpty, parser.isInsideReply
         else { return nil }
@@ -333,6 +337,12 @@ public actor SMTPSession {
             if reply.code == 421 || reply.code == 221 { return nil }
         }
         record(.received, "<out of turn: \(unasked) bytes nobody asked for>")
+        if verdict.step == .endOfData, verdict.verdict == .accepted {
+            var delivered = verdict
+            delivered.detail =
+                "delivered; afterwards a reply came out of turn (protocol error, recorded): \(unasked) bytes nobody asked for"
+            return delivered
+        }
         return SMTPResult(
             verdict: .temporaryFailure, step: verdict.step,
             detail:
@@ -362,7 +372,7 @@ public actor SMTPSession {
             if let farewell = farewellAfterVoidedReplies(machine.unansweredSteps) {
                 if !farewell.isEmpty { await writeQuietly(connection, farewell) }
             } else {
-                let inTransaction = outcome.step == .mail || outcome.step == .rcpt
+                let inTransaction = (outcome.step == .mail || outcome.step == .rcpt) && !machine.transactionReset
                 await writeQuietly(connection, inTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
             }
         }

@@ -179,10 +179,36 @@ struct SMTPClientStateMachineTests {
     func probe() {
         var (machine, _) = readyMachine()
         let action = machine.startProbe(from: sender, to: recipient)
-        #expect(commands(action) == ["MAIL FROM:<app@sender.example>\r\n", "RCPT TO:<jane@example.com>\r\n"])
+        #expect(commands(action) == ["MAIL FROM:<app@sender.example>\r\n", "RCPT TO:<jane@example.com>\r\n", "RSET\r\n"])
         #expect(machine.receive(reply("250 ok")) == .awaitReply)
-        let result = verdict(machine.receive(reply("250 2.1.5 ok")))
-        #expect(result?.verdict == .accepted && result?.step == .rcpt)
+        #expect(machine.receive(reply("250 2.1.5 ok")) == .awaitReply)
+        #expect(machine.awaitsReset)
+        let result = verdict(machine.receive(reply("250 2.0.0 reset")))
+        #expect(result?.verdict == .accepted && result?.step == .rcpt && result?.reply?.code == 250)
+        #expect(machine.transactionReset)
+    }
+
+    @Test("Pipelined probe: a surplus 250 before RCPT's refusal shows at RSET, and is no verdict")
+    func probeSurplusReply() {
+        var (machine, _) = readyMachine()
+        _ = machine.startProbe(from: sender, to: recipient)
+        #expect(machine.receive(reply("250 ok")) == .awaitReply)
+        #expect(machine.receive(reply("250 extra")) == .awaitReply)
+        let result = verdict(machine.receive(reply("550 5.1.1 no such user")))
+        #expect(result?.verdict == .temporaryFailure && result?.reply == nil, "\(String(describing: result))")
+        #expect(result?.detail?.contains("protocol error") == true)
+    }
+
+    @Test("A reply with no command waiting is a protocol error, never a verdict", arguments: [false, true])
+    func unaskedReply(inTransaction: Bool) {
+        var (machine, _) = readyMachine()
+        if inTransaction {
+            _ = machine.startProbe(from: sender, to: recipient)
+            _ = machine.receive(reply("550 no"))  // MAIL refused: verdict, done
+        }
+        let result = verdict(machine.receive(reply("250 2.1.5 extra")))
+        #expect(result?.verdict != .accepted && result?.reply == nil)
+        #expect(result?.detail?.contains("protocol error") == true)
     }
 
     @Test("Probe without PIPELINING")

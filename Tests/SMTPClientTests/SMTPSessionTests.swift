@@ -308,6 +308,37 @@ struct SMTPSessionTests {
         #expect(result.detail?.contains("out of turn") == true, "\(result)")
     }
 
+    @Test("A surplus reply in a pipelined group ends the session as a protocol error (issue 17)",
+          arguments: [true, false])
+    func surplusReplyInGroup(probe: Bool) async throws {
+        // MAIL gets "250 ok" and an unasked "250 extra"; RCPT's refusal comes in a later
+        // segment, so no buffered byte gives the surplus away at the RCPT reply.
+        var script = MockSMTPScript()
+        script.mail = .garbage("250 2.1.0 ok\r\n250 2.1.0 extra\r\n")
+        script.rcpt = MockSMTPResponse.reply(550, "5.1.1 no such user").delayed(by: .milliseconds(50))
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server)
+        let result = probe
+            ? await session.probe(from: sender, to: recipient)
+            : await session.send(from: sender, to: recipient, data: message())
+        #expect(result.verdict == .temporaryFailure, "\(result)")
+        #expect(result.detail?.contains("out of turn") == true, "\(result)")
+        #expect(server.deliveryCount == 0)
+    }
+
+    @Test("End of data answered with 250 twice: delivered, the surplus only recorded (issue 17)")
+    func endOfDataTwice() async throws {
+        var script = MockSMTPScript()
+        script.endOfData = .garbage("250 2.0.0 queued\r\n250 2.0.0 queued again\r\n")
+        let (result, server, session) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == .accepted && result.step == .endOfData, "\(result)")
+        #expect(result.reply?.text.contains("queued") == true)
+        #expect(result.detail?.contains("out of turn") == true, "\(result)")
+        #expect(await session.transcript.contains { $0.text.contains("out of turn") })
+    }
+
     @Test("The mock records a quoted local part holding '>' whole")
     func mockQuotedPath() async throws {
         let server = try MockSMTPServer.start()
