@@ -29,7 +29,9 @@ public actor SMTPSession {
     private let loop: EventLoop
     private let started = ContinuousClock.now
     private var state = State.new
-    private var connection: TCPConnection?
+    /// The TCP connection, or the TLS stream over it after STARTTLS.
+    private var connection: (any ByteStream)?
+    private var serverName: String?
     private var machine: SMTPClientStateMachine
     private var parser = SMTPReplyParser()
     private var spare: [UInt8] = []
@@ -57,10 +59,32 @@ public actor SMTPSession {
         self.machine = SMTPClientStateMachine(heloName: configuration.heloName, credentials: configuration.credentials)
     }
 
-    /// The extensions the server announced in its EHLO reply (empty before, or after HELO).
+    /// The extensions the server announced in its EHLO reply (empty before, or after HELO;
+    /// after STARTTLS, those of the EHLO sent over TLS).
     public var capabilities: SMTPCapabilities { machine.capabilities }
 
-    /// Connect, 220 greeting, EHLO (HELO fallback), AUTH when configured.
+    /// The TLS version, cipher and timings once STARTTLS succeeded; `nil` for a plaintext
+    /// session.
+    public var tls: SMTPTLSInfo? { machine.tls }
+
+    /// Whether this build can do TLS (the package trait `OpenSSL`).
+    public static var tlsAvailable: Bool {
+        #if OpenSSL
+        true
+        #else
+        false
+        #endif
+    }
+
+    /// Connect, 220 greeting, EHLO (HELO fallback), STARTTLS and EHLO again when the policy
+    /// says so, AUTH when configured (only over TLS).
+    /// - Parameters:
+    ///   - tls: ``TLSPolicy/opportunistic`` (default): STARTTLS when offered, plaintext when
+    ///     not offered or refused (454), the session's end when the handshake fails
+    ///     (reason ``SMTPResult/Reason/tlsHandshakeFailed``: a new plaintext connection is
+    ///     the caller's call). ``TLSPolicy/required``: no TLS, no transaction (reason
+    ///     ``SMTPResult/Reason/tlsUnavailable``). ``TLSPolicy/off``: plaintext.
+    ///   - serverName: the MX host name, sent as SNI (never an IP literal).
     /// - Returns: `nil` when ready for a transaction; otherwise why not (verdict
     ///   ``SMTPVerdict/unreachable`` or ``SMTPVerdict/senderRejected``). Returns promptly,
     ///   as `.unreachable`, when the task is cancelled. Called again: `nil` while the
@@ -68,7 +92,7 @@ public actor SMTPSession {
     ///   failed, `.unreachable` once the session is closed; a call made while another is
     ///   still opening is not waited for: it gets `.unreachable` at once and changes
     ///   nothing.
-    public func open() async -> SMTPResult? {
+    public func open(tls: TLSPolicy = .opportunistic, serverName: String? = nil) async -> SMTPResult? {
         switch state {
         case .new: break
         case .ready, .busy: return nil
@@ -80,6 +104,9 @@ public actor SMTPSession {
             return openResult ?? SMTPResult(verdict: .unreachable, step: .connect, detail: "the session is already closed")
         }
         state = .opening
+        machine.tlsPolicy = tls
+        machine.tlsAvailable = Self.tlsAvailable
+        self.serverName = serverName
         if Task.isCancelled {
             return failOpen(SMTPResult(verdict: .unreachable, step: .connect, detail: "cancelled before connecting"))
         }
@@ -194,6 +221,15 @@ public actor SMTPSession {
             switch action {
             case .ready:
                 return nil
+            case .startTLS:
+                // RFC 3207 §6 and STANDARDS.md: a byte after the 220 would be read as if
+                // it came over TLS (response injection); abort instead.
+                if parser.isInsideReply {
+                    record(.received, "<\(parser.bufferedByteCount) bytes after the 220 to STARTTLS>")
+                    action = .finish(machine.fail(.responseInjection(parser.bufferedByteCount)))
+                } else {
+                    action = await startTLS()
+                }
             case .finish(var outcome):
                 // One result across the await: each value kept over a suspension grows
                 // this function's async frame, and a frame past the task's first slab
@@ -227,6 +263,41 @@ public actor SMTPSession {
                 action = await readReply()
             }
         }
+    }
+
+    /// After the 220 to STARTTLS: the handshake (SNI the MX host name), then EHLO again.
+    private func startTLS() async -> SMTPClientStateMachine.Action {
+        let startTLSReply = ContinuousClock.now - stepStarted
+        #if OpenSSL
+        guard let plain = connection as? TCPConnection else { return .finish(machine.fail(.connectionClosed)) }
+        let handshakeStart = ContinuousClock.now
+        do {
+            let stream = try await TLSStream.connect(
+                over: plain, serverName: serverName, context: try TLSContext.opportunisticClient(),
+                deadline: handshakeStart + configuration.timeouts.tlsHandshake)
+            let handshake = ContinuousClock.now - handshakeStart
+            if state == .closed {
+                // close() ran during the handshake and closed the TCP connection under us.
+                stream.close()
+                return .finish(machine.fail(.connectionClosed))
+            }
+            connection = stream
+            record(.received, "<TLS established: \(stream.protocolVersion), \(stream.cipher)>")
+            stepStarted = ContinuousClock.now
+            return machine.tlsEstablished(SMTPTLSInfo(
+                version: stream.protocolVersion, cipher: stream.cipher, serverName: stream.serverName,
+                startTLSReply: startTLSReply, handshake: handshake))
+        } catch {
+            record(.received, "<TLS handshake failed: \(error.message)>")
+            switch error.code {
+            case .tls: return .finish(machine.fail(.tlsHandshake(error.message)))
+            default: return .finish(machine.fail(failure(for: error)))
+            }
+        }
+        #else
+        _ = startTLSReply
+        return .finish(machine.fail(.tlsHandshake("this build has no TLS (built without the OpenSSL trait)")))
+        #endif
     }
 
     /// Writes the message in chunks of at most 64 KiB, CRLF-normalised and dot-stuffed.
@@ -265,7 +336,7 @@ public actor SMTPSession {
             do {
                 if let reply = try parser.next() {
                     for line in reply.lines { record(.received, "\(reply.code) \(line)") }
-                    if !machine.awaitsReset {
+                    if !machine.awaitsAuxiliaryReply {
                         timings[step] = ContinuousClock.now - stepStarted
                         replies[step] = reply
                     }
@@ -346,8 +417,8 @@ public actor SMTPSession {
         return SMTPResult(
             verdict: .temporaryFailure, step: verdict.step,
             detail:
-                "a reply came out of turn after the \(SMTPClientStateMachine.name(verdict.step)) reply: replies and commands no longer match"
-        )
+                "a reply came out of turn after the \(SMTPClientStateMachine.name(verdict.step)) reply: replies and commands no longer match",
+            reason: .protocolError)
     }
 
     private func failure(for error: SocketError) -> SMTPClientStateMachine.Failure {
@@ -403,7 +474,7 @@ public actor SMTPSession {
     }
 
     /// Writes a command without waiting for a reply; a few milliseconds at most.
-    private func writeQuietly(_ connection: TCPConnection, _ text: String) async {
+    private func writeQuietly(_ connection: any ByteStream, _ text: String) async {
         record(.sent, text.split(separator: "\r\n").joined(separator: " / "))
         try? await connection.write(Array(text.utf8), deadline: ContinuousClock.now + .milliseconds(100))
     }
