@@ -43,8 +43,9 @@ public struct MockSMTPScript: Sendable {
     public var endOfData: MockSMTPResponse = .reply(250, "2.0.0 OK queued")
     /// The QUIT reply (the connection closes after it).
     public var quit: MockSMTPResponse = .reply(221, "2.0.0 bye")
-    /// A pause before the greeting and before every batch of replies (the answers to one
-    /// read): one simulated round trip, for counting how many times a client waits.
+    /// A pause before the greeting, before every batch of replies (the answers to one
+    /// read) and before the TLS handshake: one simulated round trip, for counting how many
+    /// times a client waits.
     public var replyDelay: Duration = .zero
     /// Greylisting: the first RCPT for a (sender, recipient) pair gets `451 4.7.1`, and so
     /// does every retry until this long after the first; later ones get ``rcpt``.

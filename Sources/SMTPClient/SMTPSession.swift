@@ -6,13 +6,18 @@ import Sockets
 /// ```swift
 /// let session = SMTPSession(server: try SocketAddress(ip: "192.0.2.25", port: 25),
 ///                           configuration: try SMTPSessionConfiguration(heloName: "app.example"))
-/// if let failure = await session.open() { return failure }      // connect, greeting, EHLO
+/// if let failure = await session.open(tls: .opportunistic, serverName: "mx.example.com") {
+///     return failure                                   // connect, greeting, EHLO, STARTTLS
+/// }
 /// let result = await session.send(from: sender, to: recipient, data: message.encoded())
 /// ```
 ///
-/// - ``open()`` connects, reads the greeting, sends EHLO (HELO when EHLO gets 500/502)
-///   and, with credentials, AUTH PLAIN or LOGIN. It returns `nil` when the session is
-///   ready, else why not. Cancelling its task ends it at once (``SMTPVerdict/unreachable``).
+/// - ``open(tls:serverName:)`` connects, reads the greeting, sends EHLO (HELO when EHLO
+///   gets 500/502), STARTTLS when the ``TLSPolicy`` says so (then EHLO again over TLS) and,
+///   with credentials, AUTH PLAIN or LOGIN (only over TLS). It returns `nil` when the
+///   session is ready, else why not (``SMTPResult/reason`` says which TLS rule stopped it).
+///   Cancelling its task ends it at once (``SMTPVerdict/unreachable``). ``tls`` reports
+///   the negotiated version and cipher.
 /// - ``send(from:to:data:)`` and ``probe(from:to:)`` run one transaction (pipelined when
 ///   the server offers PIPELINING). Once the verdict is known the session sends QUIT (a
 ///   probe sends RSET and QUIT) without waiting for the reply and closes the connection:
@@ -148,9 +153,9 @@ public actor SMTPSession {
 
     /// Runs MAIL, RCPT, DATA, the message and end of data (MAIL+RCPT+DATA in one write
     /// when the server offers PIPELINING), then QUIT without waiting. Opens the session
-    /// first if ``open()`` was not called. One transaction per session: a second `send` or
+    /// first if ``open(tls:serverName:)`` was not called. One transaction per session: a second `send` or
     /// `probe` sends nothing and returns ``SMTPVerdict/temporaryFailure`` (or the failure of
-    /// ``open()``).
+    /// ``open(tls:serverName:)``).
     public func send(from: EmailAddress, to: EmailAddress, data: MessageData) async -> SMTPResult {
         if let blocked = await prepareTransaction() { return blocked }
         state = .busy

@@ -26,7 +26,7 @@ private func tlsScript(_ change: (inout MockSMTPScript) -> Void = { _ in }) -> M
 }
 
 /// Policies that work in every build: no TLS is attempted, or none can be had.
-@Suite("STARTTLS policy without a handshake")
+@Suite("STARTTLS policy without a handshake", .serialized)
 struct STARTTLSPolicyTests {
     @Test("Replies that demand TLS", arguments: [
         ("530 5.7.0 Must issue a STARTTLS command first", true),
@@ -127,7 +127,7 @@ struct STARTTLSPolicyTests {
 }
 
 #if OpenSSL
-@Suite("STARTTLS against the mock server speaking TLS")
+@Suite("STARTTLS against the mock server speaking TLS", .serialized)
 struct STARTTLSTests {
     @Test("Opportunistic success: version and cipher reported, EHLO twice, SNI seen by the server")
     func success() async throws {
