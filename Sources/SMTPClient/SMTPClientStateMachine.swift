@@ -150,6 +150,10 @@ public struct SMTPClientStateMachine: Sendable {
     /// `true` after ``Action/ready`` and before a transaction starts.
     public var isReady: Bool { phase == .ready }
 
+    /// `true` between the 220 to STARTTLS and the end of the handshake: nothing but TLS
+    /// may be written now.
+    public var isNegotiatingTLS: Bool { phase == .tlsHandshake }
+
     /// `true` once MAIL has been sent: failures now mean `temporaryFailure`, not `unreachable`.
     public var isInTransaction: Bool { phase == .transaction }
 

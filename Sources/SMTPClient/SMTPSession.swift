@@ -181,7 +181,7 @@ public actor SMTPSession {
         state = .closed
         guard let connection else { return }
         self.connection = nil
-        if machine.result == nil, machine.awaitedStep == nil || machine.isReady {
+        if machine.result == nil, !machine.isNegotiatingTLS, machine.awaitedStep == nil || machine.isReady {
             await writeQuietly(connection, machine.isInTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
         }
         connection.close()

@@ -254,6 +254,25 @@ struct STARTTLSTests {
         #expect(await server.waitUntilIdle())
     }
 
+    @Test("close() during the handshake: open() ends at once, and no plaintext QUIT goes out")
+    func closeDuringHandshake() async throws {
+        let server = try MockSMTPServer.start(tlsScript { $0.tlsHandshake = .neverFinish })
+        defer { server.stop() }
+        let session = try session(server)
+        async let opened = session.open(tls: .opportunistic)
+        let deadline = ContinuousClock.now + .seconds(4)
+        while server.sessions.first?.commandsBeforeTLS == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await Task.sleep(for: .milliseconds(20))  // the ClientHello is out
+        let start = ContinuousClock.now
+        await session.close()
+        let result = await opened
+        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(result?.verdict == .unreachable, "\(String(describing: result))")
+        #expect(await !session.transcript.contains { $0.text.contains("QUIT") })
+    }
+
     @Test("A TLS alert mid-DATA: a temporary failure with the TLS reason, nothing delivered")
     func alertMidData() async throws {
         let server = try MockSMTPServer.start(tlsScript { $0.tlsAlertMidData = true })
