@@ -538,7 +538,7 @@ struct SMTPSessionTests {
         script.authMechanisms = plain ? ["PLAIN", "LOGIN"] : ["LOGIN"]
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
-        let session = try makeSession(server, credentials: credentials)
+        let session = try makeSession(server, timeouts: .uniform(.seconds(5)), credentials: credentials)
         let result = await session.send(from: sender, to: recipient, data: message())
         #expect(result.verdict == .accepted)
         #expect(server.sessions.first?.authenticatedAs == "webapp")
@@ -574,7 +574,7 @@ struct SMTPSessionTests {
         script.credentials = try SMTPCredentials(username: "webapp", password: "right")
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
-        let session = try makeSession(server, credentials: try SMTPCredentials(username: "webapp", password: "wrong"))
+        let session = try makeSession(server, timeouts: .uniform(.seconds(5)), credentials: try SMTPCredentials(username: "webapp", password: "wrong"))
         let result = await session.open()
         #expect(result?.verdict == .senderRejected && result?.step == .auth && result?.reply?.code == 535)
     }
