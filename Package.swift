@@ -60,7 +60,11 @@ let package = Package(
         // In-process mock SMTP and DNS servers, for our tests and for our users' tests.
         .target(
             name: "DirectSMTPTesting",
-            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DirectSMTP"],
+            dependencies: [
+                "Sockets", "DNSClient", "SMTPClient", "DirectSMTP",
+                // Self-signed certificates made at test time for the mock's STARTTLS.
+                .target(name: "COpenSSL", condition: .when(traits: ["OpenSSL"])),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

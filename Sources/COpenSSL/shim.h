@@ -23,4 +23,20 @@ static inline long directsmtp_SSL_set_tlsext_host_name(SSL *ssl, const char *nam
     return SSL_set_tlsext_host_name(ssl, name);
 }
 
+static inline EVP_PKEY *directsmtp_EVP_EC_gen(const char *curve) {
+    return EVP_EC_gen(curve);
+}
+
+static inline long directsmtp_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_mode(ctx, mode);
+}
+
+static inline long directsmtp_SSL_CTX_set_max_cert_list(SSL_CTX *ctx, long bytes) {
+    return SSL_CTX_set_max_cert_list(ctx, bytes);
+}
+
+static inline long directsmtp_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *cert) {
+    return SSL_CTX_add1_chain_cert(ctx, cert);
+}
+
 #endif
