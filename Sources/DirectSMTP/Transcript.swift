@@ -70,3 +70,42 @@ extension Transcript: Hashable {
 
     func hash(into hasher: inout Hasher) { hasher.combine(all) }
 }
+
+/// One line of an SMTP conversation, as ``VerificationOutcome/transcript`` keeps it
+/// (credentials are never recorded).
+public struct TranscriptLine: Sendable, Hashable, CustomStringConvertible {
+    /// Who spoke.
+    public enum Direction: String, Sendable, Hashable {
+        /// We sent it (`C:`).
+        case client
+        /// The server sent it (`S:`).
+        case server
+        /// A note of ours: connecting, timeouts, races (`*`).
+        case note
+    }
+
+    /// The server address the line belongs to (several hosts may be raced).
+    public var server: String
+    /// Who spoke.
+    public var direction: Direction
+    /// The text, without CRLF.
+    public var text: String
+
+    /// A line from its parts.
+    public init(server: String, direction: Direction, text: String) {
+        self.server = server
+        self.direction = direction
+        self.text = text
+    }
+
+    /// `[192.0.2.1:25] S: 220 mx.example.com ESMTP`.
+    public var description: String {
+        let tag =
+            switch direction {
+            case .client: "C:"
+            case .server: "S:"
+            case .note: "*"
+            }
+        return "[\(server)] \(tag) \(text)"
+    }
+}

@@ -14,9 +14,15 @@ extension VerificationCoordinator {
     /// await queue.start()
     /// ```
     public func attach(_ queue: DeliveryQueue) {
-        let timeouts = configuration.timeouts
-        let sinks = QueueSinks(
-            deferred: { from, to, data, outcome in
+        attachedQueue.withLock { $0 = queue }
+    }
+
+    /// How a send of `data` reaches the attached queue, if one is.
+    func queueAccess(from: EmailAddress, to: EmailAddress, data: MessageData) -> QueueAccess? {
+        guard let queue = attachedQueue.withLock({ $0 }) else { return nil }
+        let notBefore = Self.transactionBound(configuration.timeouts, messageBytes: data.bytes.count)
+        return QueueAccess(
+            enqueue: { outcome in
                 do {
                     try await queue.enqueueDeferred(
                         from: from.description, to: to.description, data: data.bytes,
@@ -28,23 +34,22 @@ extension VerificationCoordinator {
                     return false
                 }
             },
-            hold: { from, to, data, outcome in
+            hold: { outcome in
                 do {
-                    let entry = try await queue.hold(
+                    let held = try await queue.hold(
                         from: from.description, to: to.description, data: data.bytes,
                         requires8BitMIME: data.requires8BitMIME,
                         requiresSMTPUTF8: data.requiresSMTPUTF8,
                         messageID: data.messageID, reason: outcome.reason.rawValue,
-                        notBefore: Self.transactionBound(timeouts, messageBytes: data.bytes.count))
+                        notBefore: notBefore)
                     return { final in
-                        let stored = await queue.settle(entry.id, with: RetryOutcome(final))
+                        let stored = await queue.settle(held.id, with: RetryOutcome(final))
                         return final.status == .deferred && stored
                     }
                 } catch {
                     return nil
                 }
             })
-        queueSinks.withLock { $0 = sinks }
     }
 
     /// One re-send of a queued message: re-resolve, race, send, with

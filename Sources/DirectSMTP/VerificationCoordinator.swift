@@ -45,26 +45,8 @@ public final class VerificationCoordinator: Sendable {
     typealias Engine = DeliveryEngine<MXResolver, SessionDialer>
     let engine: Engine
     private let probeSender: EmailAddress
-    /// Where deferred sends go, once a queue is attached: stores the message and returns
-    /// whether it did.
-    typealias DeferredSink =
-        @Sendable (
-            _ from: EmailAddress, _ to: EmailAddress, _ data: MessageData,
-            _ outcome: VerificationOutcome
-        ) async -> Bool
-    /// Where a send whose transaction outlived its budget is kept until its final
-    /// outcome, once a queue is attached: how to settle it, or `nil` if not stored.
-    typealias HoldSink =
-        @Sendable (
-            _ from: EmailAddress, _ to: EmailAddress, _ data: MessageData,
-            _ outcome: VerificationOutcome
-        ) async -> HeldSend.Settle?
-    /// The attached queue's two entrances (set together by ``attach(_:)``).
-    struct QueueSinks: Sendable {
-        var deferred: DeferredSink
-        var hold: HoldSink
-    }
-    let queueSinks = Mutex<QueueSinks?>(nil)
+    /// The queue deferred sends go to (``attach(_:)``); `nil` while none is.
+    let attachedQueue = Mutex<DeliveryQueue?>(nil)
 
     /// A coordinator with its own resolver.
     /// - Throws: ``EmailAddressError`` when the HELO name is not a host name or an
@@ -97,7 +79,7 @@ public final class VerificationCoordinator: Sendable {
             lookup: resolver,
             dialer: SessionDialer(
                 configuration: session, patientConfiguration: patientSession, loop: loop),
-            settings: configuration.engineSettings)
+            settings: configuration.engineSettings, loop: loop)
     }
 
     /// Final outcomes of sends that returned `deferred(budget-exceeded)` while their
@@ -110,11 +92,15 @@ public final class VerificationCoordinator: Sendable {
     /// be iterated at once; each gets every event.
     public var events: AsyncStream<DeliveryEvent> { engine.events }
 
-    /// The next event to arrive within `limit`, or `nil`: what a caller that saw
-    /// `deferred(budget-exceeded)` awaits to learn the final outcome (the `send` command
-    /// does). Events published while nobody listened are delivered first.
-    public func nextEvent(within limit: Duration) async -> DeliveryEvent? {
-        await events.first(within: limit)
+    /// The final outcome of the send that returned `outcome`: `outcome` itself, unless it
+    /// is `deferred(budget-exceeded)`; then the outcome its transaction ends with (its
+    /// step timeouts bound the wait), with `queued` saying whether it went to the queue.
+    /// Only this send's outcome: another call's can never arrive here.
+    public func finalOutcome(for outcome: VerificationOutcome) async -> VerificationOutcome {
+        guard outcome.reason == .budgetExceeded, let messageID = outcome.messageID else {
+            return outcome
+        }
+        return await engine.finals.wait(for: messageID) ?? outcome
     }
 
     /// Sends `message` to `message.to`'s MX server within `budget` (default
@@ -129,17 +115,13 @@ public final class VerificationCoordinator: Sendable {
         let data = message.encoded()
         let from = message.from
         let to = message.to
-        var onDeferred: Engine.DeferredHandler?
-        var onHold: Engine.HoldHandler?
-        if let sinks = queueSinks.withLock({ $0 }) {
-            onDeferred = { outcome in await sinks.deferred(from, to, data, outcome) }
-            onHold = { outcome in await sinks.hold(from, to, data, outcome) }
-        }
+        let queue = queueAccess(from: from, to: to, data: data)
         return await engine.send(
-            to: to.description, domain: to.domain, messageID: data.messageID,
-            budget: budget ?? configuration.defaultBudget, onDeferred: onDeferred,
-            onHold: onHold, start: start,
-            transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
+            AttemptRequest(
+                mode: .send(queue: queue != nil), address: to.description, domain: to.domain,
+                messageID: data.messageID, start: start,
+                budget: budget ?? configuration.defaultBudget,
+                transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue))
     }
 
     /// Asks `address`'s MX server whether it would take mail for it (MAIL, RCPT, then RSET
@@ -151,9 +133,11 @@ public final class VerificationCoordinator: Sendable {
     {
         let sender = from ?? probeSender
         return await engine.probe(
-            address.description, domain: address.domain, sender: sender.description,
-            budget: budget ?? configuration.defaultBudget,
-            transaction: { await SessionResult($0.probe(from: sender, to: address)) })
+            AttemptRequest(
+                mode: .probe, address: address.description, domain: address.domain,
+                start: .now, budget: budget ?? configuration.defaultBudget,
+                transaction: { await $0.probe(from: sender, to: address) }),
+            sender: sender.description)
     }
 
     /// One re-send with the redelivery budget, handing nothing to the queue (the queue
@@ -164,8 +148,9 @@ public final class VerificationCoordinator: Sendable {
         -> VerificationOutcome
     {
         await engine.send(
-            to: to.description, domain: to.domain, messageID: data.messageID,
-            budget: configuration.redeliveryBudget, onDeferred: nil, awaitsTransaction: true,
-            patient: true, transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
+            AttemptRequest(
+                mode: .redelivery, address: to.description, domain: to.domain,
+                messageID: data.messageID, start: .now, budget: configuration.redeliveryBudget,
+                transaction: { await $0.send(from: from, to: to, data: data) }, patient: true))
     }
 }

@@ -25,7 +25,7 @@ extension VerificationOutcome {
         }
         if let reply {
             out += ",\"reply\":{\"code\":\(reply.code)"
-            out += ",\"enhanced\":" + (reply.enhanced.map(JSONText.string) ?? "null")
+            out += ",\"enhanced\":" + (reply.enhancedCode.map(JSONText.string) ?? "null")
             out += ",\"text\":" + JSONText.string(reply.text) + "}"
         } else {
             out += ",\"reply\":null"

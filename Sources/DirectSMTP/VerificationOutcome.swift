@@ -1,3 +1,5 @@
+import SMTPClient
+
 /// What one ``VerificationCoordinator/send(_:budget:)`` or
 /// ``VerificationCoordinator/probe(_:from:budget:)`` learned: accepted, rejected for good,
 /// or deferred, with the scenario number and reason of DESIGN.md, the MX host used, the
@@ -45,7 +47,7 @@ public struct VerificationOutcome: Sendable, Hashable {
         }
     }
     /// The server reply that decided, if a reply decided.
-    public var reply: DecidingReply? {
+    public var reply: SMTPReply? {
         get { parts.reply }
         set { uniqueParts().reply = newValue }
         _modify {
@@ -94,6 +96,9 @@ public struct VerificationOutcome: Sendable, Hashable {
     }
     /// `true` when a probe was answered from the probe outcome cache.
     public var fromCache: Bool
+    /// The Message-ID of the message a send concerned (`nil` for a probe): what
+    /// ``VerificationCoordinator/finalOutcome(for:)`` and ``DeliveryEvent`` go by.
+    public var messageID: String?
 
     /// The fields that hold references, in one box that copies of the outcome share until
     /// one of them changes (copy on write): an outcome is handed from the attempt to the
@@ -112,7 +117,7 @@ public struct VerificationOutcome: Sendable, Hashable {
         address: String,
         queued: Bool = false,
         mx: MailExchangerUsed? = nil,
-        reply: DecidingReply? = nil,
+        reply: SMTPReply? = nil,
         detail: String? = nil,
         elapsed: Duration = .zero,
         timings: [TimingPhase: Duration] = [:],
@@ -131,7 +136,7 @@ public struct VerificationOutcome: Sendable, Hashable {
         address: String,
         queued: Bool = false,
         mx: MailExchangerUsed? = nil,
-        reply: DecidingReply? = nil,
+        reply: SMTPReply? = nil,
         detail: String? = nil,
         elapsed: Duration = .zero,
         recordedTimings timings: Timings,
@@ -142,6 +147,7 @@ public struct VerificationOutcome: Sendable, Hashable {
         self.queued = queued
         self.elapsed = elapsed
         self.fromCache = fromCache
+        self.messageID = nil
         self.parts = Parts(
             address: address, mx: mx, reply: reply, detail: detail, timings: timings,
             recorded: recorded)
@@ -165,6 +171,7 @@ extension VerificationOutcome: CustomReflectable {
                 "reason": reason, "address": address, "queued": queued, "mx": mx as Any,
                 "reply": reply as Any, "detail": detail as Any, "elapsed": elapsed,
                 "timings": timings, "transcript": transcript, "fromCache": fromCache,
+                "messageID": messageID as Any,
             ])
     }
 }
@@ -173,6 +180,7 @@ extension VerificationOutcome {
     public static func == (left: VerificationOutcome, right: VerificationOutcome) -> Bool {
         left.reason == right.reason && left.queued == right.queued
             && left.elapsed == right.elapsed && left.fromCache == right.fromCache
+            && left.messageID == right.messageID
             && (left.parts === right.parts || left.parts.equals(right.parts))
     }
 
@@ -181,6 +189,7 @@ extension VerificationOutcome {
         hasher.combine(queued)
         hasher.combine(elapsed)
         hasher.combine(fromCache)
+        hasher.combine(messageID)
         parts.hash(into: &hasher)
     }
 
@@ -195,13 +204,13 @@ extension VerificationOutcome {
     fileprivate final class Parts: @unchecked Sendable {
         var address: String
         var mx: MailExchangerUsed?
-        var reply: DecidingReply?
+        var reply: SMTPReply?
         var detail: String?
         var timings: Timings
         var recorded: Transcript
 
         init(
-            address: String, mx: MailExchangerUsed?, reply: DecidingReply?, detail: String?,
+            address: String, mx: MailExchangerUsed?, reply: SMTPReply?, detail: String?,
             timings: Timings, recorded: Transcript
         ) {
             self.address = address

@@ -97,7 +97,7 @@ enum DemoCommand {
             }
             let reply =
                 outcome.reply.map {
-                    "\($0.code)\($0.enhanced.map { " " + $0 } ?? "") \($0.text.replacingNewlines)"
+                    "\($0.code)\($0.enhancedCode.map { " " + $0 } ?? "") \($0.text.replacingNewlines)"
                 }
                 ?? outcome.detail.map { "(\($0))" } ?? "-"
             rows.append([

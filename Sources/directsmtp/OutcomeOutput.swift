@@ -24,7 +24,7 @@ enum OutcomeOutput {
         var lines = [headline(outcome)]
         if let reply = outcome.reply {
             lines.append(
-                "  reply:   \(reply.code)\(reply.enhanced.map { " " + $0 } ?? "") \(reply.text.replacingNewlines)"
+                "  reply:   \(reply.code)\(reply.enhancedCode.map { " " + $0 } ?? "") \(reply.text.replacingNewlines)"
             )
         }
         if let detail = outcome.detail {
