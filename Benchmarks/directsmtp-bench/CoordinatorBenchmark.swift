@@ -354,8 +354,8 @@ enum CoordinatorBenchmark {
                 return true
             }
             samples.append(outcome.elapsed)
-            for (phase, duration) in outcome.timings {
-                phases[phase.rawValue, default: 0] += duration.milliseconds / 5
+            for (phase, duration) in outcome.phaseTimings {
+                phases[phase, default: 0] += duration.milliseconds / 5
             }
         }
         let best = samples.min() ?? .zero

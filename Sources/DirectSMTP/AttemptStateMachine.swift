@@ -224,7 +224,7 @@ struct AttemptStateMachine {
             let outcome = VerificationOutcome(
                 reason: Self.reason(for: result.verdict), address: address,
                 mx: contestants[winner].candidate.used, reply: result.reply,
-                detail: result.detail, recordedTimings: Timings(), recorded: Transcript())
+                detail: result.detail, dnsDuration: dnsTook)
             finish(outcome, afterTransaction: true, now: now, &actions)
         case .storeFinished(let queued):
             storeFinished(queued: queued, now: now, &actions)
@@ -242,7 +242,7 @@ struct AttemptStateMachine {
         switch list {
         case .none(let reason, let detail):
             let outcome = VerificationOutcome(
-                reason: reason, address: address, detail: detail, timings: dnsTimings)
+                reason: reason, address: address, detail: detail, dnsDuration: dnsTook)
             finish(outcome, afterTransaction: false, now: now, &actions)
         case .ready(let candidates):
             self.candidates = candidates
@@ -330,7 +330,7 @@ struct AttemptStateMachine {
         return VerificationOutcome(
             reason: allRefusedUs ? .senderRejected : .noReachableHost, address: address,
             mx: (last?.0 ?? contestants.last?.candidate)?.used, reply: last?.1.reply,
-            detail: last?.1.detail, timings: dnsTimings)
+            detail: last?.1.detail, dnsDuration: dnsTook)
     }
 
     /// The outcome is known: conclude now, or once the failed candidates' records are in.
@@ -350,8 +350,8 @@ struct AttemptStateMachine {
         _ outcome: VerificationOutcome, now: ContinuousClock.Instant, _ actions: inout [Action]
     ) {
         var outcome = outcome
-        outcome.recordedTimings = timings()
-        outcome.recorded = transcript()
+        outcome.timings = winnerRecord?.timings ?? [:]
+        outcome.transcript = transcript()
         state = .finished(outcome)
         giveSlotBack(&actions)
         switch mode {
@@ -488,7 +488,7 @@ struct AttemptStateMachine {
         }
         return VerificationOutcome(
             reason: reason, address: address, mx: mx, detail: detail,
-            elapsed: start.duration(to: now), timings: dnsTimings)
+            elapsed: start.duration(to: now), dnsDuration: dnsTook)
     }
 
     /// Nobody waits and no host is in a transaction: stop everything, start nothing more.
@@ -543,42 +543,30 @@ struct AttemptStateMachine {
         }?.candidate
     }
 
-    private var dnsTimings: [TimingPhase: Duration] {
-        dnsTook.map { [.dns: $0] } ?? [:]
-    }
-
-    /// The winner's step timings with the DNS time laid over them.
-    private func timings() -> Timings {
-        var timings = contestants.first { if case .won = $0.end { true } else { false } }?
-            .record?.timings ?? Timings()
-        if let dnsTook { timings.set(dnsTook, for: .dns) }
-        return timings
+    private var winnerRecord: SessionRecord? {
+        contestants.first { if case .won = $0.end { true } else { false } }?.record
     }
 
     /// The failed candidates' conversations and a note per loser, in the order they
     /// started, then the winner's.
-    private func transcript() -> Transcript {
-        var transcript = Transcript()
-        var winner: Transcript?
+    private func transcript() -> [TranscriptEntry] {
+        var transcript: [TranscriptEntry] = []
         for contestant in contestants {
             switch contestant.end {
-            case .won:
-                winner = contestant.record?.transcript
             case .failed:
-                if let record = contestant.record { transcript += record.transcript }
+                transcript += contestant.record?.transcript ?? []
             case .lost(let ranFor):
                 transcript.append(
-                    TranscriptLine(
+                    TranscriptEntry(
                         server: contestant.candidate.address.description, direction: .note,
                         text:
                             "abandoned after \(Int(ranFor.milliseconds)) ms: another host answered first"
                     ))
-            case nil:
+            case .won, nil:
                 break
             }
         }
-        if let winner { transcript += winner }
-        return transcript
+        return transcript + (winnerRecord?.transcript ?? [])
     }
 
     /// A verdict of MAIL/RCPT/DATA as DESIGN.md's reason: a reply there is the verdict.

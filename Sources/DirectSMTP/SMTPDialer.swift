@@ -14,19 +14,10 @@ protocol SMTPConnection: AnyObject, Sendable {
     func finish() async -> SessionRecord
 }
 
-/// What a connection recorded: its transcript and per-phase durations.
+/// What a connection recorded: its transcript and the time each step took.
 struct SessionRecord: Sendable {
-    var transcript: Transcript
-    var timings: Timings
-
-    init(transcript: Transcript, timings: Timings) {
-        self.transcript = transcript
-        self.timings = timings
-    }
-
-    init(transcript: [TranscriptLine], timings: [TimingPhase: Duration]) {
-        self.init(transcript: Transcript(transcript), timings: Timings(timings))
-    }
+    var transcript: [TranscriptEntry]
+    var timings: [SMTPStep: Duration]
 }
 
 /// Makes connections; the real one makes `SMTPSession`s, tests make scripted fakes.

@@ -24,21 +24,6 @@ extension SMTPSession: SMTPConnection {
 
     func finish() async -> SessionRecord {
         await close()
-        return SessionRecord(
-            transcript: Transcript(server: server.transcriptLabel, entries: transcript),
-            timings: Timings(steps: timings))
-    }
-}
-
-extension SocketAddress {
-    /// `description` ("192.0.2.1:25", "[2001:db8::1]:25"), as the transcript labels its
-    /// lines, without interpolation's buffer for IPv4: appending to a small string
-    /// allocates nothing while it fits in 15 bytes ("192.0.2.1:25" does).
-    var transcriptLabel: String {
-        guard bytes.count == 4 else { return description }
-        var text = ip
-        text += ":"
-        text += String(port)
-        return text
+        return SessionRecord(transcript: transcript, timings: timings)
     }
 }

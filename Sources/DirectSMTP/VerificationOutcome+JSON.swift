@@ -32,8 +32,8 @@ extension VerificationOutcome {
         }
         out += ",\"elapsedMs\":" + JSONText.milliseconds(elapsed)
         out += ",\"timings\":{"
-        out += timings.sorted { $0.key < $1.key }
-            .map { JSONText.string($0.key.rawValue) + ":" + JSONText.milliseconds($0.value) }
+        out += phaseTimings
+            .map { JSONText.string($0.name) + ":" + JSONText.milliseconds($0.duration) }
             .joined(separator: ",")
         out += "}}"
         return out

@@ -30,10 +30,9 @@ enum OutcomeOutput {
         if let detail = outcome.detail {
             lines.append("  detail:  \(detail)")
         }
-        if !outcome.timings.isEmpty {
-            let parts = outcome.timings.sorted { $0.key < $1.key }.map {
-                "\($0.key.rawValue) \(milliseconds($0.value))"
-            }
+        let phases = outcome.phaseTimings
+        if !phases.isEmpty {
+            let parts = phases.map { "\($0.name) \(milliseconds($0.duration))" }
             lines.append("  timings: " + parts.joined(separator: ", "))
         }
         if let note { lines.append("  note:    \(note)") }

@@ -37,7 +37,7 @@ struct CoordinatorEndToEndTests {
         }
         if reason == .accepted {
             #expect(outcome.mx?.host == "mx.ok.test")
-            #expect(outcome.timings[.dns] != nil && outcome.timings[.endOfData] != nil)
+            #expect(outcome.dnsDuration != nil && outcome.timings[.endOfData] != nil)
             #expect(outcome.transcript.contains { $0.text.hasPrefix("EHLO client.test") })
             #expect(world.smtp.deliveries.first?.to == ["user@ok.test"])
         }

@@ -174,7 +174,7 @@ final class FakeConnection: SMTPConnection {
     let address: SocketAddress
     let server: FakeServer
     let dialer: FakeDialer
-    private let lines = Mutex<[TranscriptLine]>([])
+    private let lines = Mutex<[TranscriptEntry]>([])
 
     init(address: SocketAddress, server: FakeServer, dialer: FakeDialer) {
         self.address = address
@@ -182,9 +182,9 @@ final class FakeConnection: SMTPConnection {
         self.dialer = dialer
     }
 
-    private func note(_ direction: TranscriptLine.Direction, _ text: String) {
+    private func note(_ direction: TranscriptEntry.Direction, _ text: String) {
         lines.withLock {
-            $0.append(TranscriptLine(server: address.description, direction: direction, text: text))
+            $0.append(TranscriptEntry(server: address.description, direction: direction, text: text))
         }
     }
 
@@ -212,12 +212,12 @@ final class FakeConnection: SMTPConnection {
             return SMTPResult(verdict: .unreachable, step: .connect, detail: "cancelled")
         }
         if let failure = server.openFailure {
-            note(.server, "\(failure.reply?.code ?? 0) go away")
+            note(.received, "\(failure.reply?.code ?? 0) go away")
             return failure
         }
-        note(.server, "220 fake ESMTP")
-        note(.client, "EHLO test")
-        note(.server, "250 fake")
+        note(.received, "220 fake ESMTP")
+        note(.sent, "EHLO test")
+        note(.received, "250 fake")
         return nil
     }
 
@@ -228,13 +228,13 @@ final class FakeConnection: SMTPConnection {
             $0.maxActiveTransactions = max($0.maxActiveTransactions, $0.activeTransactions)
         }
         defer { dialer.log.withLock { $0.activeTransactions -= 1 } }
-        note(.client, "MAIL FROM:<a@b>")
+        note(.sent, "MAIL FROM:<a@b>")
         if server.transactionDelay > .zero {
             // Not cancellable: a real transaction runs to its own step timeouts.
             try? await Task.sleep(for: server.transactionDelay)
         }
         await server.transactionGate?.wait()
-        note(.server, "\(server.transactionResult.reply?.code ?? 0) done")
+        note(.received, "\(server.transactionResult.reply?.code ?? 0) done")
         return server.transactionResult
     }
 
