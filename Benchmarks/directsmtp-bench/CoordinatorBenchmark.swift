@@ -338,6 +338,7 @@ enum CoordinatorBenchmark {
         var configuration = VerificationCoordinator.Configuration(
             heloName: "client.bench", nameservers: [dns.address], smtpPort: smtp.port)
         configuration.dnsAttempts = 1
+        configuration.refusesNonPublicAddresses = false  // the bench servers are on loopback
         let resolver = MXResolver(
             configuration: configuration.resolverConfiguration, cache: .disabled)
         let coordinator = try VerificationCoordinator(
@@ -409,6 +410,7 @@ struct BenchWorld {
         var configuration = VerificationCoordinator.Configuration(
             heloName: "client.bench", nameservers: [dns.address], smtpPort: smtp.port)
         configuration.dnsAttempts = 1
+        configuration.refusesNonPublicAddresses = false  // the bench servers are on loopback
         configuration.hostHealthPenalty = .zero
         return configuration
     }

@@ -11,7 +11,8 @@ import Sockets
 /// ```
 ///
 /// - ``open()`` connects, reads the greeting, sends EHLO (HELO when EHLO gets 500/502)
-///   and, with credentials, AUTH PLAIN or LOGIN. It returns `nil` when the session is
+///   and, with credentials, AUTH PLAIN or LOGIN (only over TLS: until then, a session with
+///   credentials is refused before connecting). It returns `nil` when the session is
 ///   ready, else why not. Cancelling its task ends it at once (``SMTPVerdict/unreachable``).
 /// - ``send(from:to:data:)`` and ``probe(from:to:)`` run one transaction (pipelined when
 ///   the server offers PIPELINING). Once the verdict is known the session sends QUIT (a
@@ -83,6 +84,14 @@ public actor SMTPSession {
             return openResult ?? SMTPResult(verdict: .unreachable, step: .connect, detail: "the session is already closed")
         }
         state = .opening
+        // Credentials never cross a connection in clear text (RFC 4954 §4, STANDARDS.md):
+        // without TLS, AUTH is refused here, before any traffic.
+        if configuration.credentials != nil {
+            return failOpen(
+                SMTPResult(
+                    verdict: .senderRejected, step: .auth,
+                    detail: "AUTH refused: credentials are only sent over TLS, and this session has no TLS"))
+        }
         if Task.isCancelled {
             return failOpen(SMTPResult(verdict: .unreachable, step: .connect, detail: "cancelled before connecting"))
         }

@@ -497,8 +497,8 @@ struct SMTPSessionTests {
         #expect(fewest > 3.8 && fewest < 5, "waits: \(fewest)")
     }
 
-    @Test("AUTH PLAIN and LOGIN against the mock; credentials never in the transcript", arguments: [true, false])
-    func auth(plain: Bool) async throws {
+    @Test("AUTH is refused before any traffic: credentials never cross a connection without TLS", arguments: [true, false])
+    func authRefusedWithoutTLS(plain: Bool) async throws {
         let credentials = try SMTPCredentials(username: "webapp", password: "correct horse")
         var script = MockSMTPScript()
         script.credentials = credentials
@@ -507,14 +507,11 @@ struct SMTPSessionTests {
         defer { server.stop() }
         let session = try makeSession(server, credentials: credentials)
         let result = await session.send(from: sender, to: recipient, data: message())
-        #expect(result.verdict == .accepted)
-        #expect(server.sessions.first?.authenticatedAs == "webapp")
-        let transcript = await session.transcript.map(\.text).joined(separator: "\n")
-        #expect(!transcript.contains("correct horse"))
-        #expect(!transcript.contains("d2ViYXBw"))  // "webapp" in base64
-        #expect(transcript.contains(plain ? "AUTH PLAIN <redacted>" : "AUTH LOGIN\n334 VXNlcm5hbWU6\n<redacted>"))
-        let commands = try #require(server.sessions.first).commands
-        #expect(commands.contains { $0.hasPrefix(plain ? "AUTH PLAIN " : "AUTH LOGIN") })
+        #expect(result.verdict == .senderRejected && result.step == .auth)
+        #expect(result.detail?.contains("TLS") == true)
+        #expect(!result.description.contains("correct horse"))
+        #expect(await session.transcript.isEmpty)
+        #expect(server.connectionCount == 0)
     }
 
     @Test("close() after open() sends QUIT and nothing else")
@@ -530,17 +527,6 @@ struct SMTPSessionTests {
         let late = await session.send(from: sender, to: recipient, data: message())
         #expect(late.verdict == .temporaryFailure)
         #expect(server.transactions.isEmpty)
-    }
-
-    @Test("Wrong credentials are a sender rejection at AUTH")
-    func authFailure() async throws {
-        var script = MockSMTPScript()
-        script.credentials = try SMTPCredentials(username: "webapp", password: "right")
-        let server = try MockSMTPServer.start(script)
-        defer { server.stop() }
-        let session = try makeSession(server, credentials: try SMTPCredentials(username: "webapp", password: "wrong"))
-        let result = await session.open()
-        #expect(result?.verdict == .senderRejected && result?.step == .auth && result?.reply?.code == 535)
     }
 
     @Test("A UTF-8 recipient without SMTPUTF8 is refused before MAIL is sent")
