@@ -283,6 +283,23 @@ public final class EventLoop: Sendable {
         _ = action
     }
 
+    /// Suspends until `deadline` (a timer of this loop), or until the task is cancelled.
+    public func sleep(until deadline: ContinuousClock.Instant) async {
+        let sleeper = Sleeper()
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                guard sleeper.store(continuation) else {
+                    continuation.resume()
+                    return
+                }
+                let timer = schedule(at: deadline) { sleeper.wake() }
+                if !sleeper.arm(timer) { cancel(timer) }
+            }
+        } onCancel: {
+            if let timer = sleeper.wake() { cancel(timer) }
+        }
+    }
+
     private func wake() {
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
@@ -419,6 +436,51 @@ public final class EventLoop: Sendable {
                 _ = Glibc.read(wakeFD, &value, 8)
             }
         }
+    }
+}
+
+/// One ``EventLoop/sleep(until:)``: resumed once, by its timer or its cancellation,
+/// whichever comes first.
+private final class Sleeper: Sendable {
+    private struct State {
+        var continuation: UnsafeContinuation<Void, Never>?
+        var timer: ScheduledTimer?
+        var woken = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Keeps the continuation; `false` when already woken (cancelled first).
+    func store(_ continuation: UnsafeContinuation<Void, Never>) -> Bool {
+        state.withLock { state in
+            if state.woken { return false }
+            state.continuation = continuation
+            return true
+        }
+    }
+
+    /// Keeps the timer to cancel; `false` when already woken.
+    func arm(_ timer: ScheduledTimer) -> Bool {
+        state.withLock { state in
+            if state.woken { return false }
+            state.timer = timer
+            return true
+        }
+    }
+
+    /// Resumes the sleeper (once); returns its timer, to cancel.
+    @discardableResult
+    func wake() -> ScheduledTimer? {
+        let (continuation, timer) = state.withLock { state in
+            state.woken = true
+            defer {
+                state.continuation = nil
+                state.timer = nil
+            }
+            return (state.continuation, state.timer)
+        }
+        continuation?.resume()
+        return timer
     }
 }
 

@@ -45,3 +45,19 @@ struct LoopTimerTests {
         #expect(start.duration(to: .now) < .seconds(5))
     }
 }
+
+@Suite("Loop sleep", .timeLimit(.minutes(1)))
+struct LoopSleepTests {
+    @Test("sleep(until:) wakes at its deadline, or at once when cancelled")
+    func sleepAndCancel() async {
+        let loop = EventLoop()
+        defer { loop.shutdown() }
+        let start = ContinuousClock.now
+        await loop.sleep(until: start + .milliseconds(30))
+        #expect(start.duration(to: .now) >= .milliseconds(30))
+        let task = Task { await loop.sleep(until: .now + .seconds(30)) }
+        task.cancel()
+        await task.value
+        #expect(start.duration(to: .now) < .seconds(10))
+    }
+}
