@@ -65,6 +65,14 @@ enum CoordinatorBenchmark {
             if only == nil || only == "round-trips" {
                 failed = try await roundTrips(json: json) || failed
             }
+            if only == "starvation" {
+                failed =
+                    try await StarvationBenchmark.run(
+                        calls: options.int("--calls", default: 600),
+                        concurrency: options.int("--concurrency", default: 20),
+                        budget: .milliseconds(options.int("--budget-ms", default: 300)),
+                        json: json) || failed
+            }
             return failed ? 1 : 0
         } catch {
             print("coordinator benchmark failed: \(error)")

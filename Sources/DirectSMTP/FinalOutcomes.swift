@@ -4,8 +4,8 @@ import Synchronization
 /// Message-ID, for ``VerificationCoordinator/finalOutcome(for:)``: a caller waits for its
 /// own send only, never for another's.
 ///
-/// An entry is expected (before its caller is answered), then delivered, then read once.
-/// Delivered outcomes nobody reads are kept for the newest `capacity` sends only.
+/// An entry is expected (as its caller is answered) and delivered, in either order, then
+/// read once. Delivered outcomes nobody reads are kept for the newest `capacity` sends only.
 final class FinalOutcomes: Sendable {
     private enum Entry {
         case waiting([CheckedContinuation<VerificationOutcome?, Never>])
@@ -35,7 +35,10 @@ final class FinalOutcomes: Sendable {
     /// The final outcome for `messageID` came: to its waiters, or kept for them.
     func deliver(_ outcome: VerificationOutcome, for messageID: String) {
         let waiters: [CheckedContinuation<VerificationOutcome?, Never>] = state.withLock { state in
-            guard case .waiting(let waiters) = state.entries[messageID] else { return [] }
+            // Kept even when not expected yet: the caller's answer (which expects it) may
+            // be executed a moment after the final outcome is published.
+            var waiters: [CheckedContinuation<VerificationOutcome?, Never>] = []
+            if case .waiting(let waiting) = state.entries[messageID] { waiters = waiting }
             if waiters.isEmpty {
                 state.entries[messageID] = .delivered(outcome)
                 state.delivered.append(messageID)
@@ -54,7 +57,8 @@ final class FinalOutcomes: Sendable {
     }
 
     /// The final outcome for `messageID` once it comes; `nil` when none is expected (or
-    /// it was read already, or dropped as too old), or when the task is cancelled.
+    /// it was read already, or dropped as too old). The transaction's step timeouts bound
+    /// the wait.
     func wait(for messageID: String) async -> VerificationOutcome? {
         await withCheckedContinuation { (continuation: CheckedContinuation<VerificationOutcome?, Never>) in
             let ready: VerificationOutcome?? = state.withLock { state in
