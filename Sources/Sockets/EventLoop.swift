@@ -57,6 +57,36 @@ public final class EventLoop: Sendable {
         /// Jobs of tasks that prefer this loop as their executor, run between polls.
         var jobs: [UnownedJob] = []
 
+        /// Takes every deadline passed at `now`: socket waiters to resume as timed out,
+        /// timer actions to run (both outside the lock).
+        mutating func takeDue(
+            at now: ContinuousClock.Instant,
+            ready: inout [(UnsafeContinuation<WaitResult, Never>, WaitResult)],
+            actions due: inout [@Sendable () -> Void]
+        ) {
+            while let first = timers.first, first.deadline <= now {
+                _ = timers.popFirst()
+                guard case .waiter(let registrationID, let interest) = first.target else {
+                    if let action = actions.removeValue(forKey: first.waiterID) {
+                        due.append(action)
+                    }
+                    continue
+                }
+                guard var slot = slots[registrationID] else { continue }
+                switch interest {
+                case .read:
+                    guard let reader = slot.reader, reader.id == first.waiterID else { continue }
+                    ready.append((reader.continuation, .timedOut))
+                    slot.reader = nil
+                case .write:
+                    guard let writer = slot.writer, writer.id == first.waiterID else { continue }
+                    ready.append((writer.continuation, .timedOut))
+                    slot.writer = nil
+                }
+                slots[registrationID] = slot
+            }
+        }
+
         /// Adds a deadline; `true` when the loop thread sleeps past it and must be woken.
         mutating func push(_ entry: TimerHeap.Entry) -> Bool {
             timers.push(entry)
@@ -300,6 +330,22 @@ public final class EventLoop: Sendable {
         }
     }
 
+    /// Fires the timers due now, between jobs (see `run`).
+    private func fireDueTimers(
+        _ ready: inout [(UnsafeContinuation<WaitResult, Never>, WaitResult)],
+        _ due: inout [@Sendable () -> Void]
+    ) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            guard let first = state.timers.first, first.deadline <= now else { return }
+            state.takeDue(at: now, ready: &ready, actions: &due)
+        }
+        for (continuation, result) in ready { continuation.resume(returning: result) }
+        ready.removeAll(keepingCapacity: true)
+        for action in due { action() }
+        due.removeAll(keepingCapacity: true)
+    }
+
     private func wake() {
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
@@ -322,7 +368,12 @@ public final class EventLoop: Sendable {
         while true {
             // Tasks that chose this loop as their executor run here, between polls.
             state.withLock { swap(&jobs, &$0.jobs) }
-            for job in jobs { job.runSynchronously(on: executor) }
+            for (index, job) in jobs.enumerated() {
+                job.runSynchronously(on: executor)
+                // Deadlines come before bulk work: a long batch of jobs (a thousand
+                // attempts unwinding at once) must not hold back a budget that ends now.
+                if index % 32 == 31 { fireDueTimers(&ready, &due) }
+            }
             jobs.removeAll(keepingCapacity: true)
             let timeout: Int32? = state.withLock { state in
                 if state.isShutdown { return nil }
@@ -387,27 +438,7 @@ public final class EventLoop: Sendable {
                         state.slots[id] = slot
                     }
                 }
-                while let first = state.timers.first, first.deadline <= now {
-                    _ = state.timers.popFirst()
-                    guard case .waiter(let registrationID, let interest) = first.target else {
-                        if let action = state.actions.removeValue(forKey: first.waiterID) {
-                            due.append(action)
-                        }
-                        continue
-                    }
-                    guard var slot = state.slots[registrationID] else { continue }
-                    switch interest {
-                    case .read:
-                        guard let reader = slot.reader, reader.id == first.waiterID else { continue }
-                        ready.append((reader.continuation, .timedOut))
-                        slot.reader = nil
-                    case .write:
-                        guard let writer = slot.writer, writer.id == first.waiterID else { continue }
-                        ready.append((writer.continuation, .timedOut))
-                        slot.writer = nil
-                    }
-                    state.slots[registrationID] = slot
-                }
+                state.takeDue(at: now, ready: &ready, actions: &due)
                 // Waiters that finished early leave their timers behind; drop them once
                 // they dominate, so the heap stays proportional to real waiters.
                 if state.timers.count > 1024,
