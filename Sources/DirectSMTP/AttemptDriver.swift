@@ -153,21 +153,38 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     }
 
     /// Executes actions outside the lock (they may feed the machine again).
-    private func execute(_ actions: [Machine.Action]) {
-        for action in actions {
+    /// With `adoptingDial`, the first dial is not given a task of its own but returned,
+    /// for the calling task to run: the attempt's resolving task goes on with its first
+    /// candidate, one task fewer per call.
+    @discardableResult
+    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false)
+        -> (index: Int, connection: Connection)?
+    {
+        var actions = actions
+        var next = 0
+        var adopted: (index: Int, connection: Connection)?
+        while next < actions.count {
+            let action = actions[next]
+            next += 1
             switch action {
             case .resolve:
                 startResolving()
             case .cancelResolve:
                 core.withLock { $0.resolve }?.cancel()
             case .requestSlot:
-                if engine.limiter.request(request.domain, for: self) { handle(.slotGranted) }
+                if engine.limiter.request(request.domain, for: self) {
+                    actions += core.withLock { $0.machine.handle(.slotGranted, now: .now) }
+                }
             case .withdrawSlotRequest:
                 engine.limiter.withdraw(request.domain, for: self)
             case .releaseSlot:
                 engine.limiter.release(request.domain)
             case .dial(let index):
-                dial(index)
+                if adoptingDial, adopted == nil {
+                    adopted = (index, adopt(index))
+                } else {
+                    dial(index)
+                }
             case .scheduleStagger(let generation):
                 let timer = engine.loop.schedule(at: .now + engine.settings.staggerDelay) { [self] in
                     handle(.staggerElapsed(generation: generation))
@@ -225,6 +242,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 engine.attemptEnded(self)
             }
         }
+        return adopted
     }
 
     private func answer(_ caller: Int, _ outcome: VerificationOutcome) {
@@ -247,54 +265,75 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     // MARK: The work
 
     private func startResolving() {
-        let task = Task.detached(executorPreference: engine.loop) { [self] in
-            let started = ContinuousClock.now
-            // A probe is shared: its first caller's deadline must not cut the lookup short
-            // for one that joins with a longer budget (the resolver bounds its lookups, and
-            // the attempt stops it when nobody waits any more).
-            let deadline =
-                request.mode == .probe
-                ? max(request.start + request.budget, started + Engine.detachedLookupLimit)
-                : request.start + request.budget
-            let (list, dnsTook) = await engine.candidates(for: request.domain, deadline: deadline)
-            handle(.resolved(list, dnsTook: dnsTook.map { _ in started.duration(to: .now) }))
+        // Made under the lock: the task's first dial, adopted, finds its handle there.
+        let stop = core.withLock { state in
+            state.resolve = Task.detached(executorPreference: engine.loop) { [self] in
+                let started = ContinuousClock.now
+                // A probe is shared: its first caller's deadline must not cut the lookup
+                // short for one that joins with a longer budget (the resolver bounds its
+                // lookups, and the attempt stops it when nobody waits any more).
+                let deadline =
+                    request.mode == .probe
+                    ? max(request.start + request.budget, started + Engine.detachedLookupLimit)
+                    : request.start + request.budget
+                let (list, dnsTook) = await engine.candidates(for: request.domain, deadline: deadline)
+                let input = Machine.Input.resolved(
+                    list, dnsTook: dnsTook.map { _ in started.duration(to: .now) })
+                let actions = core.withLock { $0.machine.handle(input, now: .now) }
+                if let first = execute(actions, adoptingDial: true) {
+                    await runDial(first.index, first.connection)
+                }
+            }
+            return state.isDone
         }
-        let stop = core.withLock { core in
-            core.resolve = task
-            return core.isDone
-        }
-        if stop { task.cancel() }
+        if stop { core.withLock { $0.resolve }?.cancel() }
     }
 
-    /// Dials candidate `index`: connect, greeting, EHLO; then, if it wins, the transaction
-    /// in the same task; a failed or losing connection is closed here too.
-    private func dial(_ index: Int) {
+    /// The connection for candidate `index`.
+    private func connection(_ index: Int) -> Connection {
         let candidate = core.withLock { $0.machine.candidates[index] }
-        let connection = engine.dialer.connection(to: candidate.address, patient: request.patient)
+        return engine.dialer.connection(to: candidate.address, patient: request.patient)
+    }
+
+    /// A dial the resolving task runs itself: cancelling that task stops it.
+    private func adopt(_ index: Int) -> Connection {
+        core.withLock { $0.dials[index] = $0.resolve }
+        return connection(index)
+    }
+
+    /// Dials candidate `index` in a task of its own.
+    private func dial(_ index: Int) {
+        let connection = connection(index)
         let task = Task.detached(executorPreference: engine.loop) { [self] in
-            if let failure = await connection.openForRace() {
-                handle(.connectFailed(index, failure))
-                handle(.recordCollected(index, await connection.finish()))
-                return
-            }
-            let actions = core.withLock { $0.machine.handle(.connected(index), now: .now) }
-            let wins = actions.contains {
-                if case .startTransaction(index) = $0 { true } else { false }
-            }
-            execute(actions)
-            guard wins else {
-                await connection.close()
-                return
-            }
-            let result = await request.transaction(connection)
-            let record = await connection.finish()
-            handle(.transactionFinished(result, record))
+            await runDial(index, connection)
         }
         let stop = core.withLock { core in
             core.dials[index] = task
             return core.isDone
         }
         if stop { task.cancel() }
+    }
+
+    /// Connect, greeting, EHLO; then, if it wins, the transaction; a failed or losing
+    /// connection is closed here too.
+    private func runDial(_ index: Int, _ connection: Connection) async {
+        if let failure = await connection.openForRace() {
+            handle(.connectFailed(index, failure))
+            handle(.recordCollected(index, await connection.finish()))
+            return
+        }
+        let actions = core.withLock { $0.machine.handle(.connected(index), now: .now) }
+        let wins = actions.contains {
+            if case .startTransaction(index) = $0 { true } else { false }
+        }
+        execute(actions)
+        guard wins else {
+            await connection.close()
+            return
+        }
+        let result = await request.transaction(connection)
+        let record = await connection.finish()
+        handle(.transactionFinished(result, record))
     }
 
     /// Runs a queue store off the loop: the store is the application's code and may block

@@ -566,6 +566,8 @@ struct AttemptStateMachine {
                 break
             }
         }
+        // The usual case, one host: the session's own array, not a copy.
+        guard !transcript.isEmpty else { return winnerRecord?.transcript ?? [] }
         return transcript + (winnerRecord?.transcript ?? [])
     }
 
