@@ -31,9 +31,9 @@ extension VerificationCoordinator {
                         requires8BitMIME: data.requires8BitMIME,
                         requiresSMTPUTF8: data.requiresSMTPUTF8,
                         messageID: data.messageID, reason: outcome.reason.rawValue,
-                        notBefore: notBefore)
+                        leaseFor: notBefore)
                     return { final in
-                        let stored = await queue.settle(held.id, with: RetryOutcome(final))
+                        let stored = await queue.settle(held, with: RetryOutcome(final))
                         return final.status == .deferred && stored
                     }
                 } catch {

@@ -90,12 +90,9 @@ public final class VerificationCoordinator: Sendable {
             settings: configuration.engineSettings, loop: loop)
         self.engine = engine
         if let store = configuration.queueStore {
-            // The queue's re-sends need the engine, not the coordinator: no reference cycle.
-            let budget = configuration.redeliveryBudget
             let queue = DeliveryQueue(
                 store: store, schedule: configuration.retrySchedule,
-                limits: configuration.queueLimits
-            ) { entry in await Self.redeliver(entry, engine: engine, budget: budget) }
+                limits: configuration.queueLimits)
             attachedQueue.withLock { $0 = queue }
         }
     }
@@ -106,14 +103,15 @@ public final class VerificationCoordinator: Sendable {
     /// their step timeouts) and returns. Call it once, from a task the application owns
     /// (or a service group: it has the shape of swift-service-lifecycle's `Service.run()`).
     public func run() async {
-        let queue = self.queue
         if let queue {
-            // An unreadable store is retried by the queue's next pass; sends still store.
-            try? await queue.load()
-            await queue.start()
+            // The re-sends go through the engine, not the coordinator: the queue keeps no
+            // reference to it (the function is an argument of run, not stored).
+            let engine = self.engine
+            let budget = configuration.redeliveryBudget
+            await queue.run { entry in await Self.redeliver(entry, engine: engine, budget: budget) }
+        } else {
+            await Self.untilCancelled()
         }
-        await Self.untilCancelled()
-        if let queue { await queue.stop() }
         await engine.drain()
     }
 
