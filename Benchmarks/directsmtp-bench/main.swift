@@ -7,7 +7,7 @@ import Glibc
 
 let benchUsage = """
     usage: directsmtp-bench coordinator [--calls N] [--concurrency C] [--rounds R] [--blackholed N]
-                                       [--budget-ms MS] [--only send|probe|budget|round-trips]
+                                       [--budget-ms MS] [--only send|probe|budget|round-trips|starvation]
                                        [--target HOST:PORT] [--executor loop|global] [--raw-executor loop|global]
                                        [--side coordinator|raw] [--json]
            directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]

@@ -32,6 +32,8 @@ public actor SMTPSession {
     /// The configuration it was made with.
     public nonisolated let configuration: SMTPSessionConfiguration
     private let loop: EventLoop
+    /// The server as the transcript names it, made once.
+    private let serverLabel: String
     private let started = ContinuousClock.now
     private var state = State.new
     /// The TCP connection, or the TLS stream over it after STARTTLS.
@@ -59,6 +61,7 @@ public actor SMTPSession {
     ///   - loop: the socket event loop.
     public init(server: SocketAddress, configuration: SMTPSessionConfiguration, loop: EventLoop = .shared) {
         self.server = server
+        self.serverLabel = server.description
         self.configuration = configuration
         self.loop = loop
         self.machine = SMTPClientStateMachine(heloName: configuration.heloName, credentials: configuration.credentials)
@@ -485,6 +488,9 @@ public actor SMTPSession {
     }
 
     private func record(_ direction: TranscriptEntry.Direction, _ text: String) {
-        transcript.append(TranscriptEntry(direction: direction, text: text, elapsed: ContinuousClock.now - started))
+        transcript.append(
+            TranscriptEntry(
+                server: serverLabel, direction: direction, text: text,
+                elapsed: ContinuousClock.now - started))
     }
 }

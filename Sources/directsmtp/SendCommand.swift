@@ -7,17 +7,6 @@ import SMTPClient
 /// it prints the deferred verdict at once, waits for the transaction to end, prints the
 /// final outcome last and exits with the final outcome's code.
 enum SendCommand {
-    /// How long to wait for the final outcome of a transaction that outlived the budget:
-    /// longer than its remaining steps at their timeouts, plus the store's own time to
-    /// settle the stored message (a short section of the journal, which may first catch
-    /// up on what other processes appended). Giving up sooner would exit before the settle and leave a
-    /// delivered message in the queue, to be sent again.
-    static func finalOutcomeWait(_ coordinator: VerificationCoordinator, _ message: Message)
-        -> Duration
-    {
-        coordinator.transactionBound(messageBytes: message.encoded().bytes.count) + .seconds(30)
-    }
-
     static func run(_ rawArguments: [String]) async -> Int32 {
         let options: CoordinatorOptions
         let message: Message
@@ -92,12 +81,11 @@ enum SendCommand {
         OutcomeOutput.print(
             outcome, json: options.json, verbose: false,
             note: "the transaction goes on; waiting for its end")
-        let wait = finalOutcomeWait(coordinator, message)
-        guard let final = await coordinator.nextEvent(within: wait) else {
-            printError("directsmtp send: no final outcome after \(wait)")
-            return outcome.exitCode
-        }
-        OutcomeOutput.print(final.outcome, json: options.json, verbose: options.verbose)
-        return final.outcome.exitCode
+        // The transaction's step timeouts bound this wait, and the queue's settle (it never
+        // waits for the journal's lock): exiting sooner would leave a delivered message in
+        // the queue, to be sent again.
+        let final = await coordinator.finalOutcome(for: outcome)
+        OutcomeOutput.print(final, json: options.json, verbose: options.verbose)
+        return final.exitCode
     }
 }
