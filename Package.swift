@@ -51,6 +51,16 @@ let package = Package(
         .target(name: "DNSClient", dependencies: ["Sockets", "IDNA"], swiftSettings: strict),
         // Addresses, message composer, reply parser, state machine, SMTPSession actor.
         .target(name: "SMTPClient", dependencies: ["Sockets", "IDNA"], swiftSettings: strict),
+        // DKIM signing (RFC 6376, RFC 8463): relaxed canonicalization, keys and signatures
+        // through libcrypto; without the `OpenSSL` trait a key cannot be loaded.
+        .target(
+            name: "DKIM",
+            dependencies: [
+                "SMTPClient",
+                .target(name: "COpenSSL", condition: .when(traits: ["OpenSSL"])),
+            ],
+            swiftSettings: strict
+        ),
         // The product: VerificationCoordinator, outcomes, DeliveryQueue and its stores.
         .target(
             name: "DirectSMTP",
@@ -91,6 +101,9 @@ let package = Package(
             name: "SMTPClientTests",
             dependencies: ["SMTPClient", "IDNA", "DirectSMTPTesting"],
             swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DKIMTests", dependencies: ["DKIM", "SMTPClient"], swiftSettings: strict
         ),
         .testTarget(
             name: "DirectSMTPTests",

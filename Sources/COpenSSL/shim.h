@@ -23,4 +23,21 @@ static inline long directsmtp_SSL_set_tlsext_host_name(SSL *ssl, const char *nam
     return SSL_set_tlsext_host_name(ssl, name);
 }
 
+// --- DKIM (libcrypto only): key inspection across OpenSSL 1.1 and 3 -----------------------
+// OpenSSL 3 renamed EVP_PKEY_base_id/EVP_PKEY_bits to EVP_PKEY_get_*, keeping the old names
+// as macros; these wrappers compile against either.
+
+static inline int directsmtp_EVP_PKEY_base_id(const EVP_PKEY *pkey) {
+    return EVP_PKEY_base_id(pkey);
+}
+
+static inline int directsmtp_EVP_PKEY_bits(const EVP_PKEY *pkey) {
+    return EVP_PKEY_bits(pkey);
+}
+
+static inline int directsmtp_EVP_PKEY_RSA(void) { return EVP_PKEY_RSA; }
+
+static inline int directsmtp_EVP_PKEY_ED25519(void) { return EVP_PKEY_ED25519; }
+// --- end DKIM ------------------------------------------------------------------------------
+
 #endif
