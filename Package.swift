@@ -64,7 +64,7 @@ let package = Package(
         // The product: VerificationCoordinator, outcomes, DeliveryQueue and its stores.
         .target(
             name: "DirectSMTP",
-            dependencies: ["Sockets", "DNSClient", "SMTPClient"],
+            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DKIM"],
             swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // In-process mock SMTP and DNS servers, for our tests and for our users' tests.
@@ -75,7 +75,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "directsmtp",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting"],
+            dependencies: ["DirectSMTP", "DirectSMTPTesting", "DKIM"],
             swiftSettings: strict
         ),
         .executableTarget(

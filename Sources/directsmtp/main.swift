@@ -12,6 +12,7 @@ let usage = """
                             [--budget SECONDS] [--json] [--verbose]
            directsmtp send --to ADDR --from ADDR [--subject TEXT] [--body TEXT | --body-file PATH]
                            [--helo NAME] [--dns HOST:PORT]... [--port N] [--budget SECONDS]
+                           [--dkim-key PATH --dkim-selector NAME [--dkim-domain DOMAIN]]...
                            [--queue PATH] [--json] [--verbose]
            directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS]
                             [--dns HOST:PORT]... [--port N] [--json]
