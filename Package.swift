@@ -61,6 +61,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // SPF evaluation (RFC 7208) over an injectable lookup, for `directsmtp doctor`.
+        .target(name: "SPF", dependencies: ["DNSClient", "Sockets"], swiftSettings: strict),
         // The product: VerificationCoordinator, outcomes, DeliveryQueue and its stores.
         .target(
             name: "DirectSMTP",
@@ -100,6 +102,10 @@ let package = Package(
         .testTarget(
             name: "SMTPClientTests",
             dependencies: ["SMTPClient", "IDNA", "DirectSMTPTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SPFTests", dependencies: ["SPF", "DNSClient", "Sockets", "DirectSMTPTesting"],
             swiftSettings: strict
         ),
         .testTarget(
