@@ -77,7 +77,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "directsmtp",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting", "DKIM"],
+            dependencies: ["DirectSMTP", "DirectSMTPTesting", "DKIM", "SPF"],
             swiftSettings: strict
         ),
         .executableTarget(
