@@ -82,7 +82,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "directsmtp-bench",
-            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting"],
+            dependencies: [
+                "Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting", "DKIM",
+            ],
             path: "Benchmarks/directsmtp-bench",
             swiftSettings: strict
         ),
