@@ -17,7 +17,7 @@ let benchUsage = """
            directsmtp-bench smtp send|roundtrips|parse [options] [--json]
            directsmtp-bench queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
            directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
-           directsmtp-bench dkim [--seconds S] [--rsa-key PATH] [--ed25519-key PATH] [--json]
+           directsmtp-bench dkim [--seconds CPU_S] [--rsa-key PATH] [--ed25519-key PATH] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())

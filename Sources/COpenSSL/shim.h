@@ -38,6 +38,15 @@ static inline int directsmtp_EVP_PKEY_bits(const EVP_PKEY *pkey) {
 static inline int directsmtp_EVP_PKEY_RSA(void) { return EVP_PKEY_RSA; }
 
 static inline int directsmtp_EVP_PKEY_ED25519(void) { return EVP_PKEY_ED25519; }
+
+// Macros in OpenSSL 1.1, functions in 3: an RSA signing context prepared once per key.
+static inline int directsmtp_EVP_PKEY_CTX_set_rsa_padding(EVP_PKEY_CTX *ctx, int padding) {
+    return EVP_PKEY_CTX_set_rsa_padding(ctx, padding);
+}
+
+static inline int directsmtp_EVP_PKEY_CTX_set_signature_md(EVP_PKEY_CTX *ctx, const EVP_MD *md) {
+    return EVP_PKEY_CTX_set_signature_md(ctx, md);
+}
 // --- end DKIM ------------------------------------------------------------------------------
 
 #endif

@@ -138,8 +138,9 @@ public struct DKIMSigner: Sendable {
     /// a tab (white space inside `b=` is ignored by verifiers, RFC 6376 §3.5).
     static func folded(_ value: String, column: Int) -> [UInt8] {
         var output: [UInt8] = []
+        output.reserveCapacity(value.utf8.count + value.utf8.count / 24)
         var used = column
-        for byte in value.utf8 {
+        for byte in Array(value.utf8) {
             if used >= 76 {
                 output += [0x0D, 0x0A, 0x09]
                 used = 8

@@ -36,13 +36,13 @@ import Testing
         "",
     ].joined(separator: "\r\n")
 
-    @Test func bodyHash() throws {
-        let parts = DKIMMessageParts(Array(Self.message.utf8))
-        let hash = try DKIMDigest.sha256(DKIMCanonicalization.relaxedBody(parts.body))
-        #expect(Base64Text.encode(hash) == "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=")
-    }
-
     #if OpenSSL
+        @Test func bodyHash() throws {
+            let parts = DKIMMessageParts(Array(Self.message.utf8))
+            let hash = try DKIMDigest.sha256(DKIMCanonicalization.relaxedBody(parts.body))
+            #expect(Base64Text.encode(hash) == "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=")
+        }
+
         @Test(arguments: [(0, TestKeys.rfc8463Ed25519), (1, TestKeys.rfc8463RSA)])
         func publishedSignature(_ index: Int, _ pem: String) throws {
             let key = try DKIMPrivateKey(pem: Array(pem.utf8))

@@ -85,7 +85,12 @@ struct CLIDKIMTests {
                 "--dns", "\(world.dns.address)", "--port", "\(world.port)",
             ] + resolved)
         #expect(run.status == 64, "\(run)")
-        #expect(run.stderr.contains(message), "\(run.stderr)")
+        #if OpenSSL
+            #expect(run.stderr.contains(message), "\(run.stderr)")
+        #else
+            // Without OpenSSL every key is refused as unusable, before its selector is read.
+            #expect(run.stderr.contains(message) || run.stderr.contains("OpenSSL"), "\(run.stderr)")
+        #endif
         #expect(world.smtp.connectionCount == 0)
         #expect(world.dns.totalQueryCount == 0)
     }
