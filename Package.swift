@@ -51,10 +51,22 @@ let package = Package(
         .target(name: "DNSClient", dependencies: ["Sockets", "IDNA"], swiftSettings: strict),
         // Addresses, message composer, reply parser, state machine, SMTPSession actor.
         .target(name: "SMTPClient", dependencies: ["Sockets", "IDNA"], swiftSettings: strict),
+        // DKIM signing (RFC 6376, RFC 8463): relaxed canonicalization, keys and signatures
+        // through libcrypto; without the `OpenSSL` trait a key cannot be loaded.
+        .target(
+            name: "DKIM",
+            dependencies: [
+                "SMTPClient",
+                .target(name: "COpenSSL", condition: .when(traits: ["OpenSSL"])),
+            ],
+            swiftSettings: strict
+        ),
+        // SPF evaluation (RFC 7208) over an injectable lookup, for `directsmtp doctor`.
+        .target(name: "SPF", dependencies: ["DNSClient", "Sockets"], swiftSettings: strict),
         // The product: VerificationCoordinator, outcomes, DeliveryQueue and its stores.
         .target(
             name: "DirectSMTP",
-            dependencies: ["Sockets", "DNSClient", "SMTPClient"],
+            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DKIM"],
             swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // In-process mock SMTP and DNS servers, for our tests and for our users' tests.
@@ -69,12 +81,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "directsmtp",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting"],
+            dependencies: ["DirectSMTP", "DirectSMTPTesting", "DKIM", "SPF"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "directsmtp-bench",
-            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting"],
+            dependencies: [
+                "Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting", "DKIM",
+            ],
             path: "Benchmarks/directsmtp-bench",
             swiftSettings: strict
         ),
@@ -95,6 +109,13 @@ let package = Package(
             name: "SMTPClientTests",
             dependencies: ["SMTPClient", "IDNA", "DirectSMTPTesting"],
             swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SPFTests", dependencies: ["SPF", "DNSClient", "Sockets", "DirectSMTPTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DKIMTests", dependencies: ["DKIM", "SMTPClient"], swiftSettings: strict
         ),
         .testTarget(
             name: "DirectSMTPTests",

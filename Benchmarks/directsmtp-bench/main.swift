@@ -18,6 +18,7 @@ let benchUsage = """
            directsmtp-bench queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
            directsmtp-bench queue drain [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
            directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
+           directsmtp-bench dkim [--seconds CPU_S] [--rsa-key PATH] [--ed25519-key PATH] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -30,6 +31,7 @@ case "timeouts": benchStatus = await TimeoutBenchmark.run(Array(benchArguments.d
 case "dns": benchStatus = await DNSBenchmark.run(Array(benchArguments.dropFirst()))
 case "smtp": benchStatus = await SMTPBenchmark.run(Array(benchArguments.dropFirst()))
 case "queue": benchStatus = await QueueBenchmark.run(Array(benchArguments.dropFirst()))
+case "dkim": benchStatus = await DKIMBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
     benchStatus = benchArguments.isEmpty ? 0 : 64

@@ -39,4 +39,30 @@ static inline long directsmtp_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *cert) 
     return SSL_CTX_add1_chain_cert(ctx, cert);
 }
 
+// --- DKIM (libcrypto only): key inspection across OpenSSL 1.1 and 3 -----------------------
+// OpenSSL 3 renamed EVP_PKEY_base_id/EVP_PKEY_bits to EVP_PKEY_get_*, keeping the old names
+// as macros; these wrappers compile against either.
+
+static inline int directsmtp_EVP_PKEY_base_id(const EVP_PKEY *pkey) {
+    return EVP_PKEY_base_id(pkey);
+}
+
+static inline int directsmtp_EVP_PKEY_bits(const EVP_PKEY *pkey) {
+    return EVP_PKEY_bits(pkey);
+}
+
+static inline int directsmtp_EVP_PKEY_RSA(void) { return EVP_PKEY_RSA; }
+
+static inline int directsmtp_EVP_PKEY_ED25519(void) { return EVP_PKEY_ED25519; }
+
+// Macros in OpenSSL 1.1, functions in 3: an RSA signing context prepared once per key.
+static inline int directsmtp_EVP_PKEY_CTX_set_rsa_padding(EVP_PKEY_CTX *ctx, int padding) {
+    return EVP_PKEY_CTX_set_rsa_padding(ctx, padding);
+}
+
+static inline int directsmtp_EVP_PKEY_CTX_set_signature_md(EVP_PKEY_CTX *ctx, const EVP_MD *md) {
+    return EVP_PKEY_CTX_set_signature_md(ctx, md);
+}
+// --- end DKIM ------------------------------------------------------------------------------
+
 #endif

@@ -1,3 +1,4 @@
+import DKIM
 import DNSClient
 import SMTPClient
 import Sockets
@@ -74,6 +75,10 @@ extension VerificationCoordinator {
         /// The clock of the probe cache and the health memory (tests inject their own);
         /// budgets always use the real `ContinuousClock`.
         public var clock: @Sendable () -> ContinuousClock.Instant
+        /// DKIM signers applied to every `send` (default none): one signature each, e.g.
+        /// RSA plus Ed25519. A message is signed once, when composed; a queued copy keeps
+        /// its signature and is never signed again.
+        public var dkimSigners: [DKIMSigner] = []
 
         /// A configuration with defaults: port 25, stagger 250 ms, interactive timeouts,
         /// budget 3 s, the system's DNS servers.

@@ -1,3 +1,4 @@
+import DKIM
 import DNSClient
 import SMTPClient
 import Sockets
@@ -145,7 +146,11 @@ public final class VerificationCoordinator: Sendable {
     /// the queue; deferred, it is retried.
     public func send(_ message: Message, budget: Duration? = nil) async -> VerificationOutcome {
         let start = ContinuousClock.now  // the budget includes composing the message
-        let data = message.encoded()
+        // Signed once, here: the queue stores these bytes, so a retry sends the same
+        // signature. Signing fails only if libcrypto does (keys are checked when loaded,
+        // a Message always has a From); the message then goes out unsigned.
+        let encoded = message.encoded()
+        let data = (try? DKIMSigner.sign(encoded, with: configuration.dkimSigners)) ?? encoded
         let from = message.from
         let to = message.to
         let queue = queueAccess(from: from, to: to, data: data)

@@ -8,14 +8,14 @@ import SMTPClient
 /// final outcome last and exits with the final outcome's code.
 enum SendCommand {
     static func run(_ rawArguments: [String]) async -> Int32 {
-        let options: CoordinatorOptions
+        var options: CoordinatorOptions
         let message: Message
         let coordinator: VerificationCoordinator
         let queuePath: String?
         do throws(Arguments.UsageError) {
             let arguments = try Arguments(
                 rawArguments,
-                valueFlags: CoordinatorOptions.valueFlags.union([
+                valueFlags: CoordinatorOptions.valueFlags.union(DKIMOptions.valueFlags).union([
                     "--to", "--from", "--subject", "--body", "--body-file", "--queue",
                 ]),
                 switches: CoordinatorOptions.switches)
@@ -44,6 +44,7 @@ enum SendCommand {
                 body = String(decoding: data, as: UTF8.self)
             }
             options = try CoordinatorOptions(arguments)
+            options.configuration.dkimSigners = try DKIMOptions(arguments).signers
             message = Message(
                 from: from, to: to,
                 subject: arguments.value("--subject") ?? "Please verify your address", text: body)
