@@ -15,11 +15,9 @@
             var configuration = world.configuration(stagger: .milliseconds(250), budget: .seconds(3))
             let key = try DKIMPrivateKey(pem: Array(CLIDKIMTests.ed25519.utf8))
             configuration.dkimSigners = [try DKIMSigner(key: key, selector: "e1", domain: "client.test")]
+            configuration.queueStore = InMemoryQueueStore()
             let coordinator = try VerificationCoordinator(configuration: configuration)
-            let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in
-                await coordinator.redeliver(entry)
-            }
-            coordinator.attach(queue)
+            let queue = try #require(coordinator.queue)
 
             let outcome = await coordinator.send(try welcome("grey@ok.test"))
             #expect(outcome.queued)
@@ -27,7 +25,7 @@
             #expect(String(decoding: stored.data, as: UTF8.self).hasPrefix("DKIM-Signature: v=1; a=ed25519-sha256;"))
 
             world.smtp.update { $0.recipients["grey@ok.test"] = nil }
-            let summary = try await queue.runAll()
+            let summary = try await queue.runAll { await coordinator.redeliver($0) }
             #expect(summary.delivered == 1)
             let delivered = try #require(world.smtp.deliveries.first?.data)
             // The retry sends the stored bytes: one signature, the same one, never re-signed.
