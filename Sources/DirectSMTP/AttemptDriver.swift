@@ -267,7 +267,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     private func startResolving() {
         // Made under the lock: the task's first dial, adopted, finds its handle there.
         let stop = core.withLock { state in
-            state.resolve = Task.detached(executorPreference: engine.loop) { [self] in
+            state.resolve = Task.detached(executorPreference: engine.dialer.preferredExecutor) { [self] in
                 let started = ContinuousClock.now
                 // A probe is shared: its first caller's deadline must not cut the lookup
                 // short for one that joins with a longer budget (the resolver bounds its
@@ -304,7 +304,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     /// Dials candidate `index` in a task of its own.
     private func dial(_ index: Int) {
         let connection = connection(index)
-        let task = Task.detached(executorPreference: engine.loop) { [self] in
+        let task = Task.detached(executorPreference: engine.dialer.preferredExecutor) { [self] in
             await runDial(index, connection)
         }
         let stop = core.withLock { core in

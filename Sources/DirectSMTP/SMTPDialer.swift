@@ -26,4 +26,11 @@ protocol SMTPDialer: Sendable {
     /// A connection to `server`, not yet opened (no I/O here). `patient`: for work nobody
     /// waits on (the queue's re-sends), with long step timeouts instead of interactive ones.
     func connection(to server: SocketAddress, patient: Bool) -> Connection
+    /// Where the attempts' work should run (the sockets' event loop), or `nil` for Swift's
+    /// global executor (fakes that use no socket).
+    var preferredExecutor: (any TaskExecutor)? { get }
+}
+
+extension SMTPDialer {
+    var preferredExecutor: (any TaskExecutor)? { nil }
 }

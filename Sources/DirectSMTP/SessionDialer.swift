@@ -8,6 +8,10 @@ struct SessionDialer: SMTPDialer {
     let patientConfiguration: SMTPSessionConfiguration
     let loop: EventLoop
 
+    /// Sessions run on their loop's thread: each reply resumes the session where the
+    /// loop already is, with no wake-up of another thread.
+    var preferredExecutor: (any TaskExecutor)? { loop }
+
     func connection(to server: SocketAddress, patient: Bool) -> SMTPSession {
         SMTPSession(
             server: server, configuration: patient ? patientConfiguration : configuration,
