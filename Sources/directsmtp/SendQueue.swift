@@ -46,7 +46,7 @@ enum SendQueue {
 /// lock is held only while a record is written), or, when another process holds it, this
 /// process's spill journal, kept open (and locked) until ``finish()``. It never waits for
 /// the journal's lock.
-actor SendJournal: QueueStore {
+actor SendJournal: RecordQueueStore {
     let path: String
     private var spill: Task<FileJournalQueueStore, any Error>?
     private var spilled: Set<String> = []

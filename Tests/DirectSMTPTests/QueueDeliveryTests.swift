@@ -12,7 +12,7 @@ struct QueueDeliveryTests {
 
     /// A store of the given kind; the journal lives in `directory`.
     static func makeStore(_ kind: StoreKind, _ directory: QueueTestSupport.TemporaryDirectory)
-        async throws -> any QueueStore
+        async throws -> any RecordQueueStore
     {
         switch kind {
         case .memory: return InMemoryQueueStore()

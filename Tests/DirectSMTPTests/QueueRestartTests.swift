@@ -6,12 +6,12 @@ import Testing
 
 /// A store that delegates to another and can be told to fail removals or updates, to show
 /// what the queue does when its store fails.
-final class FlakyStore: QueueStore {
-    let base: any QueueStore
+final class FlakyStore: RecordQueueStore {
+    let base: any RecordQueueStore
     let failRemovals = Mutex(false)
     let failUpdates = Mutex(false)
 
-    init(_ base: any QueueStore) { self.base = base }
+    init(_ base: any RecordQueueStore) { self.base = base }
 
     func load() async throws -> [QueueEntry] { try await base.load() }
     func add(_ entry: QueueEntry) async throws { try await base.add(entry) }

@@ -66,7 +66,7 @@ public actor DeliveryQueue {
     public nonisolated let limits: Limits
 
     private let eventSink: AsyncStream<QueueEvent>.Continuation
-    private let store: any QueueStore
+    private let store: any RecordQueueStore
     private let clock: any QueueClock
     private let deliver: @Sendable (QueueEntry) async -> RetryOutcome
 
@@ -104,7 +104,7 @@ public actor DeliveryQueue {
     ///     entry at most once at a time, and must not call ``runDue()`` or ``runAll()``
     ///     (runs take turns: that call would wait for the run that is waiting for it).
     public init(
-        store: some QueueStore,
+        store: some RecordQueueStore,
         schedule: RetrySchedule = .default,
         clock: some QueueClock = .system,
         limits: Limits = Limits(),

@@ -34,7 +34,7 @@ import Synchronization
 /// if !store.recovery.isClean { logger.warning("queue journal: \(store.recovery)") }
 /// let queue = DeliveryQueue(store: store) { entry in await resend(entry) }
 /// ```
-public final class FileJournalQueueStore: QueueStore {
+public final class FileJournalQueueStore: RecordQueueStore {
     /// Tuning for a journal store.
     public struct Options: Sendable, Hashable {
         /// Compact only when at least this many records are dead.

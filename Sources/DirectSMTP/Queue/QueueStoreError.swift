@@ -31,6 +31,10 @@ public struct QueueStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         /// An earlier `fsync` failed; the store refuses further writes, because the kernel
         /// may have dropped data it had claimed. Reopen the journal to recover.
         public static let poisoned = Code(rawValue: "poisoned")
+        /// The lease no longer holds the entry: it expired and another worker claimed the
+        /// entry, or the entry is gone (delivered, given up or purged). The call changed
+        /// nothing; the entry belongs to whoever holds its current lease.
+        public static let leaseLost = Code(rawValue: "lease-lost")
         /// The store was closed.
         public static let closed = Code(rawValue: "closed")
         /// An entry too large to store (a record holds at most 64 MiB).
