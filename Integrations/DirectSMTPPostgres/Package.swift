@@ -14,6 +14,7 @@ let package = Package(
     name: "DirectSMTPPostgres",
     products: [
         .library(name: "DirectSMTPPostgres", targets: ["DirectSMTPPostgres"]),
+        .executable(name: "directsmtp-postgres-bench", targets: ["directsmtp-postgres-bench"]),
     ],
     dependencies: [
         .package(name: "DirectSMTP", path: "../.."),
@@ -26,6 +27,16 @@ let package = Package(
                 .product(name: "DirectSMTP", package: "DirectSMTP"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "directsmtp-postgres-bench",
+            dependencies: [
+                "DirectSMTPPostgres",
+                .product(name: "DirectSMTP", package: "DirectSMTP"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Benchmarks/directsmtp-postgres-bench",
             swiftSettings: strict
         ),
         .testTarget(

@@ -124,9 +124,14 @@ export DIRECTSMTP_POSTGRES_BIN="$PGBIN"
 export DIRECTSMTP_POSTGRES_SOCKET_DIR="$workdir"
 echo "with-postgres: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $datadir)" >&2
 
-# Not `exec`: the trap must still stop the server when the command ends.
+# Not `exec`: the trap must still stop the server when the command ends. In the background,
+# so that a TERM or INT for this script reaches the command too (e.g. from `timeout`).
 set +e
-"$@"
+"$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
+trap 'kill -INT "$child" 2>/dev/null; wait "$child"; exit 130' INT
+wait "$child"
 status=$?
 set -e
 exit "$status"

@@ -250,6 +250,9 @@ public final class PostgresQueueStore: QueueStoreNotifying {
         return stream
     }
 
+    /// The claim statement, for tests that `EXPLAIN` it.
+    package var claimStatementForInspection: String { schema.claim }
+
     // MARK: Helpers
 
     private func insert(_ entry: QueueEntry, lease: QueueLease?, operation: String) async throws {
