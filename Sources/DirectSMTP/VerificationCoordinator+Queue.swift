@@ -7,11 +7,9 @@ extension VerificationCoordinator {
     /// through ``redeliver(_:)``:
     ///
     /// ```swift
-    /// let queue = DeliveryQueue(store: try await FileJournalQueueStore.open(path: path)) { entry in
-    ///     await coordinator.redeliver(entry)
-    /// }
+    /// let queue = DeliveryQueue(store: try await FileJournalQueueStore.open(path: path))
     /// coordinator.attach(queue)
-    /// await queue.start()
+    /// let runner = Task { await queue.run { entry in await coordinator.redeliver(entry) } }
     /// ```
     public func attach(_ queue: DeliveryQueue) {
         let timeouts = configuration.timeouts
@@ -30,14 +28,14 @@ extension VerificationCoordinator {
             },
             hold: { from, to, data, outcome in
                 do {
-                    let entry = try await queue.hold(
+                    let held = try await queue.hold(
                         from: from.description, to: to.description, data: data.bytes,
                         requires8BitMIME: data.requires8BitMIME,
                         requiresSMTPUTF8: data.requiresSMTPUTF8,
                         messageID: data.messageID, reason: outcome.reason.rawValue,
-                        notBefore: Self.transactionBound(timeouts, messageBytes: data.bytes.count))
+                        leaseFor: Self.transactionBound(timeouts, messageBytes: data.bytes.count))
                     return { final in
-                        let stored = await queue.settle(entry.id, with: RetryOutcome(final))
+                        let stored = await queue.settle(held, with: RetryOutcome(final))
                         return final.status == .deferred && stored
                     }
                 } catch {
@@ -50,7 +48,7 @@ extension VerificationCoordinator {
     /// One re-send of a queued message: re-resolve, race, send, with
     /// ``Configuration/redeliveryBudget``. For ``DeliveryQueue``'s `deliver`.
     ///
-    /// Cancellation (``DeliveryQueue/stop()``) ends it at once before a transaction has
+    /// Cancellation (of ``DeliveryQueue/run(deliveringWith:)``'s task) ends it at once before a transaction has
     /// started; a transaction already running is waited for (its step timeouts bound it),
     /// because answering "deferred" while it goes on to deliver would send the message twice.
     public func redeliver(_ entry: QueueEntry) async -> RetryOutcome {

@@ -65,17 +65,17 @@ enum SendCommand {
             printError(usage)
             return ExitCode.usage
         }
-        var journal: SendJournal?
+        var journal: FileJournalQueueStore?
         if let queuePath {
             do {
                 journal = try await SendQueue.attach(path: queuePath, to: coordinator)
             } catch {
                 printError("directsmtp send: cannot open the queue at \(queuePath): \(error)")
-                return ExitCode.software
+                return QueueFileStatus.exitCode(for: error)
             }
         }
         let status = await deliver(message, with: coordinator, options)
-        await journal?.finish()
+        await journal?.close()
         return status
     }
 

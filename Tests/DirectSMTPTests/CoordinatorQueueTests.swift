@@ -23,9 +23,7 @@ struct CoordinatorQueueTests {
         -> (VerificationCoordinator, DeliveryQueue)
     {
         let coordinator = try world.coordinator()
-        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in
-            await coordinator.redeliver(entry)
-        }
+        let queue = DeliveryQueue(store: InMemoryQueueStore())
         coordinator.attach(queue)
         return (coordinator, queue)
     }
@@ -46,7 +44,7 @@ struct CoordinatorQueueTests {
         #expect(world.smtp.deliveryCount == 0)
 
         world.smtp.update { $0.recipients["grey@ok.test"] = nil }
-        let summary = try await queue.runAll()
+        let summary = try await queue.runAll { await coordinator.redeliver($0) }
         #expect(summary.delivered == 1)
         #expect(try await queue.entries().isEmpty)
         #expect(world.smtp.deliveryCount == 1)
@@ -80,7 +78,9 @@ struct CoordinatorQueueTests {
         #expect(held.first?.lastReason == "budget-exceeded")
         #expect(held.first?.attempts == 0)
         #expect(held.first.map { $0.nextAttemptAt > Date.now.addingTimeInterval(250) } == true)
-        #expect(try await queue.runAll().events.isEmpty, "never retried while its transaction runs")
+        #expect(
+            try await queue.runAll { await coordinator.redeliver($0) }.events.isEmpty,
+            "never retried while its transaction runs")
         let event = try #require(await events.first(within: .seconds(10)))
         #expect(event.outcome.reason == .accepted)
         #expect(!event.outcome.queued)
@@ -188,7 +188,7 @@ struct CoordinatorRedeliveryTests {
         #expect(world.smtp.deliveryCount == (outcome == .delivered ? 1 : 0))
     }
 
-    @Test("A re-send cancelled inside its transaction (queue.stop()) still reports delivered")
+    @Test("A re-send cancelled inside its transaction (the queue run cancelled) still reports delivered")
     func cancelledInsideTransaction() async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }

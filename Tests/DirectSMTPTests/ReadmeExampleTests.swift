@@ -18,9 +18,10 @@ struct ReadmeExampleTests {
 
         let coordinator = try VerificationCoordinator(configuration: world.configuration())
         let queue = DeliveryQueue(
-            store: try await FileJournalQueueStore.open(path: directory.appendingPathComponent("mail.journal").path)
-        ) { entry in await coordinator.redeliver(entry) }
+            store: try await FileJournalQueueStore.open(path: directory.appendingPathComponent("mail.journal").path))
         coordinator.attach(queue)
+        let retries = Task { await queue.run { entry in await coordinator.redeliver(entry) } }
+        defer { retries.cancel() }
 
         func signUp(email: String, code: String) async -> (status: Int, text: String, queued: Bool) {
             let message: Message

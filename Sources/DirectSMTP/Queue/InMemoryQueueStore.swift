@@ -4,7 +4,7 @@ import Synchronization
 /// A queue store that keeps entries in memory only: for tests, and for applications that
 /// accept losing deferred messages on a restart. Follows the ``QueueStore`` contract,
 /// leases and fencing included, for any number of workers in one process.
-public final class InMemoryQueueStore: QueueStore, RecordQueueStore {
+public final class InMemoryQueueStore: QueueStoreMakingDue {
     private let table: Mutex<QueueLeaseTable>
 
     /// Creates a store holding `entries` (unleased; a repeated id keeps the last).
@@ -102,26 +102,16 @@ public final class InMemoryQueueStore: QueueStore, RecordQueueStore {
         table.withLock { $0.entries }
     }
 
-    // MARK: RecordQueueStore (until DeliveryQueue moves to leases)
-
-    /// Every stored entry.
-    public func load() async throws -> [QueueEntry] { try await list() }
-
-    /// Stores a new entry.
-    public func add(_ entry: QueueEntry) async throws { try await enqueue(entry) }
-
-    /// Replaces a stored entry.
-    public func update(_ entry: QueueEntry) async throws {
-        try table.withLock { (table) throws(QueueStoreError) in
-            guard table.slots[entry.id] != nil else {
-                throw QueueStoreError(.notFound, "no entry with id \(entry.id) is stored")
+    /// Makes every entry no live lease holds due at `now`.
+    public func makeDue(now: Date) async throws -> Int {
+        table.withLock { table in
+            let later = table.notDue(now: now)
+            for entry in later {
+                table.reschedule(
+                    entry.id, attempts: entry.attempts, nextAttemptAt: now,
+                    lastReason: entry.lastReason)
             }
-            table.put(entry, lease: nil)
+            return later.count
         }
-    }
-
-    /// Removes an entry; an unknown identifier is ignored.
-    public func remove(id: String) async throws {
-        table.withLock { $0.remove(id) }
     }
 }

@@ -49,17 +49,61 @@ struct QueueLeaseTable: Sendable {
         return slot
     }
 
-    /// The due, unleased entries at `now`, earliest `nextAttemptAt` first, at most `limit`.
+    /// The due, unleased entries at `now`, earliest `nextAttemptAt` first (then oldest,
+    /// then by id), at most `limit`. One pass keeping the best `limit` in a max-heap: a
+    /// worker claiming a batch at a time from a large backlog pays O(n log limit), not a
+    /// sort of every due entry per batch.
     func due(now: Date, limit: Int) -> [QueueEntry] {
         guard limit > 0 else { return [] }
-        let candidates = slots.values.filter {
-            $0.entry.nextAttemptAt <= now && !$0.isLeased(at: now)
-        }
-        return candidates.map(\.entry)
-            .sorted {
-                ($0.nextAttemptAt, $0.createdAt, $0.id) < ($1.nextAttemptAt, $1.createdAt, $1.id)
+        var heap: [QueueEntry] = []  // heap[0] is the latest of those kept
+        heap.reserveCapacity(min(limit, slots.count))
+        for slot in slots.values where slot.entry.nextAttemptAt <= now && !slot.isLeased(at: now) {
+            if heap.count < limit {
+                heap.append(slot.entry)
+                Self.siftUp(&heap, from: heap.count - 1)
+            } else if Self.precedes(slot.entry, heap[0]) {
+                heap[0] = slot.entry
+                Self.siftDown(&heap, from: 0)
             }
-            .prefix(limit).map { $0 }
+        }
+        return heap.sorted(by: Self.precedes)
+    }
+
+    /// Claim order: earliest due, then oldest, then by id.
+    static func precedes(_ a: QueueEntry, _ b: QueueEntry) -> Bool {
+        if a.nextAttemptAt != b.nextAttemptAt { return a.nextAttemptAt < b.nextAttemptAt }
+        if a.createdAt != b.createdAt { return a.createdAt < b.createdAt }
+        return a.id < b.id
+    }
+
+    private static func siftUp(_ heap: inout [QueueEntry], from start: Int) {
+        var child = start
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard precedes(heap[parent], heap[child]) else { return }
+            heap.swapAt(parent, child)
+            child = parent
+        }
+    }
+
+    private static func siftDown(_ heap: inout [QueueEntry], from start: Int) {
+        var parent = start
+        while true {
+            var latest = parent
+            for child in [2 * parent + 1, 2 * parent + 2]
+            where child < heap.count && precedes(heap[latest], heap[child]) {
+                latest = child
+            }
+            if latest == parent { return }
+            heap.swapAt(parent, latest)
+            parent = latest
+        }
+    }
+
+    /// The entries due after `now` that no live lease holds (for an operator's "retry
+    /// everything now").
+    func notDue(now: Date) -> [QueueEntry] {
+        slots.values.filter { $0.entry.nextAttemptAt > now && !$0.isLeased(at: now) }.map(\.entry)
     }
 
     /// The entries a purge at `now` of those created before `cutoff` removes.

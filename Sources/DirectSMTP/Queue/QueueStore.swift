@@ -73,15 +73,10 @@ public protocol QueueStoreNotifying: QueueStore {
     func dueNotifications() -> AsyncStream<Void>
 }
 
-/// The record-level store the queue used before leases; kept only until the journal store
-/// and ``DeliveryQueue`` move to ``QueueStore``.
-public protocol RecordQueueStore: Sendable {
-    /// Every stored entry.
-    func load() async throws -> [QueueEntry]
-    /// Stores a new entry; returns once it is durable.
-    func add(_ entry: QueueEntry) async throws
-    /// Replaces the stored entry with the same identifier (after a deferred retry).
-    func update(_ entry: QueueEntry) async throws
-    /// Removes an entry (delivered, rejected or expired).
-    func remove(id: String) async throws
+/// A store that can make every entry no live lease holds due at once: an operator's
+/// "retry everything now" (`directsmtp queue run --all`, ``DeliveryQueue/runAll(deliveringWith:)``).
+public protocol QueueStoreMakingDue: QueueStore {
+    /// Sets ``QueueEntry/nextAttemptAt`` to `now` for every entry due later that is not
+    /// under a live lease; returns how many changed.
+    func makeDue(now: Date) async throws -> Int
 }
