@@ -401,7 +401,8 @@ public actor DeliveryQueue {
         let clock = self.clock
         let leaseDuration = self.leaseDuration
 
-        await withTaskGroup(of: (ClaimedEntry, RetryOutcome).self) { group in
+        let schedule = self.schedule
+        await withTaskGroup(of: Settled.self) { group in
             var running = 0
             while true {
                 // Refill once half the batch has started (or nothing runs): one claim per
@@ -454,9 +455,11 @@ public actor DeliveryQueue {
                     inFlightByDomain[domain, default: 0] += 1
                     running += 1
                     group.addTask {
-                        await Self.deliverRenewing(
+                        let outcome = await Self.deliverRenewing(
                             claim, deliver, store: store, clock: clock, leaseDuration: leaseDuration
                         )
+                        return await Self.settle(
+                            outcome, for: claim, store: store, schedule: schedule, clock: clock)
                     }
                 }
                 if readyHead > 1024 && readyHead * 2 > ready.count {
@@ -468,10 +471,10 @@ public actor DeliveryQueue {
                     if Task.isCancelled { break }
                     continue
                 }
-                guard let (claim, outcome) = await group.next() else { break }
+                guard let settled = await group.next() else { break }
                 running -= 1
-                produced += await record(outcome, for: claim)
-                let domain = claim.entry.recipientDomain
+                produced += finish(settled)
+                let domain = settled.claim.entry.recipientDomain
                 inFlightByDomain[domain, default: 1] -= 1
                 if inFlightByDomain[domain] == 0 { inFlightByDomain[domain] = nil }
                 if parked.remove(domain) != nil { ready.append(domain) }
@@ -496,7 +499,7 @@ public actor DeliveryQueue {
     private static func deliverRenewing(
         _ claim: ClaimedEntry, _ deliver: @escaping Deliver, store: any QueueStore,
         clock: any QueueClock, leaseDuration: Duration
-    ) async -> (ClaimedEntry, RetryOutcome) {
+    ) async -> RetryOutcome {
         await withTaskGroup(of: RetryOutcome?.self) { group in
             group.addTask { await deliver(claim.entry) }
             group.addTask {
@@ -520,7 +523,7 @@ public actor DeliveryQueue {
                     group.cancelAll()
                 }
             }
-            return (claim, outcome)
+            return outcome
         }
     }
 
@@ -550,49 +553,93 @@ public actor DeliveryQueue {
             lastReason: claim.entry.lastReason)
     }
 
-    /// Records one try's outcome in the store through its lease, and emits its events.
-    private func record(_ outcome: RetryOutcome, for claim: ClaimedEntry) async -> [QueueEvent] {
+    /// One try's outcome, settled in the store: what was stored, and whether it worked.
+    private struct Settled: Sendable {
+        var claim: ClaimedEntry
+        var event: QueueEvent
+        var settlement: Settlement
+        var failure: String?
+        var leaseLost: Bool
+    }
+
+    /// The entry's new state after a try ended in `outcome`, its event, and the store call
+    /// that records it.
+    private static func settlement(
+        of outcome: RetryOutcome, for claim: ClaimedEntry, schedule: RetrySchedule, now: Date
+    ) -> (QueueEvent, Settlement) {
         var entry = claim.entry
         // Saturating: a store may hand back any count (a custom store, a crafted journal).
         entry.attempts = entry.attempts == .max ? .max : entry.attempts + 1
-        let event: QueueEvent
-        let settlement: Settlement
         switch outcome {
         case .delivered:
-            event = .delivered(entry)
-            settlement = .complete
+            return (.delivered(entry), .complete)
         case .rejected(let reason):
             entry.lastReason = reason
-            event = .rejected(entry, reason: reason)
-            settlement = .giveUp(reason: reason)
+            return (.rejected(entry, reason: reason), .giveUp(reason: reason))
         case .deferred(let reason):
             entry.lastReason = reason
-            entry.nextAttemptAt = schedule.nextAttempt(afterAttempts: entry.attempts, at: clock.now)
-            event = .retryScheduled(entry, at: entry.nextAttemptAt, reason: reason)
-            settlement = .reschedule(
-                attempts: entry.attempts, nextAttemptAt: entry.nextAttemptAt, lastReason: reason)
+            entry.nextAttemptAt = schedule.nextAttempt(afterAttempts: entry.attempts, at: now)
+            return (
+                .retryScheduled(entry, at: entry.nextAttemptAt, reason: reason),
+                .reschedule(
+                    attempts: entry.attempts, nextAttemptAt: entry.nextAttemptAt, lastReason: reason
+                )
+            )
         }
-        var produced: [QueueEvent] = []
+    }
+
+    /// Records one try's outcome in the store through its lease. Called from the re-send's
+    /// own task, so the outcomes of concurrent re-sends reach the store together (one
+    /// journal sync for many).
+    private static func settle(
+        _ outcome: RetryOutcome, for claim: ClaimedEntry, store: any QueueStore,
+        schedule: RetrySchedule, clock: any QueueClock
+    ) async -> Settled {
+        let (event, settlement) = settlement(
+            of: outcome, for: claim, schedule: schedule, now: clock.now)
         do {
-            try await apply(settlement, claim.lease)
+            try await apply(settlement, claim.lease, to: store)
+            return Settled(
+                claim: claim, event: event, settlement: settlement, failure: nil, leaseLost: false)
         } catch {
-            // Not recorded. A lost lease: the entry is someone else's now (it may be sent
-            // again: at least once). Any other failure: tried again before the next pass,
-            // while our lease still holds the entry; if it expires first, the entry is
-            // retried, which the at-least-once guarantee allows.
-            if (error as? QueueStoreError)?.code != .leaseLost {
-                unsettled[claim.lease] = settlement
-            }
-            let failure = QueueEvent.storeFailed(entryID: entry.id, message: "\(error)")
-            emit(failure)
-            produced.append(failure)
+            return Settled(
+                claim: claim, event: event, settlement: settlement, failure: "\(error)",
+                leaseLost: (error as? QueueStoreError)?.code == .leaseLost)
         }
-        emit(event)
-        produced.append(event)
+    }
+
+    /// Emits a settled try's events. A failed settlement is not recorded: with the lease
+    /// lost the entry is someone else's now (it may be sent again: at least once); any
+    /// other failure is tried again before the next pass, while our lease still holds
+    /// the entry (if it expires first, the entry is retried, which at-least-once allows).
+    private func finish(_ settled: Settled) -> [QueueEvent] {
+        var produced: [QueueEvent] = []
+        if let failure = settled.failure {
+            if !settled.leaseLost { unsettled[settled.claim.lease] = settled.settlement }
+            let event = QueueEvent.storeFailed(entryID: settled.claim.entry.id, message: failure)
+            emit(event)
+            produced.append(event)
+        }
+        emit(settled.event)
+        produced.append(settled.event)
         return produced
     }
 
+    /// Records one try's outcome (a held send's) and emits its events.
+    private func record(_ outcome: RetryOutcome, for claim: ClaimedEntry) async -> [QueueEvent] {
+        finish(
+            await Self.settle(outcome, for: claim, store: store, schedule: schedule, clock: clock))
+    }
+
     private func apply(_ settlement: Settlement, _ lease: QueueLease) async throws {
+        try await Self.apply(settlement, lease, to: store)
+    }
+
+    private static func apply(
+        _ settlement: Settlement, _ lease: QueueLease, to store: any QueueStore
+    )
+        async throws
+    {
         switch settlement {
         case .complete:
             try await store.complete(lease)
