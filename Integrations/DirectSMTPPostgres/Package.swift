@@ -39,10 +39,22 @@ let package = Package(
             path: "Benchmarks/directsmtp-postgres-bench",
             swiftSettings: strict
         ),
+        // A queue worker process for the multi-process tests.
+        .executableTarget(
+            name: "directsmtp-postgres-test-worker",
+            dependencies: [
+                "DirectSMTPPostgres",
+                .product(name: "DirectSMTP", package: "DirectSMTP"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/directsmtp-postgres-test-worker",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "DirectSMTPPostgresTests",
             dependencies: [
                 "DirectSMTPPostgres",
+                "directsmtp-postgres-test-worker",
                 .product(name: "DirectSMTP", package: "DirectSMTP"),
                 .product(name: "DirectSMTPTesting", package: "DirectSMTP"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

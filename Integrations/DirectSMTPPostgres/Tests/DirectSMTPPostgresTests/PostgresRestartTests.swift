@@ -109,15 +109,29 @@ func runRestart() async throws {
     #expect(status == 0, "the restart command exited with \(status)")
 }
 
-/// Runs a program to its end without blocking a thread of the pool (posix_spawn, then
-/// `waitpid(WNOHANG)` between short sleeps); returns its exit status. Foundation's Process
-/// is not used: its exit notification never came in this test process.
+/// Runs a program to its end without blocking a thread of the pool; returns its exit status.
 func runProcess(_ path: String, _ arguments: [String]) async throws -> Int32 {
+    try await waitForExit(try spawnProcess(path, arguments))
+}
+
+/// Starts a program with `posix_spawn`, its output to /dev/null. Foundation's Process is not
+/// used: its exit notification never came in this test process.
+func spawnProcess(_ path: String, _ arguments: [String]) throws -> pid_t {
     var pid: pid_t = 0
     let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
     defer { for pointer in argv { free(pointer) } }
-    let spawned = posix_spawn(&pid, path, nil, nil, argv, environ)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
     guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+    return pid
+}
+
+/// Reaps `pid` (`waitpid(WNOHANG)` between short sleeps, no thread blocked); returns its
+/// exit status, or -1 if a signal ended it.
+func waitForExit(_ pid: pid_t) async throws -> Int32 {
     var status: Int32 = 0
     while true {
         let result = waitpid(pid, &status, WNOHANG)
