@@ -93,6 +93,8 @@ public final class PostgresQueueStore: QueueStoreNotifying {
         let client = self.client
         let logger = configuration.logger
         try await perform("migrate") {
+            // The shared version table first, under a lock every migration of every table
+            // takes for this one statement only.
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query(
                     "SELECT pg_advisory_xact_lock(\(QueueTableSchema.migrationLockKey))", logger: logger)
@@ -105,6 +107,13 @@ public final class PostgresQueueStore: QueueStoreNotifying {
                                 migrated_at timestamptz NOT NULL DEFAULT now()
                             )
                             """), logger: logger)
+            }
+            // Then this table's steps, under a lock of its own: servers starting together
+            // wait for the first, then find the table at the latest version.
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(\(QueueTableSchema.migrationLockClass), hashtext(\(schema.table)))",
+                    logger: logger)
                 var current = 0
                 let rows = try await connection.query(
                     "SELECT version FROM \(unescaped: QueueTableSchema.versionTable) WHERE table_name = \(schema.table)",

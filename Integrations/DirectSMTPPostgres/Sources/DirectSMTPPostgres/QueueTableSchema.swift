@@ -15,9 +15,12 @@ struct QueueTableSchema: Sendable {
     static var latestVersion: Int { migrations.count }
     /// The table recording each queue table's schema version (one row per queue table).
     static let versionTable = "directsmtp_schema_versions"
-    /// The advisory lock key that serialises migrations across every server (any table):
+    /// The advisory lock key that serialises creating the version table across every server:
     /// `CREATE TABLE IF NOT EXISTS` alone races when two servers start at once.
     static let migrationLockKey: Int64 = 0x4449_5245_4354_534D  // "DIRECTSM"
+    /// The first half of the two-part advisory lock of one table's migration (the second is
+    /// the hash of the table's name).
+    static let migrationLockClass: Int32 = 0x4453_4D51  // "DSMQ"
 
     /// Validates `table` (lower-case letters, digits and `_`, starting with a letter or `_`,
     /// at most 48 characters, so derived index names stay within PostgreSQL's 63).

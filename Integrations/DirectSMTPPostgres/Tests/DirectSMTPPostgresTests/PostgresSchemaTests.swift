@@ -25,7 +25,8 @@ struct PostgresSchemaTests {
     @Test func serversStartingTogetherMigrateOnce() async throws {
         try await TestDatabase.withClient { client in
             let table = TestDatabase.freshTable("together")
-            let configuration = PostgresQueueStore.Configuration(table: table, logger: TestDatabase.quietLogger)
+            let configuration = PostgresQueueStore.Configuration(
+                table: table, operationTimeout: .seconds(60), logger: TestDatabase.quietLogger)
             // Eight "servers" call migrate at the same moment on a table nobody created yet:
             // without the advisory lock, CREATE TABLE IF NOT EXISTS races and one fails.
             try await withThrowingTaskGroup(of: Void.self) { group in
