@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// A counting semaphore for async code: ``acquire(deadline:)`` suspends (it never blocks a
 /// thread) until a permit is free, the deadline passes, or the task is cancelled.
@@ -55,12 +55,12 @@ final class AsyncSemaphore: Sendable {
 
     /// The number of permits.
     let permits: Int
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// A semaphore with `permits` permits (at least one).
     init(permits: Int) {
         self.permits = Swift.max(permits, 1)
-        self.state = Mutex(State(available: Swift.max(permits, 1)))
+        self.state = Lock(State(available: Swift.max(permits, 1)))
     }
 
     /// Permits held right now.

@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// One lookup in flight, shared by every caller that asks for the same domain meanwhile.
 ///
@@ -21,7 +21,7 @@ final class LookupFlight: Sendable {
         var work: Task<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// `true` once the result is in.
     var isCompleted: Bool { state.withLock { $0.result != nil } }

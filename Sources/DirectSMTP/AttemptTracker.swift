@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// Where an attempt is; at the budget, this decides the deferred reason.
 enum AttemptPhase: Sendable, Hashable {
@@ -72,7 +72,7 @@ final class AttemptTracker: DeadlineTarget {
     let address: String
     /// Send mode: once a caller's budget ends before the transaction, it never starts.
     let abandonsBeforeTransaction: Bool
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(address: String, abandonsBeforeTransaction: Bool) {
         self.address = address

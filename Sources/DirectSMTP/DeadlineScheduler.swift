@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// What a deadline tells when it passes: the object that scheduled it, with its token.
 protocol DeadlineTarget: AnyObject, Sendable {
@@ -105,7 +105,7 @@ final class DeadlineScheduler: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Tells `target` at `deadline` (on the scheduler's task), unless cancelled first.
     func schedule(at deadline: ContinuousClock.Instant, _ target: any DeadlineTarget, token: UInt64)

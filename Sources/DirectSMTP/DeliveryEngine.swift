@@ -1,5 +1,4 @@
 import Sockets
-import Synchronization
 
 /// The settings the racing core reads; ``VerificationCoordinator/Configuration`` makes them.
 struct EngineSettings: Sendable {
@@ -37,7 +36,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
     /// Runs the attempts, outside the callers' tasks (see ``WorkerPool``).
     let workers: WorkerPool
-    private let probesInFlight = Mutex<[ProbeFlight: AttemptTracker]>([:])
+    private let probesInFlight = Lock<[ProbeFlight: AttemptTracker]>([:])
 
     /// Identical probes in flight: same address (cache key) and sender. A pair, not a
     /// joined string: no string built per probe.

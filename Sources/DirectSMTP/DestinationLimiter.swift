@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// At most `limit` attempts at once per destination (recipient domain), like Postfix's
 /// `default_destination_concurrency_limit`; the others wait their turn, first come first
@@ -15,7 +15,7 @@ final class DestinationLimiter: Sendable {
     }
 
     let limit: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(limit: Int) {
         self.limit = max(1, limit)

@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// Where the two sides of a send whose budget ended inside its transaction meet, when a
 /// queue is attached: the caller stores the message at once (the queue's hold, so a crash
@@ -17,7 +17,7 @@ final class HeldSend: Sendable {
         case decided(Settle?)
     }
 
-    private let state = Mutex(State.storing(waiter: nil))
+    private let state = Lock(State.storing(waiter: nil))
 
     /// The caller's store ended: `settle` when the message is held, `nil` when it is not.
     /// Called exactly once.

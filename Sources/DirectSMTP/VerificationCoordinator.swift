@@ -1,7 +1,6 @@
 import DNSClient
 import SMTPClient
 import Sockets
-import Synchronization
 
 /// The product: hands a message straight to the recipient domain's MX server, or asks
 /// whether it would take the recipient, and answers within a budget: accepted, rejected
@@ -64,7 +63,7 @@ public final class VerificationCoordinator: Sendable {
         var deferred: DeferredSink
         var hold: HoldSink
     }
-    let queueSinks = Mutex<QueueSinks?>(nil)
+    let queueSinks = Lock<QueueSinks?>(nil)
 
     /// A coordinator with its own resolver.
     /// - Throws: ``EmailAddressError`` when the HELO name is not a host name or an

@@ -1,3 +1,4 @@
+import Sockets
 import Synchronization
 
 /// Long-lived tasks that run the coordinator's attempts, so that a call does not create a
@@ -32,10 +33,10 @@ final class WorkerPool: Sendable {
             case finished
         }
 
-        fileprivate let state: Mutex<State>
+        fileprivate let state: Lock<State>
 
         fileprivate init(body: @escaping @Sendable () async -> Void, worker: Worker) {
-            self.state = Mutex(.assigned(worker, body: body))
+            self.state = Lock(.assigned(worker, body: body))
         }
 
         /// Cancels the task running this job, if it still is; a job not started yet then
@@ -76,7 +77,7 @@ final class WorkerPool: Sendable {
     /// One long-lived task's handle, for cancellation. Set once, by `submit`, before the
     /// job is handed out, so a job's `cancel()` always finds it.
     fileprivate final class Worker: Sendable {
-        let task = Mutex<Task<Void, Never>?>(nil)
+        let task = Lock<Task<Void, Never>?>(nil)
     }
 
     private struct Idle {
@@ -93,7 +94,7 @@ final class WorkerPool: Sendable {
     let maximumIdle: Int
     /// Where the workers run; `nil`: Swift's global executor.
     let executor: (any TaskExecutor)?
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let started = Atomic<Int>(0)
 
     init(executor: (any TaskExecutor)? = nil, maximumIdle: Int = 256) {

@@ -59,7 +59,7 @@ public final class EventLoop: Sendable {
     private let epollFD: Int32
     private let wakeFD: Int32
     private let startupError: SocketError?
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let nextID = Atomic<UInt64>(1)
     /// The loop thread's `pthread_self()`, so `enqueue` knows when no wake-up is needed.
     private let loopThread = Atomic<UInt>(0)

@@ -1,3 +1,4 @@
+import Sockets
 import Synchronization
 import Testing
 
@@ -8,7 +9,7 @@ struct DeadlineSchedulerTests {
     @Test("Actions run at their deadlines, in deadline order; a cancelled one never runs")
     func order() async throws {
         let scheduler = DeadlineScheduler()
-        let fired = Mutex<[(Int, ContinuousClock.Instant)]>([])
+        let fired = Lock<[(Int, ContinuousClock.Instant)]>([])
         let start = ContinuousClock.now
         // A late one first, then earlier ones: each earlier one replaces the sleeper.
         for (label, offset) in [(3, 300), (1, 100), (2, 200), (4, 150)] {
@@ -63,7 +64,7 @@ extension DeadlineSchedulerTests {
     @Test("Random schedules and cancels: exactly the deadlines not cancelled fire, in order")
     func randomAgainstAModel() async throws {
         let scheduler = DeadlineScheduler()
-        let fired = Mutex<[Int]>([])
+        let fired = Lock<[Int]>([])
         var generator = SystemRandomNumberGenerator()
         let start = ContinuousClock.now
         var live: [Int: DeadlineScheduler.Handle] = [:]

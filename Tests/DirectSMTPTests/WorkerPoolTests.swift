@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
@@ -52,7 +52,7 @@ struct WorkerPoolTests {
     func cancelRetiresTheWorker() async throws {
         let pool = WorkerPool()
         defer { pool.shutdown() }
-        let sawCancellation = Mutex<Bool?>(nil)
+        let sawCancellation = Lock<Bool?>(nil)
         let job = pool.submit {
             // Ended only by cancellation (bounded by the test's time limit).
             try? await Task.sleep(for: .seconds(30))
@@ -64,7 +64,7 @@ struct WorkerPoolTests {
         // The cancelled worker does not park; the next job starts a fresh one.
         try await Task.sleep(for: .milliseconds(20))
         #expect(pool.idleCount == 0)
-        let nextCancelled = Mutex<Bool?>(nil)
+        let nextCancelled = Lock<Bool?>(nil)
         pool.submit { nextCancelled.withLock { $0 = Task.isCancelled } }
         #expect(try await eventually { nextCancelled.withLock { $0 } == false })
         #expect(pool.workersStarted == 2)
@@ -77,7 +77,7 @@ struct WorkerPoolTests {
         let first = pool.submit {}
         #expect(try await eventually { pool.idleCount == 1 })
         let gate = Gate()
-        let secondCancelled = Mutex<Bool?>(nil)
+        let secondCancelled = Lock<Bool?>(nil)
         pool.submit {
             await gate.wait()
             secondCancelled.withLock { $0 = Task.isCancelled }

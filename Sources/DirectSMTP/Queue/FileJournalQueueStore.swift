@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Synchronization
+import Sockets
 
 /// The default durable queue store: an append-only journal file of checksummed records.
 ///
@@ -98,7 +98,7 @@ public final class FileJournalQueueStore: QueueStore {
     public let options: Options
 
     private let io: DispatchQueue
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     private init(
         path: String, options: Options, io: DispatchQueue, fd: Int32, live: [String: QueueEntry],
@@ -108,7 +108,7 @@ public final class FileJournalQueueStore: QueueStore {
         self.options = options
         self.io = io
         self.recovery = recovery
-        self.state = Mutex(
+        self.state = Lock(
             State(
                 fd: fd, ids: Set(live.keys), live: live, recordCount: recordCount,
                 fileSize: fileSize))

@@ -1,14 +1,14 @@
-import Synchronization
+import Sockets
 
 /// A queue store that keeps entries in memory only: for tests, and for applications that
 /// accept losing deferred messages on a restart. Follows the ``QueueStore`` contract
 /// (duplicate `add` and unknown `update` throw).
 public final class InMemoryQueueStore: QueueStore {
-    private let entries: Mutex<[String: QueueEntry]>
+    private let entries: Lock<[String: QueueEntry]>
 
     /// Creates a store holding `entries`.
     public init(_ entries: [QueueEntry] = []) {
-        self.entries = Mutex(
+        self.entries = Lock(
             Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last }))
     }
 
