@@ -17,6 +17,7 @@ let benchUsage = """
            directsmtp-bench smtp send|roundtrips|parse [options] [--json]
            directsmtp-bench queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
            directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
+           directsmtp-bench chaos [--sessions N] [--seed S] [--budget MS] [--step-timeout MS] [--lanes L] [--slack MS] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -29,6 +30,7 @@ case "timeouts": benchStatus = await TimeoutBenchmark.run(Array(benchArguments.d
 case "dns": benchStatus = await DNSBenchmark.run(Array(benchArguments.dropFirst()))
 case "smtp": benchStatus = await SMTPBenchmark.run(Array(benchArguments.dropFirst()))
 case "queue": benchStatus = await QueueBenchmark.run(Array(benchArguments.dropFirst()))
+case "chaos": benchStatus = await ChaosBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
     benchStatus = benchArguments.isEmpty ? 0 : 64
