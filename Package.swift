@@ -81,7 +81,9 @@ let package = Package(
             name: "ChildProcess", dependencies: ["CChildProcess", "Sockets"], path: "Tests/ChildProcess",
             swiftSettings: strict
         ),
-        .testTarget(name: "SocketsTests", dependencies: ["Sockets"], swiftSettings: strict),
+        .testTarget(
+            name: "SocketsTests", dependencies: ["Sockets", "DirectSMTPTesting"], swiftSettings: strict
+        ),
         .testTarget(
             name: "DNSClientTests",
             dependencies: ["DNSClient", "IDNA", "DirectSMTPTesting", "ChildProcess"],

@@ -38,6 +38,7 @@ enum ChaosBenchmark {
             "deliveredAfter250Timeout": soak.deliveredAfterTimeout,
             "fdsBefore": soak.descriptorsBefore,
             "fdsAfter": soak.descriptorsAfter,
+            "fdsLeaked": soak.leakedDescriptors.joined(separator: ", "),
             "rssBeforeKiB": soak.residentBefore,
             "rssWarmKiB": soak.residentWarm,
             "rssAfterKiB": soak.residentAfter,

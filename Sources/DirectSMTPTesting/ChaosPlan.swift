@@ -157,9 +157,10 @@ public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
             return [.deferred]
         case .permanent: return [.rejected]
         case .surplus:
-            // After the deciding reply, a surplus line changes nothing already decided.
-            if step == .endOfData || (mode == .probe && step == .rcpt) { return [.accepted] }
-            return [.deferred]
+            // A 250 to the final dot delivered the message, whatever follows. Anywhere else
+            // an unasked reply means replies and commands may no longer match (was that
+            // 250 RCPT's, or MAIL's surplus?): a protocol error, deferred.
+            return step == .endOfData ? [.accepted] : [.deferred]
         }
     }
 }

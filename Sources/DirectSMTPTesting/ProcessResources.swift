@@ -29,7 +29,11 @@ public enum ProcessResources {
             guard let fd = Int32(name) else { continue }
             var buffer = [CChar](repeating: 0, count: 512)
             let count = readlink("/proc/self/fd/\(name)", &buffer, buffer.count - 1)
-            if count >= 0 { targets[fd] = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            guard count >= 0 else { continue }
+            let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // The descriptor reading /proc/self/fd itself.
+            if fd == dirfd(directory) { continue }
+            targets[fd] = target
         }
         return targets
     }

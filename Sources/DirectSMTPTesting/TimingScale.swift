@@ -14,13 +14,20 @@ public enum TimingScale {
     /// 1 in a plain build; 4 under AddressSanitizer; 8 under ThreadSanitizer (or another
     /// value of `DIRECTSMTP_SANITIZER`).
     public static let factor: Int = {
+        switch sanitizer {
+        case nil: 1
+        case "address": 4
+        default: 8
+        }
+    }()
+
+    /// The sanitizer the build runs under (`DIRECTSMTP_SANITIZER`: `thread`, `address`),
+    /// or `nil`.
+    public static let sanitizer: String? = {
         guard let value = getenv("DIRECTSMTP_SANITIZER").map({ String(cString: $0) }), !value.isEmpty else {
-            return 1
+            return nil
         }
-        switch value {
-        case "address": return 4
-        default: return 8
-        }
+        return value
     }()
 
     /// Whether a sanitizer build is running (`DIRECTSMTP_SANITIZER` set).
