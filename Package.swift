@@ -96,10 +96,12 @@ let package = Package(
         // why not Foundation's Process), with its C shim; neither is in a product.
         .target(name: "CChildProcess", path: "Tests/CChildProcess"),
         .target(
-            name: "ChildProcess", dependencies: ["CChildProcess"], path: "Tests/ChildProcess",
+            name: "ChildProcess", dependencies: ["CChildProcess", "Sockets"], path: "Tests/ChildProcess",
             swiftSettings: strict
         ),
-        .testTarget(name: "SocketsTests", dependencies: ["Sockets"], swiftSettings: strict),
+        .testTarget(
+            name: "SocketsTests", dependencies: ["Sockets", "DirectSMTPTesting"], swiftSettings: strict
+        ),
         .testTarget(
             name: "DNSClientTests",
             dependencies: ["DNSClient", "IDNA", "DirectSMTPTesting", "ChildProcess"],

@@ -1,5 +1,4 @@
 import Sockets
-import Synchronization
 
 /// A counting semaphore for async code: ``acquire(deadline:)`` suspends (it never blocks a
 /// thread) until a permit is free, the deadline passes, or the task is cancelled.
@@ -59,13 +58,13 @@ final class AsyncSemaphore: Sendable {
     let permits: Int
     /// Whose timers end waits at their deadlines.
     let loop: EventLoop
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// A semaphore with `permits` permits (at least one); deadlines on `loop`'s timers.
     init(permits: Int, loop: EventLoop = .shared) {
         self.permits = Swift.max(permits, 1)
         self.loop = loop
-        self.state = Mutex(State(available: Swift.max(permits, 1)))
+        self.state = Lock(State(available: Swift.max(permits, 1)))
     }
 
     /// Permits held right now.

@@ -1,5 +1,4 @@
 import Sockets
-import Synchronization
 
 /// One lookup in flight, shared by every caller that asks for the same domain meanwhile.
 ///
@@ -24,7 +23,7 @@ final class LookupFlight: Sendable {
         var work: Task<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// Whose timers end a caller's wait at its deadline.
     let loop: EventLoop
 

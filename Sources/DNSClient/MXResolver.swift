@@ -50,7 +50,7 @@ public actor MXResolver {
     public nonisolated let client: DNSQueryClient
 
     private nonisolated let now: @Sendable () -> ContinuousClock.Instant
-    private nonisolated let cache: Mutex<MXCache>
+    private nonisolated let cache: Lock<MXCache>
     private var inFlight: [String: LookupFlight] = [:]
     private nonisolated let running = Atomic<Int>(0)
     /// Whose timers bound the callers' waits.
@@ -74,7 +74,7 @@ public actor MXResolver {
         self.client = DNSQueryClient(configuration: configuration, loop: loop)
         self.loop = loop
         self.now = now
-        self.cache = Mutex(MXCache(capacity: cache.capacity))
+        self.cache = Lock(MXCache(capacity: cache.capacity))
     }
 
     /// The mail hosts of `domain` (a U-label or A-label name; a trailing dot is fine).

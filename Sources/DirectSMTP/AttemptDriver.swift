@@ -1,6 +1,5 @@
 import SMTPClient
 import Sockets
-import Synchronization
 
 /// How an attempt reaches the queue (a send with a queue configured).
 struct QueueAccess: Sendable {
@@ -58,13 +57,13 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 
     let engine: Engine
     let request: AttemptRequest<Connection>
-    private let core: Mutex<Core>
+    private let core: Lock<Core>
 
     /// An attempt whose first caller is number 0.
     init(engine: Engine, request: AttemptRequest<Connection>) {
         self.engine = engine
         self.request = request
-        self.core = Mutex(
+        self.core = Lock(
             Core(
                 machine: Machine(
                     mode: request.mode, address: request.address,

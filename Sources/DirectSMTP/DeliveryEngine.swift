@@ -1,7 +1,6 @@
 import DNSClient
 import SMTPClient
 import Sockets
-import Synchronization
 
 /// The settings the attempts read; ``VerificationCoordinator/Configuration`` makes them.
 struct EngineSettings: Sendable {
@@ -35,8 +34,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
     /// The same outcomes, for the caller of each send (by Message-ID).
     let finals = FinalOutcomes(capacity: 10_000)
-    private let probesInFlight = Mutex<[ProbeFlight: Driver]>([:])
-    private let running = Mutex<(count: Int, drained: [CheckedContinuation<Void, Never>])>((0, []))
+    private let probesInFlight = Lock<[ProbeFlight: Driver]>([:])
+    private let running = Lock<(count: Int, drained: [CheckedContinuation<Void, Never>])>((0, []))
 
     /// Identical probes in flight: same address (cache key) and sender.
     private struct ProbeFlight: Hashable {

@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// Told when the slot it asked for is its own.
 protocol SlotWaiter: AnyObject, Sendable {
@@ -16,7 +16,7 @@ final class DestinationLimiter: Sendable {
     }
 
     let limit: Int
-    private let destinations = Mutex<[String: Destination]>([:])
+    private let destinations = Lock<[String: Destination]>([:])
 
     init(limit: Int) {
         self.limit = max(1, limit)

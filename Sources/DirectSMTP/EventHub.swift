@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// Fans published values out to every subscriber, each through an `AsyncStream` of its own.
 ///
@@ -18,7 +18,7 @@ final class EventHub<Element: Sendable>: Sendable {
 
     /// How many unread values a subscriber's stream, and the backlog, keep.
     let capacity: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)

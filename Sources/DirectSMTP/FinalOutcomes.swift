@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// The final outcomes of sends whose callers got `deferred(budget-exceeded)`, by
 /// Message-ID, for ``VerificationCoordinator/finalOutcome(for:)``: a caller waits for its
@@ -19,7 +19,7 @@ final class FinalOutcomes: Sendable {
     }
 
     let capacity: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)

@@ -1,3 +1,4 @@
+import Sockets
 import Synchronization
 
 /// Remembers MX addresses that just failed to answer (timed out, refused, or were still
@@ -8,11 +9,11 @@ final class HostHealthMemory: Sendable {
     private let penalty: Duration
     private let capacity: Int
     private let clock: @Sendable () -> ContinuousClock.Instant
-    private let penalized = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let penalized = Lock<[String: ContinuousClock.Instant]>([:])
     /// The table's size, kept under its lock and read without it: while nothing is
     /// remembered (the usual state) ordering and marking healthy take no lock at all.
     private let remembered = Atomic<Int>(0)
-    private let sweepCount = Mutex(0)
+    private let sweepCount = Lock(0)
 
     init(
         penalty: Duration, capacity: Int = 10_000,

@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// How long probe outcomes are remembered, in the spirit of Postfix verify(8): a
 /// positive answer for long, a negative one for less, an inconclusive one not at all.
@@ -53,7 +53,7 @@ final class ProbeCache: Sendable {
 
     private let policy: ProbeCachePolicy
     private let clock: @Sendable () -> ContinuousClock.Instant
-    private let table = Mutex(Table())
+    private let table = Lock(Table())
 
     init(policy: ProbeCachePolicy, clock: @escaping @Sendable () -> ContinuousClock.Instant) {
         self.policy = policy

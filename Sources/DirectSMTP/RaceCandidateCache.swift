@@ -1,5 +1,5 @@
 import DNSClient
-import Synchronization
+import Sockets
 
 /// The race candidates last made for each destination, reused while DNS names the same
 /// hosts: the race needs a socket address and a reportable form (`MailExchangerUsed`,
@@ -21,7 +21,7 @@ final class RaceCandidateCache: Sendable {
     }
 
     let capacity: Int
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Lock<[String: Entry]>([:])
 
     init(capacity: Int = 4096) {
         self.capacity = max(1, capacity)

@@ -2,7 +2,6 @@ import DKIM
 import DNSClient
 import SMTPClient
 import Sockets
-import Synchronization
 
 /// The product: hands a message straight to the recipient domain's MX server, or asks
 /// whether it would take the recipient, and answers within a budget: accepted, rejected
@@ -53,7 +52,7 @@ public final class VerificationCoordinator: Sendable {
     let engine: Engine
     private let probeSender: EmailAddress
     /// The queue deferred sends go to; set once, at init (or by the command's ``attach(_:)``).
-    let attachedQueue = Mutex<DeliveryQueue?>(nil)
+    let attachedQueue = Lock<DeliveryQueue?>(nil)
 
     /// A coordinator with its own resolver (and its own queue when the configuration has
     /// a ``Configuration/queueStore``).
@@ -191,7 +190,7 @@ public final class VerificationCoordinator: Sendable {
 
 /// Opens once; whoever waits (or comes later) goes on.
 private final class CancellationGate: Sendable {
-    private let state = Mutex<(open: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private let state = Lock<(open: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
     func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -1,6 +1,5 @@
 import DNSClient
 import Sockets
-import Synchronization
 
 /// An in-process DNS server on loopback for tests: UDP and TCP on the same port (the
 /// kernel picks it), answering from records you set, misbehaving on demand, and counting
@@ -50,7 +49,7 @@ public final class MockDNSServer: Sendable {
     private let udp: UDPSocket
     private let spoofer: UDPSocket
     private let tcp: TCPListener
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     private init(udp: UDPSocket, spoofer: UDPSocket, tcp: TCPListener) {
         self.udp = udp

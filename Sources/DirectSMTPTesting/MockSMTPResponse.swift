@@ -23,6 +23,9 @@ public struct MockSMTPResponse: Sendable, Hashable {
         case close
         /// These bytes instead of a reply.
         case garbage([UInt8])
+        /// The reply, then these bytes that no command asked for (e.g. a surplus
+        /// `250 extra`), in the same write.
+        case followedBy([UInt8])
     }
 
     /// The reply code.
@@ -63,6 +66,13 @@ public struct MockSMTPResponse: Sendable, Hashable {
     public func delayed(by delay: Duration) -> MockSMTPResponse {
         var copy = self
         copy.delay = delay
+        return copy
+    }
+
+    /// The same reply, then `surplus` (e.g. `"250 2.0.0 extra\r\n"`) unasked.
+    public func followed(by surplus: String) -> MockSMTPResponse {
+        var copy = self
+        copy.behavior = .followedBy(Array(surplus.utf8))
         return copy
     }
 

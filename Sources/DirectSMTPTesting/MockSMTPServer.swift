@@ -1,6 +1,5 @@
 import SMTPClient
 import Sockets
-import Synchronization
 
 /// An in-process SMTP server on loopback for tests: port 0, scriptable per step
 /// (``MockSMTPScript``), and recording every session, transaction and delivered message.
@@ -32,8 +31,8 @@ public final class MockSMTPServer: Sendable {
     }
 
     private let listener: TCPListener
-    private let state: Mutex<State>
-    private let acceptor: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let state: Lock<State>
+    private let acceptor: Lock<Task<Void, Never>?> = Lock(nil)
 
     /// The address to connect to (127.0.0.1 and the port the kernel chose).
     public var address: SocketAddress { listener.localAddress }
@@ -42,7 +41,7 @@ public final class MockSMTPServer: Sendable {
 
     private init(listener: TCPListener, script: MockSMTPScript) {
         self.listener = listener
-        self.state = Mutex(State(script: script))
+        self.state = Lock(State(script: script))
     }
 
     /// Binds to `host` (loopback) on a free port and starts accepting.
@@ -335,6 +334,8 @@ public final class MockSMTPServer: Sendable {
                 return .keepGoing
             case .garbage(let bytes):
                 pending.append(contentsOf: bytes)
+            case .followedBy(let surplus):
+                pending.append(contentsOf: response.wireBytes + surplus)
             }
         }
         return await flush() ? .keepGoing : .close
@@ -356,8 +357,11 @@ public final class MockSMTPServer: Sendable {
         if isCRLF && line.count == 3 && line[0] == 0x2E {
             session.inData = false
             let response = session.recipients.isEmpty ? .reply(554, "5.5.1 no valid recipients") : script.endOfData
-            let delivered = (200..<300).contains(response.code) && response.behavior == .normal
-                || (200..<300).contains(response.code) && response.behavior == .oneByteAtATime
+            let delivered: Bool
+            switch response.behavior {
+            case .normal, .oneByteAtATime, .followedBy: delivered = (200..<300).contains(response.code)
+            default: delivered = false
+            }
             state.withLock { state in
                 if delivered {
                     state.deliveries.append(MockSMTPDelivery(

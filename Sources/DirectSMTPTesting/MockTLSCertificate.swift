@@ -1,7 +1,6 @@
 #if OpenSSL
 import COpenSSL
 import Sockets
-import Synchronization
 
 /// Self-signed certificates made at test time with libcrypto, for ``MockSMTPServer``'s
 /// STARTTLS: an EC P-256 key and a certificate for `mock.test`, made once per process.
@@ -10,7 +9,7 @@ import Synchronization
 /// let context = try MockTLSCertificate.serverContext()
 /// ```
 public enum MockTLSCertificate {
-    private static let cache = Mutex<[Int: TLSContext]>([:])
+    private static let cache = Lock<[Int: TLSContext]>([:])
 
     /// A server context presenting a self-signed certificate for `mock.test`; with
     /// `paddingBytes` > 0 the certificate carries an extension of that many bytes (for

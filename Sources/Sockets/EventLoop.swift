@@ -105,7 +105,7 @@ public final class EventLoop: Sendable {
     private let epollFD: Int32
     private let wakeFD: Int32
     private let startupError: SocketError?
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let nextID = Atomic<UInt64>(1)
     /// The loop thread's `pthread_self()`, so `enqueue` knows when no wake-up is needed.
     private let loopThread = Atomic<UInt>(0)
@@ -479,7 +479,7 @@ private final class Sleeper: Sendable {
         var woken = false
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Keeps the continuation; `false` when already woken (cancelled first).
     func store(_ continuation: UnsafeContinuation<Void, Never>) -> Bool {

@@ -1,4 +1,3 @@
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +19,7 @@ final class SocketHandle: Sendable {
 
     let loop: EventLoop
     let registration: Registration
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Takes ownership of `fd`: registers it, or closes it and throws.
     init(fd: Int32, loop: EventLoop) throws(SocketError) {

@@ -31,7 +31,7 @@ public final class TLSStream: ByteStream {
     /// The server name the client asked for (SNI): on the server side, what the client
     /// sent; on the client side, what was sent (`nil` when none was).
     public let serverName: String?
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     private struct State {
         let engine: TLSEngine
@@ -46,7 +46,7 @@ public final class TLSStream: ByteStream {
         self.protocolVersion = engine.protocolVersion
         self.cipher = engine.cipher
         self.serverName = serverName
-        self.state = Mutex(State(engine: engine))
+        self.state = Lock(State(engine: engine))
     }
 
     /// The client side: runs the handshake over `connection` until `deadline`.
@@ -179,7 +179,7 @@ public final class TLSStream: ByteStream {
 /// One OpenSSL `SSL` with its two memory BIOs. Not thread-safe by itself; the proof behind
 /// `@unchecked Sendable`: before the handshake ends only the handshaking call holds it, and
 /// afterwards ``TLSStream`` hands it out to one operation at a time (the `busy` flag, set
-/// and cleared under the stream's `Mutex`, which also orders each operation after the last).
+/// and cleared under the stream's `Lock`, which also orders each operation after the last).
 final class TLSEngine: @unchecked Sendable {
     enum Status {
         case done

@@ -10,7 +10,7 @@
 import CChildProcess
 import Foundation
 import Glibc
-import Synchronization
+import Sockets
 
 /// Why a child could not be started.
 public struct ChildProcessError: Error, CustomStringConvertible {
@@ -60,7 +60,7 @@ public final class ChildProcess: Sendable {
     public let standardOutput: Int32?
     /// The read end of the child's standard error when it is a pipe; the caller closes it.
     public let standardError: Int32?
-    private let termination = Mutex<Termination?>(nil)
+    private let termination = Lock<Termination?>(nil)
 
     /// Starts `executable` with `arguments`, in this process's environment.
     public init(

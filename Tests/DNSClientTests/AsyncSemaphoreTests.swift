@@ -1,3 +1,4 @@
+import Sockets
 import Synchronization
 import Testing
 
@@ -8,7 +9,7 @@ private final class Tally: Sendable {
     let held = Atomic<Int>(0)
     let granted = Atomic<Int>(0)
     let overLimit = Atomic<Bool>(false)
-    let order = Mutex<[Int]>([])
+    let order = Lock<[Int]>([])
 }
 
 extension DNSClientTests {

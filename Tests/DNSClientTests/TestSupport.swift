@@ -1,7 +1,6 @@
 import DNSClient
 import DirectSMTPTesting
 import Sockets
-import Synchronization
 import Testing
 
 /// Every DNS suite, one test at a time: they start sockets, processes and CPU-bound
@@ -13,7 +12,7 @@ enum DNSClientTests {}
 /// A cache clock the test moves by hand.
 final class ManualClock: Sendable {
     private let base = ContinuousClock.now
-    private let offset = Mutex<Duration>(.zero)
+    private let offset = Lock<Duration>(.zero)
 
     func advance(by duration: Duration) { offset.withLock { $0 += duration } }
 

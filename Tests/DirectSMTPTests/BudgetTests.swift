@@ -1,4 +1,5 @@
 import SMTPClient
+import Sockets
 import Synchronization
 import Testing
 
@@ -41,7 +42,7 @@ struct BudgetTests {
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
             servers: ["127.0.0.11": FakeServer(openDelay: .milliseconds(300))])
-        let queued = Mutex<[OutcomeReason]>([])
+        let queued = Lock<[OutcomeReason]>([])
         let outcome = await engine.send(
             budget: .milliseconds(100),
             onDeferred: { outcome in

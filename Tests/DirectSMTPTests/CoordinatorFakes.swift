@@ -9,7 +9,7 @@ import Synchronization
 /// A clock the tests move by hand (caches, health memory).
 final class ManualClock: Sendable {
     private let base = ContinuousClock.now
-    private let offset = Mutex(Duration.zero)
+    private let offset = Lock(Duration.zero)
 
     func now() -> ContinuousClock.Instant { base + offset.withLock { $0 } }
     func advance(by duration: Duration) { offset.withLock { $0 += duration } }
@@ -19,7 +19,7 @@ final class ManualClock: Sendable {
 /// An MX lookup with a fixed answer after a delay (cancellable), counting its calls. With
 /// `honorsDeadline`, it gives up at the caller's deadline as the real resolver does.
 final class FakeLookup: MailExchangerLookup {
-    private let current: Mutex<MailExchangerLookupResult>
+    private let current: Lock<MailExchangerLookupResult>
     /// What the next lookup answers.
     var answer: MailExchangerLookupResult {
         get { current.withLock { $0 } }
@@ -31,7 +31,7 @@ final class FakeLookup: MailExchangerLookup {
 
     init(_ answer: MailExchangerLookupResult, delay: Duration = .zero, honorsDeadline: Bool = false)
     {
-        self.current = Mutex(answer)
+        self.current = Lock(answer)
         self.delay = delay
         self.honorsDeadline = honorsDeadline
     }
@@ -75,7 +75,7 @@ final class FakeLookup: MailExchangerLookup {
 
 /// A one-way gate: waiters suspend until the test opens it.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>(
+    private let state = Lock<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>(
         (false, []))
 
     func wait() async {
@@ -149,8 +149,8 @@ final class FakeDialer: SMTPDialer {
     let servers: [String: FakeServer]
     /// Servers whose behaviour changes with each connection, in turn.
     let rotations: [String: [FakeServer]]
-    let log = Mutex(FakeLog())
-    private let dialled = Mutex<[String: Int]>([:])
+    let log = Lock(FakeLog())
+    private let dialled = Lock<[String: Int]>([:])
 
     init(_ servers: [String: FakeServer], rotations: [String: [FakeServer]] = [:]) {
         self.servers = servers
@@ -174,7 +174,7 @@ final class FakeConnection: SMTPConnection {
     let address: SocketAddress
     let server: FakeServer
     let dialer: FakeDialer
-    private let lines = Mutex<[TranscriptEntry]>([])
+    private let lines = Lock<[TranscriptEntry]>([])
 
     init(address: SocketAddress, server: FakeServer, dialer: FakeDialer) {
         self.address = address

@@ -1,16 +1,16 @@
 import SMTPClient
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
 
 /// What a hold handler saw: the outcomes it stored, and the finals it settled.
 private final class HoldLog: Sendable {
-    let held = Mutex<[VerificationOutcome]>([])
-    let settled = Mutex<[VerificationOutcome]>([])
-    let deferred = Mutex<[VerificationOutcome]>([])
+    let held = Lock<[VerificationOutcome]>([])
+    let settled = Lock<[VerificationOutcome]>([])
+    let deferred = Lock<[VerificationOutcome]>([])
     /// Stores begun (the caller got budget-exceeded and is storing).
-    let storing = Mutex(0)
+    let storing = Lock(0)
 
     /// A hold handler that stores after `gate` opens (if any), or fails with `stores: false`.
     func holder(stores: Bool = true, gate: Gate? = nil) -> FakeEngine.HoldHandler {

@@ -1,5 +1,4 @@
 import Sockets
-import Synchronization
 
 /// A loopback host that misbehaves at the TCP level, for racing tests: listening on the
 /// same port as the mock SMTP server, on another 127.0.0.x address (every MX host of a
@@ -16,8 +15,8 @@ final class LoopbackHost: Sendable {
 
     let address: SocketAddress
     private let listener: TCPListener
-    private let held = Mutex<[TCPConnection]>([])
-    private let acceptor = Mutex<Task<Void, Never>?>(nil)
+    private let held = Lock<[TCPConnection]>([])
+    private let acceptor = Lock<Task<Void, Never>?>(nil)
 
     private init(address: SocketAddress, listener: TCPListener) {
         self.address = address

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
@@ -254,7 +254,7 @@ struct QueueDeliveryTests {
     @Test("retries respect the total and per-domain concurrency limits", .timeLimit(.minutes(1)))
     func concurrencyLimits() async throws {
         final class Gauge: Sendable {
-            let state = Mutex(
+            let state = Lock(
                 (total: 0, maxTotal: 0, perDomain: [String: Int](), maxPerDomain: 0, delivered: 0))
         }
         let gauge = Gauge()
@@ -327,7 +327,7 @@ struct QueueDeliveryTests {
         "an entry is never retried twice at once, and a duplicate enqueue is refused",
         .timeLimit(.minutes(1)))
     func noDoubleDelivery() async throws {
-        let calls = Mutex(0)
+        let calls = Lock(0)
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let queue = TestQueue(store: InMemoryQueueStore(), clock: clock) { _ in
             calls.withLock { $0 += 1 }

@@ -1,6 +1,6 @@
 import Foundation
 import SMTPClient
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
@@ -21,7 +21,7 @@ struct QueueHoldTests {
     @Test("A held entry is stored at once but never retried, purged or due while held")
     func heldIsLeftAlone() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let tried = Mutex(0)
+        let tried = Lock(0)
         let queue = TestQueue(store: InMemoryQueueStore(), clock: clock) { _ in
             tried.withLock { $0 += 1 }
             return .delivered
@@ -119,7 +119,7 @@ struct QueueHoldTests {
             held = try await Self.hold(queue)
             await store.close()  // the process stops before the transaction ends
         }
-        let delivered = Mutex<[String]>([])
+        let delivered = Lock<[String]>([])
         let store = try await FileJournalQueueStore.open(path: path)
         defer { Task { await store.close() } }
         let queue = TestQueue(store: store, clock: clock) { entry in

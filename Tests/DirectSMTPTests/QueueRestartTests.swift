@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
@@ -8,12 +8,12 @@ import Testing
 /// up, purge) or updates (reschedule), to show what the queue does when its store fails.
 final class FlakyStore: QueueStore {
     let base: any QueueStore
-    let failRemovals = Mutex(false)
-    let failUpdates = Mutex(false)
+    let failRemovals = Lock(false)
+    let failUpdates = Lock(false)
 
     init(_ base: any QueueStore) { self.base = base }
 
-    private func fail(_ flag: borrowing Mutex<Bool>) throws {
+    private func fail(_ flag: borrowing Lock<Bool>) throws {
         if flag.withLock({ $0 }) {
             throw QueueStoreError(.ioFailed, errno: 5, "disk on fire (test)")
         }
@@ -80,7 +80,7 @@ struct QueueRestartTests {
             #expect(try await queue.runDue().deferred == 40)
             await store.close()  // the process "ends" here
         }
-        let delivered = Mutex<[String]>([])
+        let delivered = Lock<[String]>([])
         let store = try await FileJournalQueueStore.open(path: path)
         let queue = TestQueue(store: store, clock: clock) { entry in
             delivered.withLock { $0.append(entry.id) }
@@ -108,7 +108,7 @@ struct QueueRestartTests {
         let memory = InMemoryQueueStore()
         let flaky = FlakyStore(memory)
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let sent = Mutex<[String]>([])
+        let sent = Lock<[String]>([])
         let deliver: @Sendable (QueueEntry) async -> RetryOutcome = { entry in
             sent.withLock { $0.append(entry.messageID) }
             return .delivered

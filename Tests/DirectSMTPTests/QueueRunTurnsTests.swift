@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
@@ -13,7 +13,7 @@ struct QueueRunTurnsTests {
         .timeLimit(.minutes(1)))
     func stopStartsNothingNew() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let started = Mutex<[String]>([])
+        let started = Lock<[String]>([])
         let queue = TestQueue(
             store: InMemoryQueueStore(), clock: clock,
             limits: .init(maxConcurrentDeliveries: 1, maxConcurrentPerDomain: 1)
@@ -49,7 +49,7 @@ struct QueueRunTurnsTests {
         "two overlapping runDue calls keep the total concurrency limit",
         .timeLimit(.minutes(1)))
     func overlappingRunsKeepTheLimit() async throws {
-        let gauge = Mutex((now: 0, most: 0, calls: 0))
+        let gauge = Lock((now: 0, most: 0, calls: 0))
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let queue = TestQueue(
             store: InMemoryQueueStore(), clock: clock,
@@ -82,7 +82,7 @@ struct QueueRunTurnsTests {
         "an entry deferred by one run is not retried again by an overlapping run that listed it",
         .timeLimit(.minutes(1)))
     func overlappingRunsDoNotRetryTwice() async throws {
-        let calls = Mutex<[String: Int]>([:])
+        let calls = Lock<[String: Int]>([:])
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let queue = TestQueue(
             store: InMemoryQueueStore(), clock: clock,
@@ -118,9 +118,9 @@ struct QueueRunTurnsTests {
         .timeLimit(.minutes(1)))
     func startDuringStop() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let cancelledSeen = Mutex(false)
-        let release = Mutex(false)
-        let delivered = Mutex<[String]>([])
+        let cancelledSeen = Lock(false)
+        let release = Lock(false)
+        let delivered = Lock<[String]>([])
         let queue = TestQueue(store: InMemoryQueueStore(), clock: clock) { entry in
             if entry.id == "first" {
                 // Holds the old runner until stop() has cancelled it, then until the test
@@ -165,7 +165,7 @@ struct QueueEventsLifetimeTests {
             _ in .delivered
         }
         let events = try #require(queue?.events)
-        let finished = Mutex(false)
+        let finished = Lock(false)
         let consumer = Task {
             for await _ in events {}
             finished.withLock { $0 = true }
@@ -186,7 +186,7 @@ struct QueueEventsLifetimeTests {
             .delivered
         }
         let events = try #require(queue?.events)
-        let finished = Mutex(false)
+        let finished = Lock(false)
         let consumer = Task {
             for await _ in events {}
             finished.withLock { $0 = true }

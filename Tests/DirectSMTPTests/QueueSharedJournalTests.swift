@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
@@ -48,7 +48,7 @@ struct QueueSharedJournalTests {
         defer { directory.remove() }
         let path = directory.file("queue.journal")
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let sent = Mutex<[String]>([])
+        let sent = Lock<[String]>([])
         let deliver: DeliveryQueue.Deliver = { entry in
             sent.withLock { $0.append(entry.id) }
             try? await Task.sleep(for: .milliseconds(2))
@@ -83,7 +83,7 @@ struct QueueSharedJournalTests {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let store = InMemoryQueueStore()
         let gate = Gate()
-        let started = Mutex(false)
+        let started = Lock(false)
         let queue = DeliveryQueue(store: store, clock: clock, leaseDuration: .seconds(10))
         try await queue.enqueue(QueueTestSupport.entry(id: "slow"))
         clock.advance(by: .seconds(300))

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
@@ -50,7 +50,7 @@ enum QueueTestSupport {
 /// Collects a queue's events as they arrive.
 final class EventRecorder: Sendable {
     private final class Box: Sendable {
-        let events = Mutex<[QueueEvent]>([])
+        let events = Lock<[QueueEvent]>([])
     }
 
     private let box = Box()
@@ -89,7 +89,7 @@ final class GreylistingServer: Sendable {
 
     private let clock: ManualQueueClock
     private let delay: TimeInterval
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(clock: ManualQueueClock, delay: TimeInterval = 300) {
         self.clock = clock
@@ -119,7 +119,7 @@ final class GreylistingServer: Sendable {
 
 /// Counts calls to a fake deliver closure and returns a fixed outcome.
 final class CountingDeliverer: Sendable {
-    private let calls = Mutex(0)
+    private let calls = Lock(0)
     let outcome: RetryOutcome
 
     init(_ outcome: RetryOutcome) { self.outcome = outcome }

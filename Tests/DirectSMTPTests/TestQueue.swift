@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Sockets
 
 @testable import DirectSMTP
 
@@ -10,7 +10,7 @@ import Synchronization
 final class TestQueue: Sendable {
     let queue: DeliveryQueue
     let deliver: DeliveryQueue.Deliver
-    private let runner = Mutex<Task<Void, Never>?>(nil)
+    private let runner = Lock<Task<Void, Never>?>(nil)
 
     init(
         store: any QueueStore, schedule: RetrySchedule = .default,

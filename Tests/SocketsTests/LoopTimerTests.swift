@@ -10,7 +10,7 @@ struct LoopTimerTests {
     func firesInOrder() async {
         let loop = EventLoop()
         defer { loop.shutdown() }
-        let fired = Mutex<[Int]>([])
+        let fired = Lock<[Int]>([])
         let start = ContinuousClock.now
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.schedule(at: start + .milliseconds(60)) {

@@ -1,3 +1,4 @@
+import DirectSMTPTesting
 import Foundation
 import Sockets
 import Testing
@@ -30,8 +31,9 @@ struct TCPTests {
         let connection = try await TCPConnection.connect(to: server.address, deadline: after(2000))
         defer { connection.close() }
         let payload = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        async let echoed = readExactly(payload.count, from: connection, deadline: after(20_000))
-        try await connection.write(payload, deadline: after(20_000))
+        let bound = ContinuousClock.now + TimingScale.scaled(.seconds(20))
+        async let echoed = readExactly(payload.count, from: connection, deadline: bound)
+        try await connection.write(payload, deadline: bound)
         #expect(try await echoed == payload)
         await server.stop()
     }

@@ -1,3 +1,4 @@
+import DirectSMTPTesting
 import Foundation
 import Sockets
 import Testing
@@ -34,10 +35,12 @@ final class EchoServer: Sendable {
                         var buffer: [UInt8] = []
                         while true {
                             buffer.removeAll(keepingCapacity: true)
-                            guard let count = try? await connection.read(appendingTo: &buffer, deadline: after(10_000)),
+                            // Idle bounds only (a sanitizer build echoes several times slower).
+                            let bound = TimingScale.scaled(.seconds(10))
+                            guard let count = try? await connection.read(appendingTo: &buffer, deadline: .now + bound),
                                 count > 0
                             else { return }
-                            guard (try? await connection.write(buffer, deadline: after(10_000))) != nil else { return }
+                            guard (try? await connection.write(buffer, deadline: .now + bound)) != nil else { return }
                         }
                     }
                 }

@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Synchronization
+import Sockets
 
 /// The default durable queue store: an append-only journal file of checksummed records,
 /// shared by any number of processes on one machine through leases.
@@ -129,8 +129,8 @@ public final class FileJournalQueueStore: QueueStoreMakingDue {
     public let options: Options
 
     private let io: DispatchQueue
-    private let shared: Mutex<Shared>
-    private let view: Mutex<View>
+    private let shared: Lock<Shared>
+    private let view: Lock<View>
 
     private init(
         path: String, options: Options, io: DispatchQueue, view: View,
@@ -139,8 +139,8 @@ public final class FileJournalQueueStore: QueueStoreMakingDue {
         self.path = path
         self.options = options
         self.io = io
-        self.view = Mutex(view)
-        shared = Mutex(Shared(recovery: recovery))
+        self.view = Lock(view)
+        shared = Lock(Shared(recovery: recovery))
         refreshStatistics(view)
     }
 

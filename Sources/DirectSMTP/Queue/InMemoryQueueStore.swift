@@ -1,15 +1,15 @@
 import Foundation
-import Synchronization
+import Sockets
 
 /// A queue store that keeps entries in memory only: for tests, and for applications that
 /// accept losing deferred messages on a restart. Follows the ``QueueStore`` contract,
 /// leases and fencing included, for any number of workers in one process.
 public final class InMemoryQueueStore: QueueStoreMakingDue {
-    private let table: Mutex<QueueLeaseTable>
+    private let table: Lock<QueueLeaseTable>
 
     /// Creates a store holding `entries` (unleased; a repeated id keeps the last).
     public init(_ entries: [QueueEntry] = []) {
-        table = Mutex(QueueLeaseTable(entries))
+        table = Lock(QueueLeaseTable(entries))
     }
 
     /// The number of stored entries.

@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 #if canImport(Glibc)
     import Glibc
@@ -33,7 +33,7 @@ enum JournalFaults {
         var hits: [String: [Call: Int]] = [:]
     }
 
-    private static let state = Mutex(State())
+    private static let state = Lock(State())
 
     /// Makes the next `count` calls of `call` on `path` fail with `errno`, each after
     /// blocking its (I/O) thread for `delay`.

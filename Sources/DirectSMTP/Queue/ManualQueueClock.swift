@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Sockets
 
 /// A clock for tests: time stands still until ``advance(by:)`` or ``set(to:)`` moves it, and
 /// sleepers whose time has come wake at once; no real sleeping, so a test runs a day of
@@ -24,11 +24,11 @@ public final class ManualQueueClock: QueueClock {
         var sleepers: [Int: Sleeper] = [:]
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// Creates a clock standing at `now`.
     public init(now: Date = Date(timeIntervalSince1970: 1_700_000_000)) {
-        state = Mutex(State(now: now))
+        state = Lock(State(now: now))
     }
 
     /// The clock's current time.

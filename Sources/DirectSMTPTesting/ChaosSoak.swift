@@ -1,0 +1,297 @@
+import DNSClient
+import DirectSMTP
+import SMTPClient
+import Sockets
+
+/// A chaos soak: many sends and probes, each through mock servers that inject one random
+/// fault (``ChaosPlan``), checking what must hold whatever the servers do:
+///
+/// - every call answers within its budget plus ``Options/slack``;
+/// - every message the server accepted is reported accepted and not queued (unless the
+///   caller's budget ended first, `budget-exceeded`, or the server's `250` came only after
+///   the end-of-data timeout: then nobody could have known);
+/// - every send reported accepted was accepted by the server;
+/// - open file descriptors return to their count before the soak.
+///
+/// Sessions run in ``Options/lanes`` parallel lanes. Each lane has its own mock SMTP server
+/// SMTP and DNS servers and coordinator (restarted every ``Options/sessionsPerServer``
+/// sessions) and runs its sessions one after another, so a lane's script is the fault of its
+/// current session. Each session has its own domain.
+///
+/// ```swift
+/// let report = try await ChaosSoak.run(ChaosSoak.Options(sessions: 300, seed: 7))
+/// #expect(report.violations.isEmpty)
+/// ```
+public enum ChaosSoak {
+    /// What to run.
+    public struct Options: Sendable {
+        /// How many sessions.
+        public var sessions: Int
+        /// The seed of the faults and the budgets.
+        public var seed: UInt64
+        /// The budget of a session; half the sessions get a random smaller one (≥ 20 ms).
+        public var budget: Duration
+        /// The coordinator's timeout per SMTP step and per DNS attempt.
+        public var stepTimeout: Duration
+        /// Sessions in flight at once, each lane with its own server and coordinator.
+        public var lanes: Int
+        /// A lane starts a fresh server and coordinator after this many sessions.
+        public var sessionsPerServer: Int
+        /// How far past its budget a call may answer.
+        public var slack: Duration
+
+        /// Options; the defaults are the harness's (10,000 sessions).
+        public init(
+            sessions: Int = 10_000, seed: UInt64 = 1, budget: Duration = .milliseconds(500),
+            stepTimeout: Duration = .milliseconds(150), lanes: Int = 16, sessionsPerServer: Int = 250,
+            slack: Duration = .milliseconds(5)
+        ) {
+            self.sessions = max(sessions, 0)
+            self.seed = seed
+            self.budget = max(budget, .milliseconds(20))
+            self.stepTimeout = stepTimeout
+            self.lanes = max(lanes, 1)
+            self.sessionsPerServer = max(sessionsPerServer, 1)
+            self.slack = slack
+        }
+    }
+
+    /// What a soak found.
+    public struct Report: Sendable {
+        /// Sessions run.
+        public var sessions = 0
+        /// Outcomes by `status/reason`.
+        public var outcomes: [String: Int] = [:]
+        /// Sessions by fault.
+        public var faults: [String: Int] = [:]
+        /// Broken guarantees (at most 20 described; see ``violationCount``).
+        public var violations: [String] = []
+        /// How many guarantees broke.
+        public var violationCount = 0
+        /// Outcomes the standards would not give for the fault (at most 20 described).
+        public var unexpected: [String] = []
+        /// How many outcomes were unexpected.
+        public var unexpectedCount = 0
+        /// The longest a call answered past its budget (zero if none did).
+        public var maxOvershoot: Duration = .zero
+        /// Calls that answered later than budget + slack.
+        public var lateCount = 0
+        /// Messages the server accepted after the caller's budget had ended.
+        public var deliveredAfterBudget = 0
+        /// Messages whose `250` came after the end-of-data timeout.
+        public var deliveredAfterTimeout = 0
+        /// Open descriptors before the soak and after it (after waiting for them to close).
+        public var descriptorsBefore = 0
+        public var descriptorsAfter = 0
+        /// The descriptors open after the soak that were not before it (`fd → target`).
+        public var leakedDescriptors: [String] = []
+        /// Resident memory, KiB: before the soak, after its first tenth (warm), after it.
+        public var residentBefore = 0
+        public var residentWarm = 0
+        public var residentAfter = 0
+        /// Wall time of the soak.
+        public var elapsed: Duration = .zero
+
+        mutating func violate(_ text: String) {
+            violationCount += 1
+            if violations.count < 20 { violations.append(text) }
+        }
+
+        mutating func merge(_ other: Report) {
+            sessions += other.sessions
+            outcomes.merge(other.outcomes, uniquingKeysWith: +)
+            faults.merge(other.faults, uniquingKeysWith: +)
+            violationCount += other.violationCount
+            violations += other.violations.prefix(max(0, 20 - violations.count))
+            unexpectedCount += other.unexpectedCount
+            unexpected += other.unexpected.prefix(max(0, 20 - unexpected.count))
+            maxOvershoot = max(maxOvershoot, other.maxOvershoot)
+            lateCount += other.lateCount
+            deliveredAfterBudget += other.deliveredAfterBudget
+            deliveredAfterTimeout += other.deliveredAfterTimeout
+        }
+    }
+
+    /// One session's record, checked when its lane's server stops.
+    private struct Session {
+        var index: Int
+        var plan: ChaosPlan
+        var recipient: String
+        var outcome: VerificationOutcome
+    }
+
+    /// Runs the soak. Throws only when a mock server cannot start.
+    public static func run(_ options: Options) async throws -> Report {
+        let clock = ContinuousClock()
+        let began = clock.now
+        var report = Report()
+        // Made once per process on first use, not per session: the shared event loop's
+        // epoll fd and eventfd, and the runtime's timerfd (first sleep).
+        _ = EventLoop.shared
+        try? await Task.sleep(for: .milliseconds(1))
+        report.descriptorsBefore = ProcessResources.openFileDescriptors()
+        let targetsBefore = ProcessResources.descriptorTargets()
+        report.residentBefore = ProcessResources.residentKiB()
+
+        // The first tenth warms the process up (allocator arenas, caches) before the
+        // memory reading the end is compared with.
+        let warm = min(options.sessions, max(options.sessions / 10, options.lanes))
+        report.merge(try await runSessions(0..<warm, options: options))
+        report.residentWarm = ProcessResources.residentKiB()
+        report.merge(try await runSessions(warm..<options.sessions, options: options))
+
+        // Attempts that outlive their callers end by their step timeouts.
+        let settle = clock.now + options.stepTimeout * 10 + .seconds(2)
+        while ProcessResources.openFileDescriptors() > report.descriptorsBefore, clock.now < settle {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        report.descriptorsAfter = ProcessResources.openFileDescriptors()
+        report.residentAfter = ProcessResources.residentKiB()
+        // The concurrency runtime's timer queues open a timerfd each (per clock and
+        // priority) on first use: a handful per process, never one per session.
+        let runtimeTimers = ProcessResources.descriptorTargets().values.count { $0 == "anon_inode:[timerfd]" }
+            - targetsBefore.values.count { $0 == "anon_inode:[timerfd]" }
+        if report.descriptorsAfter - max(runtimeTimers, 0) > report.descriptorsBefore {
+            report.leakedDescriptors = ProcessResources.descriptorTargets()
+                .filter { targetsBefore[$0.key] != $0.value }.sorted { $0.key < $1.key }.map { "\($0.key) → \($0.value)" }
+            report.violate(
+                "\(report.descriptorsAfter - report.descriptorsBefore) file descriptors still open after the soak: \(report.leakedDescriptors)"
+            )
+        }
+        report.elapsed = clock.now - began
+        return report
+    }
+
+    private static func laneHost(_ lane: Int) -> String { "mx.lane\(lane).chaos.test" }
+
+    private static func runSessions(_ range: Range<Int>, options: Options) async throws
+        -> Report
+    {
+        try await withThrowingTaskGroup(of: Report.self) { group in
+            for lane in 0..<options.lanes {
+                let indices = Array(stride(from: range.lowerBound + lane, to: range.upperBound, by: options.lanes))
+                guard !indices.isEmpty else { continue }
+                group.addTask { try await runLane(lane, indices: indices, options: options) }
+            }
+            var report = Report()
+            for try await lane in group { report.merge(lane) }
+            return report
+        }
+    }
+
+    private static func runLane(_ lane: Int, indices: [Int], options: Options) async throws
+        -> Report
+    {
+        var report = Report()
+        var start = 0
+        while start < indices.count {
+            let batch = indices[start..<min(start + options.sessionsPerServer, indices.count)]
+            start += batch.count
+            // Fresh servers per batch: what the mocks record stays bounded, so memory read
+            // at the end is the library's.
+            let dns = try MockDNSServer.start()
+            dns.setA(laneHost(lane), ["127.0.0.1"])
+            let server = try MockSMTPServer.start(ChaosPlan(mode: .send, step: .greeting, fault: .none).script(stepTimeout: options.stepTimeout))
+            var configuration = VerificationCoordinator.Configuration(
+                heloName: "client.chaos.test", nameservers: [dns.address], smtpPort: server.port,
+                timeouts: .uniform(options.stepTimeout), defaultBudget: options.budget)
+            configuration.dnsTimeout = options.stepTimeout
+            configuration.dnsAttempts = 1
+            configuration.probeCache = .disabled
+            configuration.hostHealthPenalty = .zero
+            configuration.refusesNonPublicAddresses = false
+            var sessions: [Session] = []
+            do {
+                let coordinator = try VerificationCoordinator(configuration: configuration)
+                for index in batch {
+                    let session = await runSession(index, lane: lane, options: options, dns: dns, server: server, coordinator: coordinator, report: &report)
+                    sessions.append(session)
+                }
+            }
+            // Lingering attempts (callers gone) end by their step timeouts.
+            await server.waitUntilIdle(timeout: options.stepTimeout * 10 + .seconds(1))
+            check(sessions, deliveries: server.deliveries, into: &report)
+            server.stop()
+            dns.stop()
+        }
+        return report
+    }
+
+    private static func domain(_ index: Int) -> String { "s\(index).chaos.test" }
+
+    private static func runSession(
+        _ index: Int, lane: Int, options: Options, dns: MockDNSServer, server: MockSMTPServer,
+        coordinator: VerificationCoordinator, report: inout Report
+    ) async -> Session {
+        var random = ChaosRandom(seed: options.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
+        let plan = ChaosPlan.draw(using: &random)
+        let budgetMS = Int(options.budget / .milliseconds(1))
+        let budget: Duration = Bool.random(using: &random) ? options.budget : .milliseconds(Int.random(in: 20...max(20, budgetMS), using: &random))
+        let recipient = "u\(index)@\(domain(index))"
+        dns.setMX(domain(index), [(10, laneHost(lane))])
+        if let behavior = plan.dnsBehavior { dns.setBehavior(behavior, for: domain(index), type: .mx) }
+        server.update { $0 = plan.script(stepTimeout: options.stepTimeout) }
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let outcome: VerificationOutcome
+        // Addresses built from plain ASCII literals: they always parse.
+        let to = try! EmailAddress(recipient)
+        switch plan.mode {
+        case .send:
+            let message = Message(
+                from: try! EmailAddress("app@client.chaos.test"), to: to,
+                subject: "Your code: \(index)", text: "Welcome! Your code is \(index).")
+            outcome = await coordinator.send(message, budget: budget)
+        case .probe:
+            outcome = await coordinator.probe(to, budget: budget)
+        }
+        let elapsed = clock.now - started
+
+        report.sessions += 1
+        report.outcomes["\(outcome.status.rawValue)/\(outcome.reason.rawValue)", default: 0] += 1
+        report.faults[plan.fault == .none || plan.step == .dns ? plan.fault.rawValue : "\(plan.fault.rawValue)@\(plan.step.rawValue)", default: 0] += 1
+        let overshoot = elapsed - budget
+        report.maxOvershoot = max(report.maxOvershoot, overshoot)
+        if overshoot > options.slack {
+            report.lateCount += 1
+            report.violate("#\(index) \(plan): answered \(elapsed) after a budget of \(budget)")
+        }
+        if !plan.expectedStatuses.contains(outcome.status), outcome.reason != .budgetExceeded {
+            report.unexpectedCount += 1
+            if report.unexpected.count < 20 {
+                report.unexpected.append("#\(index) \(plan): \(outcome.status.rawValue)/\(outcome.reason.rawValue) \(outcome.detail ?? "")")
+            }
+        }
+        return Session(index: index, plan: plan, recipient: recipient, outcome: outcome)
+    }
+
+    /// The delivery guarantees, against what the server recorded.
+    private static func check(_ sessions: [Session], deliveries: [MockSMTPDelivery], into report: inout Report) {
+        var delivered: [String: Int] = [:]
+        for delivery in deliveries {
+            for recipient in delivery.to { delivered[recipient.lowercased(), default: 0] += 1 }
+        }
+        for session in sessions {
+            let outcome = session.outcome
+            let count = delivered[session.recipient.lowercased()] ?? 0
+            if count > 1 {
+                report.violate("#\(session.index) \(session.plan): delivered \(count) times")
+            }
+            if count > 0 {
+                if outcome.status == .accepted && !outcome.queued { continue }
+                if outcome.reason == .budgetExceeded {
+                    report.deliveredAfterBudget += 1
+                } else if session.plan.step == .endOfData && session.plan.fault == .delayPastTimeout {
+                    report.deliveredAfterTimeout += 1
+                } else {
+                    report.violate(
+                        "#\(session.index) \(session.plan): the server accepted the message, the call answered \(outcome.status.rawValue)/\(outcome.reason.rawValue)\(outcome.queued ? " (queued)" : "")"
+                    )
+                }
+            } else if session.plan.mode == .send, outcome.status == .accepted {
+                report.violate("#\(session.index) \(session.plan): reported accepted, the server has no such message")
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// This process's open file descriptors and resident memory, read from `/proc/self`
+/// (Linux), for soaks and leak checks.
+public enum ProcessResources {
+    /// How many file descriptors are open now (`/proc/self/fd`, less the one reading it);
+    /// -1 when it cannot be read.
+    public static func openFileDescriptors() -> Int {
+        guard let directory = opendir("/proc/self/fd") else { return -1 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let first = entry.pointee.d_name.0
+            if first != CChar(UInt8(ascii: ".")) { count += 1 }
+        }
+        return count - 1
+    }
+
+    /// What each open descriptor refers to (`/proc/self/fd/N` → `socket:[...]`, a path),
+    /// by number, for telling which one leaked.
+    public static func descriptorTargets() -> [Int32: String] {
+        guard let directory = opendir("/proc/self/fd") else { return [:] }
+        defer { closedir(directory) }
+        var targets: [Int32: String] = [:]
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let fd = Int32(name) else { continue }
+            var buffer = [CChar](repeating: 0, count: 512)
+            let count = readlink("/proc/self/fd/\(name)", &buffer, buffer.count - 1)
+            guard count >= 0 else { continue }
+            let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // The descriptor reading /proc/self/fd itself.
+            if fd == dirfd(directory) { continue }
+            targets[fd] = target
+        }
+        return targets
+    }
+
+    /// The resident set size in KiB (`VmRSS` of `/proc/self/status`); -1 when unknown.
+    public static func residentKiB() -> Int {
+        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return -1 }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? -1
+        }
+        return -1
+    }
+}
