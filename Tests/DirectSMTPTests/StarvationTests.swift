@@ -79,7 +79,10 @@ struct StarvationTests {
         #expect(outcomes.allSatisfy { $0.ms < 100 + slack })
         // The abandoned attempts close their connections at once.
         let limit = ContinuousClock.now + .seconds(5)
-        while engine.attemptsRunning > 0, ContinuousClock.now < limit {
+        while engine.attemptsRunning > 0
+            || Set(engine.dialer.snapshot.closed) != Set(engine.dialer.snapshot.opened),
+            ContinuousClock.now < limit
+        {
             try await Task.sleep(for: .milliseconds(10))
         }
         let log = engine.dialer.snapshot
