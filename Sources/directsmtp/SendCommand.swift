@@ -9,8 +9,8 @@ import SMTPClient
 enum SendCommand {
     /// How long to wait for the final outcome of a transaction that outlived the budget:
     /// longer than its remaining steps at their timeouts, plus the store's own time to
-    /// settle the stored message (it never waits for the journal's lock, but opening the
-    /// journal reads it whole). Giving up sooner would exit before the settle and leave a
+    /// settle the stored message (a short section of the journal, which may first catch
+    /// up on what other processes appended). Giving up sooner would exit before the settle and leave a
     /// delivered message in the queue, to be sent again.
     static func finalOutcomeWait(_ coordinator: VerificationCoordinator, _ message: Message)
         -> Duration

@@ -75,8 +75,9 @@ struct QueueCrashTests {
                     "--concurrency", "8",
                 ],
                 stdout: out, stderr: directory.file("child-\(round).err"))
-            // Anywhere from during start-up and recovery to well into the writing.
-            try await Task.sleep(for: .microseconds(Int.random(in: 2_000...100_000)))
+            // Anywhere from during start-up and recovery to well into the writing (a
+            // loaded machine takes over 100 ms to the first acknowledged write).
+            try await Task.sleep(for: .microseconds(Int.random(in: 2_000...150_000)))
             let ended = try await Self.kill9(process)
             #expect(ended == .signalled(SIGKILL), "round \(round): the child exited by itself")
 

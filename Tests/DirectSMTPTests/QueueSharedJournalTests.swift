@@ -77,4 +77,35 @@ struct QueueSharedJournalTests {
         #expect(try await stores[1].list().isEmpty)
         for store in stores { await store.close() }
     }
+
+    @Test("a long re-send renews its lease: another worker cannot take the entry meanwhile")
+    func longResendKeepsItsLease() async throws {
+        let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let store = InMemoryQueueStore()
+        let gate = Gate()
+        let started = Mutex(false)
+        let queue = DeliveryQueue(store: store, clock: clock, leaseDuration: .seconds(10))
+        try await queue.enqueue(QueueTestSupport.entry(id: "slow"))
+        clock.advance(by: .seconds(300))
+        let run = Task {
+            try await queue.runDue { _ in
+                started.withLock { $0 = true }
+                await gate.wait()
+                return .delivered
+            }
+        }
+        // The re-send runs; its renewal sleeps until half the lease (5 s) has passed.
+        #expect(
+            await QueueTestSupport.eventually { started.withLock { $0 } && clock.sleeperCount == 1 }
+        )
+        clock.advance(by: .seconds(6))
+        // Renewed at 306 s until 316 s: the renewal sleeps again, until 311 s.
+        #expect(await QueueTestSupport.eventually { clock.sleeperCount == 1 })
+        let atTwelve = clock.now.addingTimeInterval(6)  // past the first lease (310 s)
+        let stolen = try await store.claimDue(now: atTwelve, limit: 1, leaseFor: .seconds(10))
+        #expect(stolen.isEmpty, "a lease renewed while its re-send runs was taken over")
+        gate.open()
+        #expect(try await run.value.delivered == 1)
+        #expect(store.count == 0)
+    }
 }
