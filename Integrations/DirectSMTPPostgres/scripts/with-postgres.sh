@@ -65,6 +65,10 @@ stop_server() {
     if [ -f "$datadir/postmaster.pid" ]; then
         "${as_server_user[@]}" "$PGBIN/pg_ctl" -D "$datadir" -m immediate -w -t 30 stop \
             >/dev/null 2>&1 || true
+        # Still there (pg_ctl could not stop it): end the postmaster by its pid.
+        if [ -f "$datadir/postmaster.pid" ]; then
+            kill -KILL "$(head -n 1 "$datadir/postmaster.pid")" 2>/dev/null || true
+        fi
     fi
     rm -rf "$workdir"
     exit "$status"

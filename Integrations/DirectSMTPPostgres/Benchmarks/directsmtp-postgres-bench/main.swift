@@ -60,6 +60,12 @@ struct Options {
     }
 }
 
+/// Prints a line at once (standard output may be a pipe or a file).
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -125,7 +131,7 @@ func benchEnqueue(_ store: PostgresQueueStore, callers: Int, duration: Duration)
         return (total, latencies)
     }
     let elapsed = seconds(ContinuousClock.now - started)
-    print(
+    say(
         String(format: "enqueue:          %8.0f entries/s  (%d callers, %d entries in %.1f s; %@)",
             Double(results.0) / elapsed, callers, results.0, elapsed, results.1.summary))
     return results.0
@@ -151,7 +157,7 @@ func benchClaimComplete(_ store: PostgresQueueStore, workers: Int, batch: Int, e
         return try await group.reduce(0, +)
     }
     let elapsed = seconds(ContinuousClock.now - started)
-    print(
+    say(
         String(format: "claim + complete: %8.0f entries/s  (%d workers, claims of %d, %d of %d entries in %.1f s)",
             Double(total) / elapsed, workers, batch, total, expected, elapsed))
 }
@@ -183,7 +189,7 @@ func benchClaimLatency(_ store: PostgresQueueStore, client: PostgresClient, rows
                 """)
     ).collect()
     _ = try await client.query(PostgresQuery(unsafeSQL: "VACUUM ANALYZE \(table)")).collect()
-    print(String(format: "  (filled %d rows, %d due, in %.1f s)", rows, due, seconds(ContinuousClock.now - filled)))
+    say(String(format: "  (filled %d rows, %d due, in %.1f s)", rows, due, seconds(ContinuousClock.now - filled)))
     var latencies = Latencies()
     let dueAgain = Date().addingTimeInterval(-3600)
     for _ in 0..<samples {
@@ -194,30 +200,43 @@ func benchClaimLatency(_ store: PostgresQueueStore, client: PostgresClient, rows
         // Put it back, due: the table keeps `due` due entries.
         try await store.reschedule(claim.lease, attempts: claim.entry.attempts, nextAttemptAt: dueAgain, lastReason: "bench")
     }
-    print("claim latency:    \(latencies.summary), \(rows) rows, \(due) due")
+    say("claim latency:    \(latencies.summary), \(rows) rows, \(due) due")
 }
 
+/// Runs a program to its end; returns its standard output. posix_spawn, then
+/// `waitpid(WNOHANG)` between short sleeps: no thread waits, and Foundation's Process (whose
+/// exit notification did not arrive in these processes) is not needed.
 func run(_ path: String, _ arguments: [String]) async throws -> String {
-    // Output goes to a file read after the exit: no thread waits on a pipe.
-    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("pgbench-\(UUID().uuidString).out")
-    _ = FileManager.default.createFile(atPath: outputPath.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: outputPath) }
-    let output = try FileHandle(forWritingTo: outputPath)
-    defer { try? output.close() }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
+    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("pgbench-\(UUID().uuidString).out").path
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    // The child starts with no signal blocked and default handlers: this process's threads
+    // block some (pgbench -T, for one, ends on SIGALRM and would never stop).
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    var allSignals = sigset_t()
+    sigfillset(&allSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    posix_spawnattr_setsigdefault(&attributes, &allSignals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+    guard spawned == 0 else { throw BenchError("cannot start \(path): error \(spawned)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, WNOHANG) != pid {
+        try await Task.sleep(for: .milliseconds(50))
     }
-    guard status == 0 else { throw BenchError("\(path) exited with \(status)") }
-    return (try? String(contentsOf: outputPath, encoding: .utf8)) ?? ""
+    guard status == 0 else { throw BenchError("\(path) failed (wait status \(status))") }
+    return (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
 }
 
 func main() async throws {
@@ -240,12 +259,12 @@ func main() async throws {
         let table = "bench_\(UInt32.random(in: 0...UInt32.max))"
         let store = try PostgresQueueStore(client: client, configuration: .init(table: table, logger: logger))
         try await store.migrate()
-        print("directsmtp-postgres-bench on \(url) (a shared, loaded machine: compare within one run)")
+        say("directsmtp-postgres-bench on \(url) (a shared, loaded machine: compare within one run)")
         let stored = try await benchEnqueue(store, callers: options.callers, duration: .seconds(options.seconds))
         try await benchClaimComplete(store, workers: options.workers, batch: options.batch, expected: stored)
         if options.pgbench {
             let tps = try await benchPgbench(url: urlText, clients: options.callers, duration: options.seconds)
-            print("pgbench simple-update (\(options.callers) clients): \(tps)")
+            say("pgbench simple-update (\(options.callers) clients): \(tps)")
         }
         if options.million {
             try await benchClaimLatency(
