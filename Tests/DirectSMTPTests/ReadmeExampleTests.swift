@@ -43,12 +43,18 @@ struct ReadmeExampleTests {
         let source = directory.appendingPathComponent("main.swift")
         try example.write(to: source, atomically: true, encoding: .utf8)
 
+        var arguments = [
+            "swiftc", "-typecheck", "-swift-version", "6", "-I", modules.path,
+            "-Xcc", "-fmodule-map-file=\(moduleMap.path)",
+        ]
+        #if OpenSSL
+        // The system library's module map stays in the source tree.
+        let openSSLMap = Self.root.appendingPathComponent("Sources/COpenSSL/module.modulemap")
+        arguments += ["-Xcc", "-fmodule-map-file=\(openSSLMap.path)"]
+        #endif
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "swiftc", "-typecheck", "-swift-version", "6", "-I", modules.path,
-            "-Xcc", "-fmodule-map-file=\(moduleMap.path)", source.path,
-        ]
+        process.arguments = arguments + [source.path]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
