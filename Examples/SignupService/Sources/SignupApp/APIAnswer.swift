@@ -30,6 +30,8 @@ struct APIAnswer: ResponseEncodable {
             self.init(
                 status: "refused", reason: report.reason,
                 message: Pages.terminalWhy(report.reason, email: email) + " Nothing will be sent.")
+        case .tooMany:
+            self.init(status: "too-many", message: "Codes were sent to this address several times lately; nothing was sent.")
         case .unavailable:
             self.init(status: "unavailable", message: "Something went wrong on our side; nothing was sent.")
         }

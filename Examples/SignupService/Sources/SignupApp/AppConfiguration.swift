@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The service's settings, from the environment (`SIGNUP_*`), with defaults for a local run.
 public struct AppConfiguration: Sendable {
@@ -19,6 +20,8 @@ public struct AppConfiguration: Sendable {
     public var purgeInterval: Duration = .seconds(60)
     /// The sign-up rules (tries, resends).
     public var rules = SignupFlow.Rules()
+    /// The log level (`LOG_LEVEL`: trace, debug, info, notice, warning, error, critical).
+    public var logLevel: Logger.Level = .info
 
     /// Defaults: HELO name `localhost`, files in the working directory.
     public init(mailer: MailerSettings) {
@@ -50,7 +53,15 @@ public struct AppConfiguration: Sendable {
         if let host = environment["SIGNUP_HOST"] { configuration.host = host }
         if let port = try integer("SIGNUP_PORT", environment) { configuration.port = port }
         if let path = environment["SIGNUP_DATABASE"] { configuration.databasePath = path }
+        configuration.logLevel = logLevel(environment)
         return configuration
+    }
+
+    /// `LOG_LEVEL`, or `info`.
+    public static func logLevel(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Logger.Level {
+        environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
     }
 
     private static func integer(_ name: String, _ environment: [String: String]) throws -> Int? {

@@ -45,6 +45,12 @@ enum Pages {
                     <p>Please check the address for typing mistakes, or use another one.</p>
                     \(emailForm(email: email))
                     """)
+        case .tooMany(let email):
+            return page(
+                title: "Please check your inbox",
+                body: """
+                    <p id="outcome" data-outcome="too-many">We have already sent codes to \(escape(email)) several times in the last hour. Please look for them (and in your spam folder), or try again later.</p>
+                    """)
         case .unavailable:
             return unavailable()
         }

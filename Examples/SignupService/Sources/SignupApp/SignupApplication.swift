@@ -17,9 +17,16 @@ public struct SignupApplication: Sendable {
     public static func build(
         configuration: AppConfiguration,
         clock: any SignupClock = SystemSignupClock(),
-        logger: Logger = Logger(label: "signup-service"),
+        logger: Logger? = nil,
         addRoutes: (Router<BasicRequestContext>) -> Void = { _ in }
     ) async throws -> SignupApplication {
+        let logger =
+            logger
+            ?? {
+                var logger = Logger(label: "signup-service")
+                logger.logLevel = configuration.logLevel
+                return logger
+            }()
         let store = try await SignupStore.open(path: configuration.databasePath, logger: logger)
         let mailer: VerificationMailer
         do {

@@ -11,6 +11,9 @@ public enum SignupResult: Sendable, Hashable {
     case queued(PendingSignup, SendReport)
     /// Refused for good: nothing will be sent; the sign-up is not kept.
     case refused(email: String, SendReport)
+    /// Too many pending sign-ups for this address lately: nothing was sent (the form must
+    /// not let anyone flood an inbox).
+    case tooMany(email: String)
     /// The database failed; nothing was promised.
     case unavailable
 }
@@ -57,6 +60,10 @@ public struct SignupFlow: Sendable {
         public var maxSends = 5
         /// The least time between two codes for one sign-up.
         public var resendInterval: Duration = .seconds(60)
+        /// Pending sign-ups one address may have within `signupWindow`.
+        public var signupsPerAddress = 3
+        /// The window of `signupsPerAddress`.
+        public var signupWindow: Duration = .seconds(3600)
         /// Creates the default rules.
         public init() {}
     }
@@ -97,6 +104,10 @@ public struct SignupFlow: Sendable {
             codeHash: CodeHasher.hash(code: code, salt: salt), createdAt: now, lastSentAt: now,
             sends: 1, failedTries: 0, messageID: mailer.makeMessageID(), verifiedAt: nil)
         do {
+            let since = now.addingTimeInterval(-rules.signupWindow.seconds)
+            if try await store.pendingCount(email: email, since: since) >= rules.signupsPerAddress {
+                return .tooMany(email: email)
+            }
             // Stored before sending: a queue event about the message always finds it.
             try await store.insert(signup)
         } catch {

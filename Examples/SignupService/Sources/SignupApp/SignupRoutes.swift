@@ -66,6 +66,7 @@ struct SignupRoutes: Sendable {
         case .sent: .ok
         case .queued: .accepted
         case .refused: .unprocessableContent
+        case .tooMany: .tooManyRequests
         case .unavailable: .serviceUnavailable
         }
     }

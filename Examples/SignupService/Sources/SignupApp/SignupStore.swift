@@ -44,6 +44,8 @@ public actor SignupStore {
             """)
         _ = try await connection.query(
             "CREATE INDEX IF NOT EXISTS signups_message_id ON signups (message_id)")
+        _ = try await connection.query(
+            "CREATE INDEX IF NOT EXISTS signups_email ON signups (email, created_at)")
     }
 
     /// Closes the database; later calls fail.
@@ -75,6 +77,17 @@ public actor SignupStore {
     public func signup(id: String) async throws -> PendingSignup? {
         try await connection.query("SELECT * FROM signups WHERE id = ?", [.text(id)])
             .first.flatMap(Self.signup(from:))
+    }
+
+    /// How many pending sign-ups for `email` were made since `date`.
+    public func pendingCount(email: String, since date: Date) async throws -> Int {
+        try await connection.query(
+            """
+            SELECT COUNT(*) AS n FROM signups
+            WHERE email = ? AND created_at >= ? AND verified_at IS NULL
+            """,
+            [.text(email), .float(date.timeIntervalSince1970)]
+        ).first?.column("n")?.integer ?? 0
     }
 
     /// Every stored sign-up (for tests and operators).

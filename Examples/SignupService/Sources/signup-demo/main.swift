@@ -24,6 +24,7 @@ do {
             journalPath: environment["SIGNUP_QUEUE_JOURNAL"] ?? "\(directory)/mail.journal"))
     configuration.databasePath = environment["SIGNUP_DATABASE"] ?? "\(directory)/signups.sqlite"
     if let port = environment["SIGNUP_PORT"].flatMap(Int.init) { configuration.port = port }
+    configuration.logLevel = AppConfiguration.logLevel(environment)
     let app = try await SignupApplication.build(configuration: configuration) { router in
         router.get("/_mock/code") { request, _ in
             guard let email = request.uri.queryParameters.get("email"),

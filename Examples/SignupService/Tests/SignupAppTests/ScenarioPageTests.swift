@@ -87,6 +87,23 @@ import Testing
         }
     }
 
+    @Test func repeatedSignupsForOneAddressAreLimited() async throws {
+        let service = try TestService()
+        try await service.run { _, client in
+            for _ in 1...3 {
+                let (status, _) = try await client.postForm("/signup", ["email": "jane@example.test"])
+                #expect(status == .ok)
+            }
+            let (status, page) = try await client.postForm("/signup", ["email": "jane@example.test"])
+            #expect(status == .tooManyRequests)
+            #expect(outcome(of: page) == "too-many")
+            #expect(service.world.deliveryCount(for: "jane@example.test") == 3)
+            service.clock.advance(by: .seconds(3601))
+            let (later, _) = try await client.postForm("/signup", ["email": "jane@example.test"])
+            #expect(later == .ok)
+        }
+    }
+
     @Test func jsonEndpointAnswersPerOutcome() async throws {
         let service = try TestService()
         try await service.run { _, client in
