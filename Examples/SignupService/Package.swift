@@ -69,6 +69,7 @@ let package = Package(
                 "SignupApp",
                 "SignupMockWorld",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

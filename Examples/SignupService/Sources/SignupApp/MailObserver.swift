@@ -7,13 +7,15 @@ import Metrics
 /// recipient by its domain and a sign-up by its id.
 public struct MailObserver: Sendable {
     let logger: Logger
+    private let metrics: any MetricsFactory
     private let sendTimer: Metrics.Timer
 
-    /// Creates the observer; metrics go to whatever backend `MetricsSystem` was
-    /// bootstrapped with.
-    public init(logger: Logger) {
+    /// Creates the observer; metrics go to `metrics`, by default whatever backend
+    /// `MetricsSystem` was bootstrapped with.
+    public init(logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.logger = logger
-        sendTimer = Metrics.Timer(label: "signup_mail_send_duration")
+        self.metrics = metrics
+        sendTimer = Metrics.Timer(label: "signup_mail_send_duration", factory: metrics)
     }
 
     /// One send's outcome: a log line, the outcome counter, the latency timer.
@@ -32,7 +34,8 @@ public struct MailObserver: Sendable {
             ])
         Counter(
             label: "signup_mail_outcomes",
-            dimensions: [("outcome", report.verdict.rawValue), ("reason", report.reason)]
+            dimensions: [("outcome", report.verdict.rawValue), ("reason", report.reason)],
+            factory: metrics
         ).increment()
         sendTimer.recordNanoseconds(Self.nanoseconds(report.elapsed))
     }
@@ -67,7 +70,8 @@ public struct MailObserver: Sendable {
         } else {
             logger.info("delivery queue \(name)", metadata: metadata)
         }
-        Counter(label: "signup_queue_events", dimensions: [("event", name)]).increment()
+        Counter(label: "signup_queue_events", dimensions: [("event", name)], factory: metrics)
+            .increment()
     }
 
     /// A pending sign-up removed: expired, or its message given up.
@@ -78,19 +82,21 @@ public struct MailObserver: Sendable {
                 "signup": "\(signup.id)", "domain": "\(Self.domain(of: signup.email))",
                 "reason": "\(reason)",
             ])
-        Counter(label: "signup_pending_removed", dimensions: [("reason", reason)]).increment()
+        Counter(
+            label: "signup_pending_removed", dimensions: [("reason", reason)], factory: metrics
+        ).increment()
     }
 
     /// A sign-up completed.
     func verified(_ signup: PendingSignup) {
         logger.info("sign-up verified", metadata: ["signup": "\(signup.id)"])
-        Counter(label: "signup_verified").increment()
+        Counter(label: "signup_verified", factory: metrics).increment()
     }
 
     /// The database failed.
     func storeFailed(_ error: any Error) {
         logger.error("sign-up store failed", metadata: ["error": "\(String(describing: error))"])
-        Counter(label: "signup_store_failures").increment()
+        Counter(label: "signup_store_failures", factory: metrics).increment()
     }
 
     static func domain(of email: String) -> Substring {

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Metrics
 
 /// The assembled service: the HTTP application, and the parts tests and tools reach into.
 public struct SignupApplication: Sendable {
@@ -12,12 +13,14 @@ public struct SignupApplication: Sendable {
     /// The mailer and its queue.
     public var mailer: VerificationMailer { flow.mailer }
 
-    /// Opens the database and the queue journal and builds the routes. `addRoutes` adds
-    /// routes of the caller's (the demo's mock inbox).
+    /// Opens the database and the queue journal and builds the routes. Logs go to
+    /// `logger` (by default one at `configuration.logLevel`), metrics to `metrics`;
+    /// `addRoutes` adds routes of the caller's (the demo's mock inbox).
     public static func build(
         configuration: AppConfiguration,
         clock: any SignupClock = SystemSignupClock(),
         logger: Logger? = nil,
+        metrics: any MetricsFactory = MetricsSystem.factory,
         addRoutes: (Router<BasicRequestContext>) -> Void = { _ in }
     ) async throws -> SignupApplication {
         let logger =
@@ -37,7 +40,7 @@ public struct SignupApplication: Sendable {
         }
         let flow = SignupFlow(
             store: store, mailer: mailer, clock: clock, rules: configuration.rules,
-            observer: MailObserver(logger: logger))
+            observer: MailObserver(logger: logger, metrics: metrics))
         let router = Router(context: BasicRequestContext.self)
         SignupRoutes(flow: flow).add(to: router)
         addRoutes(router)

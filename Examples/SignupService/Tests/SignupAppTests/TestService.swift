@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Metrics
 import NIOCore
 import SignupApp
 import SignupMockWorld
@@ -39,12 +40,14 @@ final class TestService: Sendable {
     /// Builds a service instance over the same files and runs `body` against it, its
     /// services (the mail queue) running; shuts it down (drained, files closed) after.
     func run<T: Sendable>(
+        logger: Logger? = nil, metrics: (any MetricsFactory)? = nil,
         _ body: @Sendable (SignupApplication, any TestClientProtocol) async throws -> T
     ) async throws -> T {
-        var logger = Logger(label: "signup-test")
-        logger.logLevel = .warning
+        var quiet = Logger(label: "signup-test")
+        quiet.logLevel = .warning
         let app = try await SignupApplication.build(
-            configuration: configuration, clock: clock, logger: logger)
+            configuration: configuration, clock: clock, logger: logger ?? quiet,
+            metrics: metrics ?? NOOPMetricsHandler.instance)
         return try await app.application.test(.router) { client in
             try await body(app, client)
         }
