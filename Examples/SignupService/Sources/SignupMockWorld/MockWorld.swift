@@ -58,11 +58,13 @@ public final class MockWorld: Sendable {
         return settings
     }
 
-    /// Makes the mock server answer RCPT for `address` with `code text` from now on;
-    /// `nil` makes it accept.
-    public func setRecipient(_ address: String, _ reply: (code: Int, text: String)?) {
+    /// Makes the mock server answer RCPT for `address` with `code text` from now on,
+    /// after `delay`; `nil` makes it accept.
+    public func setRecipient(
+        _ address: String, _ reply: (code: Int, text: String)?, delay: Duration = .zero
+    ) {
         smtp.update { script in
-            script.recipients[address] = reply.map { .reply($0.code, $0.text) }
+            script.recipients[address] = reply.map { .reply($0.code, $0.text).delayed(by: delay) }
         }
     }
 

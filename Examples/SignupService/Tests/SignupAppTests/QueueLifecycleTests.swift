@@ -28,6 +28,30 @@ import Testing
         }
     }
 
+    @Test func sendOutlivingItsBudgetIsHeldAndItsLateAcceptanceKeepsTheSignup() async throws {
+        let service = try TestService()
+        // The server answers RCPT after 2.5 s: the 2 s budget ends inside the transaction.
+        service.world.setRecipient(
+            "slow@example.test", (250, "2.1.5 recipient OK"), delay: .milliseconds(2500))
+        try await service.run { app, client in
+            let started = ContinuousClock.now
+            let (status, page) = try await client.postForm("/signup", ["email": "slow@example.test"])
+            #expect(started.duration(to: .now) < .milliseconds(2400), "the page does not wait")
+            #expect(status == .accepted)
+            #expect(page.contains("is taking its time to answer"))
+            #expect(page.contains("will arrive in due course"))
+            let id = try #require(signupID(in: page))
+            // The transaction goes on and is accepted: the held message leaves the queue.
+            #expect(await eventually(within: .seconds(8)) {
+                service.world.lastCode(for: "slow@example.test") != nil
+            })
+            #expect(await eventually { try await app.mailer.queuedMessageIDs().isEmpty })
+            let code = try #require(service.world.lastCode(for: "slow@example.test"))
+            let (verified, _) = try await client.postForm("/verify", ["id": id, "code": code])
+            #expect(verified == .ok)
+        }
+    }
+
     @Test func deferredSignupPurgedAfterThePeriod() async throws {
         let service = try TestService()
         try await service.run { app, client in
