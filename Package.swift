@@ -2,7 +2,9 @@
 //
 // DirectSMTP: hand a verification email straight to the recipient domain's MX server
 // and learn, within a bounded time, whether it was accepted, rejected or deferred.
-// Toolchain only: no package dependencies.
+// Toolchain only: no package dependencies. STARTTLS and DKIM use the system's OpenSSL
+// (libssl-dev) behind the default-on trait `OpenSSL`; `--disable-default-traits` builds
+// without it (no TLS, no DKIM).
 
 import PackageDescription
 
@@ -19,37 +21,74 @@ let package = Package(
         .executable(name: "directsmtp", targets: ["directsmtp"]),
         .executable(name: "directsmtp-bench", targets: ["directsmtp-bench"]),
     ],
+    traits: [
+        .trait(
+            name: "OpenSSL",
+            description: "STARTTLS and DKIM signing through the system's OpenSSL (libssl, libcrypto)."
+        ),
+        .default(enabledTraits: ["OpenSSL"]),
+    ],
     targets: [
+        // The system's libssl and libcrypto, used only with the `OpenSSL` trait.
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .yum(["openssl-devel"])]
+        ),
         // sys/epoll.h and sys/eventfd.h, which Glibc does not export to Swift.
         .target(name: "CSystemShims"),
         // One epoll thread, nonblocking fds behind async/await, deadlines, cancellation.
-        .target(name: "Sockets", dependencies: ["CSystemShims"], swiftSettings: strict),
+        .target(
+            name: "Sockets",
+            dependencies: [
+                "CSystemShims",
+                .target(name: "COpenSSL", condition: .when(traits: ["OpenSSL"])),
+            ],
+            swiftSettings: strict
+        ),
         // IDN domains to A-labels (punycode, RFC 3492), shared by DNS and SMTP.
         .target(name: "IDNA", swiftSettings: strict),
         // DNS wire codec, resolv.conf, UDP/TCP transport, the MXResolver actor.
         .target(name: "DNSClient", dependencies: ["Sockets", "IDNA"], swiftSettings: strict),
         // Addresses, message composer, reply parser, state machine, SMTPSession actor.
         .target(name: "SMTPClient", dependencies: ["Sockets", "IDNA"], swiftSettings: strict),
+        // DKIM signing (RFC 6376, RFC 8463): relaxed canonicalization, keys and signatures
+        // through libcrypto; without the `OpenSSL` trait a key cannot be loaded.
+        .target(
+            name: "DKIM",
+            dependencies: [
+                "SMTPClient",
+                .target(name: "COpenSSL", condition: .when(traits: ["OpenSSL"])),
+            ],
+            swiftSettings: strict
+        ),
+        // SPF evaluation (RFC 7208) over an injectable lookup, for `directsmtp doctor`.
+        .target(name: "SPF", dependencies: ["DNSClient", "Sockets"], swiftSettings: strict),
         // The product: VerificationCoordinator, outcomes, DeliveryQueue and its stores.
         .target(
             name: "DirectSMTP",
-            dependencies: ["Sockets", "DNSClient", "SMTPClient"],
+            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DKIM"],
             swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // In-process mock SMTP and DNS servers, for our tests and for our users' tests.
         .target(
             name: "DirectSMTPTesting",
-            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DirectSMTP"],
+            dependencies: [
+                "Sockets", "DNSClient", "SMTPClient", "DirectSMTP",
+                // Self-signed certificates made at test time for the mock's STARTTLS.
+                .target(name: "COpenSSL", condition: .when(traits: ["OpenSSL"])),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "directsmtp",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting"],
+            dependencies: ["DirectSMTP", "DirectSMTPTesting", "DKIM", "SPF"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "directsmtp-bench",
-            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting"],
+            dependencies: [
+                "Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting", "DKIM",
+            ],
             path: "Benchmarks/directsmtp-bench",
             swiftSettings: strict
         ),
@@ -70,6 +109,13 @@ let package = Package(
             name: "SMTPClientTests",
             dependencies: ["SMTPClient", "IDNA", "DirectSMTPTesting"],
             swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SPFTests", dependencies: ["SPF", "DNSClient", "Sockets", "DirectSMTPTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DKIMTests", dependencies: ["DKIM", "SMTPClient"], swiftSettings: strict
         ),
         .testTarget(
             name: "DirectSMTPTests",

@@ -2,15 +2,18 @@
 //
 // libFuzzer harnesses: the DNS wire decoder, SMTP replies through the parser and the
 // client state machine, and form input through EmailAddress, IDNA and the composer. A
-// separate package so the root build never sees -sanitize=fuzzer. Build and run (from
-// this folder):
+// separate package so the root build never sees -sanitize=fuzzer. Build and run each
+// target for 30 s on a copy of its committed seed corpus (Corpus/<Target>/), as CI does:
+//
+//   Fuzz/run.sh 30
+//
+// or by hand (from this folder):
 //
 //   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
-//   mkdir -p /tmp/dns-fuzz-corpus
-//   .build/release/DNSDecoderFuzzer /tmp/dns-fuzz-corpus -max_total_time=60
-//   (likewise SMTPReplyFuzzer and AddressFuzzer, each with a corpus folder of its own)
+//   .build/release/DNSDecoderFuzzer /tmp/dns-corpus Corpus/DNSDecoderFuzzer -max_total_time=60
 //
-// Corpora and crash files stay out of git (keep them under /tmp or a /fuzz-*/ folder).
+// Grown corpora and crash files stay out of git (under /tmp or a /fuzz-*/ folder); add a
+// seed to Corpus/ only when it covers something the seeds do not.
 
 import PackageDescription
 

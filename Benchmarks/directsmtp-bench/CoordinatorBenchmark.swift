@@ -65,6 +65,14 @@ enum CoordinatorBenchmark {
             if only == nil || only == "round-trips" {
                 failed = try await roundTrips(json: json) || failed
             }
+            if only == "starvation" {
+                failed =
+                    try await StarvationBenchmark.run(
+                        calls: options.int("--calls", default: 600),
+                        concurrency: options.int("--concurrency", default: 20),
+                        budget: .milliseconds(options.int("--budget-ms", default: 300)),
+                        json: json) || failed
+            }
             return failed ? 1 : 0
         } catch {
             print("coordinator benchmark failed: \(error)")
@@ -338,6 +346,7 @@ enum CoordinatorBenchmark {
         var configuration = VerificationCoordinator.Configuration(
             heloName: "client.bench", nameservers: [dns.address], smtpPort: smtp.port)
         configuration.dnsAttempts = 1
+        configuration.refusesNonPublicAddresses = false  // the bench servers are on loopback
         let resolver = MXResolver(
             configuration: configuration.resolverConfiguration, cache: .disabled)
         let coordinator = try VerificationCoordinator(
@@ -354,8 +363,8 @@ enum CoordinatorBenchmark {
                 return true
             }
             samples.append(outcome.elapsed)
-            for (phase, duration) in outcome.timings {
-                phases[phase.rawValue, default: 0] += duration.milliseconds / 5
+            for (phase, duration) in outcome.phaseTimings {
+                phases[phase, default: 0] += duration.milliseconds / 5
             }
         }
         let best = samples.min() ?? .zero
@@ -409,6 +418,7 @@ struct BenchWorld {
         var configuration = VerificationCoordinator.Configuration(
             heloName: "client.bench", nameservers: [dns.address], smtpPort: smtp.port)
         configuration.dnsAttempts = 1
+        configuration.refusesNonPublicAddresses = false  // the bench servers are on loopback
         configuration.hostHealthPenalty = .zero
         return configuration
     }

@@ -12,13 +12,16 @@ import Foundation
 /// - `queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]`:
 ///   durable `DeliveryQueue.enqueue` calls per second into a fresh journal (each returns
 ///   only after the fdatasync that covers it; concurrent ones share syncs).
+/// - `queue drain [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]`:
+///   N due entries in a fresh journal, then one `DeliveryQueue.runDue` whose re-sends all
+///   succeed at once: claims (lease records) and completions (removals) per second.
 /// - `queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]`:
 ///   builds a journal of N entries, then times opening it R times (recovery: read, check
 ///   every CRC, replay), reporting the best and the median.
 /// - `queue crash-child --journal PATH [--seed S] [--concurrency C]` (hidden, for the tests):
-///   enqueues (and now and then removes) entries until killed, printing `A id` after each
-///   acknowledged add, `r id` before a remove and `R id` once it is acknowledged, one
-///   `write(2)` per line.
+///   stores entries (leased by itself) and now and then completes one, until killed,
+///   printing `A id` after each acknowledged store, `r id` before a completion and `R id`
+///   once it is acknowledged, one `write(2)` per line.
 enum QueueBenchmark {
     static func run(_ arguments: [String]) async -> Int32 {
         guard let command = arguments.first else {
@@ -34,6 +37,7 @@ enum QueueBenchmark {
         }
         switch command {
         case "enqueue": return await enqueue(options)
+        case "drain": return await drain(options)
         case "recover": return await recover(options)
         case "crash-child": return await crashChild(options)
         default:
@@ -55,8 +59,7 @@ enum QueueBenchmark {
             let store = try await FileJournalQueueStore.open(path: path)
             // Through the public path the coordinator uses: DeliveryQueue.enqueue, durable on
             // return. The runner is not started; nothing is delivered.
-            let queue = DeliveryQueue(store: store) { _ in .deferred(reason: "benchmark") }
-            try await queue.load()
+            let queue = DeliveryQueue(store: store)
             let clock = ContinuousClock()
             let start = clock.now
             try await addConcurrently(
@@ -86,6 +89,55 @@ enum QueueBenchmark {
         }
     }
 
+    // MARK: drain
+
+    private static func drain(_ options: [String: String]) async -> Int32 {
+        let count = Int(options["--count"] ?? "") ?? 10_000
+        let concurrency = max(Int(options["--concurrency"] ?? "") ?? 16, 1)
+        let size = Int(options["--size"] ?? "") ?? 1024
+        let path = options["--journal"] ?? "/tmp/directsmtp-bench-drain-\(getpid()).journal"
+        removeJournal(path)
+        defer { removeJournal(path) }
+        do {
+            let store = try await FileJournalQueueStore.open(path: path)
+            try await addConcurrently(
+                count: count, concurrency: 512, size: size, prefix: "drain", due: true
+            ) {
+                try await store.enqueue($0)
+            }
+            // Every recipient has a domain of its own: only the total limit applies.
+            let queue = DeliveryQueue(
+                store: store,
+                limits: .init(
+                    maxConcurrentDeliveries: concurrency, maxConcurrentPerDomain: concurrency))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let summary = try await queue.runDue { _ in .delivered }
+            let elapsed = seconds(start.duration(to: clock.now))
+            let left = try await store.list().count
+            await store.close()
+            guard summary.delivered == count, left == 0 else {
+                printLine(
+                    "queue drain: delivered \(summary.delivered) of \(count), \(left) left", to: 2)
+                return 70
+            }
+            let rate = Double(count) / elapsed
+            if options["--json"] != nil {
+                print(
+                    #"{"benchmark":"queue-drain","count":\#(count),"concurrency":\#(concurrency),"size":\#(size),"seconds":\#(round3(elapsed)),"claimCompletesPerSecond":\#(Int(rate))}"#
+                )
+            } else {
+                print(
+                    "queue drain: \(count) entries claimed, delivered and completed (concurrency \(concurrency)) in \(round3(elapsed)) s = \(Int(rate))/s"
+                )
+            }
+            return 0
+        } catch {
+            printLine("queue drain failed: \(error)", to: 2)
+            return 70
+        }
+    }
+
     // MARK: recover
 
     private static func recover(_ options: [String: String]) async -> Int32 {
@@ -98,7 +150,7 @@ enum QueueBenchmark {
             let builder = try await FileJournalQueueStore.open(path: path)
             try await addConcurrently(count: count, concurrency: 512, size: size, prefix: "recover")
             {
-                try await builder.add($0)
+                try await builder.enqueue($0)
             }
             let bytes = builder.statistics.bytes
             await builder.close()
@@ -112,7 +164,7 @@ enum QueueBenchmark {
                 let start = clock.now
                 let store = try await FileJournalQueueStore.open(path: path)
                 let opened = clock.now
-                let entries = try await store.load()
+                let entries = try await store.list()
                 let loaded = clock.now
                 let report = store.recovery
                 await store.close()
@@ -167,21 +219,25 @@ enum QueueBenchmark {
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
-                    var acknowledged: [String] = []
+                    var acknowledged: [QueueLease] = []
                     for number in 0..<(200_000 / concurrency) {
                         if ContinuousClock.now > deadline { return }
                         let id = "\(seed)-\(worker)-\(number)"
                         do {
-                            try await store.add(QueueCrashFixture.entry(id: id))
+                            // Leased by this child: it alone may complete it (a lease
+                            // record per entry, as a held send writes).
+                            let lease = try await store.enqueueLeased(
+                                QueueCrashFixture.entry(id: id), leaseFor: .seconds(3600),
+                                now: Date())
                             printLine("A \(id)", to: 1)
-                            acknowledged.append(id)
+                            acknowledged.append(lease)
                             // Keep the journal small (removes, hence compactions) so the
                             // child's own recovery stays quick however many rounds ran.
                             if acknowledged.count > 2, let victim = acknowledged.first {
                                 acknowledged.removeFirst()
-                                printLine("r \(victim)", to: 1)
-                                try await store.remove(id: victim)
-                                printLine("R \(victim)", to: 1)
+                                printLine("r \(victim.entryID)", to: 1)
+                                try await store.complete(victim)
+                                printLine("R \(victim.entryID)", to: 1)
                             }
                         } catch {
                             printLine("crash-child: \(error)", to: 2)
@@ -197,7 +253,7 @@ enum QueueBenchmark {
     // MARK: Helpers
 
     private static func addConcurrently(
-        count: Int, concurrency: Int, size: Int, prefix: String,
+        count: Int, concurrency: Int, size: Int, prefix: String, due: Bool = false,
         add: @escaping @Sendable (QueueEntry) async throws -> Void
     ) async throws {
         let body = [UInt8](repeating: UInt8(ascii: "a"), count: size)
@@ -213,7 +269,7 @@ enum QueueBenchmark {
                                 id: "\(prefix)-\(index)", from: "noreply@example.org",
                                 to: "user\(index)@example.com", data: body,
                                 messageID: "<\(prefix)-\(index)@bench.test>", createdAt: now,
-                                nextAttemptAt: now.addingTimeInterval(300), attempts: 1,
+                                nextAttemptAt: now.addingTimeInterval(due ? -1 : 300), attempts: 1,
                                 lastReason: "temporary-failure"))
                     }
                 }

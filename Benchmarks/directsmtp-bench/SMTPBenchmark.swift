@@ -2,6 +2,8 @@
 // many concurrent sessions, against the in-process MockSMTPServer or an external server
 // (`--target HOST:PORT`, e.g. Postfix's smtp-sink). `smtp roundtrips`: how many reply
 // waits a send needs, with a mock that delays every reply. `smtp parse`: reply parser speed.
+// `--tls`: the mock offers STARTTLS and every session requires it (TLS 1.3, client and
+// server in this one process). `smtp idle-tls`: memory per idle TLS session.
 
 import DirectSMTPTesting
 import SMTPClient
@@ -28,8 +30,9 @@ func threadCPUTime() -> Duration {
 
 enum SMTPBenchmark {
     static let usage = """
-        usage: directsmtp-bench smtp send [--sessions S] [--messages N] [--target HOST:PORT] [--no-pipelining] [--executor loop|global] [--json]
-               directsmtp-bench smtp roundtrips [--delay-ms MS] [--sends N] [--no-pipelining] [--json]
+        usage: directsmtp-bench smtp send [--sessions S] [--messages N] [--target HOST:PORT] [--no-pipelining] [--tls] [--executor loop|global] [--json]
+               directsmtp-bench smtp roundtrips [--delay-ms MS] [--sends N] [--no-pipelining] [--tls] [--json]
+               directsmtp-bench smtp idle-tls [--sessions N] [--json]
                directsmtp-bench smtp parse [--replies N] [--json]
         """
 
@@ -39,6 +42,7 @@ enum SMTPBenchmark {
         case "send": return await send(BenchOptions(rest))
         case "roundtrips": return await roundTrips(BenchOptions(rest))
         case "parse": return parse(BenchOptions(rest))
+        case "idle-tls": return await idleTLS(BenchOptions(rest))
         default:
             print(usage)
             return 64
@@ -53,9 +57,20 @@ enum SMTPBenchmark {
         return (from, to, data)
     }
 
+    /// `--tls`: required (a failure shows), with the mock's name as SNI; else off.
+    static func tlsPolicy(_ options: BenchOptions) -> TLSPolicy? {
+        guard options.has("--tls") else { return .off }
+        guard SMTPSession.tlsAvailable else {
+            print("--tls: this build has no TLS (built without the OpenSSL trait)")
+            return nil
+        }
+        return .required
+    }
+
     // MARK: send
 
     static func send(_ options: BenchOptions) async -> Int32 {
+        guard let policy = tlsPolicy(options) else { return 64 }
         let sessions = max(1, options.int("--sessions", default: 100))
         let messages = max(sessions, options.int("--messages", default: 20_000))
         let json = options.has("--json")
@@ -74,6 +89,7 @@ enum SMTPBenchmark {
                 var script = MockSMTPScript()
                 script.recordsReads = false
                 script.pipelining = !options.has("--no-pipelining")
+                script.offersStartTLS = policy != .off
                 let mock = try MockSMTPServer.start(script, executor: executor)
                 server = mock
                 target = mock.address
@@ -96,7 +112,12 @@ enum SMTPBenchmark {
                             for _ in 0..<share {
                                 let began = clock.now
                                 let session = SMTPSession(server: target, configuration: configuration)
-                                let result = await session.send(from: from, to: to, data: data)
+                                let result: SMTPResult
+                                if let failure = await session.open(tls: policy, serverName: "mock.test") {
+                                    result = failure
+                                } else {
+                                    result = await session.send(from: from, to: to, data: data)
+                                }
                                 latencies.append(began.duration(to: clock.now))
                                 verdicts[result.verdict, default: 0] += 1
                                 if result.verdict != .accepted, firstFailure == nil { firstFailure = "\(result)" }
@@ -122,6 +143,7 @@ enum SMTPBenchmark {
             report("smtp send", [
                 "target": options.string("--target") ?? "in-process mock",
                 "executor": executorName,
+                "tls": policy != .off,
                 "sessions": sessions,
                 "messages": summary.count,
                 "accepted": accepted,
@@ -135,6 +157,8 @@ enum SMTPBenchmark {
                 "maxMs": rounded(summary.max.milliseconds),
                 "cpuUserSeconds": rounded(cpuAfter.user - cpuBefore.user),
                 "cpuSystemSeconds": rounded(cpuAfter.system - cpuBefore.system),
+                "cpuMsPerMessage": rounded(
+                    (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) * 1000 / Double(max(1, summary.count))),
                 "firstFailure": outcomes.2 ?? "none",
                 "peakRSSKiB": memoryKiB("VmHWM"),
             ], json: json)
@@ -148,6 +172,7 @@ enum SMTPBenchmark {
     // MARK: roundtrips
 
     static func roundTrips(_ options: BenchOptions) async -> Int32 {
+        guard let policy = tlsPolicy(options) else { return 64 }
         let delay = Duration.milliseconds(max(1, options.int("--delay-ms", default: 20)))
         let sends = max(1, options.int("--sends", default: 10))
         let json = options.has("--json")
@@ -155,6 +180,7 @@ enum SMTPBenchmark {
             var script = MockSMTPScript()
             script.replyDelay = delay
             script.pipelining = !options.has("--no-pipelining")
+            script.offersStartTLS = policy != .off
             let server = try MockSMTPServer.start(script)
             defer { server.stop() }
             let configuration = try SMTPSessionConfiguration(heloName: "bench.directsmtp.test")
@@ -164,7 +190,9 @@ enum SMTPBenchmark {
                 let session = SMTPSession(server: server.address, configuration: configuration)
                 let clock = ContinuousClock()
                 let start = clock.now
-                let result = await session.send(from: from, to: to, data: data)
+                var result = await session.open(tls: policy, serverName: "mock.test")
+                    ?? SMTPResult(verdict: .accepted, step: .ehlo)
+                if result.verdict == .accepted { result = await session.send(from: from, to: to, data: data) }
                 let total = start.duration(to: clock.now)
                 let connect = await session.timings[.connect] ?? .zero
                 guard result.verdict == .accepted else {
@@ -176,6 +204,7 @@ enum SMTPBenchmark {
             let mean = waits.reduce(0, +) / Double(waits.count)
             report("smtp roundtrips", [
                 "pipelining": script.pipelining,
+                "tls": policy != .off,
                 "delayMs": rounded(delay.milliseconds),
                 "sends": sends,
                 "waitsPerSendMean": rounded(mean),
@@ -185,6 +214,69 @@ enum SMTPBenchmark {
             return 0
         } catch {
             print("smtp roundtrips failed: \(error)")
+            return 1
+        }
+    }
+
+    // MARK: idle-tls
+
+    /// Opens N sessions with TLS (connect, greeting, EHLO, STARTTLS, handshake, EHLO: ready
+    /// for MAIL) and holds them: RSS growth per session, both ends included (the mock
+    /// server's TLS state lives in this process too).
+    static func idleTLS(_ options: BenchOptions) async -> Int32 {
+        guard SMTPSession.tlsAvailable else {
+            print("smtp idle-tls: this build has no TLS (built without the OpenSSL trait)")
+            return 64
+        }
+        let count = max(1, min(options.int("--sessions", default: 1000), 5000))
+        let json = options.has("--json")
+        do {
+            var script = MockSMTPScript()
+            script.recordsReads = false
+            script.offersStartTLS = true
+            let server = try MockSMTPServer.start(script)
+            defer { server.stop() }
+            let configuration = try SMTPSessionConfiguration(heloName: "bench.directsmtp.test")
+            // One session first, so one-time costs (contexts, certificate) are not counted.
+            let warm = SMTPSession(server: server.address, configuration: configuration)
+            _ = await warm.open(tls: .required, serverName: "mock.test")
+            await warm.close()
+            let before = memoryKiB("VmRSS")
+            var sessions: [SMTPSession] = []
+            var failures = 0
+            var index = 0
+            while index < count {
+                let batch = min(100, count - index)
+                let opened = await withTaskGroup(of: (SMTPSession, Bool).self) { group in
+                    for _ in 0..<batch {
+                        group.addTask {
+                            let session = SMTPSession(server: server.address, configuration: configuration)
+                            return (session, await session.open(tls: .required, serverName: "mock.test") == nil)
+                        }
+                    }
+                    var all: [(SMTPSession, Bool)] = []
+                    for await item in group { all.append(item) }
+                    return all
+                }
+                for (session, ok) in opened {
+                    sessions.append(session)
+                    if !ok { failures += 1 }
+                }
+                index += batch
+            }
+            let after = memoryKiB("VmRSS")
+            for session in sessions { await session.close() }
+            report("smtp idle-tls", [
+                "sessions": count,
+                "failed": failures,
+                "rssBeforeKiB": before,
+                "rssAfterKiB": after,
+                "kiBPerSession": rounded(Double(after - before) / Double(count)),
+                "reading": "both ends in this process: client session + mock server connection, TLS 1.3, ready for MAIL",
+            ], json: json)
+            return failures == 0 ? 0 : 1
+        } catch {
+            print("smtp idle-tls failed: \(error)")
             return 1
         }
     }

@@ -7,7 +7,7 @@ import Glibc
 
 let benchUsage = """
     usage: directsmtp-bench coordinator [--calls N] [--concurrency C] [--rounds R] [--blackholed N]
-                                       [--budget-ms MS] [--only send|probe|budget|round-trips]
+                                       [--budget-ms MS] [--only send|probe|budget|round-trips|starvation]
                                        [--target HOST:PORT] [--executor loop|global] [--raw-executor loop|global]
                                        [--side coordinator|raw] [--json]
            directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
@@ -16,7 +16,9 @@ let benchUsage = """
            directsmtp-bench dns [cached|uncached|decode|all] [--tasks N] [--lookups N] [--queries N] [--concurrency C] [--decodes N] [--json]
            directsmtp-bench smtp send|roundtrips|parse [options] [--json]
            directsmtp-bench queue enqueue [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
+           directsmtp-bench queue drain [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
            directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
+           directsmtp-bench dkim [--seconds CPU_S] [--rsa-key PATH] [--ed25519-key PATH] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -29,6 +31,7 @@ case "timeouts": benchStatus = await TimeoutBenchmark.run(Array(benchArguments.d
 case "dns": benchStatus = await DNSBenchmark.run(Array(benchArguments.dropFirst()))
 case "smtp": benchStatus = await SMTPBenchmark.run(Array(benchArguments.dropFirst()))
 case "queue": benchStatus = await QueueBenchmark.run(Array(benchArguments.dropFirst()))
+case "dkim": benchStatus = await DKIMBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
     benchStatus = benchArguments.isEmpty ? 0 : 64

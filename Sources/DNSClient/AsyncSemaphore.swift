@@ -1,3 +1,4 @@
+import Sockets
 import Synchronization
 
 /// A counting semaphore for async code: ``acquire(deadline:)`` suspends (it never blocks a
@@ -18,8 +19,9 @@ import Synchronization
 final class AsyncSemaphore: Sendable {
     private struct Waiter {
         var continuation: CheckedContinuation<Bool, Never>
-        /// Withdraws the waiter at its deadline; cancelled once it is resumed otherwise.
-        var timer: Task<Void, Never>?
+        /// Withdraws the waiter at its deadline (on the loop's timers); cancelled once it
+        /// is resumed otherwise.
+        var timer: ScheduledTimer?
     }
 
     private struct State {
@@ -55,11 +57,14 @@ final class AsyncSemaphore: Sendable {
 
     /// The number of permits.
     let permits: Int
+    /// Whose timers end waits at their deadlines.
+    let loop: EventLoop
     private let state: Mutex<State>
 
-    /// A semaphore with `permits` permits (at least one).
-    init(permits: Int) {
+    /// A semaphore with `permits` permits (at least one); deadlines on `loop`'s timers.
+    init(permits: Int, loop: EventLoop = .shared) {
         self.permits = Swift.max(permits, 1)
+        self.loop = loop
         self.state = Mutex(State(available: Swift.max(permits, 1)))
     }
 
@@ -103,18 +108,13 @@ final class AsyncSemaphore: Sendable {
                     continuation.resume(returning: immediate)
                     return
                 }
-                let timer = Task { [weak self] in
-                    // 1 ms tolerance: without one, dispatch may fire up to a tenth of the
-                    // interval late (timer coalescing), and the caller's deadline is a promise.
-                    try? await Task.sleep(until: deadline, tolerance: .milliseconds(1), clock: .continuous)
-                    if !Task.isCancelled { self?.withdraw(id) }
-                }
+                let timer = loop.schedule(at: deadline) { [weak self] in self?.withdraw(id) }
                 let armed = state.withLock { state in
                     guard state.waiters[id] != nil else { return false }
                     state.waiters[id]!.timer = timer
                     return true
                 }
-                if !armed { timer.cancel() }
+                if !armed { loop.cancel(timer) }
             }
         } onCancel: {
             withdraw(id)
@@ -138,7 +138,7 @@ final class AsyncSemaphore: Sendable {
             state.available += 1
             return nil
         }
-        next?.timer?.cancel()
+        if let timer = next?.timer { loop.cancel(timer) }
         next?.continuation.resume(returning: true)
     }
 
@@ -149,7 +149,7 @@ final class AsyncSemaphore: Sendable {
             state.compact()
             return waiter
         }
-        waiter?.timer?.cancel()
+        if let timer = waiter?.timer { loop.cancel(timer) }
         waiter?.continuation.resume(returning: false)
     }
 }

@@ -42,7 +42,8 @@ public final class DNSQueryClient: Sendable {
         self.configuration = configuration
         self.loop = loop
         self.servers = configuration.usedNameservers
-        self.slots = AsyncSemaphore(permits: configuration.effectiveMaximumConcurrentQueries)
+        self.slots = AsyncSemaphore(
+            permits: configuration.effectiveMaximumConcurrentQueries, loop: loop)
     }
 
     /// Attempts in flight right now (each holds a socket), at most

@@ -52,4 +52,20 @@ public struct DNSRecord: Sendable, Hashable {
     public static func soa(_ name: DNSName, _ soa: DNSSOA, ttl: UInt32 = 300) -> DNSRecord {
         DNSRecord(name: name, type: .soa, ttl: ttl, data: .soa(soa))
     }
+
+    /// A TXT record; `text` is split into character-strings of at most 255 bytes.
+    public static func txt(_ name: DNSName, _ text: String, ttl: UInt32 = 300) -> DNSRecord {
+        var strings: [[UInt8]] = []
+        var rest = Array(text.utf8)[...]
+        repeat {
+            strings.append(Array(rest.prefix(255)))
+            rest = rest.dropFirst(255)
+        } while !rest.isEmpty
+        return DNSRecord(name: name, type: .txt, ttl: ttl, data: .txt(strings))
+    }
+
+    /// A PTR record.
+    public static func ptr(_ name: DNSName, target: DNSName, ttl: UInt32 = 300) -> DNSRecord {
+        DNSRecord(name: name, type: .ptr, ttl: ttl, data: .ptr(target))
+    }
 }

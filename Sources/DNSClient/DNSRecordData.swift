@@ -14,6 +14,11 @@ public enum DNSRecordData: Sendable, Hashable {
     case ns(DNSName)
     /// Start of authority.
     case soa(DNSSOA)
-    /// Any other type (OPT, TXT...), RDATA as received.
+    /// Text: the record's character-strings, each at most 255 bytes (RFC 1035 §3.3.14).
+    /// SPF and DKIM records join them without separators (RFC 7208 §3.3).
+    case txt([[UInt8]])
+    /// A domain name pointer (reverse DNS, RFC 1035 §3.3.12).
+    case ptr(DNSName)
+    /// Any other type (OPT...), RDATA as received.
     case unknown([UInt8])
 }

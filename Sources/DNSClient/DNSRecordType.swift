@@ -13,6 +13,8 @@ public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let cname = DNSRecordType(rawValue: 5)
     /// Start of authority; its MINIMUM bounds negative caching (RFC 2308).
     public static let soa = DNSRecordType(rawValue: 6)
+    /// Domain name pointer (reverse DNS).
+    public static let ptr = DNSRecordType(rawValue: 12)
     /// Mail exchanger.
     public static let mx = DNSRecordType(rawValue: 15)
     /// Text.
@@ -29,6 +31,7 @@ public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringC
         case .ns: "NS"
         case .cname: "CNAME"
         case .soa: "SOA"
+        case .ptr: "PTR"
         case .mx: "MX"
         case .txt: "TXT"
         case .aaaa: "AAAA"

@@ -126,6 +126,21 @@ struct DNSWireReader {
             data = .cname(try readName())
         case .ns:
             data = .ns(try readName())
+        case .ptr:
+            data = .ptr(try readName())
+        case .txt:
+            var strings: [[UInt8]] = []
+            var cursor = start
+            while cursor < end {
+                let count = Int(raw[cursor])
+                guard cursor + 1 + count <= end else {
+                    throw badRDATA(cursor, "a TXT string of \(count) bytes reaches past RDLENGTH")
+                }
+                strings.append(Array(raw[(cursor + 1)..<(cursor + 1 + count)]))
+                cursor += 1 + count
+            }
+            data = .txt(strings)
+            offset = end
         case .soa:
             let primary = try readName()
             let mailbox = try readName()

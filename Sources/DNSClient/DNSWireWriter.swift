@@ -80,7 +80,13 @@ struct DNSWireWriter {
         case .mx(let preference, let exchange):
             u16(preference)
             name(exchange)
-        case .cname(let target), .ns(let target):
+        case .txt(let strings):
+            for string in strings {
+                let chunk = string.prefix(255)
+                bytes.append(UInt8(chunk.count))
+                bytes.append(contentsOf: chunk)
+            }
+        case .cname(let target), .ns(let target), .ptr(let target):
             name(target)
         case .soa(let soa):
             name(soa.primary)

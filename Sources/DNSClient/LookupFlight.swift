@@ -1,3 +1,4 @@
+import Sockets
 import Synchronization
 
 /// One lookup in flight, shared by every caller that asks for the same domain meanwhile.
@@ -12,6 +13,8 @@ final class LookupFlight: Sendable {
     private struct State {
         var result: MXLookup?
         var waiters: [UInt64: CheckedContinuation<MXLookup?, Never>] = [:]
+        /// The deadline timers of waiters that gave one.
+        var timers: [UInt64: ScheduledTimer] = [:]
         var nextID: UInt64 = 0
         /// Callers that joined and have not left yet.
         var members = 0
@@ -22,6 +25,13 @@ final class LookupFlight: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Whose timers end a caller's wait at its deadline.
+    let loop: EventLoop
+
+    /// A flight whose callers' deadlines run on `loop`'s timers.
+    init(loop: EventLoop = .shared) {
+        self.loop = loop
+    }
 
     /// `true` once the result is in.
     var isCompleted: Bool { state.withLock { $0.result != nil } }
@@ -53,12 +63,16 @@ final class LookupFlight: Sendable {
 
     /// Hands `result` to every waiter, present and future.
     func complete(_ result: MXLookup) {
-        let waiters = state.withLock { state in
+        let (waiters, timers) = state.withLock { state in
             state.result = result
             state.work = nil
-            defer { state.waiters.removeAll() }
-            return state.waiters
+            defer {
+                state.waiters.removeAll()
+                state.timers.removeAll()
+            }
+            return (state.waiters, state.timers)
         }
+        for timer in timers.values { loop.cancel(timer) }
         for waiter in waiters.values { waiter.resume(returning: result) }
     }
 
@@ -67,19 +81,7 @@ final class LookupFlight: Sendable {
     func wait(deadline: ContinuousClock.Instant?) async -> MXLookup? {
         defer { leave() }
         if let done = state.withLock({ $0.result }) { return done }
-        guard let deadline else { return await waitForResult() }
-        return await withTaskGroup(of: MXLookup?.self) { group in
-            group.addTask { await self.waitForResult() }
-            group.addTask {
-                // 1 ms tolerance: without one, dispatch may fire up to a tenth of the
-                // interval late (timer coalescing), and the caller's deadline is a promise.
-                try? await Task.sleep(until: deadline, tolerance: .milliseconds(1), clock: .continuous)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
+        return await waitForResult(deadline: deadline)
     }
 
     /// One caller fewer; the last one to leave before the result cancels the work.
@@ -94,8 +96,9 @@ final class LookupFlight: Sendable {
         work?.cancel()
     }
 
-    /// Suspends until the result arrives; `nil` at once on cancellation.
-    private func waitForResult() async -> MXLookup? {
+    /// Suspends until the result arrives; `nil` at once on cancellation, or at `deadline`
+    /// (a timer of the loop withdraws the waiter).
+    private func waitForResult(deadline: ContinuousClock.Instant?) async -> MXLookup? {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -105,14 +108,36 @@ final class LookupFlight: Sendable {
                 let immediate: MXLookup?? = state.withLock { state in
                     if let result = state.result { return .some(result) }
                     if Task.isCancelled { return .some(nil) }
+                    if let deadline, deadline <= .now { return .some(nil) }
                     state.waiters[id] = continuation
                     return nil
                 }
-                if let immediate { continuation.resume(returning: immediate) }
+                if let immediate {
+                    continuation.resume(returning: immediate)
+                    return
+                }
+                guard let deadline else { return }
+                // The waiter is stored first: a timer firing at once finds it. A result
+                // that came meanwhile removed it, and the timer then finds nothing.
+                let timer = loop.schedule(at: deadline) { [weak self] in self?.withdraw(id) }
+                let armed = state.withLock { state in
+                    guard state.waiters[id] != nil else { return false }
+                    state.timers[id] = timer
+                    return true
+                }
+                if !armed { loop.cancel(timer) }
             }
         } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.resume(returning: nil)
+            withdraw(id)
         }
+    }
+
+    /// Resumes waiter `id` without a result, if it still waits.
+    private func withdraw(_ id: UInt64) {
+        let (waiter, timer) = state.withLock {
+            ($0.waiters.removeValue(forKey: id), $0.timers.removeValue(forKey: id))
+        }
+        if let timer { loop.cancel(timer) }
+        waiter?.resume(returning: nil)
     }
 }

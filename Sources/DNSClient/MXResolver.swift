@@ -53,6 +53,8 @@ public actor MXResolver {
     private nonisolated let cache: Mutex<MXCache>
     private var inFlight: [String: LookupFlight] = [:]
     private nonisolated let running = Atomic<Int>(0)
+    /// Whose timers bound the callers' waits.
+    private nonisolated let loop: EventLoop
 
     /// A resolver.
     /// - Parameters:
@@ -70,6 +72,7 @@ public actor MXResolver {
         self.configuration = configuration
         self.cacheOptions = cache
         self.client = DNSQueryClient(configuration: configuration, loop: loop)
+        self.loop = loop
         self.now = now
         self.cache = Mutex(MXCache(capacity: cache.capacity))
     }
@@ -121,7 +124,7 @@ public actor MXResolver {
     /// again first: an answer may have landed while this call waited for the actor).
     private func join(_ key: String) -> LookupFlight {
         if let flight = inFlight[key], flight.enroll() { return flight }
-        let flight = LookupFlight()
+        let flight = LookupFlight(loop: loop)
         _ = flight.enroll()
         if let hit = cached(key) {
             flight.complete(hit)

@@ -1,9 +1,9 @@
 import Synchronization
 
 /// Remembers MX addresses that just failed to answer (timed out, refused, or were still
-/// silent when another host won the race), and for `penalty` afterwards moves them to the
-/// end of the race order, so a blackholed primary does not cost every call its stagger
-/// delay. Keyed by IP address; bounded in size.
+/// silent when another host won the race: ``AttemptStateMachine`` says which), and for
+/// `penalty` afterwards moves them to the end of the race order, so a blackholed primary
+/// does not cost every call its stagger delay. Keyed by IP address; bounded in size.
 final class HostHealthMemory: Sendable {
     private let penalty: Duration
     private let capacity: Int
@@ -81,22 +81,5 @@ final class HostHealthMemory: Sendable {
         guard !unhealthy.isEmpty else { return candidates }
         return candidates.filter { !unhealthy.contains($0.ip) }
             + candidates.filter { unhealthy.contains($0.ip) }
-    }
-
-    /// Learns from a finished race: failures to connect/greet and losers slower than the
-    /// stagger delay become unhealthy; the winner healthy. A cancelled race teaches nothing.
-    func learn<Connection>(from attempts: [RaceAttempt<Connection>], stagger: Duration) {
-        for attempt in attempts {
-            switch attempt.end {
-            case .won:
-                markHealthy(attempt.candidate.ip)
-            case .failed(let result) where result.verdict == .unreachable:
-                markUnhealthy(attempt.candidate.ip)
-            case .lost(let ranFor) where ranFor >= stagger:
-                markUnhealthy(attempt.candidate.ip)
-            default:
-                break
-            }
-        }
     }
 }

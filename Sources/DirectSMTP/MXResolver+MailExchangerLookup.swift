@@ -7,10 +7,7 @@ extension MXResolver: MailExchangerLookup {
     {
         switch await mx(for: domain, deadline: deadline) {
         case .found(let answer):
-            return .found(
-                answer.hosts.map {
-                    MailExchanger(name: $0.name, preference: $0.preference, addresses: $0.addresses)
-                }, complete: answer.isComplete)
+            return .found(answer.hosts, complete: answer.isComplete)
         case .noMailServer(let reason):
             return .noMailServer(Self.sentence(for: reason))
         case .dnsUnavailable(let detail):

@@ -1,3 +1,4 @@
+import DNSClient
 import Synchronization
 
 /// The race candidates last made for each destination, reused while DNS names the same
@@ -14,7 +15,7 @@ import Synchronization
 final class RaceCandidateCache: Sendable {
     private struct Entry {
         /// What DNS named (`nil` for an address literal) and whether its answer was whole.
-        var hosts: [MailExchanger]?
+        var hosts: [MailHost]?
         var complete: Bool
         var list: RaceCandidateList
     }
@@ -28,7 +29,7 @@ final class RaceCandidateCache: Sendable {
 
     /// The list made for `domain` from `hosts` (`nil`: the domain is an address literal),
     /// if it is cached.
-    func list(for domain: String, hosts: [MailExchanger]?, complete: Bool) -> RaceCandidateList? {
+    func list(for domain: String, hosts: [MailHost]?, complete: Bool) -> RaceCandidateList? {
         // Under the lock, one lookup and the retains of the copy; the comparisons after it.
         guard let entry = entries.withLock({ $0[domain] }), entry.complete == complete else {
             return nil
@@ -50,7 +51,7 @@ final class RaceCandidateCache: Sendable {
     /// The list cached for `domain` and `hosts`, or the one `make` builds (outside the
     /// lock), then kept.
     func list(
-        for domain: String, hosts: [MailExchanger]?, complete: Bool,
+        for domain: String, hosts: [MailHost]?, complete: Bool,
         orMake make: () -> RaceCandidateList
     ) -> RaceCandidateList {
         if let cached = list(for: domain, hosts: hosts, complete: complete) { return cached }
@@ -61,7 +62,7 @@ final class RaceCandidateCache: Sendable {
 
     /// Keeps `list`, made for `domain` from `hosts`.
     func store(
-        _ list: RaceCandidateList, for domain: String, hosts: [MailExchanger]?, complete: Bool
+        _ list: RaceCandidateList, for domain: String, hosts: [MailHost]?, complete: Bool
     ) {
         let dropped: [String: Entry] = entries.withLock { entries in
             var dropped: [String: Entry] = [:]
@@ -79,7 +80,7 @@ final class RaceCandidateCache: Sendable {
 
     /// Whether `hosts` are `made` in another order, with no host twice in either. Hosts
     /// of one domain are few: the pairwise comparison is cheaper than sets.
-    static func isReordering(_ hosts: [MailExchanger], of made: [MailExchanger]) -> Bool {
+    static func isReordering(_ hosts: [MailHost], of made: [MailHost]) -> Bool {
         guard hosts.count == made.count, hosts.count <= 32 else { return false }
         for (index, host) in hosts.enumerated() {
             guard made.contains(host), !hosts[..<index].contains(host) else { return false }

@@ -1,3 +1,4 @@
+import DKIM
 import DNSClient
 import SMTPClient
 import Sockets
@@ -53,14 +54,31 @@ extension VerificationCoordinator {
         public var redeliveryBudget: Duration
         /// Refuse MX hosts and address literals whose address is not public (private,
         /// loopback, link-local, ...; see `SocketAddress.isPublic`) instead of connecting
-        /// to them (default `false`). Set it when the addresses come from a public form:
-        /// otherwise `user@[10.0.0.5]`, or a domain whose MX points inside your network,
-        /// makes your server open SMTP connections there. Such a domain, with no public
-        /// host left, is `rejected(no-mail-server)`.
+        /// to them (default `true`): the addresses come from public forms, and
+        /// `user@[10.0.0.5]`, or a domain whose MX points inside your network, must not
+        /// make your server open SMTP connections there. Such a domain, with no public
+        /// host left, is `rejected(no-mail-server)`. Turn it off for tests against servers
+        /// on loopback.
         public var refusesNonPublicAddresses: Bool
+        /// Where deferred sends are stored and retried from (`nil`: no queue; a deferred
+        /// send is then only reported). With a store, ``VerificationCoordinator/run()``
+        /// retries and purges in the background:
+        ///
+        /// ```swift
+        /// configuration.queueStore = try await FileJournalQueueStore.open(path: "/var/lib/app/mail.journal")
+        /// ```
+        public var queueStore: (any QueueStore)?
+        /// When the queue retries and when it gives up (default ``RetrySchedule/default``).
+        public var retrySchedule: RetrySchedule
+        /// How many queued messages are retried at once, in all and per domain.
+        public var queueLimits: DeliveryQueue.Limits
         /// The clock of the probe cache and the health memory (tests inject their own);
         /// budgets always use the real `ContinuousClock`.
         public var clock: @Sendable () -> ContinuousClock.Instant
+        /// DKIM signers applied to every `send` (default none): one signature each, e.g.
+        /// RSA plus Ed25519. A message is signed once, when composed; a queued copy keeps
+        /// its signature and is never signed again.
+        public var dkimSigners: [DKIMSigner] = []
 
         /// A configuration with defaults: port 25, stagger 250 ms, interactive timeouts,
         /// budget 3 s, the system's DNS servers.
@@ -87,7 +105,10 @@ extension VerificationCoordinator {
             self.probeCache = ProbeCachePolicy()
             self.hostHealthPenalty = .seconds(60)
             self.redeliveryBudget = .seconds(120)
-            self.refusesNonPublicAddresses = false
+            self.refusesNonPublicAddresses = true
+            self.queueStore = nil
+            self.retrySchedule = .default
+            self.queueLimits = DeliveryQueue.Limits()
             self.clock = { .now }
         }
 

@@ -1,22 +1,18 @@
 import SMTPClient
 
 extension VerificationCoordinator {
-    /// Hands deferred sends to `queue` from now on (stored before ``send(_:budget:)``
-    /// returns, `queued: true`), and sends whose budget ends inside the transaction too
-    /// (held until the transaction's final outcome settles them). Make the queue re-send
-    /// through ``redeliver(_:)``:
-    ///
-    /// ```swift
-    /// let queue = DeliveryQueue(store: try await FileJournalQueueStore.open(path: path)) { entry in
-    ///     await coordinator.redeliver(entry)
-    /// }
-    /// coordinator.attach(queue)
-    /// await queue.start()
-    /// ```
-    public func attach(_ queue: DeliveryQueue) {
-        let timeouts = configuration.timeouts
-        let sinks = QueueSinks(
-            deferred: { from, to, data, outcome in
+    /// Hands deferred sends to `queue` from now on, as a ``Configuration/queueStore``
+    /// does: for the `directsmtp` command, whose queue file is its own protocol.
+    package func attach(_ queue: DeliveryQueue) {
+        attachedQueue.withLock { $0 = queue }
+    }
+
+    /// How a send of `data` reaches the attached queue, if one is.
+    func queueAccess(from: EmailAddress, to: EmailAddress, data: MessageData) -> QueueAccess? {
+        guard let queue else { return nil }
+        let notBefore = Self.transactionBound(configuration.timeouts, messageBytes: data.bytes.count)
+        return QueueAccess(
+            enqueue: { outcome in
                 do {
                     try await queue.enqueueDeferred(
                         from: from.description, to: to.description, data: data.bytes,
@@ -28,32 +24,38 @@ extension VerificationCoordinator {
                     return false
                 }
             },
-            hold: { from, to, data, outcome in
+            hold: { outcome in
                 do {
-                    let entry = try await queue.hold(
+                    let held = try await queue.hold(
                         from: from.description, to: to.description, data: data.bytes,
                         requires8BitMIME: data.requires8BitMIME,
                         requiresSMTPUTF8: data.requiresSMTPUTF8,
                         messageID: data.messageID, reason: outcome.reason.rawValue,
-                        notBefore: Self.transactionBound(timeouts, messageBytes: data.bytes.count))
+                        leaseFor: notBefore)
                     return { final in
-                        let stored = await queue.settle(entry.id, with: RetryOutcome(final))
+                        let stored = await queue.settle(held, with: RetryOutcome(final))
                         return final.status == .deferred && stored
                     }
                 } catch {
                     return nil
                 }
             })
-        queueSinks.withLock { $0 = sinks }
     }
 
     /// One re-send of a queued message: re-resolve, race, send, with
-    /// ``Configuration/redeliveryBudget``. For ``DeliveryQueue``'s `deliver`.
-    ///
-    /// Cancellation (``DeliveryQueue/stop()``) ends it at once before a transaction has
-    /// started; a transaction already running is waited for (its step timeouts bound it),
-    /// because answering "deferred" while it goes on to deliver would send the message twice.
-    public func redeliver(_ entry: QueueEntry) async -> RetryOutcome {
+    /// ``Configuration/redeliveryBudget``: the queue's `deliver`.
+    package func redeliver(_ entry: QueueEntry) async -> RetryOutcome {
+        await Self.redeliver(entry, engine: engine, budget: configuration.redeliveryBudget)
+    }
+
+    /// One re-send of `entry` through `engine`, handing nothing to the queue (the queue
+    /// itself decides about a deferral). Cancellation ends it at once before a
+    /// transaction has started; a transaction already running is waited for (its step
+    /// timeouts bound it), because answering "deferred" while it goes on to deliver would
+    /// send the message twice.
+    static func redeliver(_ entry: QueueEntry, engine: Engine, budget: Duration) async
+        -> RetryOutcome
+    {
         // A stored address no longer valid can never be delivered: rejected, for the side
         // it concerns.
         guard let from = try? EmailAddress(entry.from) else {
@@ -65,19 +67,16 @@ extension VerificationCoordinator {
         let data = MessageData(
             bytes: entry.data, requires8BitMIME: entry.requires8BitMIME,
             requiresSMTPUTF8: entry.requiresSMTPUTF8, messageID: entry.messageID)
-        return RetryOutcome(await resend(from: from, to: to, data: data))
+        let outcome = await engine.send(
+            AttemptRequest(
+                mode: .redelivery, address: to.description, domain: to.domain,
+                messageID: data.messageID, start: .now, budget: budget,
+                transaction: { await $0.send(from: from, to: to, data: data) }, patient: true))
+        return RetryOutcome(outcome)
     }
 }
 
 extension VerificationCoordinator {
-    /// The longest a send's transaction can still run after its call returned
-    /// `deferred(budget-exceeded)`, every remaining step at its timeout, for a message of
-    /// `messageBytes` encoded bytes: a bound on the wait for its final outcome on
-    /// ``events`` (add the queue's own store time when one is attached).
-    public func transactionBound(messageBytes: Int) -> Duration {
-        Self.transactionBound(configuration.timeouts, messageBytes: messageBytes)
-    }
-
     /// The longest a transaction can still run once MAIL may have been sent: a held
     /// message is not retried before then, even after a restart. Each command's write and
     /// its reply have the step's timeout, and each 64 KiB of the message's write has the

@@ -1,3 +1,4 @@
+import DKIM
 import DNSClient
 import SMTPClient
 import Sockets
@@ -12,18 +13,21 @@ import Synchronization
 /// wins, the others are closed), runs MAIL/RCPT/DATA on the winner only, and maps the
 /// replies to a ``VerificationOutcome``. The call returns by the budget, always: a send
 /// whose transaction is still running then returns `deferred(budget-exceeded)` and goes
-/// on in the background; its final outcome arrives on ``events`` and, if deferred, in
-/// the queue (``attach(_:)``).
+/// on in the background; ``finalOutcome(for:)`` waits for its real outcome. With a
+/// ``Configuration/queueStore``, deferred sends are stored before `send` returns and
+/// ``run()`` retries them.
 ///
-/// Where the work runs: `send` and `probe` encode and wait on their caller's executor
-/// (they are `nonisolated(nonsending)`); the attempt runs on a reused worker task that
-/// prefers the socket event loop, so every reply resumes the session on the loop's own
-/// thread. The caller's task-local values and priority do not flow into the attempt.
+/// Each call is one ``AttemptStateMachine`` run by its driver on the socket event loop:
+/// the budget is a timer of the loop, the caller's task-local values and priority do not
+/// flow into the attempt.
 ///
 /// From a sign-up handler:
 ///
 /// ```swift
-/// let coordinator = try VerificationCoordinator(configuration: .init(heloName: "app.example.com"))
+/// var configuration = VerificationCoordinator.Configuration(heloName: "app.example.com")
+/// configuration.queueStore = try await FileJournalQueueStore.open(path: "/var/lib/app/mail.journal")
+/// let coordinator = try VerificationCoordinator(configuration: configuration)
+/// let background = Task { await coordinator.run() }   // retries; cancel to stop
 ///
 /// func signUp(_ form: SignUpForm) async throws -> Response {
 ///     let message = Message(from: try EmailAddress("noreply@app.example.com"),
@@ -42,31 +46,17 @@ public final class VerificationCoordinator: Sendable {
     public let configuration: Configuration
     /// The DNS resolver (its cache is shared by every call).
     public let resolver: MXResolver
+    /// The queue deferred sends go to: made from ``Configuration/queueStore``, or `nil`.
+    /// Its ``DeliveryQueue/events`` report retries, deliveries and expiries.
+    public var queue: DeliveryQueue? { attachedQueue.withLock { $0 } }
     typealias Engine = DeliveryEngine<MXResolver, SessionDialer>
     let engine: Engine
     private let probeSender: EmailAddress
-    /// Where deferred sends go, once a queue is attached: stores the message and returns
-    /// whether it did.
-    typealias DeferredSink =
-        @Sendable (
-            _ from: EmailAddress, _ to: EmailAddress, _ data: MessageData,
-            _ outcome: VerificationOutcome
-        ) async -> Bool
-    /// Where a send whose transaction outlived its budget is kept until its final
-    /// outcome, once a queue is attached: how to settle it, or `nil` if not stored.
-    typealias HoldSink =
-        @Sendable (
-            _ from: EmailAddress, _ to: EmailAddress, _ data: MessageData,
-            _ outcome: VerificationOutcome
-        ) async -> HeldSend.Settle?
-    /// The attached queue's two entrances (set together by ``attach(_:)``).
-    struct QueueSinks: Sendable {
-        var deferred: DeferredSink
-        var hold: HoldSink
-    }
-    let queueSinks = Mutex<QueueSinks?>(nil)
+    /// The queue deferred sends go to; set once, at init (or by the command's ``attach(_:)``).
+    let attachedQueue = Mutex<DeliveryQueue?>(nil)
 
-    /// A coordinator with its own resolver.
+    /// A coordinator with its own resolver (and its own queue when the configuration has
+    /// a ``Configuration/queueStore``).
     /// - Throws: ``EmailAddressError`` when the HELO name is not a host name or an
     ///   address literal, or holds CR, LF or NUL.
     public convenience init(configuration: Configuration, loop: EventLoop = .shared)
@@ -74,7 +64,8 @@ public final class VerificationCoordinator: Sendable {
     {
         try self.init(
             configuration: configuration,
-            resolver: MXResolver(configuration: configuration.resolverConfiguration), loop: loop)
+            resolver: MXResolver(configuration: configuration.resolverConfiguration, loop: loop),
+            loop: loop)
     }
 
     /// A coordinator using `resolver` (to share its cache, or to point it at a test server).
@@ -93,53 +84,82 @@ public final class VerificationCoordinator: Sendable {
         }
         self.configuration = configuration
         self.resolver = resolver
-        self.engine = DeliveryEngine(
+        let engine = Engine(
             lookup: resolver,
             dialer: SessionDialer(
                 configuration: session, patientConfiguration: patientSession, loop: loop),
-            settings: configuration.engineSettings)
+            settings: configuration.engineSettings, loop: loop)
+        self.engine = engine
+        if let store = configuration.queueStore {
+            let queue = DeliveryQueue(
+                store: store, schedule: configuration.retrySchedule,
+                limits: configuration.queueLimits)
+            attachedQueue.withLock { $0 = queue }
+        }
+    }
+
+    /// The background work: the queue's retries and purges (when the configuration has a
+    /// store), until the calling task is cancelled; then it stops starting work, waits for
+    /// what is in flight (retries, transactions that outlived their calls, bounded by
+    /// their step timeouts) and returns. Call it once, from a task the application owns
+    /// (or a service group: it has the shape of swift-service-lifecycle's `Service.run()`).
+    public func run() async {
+        if let queue {
+            // The re-sends go through the engine, not the coordinator: the queue keeps no
+            // reference to it (the function is an argument of run, not stored).
+            let engine = self.engine
+            let budget = configuration.redeliveryBudget
+            await queue.run { entry in await Self.redeliver(entry, engine: engine, budget: budget) }
+        } else {
+            await Self.untilCancelled()
+        }
+        await engine.drain()
     }
 
     /// Final outcomes of sends that returned `deferred(budget-exceeded)` while their
-    /// transaction went on.
+    /// transaction went on, for observers (a send's own caller uses
+    /// ``finalOutcome(for:)``).
     ///
     /// Each access subscribes anew: the stream gets every event published from then on
     /// (the first subscriber after a quiet spell also gets the events published while
     /// nobody listened, the newest 10,000). Cancelling the task that iterates one stream
-    /// ends that stream only; access `events` again to listen again. Several streams may
-    /// be iterated at once; each gets every event.
+    /// ends that stream only.
     public var events: AsyncStream<DeliveryEvent> { engine.events }
 
-    /// The next event to arrive within `limit`, or `nil`: what a caller that saw
-    /// `deferred(budget-exceeded)` awaits to learn the final outcome (the `send` command
-    /// does). Events published while nobody listened are delivered first.
-    public func nextEvent(within limit: Duration) async -> DeliveryEvent? {
-        await events.first(within: limit)
+    /// The final outcome of the send that returned `outcome`: `outcome` itself, unless it
+    /// is `deferred(budget-exceeded)`; then the outcome its transaction ends with (its
+    /// step timeouts bound the wait), with `queued` saying whether it went to the queue.
+    /// Only this send's outcome: another call's can never arrive here. Ask once per send.
+    public func finalOutcome(for outcome: VerificationOutcome) async -> VerificationOutcome {
+        guard outcome.reason == .budgetExceeded, let messageID = outcome.messageID else {
+            return outcome
+        }
+        return await engine.finals.wait(for: messageID) ?? outcome
     }
 
     /// Sends `message` to `message.to`'s MX server within `budget` (default
-    /// ``Configuration/defaultBudget``). A deferred outcome is queued before this returns
-    /// when a queue is attached (`queued` says so). For `budget-exceeded` the transaction
-    /// goes on and its final outcome arrives on ``events``; with a queue attached the
-    /// message is stored before this returns all the same (`queued: true`), so a crash or
-    /// restart before the transaction ends loses nothing. The final outcome then settles
-    /// it: delivered or rejected, it leaves the queue; deferred, it is retried.
+    /// ``Configuration/defaultBudget``). With a queue, a deferred outcome is stored before
+    /// this returns (`queued` says so). For `budget-exceeded` the transaction goes on
+    /// (``finalOutcome(for:)``); with a queue the message is stored before this returns
+    /// all the same (`queued: true`), so a crash or restart before the transaction ends
+    /// loses nothing. The final outcome then settles it: delivered or rejected, it leaves
+    /// the queue; deferred, it is retried.
     public func send(_ message: Message, budget: Duration? = nil) async -> VerificationOutcome {
         let start = ContinuousClock.now  // the budget includes composing the message
-        let data = message.encoded()
+        // Signed once, here: the queue stores these bytes, so a retry sends the same
+        // signature. Signing fails only if libcrypto does (keys are checked when loaded,
+        // a Message always has a From); the message then goes out unsigned.
+        let encoded = message.encoded()
+        let data = (try? DKIMSigner.sign(encoded, with: configuration.dkimSigners)) ?? encoded
         let from = message.from
         let to = message.to
-        var onDeferred: Engine.DeferredHandler?
-        var onHold: Engine.HoldHandler?
-        if let sinks = queueSinks.withLock({ $0 }) {
-            onDeferred = { outcome in await sinks.deferred(from, to, data, outcome) }
-            onHold = { outcome in await sinks.hold(from, to, data, outcome) }
-        }
+        let queue = queueAccess(from: from, to: to, data: data)
         return await engine.send(
-            to: to.description, domain: to.domain, messageID: data.messageID,
-            budget: budget ?? configuration.defaultBudget, onDeferred: onDeferred,
-            onHold: onHold, start: start,
-            transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
+            AttemptRequest(
+                mode: .send(queue: queue != nil), address: to.description, domain: to.domain,
+                messageID: data.messageID, start: start,
+                budget: budget ?? configuration.defaultBudget,
+                transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue))
     }
 
     /// Asks `address`'s MX server whether it would take mail for it (MAIL, RCPT, then RSET
@@ -151,21 +171,44 @@ public final class VerificationCoordinator: Sendable {
     {
         let sender = from ?? probeSender
         return await engine.probe(
-            address.description, domain: address.domain, sender: sender.description,
-            budget: budget ?? configuration.defaultBudget,
-            transaction: { await SessionResult($0.probe(from: sender, to: address)) })
+            AttemptRequest(
+                mode: .probe, address: address.description, domain: address.domain,
+                start: .now, budget: budget ?? configuration.defaultBudget,
+                transaction: { await $0.probe(from: sender, to: address) }),
+            sender: sender.description)
     }
 
-    /// One re-send with the redelivery budget, handing nothing to the queue (the queue
-    /// itself decides about a deferral). A transaction still running at the budget or at
-    /// cancellation is waited for, so the answer is never "deferred" for a message that
-    /// then gets delivered (the queue would send it twice).
-    func resend(from: EmailAddress, to: EmailAddress, data: MessageData) async
-        -> VerificationOutcome
-    {
-        await engine.send(
-            to: to.description, domain: to.domain, messageID: data.messageID,
-            budget: configuration.redeliveryBudget, onDeferred: nil, awaitsTransaction: true,
-            patient: true, transaction: { await SessionResult($0.send(from: from, to: to, data: data)) })
+    /// Suspends until the calling task is cancelled.
+    private static func untilCancelled() async {
+        let gate = CancellationGate()
+        await withTaskCancellationHandler {
+            await gate.wait()
+        } onCancel: {
+            gate.open()
+        }
+    }
+}
+
+/// Opens once; whoever waits (or comes later) goes on.
+private final class CancellationGate: Sendable {
+    private let state = Mutex<(open: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let isOpen = state.withLock { state in
+                if !state.open { state.waiter = continuation }
+                return state.open
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiter = state.withLock { state in
+            state.open = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
     }
 }

@@ -25,15 +25,15 @@ extension VerificationOutcome {
         }
         if let reply {
             out += ",\"reply\":{\"code\":\(reply.code)"
-            out += ",\"enhanced\":" + (reply.enhanced.map(JSONText.string) ?? "null")
+            out += ",\"enhanced\":" + (reply.enhancedCode.map(JSONText.string) ?? "null")
             out += ",\"text\":" + JSONText.string(reply.text) + "}"
         } else {
             out += ",\"reply\":null"
         }
         out += ",\"elapsedMs\":" + JSONText.milliseconds(elapsed)
         out += ",\"timings\":{"
-        out += timings.sorted { $0.key < $1.key }
-            .map { JSONText.string($0.key.rawValue) + ":" + JSONText.milliseconds($0.value) }
+        out += phaseTimings
+            .map { JSONText.string($0.name) + ":" + JSONText.milliseconds($0.duration) }
             .joined(separator: ",")
         out += "}}"
         return out

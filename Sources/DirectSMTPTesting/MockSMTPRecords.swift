@@ -18,9 +18,27 @@ public struct MockSMTPSessionRecord: Sendable, Hashable {
     public var authenticatedAs: String?
     /// `true` once the connection ended.
     public var ended = false
+    /// The TLS session, once a STARTTLS handshake succeeded.
+    public var tls: MockTLSRecord?
+    /// How many of ``commands`` came before STARTTLS's handshake started (STARTTLS
+    /// included); `nil` when TLS never started. The rest came over TLS.
+    public var commandsBeforeTLS: Int?
+    /// Bytes that came after STARTTLS in the same read (pipelined across STARTTLS, which
+    /// RFC 3207 forbids): discarded, counted here.
+    public var bytesPipelinedAfterStartTLS = 0
 
     /// The reads as text, for readable assertions.
     public var readTexts: [String] { reads.map { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// A TLS session as ``MockSMTPServer`` saw it.
+public struct MockTLSRecord: Sendable, Hashable {
+    /// e.g. `"TLSv1.3"`.
+    public var version: String
+    /// e.g. `"TLS_AES_256_GCM_SHA384"`.
+    public var cipher: String
+    /// The server name the client sent (SNI), if any.
+    public var serverName: String?
 }
 
 /// One MAIL transaction.

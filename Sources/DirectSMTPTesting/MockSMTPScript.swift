@@ -43,8 +43,9 @@ public struct MockSMTPScript: Sendable {
     public var endOfData: MockSMTPResponse = .reply(250, "2.0.0 OK queued")
     /// The QUIT reply (the connection closes after it).
     public var quit: MockSMTPResponse = .reply(221, "2.0.0 bye")
-    /// A pause before the greeting and before every batch of replies (the answers to one
-    /// read): one simulated round trip, for counting how many times a client waits.
+    /// A pause before the greeting, before every batch of replies (the answers to one
+    /// read) and before the TLS handshake: one simulated round trip, for counting how many
+    /// times a client waits.
     public var replyDelay: Duration = .zero
     /// Greylisting: the first RCPT for a (sender, recipient) pair gets `451 4.7.1`, and so
     /// does every retry until this long after the first; later ones get ``rcpt``.
@@ -53,17 +54,48 @@ public struct MockSMTPScript: Sendable {
     public var recordsReads = true
     /// How long a connection may stay idle before the server drops it.
     public var idleTimeout: Duration = .seconds(30)
+    /// Whether EHLO announces STARTTLS (RFC 3207; not again over TLS). Off by default.
+    /// Needs the `OpenSSL` trait: without it a 220 to STARTTLS is followed by a close.
+    public var offersStartTLS = false
+    /// The reply to STARTTLS: a 220 starts the handshake; `.reply(454, "4.7.0 TLS not
+    /// available")` refuses it.
+    public var startTLS: MockSMTPResponse = .reply(220, "2.0.0 ready to start TLS")
+    /// Bytes written right after the 220 to STARTTLS, in the same write: a response
+    /// injection attack (RFC 3207 §6).
+    public var injectedAfterStartTLS: [UInt8] = []
+    /// How the server behaves in the TLS handshake.
+    public var tlsHandshake: MockTLSHandshake = .normal
+    /// MAIL before STARTTLS gets `530 5.7.0 Must issue a STARTTLS command first`.
+    public var requiresTLS = false
+    /// Over TLS, once the first bytes of a message arrive: a fatal TLS alert, then a close.
+    public var tlsAlertMidData = false
 
     /// The default script: a friendly server that accepts everything.
     public init() {}
 
     /// The EHLO reply the script gives.
-    public func ehloResponse(heloName: String) -> MockSMTPResponse {
+    /// - Parameter overTLS: `true` after STARTTLS (STARTTLS is not offered again).
+    public func ehloResponse(heloName: String, overTLS: Bool = false) -> MockSMTPResponse {
         if let ehlo { return ehlo }
         var lines = ["mock.test greets \(heloName)"]
         if pipelining { lines.append("PIPELINING") }
+        if offersStartTLS && !overTLS { lines.append("STARTTLS") }
         lines.append(contentsOf: extensions)
         if credentials != nil { lines.append((["AUTH"] + authMechanisms).joined(separator: " ")) }
         return MockSMTPResponse(code: 250, lines: lines)
     }
+}
+
+/// How ``MockSMTPServer`` behaves in the TLS handshake after its 220 to STARTTLS.
+public enum MockTLSHandshake: Sendable, Hashable {
+    /// A normal handshake with a self-signed certificate for `mock.test`.
+    case normal
+    /// Bytes that are not TLS in answer to the ClientHello, then a close.
+    case fail
+    /// Reads, never answers: a handshake that never finishes.
+    case neverFinish
+    /// Closes the connection right after the 220.
+    case closeAfterReply
+    /// A certificate carrying this many bytes of padding (e.g. 1 MB).
+    case hugeCertificate(Int)
 }

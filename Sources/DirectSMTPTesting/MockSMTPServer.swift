@@ -17,8 +17,8 @@ import Synchronization
 ///
 /// Pipelined commands are answered together: the server handles every complete line of a
 /// read, then writes the replies in one write (after ``MockSMTPScript/replyDelay``).
-/// Commands: EHLO, HELO, AUTH (PLAIN, LOGIN), MAIL, RCPT, DATA, RSET, NOOP, QUIT; anything
-/// else gets `500 5.5.1`.
+/// Commands: EHLO, HELO, STARTTLS (with ``MockSMTPScript/offersStartTLS``), AUTH (PLAIN,
+/// LOGIN), MAIL, RCPT, DATA, RSET, NOOP, QUIT; anything else gets `500 5.5.1`.
 public final class MockSMTPServer: Sendable {
     private struct State {
         var script: MockSMTPScript
@@ -150,11 +150,16 @@ public final class MockSMTPServer: Sendable {
         var authLogin: Int = 0  // 1: waiting for user, 2: waiting for password
         var authUser = ""
         var silent = false
+        /// A 220 to STARTTLS is on its way: the handshake follows it.
+        var startingTLS = false
+        var overTLS = false
     }
 
     private enum Outcome { case keepGoing, close }
 
-    private func serve(_ connection: TCPConnection) async {
+    private func serve(_ tcp: TCPConnection) async {
+        let connection = tcp
+        var stream: any ByteStream = tcp
         let id: Int? = state.withLock { state in
             guard !state.stopped else { return nil }
             let id = state.nextID
@@ -176,7 +181,7 @@ public final class MockSMTPServer: Sendable {
         guard let id else { return }
         var session = Connection(id: id)
         let current = script
-        if await respond([current.greeting], on: connection, session: &session, batchDelay: current.replyDelay) == .close { return }
+        if await respond([current.greeting], on: stream, session: &session, batchDelay: current.replyDelay) == .close { return }
 
         var buffer: [UInt8] = []
         var start = 0
@@ -184,7 +189,7 @@ public final class MockSMTPServer: Sendable {
         while true {
             chunk.removeAll(keepingCapacity: true)
             let idle = script.idleTimeout
-            guard let count = try? await connection.read(appendingTo: &chunk, maxBytes: 64 * 1024, deadline: .now + idle),
+            guard let count = try? await stream.read(appendingTo: &chunk, maxBytes: 64 * 1024, deadline: .now + idle),
                   count > 0 else { return }
             let (record, delay) = state.withLock { state in
                 (state.script.recordsReads, state.script.replyDelay)
@@ -203,6 +208,10 @@ public final class MockSMTPServer: Sendable {
                 let line = Array(buffer[start...lf])
                 start = lf + 1
                 if session.inData {
+                    if session.overTLS, script.tlsAlertMidData {
+                        await Self.sendFatalAlert(on: connection)
+                        return
+                    }
                     if let response = dataLine(line, session: &session) { responses.append(response) }
                     continue
                 }
@@ -214,17 +223,82 @@ public final class MockSMTPServer: Sendable {
                     closeAfter = true
                     break
                 }
+                if session.startingTLS {
+                    // RFC 3207 §4: the server discards whatever came after STARTTLS.
+                    let surplus = buffer.count - start
+                    self.record(id) { $0.bytesPipelinedAfterStartTLS += surplus }
+                    buffer.removeAll()
+                    start = 0
+                    break
+                }
             }
             if !responses.isEmpty {
-                if await respond(responses, on: connection, session: &session, batchDelay: delay) == .close { return }
+                if await respond(responses, on: stream, session: &session, batchDelay: delay) == .close { return }
             }
             if closeAfter { return }
+            if session.startingTLS {
+                session.startingTLS = false
+                guard let secured = await startTLS(on: connection, session: &session) else { return }
+                stream = secured
+            }
         }
+    }
+
+    /// The handshake after the 220 to STARTTLS, as the script says; `nil`: close.
+    private func startTLS(on connection: TCPConnection, session: inout Connection) async -> (any ByteStream)? {
+        let script = self.script
+        let commandCount = state.withLock { $0.sessions[session.id - 1].commands.count }
+        record(session.id) { $0.commandsBeforeTLS = commandCount }
+        #if OpenSSL
+        let deadline = ContinuousClock.now + script.idleTimeout
+        let padding: Int
+        switch script.tlsHandshake {
+        case .closeAfterReply:
+            return nil
+        case .fail:
+            var hello: [UInt8] = []
+            _ = try? await connection.read(appendingTo: &hello, maxBytes: 64 * 1024, deadline: deadline)
+            _ = try? await connection.write(Array("this is not TLS\r\n".utf8), deadline: deadline)
+            return nil
+        case .neverFinish:
+            var sink: [UInt8] = []
+            while let count = try? await connection.read(appendingTo: &sink, maxBytes: 64 * 1024, deadline: deadline),
+                count > 0
+            {
+                sink.removeAll(keepingCapacity: true)
+            }
+            return nil
+        case .normal: padding = 0
+        case .hugeCertificate(let bytes): padding = bytes
+        }
+        // The handshake is one more round trip (TLS 1.3's full handshake is one), so it
+        // waits like a batch of replies: benchmarks count it as one wait.
+        if script.replyDelay > .zero { try? await Task.sleep(for: script.replyDelay) }
+        guard let context = try? MockTLSCertificate.serverContext(paddingBytes: padding),
+            let tls = try? await TLSStream.accept(over: connection, context: context, deadline: deadline)
+        else { return nil }
+        record(session.id) {
+            $0.tls = MockTLSRecord(version: tls.protocolVersion, cipher: tls.cipher, serverName: tls.serverName)
+        }
+        // RFC 3207 §4.2: the server forgets what it learned from the client before TLS.
+        session.overTLS = true
+        session.heloName = nil
+        resetTransaction(&session)
+        return tls
+        #else
+        _ = script
+        return nil
+        #endif
+    }
+
+    /// A fatal `unexpected_message` alert, in plaintext, where only TLS records may come.
+    private static func sendFatalAlert(on connection: TCPConnection) async {
+        _ = try? await connection.write([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0A], deadline: .now + .seconds(1))
     }
 
     /// Writes a batch of responses: plain ones together in one write.
     private func respond(
-        _ responses: [MockSMTPResponse], on connection: TCPConnection, session: inout Connection, batchDelay: Duration
+        _ responses: [MockSMTPResponse], on connection: any ByteStream, session: inout Connection, batchDelay: Duration
     ) async -> Outcome {
         if batchDelay > .zero { try? await Task.sleep(for: batchDelay) }
         var pending: [UInt8] = []
@@ -326,7 +400,7 @@ public final class MockSMTPServer: Sendable {
             session.heloName = String(argument)
             record(session.id) { $0.heloName = String(argument) }
             resetTransaction(&session)
-            return (script.ehloResponse(heloName: String(argument)), false)
+            return (script.ehloResponse(heloName: String(argument), overTLS: session.overTLS), false)
         case "HELO":
             session.heloName = String(argument)
             record(session.id) { $0.heloName = String(argument) }
@@ -334,7 +408,21 @@ public final class MockSMTPServer: Sendable {
             return (script.helo, false)
         case "AUTH":
             return (auth(String(argument), session: &session, script: script), false)
+        case "STARTTLS":
+            guard script.offersStartTLS, !session.overTLS else {
+                return (.reply(503, "5.5.1 STARTTLS not offered"), false)
+            }
+            if script.startTLS.code == 220 && script.startTLS.behavior == .normal {
+                session.startingTLS = true
+                if !script.injectedAfterStartTLS.isEmpty {
+                    return (.garbage(String(decoding: script.startTLS.wireBytes + script.injectedAfterStartTLS, as: UTF8.self)), false)
+                }
+            }
+            return (script.startTLS, false)
         case "MAIL":
+            if script.requiresTLS && !session.overTLS {
+                return (.reply(530, "5.7.0 Must issue a STARTTLS command first"), false)
+            }
             guard let (address, parameters) = Self.path(after: "FROM:", in: line) else {
                 return (.reply(501, "5.5.4 syntax: MAIL FROM:<address>"), false)
             }

@@ -29,7 +29,7 @@ public struct SMTPCapabilities: Sendable, Hashable {
     public var eightBitMIME: Bool { keywords["8BITMIME"] != nil }
     /// RFC 6531.
     public var smtpUTF8: Bool { keywords["SMTPUTF8"] != nil }
-    /// RFC 3207 (noted; TLS is not implemented yet).
+    /// RFC 3207.
     public var startTLS: Bool { keywords["STARTTLS"] != nil }
     /// RFC 2034.
     public var enhancedStatusCodes: Bool { keywords["ENHANCEDSTATUSCODES"] != nil }

@@ -32,6 +32,10 @@ public struct SMTPClientStateMachine: Sendable {
         case ready
         /// The outcome is known: close the connection (QUIT without waiting).
         case finish(SMTPResult)
+        /// The server answered STARTTLS with 220: check that no byte followed the reply
+        /// (any is an injection attack: abort), run the TLS handshake, then call
+        /// ``SMTPClientStateMachine/tlsEstablished(_:)`` or ``SMTPClientStateMachine/fail(_:)``.
+        case startTLS
 
         /// `true` when no reply is due once this action begins: it writes a command or the
         /// message, or hands the session back to the caller. Bytes from the server already
@@ -39,7 +43,9 @@ public struct SMTPClientStateMachine: Sendable {
         public var writesOrWaitsForCaller: Bool {
             switch self {
             case .send, .sendMessage, .ready: true
-            case .awaitReply, .finish: false
+            // Bytes already read here are worse than out of turn: the session checks
+            // them itself (response injection).
+            case .awaitReply, .finish, .startTLS: false
             }
         }
     }
@@ -56,18 +62,53 @@ public struct SMTPClientStateMachine: Sendable {
         case cancelled
         /// Another socket error.
         case socket(String)
+        /// The TLS handshake failed (OpenSSL's reason).
+        case tlsHandshake(String)
+        /// This many bytes came after the 220 to STARTTLS, before the handshake.
+        case responseInjection(Int)
     }
 
     enum Phase: Sendable, Hashable {
         case idle, greeting, ehlo, helo, authPlain, authLoginUser, authLoginPassword, authLoginDone
+        /// STARTTLS sent, its reply due.
+        case startTLS
+        /// 220 to STARTTLS received: the I/O layer runs the handshake.
+        case tlsHandshake
         case ready, transaction, done
+    }
+
+    /// A reply due: a step's, or the RSET that closes a pipelined probe group.
+    enum Awaited: Sendable, Hashable {
+        case step(SMTPStep)
+        /// RSET sent after RCPT in a pipelined probe: its 250 proves that the reply taken
+        /// for RCPT's was RCPT's (a surplus reply before it would leave RCPT's real reply
+        /// in RSET's place). Counts as RCPT for timeouts.
+        case rset
+        /// STARTTLS, alone (RFC 3207: never pipelined). Counts as EHLO for timeouts.
+        case startTLS
+
+        var step: SMTPStep {
+            switch self {
+            case .step(let step): step
+            case .rset: .rcpt
+            case .startTLS: .ehlo
+            }
+        }
     }
 
     let heloName: String
     let credentials: SMTPCredentials?
+    /// Whether (and how much) to insist on STARTTLS; set before ``connected()``.
+    public var tlsPolicy: TLSPolicy
+    /// Whether this build can do TLS at all (the `OpenSSL` trait).
+    public var tlsAvailable: Bool
+    /// Set once the handshake succeeded: the session is encrypted from then on.
+    public private(set) var tls: SMTPTLSInfo?
     var phase: Phase = .idle
-    /// Steps whose replies are still due, in order.
-    var pending: [SMTPStep] = []
+    /// Replies still due, in order.
+    var pending: [Awaited] = []
+    /// A pipelined probe's verdict, held until the RSET reply confirms it.
+    var heldVerdict: SMTPResult?
     var isProbe = false
     var pipelined = false
     var recipient: EmailAddress?
@@ -80,20 +121,38 @@ public struct SMTPClientStateMachine: Sendable {
     /// I/O layer must know whether DATA got 354 before it writes anything else
     /// (RFC 2920 §3.1: after a 354 the server is reading message content).
     public private(set) var unansweredSteps: [SMTPStep] = []
+    /// `true` when the transaction was already reset (a pipelined probe's RSET was
+    /// answered): the farewell is QUIT alone.
+    public private(set) var transactionReset = false
 
     /// - Parameters:
     ///   - heloName: an already validated name (see ``SMTPSessionConfiguration``).
     ///   - credentials: used for AUTH when the server offers PLAIN or LOGIN.
-    public init(heloName: String, credentials: SMTPCredentials? = nil) {
+    ///   - tlsPolicy: whether to use STARTTLS (``TLSPolicy/off`` by default here; the
+    ///     session's `open` passes its own).
+    ///   - tlsAvailable: whether the I/O layer can run a TLS handshake.
+    public init(
+        heloName: String, credentials: SMTPCredentials? = nil, tlsPolicy: TLSPolicy = .off, tlsAvailable: Bool = true
+    ) {
         self.heloName = heloName
         self.credentials = credentials
+        self.tlsPolicy = tlsPolicy
+        self.tlsAvailable = tlsAvailable
     }
 
     /// The step whose reply is awaited next, if any.
-    public var awaitedStep: SMTPStep? { pending.first }
+    public var awaitedStep: SMTPStep? { pending.first?.step }
+
+    /// `true` when the reply due is the RSET of a pipelined probe or STARTTLS's: not a
+    /// step's own reply (not timed or kept as that step's).
+    public var awaitsAuxiliaryReply: Bool { pending.first == .rset || pending.first == .startTLS }
 
     /// `true` after ``Action/ready`` and before a transaction starts.
     public var isReady: Bool { phase == .ready }
+
+    /// `true` between the 220 to STARTTLS and the end of the handshake: nothing but TLS
+    /// may be written now.
+    public var isNegotiatingTLS: Bool { phase == .tlsHandshake }
 
     /// `true` once MAIL has been sent: failures now mean `temporaryFailure`, not `unreachable`.
     public var isInTransaction: Bool { phase == .transaction }
@@ -101,17 +160,19 @@ public struct SMTPClientStateMachine: Sendable {
     /// The TCP connection is up: wait for the greeting.
     public mutating func connected() -> Action {
         phase = .greeting
-        pending = [.greeting]
+        pending = [.step(.greeting)]
         return .awaitReply
     }
 
     /// Handles the next reply.
     public mutating func receive(_ reply: SMTPReply) -> Action {
-        guard let step = pending.first, phase != .done else {
-            return finish(.init(verdict: phase == .transaction ? .temporaryFailure : .unreachable,
-                                step: .quit, reply: reply, detail: "the server sent a reply nobody asked for"))
+        guard let awaited = pending.first, phase != .done else {
+            return unasked(reply, step: phase == .transaction ? .mail : .greeting)
         }
         pending.removeFirst()
+        let step = awaited.step
+        if awaited == .rset { return resetReply(reply) }
+        if awaited == .startTLS { return startTLSReply(reply) }
         switch phase {
         case .greeting:
             if reply.isPositive { return ehlo() }
@@ -119,6 +180,7 @@ public struct SMTPClientStateMachine: Sendable {
         case .ehlo:
             if reply.isPositive {
                 capabilities = SMTPCapabilities(ehloReply: reply)
+                if let next = startTLSIfDue() { return next }
                 return authenticateOrReady()
             }
             if reply.code == 500 || reply.code == 502 {
@@ -128,8 +190,9 @@ public struct SMTPClientStateMachine: Sendable {
             return openingFailure(reply, step: .ehlo)
         case .helo:
             if reply.isPositive {
-                phase = .ready
-                return .ready
+                // HELO has no extensions, so no STARTTLS.
+                if let next = startTLSIfDue() { return next }
+                return authenticateOrReady()
             }
             return openingFailure(reply, step: .helo)
         case .authPlain, .authLoginDone:
@@ -146,9 +209,8 @@ public struct SMTPClientStateMachine: Sendable {
                                 transcript: "<redacted>", step: .auth))
         case .transaction:
             return transactionReply(reply, step: step)
-        case .idle, .ready, .done:
-            return finish(.init(verdict: .temporaryFailure, step: step, reply: reply,
-                                detail: "the server sent a reply nobody asked for"))
+        case .idle, .ready, .done, .startTLS, .tlsHandshake:
+            return unasked(reply, step: step)
         }
     }
 
@@ -166,7 +228,7 @@ public struct SMTPClientStateMachine: Sendable {
 
     /// The attempt broke off (timeout, close, garbage, cancellation, socket error).
     public mutating func fail(_ failure: Failure) -> SMTPResult {
-        let step = pending.first ?? (phase == .transaction ? .mail : .greeting)
+        let step = pending.first?.step ?? (phase == .transaction ? .mail : phase == .tlsHandshake ? .ehlo : .greeting)
         let inside = phase == .transaction
         let what: String
         switch failure {
@@ -175,8 +237,25 @@ public struct SMTPClientStateMachine: Sendable {
         case .protocolError(let error): what = "the server sent garbage instead of the \(Self.name(step)) reply: \(error.message)"
         case .cancelled: what = "cancelled while waiting for the \(Self.name(step)) reply"
         case .socket(let message): what = "\(message) while waiting for the \(Self.name(step)) reply"
+        case .tlsHandshake(let message): what = "TLS handshake failed: \(message)"
+        case .responseInjection(let count):
+            what = "\(count) bytes came after the 220 to STARTTLS, before the TLS handshake (response injection): aborted"
         }
-        let result = SMTPResult(verdict: inside ? .temporaryFailure : .unreachable, step: step, detail: what)
+        var reason: SMTPResult.Reason?
+        var detail = what
+        switch failure {
+        case .protocolError: reason = .protocolError
+        case .tlsHandshake: reason = .tlsHandshakeFailed
+        case .responseInjection: reason = .tlsResponseInjection
+        case .cancelled: break
+        case .timedOut, .connectionClosed, .socket:
+            // A failure while handshaking is the handshake's.
+            if phase == .tlsHandshake {
+                reason = .tlsHandshakeFailed
+                detail = "TLS handshake failed: \(failure == .timedOut ? "timed out" : what)"
+            }
+        }
+        let result = SMTPResult(verdict: inside ? .temporaryFailure : .unreachable, step: step, detail: detail, reason: reason)
         phase = .done
         pending = []
         self.result = result
@@ -196,6 +275,13 @@ public struct SMTPClientStateMachine: Sendable {
             phase = .ready
             return .ready
         }
+        // RFC 4954 §4 and STANDARDS.md: credentials never go out in plaintext.
+        guard tls != nil else {
+            return finish(SMTPResult(
+                verdict: .unreachable, step: .auth,
+                detail: "AUTH needs TLS: the session is not encrypted, so the credentials were not sent",
+                reason: .authRequiresTLS))
+        }
         if mechanisms.contains("PLAIN") {
             phase = .authPlain
             let token = Base64.encode([0] + Array(credentials.username.utf8) + [0] + Array(credentials.password.utf8))
@@ -207,6 +293,57 @@ public struct SMTPClientStateMachine: Sendable {
         }
         phase = .ready
         return .ready
+    }
+
+    /// After EHLO (or HELO): STARTTLS when the policy wants it and the server offers it;
+    /// with ``TLSPolicy/required`` and no TLS to be had, the end. `nil`: go on without.
+    private mutating func startTLSIfDue() -> Action? {
+        guard tls == nil, tlsPolicy != .off else { return nil }
+        guard tlsAvailable else {
+            return tlsPolicy == .required
+                ? tlsUnavailable("this build has no TLS (built without the OpenSSL trait)") : nil
+        }
+        guard capabilities.startTLS else {
+            return tlsPolicy == .required ? tlsUnavailable("the server does not offer STARTTLS") : nil
+        }
+        phase = .startTLS
+        pending.append(.startTLS)
+        return .send([Command(bytes: Array("STARTTLS\r\n".utf8), transcript: "STARTTLS", step: .ehlo)])
+    }
+
+    private mutating func startTLSReply(_ reply: SMTPReply) -> Action {
+        if reply.code == 220 {
+            phase = .tlsHandshake
+            return .startTLS
+        }
+        if tlsPolicy == .required {
+            return tlsUnavailable("the server refused STARTTLS (\(reply.code) \(reply.text))", reply: reply)
+        }
+        if reply.isTransient || reply.isPermanent {
+            // RFC 3207 §4: after a refusal (454) the client may go on in plaintext.
+            return authenticateOrReady()
+        }
+        return finish(SMTPResult(
+            verdict: .unreachable, step: .ehlo, reply: reply,
+            detail: "protocol error: unexpected reply \(reply.code) to STARTTLS", reason: .protocolError))
+    }
+
+    /// The handshake after STARTTLS succeeded: every capability learned before is
+    /// forgotten (RFC 3207 §4.2: it came over an unprotected channel) and EHLO goes again.
+    public mutating func tlsEstablished(_ info: SMTPTLSInfo) -> Action {
+        guard phase == .tlsHandshake else {
+            return finish(SMTPResult(verdict: .unreachable, step: .ehlo, detail: "TLS established out of order",
+                                     reason: .protocolError))
+        }
+        tls = info
+        capabilities = SMTPCapabilities()
+        return ehlo()
+    }
+
+    private mutating func tlsUnavailable(_ why: String, reply: SMTPReply? = nil) -> Action {
+        finish(SMTPResult(
+            verdict: .unreachable, step: .ehlo, reply: reply, detail: "TLS required but \(why); nothing was sent in plaintext",
+            reason: .tlsUnavailable))
     }
 
     private mutating func openingFailure(_ reply: SMTPReply, step: SMTPStep) -> Action {
@@ -257,7 +394,14 @@ public struct SMTPClientStateMachine: Sendable {
         pipelined = caps.pipelining
         if pipelined {
             var group = [mailCommand, rcptCommand]
-            if !isProbe { group.append(command("DATA", .data)) }
+            if isProbe {
+                // RSET ends the group (RFC 2920 §3.1 allows it anywhere in one): its 250
+                // must come third, so a surplus reply cannot pass for RCPT's unnoticed.
+                group.append(Command(bytes: Array("RSET\r\n".utf8), transcript: "RSET", step: .rcpt))
+                pending.append(contentsOf: [.step(.mail), .step(.rcpt), .rset])
+                return .send(group)
+            }
+            group.append(command("DATA", .data))
             return send(group)
         }
         return send(mailCommand)
@@ -273,7 +417,14 @@ public struct SMTPClientStateMachine: Sendable {
             return finish(Self.classify(reply, step: .mail))
         case .rcpt:
             if reply.isPositive {
-                if isProbe { return finish(SMTPResult(verdict: .accepted, step: .rcpt, reply: reply)) }
+                if isProbe {
+                    let accepted = SMTPResult(verdict: .accepted, step: .rcpt, reply: reply)
+                    if pipelined {
+                        heldVerdict = accepted
+                        return .awaitReply
+                    }
+                    return finish(accepted)
+                }
                 if pipelined { return .awaitReply }
                 return send(command("DATA", .data))
             }
@@ -282,7 +433,7 @@ public struct SMTPClientStateMachine: Sendable {
             // Only 354 opens the message (RFC 5321 §4.3.2); another 3xx (334 is AUTH's)
             // is a broken server, and streaming the message to it is not safe.
             if reply.code == 354 {
-                pending = [.endOfData]
+                pending = [.step(.endOfData)]
                 return .sendMessage
             }
             return finish(Self.classify(reply, step: .data))
@@ -292,6 +443,28 @@ public struct SMTPClientStateMachine: Sendable {
         default:
             return finish(SMTPResult(verdict: .temporaryFailure, step: step, reply: reply, detail: "unexpected reply"))
         }
+    }
+
+    /// The reply to a pipelined probe's RSET: a 250 confirms the held verdict; anything
+    /// else means a surplus reply shifted every reply by one (a lone `250` before RCPT's
+    /// real refusal, for instance), so there is no verdict.
+    private mutating func resetReply(_ reply: SMTPReply) -> Action {
+        guard reply.isPositive, let held = heldVerdict else {
+            return finish(SMTPResult(
+                verdict: .temporaryFailure, step: .rcpt,
+                detail: "protocol error: RSET got \(reply.code), so a reply came out of turn: replies and commands no longer match",
+            reason: .protocolError))
+        }
+        transactionReset = true
+        return finish(held)
+    }
+
+    /// A reply with no command waiting for it: a protocol error in every mode, never a
+    /// verdict (the reply belongs to no command).
+    private mutating func unasked(_ reply: SMTPReply, step: SMTPStep) -> Action {
+        finish(SMTPResult(
+            verdict: phase == .transaction ? .temporaryFailure : .unreachable, step: step,
+            detail: "protocol error: the server sent a reply nobody asked for (\(reply.code))", reason: .protocolError))
     }
 
     /// The reply table of STANDARDS.md for MAIL, RCPT, DATA and end of data.
@@ -318,8 +491,16 @@ public struct SMTPClientStateMachine: Sendable {
     // MARK: Helpers
 
     private mutating func finish(_ result: SMTPResult) -> Action {
+        var result = result
+        // A reply that demands TLS on a plaintext session is never terminal: the same
+        // recipient may well be accepted over TLS (DESIGN.md).
+        if tls == nil, result.reason == nil, let reply = result.reply, reply.demandsTLS, result.verdict != .accepted {
+            result.verdict = phase == .transaction ? .temporaryFailure : .unreachable
+            result.reason = .tlsRequired
+            result.detail = "the server demands TLS; this session is plaintext"
+        }
         phase = .done
-        unansweredSteps = pending
+        unansweredSteps = pending.map(\.step)
         pending = []
         self.result = result
         return .finish(result)
@@ -328,7 +509,7 @@ public struct SMTPClientStateMachine: Sendable {
     private mutating func send(_ command: Command) -> Action { send([command]) }
 
     private mutating func send(_ commands: [Command]) -> Action {
-        pending.append(contentsOf: commands.map(\.step))
+        pending.append(contentsOf: commands.map { .step($0.step) })
         return .send(commands)
     }
 

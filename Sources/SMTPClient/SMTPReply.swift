@@ -98,6 +98,17 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// 5xx: do not try again.
     public var isPermanent: Bool { (500..<600).contains(code) }
 
+    /// The server demands TLS: `530` (RFC 3207: "Must issue a STARTTLS command first"),
+    /// enhanced code x.7.10 ("encryption needed", RFC 5248) or x.7.29 (Gmail's "TLS
+    /// required"), or `421 4.7.0` whose text names TLS (Gmail: "TLS required for RCPT
+    /// domain"; 4.7.0 alone is any security reason, so only there the text decides).
+    public var demandsTLS: Bool {
+        if code == 530 { return true }
+        if let enhancedCode, enhancedCode.hasSuffix(".7.10") || enhancedCode.hasSuffix(".7.29") { return true }
+        if code == 421, enhancedCode == "4.7.0" { return text.uppercased().contains("TLS") }
+        return false
+    }
+
     /// The reply on one line, e.g. `550 5.1.1 no such user` (several lines with " / ").
     public var description: String {
         joinedLines.isEmpty ? "\(code)" : "\(code) " + lines.joined(separator: " / ")

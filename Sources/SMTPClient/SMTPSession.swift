@@ -6,13 +6,18 @@ import Sockets
 /// ```swift
 /// let session = SMTPSession(server: try SocketAddress(ip: "192.0.2.25", port: 25),
 ///                           configuration: try SMTPSessionConfiguration(heloName: "app.example"))
-/// if let failure = await session.open() { return failure }      // connect, greeting, EHLO
+/// if let failure = await session.open(tls: .opportunistic, serverName: "mx.example.com") {
+///     return failure                                   // connect, greeting, EHLO, STARTTLS
+/// }
 /// let result = await session.send(from: sender, to: recipient, data: message.encoded())
 /// ```
 ///
-/// - ``open()`` connects, reads the greeting, sends EHLO (HELO when EHLO gets 500/502)
-///   and, with credentials, AUTH PLAIN or LOGIN. It returns `nil` when the session is
-///   ready, else why not. Cancelling its task ends it at once (``SMTPVerdict/unreachable``).
+/// - ``open(tls:serverName:)`` connects, reads the greeting, sends EHLO (HELO when EHLO
+///   gets 500/502), STARTTLS when the ``TLSPolicy`` says so (then EHLO again over TLS) and,
+///   with credentials, AUTH PLAIN or LOGIN (only over TLS). It returns `nil` when the
+///   session is ready, else why not (``SMTPResult/reason`` says which TLS rule stopped it).
+///   Cancelling its task ends it at once (``SMTPVerdict/unreachable``). ``tls`` reports
+///   the negotiated version and cipher.
 /// - ``send(from:to:data:)`` and ``probe(from:to:)`` run one transaction (pipelined when
 ///   the server offers PIPELINING). Once the verdict is known the session sends QUIT (a
 ///   probe sends RSET and QUIT) without waiting for the reply and closes the connection:
@@ -27,9 +32,13 @@ public actor SMTPSession {
     /// The configuration it was made with.
     public nonisolated let configuration: SMTPSessionConfiguration
     private let loop: EventLoop
+    /// The server as the transcript names it, made once.
+    private let serverLabel: String
     private let started = ContinuousClock.now
     private var state = State.new
-    private var connection: TCPConnection?
+    /// The TCP connection, or the TLS stream over it after STARTTLS.
+    private var connection: (any ByteStream)?
+    private var serverName: String?
     private var machine: SMTPClientStateMachine
     private var parser = SMTPReplyParser()
     private var spare: [UInt8] = []
@@ -52,15 +61,38 @@ public actor SMTPSession {
     ///   - loop: the socket event loop.
     public init(server: SocketAddress, configuration: SMTPSessionConfiguration, loop: EventLoop = .shared) {
         self.server = server
+        self.serverLabel = server.description
         self.configuration = configuration
         self.loop = loop
         self.machine = SMTPClientStateMachine(heloName: configuration.heloName, credentials: configuration.credentials)
     }
 
-    /// The extensions the server announced in its EHLO reply (empty before, or after HELO).
+    /// The extensions the server announced in its EHLO reply (empty before, or after HELO;
+    /// after STARTTLS, those of the EHLO sent over TLS).
     public var capabilities: SMTPCapabilities { machine.capabilities }
 
-    /// Connect, 220 greeting, EHLO (HELO fallback), AUTH when configured.
+    /// The TLS version, cipher and timings once STARTTLS succeeded; `nil` for a plaintext
+    /// session.
+    public var tls: SMTPTLSInfo? { machine.tls }
+
+    /// Whether this build can do TLS (the package trait `OpenSSL`).
+    public static var tlsAvailable: Bool {
+        #if OpenSSL
+        true
+        #else
+        false
+        #endif
+    }
+
+    /// Connect, 220 greeting, EHLO (HELO fallback), STARTTLS and EHLO again when the policy
+    /// says so, AUTH when configured (only over TLS).
+    /// - Parameters:
+    ///   - tls: ``TLSPolicy/opportunistic`` (default): STARTTLS when offered, plaintext when
+    ///     not offered or refused (454), the session's end when the handshake fails
+    ///     (reason ``SMTPResult/Reason/tlsHandshakeFailed``: a new plaintext connection is
+    ///     the caller's call). ``TLSPolicy/required``: no TLS, no transaction (reason
+    ///     ``SMTPResult/Reason/tlsUnavailable``). ``TLSPolicy/off``: plaintext.
+    ///   - serverName: the MX host name, sent as SNI (never an IP literal).
     /// - Returns: `nil` when ready for a transaction; otherwise why not (verdict
     ///   ``SMTPVerdict/unreachable`` or ``SMTPVerdict/senderRejected``). Returns promptly,
     ///   as `.unreachable`, when the task is cancelled. Called again: `nil` while the
@@ -68,7 +100,7 @@ public actor SMTPSession {
     ///   failed, `.unreachable` once the session is closed; a call made while another is
     ///   still opening is not waited for: it gets `.unreachable` at once and changes
     ///   nothing.
-    public func open() async -> SMTPResult? {
+    public func open(tls: TLSPolicy = .opportunistic, serverName: String? = nil) async -> SMTPResult? {
         switch state {
         case .new: break
         case .ready, .busy: return nil
@@ -80,6 +112,9 @@ public actor SMTPSession {
             return openResult ?? SMTPResult(verdict: .unreachable, step: .connect, detail: "the session is already closed")
         }
         state = .opening
+        machine.tlsPolicy = tls
+        machine.tlsAvailable = Self.tlsAvailable
+        self.serverName = serverName
         if Task.isCancelled {
             return failOpen(SMTPResult(verdict: .unreachable, step: .connect, detail: "cancelled before connecting"))
         }
@@ -121,9 +156,9 @@ public actor SMTPSession {
 
     /// Runs MAIL, RCPT, DATA, the message and end of data (MAIL+RCPT+DATA in one write
     /// when the server offers PIPELINING), then QUIT without waiting. Opens the session
-    /// first if ``open()`` was not called. One transaction per session: a second `send` or
+    /// first if ``open(tls:serverName:)`` was not called. One transaction per session: a second `send` or
     /// `probe` sends nothing and returns ``SMTPVerdict/temporaryFailure`` (or the failure of
-    /// ``open()``).
+    /// ``open(tls:serverName:)``).
     public func send(from: EmailAddress, to: EmailAddress, data: MessageData) async -> SMTPResult {
         if let blocked = await prepareTransaction() { return blocked }
         state = .busy
@@ -149,7 +184,7 @@ public actor SMTPSession {
         state = .closed
         guard let connection else { return }
         self.connection = nil
-        if machine.result == nil, machine.awaitedStep == nil || machine.isReady {
+        if machine.result == nil, !machine.isNegotiatingTLS, machine.awaitedStep == nil || machine.isReady {
             await writeQuietly(connection, machine.isInTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
         }
         connection.close()
@@ -194,6 +229,15 @@ public actor SMTPSession {
             switch action {
             case .ready:
                 return nil
+            case .startTLS:
+                // RFC 3207 §6 and STANDARDS.md: a byte after the 220 would be read as if
+                // it came over TLS (response injection); abort instead.
+                if parser.isInsideReply {
+                    record(.received, "<\(parser.bufferedByteCount) bytes after the 220 to STARTTLS>")
+                    action = .finish(machine.fail(.responseInjection(parser.bufferedByteCount)))
+                } else {
+                    action = await startTLS()
+                }
             case .finish(var outcome):
                 // One result across the await: each value kept over a suspension grows
                 // this function's async frame, and a frame past the task's first slab
@@ -227,6 +271,41 @@ public actor SMTPSession {
                 action = await readReply()
             }
         }
+    }
+
+    /// After the 220 to STARTTLS: the handshake (SNI the MX host name), then EHLO again.
+    private func startTLS() async -> SMTPClientStateMachine.Action {
+        let startTLSReply = ContinuousClock.now - stepStarted
+        #if OpenSSL
+        guard let plain = connection as? TCPConnection else { return .finish(machine.fail(.connectionClosed)) }
+        let handshakeStart = ContinuousClock.now
+        do {
+            let stream = try await TLSStream.connect(
+                over: plain, serverName: serverName, context: try TLSContext.opportunisticClient(),
+                deadline: handshakeStart + configuration.timeouts.tlsHandshake)
+            let handshake = ContinuousClock.now - handshakeStart
+            if state == .closed {
+                // close() ran during the handshake and closed the TCP connection under us.
+                stream.close()
+                return .finish(machine.fail(.connectionClosed))
+            }
+            connection = stream
+            record(.received, "<TLS established: \(stream.protocolVersion), \(stream.cipher)>")
+            stepStarted = ContinuousClock.now
+            return machine.tlsEstablished(SMTPTLSInfo(
+                version: stream.protocolVersion, cipher: stream.cipher, serverName: stream.serverName,
+                startTLSReply: startTLSReply, handshake: handshake))
+        } catch {
+            record(.received, "<TLS handshake failed: \(error.message)>")
+            switch error.code {
+            case .tls: return .finish(machine.fail(.tlsHandshake(error.message)))
+            default: return .finish(machine.fail(failure(for: error)))
+            }
+        }
+        #else
+        _ = startTLSReply
+        return .finish(machine.fail(.tlsHandshake("this build has no TLS (built without the OpenSSL trait)")))
+        #endif
     }
 
     /// Writes the message in chunks of at most 64 KiB, CRLF-normalised and dot-stuffed.
@@ -265,8 +344,10 @@ public actor SMTPSession {
             do {
                 if let reply = try parser.next() {
                     for line in reply.lines { record(.received, "\(reply.code) \(line)") }
-                    timings[step] = ContinuousClock.now - stepStarted
-                    replies[step] = reply
+                    if !machine.awaitsAuxiliaryReply {
+                        timings[step] = ContinuousClock.now - stepStarted
+                        replies[step] = reply
+                    }
                     return machine.receive(reply)
                 }
             } catch {
@@ -319,7 +400,9 @@ public actor SMTPSession {
     /// PIPELINING the replies of a group go by without a write between them, so the check
     /// in `run` cannot see this): the reply taken as the verdict may have been another
     /// command's, so there is no verdict. A 421 or 221 after it is the server saying
-    /// goodbye, and the verdict stands.
+    /// goodbye, and the verdict stands. So does a 2xx to the final dot: the server has
+    /// taken responsibility for the message (RFC 5321 §4.1.1.4), and calling it
+    /// undelivered would queue it and deliver it twice; the surplus is only recorded.
     private func outOfTurn(after verdict: SMTPResult) -> SMTPResult? {
         guard verdict.reply != nil, machine.unansweredSteps.isEmpty, parser.isInsideReply
         else { return nil }
@@ -333,11 +416,17 @@ public actor SMTPSession {
             if reply.code == 421 || reply.code == 221 { return nil }
         }
         record(.received, "<out of turn: \(unasked) bytes nobody asked for>")
+        if verdict.step == .endOfData, verdict.verdict == .accepted {
+            var delivered = verdict
+            delivered.detail =
+                "delivered; afterwards a reply came out of turn (protocol error, recorded): \(unasked) bytes nobody asked for"
+            return delivered
+        }
         return SMTPResult(
             verdict: .temporaryFailure, step: verdict.step,
             detail:
-                "a reply came out of turn after the \(SMTPClientStateMachine.name(verdict.step)) reply: replies and commands no longer match"
-        )
+                "a reply came out of turn after the \(SMTPClientStateMachine.name(verdict.step)) reply: replies and commands no longer match",
+            reason: .protocolError)
     }
 
     private func failure(for error: SocketError) -> SMTPClientStateMachine.Failure {
@@ -362,7 +451,7 @@ public actor SMTPSession {
             if let farewell = farewellAfterVoidedReplies(machine.unansweredSteps) {
                 if !farewell.isEmpty { await writeQuietly(connection, farewell) }
             } else {
-                let inTransaction = outcome.step == .mail || outcome.step == .rcpt
+                let inTransaction = (outcome.step == .mail || outcome.step == .rcpt) && !machine.transactionReset
                 await writeQuietly(connection, inTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
             }
         }
@@ -393,12 +482,15 @@ public actor SMTPSession {
     }
 
     /// Writes a command without waiting for a reply; a few milliseconds at most.
-    private func writeQuietly(_ connection: TCPConnection, _ text: String) async {
+    private func writeQuietly(_ connection: any ByteStream, _ text: String) async {
         record(.sent, text.split(separator: "\r\n").joined(separator: " / "))
         try? await connection.write(Array(text.utf8), deadline: ContinuousClock.now + .milliseconds(100))
     }
 
     private func record(_ direction: TranscriptEntry.Direction, _ text: String) {
-        transcript.append(TranscriptEntry(direction: direction, text: text, elapsed: ContinuousClock.now - started))
+        transcript.append(
+            TranscriptEntry(
+                server: serverLabel, direction: direction, text: text,
+                elapsed: ContinuousClock.now - started))
     }
 }

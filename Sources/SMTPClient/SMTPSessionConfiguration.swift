@@ -10,7 +10,8 @@ public struct SMTPSessionConfiguration: Sendable {
     public var heloName: String { validatedHeloName }
     /// Per-step timeouts.
     public var timeouts: SMTPTimeouts
-    /// AUTH credentials, used only when given and the server offers PLAIN or LOGIN.
+    /// AUTH credentials, used only when given and the server offers PLAIN or LOGIN, and
+    /// only over TLS: a session without TLS refuses to open with them.
     public var credentials: SMTPCredentials?
 
     private var validatedHeloName: String

@@ -1,6 +1,6 @@
 /// The steps of an SMTP session, used for timeouts, timings and to say where a verdict
 /// was decided. The raw values are the names used in JSON output.
-public enum SMTPStep: String, Sendable, Hashable {
+public enum SMTPStep: String, Sendable, Hashable, Comparable, CaseIterable {
     /// The TCP handshake.
     case connect
     /// The 220 banner.
@@ -26,19 +26,26 @@ public enum SMTPStep: String, Sendable, Hashable {
     /// `String` (the standard library's default for `RawRepresentable`), on every access
     /// to the session's timings, several per session.
     public func hash(into hasher: inout Hasher) {
-        let order: UInt8 =
-            switch self {
-            case .connect: 0
-            case .greeting: 1
-            case .ehlo: 2
-            case .helo: 3
-            case .auth: 4
-            case .mail: 5
-            case .rcpt: 6
-            case .data: 7
-            case .endOfData: 8
-            case .quit: 9
-            }
         hasher.combine(order)
+    }
+
+    /// Steps order as they happen in a session (connect first, QUIT last).
+    public static func < (lhs: SMTPStep, rhs: SMTPStep) -> Bool {
+        lhs.order < rhs.order
+    }
+
+    private var order: UInt8 {
+        switch self {
+        case .connect: 0
+        case .greeting: 1
+        case .ehlo: 2
+        case .helo: 3
+        case .auth: 4
+        case .mail: 5
+        case .rcpt: 6
+        case .data: 7
+        case .endOfData: 8
+        case .quit: 9
+        }
     }
 }

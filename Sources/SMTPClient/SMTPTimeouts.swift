@@ -2,8 +2,8 @@
 /// step's reply (or, for ``connect``, on the TCP handshake).
 ///
 /// RFC 5321 suggests minutes, meant for MTAs; ``interactive`` is in seconds, for a sign-up
-/// page that must answer quickly: connect 2 s, greeting 3 s, EHLO (and HELO, AUTH) 2 s,
-/// MAIL 3 s, RCPT 3 s, DATA 2 s, end of data 5 s.
+/// page that must answer quickly: connect 2 s, greeting 3 s, EHLO (and HELO, AUTH,
+/// STARTTLS) 2 s, TLS handshake 3 s, MAIL 3 s, RCPT 3 s, DATA 2 s, end of data 5 s.
 public struct SMTPTimeouts: Sendable, Hashable {
     /// The TCP handshake.
     public var connect: Duration
@@ -19,12 +19,15 @@ public struct SMTPTimeouts: Sendable, Hashable {
     public var data: Duration
     /// Sending the message and the reply after the final dot.
     public var endOfData: Duration
+    /// The TLS handshake after STARTTLS's 220 (the STARTTLS reply itself counts as EHLO).
+    public var tlsHandshake: Duration
 
-    /// Every step's timeout, given explicitly.
+    /// Every step's timeout, given explicitly; the TLS handshake's defaults to ``ehlo``'s.
     public init(
         connect: Duration, greeting: Duration, ehlo: Duration, mail: Duration,
-        rcpt: Duration, data: Duration, endOfData: Duration
+        rcpt: Duration, data: Duration, endOfData: Duration, tlsHandshake: Duration? = nil
     ) {
+        self.tlsHandshake = tlsHandshake ?? ehlo
         self.connect = connect
         self.greeting = greeting
         self.ehlo = ehlo
@@ -34,11 +37,11 @@ public struct SMTPTimeouts: Sendable, Hashable {
         self.endOfData = endOfData
     }
 
-    /// Seconds, suited to a sign-up page: connect 2 s, greeting 3 s, EHLO 2 s, MAIL 3 s,
-    /// RCPT 3 s, DATA 2 s, end of data 5 s.
+    /// Seconds, suited to a sign-up page: connect 2 s, greeting 3 s, EHLO 2 s, TLS
+    /// handshake 3 s, MAIL 3 s, RCPT 3 s, DATA 2 s, end of data 5 s.
     public static let interactive = SMTPTimeouts(
         connect: .seconds(2), greeting: .seconds(3), ehlo: .seconds(2), mail: .seconds(3),
-        rcpt: .seconds(3), data: .seconds(2), endOfData: .seconds(5))
+        rcpt: .seconds(3), data: .seconds(2), endOfData: .seconds(5), tlsHandshake: .seconds(3))
 
     /// For work nobody waits on (the queue's re-sends): connect 10 s, greeting 20 s, EHLO
     /// 10 s, MAIL 10 s, RCPT 20 s, DATA 10 s, end of data 30 s. Long enough for servers

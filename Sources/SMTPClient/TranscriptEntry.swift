@@ -1,14 +1,21 @@
-/// One line of a session's transcript: what was sent or received, and when. AUTH data
-/// appears as `<redacted>`; a message body as a byte count.
+/// One line of an SMTP conversation: what was sent or received, by whom, and when. AUTH
+/// data appears as `<redacted>`; a message body as a byte count. A session records its
+/// own lines; the coordinator reports them as they are, with notes of its own (a race
+/// candidate abandoned) in the same type.
 public struct TranscriptEntry: Sendable, Hashable, CustomStringConvertible {
     /// Which way the line went.
     public enum Direction: String, Sendable, Hashable {
-        /// Client to server.
+        /// Client to server (`C:`).
         case sent = "C"
-        /// Server to client.
+        /// Server to client (`S:`).
         case received = "S"
+        /// A note of the client's own: a race candidate abandoned, for instance (`*`).
+        case note = "*"
     }
 
+    /// The server the line belongs to (`192.0.2.1:25`, `[2001:db8::1]:25`); several
+    /// hosts may be raced. Empty when not known.
+    public var server: String
     /// Which way the line went.
     public var direction: Direction
     /// The command or reply text (no line end), redacted where needed.
@@ -17,11 +24,22 @@ public struct TranscriptEntry: Sendable, Hashable, CustomStringConvertible {
     public var elapsed: Duration
 
     /// A transcript line.
-    public init(direction: Direction, text: String, elapsed: Duration) {
+    public init(server: String = "", direction: Direction, text: String, elapsed: Duration = .zero) {
+        self.server = server
         self.direction = direction
         self.text = text
         self.elapsed = elapsed
     }
 
-    public var description: String { "\(direction.rawValue): \(text)" }
+    /// `[192.0.2.1:25] S: 220 mx.example.com ESMTP` (`C:` sent, `S:` received, `*` a note;
+    /// without the server part when it is not known).
+    public var description: String {
+        let tag =
+            switch direction {
+            case .sent: "C:"
+            case .received: "S:"
+            case .note: "*"
+            }
+        return server.isEmpty ? "\(tag) \(text)" : "[\(server)] \(tag) \(text)"
+    }
 }

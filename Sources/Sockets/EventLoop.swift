@@ -48,12 +48,58 @@ public final class EventLoop: Sendable {
     private struct State {
         var slots: [UInt64: Slot] = [:]
         var timers = TimerHeap()
+        /// The actions of scheduled timers not yet fired nor cancelled, by timer id.
+        var actions: [UInt64: @Sendable () -> Void] = [:]
         /// The deadline the loop thread sleeps toward; `nil` when awake or sleeping forever.
         var sleepingUntil: ContinuousClock.Instant?
         var sleepingForever = false
         var isShutdown = false
         /// Jobs of tasks that prefer this loop as their executor, run between polls.
         var jobs: [UnownedJob] = []
+
+        /// Takes every deadline passed at `now`: socket waiters to resume as timed out,
+        /// timer actions to run (both outside the lock).
+        mutating func takeDue(
+            at now: ContinuousClock.Instant,
+            ready: inout [(UnsafeContinuation<WaitResult, Never>, WaitResult)],
+            actions due: inout [@Sendable () -> Void]
+        ) {
+            while let first = timers.first, first.deadline <= now {
+                _ = timers.popFirst()
+                guard case .waiter(let registrationID, let interest) = first.target else {
+                    if let action = actions.removeValue(forKey: first.waiterID) {
+                        due.append(action)
+                    }
+                    continue
+                }
+                guard var slot = slots[registrationID] else { continue }
+                switch interest {
+                case .read:
+                    guard let reader = slot.reader, reader.id == first.waiterID else { continue }
+                    ready.append((reader.continuation, .timedOut))
+                    slot.reader = nil
+                case .write:
+                    guard let writer = slot.writer, writer.id == first.waiterID else { continue }
+                    ready.append((writer.continuation, .timedOut))
+                    slot.writer = nil
+                }
+                slots[registrationID] = slot
+            }
+        }
+
+        /// Adds a deadline; `true` when the loop thread sleeps past it and must be woken.
+        mutating func push(_ entry: TimerHeap.Entry) -> Bool {
+            timers.push(entry)
+            if sleepingForever {
+                sleepingForever = false
+                return true
+            }
+            if let until = sleepingUntil, entry.deadline < until {
+                sleepingUntil = entry.deadline
+                return true
+            }
+            return false
+        }
     }
 
     private let epollFD: Int32
@@ -115,9 +161,10 @@ public final class EventLoop: Sendable {
     /// Stops the loop: every suspended operation fails with ``SocketError/Code/loopShutdown``
     /// and later operations fail the same way. Sockets must still be closed by their owners.
     public func shutdown() {
-        let waiters: [Waiter] = state.withLock { state in
-            guard !state.isShutdown else { return [] }
+        let (waiters, actions): ([Waiter], [@Sendable () -> Void]) = state.withLock { state in
+            guard !state.isShutdown else { return ([], []) }
             state.isShutdown = true
+            defer { state.actions.removeAll() }
             var all: [Waiter] = []
             for (id, slot) in state.slots {
                 if let reader = slot.reader { all.append(reader) }
@@ -125,10 +172,19 @@ public final class EventLoop: Sendable {
                 state.slots[id]?.reader = nil
                 state.slots[id]?.writer = nil
             }
-            return all
+            return (all, Array(state.actions.values))
         }
         wake()
         for waiter in waiters { waiter.continuation.resume(returning: .shutdown) }
+        // Timers end early rather than never: whoever waits on one (a budget) gets its
+        // answer now.
+        Self.runElsewhere(actions)
+    }
+
+    /// Runs timer actions on Swift's global executor: the loop thread is gone.
+    private static func runElsewhere(_ actions: [@Sendable () -> Void]) {
+        guard !actions.isEmpty else { return }
+        Task.detached { for action in actions { action() } }
     }
 
     // MARK: Registration
@@ -198,16 +254,9 @@ public final class EventLoop: Sendable {
                     }
                     state.slots[registration.id] = slot
                     if let deadline {
-                        state.timers.push(.init(
+                        mustWake = state.push(.init(
                             deadline: deadline, waiterID: waiterID,
-                            registrationID: registration.id, interest: interest))
-                        if state.sleepingForever {
-                            mustWake = true
-                            state.sleepingForever = false
-                        } else if let until = state.sleepingUntil, deadline < until {
-                            mustWake = true
-                            state.sleepingUntil = deadline
-                        }
+                            target: .waiter(registrationID: registration.id, interest: interest)))
                     }
                     return nil
                 }
@@ -231,6 +280,72 @@ public final class EventLoop: Sendable {
         }
     }
 
+    // MARK: Timers
+
+    /// Runs `action` on the loop's thread at `deadline`, unless ``cancel(_:)`` comes
+    /// first: the one timer facility of the library (budgets, the race's stagger, DNS
+    /// deadlines). The action must be short and must not block: it runs between polls,
+    /// typically to resume a continuation or feed a state machine. On a loop that is shut
+    /// down the action runs at once, on Swift's global executor (a deadline that cannot be
+    /// kept ends early rather than never).
+    @discardableResult
+    public func schedule(
+        at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void
+    ) -> ScheduledTimer {
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        let mustWake: Bool? = state.withLock { state in
+            guard !state.isShutdown else { return nil }
+            state.actions[id] = action
+            return state.push(.init(deadline: deadline, waiterID: id, target: .timer))
+        }
+        guard let mustWake else {
+            Self.runElsewhere([action])
+            return ScheduledTimer(id: id)
+        }
+        if mustWake { wake() }
+        return ScheduledTimer(id: id)
+    }
+
+    /// Forgets a scheduled timer: its action will not run (harmless once it has run).
+    /// The action is released here, outside the loop's lock.
+    public func cancel(_ timer: ScheduledTimer) {
+        let action = state.withLock { $0.actions.removeValue(forKey: timer.id) }
+        _ = action
+    }
+
+    /// Suspends until `deadline` (a timer of this loop), or until the task is cancelled.
+    public func sleep(until deadline: ContinuousClock.Instant) async {
+        let sleeper = Sleeper()
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                guard sleeper.store(continuation) else {
+                    continuation.resume()
+                    return
+                }
+                let timer = schedule(at: deadline) { sleeper.wake() }
+                if !sleeper.arm(timer) { cancel(timer) }
+            }
+        } onCancel: {
+            if let timer = sleeper.wake() { cancel(timer) }
+        }
+    }
+
+    /// Fires the timers due now, between jobs (see `run`).
+    private func fireDueTimers(
+        _ ready: inout [(UnsafeContinuation<WaitResult, Never>, WaitResult)],
+        _ due: inout [@Sendable () -> Void]
+    ) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            guard let first = state.timers.first, first.deadline <= now else { return }
+            state.takeDue(at: now, ready: &ready, actions: &due)
+        }
+        for (continuation, result) in ready { continuation.resume(returning: result) }
+        ready.removeAll(keepingCapacity: true)
+        for action in due { action() }
+        due.removeAll(keepingCapacity: true)
+    }
+
     private func wake() {
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
@@ -246,13 +361,19 @@ public final class EventLoop: Sendable {
         defer { events.deallocate() }
         var ready: [(UnsafeContinuation<WaitResult, Never>, WaitResult)] = []
         ready.reserveCapacity(capacity)
+        var due: [@Sendable () -> Void] = []
         loopThread.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
         let executor = asUnownedTaskExecutor()
         var jobs: [UnownedJob] = []
         while true {
             // Tasks that chose this loop as their executor run here, between polls.
             state.withLock { swap(&jobs, &$0.jobs) }
-            for job in jobs { job.runSynchronously(on: executor) }
+            for (index, job) in jobs.enumerated() {
+                job.runSynchronously(on: executor)
+                // Deadlines come before bulk work: a long batch of jobs (a thousand
+                // attempts unwinding at once) must not hold back a budget that ends now.
+                if index % 32 == 31 { fireDueTimers(&ready, &due) }
+            }
             jobs.removeAll(keepingCapacity: true)
             let timeout: Int32? = state.withLock { state in
                 if state.isShutdown { return nil }
@@ -317,28 +438,20 @@ public final class EventLoop: Sendable {
                         state.slots[id] = slot
                     }
                 }
-                while let first = state.timers.first, first.deadline <= now {
-                    _ = state.timers.popFirst()
-                    guard var slot = state.slots[first.registrationID] else { continue }
-                    switch first.interest {
-                    case .read:
-                        guard let reader = slot.reader, reader.id == first.waiterID else { continue }
-                        ready.append((reader.continuation, .timedOut))
-                        slot.reader = nil
-                    case .write:
-                        guard let writer = slot.writer, writer.id == first.waiterID else { continue }
-                        ready.append((writer.continuation, .timedOut))
-                        slot.writer = nil
-                    }
-                    state.slots[first.registrationID] = slot
-                }
+                state.takeDue(at: now, ready: &ready, actions: &due)
                 // Waiters that finished early leave their timers behind; drop them once
                 // they dominate, so the heap stays proportional to real waiters.
-                if state.timers.count > 1024, state.timers.count > 8 * state.slots.count {
+                if state.timers.count > 1024,
+                    state.timers.count > 8 * (state.slots.count + state.actions.count)
+                {
                     let slots = state.slots
+                    let actions = state.actions
                     state.timers.compact { entry in
-                        guard let slot = slots[entry.registrationID] else { return false }
-                        switch entry.interest {
+                        guard case .waiter(let registrationID, let interest) = entry.target else {
+                            return actions[entry.waiterID] != nil
+                        }
+                        guard let slot = slots[registrationID] else { return false }
+                        switch interest {
                         case .read: return slot.reader?.id == entry.waiterID
                         case .write: return slot.writer?.id == entry.waiterID
                         }
@@ -347,12 +460,65 @@ public final class EventLoop: Sendable {
             }
             for (continuation, result) in ready { continuation.resume(returning: result) }
             ready.removeAll(keepingCapacity: true)
+            for action in due { action() }
+            due.removeAll(keepingCapacity: true)
             if wokenByEventFD {
                 var value: UInt64 = 0
                 _ = Glibc.read(wakeFD, &value, 8)
             }
         }
     }
+}
+
+/// One ``EventLoop/sleep(until:)``: resumed once, by its timer or its cancellation,
+/// whichever comes first.
+private final class Sleeper: Sendable {
+    private struct State {
+        var continuation: UnsafeContinuation<Void, Never>?
+        var timer: ScheduledTimer?
+        var woken = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Keeps the continuation; `false` when already woken (cancelled first).
+    func store(_ continuation: UnsafeContinuation<Void, Never>) -> Bool {
+        state.withLock { state in
+            if state.woken { return false }
+            state.continuation = continuation
+            return true
+        }
+    }
+
+    /// Keeps the timer to cancel; `false` when already woken.
+    func arm(_ timer: ScheduledTimer) -> Bool {
+        state.withLock { state in
+            if state.woken { return false }
+            state.timer = timer
+            return true
+        }
+    }
+
+    /// Resumes the sleeper (once); returns its timer, to cancel.
+    @discardableResult
+    func wake() -> ScheduledTimer? {
+        let (continuation, timer) = state.withLock { state in
+            state.woken = true
+            defer {
+                state.continuation = nil
+                state.timer = nil
+            }
+            return (state.continuation, state.timer)
+        }
+        continuation?.resume()
+        return timer
+    }
+}
+
+/// A timer scheduled with ``EventLoop/schedule(at:_:)``, to cancel with
+/// ``EventLoop/cancel(_:)``.
+public struct ScheduledTimer: Sendable, Hashable {
+    let id: UInt64
 }
 
 /// A socket's membership in an ``EventLoop``: its id (never reused, unlike fd numbers)

@@ -43,6 +43,9 @@ public struct SocketError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let loopShutdown = Code(rawValue: "loop-shutdown")
         /// The process or system ran out of file descriptors (`EMFILE`, `ENFILE`).
         public static let tooManyOpenFiles = Code(rawValue: "too-many-open-files")
+        /// TLS failed: a handshake the peer refused or broke off, a bad record, an alert, or
+        /// a peer that said something that is not TLS. The message carries OpenSSL's reason.
+        public static let tls = Code(rawValue: "tls")
         /// Any other system error; see ``SocketError/errno``.
         public static let other = Code(rawValue: "other")
     }

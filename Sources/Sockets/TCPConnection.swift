@@ -139,6 +139,18 @@ public final class TCPConnection: Sendable {
         }
     }
 
+    /// Sends what the kernel takes at once, without waiting; returns whether all of it went.
+    /// For last words on the way out (a TLS close_notify before `close`).
+    func sendWithoutWaiting(_ bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        let sent = try? handle.withFD { fd in
+            bytes.withUnsafeBytes { raw in
+                retryingEINTR { send(fd, raw.baseAddress!, raw.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }.0
+            }
+        }
+        return sent == bytes.count
+    }
+
     /// Half-closes the connection: the peer reads end of stream; reading stays possible.
     public func shutdownWrite() {
         _ = try? handle.withFD { fd in Glibc.shutdown(fd, Int32(SHUT_WR)) }

@@ -52,7 +52,7 @@ public final class TCPListener: Sendable {
                 return try await accept()
             } catch where error.code == .tooManyOpenFiles {
                 if Task.isCancelled { throw SocketError(.cancelled, "accepting on \(localAddress)") }
-                try? await Task.sleep(for: .milliseconds(10))
+                await handle.loop.sleep(until: .now + .milliseconds(10))
             }
         }
     }

@@ -1,13 +1,22 @@
-/// A binary min-heap of deadlines for suspended waiters, read by the event loop to choose
-/// its `epoll_wait` timeout. Entries whose waiter already finished are left in place and
-/// skipped when they surface (or dropped by ``compact(keeping:)``), so completing an
-/// operation never has to search the heap.
+/// A binary min-heap of deadlines, read by the event loop to choose its `epoll_wait`
+/// timeout: the time limits of suspended socket waiters and the loop's scheduled timers
+/// (``EventLoop/schedule(at:_:)``). Entries whose waiter finished or whose timer was
+/// cancelled are left in place and skipped when they surface (or dropped by
+/// ``compact(keeping:)``), so completing an operation never has to search the heap.
 struct TimerHeap {
+    /// What a deadline ends.
+    enum Target {
+        /// A socket waiter's time limit.
+        case waiter(registrationID: UInt64, interest: Interest)
+        /// A scheduled timer's action.
+        case timer
+    }
+
     struct Entry {
         var deadline: ContinuousClock.Instant
+        /// The waiter's or the timer's id.
         var waiterID: UInt64
-        var registrationID: UInt64
-        var interest: Interest
+        var target: Target
     }
 
     private(set) var entries: [Entry] = []

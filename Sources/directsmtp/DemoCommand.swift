@@ -60,6 +60,7 @@ enum DemoCommand {
             smtpPort: world.smtp.port)
         configuration.dnsTimeout = .milliseconds(500)
         configuration.dnsAttempts = 1
+        configuration.refusesNonPublicAddresses = false  // the demo's servers are on loopback
         let coordinator: VerificationCoordinator
         do {
             coordinator = try VerificationCoordinator(configuration: configuration)
@@ -97,7 +98,7 @@ enum DemoCommand {
             }
             let reply =
                 outcome.reply.map {
-                    "\($0.code)\($0.enhanced.map { " " + $0 } ?? "") \($0.text.replacingNewlines)"
+                    "\($0.code)\($0.enhancedCode.map { " " + $0 } ?? "") \($0.text.replacingNewlines)"
                 }
                 ?? outcome.detail.map { "(\($0))" } ?? "-"
             rows.append([

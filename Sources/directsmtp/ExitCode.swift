@@ -7,6 +7,10 @@ enum ExitCode {
     static let accepted: Int32 = 0
     /// EX_USAGE: bad arguments, bad address syntax.
     static let usage: Int32 = 64
+    /// EX_DATAERR: a queue file that is not a journal.
+    static let dataError: Int32 = 65
+    /// EX_NOINPUT: a queue journal in a folder that does not exist.
+    static let noInput: Int32 = 66
     /// EX_NOUSER: the server denied the recipient.
     static let recipientRejected: Int32 = 67
     /// EX_NOHOST: no mail server for the domain.
@@ -15,6 +19,8 @@ enum ExitCode {
     static let senderRejected: Int32 = 69
     /// EX_SOFTWARE: a bug or an environment failure of our own.
     static let software: Int32 = 70
+    /// EX_IOERR: a queue journal that cannot be read or written.
+    static let ioError: Int32 = 74
     /// EX_TEMPFAIL: deferred; try again later.
     static let tempFail: Int32 = 75
 }

@@ -24,16 +24,15 @@ enum OutcomeOutput {
         var lines = [headline(outcome)]
         if let reply = outcome.reply {
             lines.append(
-                "  reply:   \(reply.code)\(reply.enhanced.map { " " + $0 } ?? "") \(reply.text.replacingNewlines)"
+                "  reply:   \(reply.code)\(reply.enhancedCode.map { " " + $0 } ?? "") \(reply.text.replacingNewlines)"
             )
         }
         if let detail = outcome.detail {
             lines.append("  detail:  \(detail)")
         }
-        if !outcome.timings.isEmpty {
-            let parts = outcome.timings.sorted { $0.key < $1.key }.map {
-                "\($0.key.rawValue) \(milliseconds($0.value))"
-            }
+        let phases = outcome.phaseTimings
+        if !phases.isEmpty {
+            let parts = phases.map { "\($0.name) \(milliseconds($0.duration))" }
             lines.append("  timings: " + parts.joined(separator: ", "))
         }
         if let note { lines.append("  note:    \(note)") }

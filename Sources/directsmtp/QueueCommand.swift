@@ -13,11 +13,13 @@ import Foundation
 /// - `purge` removes the entries older than the maximum age (24 h, or `--max-age`) and
 ///   prints each with the `expired` outcome.
 ///
-/// The journal is locked while an application has it open; the command then exits 75
-/// (try again later). A journal that does not exist is an empty queue (it is not created).
-/// Each command first applies what `send --queue` left in `PATH.spill/` while the
-/// journal was held: the removals of messages it settled, and the messages it stored
-/// aside, once those `send`s have ended.
+/// The journal is shared through leases and short exclusive sections: the command works
+/// alongside applications, `send --queue` and other `queue` commands using it (a `run`
+/// retries only the entries it claimed). A journal that does not exist in an existing
+/// folder is an empty queue (it is not created). Exit codes: 0 when the work is done
+/// (whatever the entries' outcomes), 65 a file that is not a journal, 66 a folder that
+/// does not exist, 74 a journal that cannot be read or written, 75 another process kept
+/// the journal locked (stuck), 70 our own fault.
 enum QueueCommand {
     /// What `run` needs to re-send an entry: the flags shared with `send`.
     struct RedeliveryOptions: Sendable {
@@ -54,7 +56,9 @@ enum QueueCommand {
         // re-sends run with these servers.
         let servers = arguments.values("--dns")
         if !servers.isEmpty, (try? ResolverConfiguration.nameservers(parsing: servers)) == nil {
-            return usage("--dns takes a numeric HOST[:PORT] (IPv6 as [ADDRESS]:PORT), not '\(servers.joined(separator: " "))'")
+            return usage(
+                "--dns takes a numeric HOST[:PORT] (IPv6 as [ADDRESS]:PORT), not '\(servers.joined(separator: " "))'"
+            )
         }
         let json = arguments.has("--json")
         switch action {
@@ -101,7 +105,7 @@ enum QueueCommand {
 
     private static func list(path: String, json: Bool) async -> Int32 {
         let entries: [QueueEntry]
-        switch await withStore(path: path, { store in try await store.load() }) {
+        switch await withStore(path: path, { store in try await store.list() }) {
         case .success(let loaded):
             entries = (loaded ?? []).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
         case .failure(let failure): return failure.status
@@ -127,9 +131,7 @@ enum QueueCommand {
 
     private static func purge(path: String, maxAge: Duration?, json: Bool) async -> Int32 {
         let result = await withStore(path: path) { store in
-            // Purging never sends; the closure is never called.
-            let queue = DeliveryQueue(store: store) { _ in .deferred(reason: "not-sent") }
-            return try await queue.purgeExpired(maxAge: maxAge).events
+            try await DeliveryQueue(store: store).purgeExpired(maxAge: maxAge).events
         }
         switch result {
         case .success(let events):
@@ -159,8 +161,11 @@ enum QueueCommand {
         var schedule = RetrySchedule.default
         if let maxAge { schedule.maxAge = maxAge }
         let result = await withStore(path: path) { store in
-            let queue = DeliveryQueue(store: store, schedule: schedule, deliver: redeliver)
-            return try await (all ? queue.runAll() : queue.runDue()).events
+            let queue = DeliveryQueue(store: store, schedule: schedule)
+            return try await
+                (all
+                ? queue.runAll(deliveringWith: redeliver) : queue.runDue(deliveringWith: redeliver))
+                .events
         }
         switch result {
         case .success(let events):
@@ -177,33 +182,27 @@ enum QueueCommand {
 
     // MARK: Helpers
 
-    /// Opens the journal (unless it does not exist: then `nil`), runs `body`, closes it.
+    /// Opens the journal (unless it does not exist in an existing folder: then `nil`),
+    /// runs `body`, closes it. Failures print why and carry the exit code.
     private static func withStore<T: Sendable>(
         path: String, _ body: (FileJournalQueueStore) async throws -> T
     ) async -> Result<T?, Int32Status> {
-        guard FileManager.default.fileExists(atPath: path) else { return .success(nil) }
+        guard QueueFileStatus.folderExists(of: path) else {
+            printError("directsmtp queue: the folder of \(path) does not exist")
+            return .failure(Int32Status(ExitCode.noInput))
+        }
+        // lstat, not exists: a dangling symlink is not a missing journal.
+        var info = stat()
+        if lstat(path, &info) != 0 && errno == ENOENT { return .success(nil) }
         let store: FileJournalQueueStore
         do {
             store = try await FileJournalQueueStore.open(path: path)
-        } catch let error as QueueStoreError {
-            printError("directsmtp queue: \(error)")
-            return .failure(
-                Int32Status(error.code == .locked ? ExitCode.tempFail : ExitCode.software))
         } catch {
             printError("directsmtp queue: \(error)")
-            return .failure(Int32Status(ExitCode.software))
+            return .failure(Int32Status(QueueFileStatus.exitCode(for: error)))
         }
         if !store.recovery.isClean {
             printError("directsmtp queue: journal recovery: \(store.recovery)")
-        }
-        // What `send`s left while the journal was held: removals, and messages stored
-        // aside (once their processes ended). A removal that cannot be applied names a
-        // message already delivered: nothing runs until it is, or it could go out twice.
-        let imported = await SpillJournals.importAll(into: store, journal: path)
-        if imported.unappliedRemovals > 0 {
-            await store.close()
-            printError("directsmtp queue: \(imported.unappliedRemovals) removal(s) could not be applied; try again later")
-            return .failure(Int32Status(ExitCode.tempFail))
         }
         do {
             let value = try await body(store)
@@ -212,7 +211,7 @@ enum QueueCommand {
         } catch {
             await store.close()
             printError("directsmtp queue: \(error)")
-            return .failure(Int32Status(ExitCode.software))
+            return .failure(Int32Status(QueueFileStatus.exitCode(for: error)))
         }
     }
 

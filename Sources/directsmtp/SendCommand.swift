@@ -7,26 +7,15 @@ import SMTPClient
 /// it prints the deferred verdict at once, waits for the transaction to end, prints the
 /// final outcome last and exits with the final outcome's code.
 enum SendCommand {
-    /// How long to wait for the final outcome of a transaction that outlived the budget:
-    /// longer than its remaining steps at their timeouts, plus the store's own time to
-    /// settle the stored message (it never waits for the journal's lock, but opening the
-    /// journal reads it whole). Giving up sooner would exit before the settle and leave a
-    /// delivered message in the queue, to be sent again.
-    static func finalOutcomeWait(_ coordinator: VerificationCoordinator, _ message: Message)
-        -> Duration
-    {
-        coordinator.transactionBound(messageBytes: message.encoded().bytes.count) + .seconds(30)
-    }
-
     static func run(_ rawArguments: [String]) async -> Int32 {
-        let options: CoordinatorOptions
+        var options: CoordinatorOptions
         let message: Message
         let coordinator: VerificationCoordinator
         let queuePath: String?
         do throws(Arguments.UsageError) {
             let arguments = try Arguments(
                 rawArguments,
-                valueFlags: CoordinatorOptions.valueFlags.union([
+                valueFlags: CoordinatorOptions.valueFlags.union(DKIMOptions.valueFlags).union([
                     "--to", "--from", "--subject", "--body", "--body-file", "--queue",
                 ]),
                 switches: CoordinatorOptions.switches)
@@ -55,6 +44,7 @@ enum SendCommand {
                 body = String(decoding: data, as: UTF8.self)
             }
             options = try CoordinatorOptions(arguments)
+            options.configuration.dkimSigners = try DKIMOptions(arguments).signers
             message = Message(
                 from: from, to: to,
                 subject: arguments.value("--subject") ?? "Please verify your address", text: body)
@@ -65,17 +55,17 @@ enum SendCommand {
             printError(usage)
             return ExitCode.usage
         }
-        var journal: SendJournal?
+        var journal: FileJournalQueueStore?
         if let queuePath {
             do {
                 journal = try await SendQueue.attach(path: queuePath, to: coordinator)
             } catch {
                 printError("directsmtp send: cannot open the queue at \(queuePath): \(error)")
-                return ExitCode.software
+                return QueueFileStatus.exitCode(for: error)
             }
         }
         let status = await deliver(message, with: coordinator, options)
-        await journal?.finish()
+        await journal?.close()
         return status
     }
 
@@ -92,12 +82,11 @@ enum SendCommand {
         OutcomeOutput.print(
             outcome, json: options.json, verbose: false,
             note: "the transaction goes on; waiting for its end")
-        let wait = finalOutcomeWait(coordinator, message)
-        guard let final = await coordinator.nextEvent(within: wait) else {
-            printError("directsmtp send: no final outcome after \(wait)")
-            return outcome.exitCode
-        }
-        OutcomeOutput.print(final.outcome, json: options.json, verbose: options.verbose)
-        return final.outcome.exitCode
+        // The transaction's step timeouts bound this wait, and the queue's settle (it never
+        // waits for the journal's lock): exiting sooner would leave a delivered message in
+        // the queue, to be sent again.
+        let final = await coordinator.finalOutcome(for: outcome)
+        OutcomeOutput.print(final, json: options.json, verbose: options.verbose)
+        return final.exitCode
     }
 }

@@ -14,9 +14,12 @@ let usage = """
                             [--dns HOST:PORT]... [--port N] [--budget SECONDS]
            directsmtp send --to ADDR --from ADDR [--subject TEXT] [--body TEXT | --body-file PATH]
                            [--helo NAME] [--dns HOST:PORT]... [--port N] [--budget SECONDS]
+                           [--dkim-key PATH --dkim-selector NAME [--dkim-domain DOMAIN]]...
                            [--queue PATH] [--json] [--verbose]
            directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS]
                             [--dns HOST:PORT]... [--port N] [--json]
+           directsmtp doctor --from ADDR [--helo NAME] [--dkim-key PATH --dkim-selector NAME]...
+                             [--mx-domain DOMAIN] [--dns HOST:PORT]... [--port N] [--json]
     """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -27,6 +30,7 @@ case "mx": status = await MXCommand.run(Array(arguments.dropFirst()))
 case "probe": status = await ProbeCommand.run(Array(arguments.dropFirst()))
 case "send": status = await SendCommand.run(Array(arguments.dropFirst()))
 case "queue": status = await QueueCommand.run(Array(arguments.dropFirst()))
+case "doctor": status = await DoctorCommand.run(Array(arguments.dropFirst()))
 case "-h", "--help", "help":
     print(usage)
     status = 0

@@ -1,3 +1,4 @@
+import SMTPClient
 import Synchronization
 import Testing
 
@@ -99,13 +100,17 @@ struct BudgetTests {
     @Test("A host ready before the budget: budget-exceeded even if a cancelled loser is slow to unwind")
     func winnerBeforeSlowLoserUnwinds() async throws {
         // The first host never answers and takes 400 ms to unwind once cancelled; the
-        // second wins at the stagger (50 ms). The budget (150 ms) ends while the race
-        // waits for the loser: the winner's phase is already the transaction's.
+        // second wins at the stagger (50 ms) and its transaction takes 300 ms. The budget
+        // (150 ms) ends while the loser still unwinds: the winner's phase is the
+        // transaction's. (The transaction no longer waits for the loser to unwind.)
         var slowLoser = FakeServer.blackholed
         slowLoser.unwindDelay = .milliseconds(400)
         let engine = FakeEngine(
             lookup: FakeLookup(hosts: [(10, "127.0.0.11"), (20, "127.0.0.12")]),
-            servers: ["127.0.0.11": slowLoser, "127.0.0.12": .healthy],
+            servers: [
+                "127.0.0.11": slowLoser,
+                "127.0.0.12": FakeServer(transactionDelay: .milliseconds(300)),
+            ],
             stagger: .milliseconds(50))
         let outcome = await engine.send(budget: .milliseconds(150))
         #expect(outcome.reason == .budgetExceeded, "\(outcome)")
@@ -123,9 +128,8 @@ struct BudgetTests {
             servers: [
                 "127.0.0.11": FakeServer(
                     transactionGate: gate,
-                    transactionResult: SessionResult(
-                        verdict: .temporaryFailure, phase: .rcpt,
-                        reply: DecidingReply(code: 451, enhanced: "4.3.0", text: "later")))
+                    transactionResult: SMTPResult(
+                        verdict: .temporaryFailure, step: .rcpt, reply: SMTPReply(451, "4.3.0 later")))
             ])
         let handed = Atomic<Int>(0)
         let outcome = await engine.send(

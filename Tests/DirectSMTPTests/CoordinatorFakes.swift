@@ -1,4 +1,6 @@
+import DNSClient
 import Dispatch
+import SMTPClient
 import Sockets
 import Synchronization
 
@@ -49,7 +51,7 @@ final class FakeLookup: MailExchangerLookup {
     {
         .found(
             hosts.enumerated().map { index, host in
-                MailExchanger(
+                MailHost(
                     name: "mx\(index + 1).example.com", preference: host.preference,
                     addresses: [IPAddress(host.ip)!])
             }, complete: complete)
@@ -101,7 +103,7 @@ struct FakeServer: Sendable {
     /// How long connect + greeting + EHLO take; `nil` = never (blackholed), until cancelled.
     var openDelay: Duration? = .zero
     /// `nil`: the session opens; else why it does not.
-    var openFailure: SessionResult?
+    var openFailure: SMTPResult?
     var transactionDelay: Duration = .zero
     /// How long collecting the record (`finish()`) takes: the engine's bookkeeping after
     /// the race, made slow so a deadline can land in it.
@@ -110,26 +112,25 @@ struct FakeServer: Sendable {
     var unwindDelay: Duration = .zero
     /// When set, the transaction waits for the test to open the gate (after the delay).
     var transactionGate: Gate?
-    var transactionResult = SessionResult(
-        verdict: .accepted, phase: .endOfData,
-        reply: DecidingReply(code: 250, enhanced: "2.0.0", text: "queued as 1"))
+    var transactionResult = SMTPResult(
+        verdict: .accepted, step: .endOfData, reply: SMTPReply(250, "2.0.0 queued as 1"))
 
     static let healthy = FakeServer()
     static let blackholed = FakeServer(openDelay: nil)
-    static func refusing(_ verdict: SessionVerdict = .unreachable, code: Int? = nil) -> FakeServer {
+    static func refusing(_ verdict: SMTPVerdict = .unreachable, code: Int? = nil) -> FakeServer {
         FakeServer(
-            openFailure: SessionResult(
-                verdict: verdict, phase: code == nil ? .connect : .greeting,
-                reply: code.map { DecidingReply(code: $0, text: "go away") },
+            openFailure: SMTPResult(
+                verdict: verdict, step: code == nil ? .connect : .greeting,
+                reply: code.map { SMTPReply($0, "go away") },
                 detail: code == nil ? "connection refused" : nil))
     }
     static func answering(
-        _ code: Int, _ enhanced: String?, at phase: TimingPhase = .rcpt, verdict: SessionVerdict
+        _ code: Int, _ enhanced: String?, at step: SMTPStep = .rcpt, verdict: SMTPVerdict
     ) -> FakeServer {
         FakeServer(
-            transactionResult: SessionResult(
-                verdict: verdict, phase: phase,
-                reply: DecidingReply(code: code, enhanced: enhanced, text: "reply \(code)")))
+            transactionResult: SMTPResult(
+                verdict: verdict, step: step,
+                reply: SMTPReply(code, (enhanced.map { $0 + " " } ?? "") + "reply \(code)")))
     }
 }
 
@@ -146,14 +147,24 @@ struct FakeLog: Sendable {
 /// Dials fake servers by IP.
 final class FakeDialer: SMTPDialer {
     let servers: [String: FakeServer]
+    /// Servers whose behaviour changes with each connection, in turn.
+    let rotations: [String: [FakeServer]]
     let log = Mutex(FakeLog())
+    private let dialled = Mutex<[String: Int]>([:])
 
-    init(_ servers: [String: FakeServer]) {
+    init(_ servers: [String: FakeServer], rotations: [String: [FakeServer]] = [:]) {
         self.servers = servers
+        self.rotations = rotations
     }
 
     func connection(to server: SocketAddress, patient: Bool) -> FakeConnection {
-        FakeConnection(address: server, server: servers[server.ip] ?? .refusing(), dialer: self)
+        let count = dialled.withLock { counts in
+            defer { counts[server.ip, default: 0] += 1 }
+            return counts[server.ip, default: 0]
+        }
+        let behaviour =
+            rotations[server.ip].map { $0[count % $0.count] } ?? servers[server.ip] ?? .refusing()
+        return FakeConnection(address: server, server: behaviour, dialer: self)
     }
 
     var snapshot: FakeLog { log.withLock { $0 } }
@@ -163,7 +174,7 @@ final class FakeConnection: SMTPConnection {
     let address: SocketAddress
     let server: FakeServer
     let dialer: FakeDialer
-    private let lines = Mutex<[TranscriptLine]>([])
+    private let lines = Mutex<[TranscriptEntry]>([])
 
     init(address: SocketAddress, server: FakeServer, dialer: FakeDialer) {
         self.address = address
@@ -171,13 +182,13 @@ final class FakeConnection: SMTPConnection {
         self.dialer = dialer
     }
 
-    private func note(_ direction: TranscriptLine.Direction, _ text: String) {
+    private func note(_ direction: TranscriptEntry.Direction, _ text: String) {
         lines.withLock {
-            $0.append(TranscriptLine(server: address.description, direction: direction, text: text))
+            $0.append(TranscriptEntry(server: address.description, direction: direction, text: text))
         }
     }
 
-    func openForRace() async -> SessionResult? {
+    func openForRace() async -> SMTPResult? {
         dialer.log.withLock {
             $0.opened.append(address.ip)
             $0.openStarts[address.ip] = .now
@@ -198,32 +209,32 @@ final class FakeConnection: SMTPConnection {
                     }
                 }
             }
-            return SessionResult(verdict: .unreachable, phase: .connect, detail: "cancelled")
+            return SMTPResult(verdict: .unreachable, step: .connect, detail: "cancelled")
         }
         if let failure = server.openFailure {
-            note(.server, "\(failure.reply?.code ?? 0) go away")
+            note(.received, "\(failure.reply?.code ?? 0) go away")
             return failure
         }
-        note(.server, "220 fake ESMTP")
-        note(.client, "EHLO test")
-        note(.server, "250 fake")
+        note(.received, "220 fake ESMTP")
+        note(.sent, "EHLO test")
+        note(.received, "250 fake")
         return nil
     }
 
-    func runTransaction() async -> SessionResult {
+    func runTransaction() async -> SMTPResult {
         dialer.log.withLock {
             $0.transactions.append(address.ip)
             $0.activeTransactions += 1
             $0.maxActiveTransactions = max($0.maxActiveTransactions, $0.activeTransactions)
         }
         defer { dialer.log.withLock { $0.activeTransactions -= 1 } }
-        note(.client, "MAIL FROM:<a@b>")
+        note(.sent, "MAIL FROM:<a@b>")
         if server.transactionDelay > .zero {
             // Not cancellable: a real transaction runs to its own step timeouts.
             try? await Task.sleep(for: server.transactionDelay)
         }
         await server.transactionGate?.wait()
-        note(.server, "\(server.transactionResult.reply?.code ?? 0) done")
+        note(.received, "\(server.transactionResult.reply?.code ?? 0) done")
         return server.transactionResult
     }
 
@@ -254,7 +265,8 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
         probeCache: ProbeCachePolicy = .disabled,
         concurrency: Int = 50,
         refusesNonPublic: Bool = false,
-        clock: ManualClock = ManualClock()
+        clock: ManualClock = ManualClock(),
+        rotations: [String: [FakeServer]] = [:]
     ) {
         var settings = EngineSettings()
         settings.refusesNonPublicAddresses = refusesNonPublic
@@ -263,26 +275,60 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
         settings.probeCache = probeCache
         settings.concurrencyPerDestination = concurrency
         settings.clock = clock.function
-        self.init(lookup: lookup, dialer: FakeDialer(servers), settings: settings)
+        self.init(
+            lookup: lookup, dialer: FakeDialer(servers, rotations: rotations), settings: settings)
     }
+
+    /// Hands a deferred send to the queue; whether it was stored.
+    typealias DeferredHandler = @Sendable (VerificationOutcome) async -> Bool
+    /// Holds a send whose budget ended mid-transaction; how to settle it, or `nil`.
+    typealias HoldHandler = @Sendable (VerificationOutcome) async -> QueueAccess.Settle?
 
     func send(
         _ address: String = "user@example.com", budget: Duration = .seconds(3),
         onDeferred: DeferredHandler? = nil, onHold: HoldHandler? = nil
     ) async -> VerificationOutcome {
-        await send(
-            to: address, domain: String(address.split(separator: "@").last!),
-            messageID: "<m1@test>",
-            budget: budget, onDeferred: onDeferred, onHold: onHold,
-            transaction: { await $0.runTransaction() })
+        var queue: QueueAccess?
+        if onDeferred != nil || onHold != nil {
+            queue = QueueAccess(enqueue: onDeferred ?? { _ in false }, hold: onHold ?? { _ in nil })
+        }
+        return await send(
+            AttemptRequest(
+                mode: .send(queue: queue != nil), address: address,
+                domain: String(address.split(separator: "@").last!), messageID: "<m1@test>",
+                start: .now, budget: budget, transaction: { await $0.runTransaction() },
+                queue: queue))
     }
 
     func probe(_ address: String = "user@example.com", budget: Duration = .seconds(3)) async
         -> VerificationOutcome
     {
         await probe(
-            address, domain: String(address.split(separator: "@").last!), sender: "probe@test",
-            budget: budget, transaction: { await $0.runTransaction() })
+            AttemptRequest(
+                mode: .probe, address: address,
+                domain: String(address.split(separator: "@").last!), start: .now, budget: budget,
+                transaction: { await $0.runTransaction() }),
+            sender: "probe@test")
+    }
+}
+
+extension AsyncStream where Element: Sendable {
+    /// The first element to arrive within `limit`, or `nil` (tests only: the library's
+    /// callers wait with ``VerificationCoordinator/finalOutcome(for:)``).
+    func first(within limit: Duration) async -> Element? {
+        await withTaskGroup(of: Element?.self) { group in
+            group.addTask {
+                for await element in self { return element }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
 }
 

@@ -18,16 +18,36 @@ struct CoordinatorQueueTests {
         return await coordinator.send(try welcome(to), budget: .seconds(1))
     }
 
-    /// A coordinator with an in-memory queue attached that re-sends through it.
-    private func coordinatorWithQueue(_ world: MockWorld) throws
-        -> (VerificationCoordinator, DeliveryQueue)
-    {
-        let coordinator = try world.coordinator()
-        let queue = DeliveryQueue(store: InMemoryQueueStore()) { entry in
-            await coordinator.redeliver(entry)
+    /// A coordinator with an in-memory queue store in its configuration: the queue is
+    /// made with it and re-sends through it.
+    private func coordinatorWithQueue(
+        _ world: MockWorld, schedule: RetrySchedule = .default
+    ) throws -> (VerificationCoordinator, DeliveryQueue) {
+        var configuration = world.configuration()
+        configuration.queueStore = InMemoryQueueStore()
+        configuration.retrySchedule = schedule
+        let coordinator = try VerificationCoordinator(configuration: configuration)
+        return (coordinator, try #require(coordinator.queue))
+    }
+
+    @Test("run() retries in the background, and returns once cancelled")
+    func runRetriesThenReturns() async throws {
+        let world = try await MockWorld.start()
+        defer { world.stop() }
+        let (coordinator, queue) = try coordinatorWithQueue(
+            world, schedule: RetrySchedule(firstRetry: .milliseconds(200)))
+        let background = Task { await coordinator.run() }
+        let outcome = await coordinator.send(try welcome("grey@ok.test"))
+        #expect(outcome.reason == .temporaryFailure && outcome.queued)
+        world.smtp.update { $0.recipients["grey@ok.test"] = nil }
+        let limit = ContinuousClock.now + .seconds(20)
+        while world.smtp.deliveryCount == 0, ContinuousClock.now < limit {
+            try await Task.sleep(for: .milliseconds(20))
         }
-        coordinator.attach(queue)
-        return (coordinator, queue)
+        #expect(world.smtp.deliveryCount == 1)
+        background.cancel()
+        await background.value
+        #expect(try await queue.entries().isEmpty)
     }
 
     @Test("Greylisted: queued: true, then the queue's retry delivers it once")
@@ -46,7 +66,7 @@ struct CoordinatorQueueTests {
         #expect(world.smtp.deliveryCount == 0)
 
         world.smtp.update { $0.recipients["grey@ok.test"] = nil }
-        let summary = try await queue.runAll()
+        let summary = try await queue.runAll { await coordinator.redeliver($0) }
         #expect(summary.delivered == 1)
         #expect(try await queue.entries().isEmpty)
         #expect(world.smtp.deliveryCount == 1)
@@ -80,7 +100,9 @@ struct CoordinatorQueueTests {
         #expect(held.first?.lastReason == "budget-exceeded")
         #expect(held.first?.attempts == 0)
         #expect(held.first.map { $0.nextAttemptAt > Date.now.addingTimeInterval(250) } == true)
-        #expect(try await queue.runAll().events.isEmpty, "never retried while its transaction runs")
+        #expect(
+            try await queue.runAll { await coordinator.redeliver($0) }.events.isEmpty,
+            "never retried while its transaction runs")
         let event = try #require(await events.first(within: .seconds(10)))
         #expect(event.outcome.reason == .accepted)
         #expect(!event.outcome.queued)
@@ -188,7 +210,7 @@ struct CoordinatorRedeliveryTests {
         #expect(world.smtp.deliveryCount == (outcome == .delivered ? 1 : 0))
     }
 
-    @Test("A re-send cancelled inside its transaction (queue.stop()) still reports delivered")
+    @Test("A re-send cancelled inside its transaction (the queue run cancelled) still reports delivered")
     func cancelledInsideTransaction() async throws {
         let world = try await MockWorld.start()
         defer { world.stop() }
@@ -226,7 +248,8 @@ struct CoordinatorRedeliveryTests {
         var configuration = world.configuration()
         configuration.redeliveryBudget = .milliseconds(1500)
         let coordinator = try VerificationCoordinator(configuration: configuration)
+        let events = coordinator.events
         _ = await coordinator.redeliver(try slowEntry(world))
-        #expect(await firstEvent(of: coordinator, within: .seconds(5)) == nil)
+        #expect(await events.first(within: .seconds(5)) == nil)
     }
 }

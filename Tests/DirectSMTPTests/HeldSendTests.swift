@@ -1,3 +1,4 @@
+import SMTPClient
 import Synchronization
 import Testing
 
@@ -33,9 +34,8 @@ private final class HoldLog: Sendable {
     }
 }
 
-private let deferredResult = SessionResult(
-    verdict: .temporaryFailure, phase: .rcpt,
-    reply: DecidingReply(code: 451, enhanced: "4.3.0", text: "later"))
+private let deferredResult = SMTPResult(
+    verdict: .temporaryFailure, step: .rcpt, reply: SMTPReply(451, "4.3.0 later"))
 
 /// With a queue attached, a send whose budget ends inside its transaction is stored before
 /// the caller's answer, and its final outcome settles it.

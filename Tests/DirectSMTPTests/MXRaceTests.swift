@@ -156,7 +156,7 @@ struct MXRaceTests {
         #expect(outcome.reason == reason)
         #expect(outcome.mx == nil)
         #expect(engine.dialer.snapshot.opened.isEmpty)
-        #expect(outcome.timings[.dns] != nil || reason == .noMailServer)
+        #expect(outcome.dnsDuration != nil || reason == .noMailServer)
     }
 
     @Test("An address literal skips DNS")

@@ -78,6 +78,7 @@ final class MockWorld: Sendable {
         configuration.dnsTimeout = .seconds(1)
         configuration.dnsAttempts = 1
         configuration.probeCache = .disabled
+        configuration.refusesNonPublicAddresses = false  // the mock servers are on loopback
         return configuration
     }
 

@@ -115,33 +115,40 @@ struct ProbeCacheTests {
         #expect(engine.limiter.active("example.com") == 0)
     }
 
-    @Test("Many waiters cancelled at once all leave; the ones left are served in order")
-    func limiterMassCancellation() async {
+    @Test("Many waiters withdrawn at once all leave; the ones left are served in order")
+    func limiterMassWithdrawal() {
         let limiter = DestinationLimiter(limit: 1)
-        #expect(await limiter.acquire("d"))
-        let doomed = (0..<500).map { _ in Task { await limiter.acquire("d") } }
-        let kept = Task { await limiter.acquire("d") }
-        try? await Task.sleep(for: .milliseconds(50))
-        for task in doomed { task.cancel() }
-        for task in doomed { #expect(await task.value == false) }
+        #expect(limiter.request("d", for: SlotLog()))
+        let doomed = (0..<500).map { _ in SlotLog() }
+        for waiter in doomed { #expect(!limiter.request("d", for: waiter)) }
+        let kept = SlotLog()
+        #expect(!limiter.request("d", for: kept))
+        for waiter in doomed { limiter.withdraw("d", for: waiter) }
         limiter.release("d")  // the slot goes to the one waiter left
-        #expect(await kept.value)
+        #expect(doomed.allSatisfy { $0.grants.load(ordering: .relaxed) == 0 })
+        #expect(kept.grants.load(ordering: .relaxed) == 1)
         #expect(limiter.active("d") == 1)
         limiter.release("d")
         #expect(limiter.active("d") == 0)
     }
 
-    @Test("A cancelled waiter leaves the limiter's queue and takes no slot")
-    func limiterCancellation() async {
+    @Test("A withdrawn waiter leaves the limiter's queue and takes no slot")
+    func limiterWithdrawal() {
         let limiter = DestinationLimiter(limit: 1)
-        #expect(await limiter.acquire("d"))
-        let waiter = Task { await limiter.acquire("d") }
-        try? await Task.sleep(for: .milliseconds(20))
-        waiter.cancel()
-        #expect(await waiter.value == false)
+        #expect(limiter.request("d", for: SlotLog()))
+        let waiter = SlotLog()
+        #expect(!limiter.request("d", for: waiter))
+        limiter.withdraw("d", for: waiter)
         limiter.release("d")
+        #expect(waiter.grants.load(ordering: .relaxed) == 0)
         #expect(limiter.active("d") == 0)
-        #expect(await limiter.acquire("d"))
+        #expect(limiter.request("d", for: SlotLog()))
         limiter.release("d")
     }
+}
+
+/// Counts the slots granted to it.
+private final class SlotLog: SlotWaiter {
+    let grants = Atomic<Int>(0)
+    func slotGranted() { grants.add(1, ordering: .relaxed) }
 }

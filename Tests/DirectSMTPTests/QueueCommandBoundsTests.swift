@@ -14,7 +14,7 @@ struct QueueCommandBoundsTests {
         defer { directory.remove() }
         let path = directory.file("queue.journal")
         let store = try await FileJournalQueueStore.open(path: path)
-        try await store.add(
+        try await store.enqueue(
             QueueTestSupport.entry(
                 id: "ancient", at: Date(timeIntervalSince1970: -1e300),
                 nextAttemptAt: Date(timeIntervalSince1970: 1e300)))

@@ -3,6 +3,10 @@ import Testing
 
 @testable import DirectSMTP
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `directsmtp queue list|run|purge`, through the built executable.
 @Suite("Queue: directsmtp queue command")
 struct QueueCommandTests {
@@ -56,8 +60,8 @@ struct QueueCommandTests {
             id: "fresh-one", to: "fresh@example.net", at: now,
             nextAttemptAt: now.addingTimeInterval(300))
         fresh.lastReason = nil
-        try await store.add(old)
-        try await store.add(fresh)
+        try await store.enqueue(old)
+        try await store.enqueue(fresh)
         await store.close()
         return path
     }
@@ -118,7 +122,7 @@ struct QueueCommandTests {
         #expect(object["outcome"] as? String == "expired")
 
         let store = try await FileJournalQueueStore.open(path: path)
-        #expect(try await store.load().map(\.id) == ["fresh-one"])
+        #expect(try await store.list().map(\.id) == ["fresh-one"])
         await store.close()
     }
 
@@ -137,7 +141,7 @@ struct QueueCommandTests {
         #expect(run.stdout.contains("nothing was due"))
         #expect(!run.stderr.contains("not available"))
         let store = try await FileJournalQueueStore.open(path: path)
-        #expect(try await store.load().count == 2)
+        #expect(try await store.list().count == 2)
         await store.close()
     }
 
@@ -162,23 +166,99 @@ struct QueueCommandTests {
     }
 
     @Test(
-        "a missing journal is an empty queue and is not created; a locked one exits 75",
-        .timeLimit(.minutes(1)))
-    func missingAndLocked() async throws {
+        "a missing journal in an existing folder is an empty queue, and is not created",
+        .timeLimit(.minutes(1)), arguments: ["list", "run", "purge"])
+    func missingJournal(action: String) async throws {
         let directory = try QueueTestSupport.TemporaryDirectory()
         defer { directory.remove() }
         let missing = directory.file("none.journal")
         let run = try await Self.directsmtp(
-            ["queue", "list", "--queue", missing, "--json"], in: directory)
-        #expect(run.status == 0)
-        #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"entries":[]}"#)
+            ["queue", action, "--queue", missing, "--json", "--dns", "127.0.0.1:5353"]
+                .filter { action == "run" || !["--dns", "127.0.0.1:5353"].contains($0) },
+            in: directory)
+        #expect(run.status == 0, "\(run.stderr)")
+        if action == "list" {
+            #expect(
+                run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"entries":[]}"#)
+        }
         #expect(!FileManager.default.fileExists(atPath: missing))
+    }
 
+    @Test(
+        "a journal in a folder that does not exist exits 66, for list too (not an empty queue)",
+        .timeLimit(.minutes(1)), arguments: ["list", "run", "purge"])
+    func missingFolder(action: String) async throws {
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("no-such-folder/queue.journal")
+        let run = try await Self.directsmtp(["queue", action, "--queue", path], in: directory)
+        #expect(run.status == 66, "\(run)")
+        #expect(run.stderr.contains("does not exist"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("no-such-folder")))
+    }
+
+    @Test("a file that is not a journal exits 65 and is left untouched", .timeLimit(.minutes(1)))
+    func notAJournal() async throws {
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("notes.txt")
+        let text = Data(String(repeating: "not a journal\n", count: 20).utf8)
+        try text.write(to: URL(fileURLWithPath: path))
+        for action in ["list", "purge"] {
+            let run = try await Self.directsmtp(["queue", action, "--queue", path], in: directory)
+            #expect(run.status == 65, "\(action): \(run)")
+            #expect(run.stderr.contains("not a DirectSMTP queue journal"), "\(run.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == text)
+    }
+
+    @Test(
+        "a journal that cannot be read exits 74: a directory, a FIFO, a file without permission",
+        .timeLimit(.minutes(1)), arguments: ["directory", "fifo", "unreadable"])
+    func unreadable(kind: String) async throws {
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("queue.journal")
+        switch kind {
+        case "directory":
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: false)
+        case "fifo":
+            #expect(mkfifo(path, 0o600) == 0)
+        default:
+            // Root reads a mode-000 file all the same: nothing to show there.
+            guard geteuid() != 0 else { return }
+            _ = try await Self.makeJournal(directory)
+            #expect(chmod(path, 0) == 0)
+        }
+        let run = try await Self.directsmtp(["queue", "list", "--queue", path], in: directory)
+        #expect(run.status == 74, "\(kind): \(run)")
+        #expect(!run.stderr.isEmpty)
+    }
+
+    @Test(
+        "a journal open and worked by an application lists at once; one stuck in its lock exits 75",
+        .timeLimit(.minutes(1)))
+    func openElsewhereAndStuck() async throws {
+        let directory = try QueueTestSupport.TemporaryDirectory()
+        defer { directory.remove() }
         let path = try await Self.makeJournal(directory)
-        let holder = try await FileJournalQueueStore.open(path: path)
-        let locked = try await Self.directsmtp(["queue", "list", "--queue", path], in: directory)
-        await holder.close()
-        #expect(locked.status == 75)
-        #expect(locked.stderr.contains("locked"))
+        let application = try await FileJournalQueueStore.open(path: path)
+        let claimed = try await application.claimDue(
+            now: Date().addingTimeInterval(3600), limit: 1, leaseFor: .seconds(600))
+        #expect(claimed.count == 1)
+        let listed = try await Self.directsmtp(["queue", "list", "--queue", path], in: directory)
+        #expect(listed.status == 0, "\(listed)")
+        #expect(listed.stdout.contains("2 entries"), "\(listed.stdout)")
+        await application.close()
+
+        // A process that took the lock and never lets go (stopped, say): after the
+        // store's patience (5 s), 75.
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        #expect(fd >= 0 && flock(fd, LOCK_EX) == 0)
+        defer { close(fd) }
+        let stuck = try await Self.directsmtp(["queue", "list", "--queue", path], in: directory)
+        #expect(stuck.status == 75, "\(stuck)")
+        #expect(stuck.stderr.contains("locked"), "\(stuck.stderr)")
     }
 }

@@ -30,7 +30,7 @@ struct QueueDeliveryTests {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let server = GreylistingServer(clock: clock)
         let store = try await Self.makeStore(kind, directory)
-        let queue = DeliveryQueue(store: store, clock: clock) { server.attempt($0) }
+        let queue = TestQueue(store: store, clock: clock) { server.attempt($0) }
         let recorder = EventRecorder(queue.events)
 
         // The original send meets greylisting...
@@ -42,7 +42,7 @@ struct QueueDeliveryTests {
             reason: "temporary-failure")
         #expect(entry.attempts == 1)
         #expect(entry.nextAttemptAt == clock.now.addingTimeInterval(300))
-        #expect(try await store.load().map(\.id) == [entry.id])
+        #expect(try await store.list().map(\.id) == [entry.id])
 
         // Not due yet: nothing is tried.
         #expect(try await queue.runDue().events.isEmpty)
@@ -55,7 +55,7 @@ struct QueueDeliveryTests {
         #expect(summary.delivered == 1)
         #expect(server.accepted == [probe.messageID])
         #expect(try await queue.entries().isEmpty)
-        #expect(try await store.load().isEmpty)
+        #expect(try await store.list().isEmpty)
         #expect(
             await recorder.waitFor {
                 if case .delivered(let done) = $0 {
@@ -73,7 +73,7 @@ struct QueueDeliveryTests {
         if let journal = store as? FileJournalQueueStore {
             await journal.close()
             let reopened = try await FileJournalQueueStore.open(path: journal.path)
-            #expect(try await reopened.load().isEmpty)
+            #expect(try await reopened.list().isEmpty)
             await reopened.close()
         }
         let kinds = recorder.events.map { event -> String in
@@ -92,7 +92,7 @@ struct QueueDeliveryTests {
     func backgroundRunner() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let server = GreylistingServer(clock: clock)
-        let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) { server.attempt($0) }
+        let queue = TestQueue(store: InMemoryQueueStore(), clock: clock) { server.attempt($0) }
         let recorder = EventRecorder(queue.events)
         await queue.start()
         // Empty queue: the runner sleeps (no polling) until something arrives.
@@ -104,7 +104,7 @@ struct QueueDeliveryTests {
         #expect(await recorder.waitFor { if case .enqueued = $0 { true } else { false } })
         // Woken by the enqueue, it finds nothing due and sleeps until the retry time.
         #expect(await QueueTestSupport.eventually { clock.sleeperCount == 1 })
-        #expect(await queue.nextWakeDate() == probe.nextAttemptAt)
+        #expect(try await queue.nextWakeDate() == probe.nextAttemptAt)
         #expect(server.tries == 1)
 
         clock.advance(by: .seconds(300))
@@ -126,7 +126,7 @@ struct QueueDeliveryTests {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let deliverer = CountingDeliverer(.rejected(reason: "recipient-rejected"))
         let store = try await Self.makeStore(kind, directory)
-        let queue = DeliveryQueue(store: store, clock: clock) { deliverer.deliver($0) }
+        let queue = TestQueue(store: store, clock: clock) { deliverer.deliver($0) }
         let recorder = EventRecorder(queue.events)
         let entry = QueueTestSupport.entry(id: "gone")
         try await queue.enqueue(entry)
@@ -136,7 +136,7 @@ struct QueueDeliveryTests {
         #expect(summary.rejected == 1)
         #expect(deliverer.count == 1)
         #expect(try await queue.entries().isEmpty)
-        #expect(try await store.load().isEmpty)
+        #expect(try await store.list().isEmpty)
         #expect(
             await recorder.waitFor {
                 if case .rejected(let rejected, let reason) = $0 {
@@ -160,7 +160,7 @@ struct QueueDeliveryTests {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let deliverer = CountingDeliverer(.deferred(reason: "temporary-failure"))
         let store = InMemoryQueueStore()
-        let queue = DeliveryQueue(store: store, clock: clock) { deliverer.deliver($0) }
+        let queue = TestQueue(store: store, clock: clock) { deliverer.deliver($0) }
         try await queue.enqueue(QueueTestSupport.entry(id: "slow"))
         var gaps: [TimeInterval] = []
         for _ in 0..<6 {
@@ -171,7 +171,7 @@ struct QueueDeliveryTests {
             let after = try await queue.entries()[0]
             #expect(after.attempts == before.attempts + 1)
             gaps.append(after.nextAttemptAt.timeIntervalSince(clock.now))
-            #expect(try await store.load() == [after])
+            #expect(try await store.list() == [after])
         }
         #expect(gaps == [600, 1200, 2400, 3600, 3600, 3600])
         #expect(deliverer.count == 6)
@@ -187,7 +187,7 @@ struct QueueDeliveryTests {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let deliverer = CountingDeliverer(.deferred(reason: "temporary-failure"))
         let store = try await Self.makeStore(kind, directory)
-        let queue = DeliveryQueue(store: store, clock: clock) { deliverer.deliver($0) }
+        let queue = TestQueue(store: store, clock: clock) { deliverer.deliver($0) }
         let recorder = EventRecorder(queue.events)
         try await queue.enqueue(QueueTestSupport.entry(id: "old"))
 
@@ -203,7 +203,7 @@ struct QueueDeliveryTests {
         let expiry = QueueTestSupport.epoch.addingTimeInterval(86_400)
         #expect(expiredAt == expiry)
         #expect(try await queue.entries().isEmpty)
-        #expect(try await store.load().isEmpty)
+        #expect(try await store.list().isEmpty)
         #expect(
             await recorder.waitFor {
                 if case .expired(let entry) = $0 { entry.id == "old" } else { false }
@@ -222,7 +222,7 @@ struct QueueDeliveryTests {
     func purgeOverride() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let deliverer = CountingDeliverer(.deferred(reason: "temporary-failure"))
-        let queue = DeliveryQueue(
+        let queue = TestQueue(
             store: InMemoryQueueStore(), schedule: RetrySchedule(maxAge: .seconds(3600)),
             clock: clock
         ) { deliverer.deliver($0) }
@@ -259,7 +259,7 @@ struct QueueDeliveryTests {
         }
         let gauge = Gauge()
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let queue = DeliveryQueue(
+        let queue = TestQueue(
             store: InMemoryQueueStore(), clock: clock,
             limits: .init(maxConcurrentDeliveries: 3, maxConcurrentPerDomain: 2)
         ) { entry in
@@ -299,7 +299,7 @@ struct QueueDeliveryTests {
     func largeBacklog() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let deliverer = CountingDeliverer(.delivered)
-        let queue = DeliveryQueue(
+        let queue = TestQueue(
             store: InMemoryQueueStore(), clock: clock,
             limits: .init(maxConcurrentDeliveries: 64, maxConcurrentPerDomain: 2)
         ) { deliverer.deliver($0) }
@@ -329,7 +329,7 @@ struct QueueDeliveryTests {
     func noDoubleDelivery() async throws {
         let calls = Mutex(0)
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) { _ in
+        let queue = TestQueue(store: InMemoryQueueStore(), clock: clock) { _ in
             calls.withLock { $0 += 1 }
             try? await Task.sleep(for: .milliseconds(20))
             return .delivered

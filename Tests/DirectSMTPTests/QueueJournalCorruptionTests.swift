@@ -26,7 +26,7 @@ struct QueueJournalCorruptionTests {
                     "Subject: \(index)\r\n\r\n"
                     + String(repeating: index == 5 ? "DSQJ" : "z", count: 40 + index * 7)
                 let entry = QueueTestSupport.entry(id: "r\(index)", body: body)
-                try await store.add(entry)
+                try await store.enqueue(entry)
                 let size = JournalRecord.headerSize + JournalRecord.encodeEntry(entry).count
                 entries.append(entry)
                 ranges.append(offset..<(offset + size))
@@ -49,7 +49,7 @@ struct QueueJournalCorruptionTests {
             async throws -> (JournalRecoveryReport, Set<String>)
         {
             let store = try await FileJournalQueueStore.open(path: path)
-            let loaded = try await store.load()
+            let loaded = try await store.list()
             let report = store.recovery
             await store.close()
             let byID = Dictionary(uniqueKeysWithValues: entries.map { ($0.id, $0) })
@@ -70,7 +70,7 @@ struct QueueJournalCorruptionTests {
                 again.recovery.isClean, "second open not clean: \(again.recovery)",
                 sourceLocation: sourceLocation)
             #expect(
-                Set(try await again.load().map(\.id)) == recovered, sourceLocation: sourceLocation)
+                Set(try await again.list().map(\.id)) == recovered, sourceLocation: sourceLocation)
             await again.close()
             return (report, recovered)
         }
@@ -129,18 +129,51 @@ struct QueueJournalCorruptionTests {
         #expect(size == last.lowerBound)
     }
 
-    @Test("garbage appended is reported and cut off; every record kept", .timeLimit(.minutes(1)))
+    @Test(
+        "garbage appended is damage (no record begins there): reported, kept aside, every record kept",
+        .timeLimit(.minutes(1)))
     func garbageAppended() async throws {
         let fixture = try await Fixture.make()
         defer { fixture.directory.remove() }
         var garbage: [UInt8] = (0..<200).map { _ in UInt8.random(in: 0...255) }
+        garbage[0] = 0x00  // not the first byte of a record magic
         garbage.replaceSubrange(50..<54, with: [0x44, 0x53, 0x51, 0x4A])  // a false magic
+        garbage[54] = 0x09  // and no record kind after it
         try fixture.write(fixture.bytes + garbage)
         let (report, recovered) = try await fixture.recover(
             damaged: fixture.bytes.count..<(fixture.bytes.count + 200))
         #expect(recovered.count == 20)
-        #expect(report.tornTailBytes == 200)
+        #expect(report.tornTailBytes == 0)
+        #expect(report.damagedRegions.last == .init(offset: fixture.bytes.count, length: 200))
+        #expect(report.preservedCopyPath != nil)
         #expect(!report.isClean)
+    }
+
+    @Test(
+        "a flipped byte in the LAST record's payload, CRC or length is damage, kept aside like any other",
+        .timeLimit(.minutes(1)), arguments: ["payload", "crc", "length", "length-high"])
+    func damagedLastRecord(field: String) async throws {
+        let fixture = try await Fixture.make()
+        defer { fixture.directory.remove() }
+        var bytes = fixture.bytes
+        let last = fixture.ranges[19]
+        let target: Int
+        switch field {
+        case "payload": target = last.lowerBound + JournalRecord.headerSize + 25
+        case "crc": target = last.lowerBound + 13
+        case "length": target = last.lowerBound + 8  // shorter or longer by a few bytes
+        default: target = last.lowerBound + 10  // longer than the file by far
+        }
+        bytes[target] ^= 0x04
+        try fixture.write(bytes)
+        let (report, recovered) = try await fixture.recover(damaged: last)
+        #expect(recovered.count == 19)
+        #expect(!recovered.contains("r19"))
+        #expect(report.tornTailBytes == 0, "\(report)")
+        #expect(report.hasCorruption)
+        #expect(report.damagedRegions.last?.offset == last.lowerBound)
+        let copy = try #require(report.preservedCopyPath)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: copy))) == bytes)
     }
 
     @Test("a damaged file header is reported; every record kept", .timeLimit(.minutes(1)))

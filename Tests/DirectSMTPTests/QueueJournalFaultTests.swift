@@ -25,12 +25,12 @@ struct QueueJournalFaultTests {
         let path = directory.file("queue.journal")
         defer { JournalFaults.clear(path: path) }
         let store = try await FileJournalQueueStore.open(path: path)
-        try await store.add(QueueTestSupport.entry(id: "before"))
+        try await store.enqueue(QueueTestSupport.entry(id: "before"))
         let sizeBefore = try Self.fileSize(path)
 
         JournalFaults.inject(.write, path: path, errno: ENOSPC)
         do {
-            try await store.add(QueueTestSupport.entry(id: "refused"))
+            try await store.enqueue(QueueTestSupport.entry(id: "refused"))
             Issue.record("an add on a full disk was acknowledged")
         } catch let error as QueueStoreError {
             #expect(error.code == .ioFailed)
@@ -39,16 +39,16 @@ struct QueueJournalFaultTests {
         #expect(JournalFaults.hits(.write, path: path) == 1)
         // Half the record had landed; it was cut off again.
         #expect(try Self.fileSize(path) == sizeBefore)
-        #expect(try await store.load().map(\.id) == ["before"])
+        #expect(try await store.list().map(\.id) == ["before"])
         // Not poisoned: space came back, the next add works, the refused id is free again.
-        try await store.add(QueueTestSupport.entry(id: "after"))
-        try await store.add(QueueTestSupport.entry(id: "refused"))
+        try await store.enqueue(QueueTestSupport.entry(id: "after"))
+        try await store.enqueue(QueueTestSupport.entry(id: "refused"))
         #expect(store.statistics.bytes == (try Self.fileSize(path)))
         await store.close()
 
         let reopened = try await FileJournalQueueStore.open(path: path)
         #expect(reopened.recovery.isClean, "\(reopened.recovery)")
-        #expect(Set(try await reopened.load().map(\.id)) == ["before", "after", "refused"])
+        #expect(Set(try await reopened.list().map(\.id)) == ["before", "after", "refused"])
         await reopened.close()
     }
 
@@ -61,24 +61,25 @@ struct QueueJournalFaultTests {
         let path = directory.file("queue.journal")
         defer { JournalFaults.clear(path: path) }
         let store = try await FileJournalQueueStore.open(path: path)
-        try await store.add(QueueTestSupport.entry(id: "kept"))
+        try await store.enqueue(QueueTestSupport.entry(id: "kept"))
         JournalFaults.inject(.write, path: path, errno: ENOSPC)
         JournalFaults.inject(.truncate, path: path, errno: EIO)
         await #expect(throws: QueueStoreError.self) {
-            try await store.add(QueueTestSupport.entry(id: "torn"))
+            try await store.enqueue(QueueTestSupport.entry(id: "torn"))
         }
         do {
-            try await store.add(QueueTestSupport.entry(id: "later"))
+            try await store.enqueue(QueueTestSupport.entry(id: "later"))
             Issue.record("a poisoned store acknowledged a write")
         } catch let error as QueueStoreError {
             #expect(error.code == .poisoned)
         }
-        #expect(try await store.load().map(\.id) == ["kept"])
+        #expect(try await store.list().map(\.id) == ["kept"])
         await store.close()
-        // Reopening recovers: the half record is a torn tail, "kept" is there.
+        // Reopening recovers: the half record was a torn tail (cut by whichever section
+        // took the lock next: here the poisoned store's own), "kept" is there.
         let reopened = try await FileJournalQueueStore.open(path: path)
-        #expect(try await reopened.load().map(\.id) == ["kept"])
-        #expect(reopened.recovery.tornTailBytes > 0)
+        #expect(try await reopened.list().map(\.id) == ["kept"])
+        #expect(!reopened.recovery.hasCorruption, "\(reopened.recovery)")
         await reopened.close()
     }
 
@@ -91,13 +92,13 @@ struct QueueJournalFaultTests {
         let path = directory.file("queue.journal")
         defer { JournalFaults.clear(path: path) }
         let store = try await FileJournalQueueStore.open(path: path)
-        try await store.add(QueueTestSupport.entry(id: "durable"))
+        try await store.enqueue(QueueTestSupport.entry(id: "durable"))
 
         // The next sync takes 300 ms and then fails (EIO), once.
         JournalFaults.inject(.sync, path: path, errno: EIO, delay: .milliseconds(300))
         let first = Task { () -> QueueStoreError.Code? in
             do {
-                try await store.add(QueueTestSupport.entry(id: "in-failed-sync"))
+                try await store.enqueue(QueueTestSupport.entry(id: "in-failed-sync"))
                 return nil
             } catch let error as QueueStoreError {
                 return error.code
@@ -111,7 +112,7 @@ struct QueueJournalFaultTests {
         let queued = (0..<4).map { index in
             Task { () -> QueueStoreError.Code? in
                 do {
-                    try await store.add(QueueTestSupport.entry(id: "queued-\(index)"))
+                    try await store.enqueue(QueueTestSupport.entry(id: "queued-\(index)"))
                     return nil
                 } catch let error as QueueStoreError {
                     return error.code
@@ -127,11 +128,11 @@ struct QueueJournalFaultTests {
             #expect(await task.value == .poisoned)
         }
         // Memory claims only what was durable.
-        #expect(try await store.load().map(\.id) == ["durable"])
+        #expect(try await store.list().map(\.id) == ["durable"])
         await store.close()
 
         let reopened = try await FileJournalQueueStore.open(path: path)
-        let ids = Set(try await reopened.load().map(\.id))
+        let ids = Set(try await reopened.list().map(\.id))
         #expect(ids.contains("durable"))
         // The queued writes never reached the file.
         #expect(ids.isDisjoint(with: (0..<4).map { "queued-\($0)" }))
@@ -148,8 +149,8 @@ struct QueueJournalFaultTests {
         defer { directory.remove() }
         let path = directory.file("queue.journal")
         let store = try await FileJournalQueueStore.open(path: path)
-        try await store.add(QueueTestSupport.entry(id: "a"))
-        try await store.add(QueueTestSupport.entry(id: "b"))
+        try await store.enqueue(QueueTestSupport.entry(id: "a"))
+        try await store.enqueue(QueueTestSupport.entry(id: "b"))
         await store.close()
         // What a crash between writing PATH.compact and renaming it leaves: a partial copy.
         let leftover = path + ".compact"
@@ -159,7 +160,7 @@ struct QueueJournalFaultTests {
         let reopened = try await FileJournalQueueStore.open(path: path)
         #expect(!FileManager.default.fileExists(atPath: leftover))
         #expect(reopened.recovery.isClean)
-        #expect(Set(try await reopened.load().map(\.id)) == ["a", "b"])
+        #expect(Set(try await reopened.list().map(\.id)) == ["a", "b"])
         await reopened.close()
     }
 
@@ -196,7 +197,7 @@ struct QueueJournalFaultTests {
         defer { directory.remove() }
         let path = directory.file("queue.journal")
         let store = try await FileJournalQueueStore.open(path: path)
-        try await store.add(QueueTestSupport.entry(id: "kept"))
+        try await store.enqueue(QueueTestSupport.entry(id: "kept"))
         await store.close()
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         // A header with a valid magic and kind, then the length, a crc, and a few bytes.
@@ -208,7 +209,7 @@ struct QueueJournalFaultTests {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
 
         let reopened = try await FileJournalQueueStore.open(path: path)
-        #expect(try await reopened.load().map(\.id) == ["kept"])
+        #expect(try await reopened.list().map(\.id) == ["kept"])
         #expect(reopened.recovery.tornTailBytes == 16 + 100)
         await reopened.close()
     }
@@ -224,7 +225,7 @@ struct QueueJournalInvalidEntryTests {
         defer { directory.remove() }
         let path = directory.file("queue.journal")
         let store = try await FileJournalQueueStore.open(path: path)
-        try await store.add(QueueTestSupport.entry(id: "good"))
+        try await store.enqueue(QueueTestSupport.entry(id: "good"))
         var bad = QueueTestSupport.entry(id: "bad")
         switch kind {
         case "empty-id": bad.id = ""
@@ -232,21 +233,27 @@ struct QueueJournalInvalidEntryTests {
         default: bad.nextAttemptAt = Date(timeIntervalSince1970: .infinity)
         }
         do {
-            try await store.add(bad)
+            try await store.enqueue(bad)
             Issue.record("acknowledged an entry recovery cannot read back")
         } catch let error as QueueStoreError {
             #expect(error.code == .invalidEntry)
         }
         if kind != "empty-id" {
-            // An update to a bad date is refused the same way.
-            var good = QueueTestSupport.entry(id: "good")
-            good.nextAttemptAt = Date(timeIntervalSince1970: .nan)
-            await #expect(throws: QueueStoreError.self) { try await store.update(good) }
+            // A reschedule to a bad date is refused the same way.
+            let claimed = try await store.claimDue(
+                now: QueueTestSupport.epoch.addingTimeInterval(300), limit: 1,
+                leaseFor: .seconds(60))
+            let lease = try #require(claimed.first?.lease)
+            await #expect(throws: QueueStoreError.self) {
+                try await store.reschedule(
+                    lease, attempts: 2, nextAttemptAt: Date(timeIntervalSince1970: .nan),
+                    lastReason: nil)
+            }
         }
         await store.close()
         let reopened = try await FileJournalQueueStore.open(path: path)
         #expect(reopened.recovery.isClean, "\(reopened.recovery)")
-        #expect(try await reopened.load().map(\.id) == ["good"])
+        #expect(try await reopened.list().map(\.id) == ["good"])
         await reopened.close()
     }
 }

@@ -14,7 +14,7 @@ struct QueueRunTurnsTests {
     func stopStartsNothingNew() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let started = Mutex<[String]>([])
-        let queue = DeliveryQueue(
+        let queue = TestQueue(
             store: InMemoryQueueStore(), clock: clock,
             limits: .init(maxConcurrentDeliveries: 1, maxConcurrentPerDomain: 1)
         ) { entry in
@@ -51,7 +51,7 @@ struct QueueRunTurnsTests {
     func overlappingRunsKeepTheLimit() async throws {
         let gauge = Mutex((now: 0, most: 0, calls: 0))
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let queue = DeliveryQueue(
+        let queue = TestQueue(
             store: InMemoryQueueStore(), clock: clock,
             limits: .init(maxConcurrentDeliveries: 2, maxConcurrentPerDomain: 2)
         ) { _ in
@@ -84,7 +84,7 @@ struct QueueRunTurnsTests {
     func overlappingRunsDoNotRetryTwice() async throws {
         let calls = Mutex<[String: Int]>([:])
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        let queue = DeliveryQueue(
+        let queue = TestQueue(
             store: InMemoryQueueStore(), clock: clock,
             limits: .init(maxConcurrentDeliveries: 1, maxConcurrentPerDomain: 1)
         ) { entry in
@@ -121,7 +121,7 @@ struct QueueRunTurnsTests {
         let cancelledSeen = Mutex(false)
         let release = Mutex(false)
         let delivered = Mutex<[String]>([])
-        let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) { entry in
+        let queue = TestQueue(store: InMemoryQueueStore(), clock: clock) { entry in
             if entry.id == "first" {
                 // Holds the old runner until stop() has cancelled it, then until the test
                 // has called start() (bounded; an unstructured sleep ignores the cancel).
@@ -161,7 +161,7 @@ struct QueueEventsLifetimeTests {
         .timeLimit(.minutes(1)))
     func droppedStartedQueue() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
-        var queue: DeliveryQueue? = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) {
+        var queue: TestQueue? = TestQueue(store: InMemoryQueueStore(), clock: clock) {
             _ in .delivered
         }
         let events = try #require(queue?.events)
@@ -182,7 +182,7 @@ struct QueueEventsLifetimeTests {
 
     @Test("the events stream finishes when a stopped queue is released", .timeLimit(.minutes(1)))
     func droppedStoppedQueue() async throws {
-        var queue: DeliveryQueue? = DeliveryQueue(store: InMemoryQueueStore()) { _ in
+        var queue: TestQueue? = TestQueue(store: InMemoryQueueStore()) { _ in
             .delivered
         }
         let events = try #require(queue?.events)
@@ -207,7 +207,7 @@ struct QueueRunnerPaceTests {
     func zeroGapDoesNotSpin() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let deliverer = CountingDeliverer(.deferred(reason: "temporary-failure"))
-        let queue = DeliveryQueue(
+        let queue = TestQueue(
             store: InMemoryQueueStore(), schedule: RetrySchedule(firstRetry: .zero),
             clock: clock
         ) { deliverer.deliver($0) }
@@ -217,7 +217,7 @@ struct QueueRunnerPaceTests {
         // Give a spinning runner time to show itself.
         try await Task.sleep(for: .milliseconds(300))
         #expect(deliverer.count == 1, "retried \(deliverer.count) times without the clock moving")
-        #expect(clock.sleeperCount == 1)
+        #expect(await QueueTestSupport.eventually { clock.sleeperCount == 1 })
         // The runner wakes a second of clock time later, and tries again.
         clock.advance(by: .seconds(1))
         #expect(await QueueTestSupport.eventually { deliverer.count == 2 })

@@ -49,7 +49,7 @@ struct QueueScheduleBoundsTests {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         var entry = QueueTestSupport.entry(id: "many")
         entry.attempts = .max
-        let queue = DeliveryQueue(store: InMemoryQueueStore([entry]), clock: clock) { _ in
+        let queue = TestQueue(store: InMemoryQueueStore([entry]), clock: clock) { _ in
             .deferred(reason: "temporary-failure")
         }
         clock.advance(by: .seconds(300))

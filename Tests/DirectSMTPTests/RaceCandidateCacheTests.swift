@@ -1,3 +1,4 @@
+import DNSClient
 import Sockets
 import Testing
 
@@ -36,7 +37,7 @@ struct RaceCandidateCacheTests {
         }
         #expect(engine.candidateCache.count == 2)
         let hosts = [
-            MailExchanger(
+            MailHost(
                 name: "mx1.example.com", preference: 10, addresses: [IPAddress("127.0.0.11")!])
         ]
         guard
@@ -55,10 +56,10 @@ struct RaceCandidateCacheTests {
     func entryMatching() {
         let cache = RaceCandidateCache(capacity: 2)
         let one = [
-            MailExchanger(name: "mx.a.test", preference: 0, addresses: [IPAddress("192.0.2.1")!])
+            MailHost(name: "mx.a.test", preference: 0, addresses: [IPAddress("192.0.2.1")!])
         ]
         let other = [
-            MailExchanger(name: "mx.a.test", preference: 0, addresses: [IPAddress("192.0.2.2")!])
+            MailHost(name: "mx.a.test", preference: 0, addresses: [IPAddress("192.0.2.2")!])
         ]
         cache.store(
             .none(.noMailServer, detail: "all refused"), for: "a.test", hosts: one, complete: true)
@@ -111,8 +112,8 @@ struct RaceCandidateCacheTests {
 
     @Test("A reordering has the same hosts, none twice")
     func reordering() {
-        func host(_ name: String, _ ip: String = "192.0.2.1") -> MailExchanger {
-            MailExchanger(name: name, preference: 10, addresses: [IPAddress(ip)!])
+        func host(_ name: String, _ ip: String = "192.0.2.1") -> MailHost {
+            MailHost(name: name, preference: 10, addresses: [IPAddress(ip)!])
         }
         let (a, b, c) = (host("a"), host("b"), host("c"))
         #expect(RaceCandidateCache.isReordering([b, a], of: [a, b]))

@@ -1,12 +1,63 @@
 import DirectSMTP
 import Foundation
-import SMTPClient
 import Testing
 
-/// The README's sign-up handler, run as written against the mock world (only the
-/// configuration and the journal path differ), so the example cannot rot.
-@Suite("README example", .timeLimit(.minutes(1)))
+/// The README's sign-up example cannot rot: its Swift block, taken from README.md itself,
+/// is type-checked against the modules just built with `import DirectSMTP` alone; and the
+/// same handler runs against the mock world (only the configuration and the journal path
+/// differ).
+@Suite("README example", .timeLimit(.minutes(2)))
 struct ReadmeExampleTests {
+    /// The repository's root, from this file's path.
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The first ```swift block of README.md.
+    static func readmeExample() throws -> String {
+        let readme = try String(
+            contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let opening = try #require(readme.range(of: "```swift\n"))
+        let closing = try #require(readme.range(of: "\n```", range: opening.upperBound..<readme.endIndex))
+        return String(readme[opening.upperBound..<closing.lowerBound])
+    }
+
+    @Test("README.md's Swift example compiles with `import DirectSMTP` alone")
+    func readmeCompiles() throws {
+        let example = try Self.readmeExample()
+        #expect(example.hasPrefix("import DirectSMTP\n"))
+        #expect(!example.contains("import SMTPClient") && !example.contains("import Sockets"))
+        // The modules sit beside the test binary (.build/<triple>/<configuration>/Modules).
+        let binary = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(
+            atPath: "/proc/self/exe"))
+        let products = binary.deletingLastPathComponent()
+        let modules = products.appendingPathComponent("Modules")
+        let moduleMap = products.appendingPathComponent("CSystemShims.build/module.modulemap")
+        try #require(
+            FileManager.default.fileExists(atPath: modules.appendingPathComponent("DirectSMTP.swiftmodule").path),
+            "no DirectSMTP module beside \(binary.path)")
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("readme-compile-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // main.swift: the example is top-level code, as in an executable's entry file.
+        let source = directory.appendingPathComponent("main.swift")
+        try example.write(to: source, atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "swiftc", "-typecheck", "-swift-version", "6", "-I", modules.path,
+            "-Xcc", "-fmodule-map-file=\(moduleMap.path)", source.path,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "swiftc -typecheck README example:\n\(text)")
+    }
+
     @Test("the sign-up handler answers 200, 422, 202 (queued) and 400")
     func signUpHandler() async throws {
         let world = try await MockWorld.start()
@@ -16,11 +67,11 @@ struct ReadmeExampleTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
-        let coordinator = try VerificationCoordinator(configuration: world.configuration())
-        let queue = DeliveryQueue(
-            store: try await FileJournalQueueStore.open(path: directory.appendingPathComponent("mail.journal").path)
-        ) { entry in await coordinator.redeliver(entry) }
-        coordinator.attach(queue)
+        var configuration = world.configuration()
+        configuration.queueStore = try await FileJournalQueueStore.open(
+            path: directory.appendingPathComponent("mail.journal").path)
+        let coordinator = try VerificationCoordinator(configuration: configuration)
+        let background = Task { await coordinator.run() }
 
         func signUp(email: String, code: String) async -> (status: Int, text: String, queued: Bool) {
             let message: Message
@@ -45,8 +96,12 @@ struct ReadmeExampleTests {
         #expect(rejected.status == 422 && rejected.text.contains("recipient-rejected"))
         let greylisted = await signUp(email: "grey@ok.test", code: "1234")
         #expect(greylisted.status == 202 && greylisted.queued)
-        #expect(try await queue.entries().map(\.to) == ["grey@ok.test"])
+        #expect(try await coordinator.queue?.entries().map(\.to) == ["grey@ok.test"])
         #expect(await signUp(email: "user@ok.test\r\nRCPT TO:<x@y.z>", code: "1").status == 400)
         #expect(world.smtp.deliveryCount == 1)
+
+        // At shutdown: run() returns once cancelled and drained.
+        background.cancel()
+        await background.value
     }
 }

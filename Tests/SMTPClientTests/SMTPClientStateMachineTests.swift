@@ -21,9 +21,18 @@ private let data = MessageData(bytes: Array("Subject: x\r\n\r\nhi\r\n".utf8), me
 /// A machine that has seen the greeting and this EHLO reply.
 private func readyMachine(ehlo: String = "250-mx\n250-PIPELINING\n250-8BITMIME\n250-SMTPUTF8\n250 SIZE 1000",
                           credentials: SMTPCredentials? = nil) -> (SMTPClientStateMachine, SMTPClientStateMachine.Action) {
-    var machine = SMTPClientStateMachine(heloName: "client.example", credentials: credentials)
+    var machine = SMTPClientStateMachine(
+        heloName: "client.example", credentials: credentials, tlsPolicy: credentials == nil ? .off : .opportunistic)
     _ = machine.connected()
     _ = machine.receive(reply("220 mx ESMTP"))
+    if credentials != nil {
+        // AUTH only over TLS: STARTTLS first.
+        _ = machine.receive(reply("250-mx\n250 STARTTLS"))
+        _ = machine.receive(reply("220 go ahead"))
+        _ = machine.tlsEstablished(SMTPTLSInfo(
+            version: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256", serverName: nil,
+            startTLSReply: .zero, handshake: .zero))
+    }
     let action = machine.receive(reply(ehlo))
     return (machine, action)
 }
@@ -179,10 +188,83 @@ struct SMTPClientStateMachineTests {
     func probe() {
         var (machine, _) = readyMachine()
         let action = machine.startProbe(from: sender, to: recipient)
-        #expect(commands(action) == ["MAIL FROM:<app@sender.example>\r\n", "RCPT TO:<jane@example.com>\r\n"])
+        #expect(commands(action) == ["MAIL FROM:<app@sender.example>\r\n", "RCPT TO:<jane@example.com>\r\n", "RSET\r\n"])
         #expect(machine.receive(reply("250 ok")) == .awaitReply)
-        let result = verdict(machine.receive(reply("250 2.1.5 ok")))
-        #expect(result?.verdict == .accepted && result?.step == .rcpt)
+        #expect(machine.receive(reply("250 2.1.5 ok")) == .awaitReply)
+        #expect(machine.awaitsAuxiliaryReply)
+        let result = verdict(machine.receive(reply("250 2.0.0 reset")))
+        #expect(result?.verdict == .accepted && result?.step == .rcpt && result?.reply?.code == 250)
+        #expect(machine.transactionReset)
+    }
+
+    @Test("STARTTLS: alone, then every capability forgotten and EHLO again")
+    func startTLS() {
+        var machine = SMTPClientStateMachine(heloName: "client.example", tlsPolicy: .opportunistic)
+        _ = machine.connected()
+        _ = machine.receive(reply("220 mx ESMTP"))
+        let action = machine.receive(reply("250-mx\n250-PIPELINING\n250-AUTH PLAIN\n250 STARTTLS"))
+        #expect(commands(action) == ["STARTTLS\r\n"])
+        #expect(machine.awaitsAuxiliaryReply)
+        #expect(machine.receive(reply("220 2.0.0 go ahead")) == .startTLS)
+        let info = SMTPTLSInfo(version: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256", serverName: "mx",
+                               startTLSReply: .milliseconds(1), handshake: .milliseconds(2))
+        let again = machine.tlsEstablished(info)
+        #expect(commands(again) == ["EHLO client.example\r\n"])
+        #expect(machine.capabilities == SMTPCapabilities())
+        #expect(machine.receive(reply("250-mx\n250 SIZE 10")) == .ready)
+        #expect(machine.tls == info && !machine.capabilities.pipelining)
+    }
+
+    @Test("STARTTLS: required and not offered, or unavailable in this build: no transaction")
+    func startTLSRequired() {
+        var notOffered = SMTPClientStateMachine(heloName: "client.example", tlsPolicy: .required)
+        _ = notOffered.connected()
+        _ = notOffered.receive(reply("220 mx ESMTP"))
+        let result = verdict(notOffered.receive(reply("250-mx\n250 PIPELINING")))
+        #expect(result?.reason == .tlsUnavailable && result?.verdict == .unreachable)
+        var noTLS = SMTPClientStateMachine(heloName: "client.example", tlsPolicy: .required, tlsAvailable: false)
+        _ = noTLS.connected()
+        _ = noTLS.receive(reply("220 mx ESMTP"))
+        #expect(verdict(noTLS.receive(reply("250-mx\n250 STARTTLS")))?.reason == .tlsUnavailable)
+        var opportunistic = SMTPClientStateMachine(heloName: "client.example", tlsPolicy: .opportunistic, tlsAvailable: false)
+        _ = opportunistic.connected()
+        _ = opportunistic.receive(reply("220 mx ESMTP"))
+        #expect(opportunistic.receive(reply("250-mx\n250 STARTTLS")) == .ready)
+    }
+
+    @Test("A failure during the handshake is the handshake's")
+    func handshakeTimeout() {
+        var machine = SMTPClientStateMachine(heloName: "client.example", tlsPolicy: .opportunistic)
+        _ = machine.connected()
+        _ = machine.receive(reply("220 mx ESMTP"))
+        _ = machine.receive(reply("250-mx\n250 STARTTLS"))
+        _ = machine.receive(reply("220 go ahead"))
+        let result = machine.fail(.timedOut)
+        #expect(result.reason == .tlsHandshakeFailed && result.step == .ehlo && result.verdict == .unreachable)
+        #expect(result.detail?.contains("TLS handshake failed: timed out") == true)
+    }
+
+    @Test("Pipelined probe: a surplus 250 before RCPT's refusal shows at RSET, and is no verdict")
+    func probeSurplusReply() {
+        var (machine, _) = readyMachine()
+        _ = machine.startProbe(from: sender, to: recipient)
+        #expect(machine.receive(reply("250 ok")) == .awaitReply)
+        #expect(machine.receive(reply("250 extra")) == .awaitReply)
+        let result = verdict(machine.receive(reply("550 5.1.1 no such user")))
+        #expect(result?.verdict == .temporaryFailure && result?.reply == nil, "\(String(describing: result))")
+        #expect(result?.detail?.contains("protocol error") == true)
+    }
+
+    @Test("A reply with no command waiting is a protocol error, never a verdict", arguments: [false, true])
+    func unaskedReply(inTransaction: Bool) {
+        var (machine, _) = readyMachine()
+        if inTransaction {
+            _ = machine.startProbe(from: sender, to: recipient)
+            _ = machine.receive(reply("550 no"))  // MAIL refused: verdict, done
+        }
+        let result = verdict(machine.receive(reply("250 2.1.5 extra")))
+        #expect(result?.verdict != .accepted && result?.reply == nil)
+        #expect(result?.detail?.contains("protocol error") == true)
     }
 
     @Test("Probe without PIPELINING")

@@ -308,6 +308,37 @@ struct SMTPSessionTests {
         #expect(result.detail?.contains("out of turn") == true, "\(result)")
     }
 
+    @Test("A surplus reply in a pipelined group ends the session as a protocol error (issue 17)",
+          arguments: [true, false])
+    func surplusReplyInGroup(probe: Bool) async throws {
+        // MAIL gets "250 ok" and an unasked "250 extra"; RCPT's refusal comes in a later
+        // segment, so no buffered byte gives the surplus away at the RCPT reply.
+        var script = MockSMTPScript()
+        script.mail = .garbage("250 2.1.0 ok\r\n250 2.1.0 extra\r\n")
+        script.rcpt = MockSMTPResponse.reply(550, "5.1.1 no such user").delayed(by: .milliseconds(50))
+        let server = try MockSMTPServer.start(script)
+        defer { server.stop() }
+        let session = try makeSession(server)
+        let result = probe
+            ? await session.probe(from: sender, to: recipient)
+            : await session.send(from: sender, to: recipient, data: message())
+        #expect(result.verdict == .temporaryFailure, "\(result)")
+        #expect(result.detail?.contains("out of turn") == true, "\(result)")
+        #expect(server.deliveryCount == 0)
+    }
+
+    @Test("End of data answered with 250 twice: delivered, the surplus only recorded (issue 17)")
+    func endOfDataTwice() async throws {
+        var script = MockSMTPScript()
+        script.endOfData = .garbage("250 2.0.0 queued\r\n250 2.0.0 queued again\r\n")
+        let (result, server, session) = try await send(script)
+        defer { server.stop() }
+        #expect(result.verdict == .accepted && result.step == .endOfData, "\(result)")
+        #expect(result.reply?.text.contains("queued") == true)
+        #expect(result.detail?.contains("out of turn") == true, "\(result)")
+        #expect(await session.transcript.contains { $0.text.contains("out of turn") })
+    }
+
     @Test("The mock records a quoted local part holding '>' whole")
     func mockQuotedPath() async throws {
         let server = try MockSMTPServer.start()
@@ -497,15 +528,17 @@ struct SMTPSessionTests {
         #expect(fewest > 3.8 && fewest < 5, "waits: \(fewest)")
     }
 
-    @Test("AUTH PLAIN and LOGIN against the mock; credentials never in the transcript", arguments: [true, false])
+    #if OpenSSL  // AUTH only over TLS
+    @Test("AUTH PLAIN and LOGIN against the mock (over TLS); credentials never in the transcript", arguments: [true, false])
     func auth(plain: Bool) async throws {
         let credentials = try SMTPCredentials(username: "webapp", password: "correct horse")
         var script = MockSMTPScript()
+        script.offersStartTLS = true
         script.credentials = credentials
         script.authMechanisms = plain ? ["PLAIN", "LOGIN"] : ["LOGIN"]
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
-        let session = try makeSession(server, credentials: credentials)
+        let session = try makeSession(server, timeouts: .uniform(.seconds(5)), credentials: credentials)
         let result = await session.send(from: sender, to: recipient, data: message())
         #expect(result.verdict == .accepted)
         #expect(server.sessions.first?.authenticatedAs == "webapp")
@@ -516,6 +549,7 @@ struct SMTPSessionTests {
         let commands = try #require(server.sessions.first).commands
         #expect(commands.contains { $0.hasPrefix(plain ? "AUTH PLAIN " : "AUTH LOGIN") })
     }
+    #endif
 
     @Test("close() after open() sends QUIT and nothing else")
     func openThenClose() async throws {
@@ -532,16 +566,19 @@ struct SMTPSessionTests {
         #expect(server.transactions.isEmpty)
     }
 
+    #if OpenSSL  // AUTH only over TLS
     @Test("Wrong credentials are a sender rejection at AUTH")
     func authFailure() async throws {
         var script = MockSMTPScript()
+        script.offersStartTLS = true
         script.credentials = try SMTPCredentials(username: "webapp", password: "right")
         let server = try MockSMTPServer.start(script)
         defer { server.stop() }
-        let session = try makeSession(server, credentials: try SMTPCredentials(username: "webapp", password: "wrong"))
+        let session = try makeSession(server, timeouts: .uniform(.seconds(5)), credentials: try SMTPCredentials(username: "webapp", password: "wrong"))
         let result = await session.open()
         #expect(result?.verdict == .senderRejected && result?.step == .auth && result?.reply?.code == 535)
     }
+    #endif
 
     @Test("A UTF-8 recipient without SMTPUTF8 is refused before MAIL is sent")
     func smtpUTF8NotOffered() async throws {

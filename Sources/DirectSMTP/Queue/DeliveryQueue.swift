@@ -1,20 +1,25 @@
 import Foundation
 
-/// The queue of deferred messages: stores them durably, retries them on a greylisting-aware
-/// schedule, purges them after the maximum age, and reports what happens as events.
+/// The queue of deferred messages: retries them on a greylisting-aware schedule, purges
+/// them after the maximum age, and reports what happens as events. The entries live in
+/// the ``QueueStore`` only; the queue works them through leases it claims there, so any
+/// number of queues (in this process, in other processes, on other machines for a shared
+/// store) can run over one store without retrying one entry twice at once.
 ///
-/// The queue knows nothing of DNS or SMTP: it calls the `deliver` closure for each retry,
-/// and the closure (wired by the coordinator to re-resolve the MX hosts, race them and
-/// send again) answers with a ``RetryOutcome``. Terminal outcomes (`delivered`,
-/// `rejected`) take the entry out of the queue for good; `deferred` schedules the next
-/// try; an entry older than ``RetrySchedule/maxAge`` is purged with an `expired` event.
+/// The queue knows nothing of DNS or SMTP: each run is given the function that re-sends
+/// an entry (the coordinator's `redeliver`), and it answers with a ``RetryOutcome``.
+/// Terminal outcomes (`delivered`, `rejected`) take the entry out of the store for good;
+/// `deferred` schedules the next try; an entry older than ``RetrySchedule/maxAge`` is
+/// purged with an `expired` event. The queue does not keep the function: nothing here
+/// refers back to the coordinator.
 ///
 /// ```swift
 /// let store = try await FileJournalQueueStore.open(path: "/var/spool/myapp/queue.journal")
-/// let queue = DeliveryQueue(store: store) { entry in await coordinator.redeliver(entry) }
-/// Task { for await event in queue.events { log(event) } }
-/// await queue.start()                     // background runner
+/// let queue = DeliveryQueue(store: store)
 /// try await queue.enqueue(entry)          // durable when it returns
+/// let runner = Task { await queue.run { entry in await coordinator.redeliver(entry) } }
+/// // ... at shutdown:
+/// runner.cancel(); await runner.value      // in-flight re-sends drained
 /// ```
 ///
 /// Every try is counted in ``QueueEntry/attempts``: an entry enqueued after a deferred send
@@ -35,8 +40,9 @@ public actor DeliveryQueue {
         }
     }
 
-    /// What one ``runDue()``, ``runAll()`` or ``purgeExpired(maxAge:)`` did: the events it
-    /// produced, in order (they are also sent to ``events``).
+    /// What one ``runDue(deliveringWith:)``, ``runAll(deliveringWith:)`` or
+    /// ``purgeExpired(maxAge:)`` did: the events it produced, in order (they are also sent
+    /// to ``events``).
     public struct RunSummary: Sendable, Hashable {
         /// The events of this run.
         public var events: [QueueEvent] = []
@@ -55,111 +61,83 @@ public actor DeliveryQueue {
         public var expired: Int { events.count { if case .expired = $0 { true } else { false } } }
     }
 
+    /// One re-send of an entry. It must return (bound its own time, and end promptly when
+    /// its task is cancelled): a run waits for all its re-sends.
+    public typealias Deliver = @Sendable (QueueEntry) async -> RetryOutcome
+
     /// Everything that happens to entries, in order: enqueued, delivered, rejected, retry
     /// scheduled, expired, store failures. Meant for one consumer; if nobody reads it, only
-    /// the newest 10,000 events are kept. It finishes when the queue is released (a started
-    /// runner does not keep the queue alive).
+    /// the newest 10,000 events are kept. It finishes when the queue is released.
     public nonisolated let events: AsyncStream<QueueEvent>
     /// The retry schedule.
     public nonisolated let schedule: RetrySchedule
     /// The concurrency limits.
     public nonisolated let limits: Limits
+    /// How long a claim leases an entry. A re-send still running at half its lease renews
+    /// it, so the lease only has to outlast a stalled renewal, not the longest re-send;
+    /// a process that dies leaves its entries to others after at most this long.
+    public nonisolated let leaseDuration: Duration
 
     private let eventSink: AsyncStream<QueueEvent>.Continuation
     private let store: any QueueStore
     private let clock: any QueueClock
-    private let deliver: @Sendable (QueueEntry) async -> RetryOutcome
 
-    private var byID: [String: QueueEntry] = [:]
-    private var loaded = false
-    private var loading: Task<[QueueEntry], any Error>?
-    private var inFlight: Set<String> = []
-    /// Entries gone from memory (delivered, rejected, expired) whose removal from the
-    /// store failed: removed again before every run and purge, so a full disk does not
-    /// bring a delivered message back at the next restart.
-    private var unremoved: Set<String> = []
-    /// Held entries (a subset of `inFlight`): only these can be settled.
-    private var held: Set<String> = []
-    private var inFlightByDomain: [String: Int] = [:]
-    private var runner: Task<Void, Never>?
-    private var sleeper: Task<Void, Never>?
-    private var wakeRequested = false
-    /// One run (``runDue()``, ``runAll()``, the background runner's pass) at a time: the
-    /// concurrency limit counts one run's retries, and a run's list of candidates must not
-    /// go stale under another run that retries (and reschedules) the same entries.
+    /// Settlements the store refused for a reason other than a lost lease (a full disk):
+    /// tried again before every run, while the lease still holds the entry, so a
+    /// delivered message is not sent again once the disk recovers. Leases this queue
+    /// holds, not a copy of the entries.
+    private var unsettled: [QueueLease: Settlement] = [:]
+    /// One run at a time in this queue: the limits count one run's retries.
     private var runActive = false
     private var runWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The background loop's sleep, cancelled to wake it early.
+    private var sleeper: Task<Void, Never>?
+    private var wakeRequested = false
 
-    /// Creates a queue over `store`. Nothing is read until the first call that needs the
-    /// entries (or ``load()``).
+    private enum Settlement: Sendable, Hashable {
+        case complete
+        case giveUp(reason: String)
+        case reschedule(attempts: Int, nextAttemptAt: Date, lastReason: String?)
+    }
+
+    /// Creates a queue over `store`. Nothing is read until it is needed.
     ///
     /// - Parameters:
     ///   - store: where entries live; ``FileJournalQueueStore`` for durability.
     ///   - schedule: when to retry and when to give up.
-    ///   - clock: the time source; ``ManualQueueClock`` in tests.
     ///   - limits: how many retries run at once, in all and per recipient domain.
-    ///   - deliver: one re-send of an entry. It must return (bound its own time, and end
-    ///     promptly when its task is cancelled): the queue puts no deadline on it, and a
-    ///     run, and so every later run, waits for all its retries. It is called for one
-    ///     entry at most once at a time, and must not call ``runDue()`` or ``runAll()``
-    ///     (runs take turns: that call would wait for the run that is waiting for it).
+    ///   - clock: the time source; ``ManualQueueClock`` in tests.
+    ///   - leaseDuration: how long a claim holds an entry (at least a second; by default
+    ///     10 minutes); renewed while a re-send runs.
     public init(
-        store: some QueueStore,
+        store: any QueueStore,
         schedule: RetrySchedule = .default,
-        clock: some QueueClock = .system,
         limits: Limits = Limits(),
-        deliver: @escaping @Sendable (QueueEntry) async -> RetryOutcome
+        clock: any QueueClock = SystemQueueClock(),
+        leaseDuration: Duration = .seconds(600)
     ) {
         self.store = store
         self.schedule = schedule
         self.clock = clock
         self.limits = limits
-        self.deliver = deliver
+        self.leaseDuration = max(leaseDuration, .seconds(1))
         (events, eventSink) = AsyncStream.makeStream(
             of: QueueEvent.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
     deinit {
-        // A runner still started holds the queue only weakly: end its sleep so it ends too.
-        sleeper?.cancel()
-        runner?.cancel()
         eventSink.finish()
     }
 
     // MARK: Entries
 
-    /// Reads the store's entries, if not done yet. Other methods call it as needed.
-    public func load() async throws {
-        if loaded { return }
-        let task: Task<[QueueEntry], any Error>
-        if let loading {
-            task = loading
-        } else {
-            let store = self.store
-            task = Task { try await store.load() }
-            loading = task
-        }
-        do {
-            let stored = try await task.value
-            if !loaded {
-                for entry in stored { byID[entry.id] = entry }
-                loaded = true
-            }
-        } catch {
-            if loading == task { loading = nil }
-            throw error
-        }
-    }
-
-    /// Stores `entry` durably and schedules it; returns once the store has it (for
-    /// ``FileJournalQueueStore``: after `fsync`). The entry keeps the ``QueueEntry/nextAttemptAt``
-    /// and ``QueueEntry/attempts`` it comes with.
+    /// Stores `entry` durably; returns once the store has it (for
+    /// ``FileJournalQueueStore``: after `fsync`). The entry keeps the
+    /// ``QueueEntry/nextAttemptAt`` and ``QueueEntry/attempts`` it comes with.
     public func enqueue(_ entry: QueueEntry) async throws {
-        try await load()
-        try await store.add(entry)
-        byID[entry.id] = entry
+        try await store.enqueue(entry)
         emit(.enqueued(entry))
-        wakeRunner()
+        wake()
     }
 
     /// Builds the entry for a send that just ended deferred (attempt 1, first retry per the
@@ -179,190 +157,174 @@ public actor DeliveryQueue {
         return entry
     }
 
-    /// Stores a message whose send is still running in this process (its caller's budget
-    /// ended inside the SMTP transaction), durably at once: a crash or a restart then loses
-    /// nothing. A held entry is never retried, purged or counted as due while held;
-    /// ``settle(_:with:)`` applies the transaction's outcome. After a restart nothing holds
-    /// it, and it is retried from `nextAttemptAt`: at least once, since the transaction
-    /// may have delivered it just before the process stopped.
-    /// - Parameter notBefore: how long the running transaction may still take (its step
-    ///   timeouts): the entry's first retry after a restart is no earlier, nor earlier than
-    ///   the schedule's first retry.
-    @discardableResult
+    /// Stores a message whose send is still running (its caller's budget ended inside the
+    /// SMTP transaction), durably and already leased by this queue for `leaseFor` (the
+    /// transaction's bound): nobody retries, purges or settles it meanwhile. Settle it
+    /// with ``settle(_:with:)``. If this process stops first, the lease expires and the
+    /// entry is retried from its ``QueueEntry/nextAttemptAt``: at least once, since the
+    /// transaction may have delivered it just before the process stopped.
+    ///
+    /// - Returns: the entry with its lease, as a claim returns them: a held send is a
+    ///   lease like any other.
+    public func hold(_ entry: QueueEntry, leaseFor: Duration) async throws -> ClaimedEntry {
+        let lease = try await store.enqueueLeased(entry, leaseFor: leaseFor, now: clock.now)
+        emit(.enqueued(entry))
+        return ClaimedEntry(entry: entry, lease: lease)
+    }
+
+    /// Builds the entry for a send whose budget ended inside its transaction (no try
+    /// ended yet: attempts 0; first retry per the schedule, and no earlier than the
+    /// transaction's bound `leaseFor`) and holds it.
     public func hold(
         from: String, to: String, data: [UInt8], requires8BitMIME: Bool = false,
-        requiresSMTPUTF8: Bool = false, messageID: String, reason: String, notBefore: Duration
-    ) async throws -> QueueEntry {
+        requiresSMTPUTF8: Bool = false, messageID: String, reason: String, leaseFor: Duration
+    ) async throws -> ClaimedEntry {
         let now = clock.now
-        let firstRetry = schedule.nextAttempt(afterAttempts: 1, at: now)
-        // No try has ended yet (attempts 0): settling it deferred counts the first, and
-        // another process's `runAll` leaves it alone until it is due.
         let entry = QueueEntry(
             from: from, to: to, data: data, requires8BitMIME: requires8BitMIME,
             requiresSMTPUTF8: requiresSMTPUTF8, messageID: messageID, createdAt: now,
-            nextAttemptAt: max(firstRetry, now.addingTimeInterval(notBefore.queueSeconds)),
+            nextAttemptAt: max(
+                schedule.nextAttempt(afterAttempts: 1, at: now), now.adding(leaseFor)),
             attempts: 0, lastReason: reason)
-        try await load()
-        try await store.add(entry)
-        byID[entry.id] = entry
-        held.insert(entry.id)
-        inFlight.insert(entry.id)  // what keeps runs, purges and wake-ups off it
-        emit(.enqueued(entry))
-        return entry
+        return try await hold(entry, leaseFor: leaseFor)
     }
 
     /// Applies the outcome of a held entry's transaction, as a retry's: delivered and
-    /// rejected take it out of the queue, deferred schedules its next try. Returns whether
-    /// the store took the change; `false` also for an entry not held.
+    /// rejected take it out of the store, deferred schedules its next try (the
+    /// transaction counts as a try). Returns whether the store recorded it: for a
+    /// deferral, whether the message is queued for its next try. `false` for a lease
+    /// no longer held (settled already, or expired and taken over).
     @discardableResult
-    public func settle(_ id: String, with outcome: RetryOutcome) async -> Bool {
-        // Only a held entry: one being retried is settled by its own run.
-        guard held.remove(id) != nil else { return false }
-        inFlight.remove(id)
-        guard let entry = byID[id] else { return false }
-        let events = await record(outcome, for: entry)
-        wakeRunner()
-        return !events.contains { if case .storeFailed = $0 { true } else { false } }
-    }
-
-    /// Every entry in the queue, oldest first.
-    public func entries() async throws -> [QueueEntry] {
-        try await load()
-        return byID.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
-    }
-
-    /// The earliest time something is due: a retry or an expiry; `nil` when the queue is
-    /// empty (or every entry is being retried right now).
-    public func nextWakeDate() -> Date? {
-        var earliest: Date?
-        for entry in byID.values where !inFlight.contains(entry.id) {
-            let due = min(entry.nextAttemptAt, schedule.expiry(of: entry.createdAt))
-            if earliest == nil || due < earliest! { earliest = due }
+    public func settle(_ held: ClaimedEntry, with outcome: RetryOutcome) async -> Bool {
+        let events = await record(outcome, for: held)
+        wake()
+        return !events.contains {
+            if case .storeFailed = $0 { true } else { false }
         }
-        return earliest
+    }
+
+    /// Every entry in the store, oldest first (leased ones included).
+    public func entries() async throws -> [QueueEntry] {
+        try await store.list().sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
     // MARK: Running
 
-    /// Purges expired entries, then retries every entry that is due, once, within the
-    /// concurrency limits; returns when all those retries have ended. Runs take turns: a
-    /// call made while another run (or the background runner's pass) is active waits for
-    /// it, so the limits hold for the queue as a whole and no entry is retried twice.
+    /// One pass: settles again what the store refused before, purges expired entries,
+    /// then claims every entry due now (within the limits, in batches) and re-sends each
+    /// once through `deliver`; returns when all those re-sends have ended. Bounded: an
+    /// entry re-sent in this pass is not claimed again in it. Passes of one queue take
+    /// turns; other queues over the same store run alongside, on other entries.
     @discardableResult
-    public func runDue() async throws -> RunSummary {
-        try await load()
+    public func runDue(deliveringWith deliver: @escaping Deliver) async throws -> RunSummary {
         await beginRun()
         defer { endRun() }
-        await removeAgain()
-        let now = clock.now
-        var summary = await purge(olderThan: schedule.maxAge, now: now)
-        let due = byID.values.filter { $0.nextAttemptAt <= now && !inFlight.contains($0.id) }
-        summary.events += await retry(due)
+        var summary = RunSummary()
+        summary.events += await settleAgain()
+        do {
+            summary.events += try await purge(olderThan: schedule.maxAge)
+        } catch {
+            // Reported; the expired entries stay until a later pass can purge them.
+            let failure = QueueEvent.storeFailed(
+                entryID: "", message: "purging expired entries failed: \(error)")
+            emit(failure)
+            summary.events.append(failure)
+        }
+        summary.events += try await deliverDue(deliver)
         return summary
     }
 
-    /// Purges expired entries, then retries every other entry now, due or not (the CLI's
-    /// `queue run --all`). Except one whose first try has not ended (`attempts == 0`, a
-    /// send held by ``hold(from:to:data:requires8BitMIME:requiresSMTPUTF8:messageID:reason:notBefore:)``)
-    /// before it is due: its transaction may still be running in the process that held
-    /// it, and a retry now could deliver it twice.
+    /// As ``runDue(deliveringWith:)``, but every entry no live lease holds is made due
+    /// first (an operator's "retry everything now", `queue run --all`), when the store
+    /// can (``QueueStoreMakingDue``; otherwise only due entries are retried). An entry
+    /// held by a send still in its transaction keeps its lease and is left alone.
     @discardableResult
-    public func runAll() async throws -> RunSummary {
-        try await load()
-        await beginRun()
-        defer { endRun() }
-        await removeAgain()
-        let now = clock.now
-        var summary = await purge(olderThan: schedule.maxAge, now: now)
-        let all = byID.values.filter {
-            !inFlight.contains($0.id) && ($0.attempts > 0 || $0.nextAttemptAt <= now)
+    public func runAll(deliveringWith deliver: @escaping Deliver) async throws -> RunSummary {
+        if let store = store as? any QueueStoreMakingDue {
+            _ = try await store.makeDue(now: clock.now)
         }
-        summary.events += await retry(all)
-        return summary
+        return try await runDue(deliveringWith: deliver)
     }
 
     /// Removes, with an `expired` event each, the entries older than `maxAge` (the
-    /// schedule's ``RetrySchedule/maxAge`` when `nil`). Entries being retried are left alone.
+    /// schedule's ``RetrySchedule/maxAge`` when `nil`). Entries under a live lease are
+    /// left alone.
     @discardableResult
     public func purgeExpired(maxAge: Duration? = nil) async throws -> RunSummary {
-        try await load()
-        await removeAgain()
-        return await purge(olderThan: maxAge ?? schedule.maxAge, now: clock.now)
+        RunSummary(events: try await purge(olderThan: maxAge ?? schedule.maxAge))
     }
 
-    /// Starts the background runner: it runs due entries, then sleeps on the clock until
-    /// the next retry or expiry is due or a new entry arrives. No polling. Idempotent.
-    public func start() {
-        guard runner == nil else { return }
-        // The runner holds the queue only during a pass, never while it sleeps: a queue
-        // dropped without stop() is freed, its deinit finishes `events`, and the runner
-        // ends instead of keeping both alive forever.
-        runner = Task { [weak self] in
+    /// Background work until the calling task is cancelled: runs passes, sleeping on the
+    /// clock between them until the next retry or expiry is due, a new entry arrives here,
+    /// or the store says something may be due (``QueueStoreNotifying``). When cancelled it
+    /// starts no new re-send, lets those in flight end (they see the cancellation) and
+    /// records their outcomes, then returns.
+    public func run(deliveringWith deliver: @escaping Deliver) async {
+        await withTaskGroup(of: Void.self) { group in
+            if let notifying = store as? any QueueStoreNotifying {
+                let notifications = notifying.dueNotifications()
+                group.addTask { [weak self] in
+                    // Iteration ends when the group is cancelled.
+                    for await _ in notifications { await self?.wake() }
+                }
+            }
             while !Task.isCancelled {
-                guard let sleep = await self?.runnerPass() else { return }
-                await sleep.value
-                await self?.runnerSlept(sleep)
+                wakeRequested = false
+                var wakeAt: Date
+                do {
+                    try await runDue(deliveringWith: deliver)
+                    if Task.isCancelled { break }
+                    if wakeRequested { continue }
+                    wakeAt = try await nextWakeDate()
+                } catch {
+                    emit(
+                        .storeFailed(
+                            entryID: "", message: "the queue could not reach its store: \(error)"))
+                    wakeAt = clock.now.addingTimeInterval(60)
+                }
+                await sleep(until: wakeAt)
             }
+            group.cancelAll()
         }
     }
 
-    /// Stops the background runner and waits for it: no retry starts after this call, and
-    /// the retries in flight are cancelled and end as their `deliver` closure returns. A
-    /// ``start()`` made while it waits starts a new runner.
-    public func stop() async {
-        guard let task = runner else { return }
-        runner = nil
-        task.cancel()
-        sleeper?.cancel()
-        await task.value
-    }
-
-    /// Whether the background runner is running.
-    public var isRunning: Bool { runner != nil }
-
-    /// One pass of the background runner: runs what is due, then returns the sleep to wait
-    /// on (until the next retry or expiry, or a wake-up); `nil` when the runner must end.
-    private func runnerPass() async -> Task<Void, Never>? {
-        while !Task.isCancelled {
-            wakeRequested = false
-            var wake: Date
-            do {
-                try await runDue()
-                if Task.isCancelled { return nil }
-                if wakeRequested { continue }
-                let now = clock.now
-                wake = nextWakeDate() ?? now.addingTimeInterval(3600)
-                // Due entries left over are being retried by another caller: wake when
-                // they finish (that wakes us) or in a second, never in a busy loop.
-                if wake <= now { wake = now.addingTimeInterval(1) }
-            } catch {
-                emit(
-                    .storeFailed(
-                        entryID: "", message: "the queue could not load its store: \(error)"))
-                wake = clock.now.addingTimeInterval(60)
-            }
-            let clock = self.clock
-            let sleep = Task { _ = try? await clock.sleep(until: wake) }
-            sleeper = sleep
-            if wakeRequested || Task.isCancelled { sleep.cancel() }
-            return sleep
+    /// When the next pass should run: the earliest retry or expiry; in a second when
+    /// something is due already (leased by another worker, whose lease may expire), never
+    /// in a busy loop; in an hour when the store is empty.
+    func nextWakeDate() async throws -> Date {
+        let now = clock.now
+        var earliest = now.addingTimeInterval(3600)
+        for entry in try await store.list() {
+            earliest = min(earliest, entry.nextAttemptAt, schedule.expiry(of: entry.createdAt))
         }
-        return nil
+        return max(earliest, now.addingTimeInterval(1))
     }
 
-    private func runnerSlept(_ sleep: Task<Void, Never>) {
-        // A runner started after stop() may have its own sleeper by now.
+    /// Sleeps on the clock until `date`, a ``wake()`` or the task's cancellation.
+    private func sleep(until date: Date) async {
+        if wakeRequested || Task.isCancelled { return }
+        let clock = self.clock
+        // A task of its own, so `wake()` can cancel the sleep without cancelling the run;
+        // awaited here, so it never outlives the run.
+        let sleep = Task { _ = try? await clock.sleep(until: date) }
+        sleeper = sleep
+        await withTaskCancellationHandler {
+            await sleep.value
+        } onCancel: {
+            sleep.cancel()
+        }
         if sleeper == sleep { sleeper = nil }
     }
 
-    private func wakeRunner() {
+    /// Makes a sleeping ``run(deliveringWith:)`` look again at once.
+    private func wake() {
         wakeRequested = true
         sleeper?.cancel()
     }
 
     // MARK: Internals
 
-    /// Waits until no other run is active, then marks this one active (FIFO).
+    /// Waits until no other pass of this queue is active, then marks this one (FIFO).
     private func beginRun() async {
         if !runActive {
             runActive = true
@@ -380,175 +342,313 @@ public actor DeliveryQueue {
         }
     }
 
-    /// Takes expired entries out of memory and the store, with an `expired` event each.
-    private func purge(olderThan maxAge: Duration, now: Date) async -> RunSummary {
-        var summary = RunSummary()
-        let cutoff = now.addingTimeInterval(-maxAge.queueSeconds)
-        let expired = byID.values
-            .filter { $0.createdAt <= cutoff && !inFlight.contains($0.id) }
-            .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
-        for entry in expired {
-            byID[entry.id] = nil
-            summary.events.append(.expired(entry))
-        }
-        summary.events = await persistRemovals(summary.events)
-        return summary
+    /// Purges the entries older than `maxAge`, with an `expired` event each.
+    private func purge(olderThan maxAge: Duration) async throws -> [QueueEvent] {
+        let now = clock.now
+        // An entry exactly `maxAge` old has expired; the store purges strictly before the
+        // cutoff, to the microsecond a database keeps.
+        let cutoff = now.addingTimeInterval(-maxAge.queueSeconds + 0.000_001)
+        let purged = try await store.purge(createdBefore: cutoff, now: now)
+        let events = purged.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+            .map { QueueEvent.expired($0) }
+        for event in events { emit(event) }
+        return events
     }
 
-    /// Tries again the removals that failed (see `unremoved`); one already gone from the
-    /// store (another process purged it) counts as removed.
-    private func removeAgain() async {
-        for id in unremoved {
-            do {
-                try await store.remove(id: id)
-                unremoved.remove(id)
-            } catch let error as QueueStoreError where error.code == .notFound {
-                unremoved.remove(id)
-            } catch {
-                // Still failing: kept for the next run.
-            }
-        }
-    }
-
-    /// Removes the entries of `expired` events from the store, then emits the events.
-    private func persistRemovals(_ expiredEvents: [QueueEvent]) async -> [QueueEvent] {
-        var result: [QueueEvent] = []
-        for event in expiredEvents {
-            do {
-                try await store.remove(id: event.entryID)
-            } catch {
-                unremoved.insert(event.entryID)
-                let failure = QueueEvent.storeFailed(entryID: event.entryID, message: "\(error)")
-                emit(failure)
-                result.append(failure)
-            }
-            emit(event)
-            result.append(event)
-        }
-        return result
-    }
-
-    /// Retries `candidates` within the limits and records each outcome.
-    ///
-    /// Entries wait in one list per recipient domain (earliest due first); domains take
-    /// turns (round robin) so one busy domain does not hold up the others. A domain at its
-    /// limit is parked until one of its retries ends. Every step is O(1) amortised, so a
-    /// run over 100,000 due entries stays linear.
-    private func retry(_ candidates: [QueueEntry]) async -> [QueueEvent] {
-        var waiting: [String: [QueueEntry]] = [:]
-        let ordered = candidates.sorted {
-            ($0.nextAttemptAt, $0.createdAt, $0.id) < ($1.nextAttemptAt, $1.createdAt, $1.id)
-        }
-        var ready: [String] = []
-        for entry in ordered {
-            let domain = entry.recipientDomain
-            if waiting[domain] == nil { ready.append(domain) }
-            waiting[domain, default: []].append(entry)
-        }
-        // Each list is popped from its end: reverse so the earliest comes first.
-        for domain in ready { waiting[domain]!.reverse() }
-        var readyHead = 0
-        var parked: Set<String> = []
+    /// Tries again the settlements the store refused (see `unsettled`). One that fails
+    /// again renews its lease, so nobody (this queue included) re-sends a message whose
+    /// outcome is known while the store cannot record it.
+    private func settleAgain() async -> [QueueEvent] {
         var produced: [QueueEvent] = []
-        let deliver = self.deliver
+        for (lease, settlement) in unsettled {
+            unsettled[lease] = nil
+            do {
+                try await apply(settlement, lease)
+            } catch let error as QueueStoreError where error.code == .leaseLost {
+                // Gone, or someone else's now: nothing left to do.
+            } catch {
+                let renewed = try? await store.renew(lease, leaseFor: leaseDuration, now: clock.now)
+                unsettled[renewed ?? lease] = settlement
+                let failure = QueueEvent.storeFailed(entryID: lease.entryID, message: "\(error)")
+                emit(failure)
+                produced.append(failure)
+            }
+        }
+        return produced
+    }
+
+    /// Claims the due entries in batches and re-sends them within the limits.
+    ///
+    /// Claimed entries wait in one list per recipient domain (earliest due first);
+    /// domains take turns (round robin) so one busy domain does not hold up the others. A
+    /// domain at its limit is parked until one of its retries ends. At most one batch is
+    /// claimed ahead of what runs, so a queue never hoards leases others could work.
+    private func deliverDue(_ deliver: @escaping Deliver) async throws -> [QueueEvent] {
         let maximum = limits.maxConcurrentDeliveries
         let perDomain = limits.maxConcurrentPerDomain
-        await withTaskGroup(of: (QueueEntry, RetryOutcome).self) { group in
+        let batch = max(maximum * 4, 64)
+        var waiting: [String: [ClaimedEntry]] = [:]
+        var waitingCount = 0
+        var ready: [String] = []
+        var readyHead = 0
+        var parked: Set<String> = []
+        var inFlightByDomain: [String: Int] = [:]
+        var tried: Set<String> = []
+        var exhausted = false
+        var produced: [QueueEvent] = []
+        var failure: (any Error)?
+        let store = self.store
+        let clock = self.clock
+        let leaseDuration = self.leaseDuration
+
+        let schedule = self.schedule
+        await withTaskGroup(of: Settled.self) { group in
             var running = 0
-            // Invariant: a domain with waiting entries is in `ready` (from readyHead on) or
-            // in `parked`, never in both, never twice.
-            func startMore() {
-                // A cancelled run (stop(), or a cancelled caller) starts nothing new: each
-                // retry started now would end at once as a deferral, burning an attempt and
-                // pushing the entry's schedule back.
+            while true {
+                // Refill once half the batch has started (or nothing runs): one claim per
+                // half batch, not one per finished re-send.
+                if !exhausted && !Task.isCancelled && (waitingCount <= batch / 2 || running == 0) {
+                    do {
+                        let claims = try await store.claimDue(
+                            now: clock.now, limit: batch - waitingCount, leaseFor: leaseDuration)
+                        if claims.isEmpty { exhausted = true }
+                        for claim in claims {
+                            // Bounded: an entry this pass already tried (due again at once,
+                            // on a zero-gap schedule) waits for the next pass.
+                            guard tried.insert(claim.entry.id).inserted else {
+                                exhausted = true
+                                await release(claim)
+                                continue
+                            }
+                            let domain = claim.entry.recipientDomain
+                            if waiting[domain, default: []].isEmpty && !parked.contains(domain) {
+                                ready.append(domain)
+                            }
+                            waiting[domain, default: []].append(claim)
+                            waitingCount += 1
+                        }
+                    } catch {
+                        failure = error
+                        exhausted = true
+                    }
+                }
+                // Start what the limits allow. A cancelled run starts nothing new: a retry
+                // started now would end at once as a deferral and burn an attempt.
                 while !Task.isCancelled && running < maximum && readyHead < ready.count {
                     let domain = ready[readyHead]
                     readyHead += 1
-                    guard waiting[domain] != nil else { continue }
+                    guard var list = waiting[domain], !list.isEmpty else { continue }
                     if inFlightByDomain[domain, default: 0] >= perDomain {
                         parked.insert(domain)
                         continue
                     }
-                    let entry = waiting[domain]!.removeLast()
-                    if waiting[domain]!.isEmpty {
-                        waiting[domain] = nil
-                    } else {
-                        ready.append(domain)
+                    let claim = list.removeFirst()
+                    waiting[domain] = list.isEmpty ? nil : list
+                    waitingCount -= 1
+                    if !list.isEmpty { ready.append(domain) }
+                    // Past its maximum age (the purge failed, or it expired since): expired,
+                    // never re-sent.
+                    if schedule.expiry(of: claim.entry.createdAt) <= clock.now {
+                        produced += await expire(claim)
+                        continue
                     }
-                    // Purged meanwhile, or (defensive) changed since it was picked: skip.
-                    guard let current = byID[entry.id], current == entry,
-                        !inFlight.contains(entry.id)
-                    else { continue }
-                    inFlight.insert(entry.id)
                     inFlightByDomain[domain, default: 0] += 1
                     running += 1
-                    group.addTask { (current, await deliver(current)) }
+                    group.addTask {
+                        let outcome = await Self.deliverRenewing(
+                            claim, deliver, store: store, clock: clock, leaseDuration: leaseDuration
+                        )
+                        return await Self.settle(
+                            outcome, for: claim, store: store, schedule: schedule, clock: clock)
+                    }
                 }
                 if readyHead > 1024 && readyHead * 2 > ready.count {
                     ready.removeFirst(readyHead)
                     readyHead = 0
                 }
-            }
-            startMore()
-            while let (entry, outcome) = await group.next() {
+                if running == 0 {
+                    if waitingCount == 0 && (exhausted || Task.isCancelled) { break }
+                    if Task.isCancelled { break }
+                    continue
+                }
+                guard let settled = await group.next() else { break }
                 running -= 1
-                produced += await record(outcome, for: entry)
-                inFlight.remove(entry.id)
-                let domain = entry.recipientDomain
+                produced += finish(settled)
+                let domain = settled.claim.entry.recipientDomain
                 inFlightByDomain[domain, default: 1] -= 1
                 if inFlightByDomain[domain] == 0 { inFlightByDomain[domain] = nil }
                 if parked.remove(domain) != nil { ready.append(domain) }
-                startMore()
             }
         }
-        // Rescheduled entries may now be due earlier than the sleeping runner's wake time.
-        // Only a sleeping runner needs waking: one in its pass reads the schedule after the
-        // pass anyway. (Asking it for another pass at once would loop without pause on a
-        // zero-gap schedule while the clock stands still.)
-        if !produced.isEmpty { sleeper?.cancel() }
+        // Claimed but never started (cancelled): give them back at once, unchanged.
+        for claim in waiting.values.joined() { await release(claim) }
+        if let failure, produced.isEmpty { throw failure }
+        if let failure {
+            let event = QueueEvent.storeFailed(
+                entryID: "", message: "claiming due entries failed: \(failure)")
+            emit(event)
+            produced.append(event)
+        }
         return produced
     }
 
-    /// Applies one retry's outcome to memory and the store, and emits its events.
-    private func record(_ outcome: RetryOutcome, for tried: QueueEntry) async -> [QueueEvent] {
-        var entry = byID[tried.id] ?? tried
-        // Saturating: a store may hand back any count (a custom store, a crafted journal).
-        entry.attempts = entry.attempts == .max ? .max : entry.attempts + 1
-        let event: QueueEvent
-        switch outcome {
-        case .delivered:
-            byID[entry.id] = nil
-            event = .delivered(entry)
-        case .rejected(let reason):
-            entry.lastReason = reason
-            byID[entry.id] = nil
-            event = .rejected(entry, reason: reason)
-        case .deferred(let reason):
-            entry.lastReason = reason
-            entry.nextAttemptAt = schedule.nextAttempt(afterAttempts: entry.attempts, at: clock.now)
-            byID[entry.id] = entry
-            event = .retryScheduled(entry, at: entry.nextAttemptAt, reason: reason)
+    /// Runs `deliver` while renewing the claim's lease each time half of it has passed,
+    /// so a slow re-send (a long transaction, a patient server) keeps its entry. A lost
+    /// lease does not stop the re-send (stopping mid-transaction could not take back what
+    /// the server got); recording its outcome will then fail with `lease-lost`.
+    private static func deliverRenewing(
+        _ claim: ClaimedEntry, _ deliver: @escaping Deliver, store: any QueueStore,
+        clock: any QueueClock, leaseDuration: Duration
+    ) async -> RetryOutcome {
+        await withTaskGroup(of: RetryOutcome?.self) { group in
+            group.addTask { await deliver(claim.entry) }
+            group.addTask {
+                var lease = claim.lease
+                let half = leaseDuration.queueSeconds / 2
+                while !Task.isCancelled {
+                    do {
+                        try await clock.sleep(until: lease.expiresAt.addingTimeInterval(-half))
+                        lease = try await store.renew(
+                            lease, leaseFor: leaseDuration, now: clock.now)
+                    } catch {
+                        return nil
+                    }
+                }
+                return nil
+            }
+            var outcome = RetryOutcome.deferred(reason: "temporary-failure")
+            while let result = await group.next() {
+                if let result {
+                    outcome = result
+                    group.cancelAll()
+                }
+            }
+            return outcome
         }
+    }
+
+    /// Takes a claimed entry past its maximum age out of the store, with an `expired` event.
+    private func expire(_ claim: ClaimedEntry) async -> [QueueEvent] {
         var produced: [QueueEvent] = []
         do {
-            if case .deferred = outcome {
-                try await store.update(entry)
-            } else {
-                try await store.remove(id: entry.id)
-            }
+            try await store.giveUp(claim.lease, reason: "expired")
         } catch {
-            // The in-memory state has moved on regardless (a delivered entry is never sent
-            // again by this process); a failed removal is tried again before the next run
-            // (see `unremoved`), and only a restart before it succeeds can bring the entry
-            // back, which the at-least-once guarantee allows.
-            if case .deferred = outcome {} else { unremoved.insert(entry.id) }
-            let failure = QueueEvent.storeFailed(entryID: entry.id, message: "\(error)")
+            if (error as? QueueStoreError)?.code != .leaseLost {
+                unsettled[claim.lease] = .giveUp(reason: "expired")
+            }
+            let failure = QueueEvent.storeFailed(entryID: claim.entry.id, message: "\(error)")
             emit(failure)
             produced.append(failure)
         }
+        let event = QueueEvent.expired(claim.entry)
         emit(event)
         produced.append(event)
         return produced
+    }
+
+    /// Gives a claimed entry back unchanged (its lease released), for one not tried.
+    private func release(_ claim: ClaimedEntry) async {
+        try? await store.reschedule(
+            claim.lease, attempts: claim.entry.attempts, nextAttemptAt: claim.entry.nextAttemptAt,
+            lastReason: claim.entry.lastReason)
+    }
+
+    /// One try's outcome, settled in the store: what was stored, and whether it worked.
+    private struct Settled: Sendable {
+        var claim: ClaimedEntry
+        var event: QueueEvent
+        var settlement: Settlement
+        var failure: String?
+        var leaseLost: Bool
+    }
+
+    /// The entry's new state after a try ended in `outcome`, its event, and the store call
+    /// that records it.
+    private static func settlement(
+        of outcome: RetryOutcome, for claim: ClaimedEntry, schedule: RetrySchedule, now: Date
+    ) -> (QueueEvent, Settlement) {
+        var entry = claim.entry
+        // Saturating: a store may hand back any count (a custom store, a crafted journal).
+        entry.attempts = entry.attempts == .max ? .max : entry.attempts + 1
+        switch outcome {
+        case .delivered:
+            return (.delivered(entry), .complete)
+        case .rejected(let reason):
+            entry.lastReason = reason
+            return (.rejected(entry, reason: reason), .giveUp(reason: reason))
+        case .deferred(let reason):
+            entry.lastReason = reason
+            entry.nextAttemptAt = schedule.nextAttempt(afterAttempts: entry.attempts, at: now)
+            return (
+                .retryScheduled(entry, at: entry.nextAttemptAt, reason: reason),
+                .reschedule(
+                    attempts: entry.attempts, nextAttemptAt: entry.nextAttemptAt, lastReason: reason
+                )
+            )
+        }
+    }
+
+    /// Records one try's outcome in the store through its lease. Called from the re-send's
+    /// own task, so the outcomes of concurrent re-sends reach the store together (one
+    /// journal sync for many).
+    private static func settle(
+        _ outcome: RetryOutcome, for claim: ClaimedEntry, store: any QueueStore,
+        schedule: RetrySchedule, clock: any QueueClock
+    ) async -> Settled {
+        let (event, settlement) = settlement(
+            of: outcome, for: claim, schedule: schedule, now: clock.now)
+        do {
+            try await apply(settlement, claim.lease, to: store)
+            return Settled(
+                claim: claim, event: event, settlement: settlement, failure: nil, leaseLost: false)
+        } catch {
+            return Settled(
+                claim: claim, event: event, settlement: settlement, failure: "\(error)",
+                leaseLost: (error as? QueueStoreError)?.code == .leaseLost)
+        }
+    }
+
+    /// Emits a settled try's events. A failed settlement is not recorded: with the lease
+    /// lost the entry is someone else's now (it may be sent again: at least once); any
+    /// other failure is tried again before the next pass, while our lease still holds
+    /// the entry (if it expires first, the entry is retried, which at-least-once allows).
+    private func finish(_ settled: Settled) -> [QueueEvent] {
+        var produced: [QueueEvent] = []
+        if let failure = settled.failure {
+            if !settled.leaseLost { unsettled[settled.claim.lease] = settled.settlement }
+            let event = QueueEvent.storeFailed(entryID: settled.claim.entry.id, message: failure)
+            emit(event)
+            produced.append(event)
+        }
+        emit(settled.event)
+        produced.append(settled.event)
+        return produced
+    }
+
+    /// Records one try's outcome (a held send's) and emits its events.
+    private func record(_ outcome: RetryOutcome, for claim: ClaimedEntry) async -> [QueueEvent] {
+        finish(
+            await Self.settle(outcome, for: claim, store: store, schedule: schedule, clock: clock))
+    }
+
+    private func apply(_ settlement: Settlement, _ lease: QueueLease) async throws {
+        try await Self.apply(settlement, lease, to: store)
+    }
+
+    private static func apply(
+        _ settlement: Settlement, _ lease: QueueLease, to store: any QueueStore
+    )
+        async throws
+    {
+        switch settlement {
+        case .complete:
+            try await store.complete(lease)
+        case .giveUp(let reason):
+            try await store.giveUp(lease, reason: reason)
+        case .reschedule(let attempts, let nextAttemptAt, let lastReason):
+            try await store.reschedule(
+                lease, attempts: attempts, nextAttemptAt: nextAttemptAt, lastReason: lastReason)
+        }
     }
 
     private func emit(_ event: QueueEvent) {

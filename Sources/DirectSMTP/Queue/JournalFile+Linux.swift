@@ -6,76 +6,91 @@
 /// its thread; the store calls them only from its own serial `DispatchQueue`, never from
 /// Swift's cooperative pool.
 enum JournalFile {
-    /// Opens (creating it, mode 0600) and exclusively locks the journal at `path`, retrying
-    /// a taken lock for `patience` (see ``lockBriefly(_:for:)``). Returns the descriptor
-    /// and whether the file was created.
-    static func openLocked(path: String, patience: Duration = .milliseconds(250))
-        throws(QueueStoreError) -> (fd: Int32, created: Bool)
-    {
-        // A compaction renames a new file over the path; if that happens between our
-        // open and our flock, we hold a lock on an unlinked file. Check and retry.
-        for _ in 0..<8 {
-            let existed = access(path, F_OK) == 0
-            let fd = retryingEINTR { open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600) }
-            guard fd >= 0 else {
-                throw failure("cannot open the queue journal \(path)")
-            }
-            if !lockBriefly(fd, for: patience) {
-                let code = errno
-                close(fd)
-                if code == EWOULDBLOCK {
-                    throw QueueStoreError(
-                        .locked, errno: code,
-                        "the queue journal \(path) is locked by another process or store object; only one may write it at a time"
-                    )
-                }
+    /// Opens (creating it, mode 0600) the journal at `path`, for appending. Refuses what
+    /// is not a regular file (a directory, a FIFO, a device): reading one could block or
+    /// mean nothing. A missing folder fails with `ENOENT`.
+    static func open(path: String) throws(QueueStoreError) -> Int32 {
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; cleared again below.
+        let fd = retryingEINTR {
+            Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0o600)
+        }
+        guard fd >= 0 else { throw failure("cannot open the queue journal \(path)") }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = failure("cannot stat the queue journal \(path)")
+            close(fd)
+            throw error
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw QueueStoreError(
+                .ioFailed, errno: EINVAL,
+                "the queue journal \(path) is not a regular file (a directory, a FIFO or a device)")
+        }
+        _ = fcntl(fd, F_SETFL, O_RDWR | O_APPEND)
+        return fd
+    }
+
+    /// Takes the journal's exclusive lock for one short section, retrying a taken lock
+    /// with a growing pause (0.1 ms to 5 ms) for up to `patience`: other processes hold it
+    /// only while they append and sync a few records (or compact), and a process being
+    /// spawned holds a copy of every descriptor (and so of the lock) between its fork
+    /// and its exec, even with O_CLOEXEC.
+    static func lock(_ fd: Int32, path: String, patience: Duration) throws(QueueStoreError) {
+        let deadline = ContinuousClock.now + patience
+        var pause: UInt32 = 100
+        while true {
+            if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 { return }
+            let code = errno
+            guard code == EWOULDBLOCK else {
                 throw QueueStoreError(
                     .ioFailed, errno: code, "cannot lock the queue journal \(path)")
             }
-            var opened = stat()
-            var named = stat()
-            if fstat(fd, &opened) == 0, stat(path, &named) == 0,
-                opened.st_ino == named.st_ino, opened.st_dev == named.st_dev
-            {
-                return (fd, !existed)
+            if ContinuousClock.now >= deadline {
+                throw QueueStoreError(
+                    .locked, errno: code,
+                    "the queue journal \(path) stayed locked by another process for \(patience); is one stuck?"
+                )
             }
-            close(fd)
+            usleep(pause)
+            pause = min(pause * 2, 5_000)
         }
-        // Only a lock holder compacts (renames a new file over the path): someone is writing.
-        throw QueueStoreError(
-            .locked, errno: EWOULDBLOCK,
-            "the queue journal \(path) is being rewritten by another process or store object; only one may write it at a time"
-        )
     }
 
-    /// Takes the exclusive lock, retrying every 2 ms for up to `patience` (by default a
-    /// quarter of a second): a process this one is spawning holds a copy of every
-    /// descriptor (and so of the lock) between its fork and its exec, even with O_CLOEXEC,
-    /// so a lock just released can still look taken for a moment. A lock held for longer
-    /// is really held.
-    private static func lockBriefly(_ fd: Int32, for patience: Duration) -> Bool {
-        let attempts = max(1, Int(patience / .milliseconds(2)) + 1)
-        for attempt in 0..<attempts {
-            if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 { return true }
-            if errno != EWOULDBLOCK { return false }
-            if attempt < attempts - 1 { usleep(2_000) }
-        }
-        errno = EWOULDBLOCK
-        return false
+    /// Releases the section's lock.
+    static func unlock(_ fd: Int32) {
+        _ = retryingEINTR { flock(fd, LOCK_UN) }
     }
 
-    /// Reads the whole file from offset 0.
-    static func readAll(fd: Int32, path: String) throws(QueueStoreError) -> [UInt8] {
+    /// Whether `fd` is still the file named `path` (a compaction elsewhere renames a new
+    /// file over it).
+    static func isCurrent(_ fd: Int32, path: String) -> Bool {
+        var opened = stat()
+        var named = stat()
+        return fstat(fd, &opened) == 0 && stat(path, &named) == 0
+            && opened.st_ino == named.st_ino && opened.st_dev == named.st_dev
+    }
+
+    /// The file's size.
+    static func size(fd: Int32, path: String) throws(QueueStoreError) -> Int {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw failure("cannot stat the queue journal \(path)") }
-        let size = Int(info.st_size)
+        return Int(info.st_size)
+    }
+
+    /// Reads the file from `start` to its end.
+    static func read(fd: Int32, from start: Int = 0, path: String) throws(QueueStoreError)
+        -> [UInt8]
+    {
+        let size = max(try self.size(fd: fd, path: path) - start, 0)
         var failure: Int32?
         // Read straight into uninitialised storage: no zero-fill of a file that may be
         // hundreds of megabytes.
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             var offset = 0
             while offset < size {
-                let count = pread(fd, buffer.baseAddress! + offset, size - offset, off_t(offset))
+                let count = pread(
+                    fd, buffer.baseAddress! + offset, size - offset, off_t(start + offset))
                 if count < 0 {
                     if errno == EINTR { continue }
                     failure = errno
@@ -147,7 +162,7 @@ enum JournalFile {
             throw QueueStoreError(
                 .ioFailed, errno: injected, "cannot fsync the directory \(directory)")
         }
-        let fd = retryingEINTR { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        let fd = retryingEINTR { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard fd >= 0 else { throw failure("cannot open the directory \(directory)") }
         defer { close(fd) }
         guard retryingEINTR({ fsync(fd) }) == 0 else {
@@ -161,7 +176,7 @@ enum JournalFile {
         throws(QueueStoreError) -> Int32
     {
         let fd = retryingEINTR {
-            open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+            Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         }
         guard fd >= 0 else { throw failure("cannot create \(temporaryPath)") }
         do throws(QueueStoreError) {
@@ -184,7 +199,8 @@ enum JournalFile {
     }
 
     /// Removes a compaction's temporary file that a crash left behind (the journal itself
-    /// is whole: the rename is atomic). Only the lock holder may call it.
+    /// is whole: the rename is atomic). Only the lock holder may call it: compactions
+    /// happen under the lock.
     static func removeLeftoverTemporary(_ temporaryPath: String) throws(QueueStoreError) {
         if unlink(temporaryPath) != 0 && errno != ENOENT {
             throw failure("cannot remove the leftover \(temporaryPath)")

@@ -6,11 +6,15 @@ import Foundation
 /// file header   8 bytes  "DSQJRNL1"
 /// record        16-byte header + payload, little-endian
 ///   magic       u32      0x4A515344 ("DSQJ"), lets recovery resynchronise after damage
-///   kind        u8       1 add, 2 update, 3 remove
+///   kind        u8       1 add, 2 update, 3 remove, 4 lease, 5 add leased, 6 reschedule
 ///   reserved    3 bytes  zero
 ///   length      u32      payload length (at most 64 MiB)
 ///   crc         u32      CRC-32C of kind, reserved, length and payload
-///   payload     add/update: the entry (see below); remove: the id as UTF-8
+///   payload     add/update: the entry (see below); remove: the id as UTF-8;
+///               lease: str id, str token, f64 expiresAt (a claim or a renewal);
+///               add leased: str token, f64 expiresAt, then the entry;
+///               reschedule: str id, i64 attempts, f64 nextAttemptAt, u8 has reason,
+///               [str lastReason] (and the lease released)
 /// entry         u8 version (1), str id, str from, str to, blob data, u8 flags
 ///               (1 = 8BITMIME, 2 = SMTPUTF8, 4 = has lastReason), str messageID,
 ///               f64 createdAt, f64 nextAttemptAt (seconds since 1970, IEEE bits),
@@ -25,6 +29,9 @@ enum JournalRecord {
         case add = 1
         case update = 2
         case remove = 3
+        case lease = 4
+        case addLeased = 5
+        case reschedule = 6
     }
 
     static let fileHeader: [UInt8] = Array("DSQJRNL1".utf8)
@@ -85,6 +92,94 @@ enum JournalRecord {
     /// The record that removes the entry `id`.
     static func encodeRemove(id: String) -> [UInt8] {
         encode(kind: .remove, payload: Array(id.utf8))
+    }
+
+    /// The record that adds `entry` already leased by `lease`.
+    static func encodeAddLeased(_ entry: QueueEntry, lease: QueueLease) throws(QueueStoreError)
+        -> [UInt8]
+    {
+        let record = try encode(.add, entry: entry)
+        var payload: [UInt8] = []
+        payload.reserveCapacity(record.count + lease.token.utf8.count)
+        appendString(lease.token, to: &payload)
+        append(try seconds(lease.expiresAt, of: entry.id).bitPattern, to: &payload)
+        payload.append(contentsOf: record[headerSize...])
+        return encode(kind: .addLeased, payload: payload)
+    }
+
+    /// The record that gives (or renews) `lease`.
+    static func encodeLease(_ lease: QueueLease) throws(QueueStoreError) -> [UInt8] {
+        var payload: [UInt8] = []
+        appendString(lease.entryID, to: &payload)
+        appendString(lease.token, to: &payload)
+        append(try seconds(lease.expiresAt, of: lease.entryID).bitPattern, to: &payload)
+        return encode(kind: .lease, payload: payload)
+    }
+
+    /// The record that reschedules the entry `id` and releases its lease.
+    static func encodeReschedule(
+        id: String, attempts: Int, nextAttemptAt: Date, lastReason: String?
+    ) throws(QueueStoreError) -> [UInt8] {
+        var payload: [UInt8] = []
+        appendString(id, to: &payload)
+        append(UInt64(bitPattern: Int64(attempts)), to: &payload)
+        append(try seconds(nextAttemptAt, of: id).bitPattern, to: &payload)
+        payload.append(lastReason == nil ? 0 : 1)
+        if let lastReason { appendString(lastReason, to: &payload) }
+        return encode(kind: .reschedule, payload: payload)
+    }
+
+    private static func seconds(_ date: Date, of id: String) throws(QueueStoreError) -> Double {
+        let seconds = date.timeIntervalSince1970
+        guard seconds.isFinite else {
+            throw QueueStoreError(.invalidEntry, "entry \(id) has a date that is not finite")
+        }
+        return seconds
+    }
+
+    /// One record's effect, decoded from its kind and payload; `nil` when malformed.
+    enum Change {
+        case put(QueueEntry, lease: QueueLease?)
+        case remove(String)
+        case lease(QueueLease)
+        case reschedule(id: String, attempts: Int, nextAttemptAt: Date, lastReason: String?)
+    }
+
+    static func decode(_ kind: Kind, _ payload: UnsafeRawBufferPointer) -> Change? {
+        switch kind {
+        case .add, .update:
+            return decodeEntry(payload).map { .put($0, lease: nil) }
+        case .remove:
+            guard !payload.isEmpty else { return nil }
+            return .remove(String(decoding: payload, as: UTF8.self))
+        case .lease:
+            var reader = Reader(bytes: payload)
+            guard let id = reader.string(), !id.isEmpty, let token = reader.string(),
+                let expiry = reader.date(), reader.isAtEnd
+            else { return nil }
+            return .lease(QueueLease(entryID: id, token: token, expiresAt: expiry))
+        case .addLeased:
+            var reader = Reader(bytes: payload)
+            guard let token = reader.string(), let expiry = reader.date(),
+                let entry = decodeEntry(UnsafeRawBufferPointer(rebasing: payload[reader.offset...]))
+            else { return nil }
+            return .put(
+                entry, lease: QueueLease(entryID: entry.id, token: token, expiresAt: expiry))
+        case .reschedule:
+            var reader = Reader(bytes: payload)
+            guard let id = reader.string(), !id.isEmpty, let attempts = reader.uint64(),
+                let next = reader.date(), let hasReason = reader.byte(), hasReason <= 1
+            else { return nil }
+            var reason: String?
+            if hasReason == 1 {
+                guard let text = reader.string() else { return nil }
+                reason = text
+            }
+            guard reader.isAtEnd else { return nil }
+            return .reschedule(
+                id: id, attempts: Int(truncatingIfNeeded: Int64(bitPattern: attempts)),
+                nextAttemptAt: next, lastReason: reason)
+        }
     }
 
     // MARK: Entry payload
@@ -184,6 +279,13 @@ enum JournalRecord {
             defer { offset += 8 }
             return UInt64(
                 littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
+
+        /// A finite f64 of seconds since 1970.
+        mutating func date() -> Date? {
+            guard let bits = uint64() else { return nil }
+            let seconds = Double(bitPattern: bits)
+            return seconds.isFinite ? Date(timeIntervalSince1970: seconds) : nil
         }
 
         mutating func slice() -> UnsafeRawBufferPointer? {

@@ -18,13 +18,14 @@ public struct JournalRecoveryReport: Sendable, Hashable, CustomStringConvertible
     public var entryCount: Int
     /// The 8-byte file header was missing or wrong (records were still recovered).
     public var headerDamaged: Bool
-    /// Damaged runs followed by at least one intact record.
+    /// Runs of bytes that hold no intact record: a record that fails its check (even the
+    /// last one of the file), or anything else that is not a record.
     public var damagedRegions: [DamagedRegion]
-    /// Bytes after the last intact record that form no valid record: a write cut short by
-    /// a crash, or garbage appended. They are cut off the file.
+    /// The beginning of a record cut short at the very end of the file: a write a crash
+    /// interrupted, never acknowledged. Cut off the file; not damage.
     public var tornTailBytes: Int
-    /// When the journal had damage before its end, a copy of it as it was found (the
-    /// journal itself is rewritten with the recovered entries).
+    /// When the journal had damage, a copy of it as it was found (the journal itself is
+    /// rewritten with the recovered entries).
     public var preservedCopyPath: String?
 
     /// No damage of any kind.

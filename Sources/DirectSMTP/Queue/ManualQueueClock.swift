@@ -7,8 +7,9 @@ import Synchronization
 ///
 /// ```swift
 /// let clock = ManualQueueClock(now: Date(timeIntervalSince1970: 1_700_000_000))
-/// let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock) { _ in .delivered }
+/// let queue = DeliveryQueue(store: InMemoryQueueStore(), clock: clock)
 /// clock.advance(by: .seconds(300))   // the first retry is now due
+/// try await queue.runDue { _ in .delivered }
 /// ```
 public final class ManualQueueClock: QueueClock {
     private struct Sleeper {

@@ -13,10 +13,11 @@ public enum QueueEvent: Sendable, Hashable {
     /// The entry grew older than the maximum age and was purged undelivered.
     case expired(QueueEntry)
     /// The store failed while recording an entry's new state (the message text says
-    /// what). The in-memory state moved on; after a restart the entry may be retried
-    /// once more, which the at-least-once guarantee allows. `entryID` is empty when the
-    /// failure concerns the whole store (the background runner could not load it; it tries
-    /// again a minute later).
+    /// what). The store keeps what it last recorded: the queue tries the change again
+    /// before its next pass while its lease holds the entry; if the lease expires first,
+    /// the entry may be retried once more, which the at-least-once guarantee allows.
+    /// `entryID` is empty when the failure concerns the whole store (claiming or
+    /// purging failed; the background runner tries again a minute later).
     case storeFailed(entryID: String, message: String)
 
     /// The identifier of the entry the event is about.

@@ -4,8 +4,8 @@
 /// ```swift
 /// do {
 ///     let store = try await FileJournalQueueStore.open(path: "/var/spool/app/queue.journal")
-/// } catch let error as QueueStoreError where error.code == .locked {
-///     print("another process is using the queue: \(error)")
+/// } catch let error as QueueStoreError where error.code == .notAJournal {
+///     print("that file is not a queue journal: \(error)")
 /// }
 /// ```
 public struct QueueStoreError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -18,11 +18,13 @@ public struct QueueStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         /// The code's stable text.
         public var description: String { rawValue }
 
-        /// Another process (or another store object in this one) holds the journal's lock.
+        /// Another process (or another store object in this one) kept the journal's lock
+        /// longer than the store's patience: a stuck process (sections are short).
         public static let locked = Code(rawValue: "locked")
-        /// `add` with an identifier that is already stored.
+        /// `enqueue` with an identifier that is already stored.
         public static let duplicateID = Code(rawValue: "duplicate-id")
-        /// `update` of an identifier that is not stored.
+        /// An identifier that is not stored (kept for stores that report it; the lease
+        /// operations answer `lease-lost` instead).
         public static let notFound = Code(rawValue: "not-found")
         /// The file exists but is not a queue journal (no valid header, no valid record).
         public static let notAJournal = Code(rawValue: "not-a-journal")
@@ -31,6 +33,10 @@ public struct QueueStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         /// An earlier `fsync` failed; the store refuses further writes, because the kernel
         /// may have dropped data it had claimed. Reopen the journal to recover.
         public static let poisoned = Code(rawValue: "poisoned")
+        /// The lease no longer holds the entry: it expired and another worker claimed the
+        /// entry, or the entry is gone (delivered, given up or purged). The call changed
+        /// nothing; the entry belongs to whoever holds its current lease.
+        public static let leaseLost = Code(rawValue: "lease-lost")
         /// The store was closed.
         public static let closed = Code(rawValue: "closed")
         /// An entry too large to store (a record holds at most 64 MiB).

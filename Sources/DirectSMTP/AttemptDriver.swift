@@ -1,0 +1,348 @@
+import SMTPClient
+import Sockets
+import Synchronization
+
+/// How an attempt reaches the queue (a send with a queue configured).
+struct QueueAccess: Sendable {
+    /// Applies a held send's final outcome to its entry; whether it is still queued after.
+    typealias Settle = @Sendable (VerificationOutcome) async -> Bool
+    /// Stores a deferred send; whether it was stored.
+    var enqueue: @Sendable (VerificationOutcome) async -> Bool
+    /// Stores a send whose budget ended mid-transaction, leased; how to settle it, or
+    /// `nil` when it could not be stored.
+    var hold: @Sendable (VerificationOutcome) async -> Settle?
+}
+
+/// One call's attempt as the driver runs it: who to reach and how to talk to them.
+struct AttemptRequest<Connection: SMTPConnection>: Sendable {
+    /// Runs MAIL/RCPT/DATA (or MAIL/RCPT for a probe) on the winner of the race.
+    typealias Transaction = @Sendable (Connection) async -> SMTPResult
+
+    var mode: AttemptStateMachine.Mode
+    var address: String
+    var domain: String
+    /// The message's, for events and ``VerificationCoordinator/finalOutcome(for:)``.
+    var messageID: String?
+    var start: ContinuousClock.Instant
+    var budget: Duration
+    var transaction: Transaction
+    var queue: QueueAccess?
+    /// A probe's `MAIL FROM` (identical probes share an attempt).
+    var sender = ""
+    /// The dialer's long step timeouts (the queue's re-sends).
+    var patient = false
+}
+
+/// Executes an ``AttemptStateMachine``'s actions: lookups, dials, transactions and queue
+/// stores run as tasks of this attempt on the event loop; budgets and the stagger are
+/// timers of the loop; whatever they report goes back into the machine. The one place
+/// where a call's state lives: the machine, the callers' continuations, the connections.
+final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sendable {
+    typealias Engine = DeliveryEngine<Lookup, Dialer>
+    typealias Connection = Dialer.Connection
+    typealias Machine = AttemptStateMachine
+
+    private struct Core {
+        var machine: Machine
+        /// Callers suspended in ``wait(caller:deadline:)``, with their budget timers.
+        var waiters: [Int: (UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)] = [:]
+        /// Answers that came before their caller suspended.
+        var answers: [Int: VerificationOutcome] = [:]
+        var dials: [Int: Task<Void, Never>] = [:]
+        var resolve: Task<Void, Never>?
+        var stagger: ScheduledTimer?
+        var settle: QueueAccess.Settle?
+        var nextCaller = 1
+        var isDone = false
+    }
+
+    let engine: Engine
+    let request: AttemptRequest<Connection>
+    private let core: Mutex<Core>
+
+    /// An attempt whose first caller is number 0.
+    init(engine: Engine, request: AttemptRequest<Connection>) {
+        self.engine = engine
+        self.request = request
+        self.core = Mutex(
+            Core(
+                machine: Machine(
+                    mode: request.mode, address: request.address,
+                    stagger: engine.settings.staggerDelay, caller: 0, start: request.start,
+                    deadline: request.start + request.budget)))
+    }
+
+    // MARK: Callers
+
+    /// Starts the attempt and waits for caller 0's answer, by its budget at the latest.
+    func run() async -> VerificationOutcome {
+        execute(core.withLock { $0.machine.start() })
+        return await wait(caller: 0, deadline: request.start + request.budget)
+    }
+
+    /// Another probe joins: its caller number, or `nil` when the attempt has ended.
+    func join(start: ContinuousClock.Instant, deadline: ContinuousClock.Instant) -> Int? {
+        let joined: (Int, [Machine.Action])? = core.withLock { core in
+            guard core.machine.acceptsCallers else { return nil }
+            let id = core.nextCaller
+            core.nextCaller += 1
+            return (
+                id,
+                core.machine.handle(
+                    .callerJoined(caller: id, start: start, deadline: deadline), now: .now)
+            )
+        }
+        guard let joined else { return nil }
+        execute(joined.1)
+        return joined.0
+    }
+
+    /// Waits for the answer of caller `id`: the machine's, or the one its budget (a timer
+    /// of the loop at `deadline`) or its task's cancellation calls for.
+    func wait(caller id: Int, deadline: ContinuousClock.Instant) async -> VerificationOutcome {
+        let timer = engine.loop.schedule(at: deadline) { [self] in
+            handle(.budgetElapsed(caller: id))
+        }
+        return await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<VerificationOutcome, Never>) in
+                let ready: VerificationOutcome? = core.withLock { core in
+                    if let answer = core.answers.removeValue(forKey: id) { return answer }
+                    core.waiters[id] = (continuation, timer)
+                    return nil
+                }
+                if let ready {
+                    engine.loop.cancel(timer)
+                    continuation.resume(returning: ready)
+                }
+            }
+        } onCancel: {
+            handle(.callerCancelled(caller: id))
+        }
+    }
+
+    // MARK: Inputs and actions
+
+    /// Feeds `input` to the machine and executes what it asks.
+    func handle(_ input: Machine.Input) {
+        let actions = core.withLock { $0.machine.handle(input, now: .now) }
+        switch input {
+        case .budgetElapsed, .callerCancelled:
+            // The caller's answer now, the clean-up (closing sockets, giving the slot
+            // back) 20 ms later at low priority: when a thousand budgets end together,
+            // every caller is answered before the sockets' unwinding fills the loop. (With
+            // the clean-up inline, the budget benchmark's median answer came 20-40 ms late.)
+            var later: [Machine.Action] = []
+            var now: [Machine.Action] = []
+            for action in actions {
+                switch action {
+                case .answer, .enqueue, .hold: now.append(action)
+                default: later.append(action)
+                }
+            }
+            execute(now)
+            let cleanUp = later
+            if !cleanUp.isEmpty {
+                Task.detached(priority: .low) { [self] in
+                    await engine.loop.sleep(until: .now + .milliseconds(20))
+                    execute(cleanUp)
+                }
+            }
+        default:
+            execute(actions)
+        }
+    }
+
+    /// Executes actions outside the lock (they may feed the machine again).
+    /// With `adoptingDial`, the first dial is not given a task of its own but returned,
+    /// for the calling task to run: the attempt's resolving task goes on with its first
+    /// candidate, one task fewer per call.
+    @discardableResult
+    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false)
+        -> (index: Int, connection: Connection)?
+    {
+        var actions = actions
+        var next = 0
+        var adopted: (index: Int, connection: Connection)?
+        while next < actions.count {
+            let action = actions[next]
+            next += 1
+            switch action {
+            case .resolve:
+                startResolving()
+            case .cancelResolve:
+                core.withLock { $0.resolve }?.cancel()
+            case .requestSlot:
+                if engine.limiter.request(request.domain, for: self) {
+                    actions += core.withLock { $0.machine.handle(.slotGranted, now: .now) }
+                }
+            case .withdrawSlotRequest:
+                engine.limiter.withdraw(request.domain, for: self)
+            case .releaseSlot:
+                engine.limiter.release(request.domain)
+            case .dial(let index):
+                if adoptingDial, adopted == nil {
+                    adopted = (index, adopt(index))
+                } else {
+                    dial(index)
+                }
+            case .scheduleStagger(let generation):
+                let timer = engine.loop.schedule(at: .now + engine.settings.staggerDelay) { [self] in
+                    handle(.staggerElapsed(generation: generation))
+                }
+                let old = core.withLock { core in
+                    defer { core.stagger = timer }
+                    return core.stagger
+                }
+                if let old { engine.loop.cancel(old) }
+            case .close(let index):
+                // Its dial returns promptly once cancelled, and closes the connection.
+                core.withLock { $0.dials[index] }?.cancel()
+            case .startTransaction:
+                break  // the winner's dial task goes on with it (see `dial`)
+            case .answer(let caller, let outcome):
+                answer(caller, outcome)
+            case .enqueue(let outcome):
+                guard let enqueue = request.queue?.enqueue else {
+                    handle(.storeFinished(queued: false))
+                    break
+                }
+                storeOffLoop { await enqueue(outcome) }
+            case .hold(let outcome):
+                guard let hold = request.queue?.hold else {
+                    handle(.storeFinished(queued: false))
+                    break
+                }
+                storeOffLoop { [self] in
+                    let settle = await hold(outcome)
+                    core.withLock { $0.settle = settle }
+                    return settle != nil
+                }
+            case .settle(let outcome):
+                guard let settle = core.withLock({ $0.settle }) else {
+                    handle(.storeFinished(queued: false))
+                    break
+                }
+                storeOffLoop { await settle(outcome) }
+            case .publish(let outcome):
+                engine.publish(outcome, messageID: request.messageID)
+            case .cacheProbe(let outcome):
+                engine.probeCache.store(outcome, for: ProbeCache.key(for: request.address))
+            case .markHealthy(let candidate):
+                engine.health.markHealthy(candidate.ip)
+            case .markUnhealthy(let candidate):
+                engine.health.markUnhealthy(candidate.ip)
+            case .done:
+                let stagger: ScheduledTimer? = core.withLock { core in
+                    core.isDone = true
+                    core.resolve = nil
+                    core.dials = [:]
+                    return core.stagger
+                }
+                if let stagger { engine.loop.cancel(stagger) }
+                engine.attemptEnded(self)
+            }
+        }
+        return adopted
+    }
+
+    private func answer(_ caller: Int, _ outcome: VerificationOutcome) {
+        var outcome = outcome
+        outcome.messageID = request.messageID
+        if outcome.reason == .budgetExceeded, case .send = request.mode, let id = request.messageID {
+            engine.finals.expect(id)  // before the caller can ask for it
+        }
+        let waiter = core.withLock {
+            core -> (UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)? in
+            if let waiter = core.waiters.removeValue(forKey: caller) { return waiter }
+            core.answers[caller] = outcome
+            return nil
+        }
+        guard let (continuation, timer) = waiter else { return }
+        engine.loop.cancel(timer)
+        continuation.resume(returning: outcome)
+    }
+
+    // MARK: The work
+
+    private func startResolving() {
+        // Made under the lock: the task's first dial, adopted, finds its handle there.
+        let stop = core.withLock { state in
+            state.resolve = Task.detached(executorPreference: engine.dialer.preferredExecutor) { [self] in
+                let started = ContinuousClock.now
+                // A probe is shared: its first caller's deadline must not cut the lookup
+                // short for one that joins with a longer budget (the resolver bounds its
+                // lookups, and the attempt stops it when nobody waits any more).
+                let deadline =
+                    request.mode == .probe
+                    ? max(request.start + request.budget, started + Engine.detachedLookupLimit)
+                    : request.start + request.budget
+                let (list, dnsTook) = await engine.candidates(for: request.domain, deadline: deadline)
+                let input = Machine.Input.resolved(
+                    list, dnsTook: dnsTook.map { _ in started.duration(to: .now) })
+                let actions = core.withLock { $0.machine.handle(input, now: .now) }
+                if let first = execute(actions, adoptingDial: true) {
+                    await runDial(first.index, first.connection)
+                }
+            }
+            return state.isDone
+        }
+        if stop { core.withLock { $0.resolve }?.cancel() }
+    }
+
+    /// The connection for candidate `index`.
+    private func connection(_ index: Int) -> Connection {
+        let candidate = core.withLock { $0.machine.candidates[index] }
+        return engine.dialer.connection(to: candidate.address, patient: request.patient)
+    }
+
+    /// A dial the resolving task runs itself: cancelling that task stops it.
+    private func adopt(_ index: Int) -> Connection {
+        core.withLock { $0.dials[index] = $0.resolve }
+        return connection(index)
+    }
+
+    /// Dials candidate `index` in a task of its own.
+    private func dial(_ index: Int) {
+        let connection = connection(index)
+        let task = Task.detached(executorPreference: engine.dialer.preferredExecutor) { [self] in
+            await runDial(index, connection)
+        }
+        let stop = core.withLock { core in
+            core.dials[index] = task
+            return core.isDone
+        }
+        if stop { task.cancel() }
+    }
+
+    /// Connect, greeting, EHLO; then, if it wins, the transaction; a failed or losing
+    /// connection is closed here too.
+    private func runDial(_ index: Int, _ connection: Connection) async {
+        if let failure = await connection.openForRace() {
+            handle(.connectFailed(index, failure))
+            handle(.recordCollected(index, await connection.finish()))
+            return
+        }
+        let actions = core.withLock { $0.machine.handle(.connected(index), now: .now) }
+        let wins = actions.contains {
+            if case .startTransaction(index) = $0 { true } else { false }
+        }
+        execute(actions)
+        guard wins else {
+            await connection.close()
+            return
+        }
+        let result = await request.transaction(connection)
+        let record = await connection.finish()
+        handle(.transactionFinished(result, record))
+    }
+
+    /// Runs a queue store off the loop: the store is the application's code and may block
+    /// (a database driver); the loop must keep serving sockets.
+    private func storeOffLoop(_ store: @escaping @Sendable () async -> Bool) {
+        Task.detached { [self] in handle(.storeFinished(queued: await store())) }
+    }
+}
+
+extension AttemptDriver: SlotWaiter {
+    func slotGranted() { handle(.slotGranted) }
+}

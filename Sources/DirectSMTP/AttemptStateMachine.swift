@@ -1,0 +1,583 @@
+import SMTPClient
+
+/// Every rule of one attempt (DESIGN.md's race, budget and outcomes), as a pure value:
+/// inputs in, actions out, no I/O, no clock of its own (each input says when it happened).
+/// ``AttemptDriver`` feeds it what the sockets, the resolver, the loop's timers and the
+/// queue report, and executes the actions it returns.
+///
+/// The attempt goes resolving → waiting for a slot → racing → transacting → finished; the
+/// callers' view (waiting, being stored in the queue, answered) lives in the same value.
+/// The budget needs no rule of its own: when a caller's budget input arrives, the state
+/// the attempt is in decides the answer (resolving: `dns-unavailable`; waiting for a slot
+/// or racing: `no-reachable-host`; transacting: `budget-exceeded`).
+///
+/// Work nobody waits for never delays work somebody waits for: when the last caller
+/// leaves before a host finished EHLO, the attempt stops (a send is then never started
+/// later; a probe, answered by the cache or not at all, gives up too); when it leaves
+/// during the transaction, the transaction goes on (a send's message may be on its way)
+/// but the attempt gives its per-destination slot back.
+struct AttemptStateMachine {
+    /// What kind of call the attempt serves.
+    enum Mode: Sendable, Hashable {
+        /// One caller; its budget ending before the transaction abandons the attempt; inside
+        /// the transaction the caller gets `budget-exceeded` and the transaction goes on,
+        /// its final outcome published. With `queue`, deferrals are stored before the
+        /// caller is answered, and a send whose budget ends mid-transaction is held.
+        case send(queue: Bool)
+        /// Callers join while it runs, each with its own budget; a transaction started
+        /// runs to its end to fill the probe cache.
+        case probe
+        /// A queued message's re-send: one caller, who waits for a transaction started
+        /// (answering "deferred" while it goes on to deliver would send the message twice).
+        case redelivery
+    }
+
+    /// Where the attempt is.
+    enum State: Sendable {
+        case resolving
+        case waitingForSlot
+        case racing
+        case transacting(winner: Int)
+        /// The outcome is known; the records of failed candidates are still coming.
+        case collecting(VerificationOutcome, afterTransaction: Bool)
+        /// Concluded, or abandoned (`outcome == nil`).
+        case finished(VerificationOutcome?)
+    }
+
+    /// What one caller sees.
+    enum CallerView: Sendable, Hashable {
+        case waiting
+        /// Its answer is being stored in the queue first (a deferral, or a held send).
+        case storing
+        /// Answered, with this reason.
+        case answered(OutcomeReason)
+    }
+
+    struct Caller: Sendable {
+        var id: Int
+        var start: ContinuousClock.Instant
+        /// When its budget ends (its budget input may come a moment later).
+        var deadline: ContinuousClock.Instant
+        var view: CallerView
+    }
+
+    /// One race contestant.
+    struct Contestant: Sendable {
+        enum End: Sendable {
+            case won
+            case failed(SMTPResult)
+            case lost(ranFor: Duration)
+        }
+
+        var candidate: RaceCandidate
+        var startedAt: ContinuousClock.Instant
+        var end: End?
+        /// Its conversation, once collected (failed ones: after the failure; the winner:
+        /// with the transaction's end).
+        var record: SessionRecord?
+        /// A failure was reported and its record has not come yet.
+        var awaitingRecord = false
+    }
+
+    /// Where the queue work of a send stands.
+    enum Store: Sendable {
+        case idle
+        /// Stored before the caller is answered with `outcome` (a deferral, a hold).
+        case forCaller(VerificationOutcome)
+        /// The final outcome, being stored or settled before it is published.
+        case forFinal(VerificationOutcome)
+    }
+
+    enum Input: Sendable {
+        /// What DNS named, as dialable candidates (health order applied), or why none.
+        case resolved(RaceCandidateList, dnsTook: Duration?)
+        case slotGranted
+        case connected(Int)
+        case connectFailed(Int, SMTPResult)
+        case recordCollected(Int, SessionRecord)
+        case staggerElapsed(generation: Int)
+        case budgetElapsed(caller: Int)
+        case callerCancelled(caller: Int)
+        /// Another probe of the same address and sender joins.
+        case callerJoined(caller: Int, start: ContinuousClock.Instant, deadline: ContinuousClock.Instant)
+        case transactionFinished(SMTPResult, SessionRecord)
+        /// The queue store asked for finished: stored (`true`) or not.
+        case storeFinished(queued: Bool)
+    }
+
+    enum Action: Sendable {
+        case resolve
+        case requestSlot
+        /// Withdraw a slot request still waiting.
+        case withdrawSlotRequest
+        case releaseSlot
+        case dial(Int)
+        /// The next stagger tick, tagged.
+        case scheduleStagger(generation: Int)
+        /// Stop a contestant (cancel its dial) and close its connection.
+        case close(Int)
+        /// Stop the lookup (nobody wants its answer).
+        case cancelResolve
+        case startTransaction(Int)
+        case answer(caller: Int, VerificationOutcome)
+        /// Store a deferred outcome in the queue (then `storeFinished`).
+        case enqueue(VerificationOutcome)
+        /// Store a send whose budget ended mid-transaction, leased (then `storeFinished`).
+        case hold(VerificationOutcome)
+        /// Apply the final outcome to the held entry (then `storeFinished`).
+        case settle(VerificationOutcome)
+        /// The final outcome of a send whose caller got `budget-exceeded`.
+        case publish(VerificationOutcome)
+        case cacheProbe(VerificationOutcome)
+        case markHealthy(RaceCandidate)
+        case markUnhealthy(RaceCandidate)
+        /// Nothing more will happen: drop timers and bookkeeping.
+        case done
+    }
+
+    let mode: Mode
+    /// The recipient, as outcomes report it.
+    let address: String
+    let stagger: Duration
+    private(set) var state = State.resolving
+    private(set) var callers: [Caller]
+    private(set) var candidates: [RaceCandidate] = []
+    private(set) var contestants: [Contestant] = []
+    private(set) var store = Store.idle
+    /// A held send's entry: `nil` until the hold is decided.
+    private(set) var held: Bool?
+    /// A final outcome that came while its hold was still being stored.
+    private var finalWaiting: VerificationOutcome?
+    private var dnsTook: Duration?
+    private var holdsSlot = false
+    private var running = 0
+    private var staggerGeneration = 0
+    private var reportedDone = false
+
+    /// An attempt for one first caller; `start()` gives its first actions.
+    init(
+        mode: Mode, address: String, stagger: Duration, caller: Int,
+        start: ContinuousClock.Instant, deadline: ContinuousClock.Instant
+    ) {
+        self.mode = mode
+        self.address = address
+        self.stagger = stagger
+        self.callers = [Caller(id: caller, start: start, deadline: deadline, view: .waiting)]
+    }
+
+    /// The first actions.
+    func start() -> [Action] { [.resolve] }
+
+    /// Whether another probe may still join (the attempt has not ended nor been given up).
+    var acceptsCallers: Bool {
+        switch state {
+        case .finished: false
+        default: true
+        }
+    }
+
+    private var waitingCount: Int { callers.count { $0.view == .waiting } }
+
+    // MARK: Inputs
+
+    mutating func handle(_ input: Input, now: ContinuousClock.Instant) -> [Action] {
+        var actions: [Action] = []
+        switch input {
+        case .resolved(let list, let dnsTook):
+            resolved(list, dnsTook: dnsTook, now: now, &actions)
+        case .slotGranted:
+            guard case .waitingForSlot = state else {
+                actions.append(.releaseSlot)  // granted too late: nobody needs it
+                break
+            }
+            holdsSlot = true
+            // A slot that comes when every waiting caller's budget has ended (their budget
+            // inputs are on their way) starts nothing: nobody would get the answer.
+            let expired = callers.filter { $0.view == .waiting && $0.deadline <= now }.map(\.id)
+            if expired.count == waitingCount {
+                for caller in expired { callerLeft(caller, now: now, &actions) }
+                break
+            }
+            state = .racing
+            startNext(now: now, &actions)
+        case .connected(let index):
+            connected(index, now: now, &actions)
+        case .connectFailed(let index, let result):
+            connectFailed(index, result, now: now, &actions)
+        case .recordCollected(let index, let record):
+            guard contestants.indices.contains(index), contestants[index].awaitingRecord else { break }
+            contestants[index].record = record
+            contestants[index].awaitingRecord = false
+            if case .collecting(let outcome, _) = state, !contestants.contains(where: \.awaitingRecord) {
+                conclude(outcome, now: now, &actions)
+            }
+        case .staggerElapsed(let generation):
+            guard case .racing = state, generation == staggerGeneration else { break }
+            startNext(now: now, &actions)
+        case .budgetElapsed(let caller), .callerCancelled(let caller):
+            callerLeft(caller, now: now, &actions)
+        case .callerJoined(let caller, let start, let deadline):
+            callers.append(Caller(id: caller, start: start, deadline: deadline, view: .waiting))
+        case .transactionFinished(let result, let record):
+            guard case .transacting(let winner) = state else { break }
+            contestants[winner].record = record
+            let outcome = VerificationOutcome(
+                reason: Self.reason(for: result.verdict), address: address,
+                mx: contestants[winner].candidate.used, reply: result.reply,
+                detail: result.detail, dnsDuration: dnsTook)
+            finish(outcome, afterTransaction: true, now: now, &actions)
+        case .storeFinished(let queued):
+            storeFinished(queued: queued, now: now, &actions)
+        }
+        reportDoneIfOver(&actions)
+        return actions
+    }
+
+    private mutating func resolved(
+        _ list: RaceCandidateList, dnsTook: Duration?, now: ContinuousClock.Instant,
+        _ actions: inout [Action]
+    ) {
+        guard case .resolving = state else { return }
+        self.dnsTook = dnsTook
+        switch list {
+        case .none(let reason, let detail):
+            let outcome = VerificationOutcome(
+                reason: reason, address: address, detail: detail, dnsDuration: dnsTook)
+            finish(outcome, afterTransaction: false, now: now, &actions)
+        case .ready(let candidates):
+            self.candidates = candidates
+            state = .waitingForSlot
+            actions.append(.requestSlot)
+        }
+    }
+
+    /// Starts the next candidate, and the stagger tick for the one after it.
+    private mutating func startNext(now: ContinuousClock.Instant, _ actions: inout [Action]) {
+        guard contestants.count < candidates.count else { return }
+        let index = contestants.count
+        contestants.append(Contestant(candidate: candidates[index], startedAt: now))
+        running += 1
+        actions.append(.dial(index))
+        staggerGeneration += 1
+        if contestants.count < candidates.count {
+            actions.append(.scheduleStagger(generation: staggerGeneration))
+        }
+    }
+
+    private mutating func connected(_ index: Int, now: ContinuousClock.Instant, _ actions: inout [Action]) {
+        guard case .racing = state, contestants[index].end == nil else {
+            actions.append(.close(index))  // won too late, or nobody waits any more
+            return
+        }
+        contestants[index].end = .won
+        running = 0
+        staggerGeneration += 1
+        for other in contestants.indices where contestants[other].end == nil {
+            contestants[other].end = .lost(ranFor: contestants[other].startedAt.duration(to: now))
+            actions.append(.close(other))
+        }
+        learn(&actions)
+        // From here on, a budget ending means budget-exceeded (DESIGN.md): a host finished EHLO.
+        state = .transacting(winner: index)
+        actions.append(.startTransaction(index))
+    }
+
+    private mutating func connectFailed(
+        _ index: Int, _ result: SMTPResult, now: ContinuousClock.Instant, _ actions: inout [Action]
+    ) {
+        guard case .racing = state, contestants[index].end == nil else { return }
+        contestants[index].end = .failed(result)
+        contestants[index].awaitingRecord = true
+        running -= 1
+        if contestants.count < candidates.count {
+            startNext(now: now, &actions)  // a failure starts the next candidate at once
+        } else if running == 0 {
+            learn(&actions)
+            finish(raceFailure(), afterTransaction: false, now: now, &actions)
+        }
+    }
+
+    /// Teaches the health memory a finished race: failures to connect or greet and losers
+    /// slower than the stagger become unhealthy, the winner healthy.
+    private func learn(_ actions: inout [Action]) {
+        for contestant in contestants {
+            switch contestant.end {
+            case .won:
+                actions.append(.markHealthy(contestant.candidate))
+            case .failed(let result) where result.verdict == .unreachable:
+                actions.append(.markUnhealthy(contestant.candidate))
+            case .lost(let ranFor) where ranFor >= stagger:
+                actions.append(.markUnhealthy(contestant.candidate))
+            default:
+                break
+            }
+        }
+    }
+
+    /// Every candidate failed at connect, greeting or EHLO: rejected for good only if
+    /// every one answered 5xx, else no reachable host.
+    private func raceFailure() -> VerificationOutcome {
+        var last: (RaceCandidate, SMTPResult)?
+        var allRefusedUs = !contestants.isEmpty && contestants.count == candidates.count
+        for contestant in contestants {
+            if case .failed(let result) = contestant.end {
+                last = (contestant.candidate, result)
+                if result.verdict != .senderRejected { allRefusedUs = false }
+            } else {
+                allRefusedUs = false
+            }
+        }
+        return VerificationOutcome(
+            reason: allRefusedUs ? .senderRejected : .noReachableHost, address: address,
+            mx: (last?.0 ?? contestants.last?.candidate)?.used, reply: last?.1.reply,
+            detail: last?.1.detail, dnsDuration: dnsTook)
+    }
+
+    /// The outcome is known: conclude now, or once the failed candidates' records are in.
+    private mutating func finish(
+        _ outcome: VerificationOutcome, afterTransaction: Bool, now: ContinuousClock.Instant,
+        _ actions: inout [Action]
+    ) {
+        if contestants.contains(where: \.awaitingRecord) {
+            state = .collecting(outcome, afterTransaction: afterTransaction)
+        } else {
+            conclude(outcome, now: now, &actions)
+        }
+    }
+
+    /// The attempt's own outcome, complete: to the callers, the cache, the queue, the events.
+    private mutating func conclude(
+        _ outcome: VerificationOutcome, now: ContinuousClock.Instant, _ actions: inout [Action]
+    ) {
+        var outcome = outcome
+        outcome.timings = winnerRecord?.timings ?? [:]
+        outcome.transcript = transcript()
+        state = .finished(outcome)
+        giveSlotBack(&actions)
+        switch mode {
+        case .probe:
+            actions.append(.cacheProbe(outcome))
+            answerWaiting(outcome, now: now, &actions)
+        case .redelivery:
+            answerWaiting(outcome, now: now, &actions)
+        case .send(let queue):
+            switch callers[0].view {
+            case .waiting:
+                if queue, outcome.status == .deferred {
+                    callers[0].view = .storing
+                    store = .forCaller(outcome)
+                    actions.append(.enqueue(outcome))
+                } else {
+                    answerWaiting(outcome, now: now, &actions)
+                }
+            case .storing:
+                // A held send's final waits for its hold to be stored; a deferral being
+                // stored after an abandoned race has no final.
+                if case .forCaller(let pending) = store, pending.reason == .budgetExceeded {
+                    finalWaiting = outcome
+                }
+            case .answered(let reason):
+                // Only a caller told budget-exceeded expects a final outcome.
+                if reason == .budgetExceeded { deliverFinal(outcome, now: now, &actions) }
+            }
+        }
+    }
+
+    /// The final outcome of a send whose caller already has `budget-exceeded`.
+    private mutating func deliverFinal(
+        _ outcome: VerificationOutcome, now: ContinuousClock.Instant, _ actions: inout [Action]
+    ) {
+        var outcome = outcome
+        outcome.elapsed = callers[0].start.duration(to: now)
+        if held == true {
+            store = .forFinal(outcome)
+            actions.append(.settle(outcome))
+        } else if case .send(queue: true) = mode, outcome.status == .deferred {
+            store = .forFinal(outcome)
+            actions.append(.enqueue(outcome))
+        } else {
+            actions.append(.publish(outcome))
+        }
+    }
+
+    private mutating func storeFinished(
+        queued: Bool, now: ContinuousClock.Instant, _ actions: inout [Action]
+    ) {
+        switch store {
+        case .idle:
+            break
+        case .forCaller(var outcome):
+            store = .idle
+            outcome.queued = queued
+            if outcome.reason == .budgetExceeded {
+                held = queued
+                outcome.elapsed = callers[0].start.duration(to: now)
+            }
+            callers[0].view = .answered(outcome.reason)
+            actions.append(.answer(caller: callers[0].id, outcome))
+            if let final = finalWaiting {
+                finalWaiting = nil
+                deliverFinal(final, now: now, &actions)
+            }
+        case .forFinal(var outcome):
+            store = .idle
+            outcome.queued = queued
+            actions.append(.publish(outcome))
+        }
+    }
+
+    /// A caller's budget ended, or its task was cancelled: the state decides its answer.
+    private mutating func callerLeft(_ id: Int, now: ContinuousClock.Instant, _ actions: inout [Action]) {
+        guard let index = callers.firstIndex(where: { $0.id == id }), callers[index].view == .waiting
+        else { return }
+        let inTransaction: Bool
+        switch state {
+        case .finished:
+            return  // answered already (or being stored)
+        case .resolving, .waitingForSlot, .racing:
+            inTransaction = false
+        case .transacting:
+            inTransaction = true
+        case .collecting(_, let afterTransaction):
+            inTransaction = afterTransaction
+        }
+        // A re-send waits for a transaction started, whatever its budget.
+        if inTransaction, mode == .redelivery { return }
+        var outcome = budgetOutcome(start: callers[index].start, now: now)
+        if case .send(queue: true) = mode {
+            callers[index].view = .storing
+            store = .forCaller(outcome)
+            actions.append(inTransaction ? .hold(outcome) : .enqueue(outcome))
+        } else {
+            outcome.queued = false
+            callers[index].view = .answered(outcome.reason)
+            actions.append(.answer(caller: id, outcome))
+        }
+        guard waitingCount == 0 else { return }
+        if inTransaction {
+            giveSlotBack(&actions)  // the transaction goes on, without holding up others
+        } else if case .collecting = state {
+            // The outcome is known; its records come anyway.
+        } else {
+            abandon(&actions)
+        }
+    }
+
+    /// The deferred outcome for a caller whose budget ended in the current state.
+    private func budgetOutcome(start: ContinuousClock.Instant, now: ContinuousClock.Instant)
+        -> VerificationOutcome
+    {
+        let reason: OutcomeReason
+        let detail: String
+        var mx: MailExchangerUsed?
+        switch state {
+        case .resolving:
+            reason = .dnsUnavailable
+            detail = "the budget ended while waiting for DNS"
+        case .transacting, .collecting(_, afterTransaction: true):
+            reason = .budgetExceeded
+            detail =
+                mode == .probe
+                ? "the budget ended inside the SMTP transaction"
+                : "the budget ended inside the SMTP transaction; it goes on in the background"
+            mx = winner?.used
+        default:
+            reason = .noReachableHost
+            detail = "the budget ended before any MX host completed the greeting and EHLO"
+            mx = contestants.last?.candidate.used
+        }
+        return VerificationOutcome(
+            reason: reason, address: address, mx: mx, detail: detail,
+            elapsed: start.duration(to: now), dnsDuration: dnsTook)
+    }
+
+    /// Nobody waits and no host is in a transaction: stop everything, start nothing more.
+    private mutating func abandon(_ actions: inout [Action]) {
+        switch state {
+        case .resolving:
+            actions.append(.cancelResolve)
+        case .waitingForSlot where !holdsSlot:
+            actions.append(.withdrawSlotRequest)
+        default:
+            break
+        }
+        for index in contestants.indices where contestants[index].end == nil {
+            contestants[index].end = .lost(ranFor: .zero)
+            actions.append(.close(index))
+        }
+        giveSlotBack(&actions)
+        state = .finished(nil)
+    }
+
+    private mutating func giveSlotBack(_ actions: inout [Action]) {
+        if holdsSlot {
+            holdsSlot = false
+            actions.append(.releaseSlot)
+        }
+    }
+
+    private mutating func answerWaiting(
+        _ outcome: VerificationOutcome, now: ContinuousClock.Instant, _ actions: inout [Action]
+    ) {
+        for index in callers.indices where callers[index].view == .waiting {
+            var copy = outcome
+            copy.elapsed = callers[index].start.duration(to: now)
+            callers[index].view = .answered(outcome.reason)
+            actions.append(.answer(caller: callers[index].id, copy))
+        }
+    }
+
+    private mutating func reportDoneIfOver(_ actions: inout [Action]) {
+        guard !reportedDone, case .finished = state, case .idle = store, finalWaiting == nil else { return }
+        // A send whose caller is being answered from the queue store is not over yet.
+        if callers.contains(where: { $0.view == .storing }) { return }
+        reportedDone = true
+        actions.append(.done)
+    }
+
+    // MARK: Outcome parts
+
+    private var winner: RaceCandidate? {
+        contestants.first {
+            if case .won = $0.end { true } else { false }
+        }?.candidate
+    }
+
+    private var winnerRecord: SessionRecord? {
+        contestants.first { if case .won = $0.end { true } else { false } }?.record
+    }
+
+    /// The failed candidates' conversations and a note per loser, in the order they
+    /// started, then the winner's.
+    private func transcript() -> [TranscriptEntry] {
+        var transcript: [TranscriptEntry] = []
+        for contestant in contestants {
+            switch contestant.end {
+            case .failed:
+                transcript += contestant.record?.transcript ?? []
+            case .lost(let ranFor):
+                transcript.append(
+                    TranscriptEntry(
+                        server: contestant.candidate.address.description, direction: .note,
+                        text:
+                            "abandoned after \(Int(ranFor.milliseconds)) ms: another host answered first"
+                    ))
+            case .won, nil:
+                break
+            }
+        }
+        // The usual case, one host: the session's own array, not a copy.
+        guard !transcript.isEmpty else { return winnerRecord?.transcript ?? [] }
+        return transcript + (winnerRecord?.transcript ?? [])
+    }
+
+    /// A verdict of MAIL/RCPT/DATA as DESIGN.md's reason: a reply there is the verdict.
+    static func reason(for verdict: SMTPVerdict) -> OutcomeReason {
+        switch verdict {
+        case .accepted: .accepted
+        case .senderRejected: .senderRejected
+        case .recipientRejected: .recipientRejected
+        case .temporaryFailure, .unreachable: .temporaryFailure
+        }
+    }
+}
