@@ -1,7 +1,6 @@
 import Dispatch
 import DirectSMTP
 import Foundation
-import SMTPClient
 
 #if canImport(Glibc)
     import Glibc

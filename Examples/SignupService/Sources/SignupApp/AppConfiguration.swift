@@ -48,7 +48,7 @@ public struct AppConfiguration: Sendable {
         if let first = try integer("SIGNUP_FIRST_RETRY_SECONDS", environment) {
             mailer.firstRetry = .seconds(first)
         }
-        mailer.refusesNonPublicAddresses = environment["SIGNUP_ALLOW_NON_PUBLIC"] != "1"
+        if environment["SIGNUP_ALLOW_NON_PUBLIC"] == "1" { mailer.refusesNonPublicAddresses = false }
         var configuration = AppConfiguration(mailer: mailer)
         if let host = environment["SIGNUP_HOST"] { configuration.host = host }
         if let port = try integer("SIGNUP_PORT", environment) { configuration.port = port }

@@ -33,7 +33,7 @@ public struct SignupApplication: Sendable {
         let store = try await SignupStore.open(path: configuration.databasePath, logger: logger)
         let mailer: VerificationMailer
         do {
-            mailer = try await VerificationMailer(settings: configuration.mailer, clock: clock)
+            mailer = try await VerificationMailer(settings: configuration.mailer)
         } catch {
             await store.close()
             throw error

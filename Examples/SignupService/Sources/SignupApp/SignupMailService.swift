@@ -1,8 +1,9 @@
 import Logging
 import ServiceLifecycle
 
-/// The mailer's queue, the queue events and the purge of old pending sign-ups, run as a
-/// service of the application: started with it, drained and closed when it shuts down
+/// The mailer's background work (the coordinator's `run()`: retries and purges of the
+/// queue), the queue events and the purge of old pending sign-ups, run as a service of the
+/// application: started with it, drained and closed when it shuts down
 /// (after the HTTP server, which the application stops first).
 public struct SignupMailService: Service {
     let flow: SignupFlow

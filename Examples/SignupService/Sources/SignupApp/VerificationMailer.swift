@@ -4,8 +4,6 @@
 
 import DirectSMTP
 import Foundation
-import SMTPClient
-import Sockets
 
 /// What the mailer needs to know, read from the environment by ``AppConfiguration``.
 public struct MailerSettings: Sendable {
@@ -25,9 +23,10 @@ public struct MailerSettings: Sendable {
     public var firstRetry: Duration = .seconds(300)
     /// The time a sign-up form waits for the receiving server's answer.
     public var budget: Duration = .seconds(2)
-    /// Never connect to private, loopback or link-local addresses (addresses typed into a
-    /// public form must not reach inside the network). Off only against loopback mocks.
-    public var refusesNonPublicAddresses = true
+    /// `false` lets it connect to private, loopback or link-local addresses: only against
+    /// loopback mocks. `nil` keeps the library's default, which refuses them (addresses
+    /// typed into a public form must not reach inside the network).
+    public var refusesNonPublicAddresses: Bool?
     /// Step timeouts in seconds for the interactive send; `nil` keeps the library's.
     public var stepTimeout: Duration?
 
@@ -84,7 +83,8 @@ public struct AddressProblem: Error, Sendable, Hashable {
     public var explanation: String
 }
 
-/// A clock the mailer's queue and the pending sign-ups share (tests inject a manual one).
+/// The sign-up flow's clock: pending sign-ups, resend and rate limits (tests inject a manual
+/// one). The mail queue keeps the library's wall clock.
 public protocol SignupClock: Sendable {
     /// The current time.
     var now: Date { get }
@@ -102,8 +102,8 @@ public struct SystemSignupClock: SignupClock {
     }
 }
 
-/// Sends the verification emails and owns the delivery queue: DirectSMTP's
-/// `VerificationCoordinator` with a `DeliveryQueue` over a journal file.
+/// Sends the verification emails: DirectSMTP's `VerificationCoordinator`, whose queue
+/// (over a journal file) stores the deferred messages and retries them.
 public final class VerificationMailer: Sendable {
     /// The settings it runs with.
     public let settings: MailerSettings
@@ -117,8 +117,8 @@ public final class VerificationMailer: Sendable {
     private let sink: AsyncStream<MailerEvent>.Continuation
 
     /// Opens the journal (waiting for another process that holds it) and builds the
-    /// coordinator; nothing is sent until asked.
-    public init(settings: MailerSettings, clock: any SignupClock = SystemSignupClock()) async throws {
+    /// coordinator over it; nothing is sent until asked, nothing retried until ``run()``.
+    public init(settings: MailerSettings) async throws {
         self.settings = settings
         sender = try EmailAddress(settings.sender)
         var configuration = VerificationCoordinator.Configuration(
@@ -127,16 +127,25 @@ public final class VerificationMailer: Sendable {
                 try SocketAddress(parsing: $0, defaultPort: 53)
             },
             smtpPort: settings.smtpPort, defaultBudget: settings.budget)
-        configuration.refusesNonPublicAddresses = settings.refusesNonPublicAddresses
-        if let step = settings.stepTimeout { configuration.timeouts = .uniform(step) }
-        let coordinator = try VerificationCoordinator(configuration: configuration)
-        self.coordinator = coordinator
-        store = try await FileJournalQueueStore.open(path: settings.journalPath)
-        let schedule = RetrySchedule(firstRetry: settings.firstRetry, maxAge: settings.maxAge)
-        queue = DeliveryQueue(store: store, schedule: schedule, clock: QueueClockBridge(clock: clock)) {
-            entry in await coordinator.redeliver(entry)
+        if let refuses = settings.refusesNonPublicAddresses {
+            configuration.refusesNonPublicAddresses = refuses
         }
-        coordinator.attach(queue)
+        if let step = settings.stepTimeout { configuration.timeouts = .uniform(step) }
+        let store = try await FileJournalQueueStore.open(path: settings.journalPath)
+        configuration.queueStore = store
+        configuration.retrySchedule = RetrySchedule(
+            firstRetry: settings.firstRetry, maxAge: settings.maxAge)
+        let coordinator: VerificationCoordinator
+        do {
+            coordinator = try VerificationCoordinator(configuration: configuration)
+        } catch {
+            await store.close()
+            throw error
+        }
+        self.store = store
+        self.coordinator = coordinator
+        // Always there: the configuration has a store.
+        queue = coordinator.queue!
         (events, sink) = AsyncStream.makeStream(of: MailerEvent.self)
     }
 
@@ -182,8 +191,9 @@ public final class VerificationMailer: Sendable {
             mxHost: outcome.mx?.host, elapsed: outcome.elapsed, queued: outcome.queued)
     }
 
-    /// Runs the queue (retries, purges) until the calling task is cancelled, then stops
-    /// it, waits for the retries in flight and closes the journal.
+    /// The coordinator's background work (the queue's retries and purges) until the
+    /// calling task is cancelled; then waits for the retries and late transactions in
+    /// flight, closes the journal and ends ``events``.
     public func run() async {
         let sink = self.sink
         let forwarding = Task { [queue] in
@@ -191,20 +201,10 @@ public final class VerificationMailer: Sendable {
                 if let mapped = Self.mailerEvent(event) { sink.yield(mapped) }
             }
         }
-        await queue.start()
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(3600))
-        }
-        await queue.stop()
+        await coordinator.run()
         await store.close()
         forwarding.cancel()
         sink.finish()
-    }
-
-    /// One pass of the queue now (purge what is too old, retry what is due); the
-    /// background runner does the same on its own schedule. For tests and operators.
-    public func runQueueNow() async throws {
-        try await queue.runDue()
     }
 
     /// The Message-IDs of the queued messages.
@@ -228,11 +228,4 @@ public final class VerificationMailer: Sendable {
             .storeFailed(message: message)
         }
     }
-}
-
-/// The example's clock as the queue's clock.
-private struct QueueClockBridge: QueueClock {
-    let clock: any SignupClock
-    var now: Date { clock.now }
-    func sleep(until date: Date) async throws { try await clock.sleep(until: date) }
 }

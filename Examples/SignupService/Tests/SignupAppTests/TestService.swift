@@ -15,8 +15,13 @@ final class TestService: Sendable {
     let world: MockWorld
     let clock = ManualClock()
     let directory: String
+    /// The queue's schedule: its clock is the wall clock, so queue tests shorten it.
+    let firstRetry: Duration
+    let maxAge: Duration
 
-    init() throws {
+    init(firstRetry: Duration = .seconds(60), maxAge: Duration = .seconds(3600)) throws {
+        self.firstRetry = firstRetry
+        self.maxAge = maxAge
         world = try MockWorld.start()
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("signup-test-\(UUID().uuidString)").path
@@ -32,6 +37,8 @@ final class TestService: Sendable {
     var configuration: AppConfiguration {
         var configuration = AppConfiguration(
             mailer: world.mailerSettings(journalPath: "\(directory)/mail.journal"))
+        configuration.mailer.firstRetry = firstRetry
+        configuration.mailer.maxAge = maxAge
         configuration.databasePath = "\(directory)/signups.sqlite"
         configuration.port = 0
         return configuration
