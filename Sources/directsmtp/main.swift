@@ -10,6 +10,8 @@ let usage = """
            directsmtp mx <domain> [--dns HOST:PORT]... [--budget SECONDS] [--json]
            directsmtp probe <address> [--from ADDR] [--helo NAME] [--dns HOST:PORT]... [--port N]
                             [--budget SECONDS] [--json] [--verbose]
+           directsmtp probe --input FILE|- [--concurrency N] [--from ADDR] [--helo NAME]
+                            [--dns HOST:PORT]... [--port N] [--budget SECONDS]
            directsmtp send --to ADDR --from ADDR [--subject TEXT] [--body TEXT | --body-file PATH]
                            [--helo NAME] [--dns HOST:PORT]... [--port N] [--budget SECONDS]
                            [--dkim-key PATH --dkim-selector NAME [--dkim-domain DOMAIN]]...

@@ -1,0 +1,116 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Metrics
+import NIOCore
+import SignupApp
+import SignupMockWorld
+import Testing
+
+/// One test's world: mock servers, a manual clock, a temporary directory for the SQLite
+/// file and the journal, and a way to build (and rebuild) the service over them.
+final class TestService: Sendable {
+    let world: MockWorld
+    let clock = ManualClock()
+    let directory: String
+    /// The queue's schedule: its clock is the wall clock, so queue tests shorten it.
+    let firstRetry: Duration
+    let maxAge: Duration
+
+    init(firstRetry: Duration = .seconds(60), maxAge: Duration = .seconds(3600)) throws {
+        self.firstRetry = firstRetry
+        self.maxAge = maxAge
+        world = try MockWorld.start()
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("signup-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        world.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var configuration: AppConfiguration {
+        var configuration = AppConfiguration(
+            mailer: world.mailerSettings(journalPath: "\(directory)/mail.journal"))
+        configuration.mailer.firstRetry = firstRetry
+        configuration.mailer.maxAge = maxAge
+        configuration.databasePath = "\(directory)/signups.sqlite"
+        configuration.port = 0
+        return configuration
+    }
+
+    /// Builds a service instance over the same files and runs `body` against it, its
+    /// services (the mail queue) running; shuts it down (drained, files closed) after.
+    func run<T: Sendable>(
+        logger: Logger? = nil, metrics: (any MetricsFactory)? = nil,
+        _ body: @Sendable (SignupApplication, any TestClientProtocol) async throws -> T
+    ) async throws -> T {
+        var quiet = Logger(label: "signup-test")
+        quiet.logLevel = .warning
+        let app = try await SignupApplication.build(
+            configuration: configuration, clock: clock, logger: logger ?? quiet,
+            metrics: metrics ?? NOOPMetricsHandler.instance)
+        return try await app.application.test(.router) { client in
+            try await body(app, client)
+        }
+    }
+}
+
+extension TestClientProtocol {
+    /// Posts a form and returns the status and the page.
+    func postForm(_ path: String, _ fields: [String: String]) async throws -> (HTTPResponse.Status, String) {
+        let body = fields.map { key, value in
+            "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+        }.joined(separator: "&")
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-www-form-urlencoded"
+        return try await execute(
+            uri: path, method: .post, headers: headers, body: ByteBuffer(string: body)
+        ) { response in
+            (response.status, String(buffer: response.body))
+        }
+    }
+
+    /// Posts JSON and returns the status and the decoded answer.
+    func postJSON(_ path: String, _ fields: [String: String]) async throws -> (HTTPResponse.Status, [String: String]) {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let body = try JSONEncoder().encode(fields)
+        return try await execute(
+            uri: path, method: .post, headers: headers, body: ByteBuffer(bytes: body)
+        ) { response in
+            let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any] ?? [:]
+            return (response.status, object.mapValues { "\($0)" })
+        }
+    }
+}
+
+/// The sign-up id in a page's hidden field.
+func signupID(in page: String) -> String? {
+    guard let range = page.range(of: "name=\"id\" value=\"") else { return nil }
+    return String(page[range.upperBound...].prefix { $0 != "\"" })
+}
+
+/// The `data-outcome` of a page.
+func outcome(of page: String) -> String? {
+    guard let range = page.range(of: "data-outcome=\"") else { return nil }
+    return String(page[range.upperBound...].prefix { $0 != "\"" })
+}
+
+/// Waits (at most `limit`) until `condition` holds (a throw counts as not yet): queue
+/// events are handled asynchronously.
+func eventually(
+    within limit: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool
+) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return (try? await condition()) == true
+}
