@@ -7,22 +7,20 @@ import Testing
 @Suite(.serialized)
 struct ChaosSoakTests {
     @Test func aShortSoakKeepsEveryGuarantee() async throws {
-        // The harness holds answers to budget + 5 ms on an idle machine; a test shares its
-        // cores with the rest of the suite, so its slack is wider (and wider again under a
-        // sanitizer).
+        // The harness holds answers to budget + 5 ms on an idle machine (`directsmtp-bench
+        // chaos --seed 1`: 10,000 sessions, max overshoot 1.5 ms). Inside `swift test` the
+        // soak shares two cores and the one event loop with every other suite running in
+        // parallel (TLS handshakes, subprocesses, megabyte echoes), which delayed answers by
+        // up to ~170 ms on an idle machine; the slack covers that, and the harness keeps the
+        // tight bound.
         let options = ChaosSoak.Options(
             sessions: 300, seed: 20261206, budget: .milliseconds(400), stepTimeout: .milliseconds(120),
-            lanes: 8, sessionsPerServer: 20, slack: TimingScale.scaled(.milliseconds(100)))
+            lanes: 8, sessionsPerServer: 20, slack: TimingScale.scaled(.milliseconds(400)))
         let report = try await ChaosSoak.run(options)
         #expect(report.sessions == 300)
-        // Issue 17 item 3, being fixed: a 250 after the final dot followed by a surplus line
-        // is reported deferred, not accepted. Every other broken guarantee fails the test.
-        let surplusAfterDot = report.violations.filter { $0.contains("surplus at end-of-data") }
-        let others = report.violations.filter { !$0.contains("surplus at end-of-data") }
-        #expect(others.isEmpty, "\(report.violationCount) broken: \(report.violations)")
-        withKnownIssue("a 250 to the final dot followed by a surplus reply is reported deferred", isIntermittent: true) {
-            #expect(surplusAfterDot.isEmpty)
-        }
+        // Every broken guarantee fails the test, a 250 to the final dot followed by a surplus
+        // reply included (issue 17 item 3: that message is delivered, and reported accepted).
+        #expect(report.violations.isEmpty, "\(report.violationCount) broken: \(report.violations)")
         #expect(report.descriptorsAfter <= report.descriptorsBefore)
         // Sessions without a fault are all accepted: the soak's servers work at all.
         let faultless = report.faults["none"] ?? 0
