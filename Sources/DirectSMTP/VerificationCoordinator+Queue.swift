@@ -43,8 +43,14 @@ extension VerificationCoordinator {
     }
 
     /// One re-send of a queued message: re-resolve, race, send, with
-    /// ``Configuration/redeliveryBudget``: the queue's `deliver`.
-    package func redeliver(_ entry: QueueEntry) async -> RetryOutcome {
+    /// ``Configuration/redeliveryBudget``. ``run()`` uses it for the configured queue; a
+    /// worker that runs a ``DeliveryQueue`` of its own (for example over a store shared by
+    /// several processes) passes it as the queue's deliver function:
+    ///
+    /// ```swift
+    /// await queue.run { entry in await coordinator.redeliver(entry) }
+    /// ```
+    public func redeliver(_ entry: QueueEntry) async -> RetryOutcome {
         await Self.redeliver(entry, engine: engine, budget: configuration.redeliveryBudget)
     }
 
