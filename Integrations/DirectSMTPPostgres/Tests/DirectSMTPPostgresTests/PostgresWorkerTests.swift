@@ -15,8 +15,9 @@ struct PostgresWorkerTests {
         let smtp = try MockSMTPServer.start()
         defer { smtp.stop() }
         // Address literals ([127.0.0.1]) need no DNS; the mock listens on the port given.
-        let coordinator = try VerificationCoordinator(
-            configuration: .init(heloName: "worker.directsmtp.test", smtpPort: smtp.port))
+        var mail = VerificationCoordinator.Configuration(heloName: "worker.directsmtp.test", smtpPort: smtp.port)
+        mail.refusesNonPublicAddresses = false  // the mock SMTP server is on loopback
+        let coordinator = try VerificationCoordinator(configuration: mail)
         try await TestDatabase.withClient { setup in
             try await TestDatabase.withFreshStore(setup, prefix: "workers") { store in
                 let now = Date()

@@ -30,7 +30,9 @@ do {
     var logger = Logger(label: "worker")
     logger.logLevel = .critical
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-    let coordinator = try VerificationCoordinator(configuration: .init(heloName: "worker.directsmtp.test", smtpPort: smtpPort))
+    var mail = VerificationCoordinator.Configuration(heloName: "worker.directsmtp.test", smtpPort: smtpPort)
+    mail.refusesNonPublicAddresses = false  // the mock SMTP server is on loopback
+    let coordinator = try VerificationCoordinator(configuration: mail)
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         let store = try PostgresQueueStore(
