@@ -86,11 +86,15 @@ public struct SMTPClientStateMachine: Sendable {
         case rset
         /// STARTTLS, alone (RFC 3207: never pipelined). Counts as EHLO for timeouts.
         case startTLS
+        /// The RCPT of a random local part that a pipelined probe adds after the
+        /// recipient's to test for a catch-all domain. Counts as RCPT for timeouts; its
+        /// reply is not the recipient's.
+        case catchAll
 
         var step: SMTPStep {
             switch self {
             case .step(let step): step
-            case .rset: .rcpt
+            case .rset, .catchAll: .rcpt
             case .startTLS: .ehlo
             }
         }
@@ -112,6 +116,10 @@ public struct SMTPClientStateMachine: Sendable {
     var isProbe = false
     var pipelined = false
     var recipient: EmailAddress?
+    /// The random address of a probe's catch-all test, when asked.
+    var catchAllProbe: EmailAddress?
+    /// What the catch-all RCPT's reply said, once it came (`nil`: not yet, or unknown).
+    var catchAllAnswer: Bool?
     /// The capabilities from EHLO (empty after HELO).
     public private(set) var capabilities = SMTPCapabilities()
     /// Set once a verdict is known.
@@ -145,7 +153,9 @@ public struct SMTPClientStateMachine: Sendable {
 
     /// `true` when the reply due is the RSET of a pipelined probe or STARTTLS's: not a
     /// step's own reply (not timed or kept as that step's).
-    public var awaitsAuxiliaryReply: Bool { pending.first == .rset || pending.first == .startTLS }
+    public var awaitsAuxiliaryReply: Bool {
+        pending.first == .rset || pending.first == .startTLS || pending.first == .catchAll
+    }
 
     /// `true` after ``Action/ready`` and before a transaction starts.
     public var isReady: Bool { phase == .ready }
@@ -173,6 +183,7 @@ public struct SMTPClientStateMachine: Sendable {
         let step = awaited.step
         if awaited == .rset { return resetReply(reply) }
         if awaited == .startTLS { return startTLSReply(reply) }
+        if awaited == .catchAll { return catchAllReply(reply) }
         switch phase {
         case .greeting:
             if reply.isPositive { return ehlo() }
@@ -221,8 +232,17 @@ public struct SMTPClientStateMachine: Sendable {
     }
 
     /// Starts a probe (MAIL, RCPT; no DATA). Call when ready.
-    public mutating func startProbe(from: EmailAddress, to: EmailAddress) -> Action {
+    ///
+    /// With `catchAllProbe` (a random local part of the recipient's domain) and a server
+    /// that offers PIPELINING, its RCPT goes in the same group, after the recipient's and
+    /// before RSET: no extra round trip. The result's ``SMTPResult/catchAll`` says `true`
+    /// when both were accepted, `false` when the random one (or the recipient) was refused
+    /// as unknown, `nil` otherwise (not pipelined, a temporary or policy reply).
+    public mutating func startProbe(
+        from: EmailAddress, to: EmailAddress, catchAllProbe: EmailAddress? = nil
+    ) -> Action {
         isProbe = true
+        self.catchAllProbe = catchAllProbe
         return start(from: from, to: to, data: nil)
     }
 
@@ -397,8 +417,15 @@ public struct SMTPClientStateMachine: Sendable {
             if isProbe {
                 // RSET ends the group (RFC 2920 §3.1 allows it anywhere in one): its 250
                 // must come third, so a surplus reply cannot pass for RCPT's unnoticed.
+                pending.append(contentsOf: [.step(.mail), .step(.rcpt)])
+                if let catchAllProbe {
+                    // After the recipient's RCPT: a server that counts unknown recipients
+                    // against a client has then already answered the one that matters.
+                    group.append(command("RCPT TO:<\(catchAllProbe)>", .rcpt))
+                    pending.append(.catchAll)
+                }
                 group.append(Command(bytes: Array("RSET\r\n".utf8), transcript: "RSET", step: .rcpt))
-                pending.append(contentsOf: [.step(.mail), .step(.rcpt), .rset])
+                pending.append(.rset)
                 return .send(group)
             }
             group.append(command("DATA", .data))
@@ -428,7 +455,12 @@ public struct SMTPClientStateMachine: Sendable {
                 if pipelined { return .awaitReply }
                 return send(command("DATA", .data))
             }
-            return finish(Self.classify(reply, step: .rcpt))
+            var refused = Self.classify(reply, step: .rcpt)
+            // A domain that refuses this recipient as unknown accepts not every address.
+            if isProbe, catchAllProbe != nil, refused.verdict == .recipientRejected {
+                refused.catchAll = false
+            }
+            return finish(refused)
         case .data:
             // Only 354 opens the message (RFC 5321 §4.3.2); another 3xx (334 is AUTH's)
             // is a broken server, and streaming the message to it is not safe.
@@ -456,7 +488,21 @@ public struct SMTPClientStateMachine: Sendable {
             reason: .protocolError))
         }
         transactionReset = true
-        return finish(held)
+        var confirmed = held
+        confirmed.catchAll = catchAllAnswer
+        return finish(confirmed)
+    }
+
+    /// The reply to the catch-all test's RCPT (the recipient's came first and was 2xx):
+    /// accepted too means any address is; refused as unknown means not; a temporary or a
+    /// policy reply (5.7.x) tells nothing. The group goes on to RSET either way.
+    private mutating func catchAllReply(_ reply: SMTPReply) -> Action {
+        if reply.isPositive {
+            catchAllAnswer = true
+        } else if reply.isPermanent, Self.classify(reply, step: .rcpt).verdict == .recipientRejected {
+            catchAllAnswer = false
+        }
+        return .awaitReply
     }
 
     /// A reply with no command waiting for it: a protocol error in every mode, never a

@@ -40,16 +40,22 @@ public struct SMTPResult: Sendable, Hashable, CustomStringConvertible {
     public var detail: String?
     /// A stable code for why, when the verdict alone does not say (TLS, protocol errors).
     public var reason: Reason?
+    /// A probe's catch-all test (``SMTPSession/probe(from:to:catchAllProbe:)``): `true`
+    /// when a random local part of the domain was accepted too, `false` when it (or the
+    /// recipient itself) was refused as unknown, `nil` when not asked or unknown.
+    public var catchAll: Bool?
 
-    /// A result; `reply`, `detail` and `reason` are optional.
+    /// A result; `reply`, `detail`, `reason` and `catchAll` are optional.
     public init(
-        verdict: SMTPVerdict, step: SMTPStep, reply: SMTPReply? = nil, detail: String? = nil, reason: Reason? = nil
+        verdict: SMTPVerdict, step: SMTPStep, reply: SMTPReply? = nil, detail: String? = nil, reason: Reason? = nil,
+        catchAll: Bool? = nil
     ) {
         self.verdict = verdict
         self.step = step
         self.reply = reply
         self.detail = detail
         self.reason = reason
+        self.catchAll = catchAll
     }
 
     public var description: String {

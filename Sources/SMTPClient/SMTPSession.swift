@@ -168,12 +168,14 @@ public actor SMTPSession {
     }
 
     /// Runs MAIL and RCPT (pipelined when offered), then RSET and QUIT without waiting; no
-    /// DATA. ``SMTPVerdict/accepted`` means RCPT got 2xx.
-    public func probe(from: EmailAddress, to: EmailAddress) async -> SMTPResult {
+    /// DATA. ``SMTPVerdict/accepted`` means RCPT got 2xx. With `catchAllProbe` (a random
+    /// local part of `to`'s domain) a pipelined group also asks for that address, in the
+    /// same write: ``SMTPResult/catchAll`` then says whether the domain takes any address.
+    public func probe(from: EmailAddress, to: EmailAddress, catchAllProbe: EmailAddress? = nil) async -> SMTPResult {
         if let blocked = await prepareTransaction() { return blocked }
         state = .busy
         stepStarted = ContinuousClock.now
-        let outcome = await run(machine.startProbe(from: from, to: to), message: nil)
+        let outcome = await run(machine.startProbe(from: from, to: to, catchAllProbe: catchAllProbe), message: nil)
         return outcome ?? SMTPResult(verdict: .temporaryFailure, step: .rcpt, detail: "the probe ended without a verdict")
     }
 
