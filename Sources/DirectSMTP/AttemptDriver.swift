@@ -28,6 +28,9 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var queue: QueueAccess?
     /// A probe's `MAIL FROM` (identical probes share an attempt).
     var sender = ""
+    /// A probe that tests for a catch-all domain (it shares an attempt only with others
+    /// that do).
+    var testsCatchAll = false
     /// The dialer's long step timeouts (the queue's re-sends).
     var patient = false
 }

@@ -221,10 +221,12 @@ struct AttemptStateMachine {
         case .transactionFinished(let result, let record):
             guard case .transacting(let winner) = state else { break }
             contestants[winner].record = record
-            let outcome = VerificationOutcome(
+            var outcome = VerificationOutcome(
                 reason: Self.reason(for: result.verdict), address: address,
                 mx: contestants[winner].candidate.used, reply: result.reply,
                 detail: result.detail, dnsDuration: dnsTook)
+            outcome.classifyReply(of: result)  // the hint, incl. a reply after DATA
+            outcome.catchAll = result.catchAll
             finish(outcome, afterTransaction: true, now: now, &actions)
         case .storeFinished(let queued):
             storeFinished(queued: queued, now: now, &actions)
@@ -327,10 +329,12 @@ struct AttemptStateMachine {
                 allRefusedUs = false
             }
         }
-        return VerificationOutcome(
+        var outcome = VerificationOutcome(
             reason: allRefusedUs ? .senderRejected : .noReachableHost, address: address,
             mx: (last?.0 ?? contestants.last?.candidate)?.used, reply: last?.1.reply,
             detail: last?.1.detail, dnsDuration: dnsTook)
+        if let result = last?.1 { outcome.classifyReply(of: result) }
+        return outcome
     }
 
     /// The outcome is known: conclude now, or once the failed candidates' records are in.

@@ -10,6 +10,7 @@ struct EngineSettings: Sendable {
     var probeCache = ProbeCachePolicy()
     var concurrencyPerDestination: Int = 50
     var refusesNonPublicAddresses = true
+    var addressFamilyPreference = AddressFamilyPreference.interleaved
     var clock: @Sendable () -> ContinuousClock.Instant = { .now }
 }
 
@@ -37,10 +38,11 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     private let probesInFlight = Lock<[ProbeFlight: Driver]>([:])
     private let running = Lock<(count: Int, drained: [CheckedContinuation<Void, Never>])>((0, []))
 
-    /// Identical probes in flight: same address (cache key) and sender.
+    /// Identical probes in flight: same address (cache key), sender and catch-all test.
     private struct ProbeFlight: Hashable {
         var key: String
         var sender: String
+        var testsCatchAll: Bool
     }
 
     init(lookup: Lookup, dialer: Dialer, settings: EngineSettings, loop: EventLoop = .shared) {
@@ -72,16 +74,19 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// Asks whether `request.address` would be accepted (RCPT only) within its budget, from
     /// the probe cache when fresh; identical probes (same address and `sender`) in flight
-    /// share one attempt, each caller with its own budget.
+    /// share one attempt, each caller with its own budget. A probe that tests for a
+    /// catch-all (`request.testsCatchAll`) needs the conversation: the cache cannot answer it.
     func probe(_ request: AttemptRequest<Connection>, sender: String) async -> VerificationOutcome {
+        var request = request
+        request.sender = sender  // `attemptEnded` finds the flight by it
         let key = ProbeCache.key(for: request.address)
-        if var cached = probeCache.outcome(for: key) {
+        if !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
             cached.elapsed = request.start.duration(to: .now)
             cached.fromCache = true
             return cached
         }
         let deadline = request.start + request.budget
-        let flight = ProbeFlight(key: key, sender: sender)
+        let flight = ProbeFlight(key: key, sender: sender, testsCatchAll: request.testsCatchAll)
         while true {
             let (driver, isNew) = probesInFlight.withLock { table in
                 if let running = table[flight] { return (running, false) }
@@ -155,7 +160,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     func attemptEnded(_ driver: Driver) {
         if driver.request.mode == .probe {
             let flight = ProbeFlight(
-                key: ProbeCache.key(for: driver.request.address), sender: driver.request.sender)
+                key: ProbeCache.key(for: driver.request.address), sender: driver.request.sender,
+                testsCatchAll: driver.request.testsCatchAll)
             probesInFlight.withLock { table in
                 if table[flight] === driver { table[flight] = nil }
             }
@@ -200,16 +206,22 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         }
     }
 
-    /// Every address of `hosts` that may be dialled, in order; or, when none may, why.
+    /// Every address of `hosts` that may be dialled, in order (the configured
+    /// ``AddressFamilyPreference`` applied); or, when none may, why.
     static func candidateList(
         _ hosts: [MailHost], complete: Bool, settings: EngineSettings
     ) -> RaceCandidateList {
         var unusable: String?
         var refused: String?
+        var skippedIPv6 = false
         var dialable: [RaceCandidate] = []  // one array, not one per host and a join
         dialable.reserveCapacity(hosts.reduce(0) { $0 + $1.addresses.count })
         for host in hosts {
             for ip in host.addresses {
+                if ip.isIPv6, settings.addressFamilyPreference == .ipv4Only {
+                    skippedIPv6 = true
+                    continue
+                }
                 do {
                     let server = try SocketAddress(ip, port: settings.smtpPort)
                     if settings.refusesNonPublicAddresses, !server.isPublic {
@@ -223,7 +235,17 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 }
             }
         }
+        if settings.addressFamilyPreference == .ipv4First {
+            // Stable: MX preference and RFC 8305 order kept within each family.
+            dialable = dialable.filter { !$0.address.isIPv6 } + dialable.filter { $0.address.isIPv6 }
+        }
         if !dialable.isEmpty { return .ready(dialable) }
+        if skippedIPv6 {
+            // The domain has a mail server; our configuration chose not to use it.
+            return .none(
+                .noReachableHost,
+                detail: "every usable MX address is IPv6, and the configuration allows IPv4 only")
+        }
         // DNS named hosts with addresses (the lookup never hands over a host without one):
         // if none can be dialled, the fault is ours (the SMTP port setting), never the
         // domain's, so deferred, not no-mail-server. Unless every address was refused as

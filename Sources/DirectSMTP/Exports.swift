@@ -1,6 +1,7 @@
 // `import DirectSMTP` alone gives every type its API and the README's example use: the
 // message and address types of SMTPClient, the reply, step and transcript types outcomes
-// report, the socket address types of the configuration, and the DNS resolver. Only those
+// report, the socket address types of the configuration, the DNS resolver, and the DKIM
+// signer with its key and error (``Configuration/dkimSigners`` takes them). Only those
 // declarations are re-exported, not the modules beneath (sessions, sockets, DNS wire codec
 // stay one `import` away for whoever wants them).
 
@@ -16,3 +17,6 @@
 @_exported import class Sockets.EventLoop
 @_exported import struct Sockets.IPAddress
 @_exported import struct Sockets.SocketAddress
+@_exported import struct DKIM.DKIMSigner
+@_exported import class DKIM.DKIMPrivateKey
+@_exported import struct DKIM.DKIMError

@@ -38,15 +38,23 @@ public struct ProbeCachePolicy: Sendable, Hashable {
 }
 
 /// The per-address probe outcome cache: outcomes keyed by the normalised address, each
-/// until its TTL ends on the injected clock.
+/// until its TTL ends on the injected clock; beside it, what catch-all tests learned per
+/// domain.
 final class ProbeCache: Sendable {
     private struct Entry {
         var outcome: VerificationOutcome
         var expires: ContinuousClock.Instant
     }
 
+    private struct CatchAllEntry {
+        var catchAll: Bool
+        var expires: ContinuousClock.Instant
+    }
+
     private struct Table {
         var entries: [String: Entry] = [:]
+        /// Per lower-cased domain: whether it accepts any local part.
+        var catchAll: [String: CatchAllEntry] = [:]
         /// Full-table sweeps so far (for tests: they must stay rare).
         var sweeps = 0
     }
@@ -87,14 +95,7 @@ final class ProbeCache: Sendable {
     func outcome(for key: String) -> VerificationOutcome? {
         guard isEnabled else { return nil }
         let now = clock()
-        return table.withLock { table in
-            guard let entry = table.entries[key] else { return nil }
-            if entry.expires <= now {
-                table.entries[key] = nil
-                return nil
-            }
-            return entry.outcome
-        }
+        return table.withLock { Self.fresh(key, in: &$0.entries, now: now, expires: \.expires)?.outcome }
     }
 
     /// Remembers `outcome` if the policy says so. A full cache drops its expired entries
@@ -102,19 +103,12 @@ final class ProbeCache: Sendable {
     /// capacity/8 new addresses, never one per store (a full cache of fresh entries cost
     /// every new probe a copy of the whole table, under the lock all probes take).
     func store(_ outcome: VerificationOutcome, for key: String) {
+        storeCatchAll(of: outcome, for: key)
         guard let ttl = policy.ttl(for: outcome.reason), policy.capacity > 0 else { return }
         let now = clock()
         table.withLock { table in
-            if table.entries.count >= policy.capacity, table.entries[key] == nil {
+            if Self.makeRoom(for: key, in: &table.entries, capacity: policy.capacity, now: now, expires: \.expires) {
                 table.sweeps += 1
-                table.entries = table.entries.filter { $0.value.expires > now }
-                let room = max(1, policy.capacity / 8)
-                let excess = table.entries.count - (policy.capacity - room)
-                if excess > 0 {
-                    for victim in Array(table.entries.keys.prefix(excess)) {
-                        table.entries[victim] = nil
-                    }
-                }
             }
             // Without the transcript: a cached answer involved no conversation, and a
             // probe's transcript (a dozen lines) would make a full cache weigh ~150 MB.
@@ -124,9 +118,71 @@ final class ProbeCache: Sendable {
         }
     }
 
+    /// Remembers what an outcome's catch-all test found for its domain, with the lifetime
+    /// the random address's own outcome would have had: a catch-all (the random address
+    /// accepted) as long as a positive answer, a domain that refuses unknown addresses as
+    /// long as a negative one. Independent of whether the outcome itself is kept.
+    func storeCatchAll(of outcome: VerificationOutcome, for key: String) {
+        guard let catchAll = outcome.catchAll,
+            let ttl = policy.ttl(for: catchAll ? .accepted : .recipientRejected), policy.capacity > 0
+        else { return }
+        let domain = Self.domain(ofKey: key)
+        let now = clock()
+        table.withLock { table in
+            _ = Self.makeRoom(for: domain, in: &table.catchAll, capacity: policy.capacity, now: now, expires: \.expires)
+            table.catchAll[domain] = CatchAllEntry(catchAll: catchAll, expires: now + ttl)
+        }
+    }
+
+    /// Whether the domain of `key` (an address's cache key) is a catch-all, when a fresh
+    /// test said so; `nil` when unknown.
+    func catchAll(for key: String) -> Bool? {
+        guard isEnabled else { return nil }
+        let domain = Self.domain(ofKey: key)
+        let now = clock()
+        return table.withLock { Self.fresh(domain, in: &$0.catchAll, now: now, expires: \.expires)?.catchAll }
+    }
+
+    /// The entry for `key` unless it has expired (then it goes).
+    private static func fresh<Value>(
+        _ key: String, in entries: inout [String: Value], now: ContinuousClock.Instant,
+        expires: (Value) -> ContinuousClock.Instant
+    ) -> Value? {
+        guard let entry = entries[key] else { return nil }
+        if expires(entry) <= now {
+            entries[key] = nil
+            return nil
+        }
+        return entry
+    }
+
+    /// Room for `key` in a full table: its expired entries go and, if it is still full, an
+    /// eighth of `capacity` at once. `true` when it swept the table.
+    private static func makeRoom<Value>(
+        for key: String, in entries: inout [String: Value], capacity: Int,
+        now: ContinuousClock.Instant, expires: (Value) -> ContinuousClock.Instant
+    ) -> Bool {
+        guard entries.count >= capacity, entries[key] == nil else { return false }
+        entries = entries.filter { expires($0.value) > now }
+        let excess = entries.count - (capacity - max(1, capacity / 8))
+        if excess > 0 {
+            for victim in Array(entries.keys.prefix(excess)) { entries[victim] = nil }
+        }
+        return true
+    }
+
+    /// The domain part of a cache key (already lower-cased by ``key(for:)``).
+    private static func domain(ofKey key: String) -> String {
+        guard let at = key.utf8.lastIndex(of: UInt8(ascii: "@")) else { return key }
+        return String(key[key.utf8.index(after: at)...])
+    }
+
     /// Forgets everything.
     func removeAll() {
-        table.withLock { $0.entries.removeAll() }
+        table.withLock {
+            $0.entries.removeAll()
+            $0.catchAll.removeAll()
+        }
     }
 
     /// Addresses remembered now (expired ones included until touched or swept).

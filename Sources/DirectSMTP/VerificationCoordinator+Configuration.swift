@@ -79,6 +79,10 @@ extension VerificationCoordinator {
         /// RSA plus Ed25519. A message is signed once, when composed; a queued copy keeps
         /// its signature and is never signed again.
         public var dkimSigners: [DKIMSigner] = []
+        /// Which IP versions the race dials, in what order (default
+        /// ``AddressFamilyPreference/interleaved``, RFC 8305). ``AddressFamilyPreference/ipv4First``
+        /// or ``AddressFamilyPreference/ipv4Only`` for a server whose IPv6 address has no PTR.
+        public var addressFamilyPreference: AddressFamilyPreference = .interleaved
 
         /// A configuration with defaults: port 25, stagger 250 ms, interactive timeouts,
         /// budget 3 s, the system's DNS servers.
@@ -130,6 +134,7 @@ extension VerificationCoordinator {
             settings.probeCache = probeCache
             settings.concurrencyPerDestination = concurrencyPerDestination
             settings.refusesNonPublicAddresses = refusesNonPublicAddresses
+            settings.addressFamilyPreference = addressFamilyPreference
             settings.clock = clock
             return settings
         }

@@ -147,9 +147,14 @@ public final class VerificationCoordinator: Sendable {
         let start = ContinuousClock.now  // the budget includes composing the message
         // Signed once, here: the queue stores these bytes, so a retry sends the same
         // signature. Signing fails only if libcrypto does (keys are checked when loaded,
-        // a Message always has a From); the message then goes out unsigned.
+        // a Message always has a From).
         let encoded = message.encoded()
-        let data = (try? DKIMSigner.sign(encoded, with: configuration.dkimSigners)) ?? encoded
+        let data: MessageData
+        do {
+            data = try DKIMSigner.sign(encoded, with: configuration.dkimSigners)
+        } catch {
+            return Self.unsigned(message, error: error, messageID: encoded.messageID, start: start)
+        }
         let from = message.from
         let to = message.to
         let queue = queueAccess(from: from, to: to, data: data)
@@ -161,20 +166,65 @@ public final class VerificationCoordinator: Sendable {
                 transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue))
     }
 
+    /// The outcome of a send whose DKIM signing failed: nothing is sent and nothing
+    /// queued. An unsigned copy would fail the receivers' authentication checks (Gmail's
+    /// `550 5.7.26`, or a DMARC `p=reject`) or reach the spam folder, and whoever
+    /// configured DKIM would never learn why; queueing it would store the unsigned bytes
+    /// for every retry. So `deferred(temporary-failure)` (libcrypto failing is not the
+    /// recipient's fault and may pass), with hint `authentication` and the error in the
+    /// detail: the caller may send again.
+    static func unsigned(
+        _ message: Message, error: DKIMError, messageID: String?, start: ContinuousClock.Instant
+    ) -> VerificationOutcome {
+        VerificationOutcome(
+            reason: .temporaryFailure, address: message.to.description,
+            detail: "DKIM signing failed (\(error)); nothing was sent, since an unsigned message would fail the receiver's authentication checks",
+            elapsed: start.duration(to: .now), messageID: messageID, hint: .authentication)
+    }
+
     /// Asks `address`'s MX server whether it would take mail for it (MAIL, RCPT, then RSET
     /// and QUIT; nothing is delivered), within `budget`. Fresh answers come from the probe
     /// cache; identical probes in flight share one attempt.
-    /// - Parameter from: `MAIL FROM`; default ``Configuration/probeSender``.
-    public func probe(_ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil)
-        async -> VerificationOutcome
-    {
+    ///
+    /// With `catchAll`, the outcome's ``VerificationOutcome/catchAll`` says whether the
+    /// domain accepts any local part (an `accepted` then proves little). The test costs no
+    /// round trip: the RCPT of a random local part goes in the same pipelined group as the
+    /// recipient's. What it finds is kept per domain with the probe cache's lifetimes (a
+    /// catch-all as long as an accepted probe, the opposite as long as a rejected one) and
+    /// answers later probes of the domain without another random RCPT. It stays `nil` when
+    /// the server does not offer PIPELINING or answers the random RCPT with a temporary or
+    /// policy reply.
+    /// - Parameters:
+    ///   - from: `MAIL FROM`; default ``Configuration/probeSender``.
+    ///   - catchAll: test whether the domain is a catch-all (default `false`: `catchAll`
+    ///     is then `nil`).
+    public func probe(
+        _ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil,
+        catchAll: Bool = false
+    ) async -> VerificationOutcome {
         let sender = from ?? probeSender
-        return await engine.probe(
+        let key = ProbeCache.key(for: address.description)
+        let known = catchAll ? engine.probeCache.catchAll(for: key) : nil
+        let randomProbe = catchAll && known == nil ? Self.catchAllProbe(for: address) : nil
+        var outcome = await engine.probe(
             AttemptRequest(
                 mode: .probe, address: address.description, domain: address.domain,
                 start: .now, budget: budget ?? configuration.defaultBudget,
-                transaction: { await $0.probe(from: sender, to: address) }),
+                transaction: { await $0.probe(from: sender, to: address, catchAllProbe: randomProbe) },
+                testsCatchAll: randomProbe != nil),
             sender: sender.description)
+        // Only asked-for answers: a cached outcome may carry an earlier test's.
+        outcome.catchAll = catchAll ? (randomProbe != nil ? outcome.catchAll : known) : nil
+        return outcome
+    }
+
+    /// A random address of `address`'s domain for the catch-all test: 20 lower-case
+    /// letters and digits (about 103 bits), never a real mailbox.
+    static func catchAllProbe(for address: EmailAddress) -> EmailAddress? {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        var generator = SystemRandomNumberGenerator()
+        let local = String((0..<20).map { _ in alphabet.randomElement(using: &generator)! })
+        return try? EmailAddress("\(local)@\(address.domain)")
     }
 
     /// Suspends until the calling task is cancelled.

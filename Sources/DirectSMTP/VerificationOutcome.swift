@@ -52,6 +52,13 @@ public struct VerificationOutcome: Sendable, Hashable {
     /// The Message-ID of the message a send concerned (`nil` for a probe): what
     /// ``VerificationCoordinator/finalOutcome(for:)`` and ``DeliveryEvent`` go by.
     public var messageID: String?
+    /// What can be done about the deciding reply, when the providers' documented codes
+    /// and texts say (``ReplyClassification``); `nil` when none applies or no reply decided.
+    public var hint: DeliveryHint?
+    /// Whether the domain accepts any local part (a catch-all), learned by a probe that
+    /// asked for it; `nil` when not asked or unknown (see
+    /// ``VerificationCoordinator/probe(_:from:budget:catchAll:)``).
+    public var catchAll: Bool?
 
     /// An outcome from its parts.
     public init(
@@ -66,7 +73,9 @@ public struct VerificationOutcome: Sendable, Hashable {
         timings: [SMTPStep: Duration] = [:],
         transcript: [TranscriptEntry] = [],
         fromCache: Bool = false,
-        messageID: String? = nil
+        messageID: String? = nil,
+        hint: DeliveryHint? = nil,
+        catchAll: Bool? = nil
     ) {
         self.reason = reason
         self.address = address
@@ -80,6 +89,8 @@ public struct VerificationOutcome: Sendable, Hashable {
         self.transcript = transcript
         self.fromCache = fromCache
         self.messageID = messageID
+        self.hint = hint
+        self.catchAll = catchAll
     }
 
     /// Accepted, rejected or deferred.

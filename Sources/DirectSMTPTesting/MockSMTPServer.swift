@@ -48,14 +48,16 @@ public final class MockSMTPServer: Sendable {
     /// - Parameters:
     ///   - script: what to answer.
     ///   - host: `127.0.0.1` or `::1` (any loopback address).
+    ///   - port: `0` for a free one; another server's port to listen beside it on another
+    ///     address (an MX host with an A and an AAAA record: one SMTP port for both).
     ///   - executor: where the connection tasks run (e.g. `EventLoop.shared` in benchmarks).
     /// - Throws: `.invalidAddress` for a host outside 127.0.0.0/8 and ::1: a mock server,
     ///   which records messages and accepts any AUTH, never listens beyond this machine.
     public static func start(
-        _ script: MockSMTPScript = MockSMTPScript(), host: String = "127.0.0.1",
+        _ script: MockSMTPScript = MockSMTPScript(), host: String = "127.0.0.1", port: Int = 0,
         loop: EventLoop = .shared, executor: (any TaskExecutor)? = nil
     ) throws(SocketError) -> MockSMTPServer {
-        let address = try SocketAddress(ip: host, port: 0)
+        let address = try SocketAddress(ip: host, port: port)
         guard address.isLoopback else {
             throw SocketError(.invalidAddress, "MockSMTPServer listens on loopback only, not \(host)")
         }

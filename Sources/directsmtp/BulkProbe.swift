@@ -60,6 +60,8 @@ struct BulkProbe {
     let from: EmailAddress?
     let budget: Duration
     let concurrency: Int
+    /// Test each domain for a catch-all (`--catch-all`).
+    var catchAll = false
 
     /// Reads `path` and probes its lines; returns the exit code.
     func run(input path: String) async -> Int32 {
@@ -136,7 +138,7 @@ struct BulkProbe {
             return .malformed(line: line, input: text, error: error.description)
         }
         if Task.isCancelled { return .interrupted }
-        return .outcome(line: line, await coordinator.probe(address, from: from, budget: budget))
+        return .outcome(line: line, await coordinator.probe(address, from: from, budget: budget, catchAll: catchAll))
     }
 
     private static func print(_ result: Result) {

@@ -7,11 +7,11 @@ import Sockets
     import Glibc
 #endif
 
-/// The flags `probe` and `send` share (`--helo`, `--dns`, `--port`, `--budget`, `--json`,
-/// `--verbose`), turned into a coordinator configuration. Every check runs before any
+/// The flags `probe` and `send` share (`--helo`, `--dns`, `--port`, `--budget`,
+/// `--address-family`, `--json`, `--verbose`), turned into a coordinator configuration. Every check runs before any
 /// network traffic; a failure is a usage error (exit 64).
 struct CoordinatorOptions {
-    static let valueFlags: Set<String> = ["--helo", "--dns", "--port", "--budget"]
+    static let valueFlags: Set<String> = ["--helo", "--dns", "--port", "--budget", "--address-family"]
     static let switches: Set<String> = ["--json", "--verbose"]
 
     var configuration: VerificationCoordinator.Configuration
@@ -37,6 +37,13 @@ struct CoordinatorOptions {
             }
         }
         if let port = try arguments.port("--port") { configuration.smtpPort = port }
+        if let family = arguments.value("--address-family") {
+            guard let preference = AddressFamilyPreference(rawValue: family) else {
+                throw Arguments.UsageError(
+                    description: "--address-family takes interleaved, ipv4-first or ipv4-only, not '\(family)'")
+            }
+            configuration.addressFamilyPreference = preference
+        }
         let budget = try arguments.seconds("--budget") ?? configuration.defaultBudget
         configuration.defaultBudget = budget
         self.configuration = configuration

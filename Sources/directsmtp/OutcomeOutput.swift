@@ -30,6 +30,13 @@ enum OutcomeOutput {
         if let detail = outcome.detail {
             lines.append("  detail:  \(detail)")
         }
+        if let hint = outcome.hint {
+            lines.append("  hint:    \(hint)")
+        }
+        if let catchAll = outcome.catchAll {
+            lines.append(
+                "  catch-all: \(catchAll ? "yes: the domain accepts any address, so accepted proves little" : "no")")
+        }
         let phases = outcome.phaseTimings
         if !phases.isEmpty {
             let parts = phases.map { "\($0.name) \(milliseconds($0.duration))" }

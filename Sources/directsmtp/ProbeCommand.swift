@@ -5,18 +5,22 @@ import SMTPClient
 /// mail for the address (MAIL, RCPT, RSET, QUIT: nothing is delivered) and exits with the
 /// outcome's sysexits code (0, 67, 68, 69, 75; 64 for usage errors). With
 /// `--input FILE [--concurrency N]` it probes one address per line instead (``BulkProbe``).
+/// `--catch-all` also asks for a random address of the domain in the same pipelined
+/// group (no extra round trip): the outcome's `catchAll` says whether the domain takes any.
 enum ProbeCommand {
     static func run(_ rawArguments: [String]) async -> Int32 {
         let options: CoordinatorOptions
         let address: EmailAddress
         let from: EmailAddress?
+        let catchAll: Bool
         let coordinator: VerificationCoordinator
         do throws(Arguments.UsageError) {
             let arguments = try Arguments(
                 rawArguments,
                 valueFlags: CoordinatorOptions.valueFlags.union(["--from", "--input", "--concurrency"]),
-                switches: CoordinatorOptions.switches)
+                switches: CoordinatorOptions.switches.union(["--catch-all"]))
             options = try CoordinatorOptions(arguments)
+            catchAll = arguments.has("--catch-all")
             from = try arguments.value("--from").map { text throws(Arguments.UsageError) in
                 try CoordinatorOptions.address(text, "--from")
             }
@@ -32,9 +36,10 @@ enum ProbeCommand {
                     }
                     return value
                 } ?? 10
-                let bulk = BulkProbe(
+                var bulk = BulkProbe(
                     coordinator: try options.makeCoordinator(), from: from, budget: options.budget,
                     concurrency: concurrency)
+                bulk.catchAll = catchAll
                 return await bulk.run(input: input)
             }
             guard arguments.positionals.count == 1 else {
@@ -47,7 +52,8 @@ enum ProbeCommand {
             printError(usage)
             return ExitCode.usage
         }
-        let outcome = await coordinator.probe(address, from: from, budget: options.remainingBudget)
+        let outcome = await coordinator.probe(
+            address, from: from, budget: options.remainingBudget, catchAll: catchAll)
         OutcomeOutput.print(outcome, json: options.json, verbose: options.verbose)
         return outcome.exitCode
     }

@@ -48,8 +48,20 @@ struct VerificationOutcomeTests {
                 {"outcome":"rejected","scenario":5,"reason":"recipient-rejected","address":"user@example.com",\
                 "queued":false,"mx":{"host":"mx1.example.com","ip":"192.0.2.1","preference":10},\
                 "reply":{"code":550,"enhanced":"5.1.1","text":"no such user"},"elapsedMs":12.5,\
-                "timings":{"dns":1.2,"connect":0.4,"rcpt":0.3}}
+                "timings":{"dns":1.2,"connect":0.4,"rcpt":0.3},"hint":null,"catchAll":null}
                 """)
+    }
+
+    @Test("JSON ends with hint and catchAll when known")
+    func hintAndCatchAllJSON() {
+        let outcome = VerificationOutcome(
+            reason: .senderRejected, address: "user@example.com",
+            reply: SMTPReply(550, "5.7.26 unauthenticated"), hint: .authentication, catchAll: true)
+        #expect(outcome.json.hasSuffix(#""timings":{},"hint":"authentication","catchAll":true}"#))
+        var rateLimited = outcome
+        rateLimited.hint = .reverseDNS
+        rateLimited.catchAll = false
+        #expect(rateLimited.json.hasSuffix(#","hint":"reverse-dns","catchAll":false}"#))
     }
 
     @Test("JSON of a DNS-phase outcome: mx and reply are null")
@@ -60,7 +72,7 @@ struct VerificationOutcomeTests {
         #expect(
             outcome.json == """
                 {"outcome":"deferred","scenario":1,"reason":"dns-unavailable","address":"a@b.example","queued":true,\
-                "mx":null,"reply":null,"elapsedMs":3001.0,"timings":{}}
+                "mx":null,"reply":null,"elapsedMs":3001.0,"timings":{},"hint":null,"catchAll":null}
                 """)
     }
 
@@ -162,7 +174,7 @@ struct TimingsTests {
             ])
         #expect(outcome.phaseTimings.map(\.name) == ["dns", "connect", "greeting", "ehlo", "rcpt"])
         #expect(outcome.phaseTimings.map(\.duration)[3] == .milliseconds(7))
-        #expect(outcome.json.hasSuffix(#""timings":{"dns":7.0,"connect":1.0,"greeting":2.0,"ehlo":7.0,"rcpt":5.0}}"#))
+        #expect(outcome.json.hasSuffix(#""timings":{"dns":7.0,"connect":1.0,"greeting":2.0,"ehlo":7.0,"rcpt":5.0},"hint":null,"catchAll":null}"#))
         #expect(VerificationOutcome(reason: .accepted, address: "a@b.example").phaseTimings.isEmpty)
     }
 }
