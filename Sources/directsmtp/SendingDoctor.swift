@@ -246,30 +246,56 @@ struct SendingDoctor {
 
     // MARK: dmarc
 
+    /// The `--from` domain's DMARC record or, when it has none, the one that governs it
+    /// higher up, found by RFC 9989's DNS tree walk (DMARCbis: no public suffix list; the
+    /// organizational domain's `sp=`, else `p=`, applies to its subdomains). At most 8
+    /// lookups.
     func checkDMARC() async -> Check {
-        let name = "_dmarc.\(fromDomain)"
-        let suggestion = "a start: TXT \"v=DMARC1; p=none; rua=mailto:dmarc@\(fromDomain)\" at \(name)"
-        switch await lookup(name, .txt) {
-        case .failure(let why):
-            return Check(name: "dmarc", status: .warn, detail: "the TXT lookup of \(name) failed: \(why)")
-        case .nonExistent, .noData:
-            return Check(name: "dmarc", status: .warn, detail: "no DMARC record (needed by bulk senders, 5,000+ a day to Gmail, Yahoo or Microsoft): \(suggestion)")
-        case .records(let records):
-            let texts = records.compactMap { if case .txt(let strings) = $0 { String(decoding: strings.joined(), as: UTF8.self) } else { nil } }
-                .filter { $0.lowercased().hasPrefix("v=dmarc1") }
-            guard !texts.isEmpty else {
-                return Check(name: "dmarc", status: .warn, detail: "no DMARC record at \(name): \(suggestion)")
+        let exact = "_dmarc.\(fromDomain)"
+        let suggestion = "a start: TXT \"v=DMARC1; p=none; rua=mailto:dmarc@\(fromDomain)\" at \(exact)"
+        for domain in Self.dmarcTreeWalk(fromDomain) {
+            let name = "_dmarc.\(domain)"
+            switch await lookup(name, .txt) {
+            case .failure(let why):
+                return Check(name: "dmarc", status: .warn, detail: "the TXT lookup of \(name) failed: \(why)")
+            case .nonExistent, .noData:
+                continue
+            case .records(let records):
+                let texts = records.compactMap { if case .txt(let strings) = $0 { String(decoding: strings.joined(), as: UTF8.self) } else { nil } }
+                    .filter { $0.lowercased().hasPrefix("v=dmarc1") }
+                if texts.isEmpty { continue }
+                guard texts.count == 1 else {
+                    return Check(name: "dmarc", status: .fail, detail: "\(name) has \(texts.count) DMARC records; receivers ignore them all: keep one")
+                }
+                let tags = Self.tags(texts[0])
+                let alignment = "DKIM alignment \(tags["adkim"] == "s" ? "strict" : "relaxed"), SPF alignment \(tags["aspf"] == "s" ? "strict" : "relaxed")"
+                guard domain != fromDomain else {
+                    let policy = tags["p"]?.lowercased() ?? "(none given)"
+                    return Check(
+                        name: "dmarc", status: .pass,
+                        detail: "\(fromDomain) asks p=\(policy) for mail failing DMARC; \(alignment): SPF or DKIM must pass for \(fromDomain)")
+                }
+                let policy = (tags["sp"] ?? tags["p"])?.lowercased() ?? "(none given)"
+                return Check(
+                    name: "dmarc", status: .pass,
+                    detail: "no record at \(exact); \(domain)'s applies to it (DMARC tree walk): \(tags["sp"] != nil ? "sp" : "p")=\(policy) for mail failing DMARC; \(alignment): SPF or DKIM must pass, aligned with \(domain)")
             }
-            guard texts.count == 1 else {
-                return Check(name: "dmarc", status: .fail, detail: "\(name) has \(texts.count) DMARC records; receivers ignore them all: keep one")
-            }
-            let tags = Self.tags(texts[0])
-            let policy = tags["p"]?.lowercased() ?? "(none given)"
-            let alignment = "DKIM alignment \(tags["adkim"] == "s" ? "strict" : "relaxed"), SPF alignment \(tags["aspf"] == "s" ? "strict" : "relaxed")"
-            return Check(
-                name: "dmarc", status: .pass,
-                detail: "\(fromDomain) asks p=\(policy) for mail failing DMARC; \(alignment): SPF or DKIM must pass for \(fromDomain)")
         }
+        return Check(name: "dmarc", status: .warn, detail: "no DMARC record (needed by bulk senders, 5,000+ a day to Gmail, Yahoo or Microsoft): \(suggestion)")
+    }
+
+    /// The names whose `_dmarc` record RFC 9989's tree walk asks for, in order: the domain
+    /// itself, then (from 8 labels on, shortened to its last 7 first) each parent down to
+    /// the top-level domain.
+    static func dmarcTreeWalk(_ domain: String) -> [String] {
+        var labels = domain.split(separator: ".")
+        var names = [domain]
+        if labels.count >= 8 { labels = Array(labels.suffix(7)) } else { labels.removeFirst(min(1, labels.count)) }
+        while !labels.isEmpty {
+            names.append(labels.joined(separator: "."))
+            labels.removeFirst()
+        }
+        return names
     }
 
     // MARK: helpers

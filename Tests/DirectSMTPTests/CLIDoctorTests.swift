@@ -138,6 +138,30 @@ struct CLIDoctorTests {
         }
     #endif
 
+    @Test func dmarcOfTheOrganizationalDomain() async throws {
+        let world = try World()
+        defer { world.stop() }
+        // No record at _dmarc.news.eu.client.test: the tree walk finds client.test's, and
+        // its sp= governs subdomains.
+        world.dns.setTXT("_dmarc.client.test", ["v=DMARC1; p=reject; sp=quarantine"])
+        var arguments = world.arguments(keys: [])
+        arguments[arguments.firstIndex(of: "app@client.test")!] = "app@news.eu.client.test"
+        var report = try await Self.doctor(arguments)
+        #expect(report.check("dmarc").status == "pass", "\(report.check("dmarc"))")
+        #expect(report.check("dmarc").detail.contains("no record at _dmarc.news.eu.client.test; client.test's applies to it"))
+        #expect(report.check("dmarc").detail.contains("sp=quarantine"))
+        // A record on the way up wins over the one above it.
+        world.dns.setTXT("_dmarc.eu.client.test", ["v=DMARC1; p=none"])
+        report = try await Self.doctor(arguments)
+        #expect(report.check("dmarc").detail.contains("eu.client.test's applies to it (DMARC tree walk): p=none"))
+        // None anywhere up to the top-level domain: a warning, as before.
+        world.dns.setRecords([], for: "_dmarc.client.test", type: .txt)
+        world.dns.setRecords([], for: "_dmarc.eu.client.test", type: .txt)
+        report = try await Self.doctor(arguments)
+        #expect(report.check("dmarc").status == "warn")
+        #expect(report.check("dmarc").detail.contains("at _dmarc.news.eu.client.test"))
+    }
+
     @Test func ptrHeloAndDMARCPaths() async throws {
         let world = try World()
         defer { world.stop() }
