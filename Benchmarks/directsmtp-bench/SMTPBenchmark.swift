@@ -31,7 +31,8 @@ func threadCPUTime() -> Duration {
 enum SMTPBenchmark {
     static let usage = """
         usage: directsmtp-bench smtp send [--sessions S] [--messages N] [--target HOST:PORT] [--no-pipelining] [--tls] [--executor loop|global] [--json]
-               directsmtp-bench smtp roundtrips [--delay-ms MS] [--sends N] [--no-pipelining] [--tls] [--json]
+               directsmtp-bench smtp roundtrips [--delay-ms MS] [--sends N] [--no-pipelining] [--tls]
+                                                [--probe [--catch-all]] [--json]
                directsmtp-bench smtp idle-tls [--sessions N] [--json]
                directsmtp-bench smtp parse [--replies N] [--json]
         """
@@ -176,6 +177,9 @@ enum SMTPBenchmark {
         let delay = Duration.milliseconds(max(1, options.int("--delay-ms", default: 20)))
         let sends = max(1, options.int("--sends", default: 10))
         let json = options.has("--json")
+        // A probe instead of a send; with --catch-all, the random RCPT in the same group.
+        let probe = options.has("--probe") || options.has("--catch-all")
+        let catchAll = options.has("--catch-all")
         do {
             var script = MockSMTPScript()
             script.replyDelay = delay
@@ -192,10 +196,17 @@ enum SMTPBenchmark {
                 let start = clock.now
                 var result = await session.open(tls: policy, serverName: "mock.test")
                     ?? SMTPResult(verdict: .accepted, step: .ehlo)
-                if result.verdict == .accepted { result = await session.send(from: from, to: to, data: data) }
+                if result.verdict == .accepted {
+                    result =
+                        probe
+                        ? await session.probe(
+                            from: from, to: to,
+                            catchAllProbe: catchAll ? try EmailAddress("x7q2m9k4w8r1t5z3c6v0@example.test") : nil)
+                        : await session.send(from: from, to: to, data: data)
+                }
                 let total = start.duration(to: clock.now)
                 let connect = await session.timings[.connect] ?? .zero
-                guard result.verdict == .accepted else {
+                guard result.verdict == .accepted, result.catchAll == (catchAll && script.pipelining ? true : nil) else {
                     print("smtp roundtrips: send failed: \(result)")
                     return 1
                 }
@@ -204,6 +215,7 @@ enum SMTPBenchmark {
             let mean = waits.reduce(0, +) / Double(waits.count)
             report("smtp roundtrips", [
                 "pipelining": script.pipelining,
+                "mode": catchAll ? "probe --catch-all" : probe ? "probe" : "send",
                 "tls": policy != .off,
                 "delayMs": rounded(delay.milliseconds),
                 "sends": sends,
