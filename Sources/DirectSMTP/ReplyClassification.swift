@@ -135,21 +135,22 @@ public struct ReplyClassification: Sendable, Hashable {
 
 extension VerificationOutcome {
     /// Reads the reply that decided `result` (at whichever step: greeting, MAIL, RCPT,
-    /// DATA or after the final dot) with ``ReplyClassification``: sets ``hint``, adds the
-    /// classification's sentence to ``detail`` and, when both call the reply a rejection,
-    /// takes its reason (an authentication refusal is `sender-rejected` wherever it came).
+    /// DATA or after the final dot) with ``ReplyClassification``: sets ``hint`` and adds
+    /// the classification's sentence to ``detail``. A refusal the session put on the
+    /// recipient becomes `sender-rejected` when the classification finds the fault is ours
+    /// (an authentication or policy code, e.g. `550 4.7.26` whose class disagrees).
     ///
-    /// The session's verdict keeps the last word on temporary or permanent and on what a
-    /// TLS demand means (it knows whether the session was encrypted): a classification
-    /// never turns a deferral into a rejection or the other way round.
+    /// Otherwise the session's verdict keeps the last word, on temporary or permanent and
+    /// on what a TLS demand means (it knows whether the session was encrypted): a
+    /// classification never turns a deferral into a rejection or the other way round.
     mutating func classifyReply(of result: SMTPResult) {
         guard let reply = result.reply else { return }
         // The session already found a TLS demand on a plaintext session and said so.
         let plaintextDemand = result.reason == .tlsRequired
         let classification = ReplyClassification(reply, at: result.step, overTLS: !plaintextDemand)
         hint = classification.hint
-        if reason.status == .rejected, classification.status == .rejected {
-            reason = classification.reason
+        if reason == .recipientRejected, classification.reason == .senderRejected {
+            reason = .senderRejected
         }
         if !plaintextDemand, let sentence = classification.detail {
             detail = detail.map { "\($0); \(sentence)" } ?? sentence
