@@ -144,7 +144,8 @@ extension VerificationOutcome {
     /// on what a TLS demand means (it knows whether the session was encrypted): a
     /// classification never turns a deferral into a rejection or the other way round.
     mutating func classifyReply(of result: SMTPResult) {
-        guard let reply = result.reply else { return }
+        // A success has nothing to act on: no work (and no allocation) on the usual path.
+        guard let reply = result.reply, reply.code >= 400 else { return }
         // The session already found a TLS demand on a plaintext session and said so.
         let plaintextDemand = result.reason == .tlsRequired
         let classification = ReplyClassification(reply, at: result.step, overTLS: !plaintextDemand)

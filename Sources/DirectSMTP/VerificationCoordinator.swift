@@ -203,8 +203,7 @@ public final class VerificationCoordinator: Sendable {
         catchAll: Bool = false
     ) async -> VerificationOutcome {
         let sender = from ?? probeSender
-        let key = ProbeCache.key(for: address.description)
-        let known = catchAll ? engine.probeCache.catchAll(for: key) : nil
+        let known = catchAll ? engine.probeCache.catchAll(for: ProbeCache.key(for: address.description)) : nil
         let randomProbe = catchAll && known == nil ? Self.catchAllProbe(for: address) : nil
         var outcome = await engine.probe(
             AttemptRequest(
