@@ -139,7 +139,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             }
         }
         guard case .ready(let dialable) = list else { return (list, dnsTook) }
-        return (.ready(health.ordered(dialable)), dnsTook)
+        return (.ready(health.ordered(Self.familyOrdered(dialable, settings))), dnsTook)
     }
 
     /// The final outcome of a send whose caller got `budget-exceeded`: to its caller's
@@ -206,8 +206,18 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         }
     }
 
-    /// Every address of `hosts` that may be dialled, in order (the configured
-    /// ``AddressFamilyPreference`` applied); or, when none may, why.
+    /// With ``AddressFamilyPreference/ipv4First``, every IPv4 candidate before any IPv6 one,
+    /// MX preference and RFC 8305 order kept within each family; else `candidates` as they
+    /// are. Applied to each call's list, after the candidate cache: the cache reorders its
+    /// lists host by host when DNS shuffles equal preferences.
+    static func familyOrdered(_ candidates: [RaceCandidate], _ settings: EngineSettings) -> [RaceCandidate] {
+        guard settings.addressFamilyPreference == .ipv4First, candidates.contains(where: \.address.isIPv6)
+        else { return candidates }
+        return candidates.filter { !$0.address.isIPv6 } + candidates.filter(\.address.isIPv6)
+    }
+
+    /// Every address of `hosts` that may be dialled, in order (IPv6 ones left out with
+    /// ``AddressFamilyPreference/ipv4Only``); or, when none may, why.
     static func candidateList(
         _ hosts: [MailHost], complete: Bool, settings: EngineSettings
     ) -> RaceCandidateList {
@@ -234,10 +244,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                     unusable = "cannot connect to \(ip) port \(settings.smtpPort): \(error)"
                 }
             }
-        }
-        if settings.addressFamilyPreference == .ipv4First {
-            // Stable: MX preference and RFC 8305 order kept within each family.
-            dialable = dialable.filter { !$0.address.isIPv6 } + dialable.filter { $0.address.isIPv6 }
         }
         if !dialable.isEmpty { return .ready(dialable) }
         if skippedIPv6 {

@@ -101,14 +101,38 @@ struct AddressFamilyTests {
             var settings = EngineSettings()
             settings.addressFamilyPreference = preference
             settings.refusesNonPublicAddresses = false  // documentation addresses
-            guard case .ready(let list) = DeliveryEngine<FakeLookup, FakeDialer>.candidateList(
-                hosts, complete: true, settings: settings)
+            typealias Engine = DeliveryEngine<FakeLookup, FakeDialer>
+            guard case .ready(let list) = Engine.candidateList(hosts, complete: true, settings: settings)
             else { return [] }
-            return list.map(\.ip)
+            return Engine.familyOrdered(list, settings).map(\.ip)
         }
         #expect(order(.interleaved) == ["2001:db8::1", "192.0.2.1", "2001:db8::2", "192.0.2.2"])
         #expect(order(.ipv4First) == ["192.0.2.1", "192.0.2.2", "2001:db8::1", "2001:db8::2"])
         #expect(order(.ipv4Only) == ["192.0.2.1", "192.0.2.2"])
         #expect(AddressFamilyPreference.allCases.map(\.rawValue) == ["interleaved", "ipv4-first", "ipv4-only"])
+    }
+
+    @Test("IPv4 first holds when DNS shuffles equal preferences and the candidate cache reorders")
+    func orderAfterTheCacheReorders() async {
+        func host(_ name: String, _ v6: String, _ v4: String) -> MailHost {
+            MailHost(name: name, preference: 10, addresses: [IPAddress(v6)!, IPAddress(v4)!])
+        }
+        let one = host("mx1.example", "::1", "127.0.0.11")
+        let two = host("mx2.example", "::1", "127.0.0.12")
+        let lookup = FakeLookup(.found([one, two], complete: true))
+        var settings = EngineSettings()
+        settings.refusesNonPublicAddresses = false
+        settings.healthPenalty = .zero
+        settings.addressFamilyPreference = .ipv4First
+        let engine = DeliveryEngine(lookup: lookup, dialer: FakeDialer([:]), settings: settings)
+        func order() async -> [String] {
+            guard case (.ready(let list), _) = await engine.candidates(for: "example.com", deadline: .now + .seconds(1))
+            else { return [] }
+            return list.map(\.ip)
+        }
+        #expect(await order() == ["127.0.0.11", "127.0.0.12", "::1", "::1"])
+        lookup.answer = .found([two, one], complete: true)  // the same hosts, shuffled
+        #expect(await order() == ["127.0.0.12", "127.0.0.11", "::1", "::1"])
+        #expect(engine.candidateCache.count == 1)
     }
 }
