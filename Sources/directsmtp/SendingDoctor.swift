@@ -113,7 +113,7 @@ struct SendingDoctor {
         guard let egress else {
             return Check(name: "ptr", status: .warn, detail: "not checked: no connection gave the egress address (see port25)")
         }
-        let family = egress.isIPv6 ? " (or send over IPv4, whose PTR is usually set: prefer IPv4)" : ""
+        let family = egress.isIPv6 ? " (or send over IPv4, whose PTR is usually set: `addressFamilyPreference = .ipv4First`, `--address-family ipv4-first`)" : ""
         guard let reverse = try? DNSName.reverse(egress) else {
             return Check(name: "ptr", status: .fail, detail: "cannot form the reverse name of \(egress)")
         }
