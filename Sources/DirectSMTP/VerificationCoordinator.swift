@@ -92,7 +92,8 @@ public final class VerificationCoordinator: Sendable {
         if let store = configuration.queueStore {
             let queue = DeliveryQueue(
                 store: store, schedule: configuration.retrySchedule,
-                limits: configuration.queueLimits)
+                limits: configuration.queueLimits, clock: configuration.queueClock,
+                observer: configuration.observer)
             attachedQueue.withLock { $0 = queue }
         }
     }
@@ -103,16 +104,30 @@ public final class VerificationCoordinator: Sendable {
     /// their step timeouts) and returns. Call it once, from a task the application owns
     /// (or a service group: it has the shape of swift-service-lifecycle's `Service.run()`).
     public func run() async {
+        // Late final outcomes go to the observer until the drain is over.
+        let lateFinals = configuration.observer.map { observer in
+            Task { [events = engine.events] in
+                for await event in events {
+                    observer.attemptFinished(
+                        AttemptFinished(kind: .send, outcome: event.outcome, isLateFinal: true))
+                }
+            }
+        }
         if let queue {
             // The re-sends go through the engine, not the coordinator: the queue keeps no
             // reference to it (the function is an argument of run, not stored).
             let engine = self.engine
             let budget = configuration.redeliveryBudget
-            await queue.run { entry in await Self.redeliver(entry, engine: engine, budget: budget) }
+            let observer = configuration.observer
+            await queue.run { entry in
+                await Self.redeliver(entry, engine: engine, budget: budget, observer: observer)
+            }
         } else {
             await Self.untilCancelled()
         }
         await engine.drain()
+        lateFinals?.cancel()
+        await lateFinals?.value
     }
 
     /// Final outcomes of sends that returned `deferred(budget-exceeded)` while their
@@ -153,12 +168,18 @@ public final class VerificationCoordinator: Sendable {
         let from = message.from
         let to = message.to
         let queue = queueAccess(from: from, to: to, data: data)
-        return await engine.send(
+        let budget = budget ?? configuration.defaultBudget
+        let observer = configuration.observer
+        observer?.attemptStarted(
+            AttemptStarted(
+                kind: .send, recipientDomain: to.domain, messageID: data.messageID, budget: budget))
+        let outcome = await engine.send(
             AttemptRequest(
                 mode: .send(queue: queue != nil), address: to.description, domain: to.domain,
-                messageID: data.messageID, start: start,
-                budget: budget ?? configuration.defaultBudget,
+                messageID: data.messageID, start: start, budget: budget,
                 transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue))
+        observer?.attemptFinished(AttemptFinished(kind: .send, outcome: outcome))
+        return outcome
     }
 
     /// Asks `address`'s MX server whether it would take mail for it (MAIL, RCPT, then RSET
@@ -169,12 +190,18 @@ public final class VerificationCoordinator: Sendable {
         async -> VerificationOutcome
     {
         let sender = from ?? probeSender
-        return await engine.probe(
+        let budget = budget ?? configuration.defaultBudget
+        let observer = configuration.observer
+        observer?.attemptStarted(
+            AttemptStarted(kind: .probe, recipientDomain: address.domain, messageID: nil, budget: budget))
+        let outcome = await engine.probe(
             AttemptRequest(
                 mode: .probe, address: address.description, domain: address.domain,
-                start: .now, budget: budget ?? configuration.defaultBudget,
+                start: .now, budget: budget,
                 transaction: { await $0.probe(from: sender, to: address) }),
             sender: sender.description)
+        observer?.attemptFinished(AttemptFinished(kind: .probe, outcome: outcome))
+        return outcome
     }
 
     /// Suspends until the calling task is cancelled.

@@ -81,6 +81,7 @@ public actor DeliveryQueue {
     private let eventSink: AsyncStream<QueueEvent>.Continuation
     private let store: any QueueStore
     private let clock: any QueueClock
+    private let observer: (any DeliveryObserver)?
 
     /// Settlements the store refused for a reason other than a lost lease (a full disk):
     /// tried again before every run, while the lease still holds the entry, so a
@@ -109,13 +110,17 @@ public actor DeliveryQueue {
     ///   - clock: the time source; ``ManualQueueClock`` in tests.
     ///   - leaseDuration: how long a claim holds an entry (at least a second; by default
     ///     10 minutes); renewed while a re-send runs.
+    ///   - observer: told of every event (as a ``QueueActivity``, without the message),
+    ///     besides ``events``.
     public init(
         store: any QueueStore,
         schedule: RetrySchedule = .default,
         limits: Limits = Limits(),
         clock: any QueueClock = SystemQueueClock(),
-        leaseDuration: Duration = .seconds(600)
+        leaseDuration: Duration = .seconds(600),
+        observer: (any DeliveryObserver)? = nil
     ) {
+        self.observer = observer
         self.store = store
         self.schedule = schedule
         self.clock = clock
@@ -653,5 +658,6 @@ public actor DeliveryQueue {
 
     private func emit(_ event: QueueEvent) {
         eventSink.yield(event)
+        observer?.queueActivity(QueueActivity(event, now: clock.now))
     }
 }
