@@ -47,8 +47,8 @@ let package = Package(
             dependencies: ["SignupApp"],
             swiftSettings: strict
         ),
-        // Mock DNS and SMTP servers on loopback set up for the six scenarios, and a manual
-        // clock: for the tests and the browser demo.
+        // Mock DNS and SMTP servers on loopback set up for the six scenarios: for the tests
+        // and the browser demo.
         .target(
             name: "SignupMockWorld",
             dependencies: [
@@ -68,6 +68,7 @@ let package = Package(
             dependencies: [
                 "SignupApp",
                 "SignupMockWorld",
+                .product(name: "DirectSMTP", package: "DirectSMTP"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],

@@ -1,3 +1,4 @@
+import DirectSMTP
 import Hummingbird
 import Logging
 import Metrics
@@ -13,12 +14,13 @@ public struct SignupApplication: Sendable {
     /// The mailer and its queue.
     public var mailer: VerificationMailer { flow.mailer }
 
-    /// Opens the database and the queue journal and builds the routes. Logs go to
-    /// `logger` (by default one at `configuration.logLevel`), metrics to `metrics`;
+    /// Opens the database and the queue journal and builds the routes. The sign-ups and
+    /// the queue run on `clock`. Logs go to `logger` (by default one at
+    /// `configuration.logLevel`), metrics to `metrics`;
     /// `addRoutes` adds routes of the caller's (the demo's mock inbox).
     public static func build(
         configuration: AppConfiguration,
-        clock: any SignupClock = SystemSignupClock(),
+        clock: any QueueClock = SystemQueueClock(),
         logger: Logger? = nil,
         metrics: any MetricsFactory = MetricsSystem.factory,
         addRoutes: (Router<BasicRequestContext>) -> Void = { _ in }
@@ -33,7 +35,11 @@ public struct SignupApplication: Sendable {
         let store = try await SignupStore.open(path: configuration.databasePath, logger: logger)
         let mailer: VerificationMailer
         do {
-            mailer = try await VerificationMailer(settings: configuration.mailer)
+            mailer = try await VerificationMailer(
+                settings: configuration.mailer, clock: clock,
+                observer: DeliveryObservers([
+                    DeliveryLogObserver(logger: logger), DeliveryMetricsObserver(factory: metrics),
+                ]))
         } catch {
             await store.close()
             throw error

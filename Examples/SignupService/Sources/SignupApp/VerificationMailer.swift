@@ -1,6 +1,7 @@
-// The one file of the example that speaks to DirectSMTP. Everything else sees the types
-// declared here (`MailerSettings`, `SendReport`, `MailerEvent`), so a change of the
-// library's API touches this file only.
+// The one file of the example that sends with DirectSMTP. Everything else sees the types
+// declared here (`MailerSettings`, `SendReport`, `MailerEvent`); besides, the flow uses
+// the library's `QueueClock` (one clock for the queue and the sign-ups), and the logging
+// and metrics adapters are `DeliveryObserver`s.
 
 import DirectSMTP
 import Foundation
@@ -83,25 +84,6 @@ public struct AddressProblem: Error, Sendable, Hashable {
     public var explanation: String
 }
 
-/// The sign-up flow's clock: pending sign-ups, resend and rate limits (tests inject a manual
-/// one). The mail queue keeps the library's wall clock.
-public protocol SignupClock: Sendable {
-    /// The current time.
-    var now: Date { get }
-    /// Suspends until `date` (at once if it has passed); throws when cancelled.
-    func sleep(until date: Date) async throws
-}
-
-/// The wall clock.
-public struct SystemSignupClock: SignupClock {
-    /// Creates the wall clock.
-    public init() {}
-    public var now: Date { Date() }
-    public func sleep(until date: Date) async throws {
-        try await SystemQueueClock().sleep(until: date)
-    }
-}
-
 /// Sends the verification emails: DirectSMTP's `VerificationCoordinator`, whose queue
 /// (over a journal file) stores the deferred messages and retries them.
 public final class VerificationMailer: Sendable {
@@ -118,7 +100,12 @@ public final class VerificationMailer: Sendable {
 
     /// Opens the journal (waiting for another process that holds it) and builds the
     /// coordinator over it; nothing is sent until asked, nothing retried until ``run()``.
-    public init(settings: MailerSettings) async throws {
+    /// The queue runs on `clock` (the sign-ups' clock: tests move it); `observer` sees
+    /// every attempt and queue event (the logs and metrics).
+    public init(
+        settings: MailerSettings, clock: any QueueClock = SystemQueueClock(),
+        observer: (any DeliveryObserver)? = nil
+    ) async throws {
         self.settings = settings
         sender = try EmailAddress(settings.sender)
         var configuration = VerificationCoordinator.Configuration(
@@ -135,6 +122,8 @@ public final class VerificationMailer: Sendable {
         configuration.queueStore = store
         configuration.retrySchedule = RetrySchedule(
             firstRetry: settings.firstRetry, maxAge: settings.maxAge)
+        configuration.queueClock = clock
+        configuration.observer = observer
         let coordinator: VerificationCoordinator
         do {
             coordinator = try VerificationCoordinator(configuration: configuration)

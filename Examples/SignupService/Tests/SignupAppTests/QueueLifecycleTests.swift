@@ -4,11 +4,11 @@ import SignupApp
 import Testing
 
 /// What happens after the page: later deliveries, give-ups, the purge, a restart. The
-/// queue runs on the wall clock (the coordinator's `run()`), so these tests retry after
-/// 2 s, or give up after 2 s, and wait for it.
+/// queue runs on the service's manual clock (the coordinator's `queueClock`): a test moves
+/// it past the first retry (60 s) or the period (1 h) and nothing waits for real.
 @Suite struct QueueLifecycleTests {
     @Test func deferredSignupDeliveredByALaterRunThenVerified() async throws {
-        let service = try TestService(firstRetry: .seconds(2))
+        let service = try TestService()
         service.world.setRecipient("later@example.test", (451, "4.7.1 greylisted, try again later"))
         try await service.run { app, client in
             let (status, page) = try await client.postForm("/signup", ["email": "later@example.test"])
@@ -17,6 +17,7 @@ import Testing
             let id = try #require(signupID(in: page))
             #expect(service.world.lastCode(for: "later@example.test") == nil)
             service.world.setRecipient("later@example.test", nil)
+            service.clock.advance(by: .seconds(61))
             #expect(await eventually(within: .seconds(10)) {
                 try await app.mailer.queuedMessageIDs().isEmpty
             })
@@ -55,12 +56,13 @@ import Testing
     }
 
     @Test func deferredSignupPurgedAfterThePeriod() async throws {
-        let service = try TestService(maxAge: .seconds(2))
+        let service = try TestService()
         try await service.run { app, client in
             let (_, page) = try await client.postForm("/signup", ["email": "jane@dns-down.test"])
             let id = try #require(signupID(in: page))
             #expect(try await app.store.signup(id: id) != nil)
-            // The period (the queue's maximum age, 2 s here) passes: the queue gives up.
+            // The period (the queue's maximum age, 1 h) passes: the queue gives up.
+            service.clock.advance(by: .seconds(3601))
             #expect(await eventually(within: .seconds(10)) {
                 try await app.store.signup(id: id) == nil
             })
@@ -86,12 +88,13 @@ import Testing
     }
 
     @Test func rejectedRetryRemovesThePendingSignupAtOnce() async throws {
-        let service = try TestService(firstRetry: .seconds(2))
+        let service = try TestService()
         service.world.setRecipient("gone@example.test", (451, "4.2.0 mailbox busy, try later"))
         try await service.run { app, client in
             let (_, page) = try await client.postForm("/signup", ["email": "gone@example.test"])
             let id = try #require(signupID(in: page))
             service.world.setRecipient("gone@example.test", (550, "5.1.1 no such user here"))
+            service.clock.advance(by: .seconds(61))
             #expect(await eventually(within: .seconds(10)) {
                 try await app.store.signup(id: id) == nil
             })
@@ -100,7 +103,7 @@ import Testing
     }
 
     @Test func restartBetweenSignupAndVerificationLosesNothing() async throws {
-        let service = try TestService(firstRetry: .seconds(2))
+        let service = try TestService()
         service.world.setRecipient("later@example.test", (451, "4.7.1 greylisted, try again later"))
         let (acceptedID, queuedID) = try await service.run { _, client in
             let (_, accepted) = try await client.postForm("/signup", ["email": "jane@example.test"])
@@ -117,6 +120,7 @@ import Testing
             #expect(status == .ok)
             #expect(outcome(of: page) == "verified")
             #expect(try await app.store.signup(id: queuedID) != nil)
+            service.clock.advance(by: .seconds(61))
             #expect(await eventually(within: .seconds(10)) {
                 try await app.mailer.queuedMessageIDs().isEmpty
             })

@@ -1,3 +1,4 @@
+import DirectSMTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,13 +10,14 @@ import SignupApp
 import SignupMockWorld
 import Testing
 
-/// One test's world: mock servers, a manual clock, a temporary directory for the SQLite
+/// One test's world: mock servers, a manual clock (of the sign-ups and the queue), a temporary directory for the SQLite
 /// file and the journal, and a way to build (and rebuild) the service over them.
 final class TestService: Sendable {
     let world: MockWorld
-    let clock = ManualClock()
+    /// The sign-ups' and the queue's clock: tests move it, nothing waits for real.
+    let clock = ManualQueueClock(now: Date(timeIntervalSince1970: 1_800_000_000))
     let directory: String
-    /// The queue's schedule: its clock is the wall clock, so queue tests shorten it.
+    /// The queue's schedule.
     let firstRetry: Duration
     let maxAge: Duration
 
