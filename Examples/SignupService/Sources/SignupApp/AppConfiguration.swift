@@ -9,6 +9,13 @@ public struct AppConfiguration: Sendable {
     public var port = 8080
     /// The SQLite file of the sign-ups (`SIGNUP_DATABASE`, default `signups.sqlite`).
     public var databasePath = "signups.sqlite"
+    /// A PostgreSQL server for the sign-ups and the mail queue instead of the SQLite file
+    /// and the journal (`DATABASE_URL`, `postgresql://USER:PASSWORD@HOST:PORT/DATABASE`;
+    /// `?sslmode=require` and the like as libpq). Several instances may share it.
+    public var databaseURL: String?
+    /// Prepended to the PostgreSQL tables' names, `signups` and `directsmtp_queue`
+    /// (`SIGNUP_TABLE_PREFIX`, default none).
+    public var tablePrefix = ""
     /// The mailer: HELO name (`SIGNUP_HELO_NAME`), sender (`SIGNUP_SENDER`), queue journal
     /// (`SIGNUP_QUEUE_JOURNAL`), DNS servers (`SIGNUP_DNS_SERVERS`, comma-separated
     /// `IP[:PORT]`), SMTP port (`SIGNUP_SMTP_PORT`), the period in seconds within which a
@@ -53,6 +60,14 @@ public struct AppConfiguration: Sendable {
         if let host = environment["SIGNUP_HOST"] { configuration.host = host }
         if let port = try integer("SIGNUP_PORT", environment) { configuration.port = port }
         if let path = environment["SIGNUP_DATABASE"] { configuration.databasePath = path }
+        if let url = environment["DATABASE_URL"], !url.isEmpty {
+            guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
+                throw ConfigurationError(
+                    message: "DATABASE_URL must be a postgresql:// URL (unset it for SQLite)")
+            }
+            configuration.databaseURL = url
+        }
+        if let prefix = environment["SIGNUP_TABLE_PREFIX"] { configuration.tablePrefix = prefix }
         configuration.logLevel = logLevel(environment)
         return configuration
     }

@@ -69,7 +69,7 @@ public struct SignupFlow: Sendable {
         public init() {}
     }
 
-    let store: SignupStore
+    let store: any SignupStore
     let mailer: VerificationMailer
     let clock: any QueueClock
     let rules: Rules
@@ -80,7 +80,7 @@ public struct SignupFlow: Sendable {
 
     /// Creates the flow over its parts.
     public init(
-        store: SignupStore, mailer: VerificationMailer, clock: any QueueClock, rules: Rules,
+        store: any SignupStore, mailer: VerificationMailer, clock: any QueueClock, rules: Rules,
         observer: MailObserver
     ) {
         self.store = store

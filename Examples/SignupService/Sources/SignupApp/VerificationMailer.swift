@@ -94,17 +94,19 @@ public final class VerificationMailer: Sendable {
 
     private let coordinator: VerificationCoordinator
     private let queue: DeliveryQueue
-    private let store: FileJournalQueueStore
+    /// The journal, when the mailer opened it (and so closes it).
+    private let journal: FileJournalQueueStore?
     private let sender: EmailAddress
     private let sink: AsyncStream<MailerEvent>.Continuation
 
-    /// Opens the journal (waiting for another process that holds it) and builds the
-    /// coordinator over it; nothing is sent until asked, nothing retried until ``run()``.
-    /// The queue runs on `clock` (the sign-ups' clock: tests move it); `observer` sees
-    /// every attempt and queue event (the logs and metrics).
+    /// Builds the coordinator over `queueStore`, or else over the journal at
+    /// `settings.journalPath` (waiting for another process that holds it), which it then
+    /// closes after ``run()``; nothing is sent until asked, nothing retried until
+    /// ``run()``. The queue runs on `clock` (the sign-ups' clock: tests move it);
+    /// `observer` sees every attempt and queue event (the logs and metrics).
     public init(
-        settings: MailerSettings, clock: any QueueClock = SystemQueueClock(),
-        observer: (any DeliveryObserver)? = nil
+        settings: MailerSettings, queueStore: (any QueueStore)? = nil,
+        clock: any QueueClock = SystemQueueClock(), observer: (any DeliveryObserver)? = nil
     ) async throws {
         self.settings = settings
         sender = try EmailAddress(settings.sender)
@@ -118,8 +120,9 @@ public final class VerificationMailer: Sendable {
             configuration.refusesNonPublicAddresses = refuses
         }
         if let step = settings.stepTimeout { configuration.timeouts = .uniform(step) }
-        let store = try await FileJournalQueueStore.open(path: settings.journalPath)
-        configuration.queueStore = store
+        let journal: FileJournalQueueStore? =
+            queueStore == nil ? try await FileJournalQueueStore.open(path: settings.journalPath) : nil
+        configuration.queueStore = queueStore ?? journal
         configuration.retrySchedule = RetrySchedule(
             firstRetry: settings.firstRetry, maxAge: settings.maxAge)
         configuration.queueClock = clock
@@ -128,10 +131,10 @@ public final class VerificationMailer: Sendable {
         do {
             coordinator = try VerificationCoordinator(configuration: configuration)
         } catch {
-            await store.close()
+            await journal?.close()
             throw error
         }
-        self.store = store
+        self.journal = journal
         self.coordinator = coordinator
         // Always there: the configuration has a store.
         queue = coordinator.queue!
@@ -182,7 +185,7 @@ public final class VerificationMailer: Sendable {
 
     /// The coordinator's background work (the queue's retries and purges) until the
     /// calling task is cancelled; then waits for the retries and late transactions in
-    /// flight, closes the journal and ends ``events``.
+    /// flight, closes the journal (if it opened one) and ends ``events``.
     public func run() async {
         let sink = self.sink
         let forwarding = Task { [queue] in
@@ -191,7 +194,7 @@ public final class VerificationMailer: Sendable {
             }
         }
         await coordinator.run()
-        await store.close()
+        await journal?.close()
         forwarding.cancel()
         sink.finish()
     }

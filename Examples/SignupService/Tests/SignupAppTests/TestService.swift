@@ -21,7 +21,15 @@ final class TestService: Sendable {
     let firstRetry: Duration
     let maxAge: Duration
 
-    init(firstRetry: Duration = .seconds(60), maxAge: Duration = .seconds(3600)) throws {
+    let storage: TestStorage
+    /// This test's tables in the shared PostgreSQL database (tests run in parallel).
+    let tablePrefix = "t\(UUID().uuidString.prefix(8).lowercased())_"
+
+    init(
+        storage: TestStorage = .sqlite, firstRetry: Duration = .seconds(60),
+        maxAge: Duration = .seconds(3600)
+    ) throws {
+        self.storage = storage
         self.firstRetry = firstRetry
         self.maxAge = maxAge
         world = try MockWorld.start()
@@ -42,6 +50,10 @@ final class TestService: Sendable {
         configuration.mailer.firstRetry = firstRetry
         configuration.mailer.maxAge = maxAge
         configuration.databasePath = "\(directory)/signups.sqlite"
+        if case .postgres(let url) = storage {
+            configuration.databaseURL = url
+            configuration.tablePrefix = tablePrefix
+        }
         configuration.port = 0
         return configuration
     }
@@ -59,6 +71,26 @@ final class TestService: Sendable {
             metrics: metrics ?? NOOPMetricsHandler.instance)
         return try await app.application.test(.router) { client in
             try await body(app, client)
+        }
+    }
+}
+
+/// Where a test's sign-ups and queue live: SQLite and the journal always; PostgreSQL too
+/// when `DIRECTSMTP_POSTGRES_URL` names a server (`scripts/ci.sh` starts a throwaway one
+/// with the integration's `with-postgres.sh`).
+enum TestStorage: Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres(url: String)
+
+    static var available: [TestStorage] {
+        let url = ProcessInfo.processInfo.environment["DIRECTSMTP_POSTGRES_URL"] ?? ""
+        return url.isEmpty ? [.sqlite] : [.sqlite, .postgres(url: url)]
+    }
+
+    var testDescription: String {
+        switch self {
+        case .sqlite: "SQLite"
+        case .postgres: "PostgreSQL"
         }
     }
 }
