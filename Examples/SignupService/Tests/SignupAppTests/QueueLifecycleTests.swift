@@ -19,7 +19,7 @@ import Testing
             #expect(service.world.lastCode(for: "later@example.test") == nil)
             service.world.setRecipient("later@example.test", nil)
             service.clock.advance(by: .seconds(61))
-            #expect(await eventually(within: .seconds(10)) {
+            #expect(await service.eventuallyOnTheClock {
                 try await app.mailer.queuedMessageIDs().isEmpty
             })
             let code = try #require(service.world.lastCode(for: "later@example.test"))
@@ -66,11 +66,11 @@ import Testing
             #expect(try await app.store.signup(id: id) != nil)
             // The period (the queue's maximum age, 1 h) passes: the queue gives up.
             service.clock.advance(by: .seconds(3601))
-            #expect(await eventually(within: .seconds(10)) {
+            #expect(await service.eventuallyOnTheClock {
                 try await app.store.signup(id: id) == nil
             })
             // The sign-ups' own purge may have come first: the queue's expiry follows.
-            #expect(await eventually { try await app.mailer.queuedMessageIDs().isEmpty })
+            #expect(await service.eventuallyOnTheClock { try await app.mailer.queuedMessageIDs().isEmpty })
             let (status, gone) = try await client.postForm("/verify", ["id": id, "code": "123456"])
             #expect(status == .notFound)
             #expect(outcome(of: gone) == "unknown")
@@ -101,7 +101,7 @@ import Testing
             let id = try #require(signupID(in: page))
             service.world.setRecipient("gone@example.test", (550, "5.1.1 no such user here"))
             service.clock.advance(by: .seconds(61))
-            #expect(await eventually(within: .seconds(10)) {
+            #expect(await service.eventuallyOnTheClock {
                 try await app.store.signup(id: id) == nil
             })
             #expect(try await app.mailer.queuedMessageIDs().isEmpty)
@@ -128,7 +128,7 @@ import Testing
             #expect(outcome(of: page) == "verified")
             #expect(try await app.store.signup(id: queuedID) != nil)
             service.clock.advance(by: .seconds(61))
-            #expect(await eventually(within: .seconds(10)) {
+            #expect(await service.eventuallyOnTheClock {
                 try await app.mailer.queuedMessageIDs().isEmpty
             })
             let later = try #require(service.world.lastCode(for: "later@example.test"))

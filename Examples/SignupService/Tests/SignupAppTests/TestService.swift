@@ -124,6 +124,22 @@ extension TestClientProtocol {
     }
 }
 
+extension TestService {
+    /// Waits (at most `limit` of real time) until `condition` holds, moving the clock a
+    /// second at each look: a queue pass that read the clock just before a test moved it
+    /// sleeps until a second past the time it read, which a manual clock reaches only if
+    /// it keeps moving (as a real one does).
+    func eventuallyOnTheClock(
+        within limit: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
+    ) async -> Bool {
+        await eventually(within: limit) {
+            if try await condition() { return true }
+            clock.advance(by: .seconds(1))
+            return false
+        }
+    }
+}
+
 /// The sign-up id in a page's hidden field.
 func signupID(in page: String) -> String? {
     guard let range = page.range(of: "name=\"id\" value=\"") else { return nil }
