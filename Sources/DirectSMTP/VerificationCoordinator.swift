@@ -16,7 +16,7 @@ import Sockets
 /// ``Configuration/queueStore``, deferred sends are stored before `send` returns and
 /// ``run()`` retries them.
 ///
-/// Each call is one ``AttemptStateMachine`` run by its driver on the socket event loop:
+/// Each call is one `AttemptStateMachine` run by its driver on the socket event loop:
 /// the budget is a timer of the loop, the caller's task-local values and priority do not
 /// flow into the attempt.
 ///
@@ -185,7 +185,10 @@ public final class VerificationCoordinator: Sendable {
     /// Asks `address`'s MX server whether it would take mail for it (MAIL, RCPT, then RSET
     /// and QUIT; nothing is delivered), within `budget`. Fresh answers come from the probe
     /// cache; identical probes in flight share one attempt.
-    /// - Parameter from: `MAIL FROM`; default ``Configuration/probeSender``.
+    /// - Parameters:
+    ///   - address: the recipient to ask about.
+    ///   - from: `MAIL FROM`; default ``Configuration/probeSender``.
+    ///   - budget: the time the call may take; default ``Configuration/defaultBudget``.
     public func probe(_ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil)
         async -> VerificationOutcome
     {
