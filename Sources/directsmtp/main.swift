@@ -16,6 +16,7 @@ let usage = """
                            [--helo NAME] [--dns HOST:PORT]... [--port N] [--budget SECONDS]
                            [--dkim-key PATH --dkim-selector NAME [--dkim-domain DOMAIN]]...
                            [--queue PATH] [--json] [--verbose]
+           directsmtp send --input FILE|- [--concurrency N] --from ADDR [same options as above]
            directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS]
                             [--dns HOST:PORT]... [--port N] [--json]
            directsmtp doctor --from ADDR [--helo NAME] [--dkim-key PATH --dkim-selector NAME]...
