@@ -74,6 +74,7 @@ let package = Package(
                 "SignupApp",
                 "SignupMockWorld",
                 .product(name: "DirectSMTP", package: "DirectSMTP"),
+                .product(name: "DirectSMTPTesting", package: "DirectSMTP"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],

@@ -21,7 +21,9 @@ public struct AppConfiguration: Sendable {
     /// `IP[:PORT]`), SMTP port (`SIGNUP_SMTP_PORT`), the period in seconds within which a
     /// sign-up must be verified, which is also the queue's maximum age
     /// (`SIGNUP_MAX_AGE_SECONDS`), the first retry (`SIGNUP_FIRST_RETRY_SECONDS`), and
-    /// `SIGNUP_ALLOW_NON_PUBLIC=1` for mock servers on loopback.
+    /// `SIGNUP_ALLOW_NON_PUBLIC=1` for mock servers on loopback; a DKIM key
+    /// (`SIGNUP_DKIM_KEY`, a PEM file) with its selector (`SIGNUP_DKIM_SELECTOR`) and,
+    /// optionally, the signing domain (`SIGNUP_DKIM_DOMAIN`, default the sender's).
     public var mailer: MailerSettings
     /// How often pending sign-ups past the period are looked for.
     public var purgeInterval: Duration = .seconds(60)
@@ -56,6 +58,14 @@ public struct AppConfiguration: Sendable {
             mailer.firstRetry = .seconds(first)
         }
         if environment["SIGNUP_ALLOW_NON_PUBLIC"] == "1" { mailer.refusesNonPublicAddresses = false }
+        switch (environment["SIGNUP_DKIM_KEY"], environment["SIGNUP_DKIM_SELECTOR"]) {
+        case (let key?, let selector?): mailer.dkim = (key, selector)
+        case (nil, nil): break
+        default:
+            throw ConfigurationError(
+                message: "SIGNUP_DKIM_KEY and SIGNUP_DKIM_SELECTOR go together")
+        }
+        mailer.dkimDomain = environment["SIGNUP_DKIM_DOMAIN"]
         var configuration = AppConfiguration(mailer: mailer)
         if let host = environment["SIGNUP_HOST"] { configuration.host = host }
         if let port = try integer("SIGNUP_PORT", environment) { configuration.port = port }

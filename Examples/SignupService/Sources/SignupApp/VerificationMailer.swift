@@ -3,6 +3,7 @@
 // the library's `QueueClock` (one clock for the queue and the sign-ups), and the logging
 // and metrics adapters are `DeliveryObserver`s.
 
+import DKIM
 import DirectSMTP
 import Foundation
 
@@ -30,6 +31,11 @@ public struct MailerSettings: Sendable {
     public var refusesNonPublicAddresses: Bool?
     /// Step timeouts in seconds for the interactive send; `nil` keeps the library's.
     public var stepTimeout: Duration?
+    /// A DKIM private key (PEM, RSA or Ed25519) to sign every message with, and its
+    /// selector; `nil` sends unsigned.
+    public var dkim: (keyPath: String, selector: String)?
+    /// The DKIM signing domain; `nil` means the sender's.
+    public var dkimDomain: String?
 
     /// Settings with the defaults above.
     public init(heloName: String, sender: String, journalPath: String) {
@@ -120,6 +126,14 @@ public final class VerificationMailer: Sendable {
             configuration.refusesNonPublicAddresses = refuses
         }
         if let step = settings.stepTimeout { configuration.timeouts = .uniform(step) }
+        if let dkim = settings.dkim {
+            // Read and checked here, at start-up: a bad key stops the service, not a send.
+            configuration.dkimSigners = [
+                try DKIMSigner(
+                    key: try DKIMPrivateKey(contentsOf: dkim.keyPath), selector: dkim.selector,
+                    domain: settings.dkimDomain)
+            ]
+        }
         let journal: FileJournalQueueStore? =
             queueStore == nil ? try await FileJournalQueueStore.open(path: settings.journalPath) : nil
         configuration.queueStore = queueStore ?? journal

@@ -25,9 +25,12 @@ final class TestService: Sendable {
     /// This test's tables in the shared PostgreSQL database (tests run in parallel).
     let tablePrefix = "t\(UUID().uuidString.prefix(8).lowercased())_"
 
+    /// A DKIM key file the mailer signs with, with its selector.
+    let dkim: (keyPath: String, selector: String)?
+
     init(
         storage: TestStorage = .sqlite, firstRetry: Duration = .seconds(60),
-        maxAge: Duration = .seconds(3600)
+        maxAge: Duration = .seconds(3600), dkimKeyPEM: String? = nil
     ) throws {
         self.storage = storage
         self.firstRetry = firstRetry
@@ -37,6 +40,12 @@ final class TestService: Sendable {
             .appendingPathComponent("signup-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true)
+        if let dkimKeyPEM {
+            try dkimKeyPEM.write(toFile: "\(directory)/dkim.pem", atomically: true, encoding: .utf8)
+            dkim = ("\(directory)/dkim.pem", "signup2026")
+        } else {
+            dkim = nil
+        }
     }
 
     deinit {
@@ -49,6 +58,7 @@ final class TestService: Sendable {
             mailer: world.mailerSettings(journalPath: "\(directory)/mail.journal"))
         configuration.mailer.firstRetry = firstRetry
         configuration.mailer.maxAge = maxAge
+        configuration.mailer.dkim = dkim
         configuration.databasePath = "\(directory)/signups.sqlite"
         if case .postgres(let url) = storage {
             configuration.databaseURL = url
