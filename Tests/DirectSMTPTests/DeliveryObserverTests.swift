@@ -124,6 +124,18 @@ struct DeliveryObserverTests {
         #expect(QueueActivity(.expired(entry), now: now).reason == "expired")
     }
 
+    @Test("Stopping the queue while a store call is in flight reports no store failure")
+    func cancelledStoreCallIsNoFailure() async throws {
+        let observer = RecordingObserver()
+        let store = SlowStore()
+        let queue = DeliveryQueue(store: store, clock: ManualQueueClock(), observer: observer)
+        let runner = Task { await queue.run { _ in .delivered } }
+        #expect(await waitUntil { store.calls > 0 })
+        runner.cancel()
+        await runner.value
+        #expect(observer.record.queue.isEmpty, "\(observer.record.queue)")
+    }
+
     private func observedCoordinator(_ world: MockWorld) throws
         -> (VerificationCoordinator, RecordingObserver)
     {
@@ -142,4 +154,37 @@ struct DeliveryObserverTests {
         }
         return condition()
     }
+}
+
+/// An empty store whose every call takes 10 s, or throws `CancellationError` when its task
+/// is cancelled first (as a database client's call does).
+final class SlowStore: QueueStore {
+    private let count = Mutex(0)
+    var calls: Int { count.withLock { $0 } }
+
+    private func slowly<T>(_ value: T) async throws -> T {
+        count.withLock { $0 += 1 }
+        try await Task.sleep(for: .seconds(10))
+        return value
+    }
+
+    func enqueue(_ entry: QueueEntry) async throws { try await slowly(()) }
+    func enqueueLeased(_ entry: QueueEntry, leaseFor: Duration, now: Date) async throws
+        -> QueueLease
+    { throw CancellationError() }
+    func claimDue(now: Date, limit: Int, leaseFor: Duration) async throws -> [ClaimedEntry] {
+        try await slowly([])
+    }
+    func renew(_ lease: QueueLease, leaseFor: Duration, now: Date) async throws -> QueueLease {
+        try await slowly(lease)
+    }
+    func complete(_ lease: QueueLease) async throws { try await slowly(()) }
+    func reschedule(_ lease: QueueLease, attempts: Int, nextAttemptAt: Date, lastReason: String?)
+        async throws
+    { try await slowly(()) }
+    func giveUp(_ lease: QueueLease, reason: String) async throws { try await slowly(()) }
+    func purge(createdBefore cutoff: Date, now: Date) async throws -> [QueueEntry] {
+        try await slowly([])
+    }
+    func list() async throws -> [QueueEntry] { try await slowly([]) }
 }

@@ -228,7 +228,7 @@ public actor DeliveryQueue {
         summary.events += await settleAgain()
         do {
             summary.events += try await purge(olderThan: schedule.maxAge)
-        } catch {
+        } catch where !Task.isCancelled {
             // Reported; the expired entries stay until a later pass can purge them.
             let failure = QueueEvent.storeFailed(
                 entryID: "", message: "purging expired entries failed: \(error)")
@@ -282,6 +282,9 @@ public actor DeliveryQueue {
                     if wakeRequested { continue }
                     wakeAt = try await nextWakeDate()
                 } catch {
+                    // Cancelled (the application stops): the store call was cut short,
+                    // the store did not fail.
+                    if Task.isCancelled { break }
                     emit(
                         .storeFailed(
                             entryID: "", message: "the queue could not reach its store: \(error)"))
@@ -488,7 +491,8 @@ public actor DeliveryQueue {
         // Claimed but never started (cancelled): give them back at once, unchanged.
         for claim in waiting.values.joined() { await release(claim) }
         if let failure, produced.isEmpty { throw failure }
-        if let failure {
+        // A store call cut short because the run was cancelled is no store failure.
+        if let failure, !Task.isCancelled {
             let event = QueueEvent.storeFailed(
                 entryID: "", message: "claiming due entries failed: \(failure)")
             emit(event)
