@@ -5,7 +5,7 @@ import Sockets
 
 /// The product: hands a message straight to the recipient domain's MX server, or asks
 /// whether it would take the recipient, and answers within a budget: accepted, rejected
-/// for good, or deferred (DESIGN.md's six outcomes).
+/// for good, or deferred (<doc:SixOutcomes>).
 ///
 /// It looks up the MX hosts, races them (preference order, the next one after the
 /// stagger delay or at once on failure; the first to finish connect + greeting + EHLO
