@@ -2,7 +2,8 @@
 //
 // SignupService: a sign-up flow built on DirectSMTP. A new member types an email address;
 // the server hands the verification code straight to the recipient's mail server and
-// answers the form at once with what the outcome means to a person.
+// answers the form at once with what the outcome means to a person. Sign-ups and the mail
+// queue live in SQLite by default, or in PostgreSQL when DATABASE_URL names a server.
 
 import PackageDescription
 
@@ -20,6 +21,8 @@ let package = Package(
     ],
     dependencies: [
         .package(name: "DirectSMTP", path: "../.."),
+        .package(name: "DirectSMTPPostgres", path: "../../Integrations/DirectSMTPPostgres"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -38,6 +41,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "DirectSMTPPostgres", package: "DirectSMTPPostgres"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
@@ -47,8 +52,8 @@ let package = Package(
             dependencies: ["SignupApp"],
             swiftSettings: strict
         ),
-        // Mock DNS and SMTP servers on loopback set up for the six scenarios, and a manual
-        // clock: for the tests and the browser demo.
+        // Mock DNS and SMTP servers on loopback set up for the six scenarios: for the tests
+        // and the browser demo.
         .target(
             name: "SignupMockWorld",
             dependencies: [
@@ -68,6 +73,8 @@ let package = Package(
             dependencies: [
                 "SignupApp",
                 "SignupMockWorld",
+                .product(name: "DirectSMTP", package: "DirectSMTP"),
+                .product(name: "DirectSMTPTesting", package: "DirectSMTP"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],

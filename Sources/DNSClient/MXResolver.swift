@@ -4,15 +4,15 @@ import Synchronization
 /// Finds the mail hosts of a domain: MX records, their A/AAAA addresses, implicit MX and
 /// null MX, with a TTL cache, negative caching and in-flight coalescing.
 ///
-/// The answer is one of three (``MXLookup``), and the split between the last two is the
+/// The answer is one of three (`MXLookup`), and the split between the last two is the
 /// point: `noMailServer` only when DNS said so (NXDOMAIN, a lone null MX, no MX and no
 /// address, or no MX host with an address, every one NXDOMAIN/NODATA); `dnsUnavailable`
 /// whenever DNS could not tell (timeouts, SERVFAIL, REFUSED, unreachable servers,
 /// garbage, the caller's deadline).
 ///
 /// - Cached answers live until their smallest TTL (capped by
-///   ``MXCacheOptions/maximumTTL``); negative answers for min(SOA TTL, SOA MINIMUM)
-///   (RFC 2308); `dnsUnavailable` for ``MXCacheOptions/unavailableTTL`` (default: not at
+///   `MXCacheOptions/maximumTTL`); negative answers for min(SOA TTL, SOA MINIMUM)
+///   (RFC 2308); `dnsUnavailable` for `MXCacheOptions/unavailableTTL` (default: not at
 ///   all). A cache hit costs no actor hop.
 /// - Concurrent lookups of one domain share one query; each caller still gets its answer
 ///   by its own deadline, and a caller giving up never cuts the shared query short for
@@ -58,7 +58,7 @@ public actor MXResolver {
 
     /// A resolver.
     /// - Parameters:
-    ///   - configuration: the servers (``ResolverConfiguration/system()`` or your own).
+    ///   - configuration: the servers (`ResolverConfiguration/system()` or your own).
     ///   - cache: cache size and TTL caps.
     ///   - now: the cache's clock; tests pass a manual one to expire entries without
     ///     waiting. Query timeouts always use the real `ContinuousClock`.
@@ -80,7 +80,7 @@ public actor MXResolver {
     /// The mail hosts of `domain` (a U-label or A-label name; a trailing dot is fine).
     ///
     /// Never throws: a `deadline` that passes, or cancellation, gives `.dnsUnavailable`;
-    /// a text that cannot be a host name (see ``aLabel(_:)``) gives
+    /// a text that cannot be a host name (see `aLabel(_:)`) gives
     /// `.noMailServer(.nonExistentDomain)` without any query. An address literal
     /// (`[192.0.2.1]`) is not a domain: callers deliver to it without asking DNS.
     ///

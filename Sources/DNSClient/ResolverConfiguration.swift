@@ -22,7 +22,7 @@ public struct ResolverConfiguration: Sendable {
     /// Spread queries over the servers, starting each query at the next one.
     public var rotate: Bool
     /// The most queries in flight at once (each holds a socket) across every lookup of
-    /// one ``MXResolver`` (one ``DNSQueryClient``): a burst of lookups of many distinct
+    /// one ``MXResolver`` (one `DNSQueryClient`): a burst of lookups of many distinct
     /// names waits for free slots instead of taking every file descriptor of the process.
     /// A query that gets no slot within its attempt's timeout counts as timed out.
     /// Default ``defaultMaximumConcurrentQueries``; at least 1 is used.

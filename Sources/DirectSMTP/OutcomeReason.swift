@@ -1,4 +1,4 @@
-/// Why an attempt ended as it did: the `reason` of DESIGN.md's six outcomes.
+/// Why an attempt ended as it did: the `reason` of the six outcomes (<doc:SixOutcomes>).
 ///
 /// The raw values are a contract (JSON, scripts, tests); the scenario number, the
 /// ``VerificationOutcome/Status`` and the CLI exit code all follow from the reason.
@@ -20,7 +20,7 @@ public enum OutcomeReason: String, Sendable, Hashable, CaseIterable, CustomStrin
     /// Scenario 2 family: the caller's budget ended inside the SMTP transaction.
     case budgetExceeded = "budget-exceeded"
 
-    /// The scenario number of DESIGN.md (1...6); the inconclusive family counts as 2.
+    /// The scenario number (1...6); the inconclusive family counts as 2.
     public var scenario: Int {
         switch self {
         case .dnsUnavailable: 1

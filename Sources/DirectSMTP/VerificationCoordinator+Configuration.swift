@@ -83,6 +83,14 @@ extension VerificationCoordinator {
         /// ``AddressFamilyPreference/interleaved``, RFC 8305). ``AddressFamilyPreference/ipv4First``
         /// or ``AddressFamilyPreference/ipv4Only`` for a server whose IPv6 address has no PTR.
         public var addressFamilyPreference: AddressFamilyPreference = .interleaved
+        /// The queue's clock: when re-sends are due and when a message is too old
+        /// (default the wall clock). Tests inject a ``ManualQueueClock`` and move it, so a
+        /// day of retry schedule passes in milliseconds; ``clock`` above is another one,
+        /// the monotonic clock of the caches.
+        public var queueClock: any QueueClock = SystemQueueClock()
+        /// Told about every attempt and queue event, for logs and metrics (default none).
+        /// See ``DeliveryObserver``.
+        public var observer: (any DeliveryObserver)? = nil
 
         /// A configuration with defaults: port 25, stagger 250 ms, interactive timeouts,
         /// budget 3 s, the system's DNS servers.

@@ -51,7 +51,9 @@ extension VerificationCoordinator {
     /// await queue.run { entry in await coordinator.redeliver(entry) }
     /// ```
     public func redeliver(_ entry: QueueEntry) async -> RetryOutcome {
-        await Self.redeliver(entry, engine: engine, budget: configuration.redeliveryBudget)
+        await Self.redeliver(
+            entry, engine: engine, budget: configuration.redeliveryBudget,
+            observer: configuration.observer)
     }
 
     /// One re-send of `entry` through `engine`, handing nothing to the queue (the queue
@@ -59,9 +61,9 @@ extension VerificationCoordinator {
     /// transaction has started; a transaction already running is waited for (its step
     /// timeouts bound it), because answering "deferred" while it goes on to deliver would
     /// send the message twice.
-    static func redeliver(_ entry: QueueEntry, engine: Engine, budget: Duration) async
-        -> RetryOutcome
-    {
+    static func redeliver(
+        _ entry: QueueEntry, engine: Engine, budget: Duration, observer: (any DeliveryObserver)?
+    ) async -> RetryOutcome {
         // A stored address no longer valid can never be delivered: rejected, for the side
         // it concerns.
         guard let from = try? EmailAddress(entry.from) else {
@@ -73,11 +75,16 @@ extension VerificationCoordinator {
         let data = MessageData(
             bytes: entry.data, requires8BitMIME: entry.requires8BitMIME,
             requiresSMTPUTF8: entry.requiresSMTPUTF8, messageID: entry.messageID)
+        observer?.attemptStarted(
+            AttemptStarted(
+                kind: .redelivery, recipientDomain: to.domain, messageID: data.messageID,
+                budget: budget))
         let outcome = await engine.send(
             AttemptRequest(
                 mode: .redelivery, address: to.description, domain: to.domain,
                 messageID: data.messageID, start: .now, budget: budget,
                 transaction: { await $0.send(from: from, to: to, data: data) }, patient: true))
+        observer?.attemptFinished(AttemptFinished(kind: .redelivery, outcome: outcome))
         return RetryOutcome(outcome)
     }
 }

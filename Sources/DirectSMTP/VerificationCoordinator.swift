@@ -5,7 +5,7 @@ import Sockets
 
 /// The product: hands a message straight to the recipient domain's MX server, or asks
 /// whether it would take the recipient, and answers within a budget: accepted, rejected
-/// for good, or deferred (DESIGN.md's six outcomes).
+/// for good, or deferred (<doc:SixOutcomes>).
 ///
 /// It looks up the MX hosts, races them (preference order, the next one after the
 /// stagger delay or at once on failure; the first to finish connect + greeting + EHLO
@@ -16,7 +16,7 @@ import Sockets
 /// ``Configuration/queueStore``, deferred sends are stored before `send` returns and
 /// ``run()`` retries them.
 ///
-/// Each call is one ``AttemptStateMachine`` run by its driver on the socket event loop:
+/// Each call is one `AttemptStateMachine` run by its driver on the socket event loop:
 /// the budget is a timer of the loop, the caller's task-local values and priority do not
 /// flow into the attempt.
 ///
@@ -92,7 +92,8 @@ public final class VerificationCoordinator: Sendable {
         if let store = configuration.queueStore {
             let queue = DeliveryQueue(
                 store: store, schedule: configuration.retrySchedule,
-                limits: configuration.queueLimits)
+                limits: configuration.queueLimits, clock: configuration.queueClock,
+                observer: configuration.observer)
             attachedQueue.withLock { $0 = queue }
         }
     }
@@ -103,16 +104,30 @@ public final class VerificationCoordinator: Sendable {
     /// their step timeouts) and returns. Call it once, from a task the application owns
     /// (or a service group: it has the shape of swift-service-lifecycle's `Service.run()`).
     public func run() async {
+        // Late final outcomes go to the observer until the drain is over.
+        let lateFinals = configuration.observer.map { observer in
+            Task { [events = engine.events] in
+                for await event in events {
+                    observer.attemptFinished(
+                        AttemptFinished(kind: .send, outcome: event.outcome, isLateFinal: true))
+                }
+            }
+        }
         if let queue {
             // The re-sends go through the engine, not the coordinator: the queue keeps no
             // reference to it (the function is an argument of run, not stored).
             let engine = self.engine
             let budget = configuration.redeliveryBudget
-            await queue.run { entry in await Self.redeliver(entry, engine: engine, budget: budget) }
+            let observer = configuration.observer
+            await queue.run { entry in
+                await Self.redeliver(entry, engine: engine, budget: budget, observer: observer)
+            }
         } else {
             await Self.untilCancelled()
         }
         await engine.drain()
+        lateFinals?.cancel()
+        await lateFinals?.value
     }
 
     /// Final outcomes of sends that returned `deferred(budget-exceeded)` while their
@@ -158,12 +173,18 @@ public final class VerificationCoordinator: Sendable {
         let from = message.from
         let to = message.to
         let queue = queueAccess(from: from, to: to, data: data)
-        return await engine.send(
+        let budget = budget ?? configuration.defaultBudget
+        let observer = configuration.observer
+        observer?.attemptStarted(
+            AttemptStarted(
+                kind: .send, recipientDomain: to.domain, messageID: data.messageID, budget: budget))
+        let outcome = await engine.send(
             AttemptRequest(
                 mode: .send(queue: queue != nil), address: to.description, domain: to.domain,
-                messageID: data.messageID, start: start,
-                budget: budget ?? configuration.defaultBudget,
+                messageID: data.messageID, start: start, budget: budget,
                 transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue))
+        observer?.attemptFinished(AttemptFinished(kind: .send, outcome: outcome))
+        return outcome
     }
 
     /// The outcome of a send whose DKIM signing failed: nothing is sent and nothing
@@ -195,7 +216,9 @@ public final class VerificationCoordinator: Sendable {
     /// the server does not offer PIPELINING or answers the random RCPT with a temporary or
     /// policy reply.
     /// - Parameters:
+    ///   - address: the recipient to ask about.
     ///   - from: `MAIL FROM`; default ``Configuration/probeSender``.
+    ///   - budget: the time the call may take; default ``Configuration/defaultBudget``.
     ///   - catchAll: test whether the domain is a catch-all (default `false`: `catchAll`
     ///     is then `nil`).
     public func probe(
@@ -203,17 +226,22 @@ public final class VerificationCoordinator: Sendable {
         catchAll: Bool = false
     ) async -> VerificationOutcome {
         let sender = from ?? probeSender
+        let budget = budget ?? configuration.defaultBudget
+        let observer = configuration.observer
+        observer?.attemptStarted(
+            AttemptStarted(kind: .probe, recipientDomain: address.domain, messageID: nil, budget: budget))
         let known = catchAll ? engine.probeCache.catchAll(for: ProbeCache.key(for: address.description)) : nil
         let randomProbe = catchAll && known == nil ? Self.catchAllProbe(for: address) : nil
         var outcome = await engine.probe(
             AttemptRequest(
                 mode: .probe, address: address.description, domain: address.domain,
-                start: .now, budget: budget ?? configuration.defaultBudget,
+                start: .now, budget: budget,
                 transaction: { await $0.probe(from: sender, to: address, catchAllProbe: randomProbe) },
                 testsCatchAll: randomProbe != nil),
             sender: sender.description)
         // Only asked-for answers: a cached outcome may carry an earlier test's.
         outcome.catchAll = catchAll ? (randomProbe != nil ? outcome.catchAll : known) : nil
+        observer?.attemptFinished(AttemptFinished(kind: .probe, outcome: outcome))
         return outcome
     }
 

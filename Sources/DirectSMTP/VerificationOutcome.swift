@@ -2,7 +2,7 @@ import SMTPClient
 
 /// What one ``VerificationCoordinator/send(_:budget:)`` or
 /// ``VerificationCoordinator/probe(_:from:budget:)`` learned: accepted, rejected for good,
-/// or deferred, with the scenario number and reason of DESIGN.md, the MX host used, the
+/// or deferred, with the scenario number and reason (<doc:SixOutcomes>), the MX host used, the
 /// deciding reply, timings and the transcript.
 ///
 /// ```swift
@@ -95,7 +95,7 @@ public struct VerificationOutcome: Sendable, Hashable {
 
     /// Accepted, rejected or deferred.
     public var status: Status { reason.status }
-    /// DESIGN.md's scenario number, 1...6.
+    /// The scenario number, 1...6 (<doc:SixOutcomes>).
     public var scenario: Int { reason.scenario }
     /// The sysexits(3) exit code for the CLI: 0, 67, 68, 69 or 75.
     public var exitCode: Int32 { reason.exitCode }

@@ -13,18 +13,27 @@ import DirectSMTP
 public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
     /// What the session calls.
     public enum Mode: String, Sendable, Hashable, CaseIterable {
+        /// Sessions call `send`.
         case send
+        /// Sessions call `probe`.
         case probe
     }
 
     /// Where the fault strikes: the MX lookup or one SMTP reply.
     public enum Step: String, Sendable, Hashable, CaseIterable {
+        /// The MX lookup.
         case dns
+        /// The server's greeting.
         case greeting
+        /// The reply to EHLO.
         case ehlo
+        /// The reply to MAIL FROM.
         case mail
+        /// The reply to RCPT TO.
         case rcpt
+        /// The reply to DATA.
         case data
+        /// The reply to the final dot.
         case endOfData = "end-of-data"
     }
 

@@ -82,12 +82,15 @@ public enum ChaosSoak {
         public var deliveredAfterTimeout = 0
         /// Open descriptors before the soak and after it (after waiting for them to close).
         public var descriptorsBefore = 0
+        /// Open descriptors after the soak.
         public var descriptorsAfter = 0
         /// The descriptors open after the soak that were not before it (`fd → target`).
         public var leakedDescriptors: [String] = []
         /// Resident memory, KiB: before the soak, after its first tenth (warm), after it.
         public var residentBefore = 0
+        /// Resident memory after the first tenth, KiB.
         public var residentWarm = 0
+        /// Resident memory after the soak, KiB.
         public var residentAfter = 0
         /// Wall time of the soak.
         public var elapsed: Duration = .zero

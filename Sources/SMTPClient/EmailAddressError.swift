@@ -3,8 +3,11 @@
 public struct EmailAddressError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, stable across releases; new codes may be added.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The stable text of the code, as logs and JSON show it.
         public let rawValue: String
+        /// A code from its stable text.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The stable text (the raw value).
         public var description: String { rawValue }
 
         /// CR, LF or NUL somewhere in the text: a command-injection attempt or a paste error.
@@ -36,6 +39,7 @@ public struct EmailAddressError: Error, Sendable, Hashable, CustomStringConverti
         self.message = message
     }
 
+    /// The sentence followed by the code in parentheses, for logs.
     public var description: String { "\(message) (\(code))" }
 }
 

@@ -9,7 +9,7 @@ import Glibc
 /// and `MIME-Version`; non-ASCII header text as RFC 2047 encoded words; an ASCII body with
 /// short lines as 7bit (unchanged but for CRLF line ends), a UTF-8 or long-lined body as
 /// quoted-printable (or 8bit when ``allows8BitMIME`` is set, then
-/// ``MessageData/requires8BitMIME`` is true); text plus HTML as multipart/alternative.
+/// `MessageData/requires8BitMIME` is true); text plus HTML as multipart/alternative.
 ///
 /// ```swift
 /// let message = Message(from: try EmailAddress("noreply@app.example"),

@@ -16,6 +16,7 @@ public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible, Cust
         self.password = password
     }
 
+    /// Never the user name or the password: `SMTPCredentials(<redacted>)`.
     public var description: String { "SMTPCredentials(<redacted>)" }
 
     /// Redacted, like ``description``.

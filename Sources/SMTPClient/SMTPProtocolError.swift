@@ -3,8 +3,11 @@
 public struct SMTPProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, stable across releases; new codes may be added.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The stable text of the code, as logs and JSON show it.
         public let rawValue: String
+        /// A code from its stable text.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The stable text (the raw value).
         public var description: String { rawValue }
 
         /// A line longer than 2048 bytes (or no line end within that many bytes).
@@ -36,5 +39,6 @@ public struct SMTPProtocolError: Error, Sendable, Hashable, CustomStringConverti
         self.message = message
     }
 
+    /// The sentence followed by the code in parentheses, for logs.
     public var description: String { "\(message) (\(code))" }
 }

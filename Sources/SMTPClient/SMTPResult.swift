@@ -3,8 +3,11 @@ public struct SMTPResult: Sendable, Hashable, CustomStringConvertible {
     /// Why a session ended the way it did, where the verdict alone does not say: stable
     /// codes for callers to switch on (new ones may be added).
     public struct Reason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The stable text of the code, as logs and JSON show it.
         public let rawValue: String
+        /// A code from its stable text.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The stable text (the raw value).
         public var description: String { rawValue }
 
         /// The server demanded TLS (`530 5.7.0`, x.7.10, x.7.29, `421 4.7.0 TLS required`)
@@ -58,6 +61,7 @@ public struct SMTPResult: Sendable, Hashable, CustomStringConvertible {
         self.catchAll = catchAll
     }
 
+    /// The verdict and the step, then the reply or the detail, for logs.
     public var description: String {
         var text = "\(verdict) at \(step.rawValue)"
         if let reply { text += ": \(reply)" }

@@ -1,4 +1,4 @@
-/// What an SMTP attempt came to, in the terms of DESIGN.md's outcomes.
+/// What an SMTP attempt came to, in the terms of the library's six outcomes.
 public enum SMTPVerdict: Sendable, Hashable {
     /// 250 after the final dot (send), or 2xx at RCPT (probe).
     case accepted

@@ -26,7 +26,7 @@ enum WaitResult: Sendable {
 /// Sockets register once, edge-triggered, for both directions. An operation first tries
 /// its system call and suspends only on `EAGAIN`; to never lose an edge that arrives
 /// between that `EAGAIN` and the suspension, every registration counts the edges it has
-/// seen per direction (``Registration``), and a waiter that observed an older count is
+/// seen per direction (`Registration`), and a waiter that observed an older count is
 /// resumed at once instead of being stored. Deadlines live in a timer heap that feeds the
 /// `epoll_wait` timeout: no task sleeps per operation. The thread never runs user code; it
 /// only resumes continuations, which hop back onto Swift's cooperative pool.
@@ -158,7 +158,7 @@ public final class EventLoop: Sendable {
         }
     }
 
-    /// Stops the loop: every suspended operation fails with ``SocketError/Code/loopShutdown``
+    /// Stops the loop: every suspended operation fails with `SocketError/Code/loopShutdown`
     /// and later operations fail the same way. Sockets must still be closed by their owners.
     public func shutdown() {
         let (waiters, actions): ([Waiter], [@Sendable () -> Void]) = state.withLock { state in
@@ -573,6 +573,8 @@ final class Registration: Sendable {
 /// }
 /// ```
 extension EventLoop: TaskExecutor {
+    /// Runs `job` on the loop thread: at once when called from it, else through the loop's
+    /// queue and its wake-up.
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         let onLoopThread = loopThread.load(ordering: .relaxed) == UInt(pthread_self())

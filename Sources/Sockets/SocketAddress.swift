@@ -62,7 +62,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses a numeric address (`"127.0.0.1"`, `"::1"`, `"[::1]"`) and a port.
-    /// - Throws: ``SocketError/Code/invalidAddress`` for a name, garbage or a bad port.
+    /// - Throws: `SocketError/Code/invalidAddress` for a name, garbage or a bad port.
     public init(ip: String, port: Int) throws(SocketError) {
         guard (0...65535).contains(port) else {
             throw SocketError(.invalidAddress, "port \(port) is outside 0...65535")

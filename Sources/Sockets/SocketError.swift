@@ -15,8 +15,11 @@ import Glibc
 public struct SocketError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, stable across releases; new codes may be added.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The stable text of the code, as logs and JSON show it.
         public let rawValue: String
+        /// A code from its stable text.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The stable text (the raw value).
         public var description: String { rawValue }
 
         /// The peer actively refused the connection (`ECONNREFUSED`).
@@ -57,12 +60,14 @@ public struct SocketError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A readable sentence saying what failed.
     public let message: String
 
+    /// An error with its `code`, the `errno` behind it if any, and a sentence for people.
     public init(_ code: Code, errno: Int32? = nil, _ message: String) {
         self.code = code
         self.errno = errno
         self.message = message
     }
 
+    /// The sentence followed by the code (and the `errno`, if any) in parentheses, for logs.
     public var description: String {
         guard let errno else { return "\(message) (\(code))" }
         return "\(message) (\(code), errno \(errno): \(String(cString: strerror(errno))))"

@@ -39,6 +39,7 @@ public final class TLSStream: ByteStream {
         var closed = false
     }
 
+    /// The server's address (of the TCP connection beneath).
     public var remoteAddress: SocketAddress { connection.remoteAddress }
 
     private init(connection: TCPConnection, engine: TLSEngine, serverName: String?) {
@@ -74,6 +75,9 @@ public final class TLSStream: ByteStream {
         return TLSStream(connection: connection, engine: engine, serverName: engine.requestedServerName)
     }
 
+    /// Reads decrypted bytes, at most `maxBytes`, and appends them to `buffer`; an empty read
+    /// means the peer closed. Throws `SocketError` on a TLS failure, a timeout at `deadline` or
+    /// cancellation.
     public func read(
         appendingTo buffer: inout [UInt8], maxBytes: Int = 16 * 1024, deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) -> Int {
@@ -100,6 +104,8 @@ public final class TLSStream: ByteStream {
         }
     }
 
+    /// Encrypts and writes all of `bytes` by `deadline`; throws `SocketError` on a TLS failure,
+    /// a timeout or cancellation.
     public func write(_ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil) async throws(SocketError) {
         guard !bytes.isEmpty else { return }
         let engine = try begin("writing")

@@ -8,7 +8,9 @@ import Foundation
 
 /// `directsmtp probe --input FILE [--concurrency N]`: probes one address per line of FILE
 /// (`-` for standard input), `N` at a time (default 10), within the coordinator's
-/// per-domain limit. Prints one JSON object per line **as the probes finish**, each with
+/// per-domain limit; `send --input` sends the same message to each address the same way
+/// (``attempt`` is the one difference). Prints one JSON object per line **as the calls
+/// finish**, each with
 /// the input's line number first (`{"line":3,"outcome":...}`); a line that is not an
 /// address gets `{"line":3,"input":"...","error":"..."}` and the run goes on. Blank lines
 /// and lines starting with `#` are skipped. On a terminal, standard error shows a progress
@@ -56,12 +58,24 @@ struct BulkProbe {
     static let noInput: Int32 = 66
     static let interrupted: Int32 = 130
 
-    let coordinator: VerificationCoordinator
-    let from: EmailAddress?
-    let budget: Duration
+    /// The subcommand, for messages (`probe`, `send`).
+    let command: String
+    /// One address's call: a probe, or a send (and its final outcome).
+    let attempt: @Sendable (EmailAddress) async -> VerificationOutcome
     let concurrency: Int
     /// Test each domain for a catch-all (`--catch-all`).
     var catchAll = false
+
+    /// `--concurrency N` (1...10000), default 10.
+    static func concurrency(_ arguments: Arguments) throws(Arguments.UsageError) -> Int {
+        try arguments.value("--concurrency").map { text throws(Arguments.UsageError) in
+            guard let value = Int(text), (1...10_000).contains(value) else {
+                throw Arguments.UsageError(
+                    description: "--concurrency takes a whole number from 1 to 10000")
+            }
+            return value
+        } ?? 10
+    }
 
     /// Reads `path` and probes its lines; returns the exit code.
     func run(input path: String) async -> Int32 {
@@ -69,7 +83,7 @@ struct BulkProbe {
         do {
             text = try await Self.readAll(path)
         } catch {
-            printError("directsmtp probe: cannot read \(path == "-" ? "standard input" : path): \(error)")
+            printError("directsmtp \(command): cannot read \(path == "-" ? "standard input" : path): \(error)")
             return Self.noInput
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -125,7 +139,7 @@ struct BulkProbe {
         let rate = Double(tally.done) / seconds
         printError(
             (showsProgress ? "\r\u{1B}[K" : "")
-                + "directsmtp probe: \(interrupted ? "interrupted after " : "")\(tally.done) of \(lines.count) lines in \(Self.format(seconds)) s (\(Self.format(rate))/s): \(tally.counts)"
+                + "directsmtp \(command): \(interrupted ? "interrupted after " : "")\(tally.done) of \(lines.count) lines in \(Self.format(seconds)) s (\(Self.format(rate))/s): \(tally.counts)"
         )
         return !interrupted
     }
@@ -138,7 +152,7 @@ struct BulkProbe {
             return .malformed(line: line, input: text, error: error.description)
         }
         if Task.isCancelled { return .interrupted }
-        return .outcome(line: line, await coordinator.probe(address, from: from, budget: budget, catchAll: catchAll))
+        return .outcome(line: line, await attempt(address))
     }
 
     private static func print(_ result: Result) {

@@ -28,18 +28,12 @@ enum ProbeCommand {
                 guard arguments.positionals.isEmpty else {
                     throw Arguments.UsageError(description: "probe takes an address or --input, not both")
                 }
-                let concurrency = try arguments.value("--concurrency").map {
-                    text throws(Arguments.UsageError) in
-                    guard let value = Int(text), (1...10_000).contains(value) else {
-                        throw Arguments.UsageError(
-                            description: "--concurrency takes a whole number from 1 to 10000")
-                    }
-                    return value
-                } ?? 10
-                var bulk = BulkProbe(
-                    coordinator: try options.makeCoordinator(), from: from, budget: options.budget,
-                    concurrency: concurrency)
-                bulk.catchAll = catchAll
+                let coordinator = try options.makeCoordinator()
+                let (from, budget) = (from, options.budget)
+                let bulk = BulkProbe(
+                    command: "probe",
+                    attempt: { await coordinator.probe($0, from: from, budget: budget, catchAll: catchAll) },
+                    concurrency: try BulkProbe.concurrency(arguments))
                 return await bulk.run(input: input)
             }
             guard arguments.positionals.count == 1 else {

@@ -6,35 +6,56 @@ import SMTPClient
 /// recipient's MX server within the budget. When the budget ends inside the transaction,
 /// it prints the deferred verdict at once, waits for the transaction to end, prints the
 /// final outcome last and exits with the final outcome's code.
+///
+/// `send --input FILE [--concurrency N]` sends the same message to each address of FILE
+/// as `probe --input` probes them (``BulkProbe``): one JSON line per address, its final
+/// outcome (a transaction that outlived the budget is waited for), in the order they
+/// finish.
 enum SendCommand {
+    /// Whom to send to: one address, or each line of a file.
+    private enum Recipients {
+        case one(EmailAddress)
+        case input(path: String, concurrency: Int)
+    }
+
     static func run(_ rawArguments: [String]) async -> Int32 {
         var options: CoordinatorOptions
-        let message: Message
+        let recipients: Recipients
+        let from: EmailAddress
+        let subject: String
         let coordinator: VerificationCoordinator
         let queuePath: String?
+        var body: String
         do throws(Arguments.UsageError) {
             let arguments = try Arguments(
                 rawArguments,
                 valueFlags: CoordinatorOptions.valueFlags.union(DKIMOptions.valueFlags).union([
-                    "--to", "--from", "--subject", "--body", "--body-file", "--queue",
+                    "--to", "--from", "--subject", "--body", "--body-file", "--queue", "--input",
+                    "--concurrency",
                 ]),
                 switches: CoordinatorOptions.switches)
             guard arguments.positionals.isEmpty else {
                 throw Arguments.UsageError(
                     description: "unexpected argument '\(arguments.positionals[0])'")
             }
-            guard let toText = arguments.value("--to") else {
-                throw Arguments.UsageError(description: "--to is required")
+            switch (arguments.value("--to"), arguments.value("--input")) {
+            case (let toText?, nil):
+                recipients = .one(try CoordinatorOptions.address(toText, "--to"))
+            case (nil, let path?):
+                recipients = .input(path: path, concurrency: try BulkProbe.concurrency(arguments))
+            case (nil, nil):
+                throw Arguments.UsageError(description: "--to (or --input) is required")
+            case (_?, _?):
+                throw Arguments.UsageError(description: "send takes --to or --input, not both")
             }
             guard let fromText = arguments.value("--from") else {
                 throw Arguments.UsageError(description: "--from is required")
             }
-            let to = try CoordinatorOptions.address(toText, "--to")
-            let from = try CoordinatorOptions.address(fromText, "--from")
+            from = try CoordinatorOptions.address(fromText, "--from")
             if arguments.value("--body") != nil, arguments.value("--body-file") != nil {
                 throw Arguments.UsageError(description: "give --body or --body-file, not both")
             }
-            var body =
+            body =
                 arguments.value("--body")
                 ?? "This message was sent by directsmtp to verify your address.\n"
             if let path = arguments.value("--body-file") {
@@ -45,9 +66,7 @@ enum SendCommand {
             }
             options = try CoordinatorOptions(arguments)
             options.configuration.dkimSigners = try DKIMOptions(arguments).signers
-            message = Message(
-                from: from, to: to,
-                subject: arguments.value("--subject") ?? "Please verify your address", text: body)
+            subject = arguments.value("--subject") ?? "Please verify your address"
             queuePath = arguments.value("--queue")
             coordinator = try options.makeCoordinator()
         } catch {
@@ -64,7 +83,23 @@ enum SendCommand {
                 return QueueFileStatus.exitCode(for: error)
             }
         }
-        let status = await deliver(message, with: coordinator, options)
+        let status: Int32
+        switch recipients {
+        case .one(let to):
+            let message = Message(from: from, to: to, subject: subject, text: body)
+            status = await deliver(message, with: coordinator, options)
+        case .input(let path, let concurrency):
+            let (budget, text) = (options.budget, body)
+            let bulk = BulkProbe(
+                command: "send",
+                attempt: { to in
+                    let message = Message(from: from, to: to, subject: subject, text: text)
+                    let outcome = await coordinator.send(message, budget: budget)
+                    return await coordinator.finalOutcome(for: outcome)
+                },
+                concurrency: concurrency)
+            status = await bulk.run(input: path)
+        }
         await journal?.close()
         return status
     }

@@ -18,6 +18,7 @@ let usage = """
                            [--address-family interleaved|ipv4-first|ipv4-only]
                            [--dkim-key PATH --dkim-selector NAME [--dkim-domain DOMAIN]]...
                            [--queue PATH] [--json] [--verbose]
+           directsmtp send --input FILE|- [--concurrency N] --from ADDR [same options as above]
            directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS]
                             [--dns HOST:PORT]... [--port N] [--json]
            directsmtp doctor --from ADDR [--helo NAME] [--dkim-key PATH --dkim-selector NAME]...

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# CI for Examples/SignupService: installs what it needs (Chromium and its WebDriver from
-# Debian), builds the example, runs its Swift tests and the real-browser test, and cleans
+# CI for Examples/SignupService: installs what it needs (Chromium and its WebDriver, and
+# the PostgreSQL server, from Debian), builds the example, runs its Swift tests beside a
+# throwaway PostgreSQL server (Integrations/DirectSMTPPostgres/scripts/with-postgres.sh:
+# the storage tests run on SQLite and on PostgreSQL) and the real-browser test, and cleans
 # up whatever happens. Exits non-zero on any failure. Everything it serves and sends stays
 # on 127.0.0.1.
 #
@@ -25,18 +27,23 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    echo "== installing chromium and chromium-driver"
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null \
+    || missing+=(postgresql)
+if (( ${#missing[@]} )); then
+    echo "== installing ${missing[*]}"
     if [[ $(id -u) -eq 0 ]]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 echo "== building (tests included)"
 swift build --build-tests
 
-echo "== swift test"
-swift test
+echo "== swift test (SQLite, and PostgreSQL on a throwaway server)"
+bash ../../Integrations/DirectSMTPPostgres/scripts/with-postgres.sh swift test
 
 echo "== browser test (headless Chromium against signup-demo on 127.0.0.1)"
 bin="$(swift build --show-bin-path)"

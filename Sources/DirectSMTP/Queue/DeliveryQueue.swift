@@ -81,6 +81,7 @@ public actor DeliveryQueue {
     private let eventSink: AsyncStream<QueueEvent>.Continuation
     private let store: any QueueStore
     private let clock: any QueueClock
+    private let observer: (any DeliveryObserver)?
 
     /// Settlements the store refused for a reason other than a lost lease (a full disk):
     /// tried again before every run, while the lease still holds the entry, so a
@@ -109,13 +110,17 @@ public actor DeliveryQueue {
     ///   - clock: the time source; ``ManualQueueClock`` in tests.
     ///   - leaseDuration: how long a claim holds an entry (at least a second; by default
     ///     10 minutes); renewed while a re-send runs.
+    ///   - observer: told of every event (as a ``QueueActivity``, without the message),
+    ///     besides ``events``.
     public init(
         store: any QueueStore,
         schedule: RetrySchedule = .default,
         limits: Limits = Limits(),
         clock: any QueueClock = SystemQueueClock(),
-        leaseDuration: Duration = .seconds(600)
+        leaseDuration: Duration = .seconds(600),
+        observer: (any DeliveryObserver)? = nil
     ) {
+        self.observer = observer
         self.store = store
         self.schedule = schedule
         self.clock = clock
@@ -223,7 +228,7 @@ public actor DeliveryQueue {
         summary.events += await settleAgain()
         do {
             summary.events += try await purge(olderThan: schedule.maxAge)
-        } catch {
+        } catch where !Task.isCancelled {
             // Reported; the expired entries stay until a later pass can purge them.
             let failure = QueueEvent.storeFailed(
                 entryID: "", message: "purging expired entries failed: \(error)")
@@ -277,6 +282,9 @@ public actor DeliveryQueue {
                     if wakeRequested { continue }
                     wakeAt = try await nextWakeDate()
                 } catch {
+                    // Cancelled (the application stops): the store call was cut short,
+                    // the store did not fail.
+                    if Task.isCancelled { break }
                     emit(
                         .storeFailed(
                             entryID: "", message: "the queue could not reach its store: \(error)"))
@@ -483,7 +491,8 @@ public actor DeliveryQueue {
         // Claimed but never started (cancelled): give them back at once, unchanged.
         for claim in waiting.values.joined() { await release(claim) }
         if let failure, produced.isEmpty { throw failure }
-        if let failure {
+        // A store call cut short because the run was cancelled is no store failure.
+        if let failure, !Task.isCancelled {
             let event = QueueEvent.storeFailed(
                 entryID: "", message: "claiming due entries failed: \(failure)")
             emit(event)
@@ -653,5 +662,6 @@ public actor DeliveryQueue {
 
     private func emit(_ event: QueueEvent) {
         eventSink.yield(event)
+        observer?.queueActivity(QueueActivity(event, now: clock.now))
     }
 }

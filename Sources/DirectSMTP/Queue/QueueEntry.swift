@@ -38,7 +38,7 @@ public struct QueueEntry: Sendable, Hashable, Codable {
     /// Every try so far, the original send included; 0 for a send held while its first
     /// transaction still runs (see ``DeliveryQueue/hold(from:to:data:requires8BitMIME:requiresSMTPUTF8:messageID:reason:leaseFor:)``).
     public var attempts: Int
-    /// The reason of the last deferral, a DESIGN.md reason string such as
+    /// The reason of the last deferral, an ``OutcomeReason`` raw value such as
     /// `"temporary-failure"` or `"no-reachable-host"`.
     public var lastReason: String?
 

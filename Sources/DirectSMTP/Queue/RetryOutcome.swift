@@ -3,8 +3,8 @@
 public enum RetryOutcome: Sendable, Hashable {
     /// The server accepted the message (250 after the final dot). The entry leaves the queue.
     case delivered
-    /// A terminal failure (a DESIGN.md reason such as `"recipient-rejected"`). The entry
-    /// leaves the queue and is never retried.
+    /// A terminal failure (an ``OutcomeReason`` raw value such as `"recipient-rejected"`).
+    /// The entry leaves the queue and is never retried.
     case rejected(reason: String)
     /// Still inconclusive (for example `"temporary-failure"` after a greylisting 450). The
     /// entry stays and the next try is scheduled.

@@ -9,12 +9,21 @@ public struct AppConfiguration: Sendable {
     public var port = 8080
     /// The SQLite file of the sign-ups (`SIGNUP_DATABASE`, default `signups.sqlite`).
     public var databasePath = "signups.sqlite"
+    /// A PostgreSQL server for the sign-ups and the mail queue instead of the SQLite file
+    /// and the journal (`DATABASE_URL`, `postgresql://USER:PASSWORD@HOST:PORT/DATABASE`;
+    /// `?sslmode=require` and the like as libpq). Several instances may share it.
+    public var databaseURL: String?
+    /// Prepended to the PostgreSQL tables' names, `signups` and `directsmtp_queue`
+    /// (`SIGNUP_TABLE_PREFIX`, default none).
+    public var tablePrefix = ""
     /// The mailer: HELO name (`SIGNUP_HELO_NAME`), sender (`SIGNUP_SENDER`), queue journal
     /// (`SIGNUP_QUEUE_JOURNAL`), DNS servers (`SIGNUP_DNS_SERVERS`, comma-separated
     /// `IP[:PORT]`), SMTP port (`SIGNUP_SMTP_PORT`), the period in seconds within which a
     /// sign-up must be verified, which is also the queue's maximum age
     /// (`SIGNUP_MAX_AGE_SECONDS`), the first retry (`SIGNUP_FIRST_RETRY_SECONDS`), and
-    /// `SIGNUP_ALLOW_NON_PUBLIC=1` for mock servers on loopback.
+    /// `SIGNUP_ALLOW_NON_PUBLIC=1` for mock servers on loopback; a DKIM key
+    /// (`SIGNUP_DKIM_KEY`, a PEM file) with its selector (`SIGNUP_DKIM_SELECTOR`) and,
+    /// optionally, the signing domain (`SIGNUP_DKIM_DOMAIN`, default the sender's).
     public var mailer: MailerSettings
     /// How often pending sign-ups past the period are looked for.
     public var purgeInterval: Duration = .seconds(60)
@@ -49,10 +58,26 @@ public struct AppConfiguration: Sendable {
             mailer.firstRetry = .seconds(first)
         }
         if environment["SIGNUP_ALLOW_NON_PUBLIC"] == "1" { mailer.refusesNonPublicAddresses = false }
+        switch (environment["SIGNUP_DKIM_KEY"], environment["SIGNUP_DKIM_SELECTOR"]) {
+        case (let key?, let selector?): mailer.dkim = (key, selector)
+        case (nil, nil): break
+        default:
+            throw ConfigurationError(
+                message: "SIGNUP_DKIM_KEY and SIGNUP_DKIM_SELECTOR go together")
+        }
+        mailer.dkimDomain = environment["SIGNUP_DKIM_DOMAIN"]
         var configuration = AppConfiguration(mailer: mailer)
         if let host = environment["SIGNUP_HOST"] { configuration.host = host }
         if let port = try integer("SIGNUP_PORT", environment) { configuration.port = port }
         if let path = environment["SIGNUP_DATABASE"] { configuration.databasePath = path }
+        if let url = environment["DATABASE_URL"], !url.isEmpty {
+            guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
+                throw ConfigurationError(
+                    message: "DATABASE_URL must be a postgresql:// URL (unset it for SQLite)")
+            }
+            configuration.databaseURL = url
+        }
+        if let prefix = environment["SIGNUP_TABLE_PREFIX"] { configuration.tablePrefix = prefix }
         configuration.logLevel = logLevel(environment)
         return configuration
     }

@@ -241,7 +241,7 @@ enum Pages {
     }
 
     static func domain(_ email: String) -> String {
-        String(MailObserver.domain(of: email))
+        String(DeliveryLogObserver.domain(of: email))
     }
 
     /// HTML text escaping, for text and attribute values.

@@ -1,3 +1,4 @@
+import DirectSMTP
 import Hummingbird
 import Logging
 import Metrics
@@ -9,16 +10,19 @@ public struct SignupApplication: Sendable {
     /// The sign-up flow behind the routes.
     public let flow: SignupFlow
     /// The database of sign-ups.
-    public var store: SignupStore { flow.store }
+    public var store: any SignupStore { flow.store }
     /// The mailer and its queue.
     public var mailer: VerificationMailer { flow.mailer }
 
-    /// Opens the database and the queue journal and builds the routes. Logs go to
-    /// `logger` (by default one at `configuration.logLevel`), metrics to `metrics`;
+    /// Opens the database (PostgreSQL for the sign-ups and the queue when
+    /// `configuration.databaseURL` is set; else SQLite and the queue journal) and builds
+    /// the routes. The sign-ups and
+    /// the queue run on `clock`. Logs go to `logger` (by default one at
+    /// `configuration.logLevel`), metrics to `metrics`;
     /// `addRoutes` adds routes of the caller's (the demo's mock inbox).
     public static func build(
         configuration: AppConfiguration,
-        clock: any SignupClock = SystemSignupClock(),
+        clock: any QueueClock = SystemQueueClock(),
         logger: Logger? = nil,
         metrics: any MetricsFactory = MetricsSystem.factory,
         addRoutes: (Router<BasicRequestContext>) -> Void = { _ in }
@@ -30,10 +34,23 @@ public struct SignupApplication: Sendable {
                 logger.logLevel = configuration.logLevel
                 return logger
             }()
-        let store = try await SignupStore.open(path: configuration.databasePath, logger: logger)
+        let store: any SignupStore
+        let queueStore: (any QueueStore)?
+        if let url = configuration.databaseURL {
+            let postgres = try await PostgresSignupStore.open(
+                url: url, tablePrefix: configuration.tablePrefix, logger: logger)
+            (store, queueStore) = (postgres, postgres.queueStore)
+        } else {
+            store = try await SQLiteSignupStore.open(path: configuration.databasePath, logger: logger)
+            queueStore = nil  // the mailer's journal file
+        }
         let mailer: VerificationMailer
         do {
-            mailer = try await VerificationMailer(settings: configuration.mailer)
+            mailer = try await VerificationMailer(
+                settings: configuration.mailer, queueStore: queueStore, clock: clock,
+                observer: DeliveryObservers([
+                    DeliveryLogObserver(logger: logger), DeliveryMetricsObserver(factory: metrics),
+                ]))
         } catch {
             await store.close()
             throw error

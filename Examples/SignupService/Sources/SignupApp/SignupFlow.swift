@@ -1,3 +1,4 @@
+import DirectSMTP
 import Foundation
 import Logging
 
@@ -68,9 +69,9 @@ public struct SignupFlow: Sendable {
         public init() {}
     }
 
-    let store: SignupStore
+    let store: any SignupStore
     let mailer: VerificationMailer
-    let clock: any SignupClock
+    let clock: any QueueClock
     let rules: Rules
     let observer: MailObserver
 
@@ -79,7 +80,7 @@ public struct SignupFlow: Sendable {
 
     /// Creates the flow over its parts.
     public init(
-        store: SignupStore, mailer: VerificationMailer, clock: any SignupClock, rules: Rules,
+        store: any SignupStore, mailer: VerificationMailer, clock: any QueueClock, rules: Rules,
         observer: MailObserver
     ) {
         self.store = store
@@ -177,7 +178,6 @@ public struct SignupFlow: Sendable {
 
     /// Applies a queue event: a message given up removes its pending sign-up at once.
     public func handle(_ event: MailerEvent) async {
-        observer.queueEvent(event)
         guard case .gaveUp(let messageID, let reason) = event else { return }
         do {
             if let signup = try await store.removePending(messageID: messageID) {
@@ -210,7 +210,7 @@ public struct SignupFlow: Sendable {
         let report = await mailer.send(
             to: signup.email, subject: "Your sign-up code",
             text: Pages.emailText(code: code, period: period), messageID: signup.messageID)
-        observer.sent(report, signupID: signup.id, email: signup.email)
+        observer.sent(report, signupID: signup.id, messageID: signup.messageID)
         switch report.verdict {
         case .accepted:
             return .sent(signup, report)

@@ -1,7 +1,9 @@
-// The one file of the example that speaks to DirectSMTP. Everything else sees the types
-// declared here (`MailerSettings`, `SendReport`, `MailerEvent`), so a change of the
-// library's API touches this file only.
+// The one file of the example that sends with DirectSMTP. Everything else sees the types
+// declared here (`MailerSettings`, `SendReport`, `MailerEvent`); besides, the flow uses
+// the library's `QueueClock` (one clock for the queue and the sign-ups), and the logging
+// and metrics adapters are `DeliveryObserver`s.
 
+import DKIM
 import DirectSMTP
 import Foundation
 
@@ -29,6 +31,11 @@ public struct MailerSettings: Sendable {
     public var refusesNonPublicAddresses: Bool?
     /// Step timeouts in seconds for the interactive send; `nil` keeps the library's.
     public var stepTimeout: Duration?
+    /// A DKIM private key (PEM, RSA or Ed25519) to sign every message with, and its
+    /// selector; `nil` sends unsigned.
+    public var dkim: (keyPath: String, selector: String)?
+    /// The DKIM signing domain; `nil` means the sender's.
+    public var dkimDomain: String?
 
     /// Settings with the defaults above.
     public init(heloName: String, sender: String, journalPath: String) {
@@ -83,25 +90,6 @@ public struct AddressProblem: Error, Sendable, Hashable {
     public var explanation: String
 }
 
-/// The sign-up flow's clock: pending sign-ups, resend and rate limits (tests inject a manual
-/// one). The mail queue keeps the library's wall clock.
-public protocol SignupClock: Sendable {
-    /// The current time.
-    var now: Date { get }
-    /// Suspends until `date` (at once if it has passed); throws when cancelled.
-    func sleep(until date: Date) async throws
-}
-
-/// The wall clock.
-public struct SystemSignupClock: SignupClock {
-    /// Creates the wall clock.
-    public init() {}
-    public var now: Date { Date() }
-    public func sleep(until date: Date) async throws {
-        try await SystemQueueClock().sleep(until: date)
-    }
-}
-
 /// Sends the verification emails: DirectSMTP's `VerificationCoordinator`, whose queue
 /// (over a journal file) stores the deferred messages and retries them.
 public final class VerificationMailer: Sendable {
@@ -112,13 +100,20 @@ public final class VerificationMailer: Sendable {
 
     private let coordinator: VerificationCoordinator
     private let queue: DeliveryQueue
-    private let store: FileJournalQueueStore
+    /// The journal, when the mailer opened it (and so closes it).
+    private let journal: FileJournalQueueStore?
     private let sender: EmailAddress
     private let sink: AsyncStream<MailerEvent>.Continuation
 
-    /// Opens the journal (waiting for another process that holds it) and builds the
-    /// coordinator over it; nothing is sent until asked, nothing retried until ``run()``.
-    public init(settings: MailerSettings) async throws {
+    /// Builds the coordinator over `queueStore`, or else over the journal at
+    /// `settings.journalPath` (waiting for another process that holds it), which it then
+    /// closes after ``run()``; nothing is sent until asked, nothing retried until
+    /// ``run()``. The queue runs on `clock` (the sign-ups' clock: tests move it);
+    /// `observer` sees every attempt and queue event (the logs and metrics).
+    public init(
+        settings: MailerSettings, queueStore: (any QueueStore)? = nil,
+        clock: any QueueClock = SystemQueueClock(), observer: (any DeliveryObserver)? = nil
+    ) async throws {
         self.settings = settings
         sender = try EmailAddress(settings.sender)
         var configuration = VerificationCoordinator.Configuration(
@@ -131,18 +126,29 @@ public final class VerificationMailer: Sendable {
             configuration.refusesNonPublicAddresses = refuses
         }
         if let step = settings.stepTimeout { configuration.timeouts = .uniform(step) }
-        let store = try await FileJournalQueueStore.open(path: settings.journalPath)
-        configuration.queueStore = store
+        if let dkim = settings.dkim {
+            // Read and checked here, at start-up: a bad key stops the service, not a send.
+            configuration.dkimSigners = [
+                try DKIMSigner(
+                    key: try DKIMPrivateKey(contentsOf: dkim.keyPath), selector: dkim.selector,
+                    domain: settings.dkimDomain)
+            ]
+        }
+        let journal: FileJournalQueueStore? =
+            queueStore == nil ? try await FileJournalQueueStore.open(path: settings.journalPath) : nil
+        configuration.queueStore = queueStore ?? journal
         configuration.retrySchedule = RetrySchedule(
             firstRetry: settings.firstRetry, maxAge: settings.maxAge)
+        configuration.queueClock = clock
+        configuration.observer = observer
         let coordinator: VerificationCoordinator
         do {
             coordinator = try VerificationCoordinator(configuration: configuration)
         } catch {
-            await store.close()
+            await journal?.close()
             throw error
         }
-        self.store = store
+        self.journal = journal
         self.coordinator = coordinator
         // Always there: the configuration has a store.
         queue = coordinator.queue!
@@ -193,7 +199,7 @@ public final class VerificationMailer: Sendable {
 
     /// The coordinator's background work (the queue's retries and purges) until the
     /// calling task is cancelled; then waits for the retries and late transactions in
-    /// flight, closes the journal and ends ``events``.
+    /// flight, closes the journal (if it opened one) and ends ``events``.
     public func run() async {
         let sink = self.sink
         let forwarding = Task { [queue] in
@@ -202,7 +208,7 @@ public final class VerificationMailer: Sendable {
             }
         }
         await coordinator.run()
-        await store.close()
+        await journal?.close()
         forwarding.cancel()
         sink.finish()
     }

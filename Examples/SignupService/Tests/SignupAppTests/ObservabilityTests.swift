@@ -20,13 +20,24 @@ import Testing
             _ = try await client.postForm("/signup", ["email": "jane@dns-down.test"])
             let code = try #require(service.world.lastCode(for: "jane@example.test"))
             _ = try await client.postForm("/verify", ["id": try #require(signupID(in: page)), "code": code])
-            #expect(await eventually { records.all.contains { $0.message == "delivery queue queued" } })
+            #expect(await eventually { records.all.contains { $0.message == "delivery queue enqueued" } })
             let lines = records.all
-            let sent = try #require(lines.first { $0.metadata["reason"] == "accepted" })
-            #expect(sent.metadata["scenario"] == "6")
-            #expect(sent.metadata["mx"] == "mx.example.test")
-            #expect(sent.metadata["elapsed_ms"] != nil)
-            #expect(sent.metadata["domain"] == "example.test")
+            // The library's attempt line (DeliveryLogObserver) and the sign-up's line
+            // (MailObserver), tied by the Message-ID.
+            let attempt = try #require(lines.first {
+                $0.message == "mail attempt finished" && $0.metadata["reason"] == "accepted"
+            })
+            #expect(attempt.metadata["kind"] == "send")
+            #expect(attempt.metadata["scenario"] == "6")
+            #expect(attempt.metadata["mx"] == "mx.example.test")
+            #expect(attempt.metadata["reply"] == "250")
+            #expect(attempt.metadata["elapsed_ms"] != nil)
+            #expect(attempt.metadata["domain"] == "example.test")
+            let signupLine = try #require(lines.first { $0.message == "verification email accepted" })
+            #expect(signupLine.metadata["message_id"] == attempt.metadata["message_id"])
+            let queued = try #require(lines.first { $0.message == "delivery queue enqueued" })
+            #expect(queued.metadata["domain"] == "dns-down.test")
+            #expect(queued.metadata["reason"] == "dns-unavailable")
             #expect(lines.contains { $0.metadata["reason"] == "recipient-rejected" && $0.metadata["scenario"] == "5" })
             #expect(lines.contains { $0.metadata["reason"] == "dns-unavailable" && $0.metadata["mx"] == "-" })
             #expect(lines.contains { $0.message == "sign-up verified" })
@@ -38,9 +49,13 @@ import Testing
             #expect(try metrics.expectCounter("signup_mail_outcomes", [("outcome", "accepted"), ("reason", "accepted")]).totalValue == 1)
             #expect(try metrics.expectCounter("signup_mail_outcomes", [("outcome", "terminal"), ("reason", "recipient-rejected")]).totalValue == 1)
             #expect(try metrics.expectCounter("signup_mail_outcomes", [("outcome", "inconclusive"), ("reason", "dns-unavailable")]).totalValue == 1)
-            #expect(try metrics.expectCounter("signup_queue_events", [("event", "queued")]).totalValue == 1)
             #expect(try metrics.expectCounter("signup_verified").totalValue == 1)
-            #expect(try metrics.expectTimer("signup_mail_send_duration").values.count == 3)
+            #expect(try metrics.expectCounter("directsmtp_queue_events", [("event", "enqueued")]).totalValue == 1)
+            #expect(try metrics.expectCounter(
+                "directsmtp_attempts", [("kind", "send"), ("status", "rejected"), ("reason", "recipient-rejected")]
+            ).totalValue == 1)
+            #expect(try metrics.expectTimer("directsmtp_attempt_duration", [("kind", "send")]).values.count == 3)
+            #expect(try metrics.expectMeter("directsmtp_attempts_in_flight", [("kind", "send")]).lastValue == 0)
         }
     }
 }

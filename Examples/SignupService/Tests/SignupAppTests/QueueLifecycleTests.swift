@@ -4,11 +4,12 @@ import SignupApp
 import Testing
 
 /// What happens after the page: later deliveries, give-ups, the purge, a restart. The
-/// queue runs on the wall clock (the coordinator's `run()`), so these tests retry after
-/// 2 s, or give up after 2 s, and wait for it.
+/// queue runs on the service's manual clock (the coordinator's `queueClock`): a test moves
+/// it past the first retry (60 s) or the period (1 h) and nothing waits for real.
 @Suite struct QueueLifecycleTests {
-    @Test func deferredSignupDeliveredByALaterRunThenVerified() async throws {
-        let service = try TestService(firstRetry: .seconds(2))
+    @Test(arguments: TestStorage.available)
+    func deferredSignupDeliveredByALaterRunThenVerified(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         service.world.setRecipient("later@example.test", (451, "4.7.1 greylisted, try again later"))
         try await service.run { app, client in
             let (status, page) = try await client.postForm("/signup", ["email": "later@example.test"])
@@ -17,7 +18,8 @@ import Testing
             let id = try #require(signupID(in: page))
             #expect(service.world.lastCode(for: "later@example.test") == nil)
             service.world.setRecipient("later@example.test", nil)
-            #expect(await eventually(within: .seconds(10)) {
+            service.clock.advance(by: .seconds(61))
+            #expect(await service.eventuallyOnTheClock {
                 try await app.mailer.queuedMessageIDs().isEmpty
             })
             let code = try #require(service.world.lastCode(for: "later@example.test"))
@@ -30,8 +32,9 @@ import Testing
         }
     }
 
-    @Test func sendOutlivingItsBudgetIsHeldAndItsLateAcceptanceKeepsTheSignup() async throws {
-        let service = try TestService()
+    @Test(arguments: TestStorage.available)
+    func sendOutlivingItsBudgetIsHeldAndItsLateAcceptanceKeepsTheSignup(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         // The server answers RCPT after 2.5 s: the 2 s budget ends inside the transaction.
         service.world.setRecipient(
             "slow@example.test", (250, "2.1.5 recipient OK"), delay: .milliseconds(2500))
@@ -54,25 +57,29 @@ import Testing
         }
     }
 
-    @Test func deferredSignupPurgedAfterThePeriod() async throws {
-        let service = try TestService(maxAge: .seconds(2))
+    @Test(arguments: TestStorage.available)
+    func deferredSignupPurgedAfterThePeriod(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         try await service.run { app, client in
             let (_, page) = try await client.postForm("/signup", ["email": "jane@dns-down.test"])
             let id = try #require(signupID(in: page))
             #expect(try await app.store.signup(id: id) != nil)
-            // The period (the queue's maximum age, 2 s here) passes: the queue gives up.
-            #expect(await eventually(within: .seconds(10)) {
+            // The period (the queue's maximum age, 1 h) passes: the queue gives up.
+            service.clock.advance(by: .seconds(3601))
+            #expect(await service.eventuallyOnTheClock {
                 try await app.store.signup(id: id) == nil
             })
-            #expect(try await app.mailer.queuedMessageIDs().isEmpty)
+            // The sign-ups' own purge may have come first: the queue's expiry follows.
+            #expect(await service.eventuallyOnTheClock { try await app.mailer.queuedMessageIDs().isEmpty })
             let (status, gone) = try await client.postForm("/verify", ["id": id, "code": "123456"])
             #expect(status == .notFound)
             #expect(outcome(of: gone) == "unknown")
         }
     }
 
-    @Test func unverifiedAcceptedSignupPurgedAfterThePeriod() async throws {
-        let service = try TestService()
+    @Test(arguments: TestStorage.available)
+    func unverifiedAcceptedSignupPurgedAfterThePeriod(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         try await service.run { app, client in
             let (_, page) = try await client.postForm("/signup", ["email": "jane@example.test"])
             let id = try #require(signupID(in: page))
@@ -85,22 +92,25 @@ import Testing
         }
     }
 
-    @Test func rejectedRetryRemovesThePendingSignupAtOnce() async throws {
-        let service = try TestService(firstRetry: .seconds(2))
+    @Test(arguments: TestStorage.available)
+    func rejectedRetryRemovesThePendingSignupAtOnce(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         service.world.setRecipient("gone@example.test", (451, "4.2.0 mailbox busy, try later"))
         try await service.run { app, client in
             let (_, page) = try await client.postForm("/signup", ["email": "gone@example.test"])
             let id = try #require(signupID(in: page))
             service.world.setRecipient("gone@example.test", (550, "5.1.1 no such user here"))
-            #expect(await eventually(within: .seconds(10)) {
+            service.clock.advance(by: .seconds(61))
+            #expect(await service.eventuallyOnTheClock {
                 try await app.store.signup(id: id) == nil
             })
             #expect(try await app.mailer.queuedMessageIDs().isEmpty)
         }
     }
 
-    @Test func restartBetweenSignupAndVerificationLosesNothing() async throws {
-        let service = try TestService(firstRetry: .seconds(2))
+    @Test(arguments: TestStorage.available)
+    func restartBetweenSignupAndVerificationLosesNothing(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         service.world.setRecipient("later@example.test", (451, "4.7.1 greylisted, try again later"))
         let (acceptedID, queuedID) = try await service.run { _, client in
             let (_, accepted) = try await client.postForm("/signup", ["email": "jane@example.test"])
@@ -117,7 +127,8 @@ import Testing
             #expect(status == .ok)
             #expect(outcome(of: page) == "verified")
             #expect(try await app.store.signup(id: queuedID) != nil)
-            #expect(await eventually(within: .seconds(10)) {
+            service.clock.advance(by: .seconds(61))
+            #expect(await service.eventuallyOnTheClock {
                 try await app.mailer.queuedMessageIDs().isEmpty
             })
             let later = try #require(service.world.lastCode(for: "later@example.test"))

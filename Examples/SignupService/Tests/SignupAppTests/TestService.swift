@@ -1,3 +1,4 @@
+import DirectSMTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,17 +10,29 @@ import SignupApp
 import SignupMockWorld
 import Testing
 
-/// One test's world: mock servers, a manual clock, a temporary directory for the SQLite
+/// One test's world: mock servers, a manual clock (of the sign-ups and the queue), a temporary directory for the SQLite
 /// file and the journal, and a way to build (and rebuild) the service over them.
 final class TestService: Sendable {
     let world: MockWorld
-    let clock = ManualClock()
+    /// The sign-ups' and the queue's clock: tests move it, nothing waits for real.
+    let clock = ManualQueueClock(now: Date(timeIntervalSince1970: 1_800_000_000))
     let directory: String
-    /// The queue's schedule: its clock is the wall clock, so queue tests shorten it.
+    /// The queue's schedule.
     let firstRetry: Duration
     let maxAge: Duration
 
-    init(firstRetry: Duration = .seconds(60), maxAge: Duration = .seconds(3600)) throws {
+    let storage: TestStorage
+    /// This test's tables in the shared PostgreSQL database (tests run in parallel).
+    let tablePrefix = "t\(UUID().uuidString.prefix(8).lowercased())_"
+
+    /// A DKIM key file the mailer signs with, with its selector.
+    let dkim: (keyPath: String, selector: String)?
+
+    init(
+        storage: TestStorage = .sqlite, firstRetry: Duration = .seconds(60),
+        maxAge: Duration = .seconds(3600), dkimKeyPEM: String? = nil
+    ) throws {
+        self.storage = storage
         self.firstRetry = firstRetry
         self.maxAge = maxAge
         world = try MockWorld.start()
@@ -27,6 +40,12 @@ final class TestService: Sendable {
             .appendingPathComponent("signup-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true)
+        if let dkimKeyPEM {
+            try dkimKeyPEM.write(toFile: "\(directory)/dkim.pem", atomically: true, encoding: .utf8)
+            dkim = ("\(directory)/dkim.pem", "signup2026")
+        } else {
+            dkim = nil
+        }
     }
 
     deinit {
@@ -39,7 +58,12 @@ final class TestService: Sendable {
             mailer: world.mailerSettings(journalPath: "\(directory)/mail.journal"))
         configuration.mailer.firstRetry = firstRetry
         configuration.mailer.maxAge = maxAge
+        configuration.mailer.dkim = dkim
         configuration.databasePath = "\(directory)/signups.sqlite"
+        if case .postgres(let url) = storage {
+            configuration.databaseURL = url
+            configuration.tablePrefix = tablePrefix
+        }
         configuration.port = 0
         return configuration
     }
@@ -57,6 +81,26 @@ final class TestService: Sendable {
             metrics: metrics ?? NOOPMetricsHandler.instance)
         return try await app.application.test(.router) { client in
             try await body(app, client)
+        }
+    }
+}
+
+/// Where a test's sign-ups and queue live: SQLite and the journal always; PostgreSQL too
+/// when `DIRECTSMTP_POSTGRES_URL` names a server (`scripts/ci.sh` starts a throwaway one
+/// with the integration's `with-postgres.sh`).
+enum TestStorage: Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres(url: String)
+
+    static var available: [TestStorage] {
+        let url = ProcessInfo.processInfo.environment["DIRECTSMTP_POSTGRES_URL"] ?? ""
+        return url.isEmpty ? [.sqlite] : [.sqlite, .postgres(url: url)]
+    }
+
+    var testDescription: String {
+        switch self {
+        case .sqlite: "SQLite"
+        case .postgres: "PostgreSQL"
         }
     }
 }
@@ -86,6 +130,22 @@ extension TestClientProtocol {
         ) { response in
             let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any] ?? [:]
             return (response.status, object.mapValues { "\($0)" })
+        }
+    }
+}
+
+extension TestService {
+    /// Waits (at most `limit` of real time) until `condition` holds, moving the clock a
+    /// second at each look: a queue pass that read the clock just before a test moved it
+    /// sleeps until a second past the time it read, which a manual clock reaches only if
+    /// it keeps moving (as a real one does).
+    func eventuallyOnTheClock(
+        within limit: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
+    ) async -> Bool {
+        await eventually(within: limit) {
+            if try await condition() { return true }
+            clock.advance(by: .seconds(1))
+            return false
         }
     }
 }

@@ -6,8 +6,9 @@ import Testing
 /// Entering the code: the right one completes the sign-up once; wrong ones are limited;
 /// "send the code again" is rate-limited.
 @Suite struct VerificationTests {
-    @Test func rightCodeCompletesTheSignupAndCannotBeUsedAgain() async throws {
-        let service = try TestService()
+    @Test(arguments: TestStorage.available)
+    func rightCodeCompletesTheSignupAndCannotBeUsedAgain(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         try await service.run { app, client in
             let (_, page) = try await client.postForm("/signup", ["email": "jane@example.test"])
             let id = try #require(signupID(in: page))
@@ -25,8 +26,9 @@ import Testing
         }
     }
 
-    @Test func wrongCodesAreLimitedToFiveTries() async throws {
-        let service = try TestService()
+    @Test(arguments: TestStorage.available)
+    func wrongCodesAreLimitedToFiveTries(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         try await service.run { _, client in
             let (_, page) = try await client.postForm("/signup", ["email": "jane@example.test"])
             let id = try #require(signupID(in: page))
@@ -48,8 +50,9 @@ import Testing
         }
     }
 
-    @Test func resendIsRateLimitedAndReplacesTheCode() async throws {
-        let service = try TestService()
+    @Test(arguments: TestStorage.available)
+    func resendIsRateLimitedAndReplacesTheCode(storage: TestStorage) async throws {
+        let service = try TestService(storage: storage)
         try await service.run { _, client in
             let (_, page) = try await client.postForm("/signup", ["email": "jane@example.test"])
             let id = try #require(signupID(in: page))
