@@ -79,6 +79,13 @@ extension VerificationCoordinator {
         /// RSA plus Ed25519. A message is signed once, when composed; a queued copy keeps
         /// its signature and is never signed again.
         public var dkimSigners: [DKIMSigner] = []
+        /// STARTTLS (RFC 3207) for calls that do not give a policy, and for the queue's
+        /// re-sends (default ``TLSPolicy/opportunistic``: TLS whenever offered, the
+        /// certificate not verified; after a failed handshake the same host is tried again
+        /// in plaintext, and for an hour that address gets plaintext straight away).
+        /// ``TLSPolicy/required``: a host without working TLS gets no transaction, the
+        /// outcome is deferred. ``TLSPolicy/off``: never STARTTLS.
+        public var tlsPolicy: TLSPolicy = .opportunistic
 
         /// A configuration with defaults: port 25, stagger 250 ms, interactive timeouts,
         /// budget 3 s, the system's DNS servers.
@@ -131,6 +138,7 @@ extension VerificationCoordinator {
             settings.concurrencyPerDestination = concurrencyPerDestination
             settings.refusesNonPublicAddresses = refusesNonPublicAddresses
             settings.clock = clock
+            settings.tlsPolicy = tlsPolicy
             return settings
         }
     }

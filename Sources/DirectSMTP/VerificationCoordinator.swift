@@ -144,6 +144,15 @@ public final class VerificationCoordinator: Sendable {
     /// loses nothing. The final outcome then settles it: delivered or rejected, it leaves
     /// the queue; deferred, it is retried.
     public func send(_ message: Message, budget: Duration? = nil) async -> VerificationOutcome {
+        await send(message, budget: budget, tls: nil)
+    }
+
+    /// ``send(_:budget:)`` with STARTTLS as `tls` says instead of
+    /// ``Configuration/tlsPolicy``; ``TLSPolicy/required`` defers rather than send the
+    /// message in plaintext (a queued message is retried with the configured policy).
+    public func send(_ message: Message, budget: Duration? = nil, tls: TLSPolicy?) async
+        -> VerificationOutcome
+    {
         let start = ContinuousClock.now  // the budget includes composing the message
         // Signed once, here: the queue stores these bytes, so a retry sends the same
         // signature. Signing fails only if libcrypto does (keys are checked when loaded,
@@ -158,7 +167,8 @@ public final class VerificationCoordinator: Sendable {
                 mode: .send(queue: queue != nil), address: to.description, domain: to.domain,
                 messageID: data.messageID, start: start,
                 budget: budget ?? configuration.defaultBudget,
-                transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue))
+                transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue,
+                tls: tls))
     }
 
     /// Asks `address`'s MX server whether it would take mail for it (MAIL, RCPT, then RSET
@@ -168,12 +178,22 @@ public final class VerificationCoordinator: Sendable {
     public func probe(_ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil)
         async -> VerificationOutcome
     {
+        await probe(address, from: from, budget: budget, tls: nil)
+    }
+
+    /// ``probe(_:from:budget:)`` with STARTTLS as `tls` says instead of
+    /// ``Configuration/tlsPolicy``. The probe cache and probes in flight are shared
+    /// whatever the policy.
+    public func probe(
+        _ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil,
+        tls: TLSPolicy?
+    ) async -> VerificationOutcome {
         let sender = from ?? probeSender
         return await engine.probe(
             AttemptRequest(
                 mode: .probe, address: address.description, domain: address.domain,
                 start: .now, budget: budget ?? configuration.defaultBudget,
-                transaction: { await $0.probe(from: sender, to: address) }),
+                transaction: { await $0.probe(from: sender, to: address) }, tls: tls),
             sender: sender.description)
     }
 

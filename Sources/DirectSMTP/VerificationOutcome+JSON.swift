@@ -5,10 +5,12 @@ extension VerificationOutcome {
     /// {"outcome":"rejected","scenario":5,"reason":"recipient-rejected","address":"a@example.com",
     ///  "queued":false,"mx":{"host":"mx1.example.com","ip":"192.0.2.1","preference":10},
     ///  "reply":{"code":550,"enhanced":"5.1.1","text":"no such user"},
-    ///  "elapsedMs":12.5,"timings":{"dns":1.2,"connect":0.4}}
+    ///  "elapsedMs":12.5,"timings":{"dns":1.2,"connect":0.4,"tls":3.1},
+    ///  "tls":{"version":"TLSv1.3","cipher":"TLS_AES_256_GCM_SHA384"}}
     /// ```
     ///
-    /// `mx` and `reply` are `null` when absent; milliseconds carry one decimal.
+    /// `mx`, `reply` and `tls` are `null` when absent (`tls`: a plaintext session);
+    /// milliseconds carry one decimal.
     public var json: String {
         var out = "{"
         out += "\"outcome\":" + JSONText.string(status.rawValue)
@@ -35,7 +37,14 @@ extension VerificationOutcome {
         out += phaseTimings
             .map { JSONText.string($0.name) + ":" + JSONText.milliseconds($0.duration) }
             .joined(separator: ",")
-        out += "}}"
+        out += "}"
+        if let tls {
+            out += ",\"tls\":{\"version\":" + JSONText.string(tls.version)
+            out += ",\"cipher\":" + JSONText.string(tls.cipher) + "}"
+        } else {
+            out += ",\"tls\":null"
+        }
+        out += "}"
         return out
     }
 }

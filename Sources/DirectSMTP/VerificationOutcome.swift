@@ -52,6 +52,9 @@ public struct VerificationOutcome: Sendable, Hashable {
     /// The Message-ID of the message a send concerned (`nil` for a probe): what
     /// ``VerificationCoordinator/finalOutcome(for:)`` and ``DeliveryEvent`` go by.
     public var messageID: String?
+    /// The TLS version and cipher of the deciding session (STARTTLS, RFC 3207); `nil` for
+    /// plaintext, or when no session decided.
+    public var tls: SMTPTLSInfo?
 
     /// An outcome from its parts.
     public init(
@@ -66,7 +69,8 @@ public struct VerificationOutcome: Sendable, Hashable {
         timings: [SMTPStep: Duration] = [:],
         transcript: [TranscriptEntry] = [],
         fromCache: Bool = false,
-        messageID: String? = nil
+        messageID: String? = nil,
+        tls: SMTPTLSInfo? = nil
     ) {
         self.reason = reason
         self.address = address
@@ -80,6 +84,7 @@ public struct VerificationOutcome: Sendable, Hashable {
         self.transcript = transcript
         self.fromCache = fromCache
         self.messageID = messageID
+        self.tls = tls
     }
 
     /// Accepted, rejected or deferred.
@@ -91,7 +96,7 @@ public struct VerificationOutcome: Sendable, Hashable {
 
     /// Each phase's duration in the order phases happen, named as JSON and the command
     /// print them: `dns`, then the SMTP steps (AUTH counted with EHLO, QUIT, never
-    /// awaited, left out).
+    /// awaited, left out), with `tls` (STARTTLS and the handshake) after EHLO.
     package var phaseTimings: [(name: String, duration: Duration)] {
         var phases: [(name: String, duration: Duration)] = []
         if let dnsDuration { phases.append(("dns", dnsDuration)) }
@@ -99,6 +104,8 @@ public struct VerificationOutcome: Sendable, Hashable {
             guard var duration = timings[step] else { continue }
             if step == .ehlo, let auth = timings[.auth] { duration += auth }
             phases.append((step.rawValue, duration))
+            // STARTTLS and the handshake, right after the EHLO that offered it.
+            if step == .ehlo, let tls { phases.append(("tls", tls.total)) }
         }
         return phases
     }

@@ -7,11 +7,11 @@ import Sockets
     import Glibc
 #endif
 
-/// The flags `probe` and `send` share (`--helo`, `--dns`, `--port`, `--budget`, `--json`,
-/// `--verbose`), turned into a coordinator configuration. Every check runs before any
+/// The flags `probe` and `send` share (`--helo`, `--dns`, `--port`, `--budget`, `--tls`,
+/// `--json`, `--verbose`), turned into a coordinator configuration. Every check runs before any
 /// network traffic; a failure is a usage error (exit 64).
 struct CoordinatorOptions {
-    static let valueFlags: Set<String> = ["--helo", "--dns", "--port", "--budget"]
+    static let valueFlags: Set<String> = ["--helo", "--dns", "--port", "--budget", "--tls"]
     static let switches: Set<String> = ["--json", "--verbose"]
 
     var configuration: VerificationCoordinator.Configuration
@@ -39,6 +39,13 @@ struct CoordinatorOptions {
         if let port = try arguments.port("--port") { configuration.smtpPort = port }
         let budget = try arguments.seconds("--budget") ?? configuration.defaultBudget
         configuration.defaultBudget = budget
+        if let tls = arguments.value("--tls") {
+            guard let policy = TLSPolicy(rawValue: tls) else {
+                throw Arguments.UsageError(
+                    description: "--tls takes opportunistic, required or off, not '\(tls)'")
+            }
+            configuration.tlsPolicy = policy
+        }
         self.configuration = configuration
         self.budget = budget
         self.json = arguments.has("--json")

@@ -30,6 +30,9 @@ enum OutcomeOutput {
         if let detail = outcome.detail {
             lines.append("  detail:  \(detail)")
         }
+        if let tls = outcome.tls {
+            lines.append("  tls:     \(tls.version) \(tls.cipher)")
+        }
         let phases = outcome.phaseTimings
         if !phases.isEmpty {
             let parts = phases.map { "\($0.name) \(milliseconds($0.duration))" }

@@ -9,11 +9,12 @@ let usage = """
     usage: directsmtp demo
            directsmtp mx <domain> [--dns HOST:PORT]... [--budget SECONDS] [--json]
            directsmtp probe <address> [--from ADDR] [--helo NAME] [--dns HOST:PORT]... [--port N]
-                            [--budget SECONDS] [--json] [--verbose]
+                            [--budget SECONDS] [--tls opportunistic|required|off] [--json] [--verbose]
            directsmtp probe --input FILE|- [--concurrency N] [--from ADDR] [--helo NAME]
                             [--dns HOST:PORT]... [--port N] [--budget SECONDS]
            directsmtp send --to ADDR --from ADDR [--subject TEXT] [--body TEXT | --body-file PATH]
                            [--helo NAME] [--dns HOST:PORT]... [--port N] [--budget SECONDS]
+                           [--tls opportunistic|required|off]
                            [--dkim-key PATH --dkim-selector NAME [--dkim-domain DOMAIN]]...
                            [--queue PATH] [--json] [--verbose]
            directsmtp queue list|run|purge --queue PATH [--all] [--max-age SECONDS]
