@@ -30,9 +30,11 @@ func threadCPUTime() -> Duration {
 
 enum SMTPBenchmark {
     static let usage = """
-        usage: directsmtp-bench smtp send [--sessions S] [--messages N] [--target HOST:PORT] [--no-pipelining] [--tls] [--executor loop|global] [--json]
+        usage: directsmtp-bench smtp send [--sessions S] [--messages N] [--target HOST:PORT] [--no-pipelining] [--tls [--tickets N]] [--executor loop|global]
+                                          [--server-executor loop|global] [--json]
                directsmtp-bench smtp roundtrips [--delay-ms MS] [--sends N] [--no-pipelining] [--tls] [--json]
                directsmtp-bench smtp idle-tls [--sessions N] [--json]
+               directsmtp-bench smtp tls-listen [--port P] [--seconds S] [--tickets N] [--json]
                directsmtp-bench smtp parse [--replies N] [--json]
         """
 
@@ -43,6 +45,7 @@ enum SMTPBenchmark {
         case "roundtrips": return await roundTrips(BenchOptions(rest))
         case "parse": return parse(BenchOptions(rest))
         case "idle-tls": return await idleTLS(BenchOptions(rest))
+        case "tls-listen": return await TLSListenBenchmark.run(BenchOptions(rest))
         default:
             print(usage)
             return 64
@@ -90,7 +93,14 @@ enum SMTPBenchmark {
                 script.recordsReads = false
                 script.pipelining = !options.has("--no-pipelining")
                 script.offersStartTLS = policy != .off
-                let mock = try MockSMTPServer.start(script, executor: executor)
+                // `--tickets 0`: no session tickets, so every TLS handshake is a full one.
+                script.tlsSessionTickets = options.int("--tickets", default: 1)
+                // `--server-executor global`: the mock's connections on Swift's pool while
+                // the sessions stay on the loop, so the two ends can use two cores.
+                let serverExecutor: (any TaskExecutor)? =
+                    options.string("--server-executor").map { $0 == "loop" ? EventLoop.shared : nil }
+                    ?? executor
+                let mock = try MockSMTPServer.start(script, executor: serverExecutor)
                 server = mock
                 target = mock.address
             }
@@ -143,7 +153,9 @@ enum SMTPBenchmark {
             report("smtp send", [
                 "target": options.string("--target") ?? "in-process mock",
                 "executor": executorName,
+                "serverExecutor": options.string("--server-executor") ?? executorName,
                 "tls": policy != .off,
+                "tickets": policy != .off ? options.int("--tickets", default: 1) : 0,
                 "sessions": sessions,
                 "messages": summary.count,
                 "accepted": accepted,

@@ -14,7 +14,7 @@ import Synchronization
 /// let tls = try await TLSStream.connect(
 ///     over: connection, serverName: "mx.example.com",
 ///     context: try .opportunisticClient(), deadline: .now + .seconds(2))
-/// print(tls.protocolVersion, tls.cipher)          // "TLSv1.3" "TLS_AES_256_GCM_SHA384"
+/// print(tls.protocolVersion, tls.cipher)          // "TLSv1.3" "TLS_AES_128_GCM_SHA256"
 /// try await tls.write(Array("EHLO me\r\n".utf8), deadline: .now + .seconds(1))
 /// ```
 ///

@@ -192,6 +192,32 @@ struct CoordinatorTLSTests {
         #expect(world.smtp.deliveryCount == 2)
     }
 
+    @Test("A host whose handshake never finishes is not ready: the budget ends the race (no-reachable-host), no plaintext MAIL")
+    func notReadyUntilTLS() async throws {
+        let world = try TLSWorld {
+            $0.offersStartTLS = true
+            $0.tlsHandshake = .neverFinish
+        }
+        defer { world.stop() }
+        let outcome = try await world.coordinator(budget: .milliseconds(800)).send(try welcome("user@tls.test"))
+        #expect(outcome.status == .deferred && outcome.reason == .noReachableHost, "\(outcome)")
+        #expect(outcome.elapsed < .seconds(2))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(world.smtp.deliveryCount == 0)
+        #expect(!world.smtp.sessions.contains { sent($0.commands, "MAIL") > 0 })
+    }
+
+    @Test("Resumption through the coordinator: the second call's session resumes the first one's TLS session")
+    func resumesAcrossCalls() async throws {
+        let world = try TLSWorld { $0.offersStartTLS = true }
+        defer { world.stop() }
+        let coordinator = try world.coordinator()
+        let first = await coordinator.send(try welcome("user@tls.test"))
+        let second = await coordinator.send(try welcome("user@tls.test"))
+        #expect(first.tls?.resumed == false && second.tls?.resumed == true, "\(first.tls as Any) \(second.tls as Any)")
+        #expect(second.tls?.cipher == "TLS_AES_128_GCM_SHA256")
+    }
+
     @Test("Required and a failed handshake: deferred, no plaintext retry, the message never sent")
     func requiredHandshakeFailure() async throws {
         let world = try TLSWorld {
