@@ -31,9 +31,9 @@ func threadCPUTime() -> Duration {
 enum SMTPBenchmark {
     static let usage = """
         usage: directsmtp-bench smtp send [--sessions S] [--messages N] [--target HOST:PORT] [--no-pipelining] [--tls [--tickets N]] [--executor loop|global]
-                                          [--server-executor loop|global] [--json]
+                                          [--server-executor loop|global|own-loop] [--json]
                directsmtp-bench smtp roundtrips [--delay-ms MS] [--sends N] [--no-pipelining] [--tls] [--json]
-               directsmtp-bench smtp idle-tls [--sessions N] [--json]
+               directsmtp-bench smtp idle-tls [--sessions N] [--tickets N] [--json]
                directsmtp-bench smtp tls-listen [--port P] [--seconds S] [--tickets N] [--json]
                directsmtp-bench smtp parse [--replies N] [--json]
         """
@@ -96,11 +96,15 @@ enum SMTPBenchmark {
                 // `--tickets 0`: no session tickets, so every TLS handshake is a full one.
                 script.tlsSessionTickets = options.int("--tickets", default: 1)
                 // `--server-executor global`: the mock's connections on Swift's pool while
-                // the sessions stay on the loop, so the two ends can use two cores.
+                // the sessions stay on the loop; `own-loop`: on a second event loop (its
+                // own thread, sockets and timers), so each end has a loop of its own and
+                // the two can use two cores.
+                let serverLoop: EventLoop =
+                    options.string("--server-executor") == "own-loop" ? EventLoop() : .shared
                 let serverExecutor: (any TaskExecutor)? =
-                    options.string("--server-executor").map { $0 == "loop" ? EventLoop.shared : nil }
+                    options.string("--server-executor").map { $0 == "global" ? nil : serverLoop }
                     ?? executor
-                let mock = try MockSMTPServer.start(script, executor: serverExecutor)
+                let mock = try MockSMTPServer.start(script, loop: serverLoop, executor: serverExecutor)
                 server = mock
                 target = mock.address
             }
@@ -246,6 +250,7 @@ enum SMTPBenchmark {
             var script = MockSMTPScript()
             script.recordsReads = false
             script.offersStartTLS = true
+            script.tlsSessionTickets = options.int("--tickets", default: 1)
             let server = try MockSMTPServer.start(script)
             defer { server.stop() }
             let configuration = try SMTPSessionConfiguration(heloName: "bench.directsmtp.test")

@@ -83,6 +83,10 @@ public final class TLSContext: @unchecked Sendable {
     ) throws(SocketError) -> TLSContext {
         let server = try TLSContext(server: true)
         _ = SSL_CTX_set_num_tickets(server.context, max(0, sessionTickets))
+        // Tickets are stateless (the session travels inside them, encrypted): a server
+        // cache would only hold every session for nothing, about 10 KiB each (measured
+        // with `smtp idle-tls`), and sweep them now and then.
+        _ = directsmtp_SSL_CTX_set_session_cache_mode(server.context, 0)
         let loaded = certificateChainPEM.withUnsafeBytes { chain in
             privateKeyPEM.withUnsafeBytes { key -> Bool in
                 guard let chainBIO = BIO_new_mem_buf(chain.baseAddress, Int32(chain.count)) else { return false }
