@@ -149,7 +149,9 @@ public final class VerificationCoordinator: Sendable {
 
     /// ``send(_:budget:)`` with STARTTLS as `tls` says instead of
     /// ``Configuration/tlsPolicy``; ``TLSPolicy/required`` defers rather than send the
-    /// message in plaintext (a queued message is retried with the configured policy).
+    /// message in plaintext. The queue re-sends with the configured policy, so a
+    /// ``TLSPolicy/required`` send is queued only when the configuration requires TLS
+    /// too; otherwise its deferral comes back with `queued: false`.
     public func send(_ message: Message, budget: Duration? = nil, tls: TLSPolicy?) async
         -> VerificationOutcome
     {
@@ -161,7 +163,10 @@ public final class VerificationCoordinator: Sendable {
         let data = (try? DKIMSigner.sign(encoded, with: configuration.dkimSigners)) ?? encoded
         let from = message.from
         let to = message.to
-        let queue = queueAccess(from: from, to: to, data: data)
+        // The queue re-sends with the configured policy: a message that must not go in
+        // plaintext while the configuration would allow it is not queued (`queued: false`).
+        let plaintextRetryPossible = tls == .required && configuration.tlsPolicy != .required
+        let queue = plaintextRetryPossible ? nil : queueAccess(from: from, to: to, data: data)
         return await engine.send(
             AttemptRequest(
                 mode: .send(queue: queue != nil), address: to.description, domain: to.domain,

@@ -20,9 +20,9 @@ private final class TLSWorld: Sendable {
         dns.setA("mx.tls.test", ["127.0.0.1"])
     }
 
-    func coordinator(tls: TLSPolicy = .opportunistic, budget: Duration = .seconds(5)) throws
-        -> VerificationCoordinator
-    {
+    func coordinator(
+        tls: TLSPolicy = .opportunistic, budget: Duration = .seconds(5), queue: (any QueueStore)? = nil
+    ) throws -> VerificationCoordinator {
         var configuration = VerificationCoordinator.Configuration(
             heloName: "client.test", nameservers: [dns.address], smtpPort: smtp.port,
             timeouts: .uniform(.seconds(4)), defaultBudget: budget)
@@ -30,6 +30,7 @@ private final class TLSWorld: Sendable {
         configuration.probeCache = .disabled
         configuration.refusesNonPublicAddresses = false
         configuration.tlsPolicy = tls
+        configuration.queueStore = queue
         return try VerificationCoordinator(configuration: configuration)
     }
 
@@ -74,6 +75,19 @@ struct CoordinatorTLSPolicyTests {
         for session in world.smtp.sessions {
             #expect(sent(session.commands, "MAIL") == 0 && sent(session.commands, "DATA") == 0)
         }
+    }
+
+    @Test("A queue re-sends with the configured policy: a required send is queued only when the configuration requires TLS")
+    func requiredAndTheQueue() async throws {
+        let world = try TLSWorld { _ in }
+        defer { world.stop() }
+        let lenient = try world.coordinator(queue: InMemoryQueueStore())
+        let notQueued = await lenient.send(try welcome("user@tls.test"), tls: .required)
+        #expect(notQueued.status == .deferred && notQueued.queued == false, "\(notQueued)")
+        let strict = try world.coordinator(tls: .required, queue: InMemoryQueueStore())
+        let queued = await strict.send(try welcome("user@tls.test"))
+        #expect(queued.status == .deferred && queued.queued == true, "\(queued)")
+        #expect(world.smtp.deliveryCount == 0)
     }
 
     @Test("530 on a plaintext session (policy off): deferred, never rejected")
