@@ -30,10 +30,12 @@ func threadCPUTime() -> Duration {
 
 enum SMTPBenchmark {
     static let usage = """
-        usage: directsmtp-bench smtp send [--sessions S] [--messages N] [--target HOST:PORT] [--no-pipelining] [--tls] [--executor loop|global] [--json]
+        usage: directsmtp-bench smtp send [--sessions S] [--messages N] [--target HOST:PORT] [--no-pipelining] [--tls [--tickets N]] [--executor loop|global]
+                                          [--server-executor loop|global|own-loop] [--json]
                directsmtp-bench smtp roundtrips [--delay-ms MS] [--sends N] [--no-pipelining] [--tls]
                                                 [--probe [--catch-all]] [--json]
-               directsmtp-bench smtp idle-tls [--sessions N] [--json]
+               directsmtp-bench smtp idle-tls [--sessions N] [--tickets N] [--json]
+               directsmtp-bench smtp tls-listen [--port P] [--seconds S] [--tickets N] [--json]
                directsmtp-bench smtp parse [--replies N] [--json]
         """
 
@@ -44,6 +46,7 @@ enum SMTPBenchmark {
         case "roundtrips": return await roundTrips(BenchOptions(rest))
         case "parse": return parse(BenchOptions(rest))
         case "idle-tls": return await idleTLS(BenchOptions(rest))
+        case "tls-listen": return await TLSListenBenchmark.run(BenchOptions(rest))
         default:
             print(usage)
             return 64
@@ -91,7 +94,18 @@ enum SMTPBenchmark {
                 script.recordsReads = false
                 script.pipelining = !options.has("--no-pipelining")
                 script.offersStartTLS = policy != .off
-                let mock = try MockSMTPServer.start(script, executor: executor)
+                // `--tickets 0`: no session tickets, so every TLS handshake is a full one.
+                script.tlsSessionTickets = options.int("--tickets", default: 1)
+                // `--server-executor global`: the mock's connections on Swift's pool while
+                // the sessions stay on the loop; `own-loop`: on a second event loop (its
+                // own thread, sockets and timers), so each end has a loop of its own and
+                // the two can use two cores.
+                let serverLoop: EventLoop =
+                    options.string("--server-executor") == "own-loop" ? EventLoop() : .shared
+                let serverExecutor: (any TaskExecutor)? =
+                    options.string("--server-executor").map { $0 == "global" ? nil : serverLoop }
+                    ?? executor
+                let mock = try MockSMTPServer.start(script, loop: serverLoop, executor: serverExecutor)
                 server = mock
                 target = mock.address
             }
@@ -144,7 +158,9 @@ enum SMTPBenchmark {
             report("smtp send", [
                 "target": options.string("--target") ?? "in-process mock",
                 "executor": executorName,
+                "serverExecutor": options.string("--server-executor") ?? executorName,
                 "tls": policy != .off,
+                "tickets": policy != .off ? options.int("--tickets", default: 1) : 0,
                 "sessions": sessions,
                 "messages": summary.count,
                 "accepted": accepted,
@@ -246,6 +262,7 @@ enum SMTPBenchmark {
             var script = MockSMTPScript()
             script.recordsReads = false
             script.offersStartTLS = true
+            script.tlsSessionTickets = options.int("--tickets", default: 1)
             let server = try MockSMTPServer.start(script)
             defer { server.stop() }
             let configuration = try SMTPSessionConfiguration(heloName: "bench.directsmtp.test")

@@ -35,6 +35,22 @@ static inline long directsmtp_SSL_CTX_set_max_cert_list(SSL_CTX *ctx, long bytes
     return SSL_CTX_set_max_cert_list(ctx, bytes);
 }
 
+static inline long directsmtp_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_session_cache_mode(ctx, mode);
+}
+
+static inline int directsmtp_SSL_set_app_data(SSL *ssl, void *data) {
+    return SSL_set_app_data(ssl, data);
+}
+
+static inline void *directsmtp_SSL_get_app_data(const SSL *ssl) {
+    return SSL_get_app_data(ssl);
+}
+
+static inline long directsmtp_SSL_CTX_client_session_cache(void) {
+    return SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE;
+}
+
 static inline long directsmtp_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *cert) {
     return SSL_CTX_add1_chain_cert(ctx, cert);
 }

@@ -33,6 +33,8 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var testsCatchAll = false
     /// The dialer's long step timeouts (the queue's re-sends).
     var patient = false
+    /// STARTTLS for this call; `nil`: the configured policy.
+    var tls: TLSPolicy? = nil
 }
 
 /// Executes an ``AttemptStateMachine``'s actions: lookups, dials, transactions and queue
@@ -316,12 +318,14 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         if stop { task.cancel() }
     }
 
-    /// Connect, greeting, EHLO; then, if it wins, the transaction; a failed or losing
-    /// connection is closed here too.
+    /// Connect, greeting, EHLO (and STARTTLS with EHLO again, as the policy says); then,
+    /// if it wins, the transaction; a failed or losing connection is closed here too.
     private func runDial(_ index: Int, _ connection: Connection) async {
-        if let failure = await connection.openForRace() {
+        let candidate = core.withLock { $0.machine.candidates[index] }
+        let (connection, failure, earlier) = await openWithTLS(candidate, connection)
+        if let failure {
             handle(.connectFailed(index, failure))
-            handle(.recordCollected(index, await connection.finish()))
+            handle(.recordCollected(index, Self.joined(earlier, await connection.finish())))
             return
         }
         let actions = core.withLock { $0.machine.handle(.connected(index), now: .now) }
@@ -334,8 +338,50 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             return
         }
         let result = await request.transaction(connection)
-        let record = await connection.finish()
+        let record = Self.joined(earlier, await connection.finish())
         handle(.transactionFinished(result, record))
+    }
+
+    /// Opens `connection` with the call's TLS policy, SNI the MX host name. Opportunistic
+    /// TLS whose handshake fails is retried in plaintext on a new connection to the same
+    /// address (issue 13; the race's budget and cancellation bound it as any dial), and
+    /// the address is remembered as TLS-broken so later calls go straight to plaintext.
+    /// Returns the connection that decided, its failure if any, and the record of the
+    /// failed TLS connection before it.
+    private func openWithTLS(_ candidate: RaceCandidate, _ connection: Connection) async
+        -> (Connection, SMTPResult?, SessionRecord?)
+    {
+        var policy = request.tls ?? engine.settings.tlsPolicy
+        let known = policy == .opportunistic && engine.tlsBroken.isUnhealthy(candidate.ip)
+        if known { policy = .off }
+        let failure = await connection.openForRace(tls: policy, serverName: candidate.host.name)
+        guard policy == .opportunistic, failure?.reason == .tlsHandshakeFailed, !Task.isCancelled
+        else {
+            guard known else { return (connection, failure, nil) }
+            let note = TranscriptEntry(
+                server: candidate.address.description, direction: .note,
+                text: "plaintext: the TLS handshake with this address failed within the last hour")
+            return (connection, failure, SessionRecord(transcript: [note], timings: [:]))
+        }
+        engine.tlsBroken.markUnhealthy(candidate.ip)
+        var earlier = await connection.finish()
+        earlier.transcript.append(
+            TranscriptEntry(
+                server: candidate.address.description, direction: .note,
+                text: "the TLS handshake failed: trying again in plaintext on a new connection"))
+        earlier.tls = nil
+        let retry = engine.dialer.connection(to: candidate.address, patient: request.patient)
+        let retried = await retry.openForRace(tls: .off, serverName: candidate.host.name)
+        return (retry, retried, earlier)
+    }
+
+    /// The deciding session's record, after the transcript of a failed TLS connection to
+    /// the same address (its timings are not the deciding session's).
+    private static func joined(_ earlier: SessionRecord?, _ record: SessionRecord) -> SessionRecord {
+        guard let earlier else { return record }
+        var record = record
+        record.transcript = earlier.transcript + record.transcript
+        return record
     }
 
     /// Runs a queue store off the loop: the store is the application's code and may block

@@ -1,8 +1,8 @@
 /// Which call an observed attempt serves.
 public enum AttemptKind: String, Sendable, Hashable, CaseIterable {
-    /// ``VerificationCoordinator/send(_:budget:)``.
+    /// ``VerificationCoordinator/send(_:budget:tls:)``.
     case send
-    /// ``VerificationCoordinator/probe(_:from:budget:)``.
+    /// ``VerificationCoordinator/probe(_:from:budget:tls:catchAll:)``.
     case probe
     /// A queued message's re-send (``VerificationCoordinator/redeliver(_:)``).
     case redelivery

@@ -355,6 +355,7 @@ struct AttemptStateMachine {
     ) {
         var outcome = outcome
         outcome.timings = winnerRecord?.timings ?? [:]
+        outcome.tls = winnerRecord?.tls  // the deciding session's TLS (issue 13)
         outcome.transcript = transcript()
         state = .finished(outcome)
         giveSlotBack(&actions)

@@ -12,6 +12,10 @@ struct EngineSettings: Sendable {
     var refusesNonPublicAddresses = true
     var addressFamilyPreference = AddressFamilyPreference.interleaved
     var clock: @Sendable () -> ContinuousClock.Instant = { .now }
+    /// STARTTLS for calls that do not say (and for the queue's re-sends).
+    var tlsPolicy: TLSPolicy = .opportunistic
+    /// How long an address whose TLS handshake failed gets plaintext straight away.
+    var tlsBrokenPeriod: Duration = .seconds(3600)
 }
 
 /// What a coordinator's attempts share: the lookup and the dialer (the real resolver and
@@ -27,6 +31,10 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let settings: EngineSettings
     let loop: EventLoop
     let health: HostHealthMemory
+    /// Addresses whose TLS handshake failed under the opportunistic policy: for
+    /// ``EngineSettings/tlsBrokenPeriod`` they get plaintext at once (issue 13: a broken
+    /// TLS stack would otherwise cost every call a handshake and a second connection).
+    let tlsBroken: HostHealthMemory
     let probeCache: ProbeCache
     let limiter: DestinationLimiter
     /// The race candidates of each destination, kept while DNS names the same hosts.
@@ -51,6 +59,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         self.settings = settings
         self.loop = loop
         self.health = HostHealthMemory(penalty: settings.healthPenalty, clock: settings.clock)
+        self.tlsBroken = HostHealthMemory(penalty: settings.tlsBrokenPeriod, clock: settings.clock)
         self.probeCache = ProbeCache(policy: settings.probeCache, clock: settings.clock)
         self.limiter = DestinationLimiter(limit: settings.concurrencyPerDestination)
     }

@@ -66,6 +66,7 @@ final class HostHealthMemory: Sendable {
 
     /// Whether `ip` is being penalized now.
     func isUnhealthy(_ ip: String) -> Bool {
+        guard remembered.load(ordering: .relaxed) > 0 else { return false }
         let now = clock()
         return penalized.withLock { ($0[ip]).map { $0 > now } ?? false }
     }

@@ -7,6 +7,9 @@ protocol SMTPConnection: AnyObject, Sendable {
     /// Connect + 220 greeting + EHLO. `nil` when ready for a transaction, otherwise why
     /// not (`.unreachable` or `.senderRejected`). Returns promptly when cancelled.
     func openForRace() async -> SMTPResult?
+    /// The same, with STARTTLS as `tls` says and `serverName` (the MX host name) as SNI:
+    /// ready means ready for MAIL, TLS included. Fakes without TLS need not implement it.
+    func openForRace(tls: TLSPolicy, serverName: String) async -> SMTPResult?
     /// QUIT without waiting for the reply, close the socket. Idempotent, any time.
     func close() async
     /// Closes (as ``close()``) and returns the conversation (credentials redacted) and
@@ -18,6 +21,15 @@ protocol SMTPConnection: AnyObject, Sendable {
 struct SessionRecord: Sendable {
     var transcript: [TranscriptEntry]
     var timings: [SMTPStep: Duration]
+    /// What STARTTLS negotiated; `nil` for a plaintext session.
+    var tls: SMTPTLSInfo? = nil
+}
+
+extension SMTPConnection {
+    /// A connection that knows no TLS opens as it always does.
+    func openForRace(tls: TLSPolicy, serverName: String) async -> SMTPResult? {
+        await openForRace()
+    }
 }
 
 /// Makes connections; the real one makes `SMTPSession`s, tests make scripted fakes.

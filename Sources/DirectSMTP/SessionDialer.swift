@@ -26,8 +26,12 @@ extension SMTPSession: SMTPConnection {
         await open()
     }
 
+    func openForRace(tls: TLSPolicy, serverName: String) async -> SMTPResult? {
+        await open(tls: tls, serverName: serverName)
+    }
+
     func finish() async -> SessionRecord {
         await close()
-        return SessionRecord(transcript: transcript, timings: timings)
+        return SessionRecord(transcript: transcript, timings: timings, tls: tls)
     }
 }

@@ -91,6 +91,13 @@ extension VerificationCoordinator {
         /// Told about every attempt and queue event, for logs and metrics (default none).
         /// See ``DeliveryObserver``.
         public var observer: (any DeliveryObserver)? = nil
+        /// STARTTLS (RFC 3207) for calls that do not give a policy, and for the queue's
+        /// re-sends (default ``TLSPolicy/opportunistic``: TLS whenever offered, the
+        /// certificate not verified; after a failed handshake the same host is tried again
+        /// in plaintext, and for an hour that address gets plaintext straight away).
+        /// ``TLSPolicy/required``: a host without working TLS gets no transaction, the
+        /// outcome is deferred. ``TLSPolicy/off``: never STARTTLS.
+        public var tlsPolicy: TLSPolicy = .opportunistic
 
         /// A configuration with defaults: port 25, stagger 250 ms, interactive timeouts,
         /// budget 3 s, the system's DNS servers.
@@ -144,6 +151,7 @@ extension VerificationCoordinator {
             settings.refusesNonPublicAddresses = refusesNonPublicAddresses
             settings.addressFamilyPreference = addressFamilyPreference
             settings.clock = clock
+            settings.tlsPolicy = tlsPolicy
             return settings
         }
     }

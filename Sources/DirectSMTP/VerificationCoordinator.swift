@@ -158,7 +158,19 @@ public final class VerificationCoordinator: Sendable {
     /// all the same (`queued: true`), so a crash or restart before the transaction ends
     /// loses nothing. The final outcome then settles it: delivered or rejected, it leaves
     /// the queue; deferred, it is retried.
-    public func send(_ message: Message, budget: Duration? = nil) async -> VerificationOutcome {
+    ///
+    /// `tls` overrides ``Configuration/tlsPolicy`` for this call; ``TLSPolicy/required``
+    /// defers rather than send the message in plaintext. The queue re-sends with the
+    /// configured policy, so a ``TLSPolicy/required`` send is queued only when the
+    /// configuration requires TLS too; otherwise its deferral comes back with
+    /// `queued: false`.
+    /// - Parameters:
+    ///   - message: the message; its `to` is the recipient.
+    ///   - budget: the time the call may take; default ``Configuration/defaultBudget``.
+    ///   - tls: STARTTLS for this call; default ``Configuration/tlsPolicy``.
+    public func send(_ message: Message, budget: Duration? = nil, tls: TLSPolicy? = nil) async
+        -> VerificationOutcome
+    {
         let start = ContinuousClock.now  // the budget includes composing the message
         // Signed once, here: the queue stores these bytes, so a retry sends the same
         // signature. Signing fails only if libcrypto does (keys are checked when loaded,
@@ -172,7 +184,10 @@ public final class VerificationCoordinator: Sendable {
         }
         let from = message.from
         let to = message.to
-        let queue = queueAccess(from: from, to: to, data: data)
+        // The queue re-sends with the configured policy: a message that must not go in
+        // plaintext while the configuration would allow it is not queued (`queued: false`).
+        let plaintextRetryPossible = tls == .required && configuration.tlsPolicy != .required
+        let queue = plaintextRetryPossible ? nil : queueAccess(from: from, to: to, data: data)
         let budget = budget ?? configuration.defaultBudget
         let observer = configuration.observer
         observer?.attemptStarted(
@@ -182,7 +197,8 @@ public final class VerificationCoordinator: Sendable {
             AttemptRequest(
                 mode: .send(queue: queue != nil), address: to.description, domain: to.domain,
                 messageID: data.messageID, start: start, budget: budget,
-                transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue))
+                transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue,
+                tls: tls))
         observer?.attemptFinished(AttemptFinished(kind: .send, outcome: outcome))
         return outcome
     }
@@ -219,11 +235,13 @@ public final class VerificationCoordinator: Sendable {
     ///   - address: the recipient to ask about.
     ///   - from: `MAIL FROM`; default ``Configuration/probeSender``.
     ///   - budget: the time the call may take; default ``Configuration/defaultBudget``.
+    ///   - tls: STARTTLS for this call; default ``Configuration/tlsPolicy``. The probe
+    ///     cache and probes in flight are shared whatever the policy.
     ///   - catchAll: test whether the domain is a catch-all (default `false`: `catchAll`
     ///     is then `nil`).
     public func probe(
         _ address: EmailAddress, from: EmailAddress? = nil, budget: Duration? = nil,
-        catchAll: Bool = false
+        tls: TLSPolicy? = nil, catchAll: Bool = false
     ) async -> VerificationOutcome {
         let sender = from ?? probeSender
         let budget = budget ?? configuration.defaultBudget
@@ -237,7 +255,7 @@ public final class VerificationCoordinator: Sendable {
                 mode: .probe, address: address.description, domain: address.domain,
                 start: .now, budget: budget,
                 transaction: { await $0.probe(from: sender, to: address, catchAllProbe: randomProbe) },
-                testsCatchAll: randomProbe != nil),
+                testsCatchAll: randomProbe != nil, tls: tls),
             sender: sender.description)
         // Only asked-for answers: a cached outcome may carry an earlier test's.
         outcome.catchAll = catchAll ? (randomProbe != nil ? outcome.catchAll : known) : nil

@@ -5,11 +5,13 @@ extension VerificationOutcome {
     /// {"outcome":"rejected","scenario":5,"reason":"recipient-rejected","address":"a@example.com",
     ///  "queued":false,"mx":{"host":"mx1.example.com","ip":"192.0.2.1","preference":10},
     ///  "reply":{"code":550,"enhanced":"5.1.1","text":"no such user"},
-    ///  "elapsedMs":12.5,"timings":{"dns":1.2,"connect":0.4},"hint":null,"catchAll":null}
+    ///  "elapsedMs":12.5,"timings":{"dns":1.2,"connect":0.4,"tls":3.1},
+    ///  "tls":{"version":"TLSv1.3","cipher":"TLS_AES_256_GCM_SHA384"},"hint":null,"catchAll":null}
     /// ```
     ///
-    /// `mx`, `reply`, `hint` (a ``DeliveryHint`` name such as `"authentication"`) and
-    /// `catchAll` (`true`/`false`) are `null` when absent; milliseconds carry one decimal.
+    /// `mx`, `reply`, `tls` (a plaintext session), `hint` (a ``DeliveryHint`` name such as
+    /// `"authentication"`) and `catchAll` (`true`/`false`) are `null` when absent;
+    /// milliseconds carry one decimal.
     public var json: String {
         var out = "{"
         out += "\"outcome\":" + JSONText.string(status.rawValue)
@@ -37,6 +39,12 @@ extension VerificationOutcome {
             .map { JSONText.string($0.name) + ":" + JSONText.milliseconds($0.duration) }
             .joined(separator: ",")
         out += "}"
+        if let tls {
+            out += ",\"tls\":{\"version\":" + JSONText.string(tls.version)
+            out += ",\"cipher\":" + JSONText.string(tls.cipher) + "}"
+        } else {
+            out += ",\"tls\":null"
+        }
         out += ",\"hint\":" + (hint.map { JSONText.string($0.rawValue) } ?? "null")
         out += ",\"catchAll\":" + (catchAll.map { "\($0)" } ?? "null")
         out += "}"

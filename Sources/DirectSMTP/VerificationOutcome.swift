@@ -1,7 +1,7 @@
 import SMTPClient
 
-/// What one ``VerificationCoordinator/send(_:budget:)`` or
-/// ``VerificationCoordinator/probe(_:from:budget:)`` learned: accepted, rejected for good,
+/// What one ``VerificationCoordinator/send(_:budget:tls:)`` or
+/// ``VerificationCoordinator/probe(_:from:budget:tls:catchAll:)`` learned: accepted, rejected for good,
 /// or deferred, with the scenario number and reason (<doc:SixOutcomes>), the MX host used, the
 /// deciding reply, timings and the transcript.
 ///
@@ -52,12 +52,15 @@ public struct VerificationOutcome: Sendable, Hashable {
     /// The Message-ID of the message a send concerned (`nil` for a probe): what
     /// ``VerificationCoordinator/finalOutcome(for:)`` and ``DeliveryEvent`` go by.
     public var messageID: String?
+    /// The TLS version and cipher of the deciding session (STARTTLS, RFC 3207); `nil` for
+    /// plaintext, or when no session decided.
+    public var tls: SMTPTLSInfo?
     /// What can be done about the deciding reply, when the providers' documented codes
     /// and texts say (``ReplyClassification``); `nil` when none applies or no reply decided.
     public var hint: DeliveryHint?
     /// Whether the domain accepts any local part (a catch-all), learned by a probe that
     /// asked for it; `nil` when not asked or unknown (see
-    /// ``VerificationCoordinator/probe(_:from:budget:catchAll:)``).
+    /// ``VerificationCoordinator/probe(_:from:budget:tls:catchAll:)``).
     public var catchAll: Bool?
 
     /// An outcome from its parts.
@@ -74,6 +77,7 @@ public struct VerificationOutcome: Sendable, Hashable {
         transcript: [TranscriptEntry] = [],
         fromCache: Bool = false,
         messageID: String? = nil,
+        tls: SMTPTLSInfo? = nil,
         hint: DeliveryHint? = nil,
         catchAll: Bool? = nil
     ) {
@@ -89,6 +93,7 @@ public struct VerificationOutcome: Sendable, Hashable {
         self.transcript = transcript
         self.fromCache = fromCache
         self.messageID = messageID
+        self.tls = tls
         self.hint = hint
         self.catchAll = catchAll
     }
@@ -102,7 +107,7 @@ public struct VerificationOutcome: Sendable, Hashable {
 
     /// Each phase's duration in the order phases happen, named as JSON and the command
     /// print them: `dns`, then the SMTP steps (AUTH counted with EHLO, QUIT, never
-    /// awaited, left out).
+    /// awaited, left out), with `tls` (STARTTLS and the handshake) after EHLO.
     package var phaseTimings: [(name: String, duration: Duration)] {
         var phases: [(name: String, duration: Duration)] = []
         if let dnsDuration { phases.append(("dns", dnsDuration)) }
@@ -110,6 +115,8 @@ public struct VerificationOutcome: Sendable, Hashable {
             guard var duration = timings[step] else { continue }
             if step == .ehlo, let auth = timings[.auth] { duration += auth }
             phases.append((step.rawValue, duration))
+            // STARTTLS and the handshake, right after the EHLO that offered it.
+            if step == .ehlo, let tls { phases.append(("tls", tls.total)) }
         }
         return phases
     }

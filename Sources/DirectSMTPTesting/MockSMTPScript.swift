@@ -69,6 +69,9 @@ public struct MockSMTPScript: Sendable {
     public var requiresTLS = false
     /// Over TLS, once the first bytes of a message arrive: a fatal TLS alert, then a close.
     public var tlsAlertMidData = false
+    /// TLS 1.3 session tickets issued per handshake (default 1): clients resume with
+    /// them; 0 makes every handshake a full one.
+    public var tlsSessionTickets = 1
 
     /// The default script: a friendly server that accepts everything.
     public init() {}

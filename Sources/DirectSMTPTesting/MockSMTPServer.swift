@@ -275,7 +275,8 @@ public final class MockSMTPServer: Sendable {
         // The handshake is one more round trip (TLS 1.3's full handshake is one), so it
         // waits like a batch of replies: benchmarks count it as one wait.
         if script.replyDelay > .zero { try? await Task.sleep(for: script.replyDelay) }
-        guard let context = try? MockTLSCertificate.serverContext(paddingBytes: padding),
+        guard let context = try? MockTLSCertificate.serverContext(
+            paddingBytes: padding, sessionTickets: script.tlsSessionTickets),
             let tls = try? await TLSStream.accept(over: connection, context: context, deadline: deadline)
         else { return nil }
         record(session.id) {

@@ -9,18 +9,23 @@ import Sockets
 /// let context = try MockTLSCertificate.serverContext()
 /// ```
 public enum MockTLSCertificate {
-    private static let cache = Lock<[Int: TLSContext]>([:])
+    private static let cache = Lock<[[Int]: TLSContext]>([:])
 
     /// A server context presenting a self-signed certificate for `mock.test`; with
     /// `paddingBytes` > 0 the certificate carries an extension of that many bytes (for
-    /// clients facing a huge certificate). Made once per padding size and process.
-    public static func serverContext(paddingBytes: Int = 0) throws(SocketError) -> TLSContext {
-        if let cached = cache.withLock({ $0[paddingBytes] }) { return cached }
-        let (chain, key) = try make(hostName: "mock.test", paddingBytes: paddingBytes)
-        let context = try TLSContext.server(certificateChainPEM: chain, privateKeyPEM: key)
+    /// clients facing a huge certificate). It issues `sessionTickets` tickets per
+    /// handshake (0: clients cannot resume). Made once per settings and process.
+    public static func serverContext(paddingBytes: Int = 0, sessionTickets: Int = 1) throws(SocketError)
+        -> TLSContext
+    {
+        let key = [paddingBytes, sessionTickets]
+        if let cached = cache.withLock({ $0[key] }) { return cached }
+        let (chain, privateKey) = try make(hostName: "mock.test", paddingBytes: paddingBytes)
+        let context = try TLSContext.server(
+            certificateChainPEM: chain, privateKeyPEM: privateKey, sessionTickets: sessionTickets)
         return cache.withLock { cache in
-            if let raced = cache[paddingBytes] { return raced }
-            cache[paddingBytes] = context
+            if let raced = cache[key] { return raced }
+            cache[key] = context
             return context
         }
     }

@@ -292,11 +292,13 @@ public actor SMTPSession {
                 return .finish(machine.fail(.connectionClosed))
             }
             connection = stream
-            record(.received, "<TLS established: \(stream.protocolVersion), \(stream.cipher)>")
+            record(
+                .received,
+                "<TLS established: \(stream.protocolVersion), \(stream.cipher)\(stream.resumed ? ", resumed" : "")>")
             stepStarted = ContinuousClock.now
             return machine.tlsEstablished(SMTPTLSInfo(
                 version: stream.protocolVersion, cipher: stream.cipher, serverName: stream.serverName,
-                startTLSReply: startTLSReply, handshake: handshake))
+                startTLSReply: startTLSReply, handshake: handshake, resumed: stream.resumed))
         } catch {
             record(.received, "<TLS handshake failed: \(error.message)>")
             switch error.code {

@@ -10,16 +10,23 @@ public struct SMTPTLSInfo: Sendable, Hashable {
     public var startTLSReply: Duration
     /// The handshake itself.
     public var handshake: Duration
+    /// Whether the handshake resumed an earlier session with this server (a TLS 1.3
+    /// ticket): no certificate was exchanged.
+    public var resumed: Bool
 
     /// STARTTLS and the handshake together: the `tls` timing phase.
     public var total: Duration { startTLSReply + handshake }
 
     /// Every field given.
-    public init(version: String, cipher: String, serverName: String?, startTLSReply: Duration, handshake: Duration) {
+    public init(
+        version: String, cipher: String, serverName: String?, startTLSReply: Duration, handshake: Duration,
+        resumed: Bool = false
+    ) {
         self.version = version
         self.cipher = cipher
         self.serverName = serverName
         self.startTLSReply = startTLSReply
         self.handshake = handshake
+        self.resumed = resumed
     }
 }

@@ -14,7 +14,7 @@ import Synchronization
 /// let tls = try await TLSStream.connect(
 ///     over: connection, serverName: "mx.example.com",
 ///     context: try .opportunisticClient(), deadline: .now + .seconds(2))
-/// print(tls.protocolVersion, tls.cipher)          // "TLSv1.3" "TLS_AES_256_GCM_SHA384"
+/// print(tls.protocolVersion, tls.cipher)          // "TLSv1.3" "TLS_AES_128_GCM_SHA256"
 /// try await tls.write(Array("EHLO me\r\n".utf8), deadline: .now + .seconds(1))
 /// ```
 ///
@@ -31,6 +31,8 @@ public final class TLSStream: ByteStream {
     /// The server name the client asked for (SNI): on the server side, what the client
     /// sent; on the client side, what was sent (`nil` when none was).
     public let serverName: String?
+    /// Whether the handshake resumed an earlier session (no certificate exchanged).
+    public let resumed: Bool
     private let state: Lock<State>
 
     private struct State {
@@ -47,10 +49,13 @@ public final class TLSStream: ByteStream {
         self.protocolVersion = engine.protocolVersion
         self.cipher = engine.cipher
         self.serverName = serverName
+        self.resumed = engine.resumed
         self.state = Lock(State(engine: engine))
     }
 
-    /// The client side: runs the handshake over `connection` until `deadline`.
+    /// The client side: runs the handshake over `connection` until `deadline`, resuming
+    /// the session last kept for this server name and address in the context's
+    /// ``TLSContext/sessionCache``, if any; tickets the server sends are kept there.
     /// - Parameter serverName: sent as SNI unless it is an IP literal (RFC 6066 §3) or not
     ///   an ASCII host name.
     /// - Throws: ``SocketError/Code/tls`` with OpenSSL's reason when the handshake fails;
@@ -61,8 +66,16 @@ public final class TLSStream: ByteStream {
         deadline: ContinuousClock.Instant?
     ) async throws(SocketError) -> TLSStream {
         let name = serverName.flatMap(sniName)
-        let engine = try TLSEngine(context: context, server: false, serverName: name)
-        try await handshake(engine, over: connection, deadline: deadline)
+        // Sessions are resumed per name and address: a ticket is only good at the server
+        // (cluster) that issued it, and the same name may lead elsewhere.
+        let sessionKey = "\(name ?? "") \(connection.remoteAddress)"
+        let engine = try TLSEngine(context: context, server: false, serverName: name, sessionKey: sessionKey)
+        do {
+            try await handshake(engine, over: connection, deadline: deadline)
+        } catch {
+            context.sessionCache?.remove(sessionKey)
+            throw error
+        }
         return TLSStream(connection: connection, engine: engine, serverName: name)
     }
 
@@ -198,7 +211,11 @@ final class TLSEngine: @unchecked Sendable {
     private let outbound: OpaquePointer
     private var fatal = false
 
-    init(context: TLSContext, server: Bool, serverName: String?) throws(SocketError) {
+    /// Where new sessions go (a client with a session cache), and under which key.
+    private let sessionCache: TLSSessionCache?
+    private let sessionKey: String
+
+    init(context: TLSContext, server: Bool, serverName: String?, sessionKey: String = "") throws(SocketError) {
         ERR_clear_error()
         guard let ssl = SSL_new(context.context) else { throw TLSStream.error("creating a TLS session") }
         guard let inbound = BIO_new(BIO_s_mem()), let outbound = BIO_new(BIO_s_mem()) else {
@@ -211,13 +228,35 @@ final class TLSEngine: @unchecked Sendable {
         self.ssl = ssl
         self.inbound = inbound
         self.outbound = outbound
+        self.sessionCache = server ? nil : context.sessionCache
+        self.sessionKey = sessionKey
         if server {
             SSL_set_accept_state(ssl)
         } else {
             SSL_set_connect_state(ssl)
             if let serverName { _ = directsmtp_SSL_set_tlsext_host_name(ssl, serverName) }
+            if let sessionCache {
+                if let saved = sessionCache.session(for: sessionKey) {
+                    _ = SSL_set_session(ssl, saved.session)  // takes its own reference
+                }
+                // For `newSessionCallback`: the SSL never outlives this engine.
+                _ = directsmtp_SSL_set_app_data(ssl, Unmanaged.passUnretained(self).toOpaque())
+            }
         }
     }
+
+    /// OpenSSL's new-session callback (a ticket arrived): the session goes to the engine's
+    /// cache, which owns it from then on (returning 1 tells OpenSSL so).
+    static let newSessionCallback: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32 = { ssl, session in
+        guard let ssl, let session, let raw = directsmtp_SSL_get_app_data(ssl) else { return 0 }
+        let engine = Unmanaged<TLSEngine>.fromOpaque(raw).takeUnretainedValue()
+        guard let cache = engine.sessionCache else { return 0 }
+        cache.store(session, for: engine.sessionKey)
+        return 1
+    }
+
+    /// Whether the handshake resumed a kept session.
+    var resumed: Bool { SSL_session_reused(ssl) == 1 }
 
     deinit { SSL_free(ssl) }
 

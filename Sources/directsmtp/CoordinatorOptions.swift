@@ -7,11 +7,11 @@ import Sockets
     import Glibc
 #endif
 
-/// The flags `probe` and `send` share (`--helo`, `--dns`, `--port`, `--budget`,
-/// `--address-family`, `--json`, `--verbose`), turned into a coordinator configuration. Every check runs before any
-/// network traffic; a failure is a usage error (exit 64).
+/// The flags `probe` and `send` share (`--helo`, `--dns`, `--port`, `--budget`, `--tls`,
+/// `--address-family`, `--json`, `--verbose`), turned into a coordinator configuration. Every
+/// check runs before any network traffic; a failure is a usage error (exit 64).
 struct CoordinatorOptions {
-    static let valueFlags: Set<String> = ["--helo", "--dns", "--port", "--budget", "--address-family"]
+    static let valueFlags: Set<String> = ["--helo", "--dns", "--port", "--budget", "--tls", "--address-family"]
     static let switches: Set<String> = ["--json", "--verbose"]
 
     var configuration: VerificationCoordinator.Configuration
@@ -46,6 +46,13 @@ struct CoordinatorOptions {
         }
         let budget = try arguments.seconds("--budget") ?? configuration.defaultBudget
         configuration.defaultBudget = budget
+        if let tls = arguments.value("--tls") {
+            guard let policy = TLSPolicy(rawValue: tls) else {
+                throw Arguments.UsageError(
+                    description: "--tls takes opportunistic, required or off, not '\(tls)'")
+            }
+            configuration.tlsPolicy = policy
+        }
         self.configuration = configuration
         self.budget = budget
         self.json = arguments.has("--json")

@@ -30,6 +30,9 @@ enum OutcomeOutput {
         if let detail = outcome.detail {
             lines.append("  detail:  \(detail)")
         }
+        if let tls = outcome.tls {
+            lines.append("  tls:     \(tls.version) \(tls.cipher)")
+        }
         if let hint = outcome.hint {
             lines.append("  hint:    \(hint)")
         }

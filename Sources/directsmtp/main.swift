@@ -9,13 +9,13 @@ let usage = """
     usage: directsmtp demo
            directsmtp mx <domain> [--dns HOST:PORT]... [--budget SECONDS] [--json]
            directsmtp probe <address> [--from ADDR] [--helo NAME] [--dns HOST:PORT]... [--port N]
-                            [--budget SECONDS] [--catch-all] [--address-family interleaved|ipv4-first|ipv4-only]
-                            [--json] [--verbose]
+                            [--budget SECONDS] [--tls opportunistic|required|off] [--catch-all]
+                            [--address-family interleaved|ipv4-first|ipv4-only] [--json] [--verbose]
            directsmtp probe --input FILE|- [--concurrency N] [--from ADDR] [--helo NAME]
                             [--dns HOST:PORT]... [--port N] [--budget SECONDS] [--catch-all]
            directsmtp send --to ADDR --from ADDR [--subject TEXT] [--body TEXT | --body-file PATH]
                            [--helo NAME] [--dns HOST:PORT]... [--port N] [--budget SECONDS]
-                           [--address-family interleaved|ipv4-first|ipv4-only]
+                           [--tls opportunistic|required|off] [--address-family interleaved|ipv4-first|ipv4-only]
                            [--dkim-key PATH --dkim-selector NAME [--dkim-domain DOMAIN]]...
                            [--queue PATH] [--json] [--verbose]
            directsmtp send --input FILE|- [--concurrency N] --from ADDR [same options as above]

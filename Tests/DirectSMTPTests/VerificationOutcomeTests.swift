@@ -48,7 +48,7 @@ struct VerificationOutcomeTests {
                 {"outcome":"rejected","scenario":5,"reason":"recipient-rejected","address":"user@example.com",\
                 "queued":false,"mx":{"host":"mx1.example.com","ip":"192.0.2.1","preference":10},\
                 "reply":{"code":550,"enhanced":"5.1.1","text":"no such user"},"elapsedMs":12.5,\
-                "timings":{"dns":1.2,"connect":0.4,"rcpt":0.3},"hint":null,"catchAll":null}
+                "timings":{"dns":1.2,"connect":0.4,"rcpt":0.3},"tls":null,"hint":null,"catchAll":null}
                 """)
     }
 
@@ -57,7 +57,7 @@ struct VerificationOutcomeTests {
         let outcome = VerificationOutcome(
             reason: .senderRejected, address: "user@example.com",
             reply: SMTPReply(550, "5.7.26 unauthenticated"), hint: .authentication, catchAll: true)
-        #expect(outcome.json.hasSuffix(#""timings":{},"hint":"authentication","catchAll":true}"#))
+        #expect(outcome.json.hasSuffix(#""timings":{},"tls":null,"hint":"authentication","catchAll":true}"#))
         var rateLimited = outcome
         rateLimited.hint = .reverseDNS
         rateLimited.catchAll = false
@@ -72,8 +72,22 @@ struct VerificationOutcomeTests {
         #expect(
             outcome.json == """
                 {"outcome":"deferred","scenario":1,"reason":"dns-unavailable","address":"a@b.example","queued":true,\
-                "mx":null,"reply":null,"elapsedMs":3001.0,"timings":{},"hint":null,"catchAll":null}
+                "mx":null,"reply":null,"elapsedMs":3001.0,"timings":{},"tls":null,"hint":null,"catchAll":null}
                 """)
+    }
+
+    @Test("JSON of a session over TLS: its version and cipher, and the tls phase after EHLO")
+    func tlsJSON() {
+        let tls = SMTPTLSInfo(
+            version: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384", serverName: "mx.example.com",
+            startTLSReply: .microseconds(400), handshake: .microseconds(1_600))
+        let outcome = VerificationOutcome(
+            reason: .accepted, address: "a@b.example",
+            timings: [.ehlo: .milliseconds(1), .mail: .milliseconds(1)], tls: tls)
+        #expect(
+            outcome.json.hasSuffix(
+                #""timings":{"ehlo":1.0,"tls":2.0,"mail":1.0},"tls":{"version":"TLSv1.3","cipher":"TLS_AES_256_GCM_SHA384"},"hint":null,"catchAll":null}"#
+            ))
     }
 
     @Test(
@@ -174,7 +188,7 @@ struct TimingsTests {
             ])
         #expect(outcome.phaseTimings.map(\.name) == ["dns", "connect", "greeting", "ehlo", "rcpt"])
         #expect(outcome.phaseTimings.map(\.duration)[3] == .milliseconds(7))
-        #expect(outcome.json.hasSuffix(#""timings":{"dns":7.0,"connect":1.0,"greeting":2.0,"ehlo":7.0,"rcpt":5.0},"hint":null,"catchAll":null}"#))
+        #expect(outcome.json.hasSuffix(#""timings":{"dns":7.0,"connect":1.0,"greeting":2.0,"ehlo":7.0,"rcpt":5.0},"tls":null,"hint":null,"catchAll":null}"#))
         #expect(VerificationOutcome(reason: .accepted, address: "a@b.example").phaseTimings.isEmpty)
     }
 }
