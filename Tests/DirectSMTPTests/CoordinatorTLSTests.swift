@@ -114,7 +114,7 @@ struct CoordinatorTLSPolicyTests {
         let required = try await runCLI(base + ["--tls", "required"])
         #expect(required.status == 75, "\(required)")
         #expect(required.stdout.contains("\"reason\":\"no-reachable-host\""))
-        #expect(required.stdout.contains(",\"tls\":null}"), "\(required.stdout)")
+        #expect(required.stdout.contains(",\"tls\":null,"), "\(required.stdout)")
         let bad = try await runCLI(base + ["--tls", "always"])
         #expect(bad.status == 64, "\(bad)")
         #expect(bad.stderr.contains("--tls takes opportunistic, required or off"))
