@@ -10,7 +10,7 @@ import SMTPClient
 ///
 /// It signs the bytes exactly as they will be sent (line ends made CRLF and over-long
 /// lines broken, as the SMTP client does when it streams DATA), before dot-stuffing; the
-/// signed ``MessageData`` carries those bytes, so what is stored in a queue and sent again
+/// signed `MessageData` carries those bytes, so what is stored in a queue and sent again
 /// later keeps its signature and is never signed twice. No `l=` is ever written; From is
 /// signed one more time than it occurs, so a From added on the way breaks the signature.
 ///

@@ -1,6 +1,6 @@
 // `import DirectSMTP` alone gives every type its API and the README's example use: the
 // message and address types of SMTPClient, the reply, step and transcript types outcomes
-// report, the socket address types of the configuration, the DNS resolver, and the DKIM
+// report (with the TLS policy a call takes and the TLS a session used), the socket address types of the configuration, the DNS resolver, and the DKIM
 // signer with its key and error (``Configuration/dkimSigners`` takes them). Only those
 // declarations are re-exported, not the modules beneath (sessions, sockets, DNS wire codec
 // stay one `import` away for whoever wants them).
@@ -12,6 +12,8 @@
 @_exported import enum SMTPClient.SMTPStep
 @_exported import struct SMTPClient.SMTPTimeouts
 @_exported import struct SMTPClient.TranscriptEntry
+@_exported import enum SMTPClient.TLSPolicy
+@_exported import struct SMTPClient.SMTPTLSInfo
 @_exported import class DNSClient.MXResolver
 @_exported import struct DNSClient.ResolverConfiguration
 @_exported import class Sockets.EventLoop
