@@ -28,6 +28,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let health: HostHealthMemory
     let probeCache: ProbeCache
     let limiter: DestinationLimiter
+    /// Runs the attempts' lookups, dials and transactions (see ``WorkerPool``).
+    let workers: WorkerPool
     /// The race candidates of each destination, kept while DNS names the same hosts.
     let candidateCache = RaceCandidateCache()
     /// Final outcomes of sends that outlived their call, to every subscriber.
@@ -51,9 +53,11 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         self.health = HostHealthMemory(penalty: settings.healthPenalty, clock: settings.clock)
         self.probeCache = ProbeCache(policy: settings.probeCache, clock: settings.clock)
         self.limiter = DestinationLimiter(limit: settings.concurrencyPerDestination)
+        self.workers = WorkerPool(executor: dialer.preferredExecutor)
     }
 
     deinit {
+        workers.shutdown()
         eventHub.finish()
     }
 
