@@ -150,3 +150,9 @@ func readWholeFile(_ path: String) -> String {
     }
     return String(decoding: bytes, as: UTF8.self)
 }
+
+/// Runs CPU-heavy test work on a Dispatch thread of its own, not on the cooperative pool
+/// (two threads on two cores), which a parallel `swift test` needs for every timed test.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { done in DispatchQueue(label: "offThePool").async { done.resume(returning: work()) } }
+}
