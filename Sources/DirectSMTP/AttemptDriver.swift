@@ -37,8 +37,9 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var tls: TLSPolicy? = nil
 }
 
-/// Executes an ``AttemptStateMachine``'s actions: lookups, dials, transactions and queue
-/// stores run as tasks of this attempt on the event loop; budgets and the stagger are
+/// Executes an ``AttemptStateMachine``'s actions: lookups, dials and transactions run as
+/// jobs of the engine's reused workers on the event loop, queue stores as tasks of this
+/// attempt off the loop; budgets and the stagger are
 /// timers of the loop; whatever they report goes back into the machine. The one place
 /// where a call's state lives: the machine, the callers' continuations, the connections.
 final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sendable {
@@ -52,8 +53,8 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         var waiters: [Int: (UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)] = [:]
         /// Answers that came before their caller suspended.
         var answers: [Int: VerificationOutcome] = [:]
-        var dials: [Int: Task<Void, Never>] = [:]
-        var resolve: Task<Void, Never>?
+        var dials: [Int: WorkerPool.Job] = [:]
+        var resolve: WorkerPool.Job?
         var stagger: ScheduledTimer?
         var settle: QueueAccess.Settle?
         var nextCaller = 1
@@ -157,9 +158,9 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     }
 
     /// Executes actions outside the lock (they may feed the machine again).
-    /// With `adoptingDial`, the first dial is not given a task of its own but returned,
-    /// for the calling task to run: the attempt's resolving task goes on with its first
-    /// candidate, one task fewer per call.
+    /// With `adoptingDial`, the first dial is not given a job of its own but returned,
+    /// for the calling job to run: the attempt's resolving job goes on with its first
+    /// candidate, one hand-off fewer per call.
     @discardableResult
     private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false)
         -> (index: Int, connection: Connection)?
@@ -271,7 +272,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     private func startResolving() {
         // Made under the lock: the task's first dial, adopted, finds its handle there.
         let stop = core.withLock { state in
-            state.resolve = Task.detached(executorPreference: engine.dialer.preferredExecutor) { [self] in
+            state.resolve = engine.workers.submit { [self] in
                 let started = ContinuousClock.now
                 // A probe is shared: its first caller's deadline must not cut the lookup
                 // short for one that joins with a longer budget (the resolver bounds its
@@ -299,23 +300,23 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         return engine.dialer.connection(to: candidate.address, patient: request.patient)
     }
 
-    /// A dial the resolving task runs itself: cancelling that task stops it.
+    /// A dial the resolving job runs itself: cancelling that job stops it.
     private func adopt(_ index: Int) -> Connection {
         core.withLock { $0.dials[index] = $0.resolve }
         return connection(index)
     }
 
-    /// Dials candidate `index` in a task of its own.
+    /// Dials candidate `index` in a job of its own.
     private func dial(_ index: Int) {
         let connection = connection(index)
-        let task = Task.detached(executorPreference: engine.dialer.preferredExecutor) { [self] in
+        let job = engine.workers.submit { [self] in
             await runDial(index, connection)
         }
         let stop = core.withLock { core in
-            core.dials[index] = task
+            core.dials[index] = job
             return core.isDone
         }
-        if stop { task.cancel() }
+        if stop { job.cancel() }
     }
 
     /// Connect, greeting, EHLO (and STARTTLS with EHLO again, as the policy says); then,

@@ -37,6 +37,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let tlsBroken: HostHealthMemory
     let probeCache: ProbeCache
     let limiter: DestinationLimiter
+    /// Runs the attempts' lookups, dials and transactions (see ``WorkerPool``).
+    let workers: WorkerPool
     /// The race candidates of each destination, kept while DNS names the same hosts.
     let candidateCache = RaceCandidateCache()
     /// Final outcomes of sends that outlived their call, to every subscriber.
@@ -62,9 +64,11 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         self.tlsBroken = HostHealthMemory(penalty: settings.tlsBrokenPeriod, clock: settings.clock)
         self.probeCache = ProbeCache(policy: settings.probeCache, clock: settings.clock)
         self.limiter = DestinationLimiter(limit: settings.concurrencyPerDestination)
+        self.workers = WorkerPool(executor: dialer.preferredExecutor)
     }
 
     deinit {
+        workers.shutdown()
         eventHub.finish()
     }
 

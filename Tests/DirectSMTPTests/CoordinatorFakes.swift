@@ -157,6 +157,12 @@ final class FakeDialer: SMTPDialer {
         self.rotations = rotations
     }
 
+    /// The attempts run on the event loop's thread, as the real dialer's do, not on the
+    /// cooperative pool: a parallel `swift test` runs CPU-heavy tests there (two threads
+    /// on two cores), and fake attempts queued behind them for a second missed their
+    /// budgets (`dns-unavailable` where a test expected `budget-exceeded`).
+    var preferredExecutor: (any TaskExecutor)? { EventLoop.shared }
+
     func connection(to server: SocketAddress, patient: Bool) -> FakeConnection {
         let count = dialled.withLock { counts in
             defer { counts[server.ip, default: 0] += 1 }

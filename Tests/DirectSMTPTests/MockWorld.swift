@@ -31,7 +31,9 @@ final class MockWorld: Sendable {
         script.recipients["slow@ok.test"] = MockSMTPResponse.reply(250, "2.1.5 recipient OK")
             .delayed(by: .seconds(2))
         script.recordsReads = false
-        let smtp = try MockSMTPServer.start(script)
+        // Served on the event loop's thread, not the cooperative pool that CPU-heavy tests
+        // of a parallel `swift test` can hold for a second (budget-timed tests then failed).
+        let smtp = try MockSMTPServer.start(script, executor: EventLoop.shared)
         let dns = try MockDNSServer.start()
         let port = smtp.port
         let hosts = [

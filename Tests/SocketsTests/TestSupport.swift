@@ -27,7 +27,10 @@ final class EchoServer: Sendable {
     init(on address: SocketAddress = loopbackV4) throws {
         let listener = try TCPListener.bind(to: address)
         self.listener = listener
-        acceptor = Task {
+        // On the event loop's thread, not the cooperative pool: in a parallel `swift test`
+        // CPU-heavy tests hold the pool's threads (two on two cores) for up to a second,
+        // and echoes queued behind them missed their tests' 1 s deadlines.
+        acceptor = Task(executorPreference: EventLoop.shared) {
             await withTaskGroup(of: Void.self) { group in
                 while let connection = try? await listener.accept() {
                     group.addTask {
@@ -146,4 +149,10 @@ func readWholeFile(_ path: String) -> String {
         }
     }
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Runs CPU-heavy test work on a Dispatch thread of its own, not on the cooperative pool
+/// (two threads on two cores), which a parallel `swift test` needs for every timed test.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { done in DispatchQueue(label: "offThePool").async { done.resume(returning: work()) } }
 }
