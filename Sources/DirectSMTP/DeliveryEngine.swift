@@ -39,8 +39,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let limiter: DestinationLimiter
     /// Runs the attempts' lookups, dials and transactions (see ``WorkerPool``).
     let workers: WorkerPool
-    /// The race candidates of each destination, kept while DNS names the same hosts.
-    let candidateCache = RaceCandidateCache()
     /// Final outcomes of sends that outlived their call, to every subscriber.
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
     /// The same outcomes, for the caller of each send (by Message-ID).
@@ -146,9 +144,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             case .noMailServer(let detail):
                 list = .none(.noMailServer, detail: detail)
             case .found(let hosts, let complete):
-                list = candidateCache.list(for: domain, hosts: hosts, complete: complete) {
-                    Self.candidateList(hosts, complete: complete, settings: settings)
-                }
+                list = Self.candidateList(hosts, complete: complete, settings: settings)
             }
         }
         guard case .ready(let dialable) = list else { return (list, dnsTook) }
@@ -206,23 +202,19 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     // MARK: Candidates
 
-    /// The candidates of an address-literal domain (`[192.0.2.1]`), made once and then
-    /// taken from the cache; `nil` when `domain` is not one.
+    /// The candidates of an address-literal domain (`[192.0.2.1]`); `nil` when `domain`
+    /// is not one.
     private func literalCandidates(_ domain: String) -> RaceCandidateList? {
-        guard domain.utf8.first == UInt8(ascii: "[") else { return nil }
-        if let made = candidateCache.list(for: domain, hosts: nil, complete: true) { return made }
-        guard let literal = Self.addressLiteral(domain) else { return nil }
-        return candidateCache.list(for: domain, hosts: nil, complete: true) {
-            Self.candidateList(
-                [MailHost(name: domain, preference: 0, addresses: [literal])],
-                complete: true, settings: settings)
-        }
+        guard domain.utf8.first == UInt8(ascii: "["), let literal = Self.addressLiteral(domain)
+        else { return nil }
+        return Self.candidateList(
+            [MailHost(name: domain, preference: 0, addresses: [literal])],
+            complete: true, settings: settings)
     }
 
     /// With ``AddressFamilyPreference/ipv4First``, every IPv4 candidate before any IPv6 one,
     /// MX preference and RFC 8305 order kept within each family; else `candidates` as they
-    /// are. Applied to each call's list, after the candidate cache: the cache reorders its
-    /// lists host by host when DNS shuffles equal preferences.
+    /// are.
     static func familyOrdered(_ candidates: [RaceCandidate], _ settings: EngineSettings) -> [RaceCandidate] {
         guard settings.addressFamilyPreference == .ipv4First, candidates.contains(where: \.address.isIPv6)
         else { return candidates }

@@ -32,3 +32,11 @@ final class RaceCandidate: Sendable, Hashable {
         hasher.combine(address)
     }
 }
+
+/// What the race gets from the hosts DNS named.
+enum RaceCandidateList: Sendable {
+    /// Every dialable address, in the lookup's order (before the health memory's order).
+    case ready([RaceCandidate])
+    /// None can be dialled: the outcome's reason and detail.
+    case none(OutcomeReason, detail: String?)
+}
