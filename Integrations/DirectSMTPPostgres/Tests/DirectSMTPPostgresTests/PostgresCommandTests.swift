@@ -37,6 +37,7 @@ struct PostgresCommandTests {
 
         init(_ run: CommandRunner.Run) {
             status = run.status
+            nextAttempt = (run.jsonLines.first?["entries"] as? [[String: Any]])?.first?["nextAttemptSeconds"] as? Int
             lines = run.jsonLines.map { object in
                 let data = try? JSONSerialization.data(withJSONObject: Self.stable(object), options: [.sortedKeys])
                 return data.map { String(decoding: $0, as: UTF8.self) } ?? "?"
@@ -45,7 +46,8 @@ struct PostgresCommandTests {
 
         /// `value` without the keys that differ from run to run, at any depth.
         static func stable(_ value: Any) -> Any {
-            let volatile: Set = ["id", "ageSeconds", "elapsedMs", "timings"]
+            // nextAttemptSeconds too: a second may pass between the send and the list.
+            let volatile: Set = ["id", "ageSeconds", "elapsedMs", "timings", "nextAttemptSeconds"]
             if let object = value as? [String: Any] {
                 return object.filter { !volatile.contains($0.key) }.mapValues(stable)
             }
@@ -53,7 +55,13 @@ struct PostgresCommandTests {
             return value
         }
 
+        /// The first listed entry's `nextAttemptSeconds`, if any.
+        var nextAttempt: Int?
+
         var description: String { "exit \(status) \(lines)" }
+
+        /// Equal status and stable JSON (``nextAttempt`` is checked on its own).
+        static func == (a: Step, b: Step) -> Bool { a.status == b.status && a.lines == b.lines }
     }
 
     /// send (greylisted → queued; accepted → not queued), list, run (nothing due), run --all
@@ -96,6 +104,7 @@ struct PostgresCommandTests {
         #expect(inPostgres[0].lines.first?.contains(#""queued":true"#) == true, "\(inPostgres[0])")
         #expect(inPostgres[1].lines.first?.contains(#""queued":false"#) == true, "\(inPostgres[1])")
         #expect(inPostgres[2].lines.first?.contains(#""to":"grey@ok.test""#) == true, "\(inPostgres[2])")
+        #expect(inPostgres[2].nextAttempt.map { (240...300).contains($0) } == true, "first retry in about 5 min")
         #expect(inPostgres[3].lines.isEmpty, "nothing is due before the first retry: \(inPostgres[3])")
         #expect(inPostgres[4].lines.first?.contains(#""outcome":"delivered""#) == true, "\(inPostgres[4])")
         #expect(inPostgres[5].lines == [#"{"entries":[]}"#], "\(inPostgres[5])")
