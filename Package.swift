@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .library(name: "DirectSMTP", targets: ["DirectSMTP"]),
         .library(name: "DirectSMTPTesting", targets: ["DirectSMTPTesting"]),
+        .library(name: "DirectSMTPCommandLine", targets: ["DirectSMTPCommandLine"]),
         .executable(name: "directsmtp", targets: ["directsmtp"]),
         .executable(name: "directsmtp-bench", targets: ["directsmtp-bench"]),
     ],
@@ -79,9 +80,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The `directsmtp` commands as a library, so a program with a queue store of its
+        // own (Integrations/DirectSMTPPostgres's `directsmtp-postgres`) runs the same ones.
+        .target(
+            name: "DirectSMTPCommandLine",
+            dependencies: ["Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting", "DKIM", "SPF"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "directsmtp",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting", "DKIM", "SPF"],
+            dependencies: ["DirectSMTPCommandLine"],
             swiftSettings: strict
         ),
         .executableTarget(

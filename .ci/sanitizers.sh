@@ -7,6 +7,8 @@
 #   .ci/sanitizers.sh              both
 #   .ci/sanitizers.sh thread       ThreadSanitizer only
 #   .ci/sanitizers.sh address      AddressSanitizer only
+#   DIRECTSMTP_DETECT_LEAKS=0 .ci/sanitizers.sh address
+#                                  AddressSanitizer without LeakSanitizer (memory errors only)
 #
 # The TSan build backs Sockets.Lock by pthread_mutex (-DDIRECTSMTP_PTHREAD_LOCK), which TSan
 # sees; the ASan build keeps the production Synchronization.Mutex. Tests read
@@ -48,7 +50,7 @@ run_suite() {
     # tests run side by side would share 2 cores; time bounds hold one test at a time.
     DIRECTSMTP_SANITIZER=$sanitizer \
     TSAN_OPTIONS="suppressions=$root/.ci/tsan.supp halt_on_error=0 second_deadlock_stack=1" \
-    ASAN_OPTIONS="detect_leaks=1 abort_on_error=0 detect_stack_use_after_return=0" \
+    ASAN_OPTIONS="detect_leaks=${DIRECTSMTP_DETECT_LEAKS:-1} abort_on_error=0 detect_stack_use_after_return=0" \
     LSAN_OPTIONS="suppressions=$root/.ci/lsan.supp print_suppressions=0" \
         swift test --skip-build --scratch-path "$scratch" --no-parallel 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}

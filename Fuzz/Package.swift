@@ -1,7 +1,8 @@
 // swift-tools-version: 6.2
 //
 // libFuzzer harnesses: the DNS wire decoder, SMTP replies through the parser and the
-// client state machine, and form input through EmailAddress, IDNA and the composer. A
+// client state machine, form input through EmailAddress, IDNA and the composer, journal
+// recovery, and DKIM's relaxed canonicalization. A
 // separate package so the root build never sees -sanitize=fuzzer. Build and run each
 // target for 30 s on a copy of its committed seed corpus (Corpus/<Target>/), as CI does:
 //
@@ -9,7 +10,7 @@
 //
 // or by hand (from this folder):
 //
-//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing
 //   .build/release/DNSDecoderFuzzer /tmp/dns-corpus Corpus/DNSDecoderFuzzer -max_total_time=60
 //
 // Grown corpora and crash files stay out of git (under /tmp or a /fuzz-*/ folder); add a
@@ -38,6 +39,18 @@ let package = Package(
         // Form input through EmailAddress, IDNA and the message composer.
         .executableTarget(
             name: "AddressFuzzer",
+            dependencies: ["FuzzDriver", .product(name: "DirectSMTP", package: "DirectSMTP")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Damaged journal files through recovery (JournalScanner, internal: @testable).
+        .executableTarget(
+            name: "JournalRecoveryFuzzer",
+            dependencies: ["FuzzDriver", .product(name: "DirectSMTP", package: "DirectSMTP")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Header fields and bodies through DKIM's relaxed canonicalization.
+        .executableTarget(
+            name: "DKIMCanonicalizationFuzzer",
             dependencies: ["FuzzDriver", .product(name: "DirectSMTP", package: "DirectSMTP")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

@@ -11,7 +11,8 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=($(ls Corpus))
-swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+# -enable-testing: JournalRecoveryFuzzer reaches the journal scanner through @testable import.
+swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing
 out=${FUZZ_ARTIFACTS:-/tmp/directsmtp-fuzz}
 for target in "${targets[@]}"; do
     work="$out/$target"

@@ -19,6 +19,7 @@ let benchUsage = """
            directsmtp-bench queue drain [--count N] [--concurrency C] [--size BYTES] [--journal PATH] [--json]
            directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
            directsmtp-bench dkim [--seconds CPU_S] [--rsa-key PATH] [--ed25519-key PATH] [--json]
+           directsmtp-bench large [--megabytes MB] [--read-mbps MBPS] [--json]
            directsmtp-bench chaos [--sessions N] [--seed S] [--budget MS] [--step-timeout MS] [--lanes L] [--slack MS] [--json]
     """
 
@@ -34,6 +35,7 @@ case "smtp": benchStatus = await SMTPBenchmark.run(Array(benchArguments.dropFirs
 case "queue": benchStatus = await QueueBenchmark.run(Array(benchArguments.dropFirst()))
 case "dkim": benchStatus = await DKIMBenchmark.run(Array(benchArguments.dropFirst()))
 case "chaos": benchStatus = await ChaosBenchmark.run(Array(benchArguments.dropFirst()))
+case "large": benchStatus = await LargeMessageBenchmark.run(Array(benchArguments.dropFirst()))
 default:
     print(benchUsage)
     benchStatus = benchArguments.isEmpty ? 0 : 64

@@ -14,6 +14,7 @@ let package = Package(
     name: "DirectSMTPPostgres",
     products: [
         .library(name: "DirectSMTPPostgres", targets: ["DirectSMTPPostgres"]),
+        .executable(name: "directsmtp-postgres", targets: ["directsmtp-postgres"]),
         .executable(name: "directsmtp-postgres-bench", targets: ["directsmtp-postgres-bench"]),
     ],
     dependencies: [
@@ -25,6 +26,17 @@ let package = Package(
             name: "DirectSMTPPostgres",
             dependencies: [
                 .product(name: "DirectSMTP", package: "DirectSMTP"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Every `directsmtp` command, with `--queue postgresql://…` as well as a path.
+        .executableTarget(
+            name: "directsmtp-postgres",
+            dependencies: [
+                "DirectSMTPPostgres",
+                .product(name: "DirectSMTP", package: "DirectSMTP"),
+                .product(name: "DirectSMTPCommandLine", package: "DirectSMTP"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict
@@ -55,6 +67,7 @@ let package = Package(
             dependencies: [
                 "DirectSMTPPostgres",
                 "directsmtp-postgres-test-worker",
+                "directsmtp-postgres",
                 .product(name: "DirectSMTP", package: "DirectSMTP"),
                 .product(name: "DirectSMTPTesting", package: "DirectSMTP"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

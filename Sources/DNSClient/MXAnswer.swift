@@ -11,12 +11,20 @@ public struct MXAnswer: Sendable, Hashable {
     /// failed (or were not asked because earlier hosts had addresses): the hosts given
     /// are usable, but other hosts may exist that the answer does not show.
     public var isComplete: Bool
+    /// The other MX records, preference ascending: hosts not asked for (beyond
+    /// ``MXResolver/maximumMXHosts``), without addresses, or whose lookup failed. With
+    /// ``hosts``, every MX record of the answer (a null MX beside others left out).
+    public var unresolvedHosts: [UnresolvedMailHost]
 
     /// An answer with every field given.
-    public init(domain: String, hosts: [MailHost], isImplicit: Bool, isComplete: Bool = true) {
+    public init(
+        domain: String, hosts: [MailHost], isImplicit: Bool, isComplete: Bool = true,
+        unresolvedHosts: [UnresolvedMailHost] = []
+    ) {
         self.domain = domain
         self.hosts = hosts
         self.isImplicit = isImplicit
         self.isComplete = isComplete
+        self.unresolvedHosts = unresolvedHosts
     }
 }

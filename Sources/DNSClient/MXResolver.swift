@@ -242,6 +242,10 @@ public actor MXResolver {
         var failures: [String] = []
         var negativeTTL: Duration? = .seconds(86_400)
         var anyPartial = false
+        var unresolved: [UnresolvedMailHost] = []
+        func unresolvedHost(_ target: DNSName, _ status: UnresolvedMailHost.Status) -> UnresolvedMailHost {
+            UnresolvedMailHost(name: target.description, preference: Int(preferences[target]!), status: status)
+        }
         for target in targets {
             switch results[target] {
             case .found(let addresses, let hostTTL, let partial):
@@ -256,12 +260,16 @@ public actor MXResolver {
                 }
             case .noAddresses(let hostTTL):
                 negativeTTL = min(negativeTTL, seconds(hostTTL))
+                unresolved.append(unresolvedHost(target, .noAddresses))
             case .failed(let detail):
                 failures.append(detail)
+                unresolved.append(unresolvedHost(target, .lookupFailed))
             case nil:
                 failures.append("\(target) was not resolved")
+                unresolved.append(unresolvedHost(target, .lookupFailed))
             }
         }
+        unresolved += sorted[targets.count...].map { unresolvedHost($0, .notAsked) }
         if !hosts.isEmpty {
             if !failures.isEmpty { ttl = min(ttl, unavailable) }
             // Hosts left out for having no address come back when their negative TTL ends.
@@ -274,7 +282,9 @@ public actor MXResolver {
             return (
                 shuffled(
                     .found(
-                        MXAnswer(domain: key, hosts: hosts, isImplicit: false, isComplete: complete))),
+                        MXAnswer(
+                            domain: key, hosts: hosts, isImplicit: false, isComplete: complete,
+                            unresolvedHosts: unresolved))),
                 ttl
             )
         }

@@ -3,23 +3,24 @@
 enum MIMEEncoding {
     static let crlf: [UInt8] = [0x0D, 0x0A]
 
-    /// Splits text into lines on CRLF, a bare CR or a bare LF. A final line end does not
-    /// produce an empty last line.
-    static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
-        var result: [ArraySlice<UInt8>] = []
+    /// A text's lines, split on CRLF, a bare CR or a bare LF (a final line end does not
+    /// make an empty last line): calls `body` with each, without its line end. No table of
+    /// lines is built: a 30 MB body costs nothing beyond the message being composed.
+    static func forEachLine(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (Slice<UnsafeBufferPointer<UInt8>>) -> Void
+    ) {
         var lineStart = 0
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte == 0x0D || byte == 0x0A {
-                result.append(bytes[lineStart..<index])
+                body(bytes[lineStart..<index])
                 if byte == 0x0D, index + 1 < bytes.count, bytes[index + 1] == 0x0A { index += 1 }
                 lineStart = index + 1
             }
             index += 1
         }
-        if lineStart < bytes.count { result.append(bytes[lineStart...]) }
-        return result
+        if lineStart < bytes.count { body(bytes[lineStart...]) }
     }
 
     /// How a body part travels.
@@ -27,30 +28,32 @@ enum MIMEEncoding {
         case sevenBit = "7bit", eightBit = "8bit", quotedPrintable = "quoted-printable"
     }
 
-    /// Picks the encoding: 7bit for ASCII with lines ≤ 998, 8bit for UTF-8 with lines
-    /// ≤ 998 when allowed, quoted-printable otherwise.
-    static func transferEncoding(for lines: [ArraySlice<UInt8>], allow8Bit: Bool) -> TransferEncoding {
+    /// Picks the encoding for `text`'s lines: 7bit for ASCII with lines ≤ 998, 8bit for
+    /// UTF-8 with lines ≤ 998 when allowed, quoted-printable otherwise.
+    static func transferEncoding(for text: UnsafeBufferPointer<UInt8>, allow8Bit: Bool) -> TransferEncoding {
         var ascii = true
         var short = true
-        for line in lines {
+        var nul = false
+        forEachLine(text) { line in
             if line.count > 998 { short = false }
-            if ascii, line.contains(where: { $0 >= 0x80 || $0 == 0 }) { ascii = false }
+            if ascii, line.contains(where: { $0 >= 0x80 }) { ascii = false }
+            if !nul, line.contains(0) { nul = true }
         }
-        if ascii && short { return .sevenBit }
-        if allow8Bit && short && !lines.contains(where: { $0.contains(0) }) { return .eightBit }
+        if ascii && short && !nul { return .sevenBit }
+        if allow8Bit && short && !nul { return .eightBit }
         return .quotedPrintable
     }
 
-    /// Appends `lines` with CRLF after each, encoded as `encoding`.
-    static func appendBody(_ lines: [ArraySlice<UInt8>], _ encoding: TransferEncoding, to output: inout [UInt8]) {
+    /// Appends `text`'s lines with CRLF after each, encoded as `encoding`.
+    static func appendBody(_ text: UnsafeBufferPointer<UInt8>, _ encoding: TransferEncoding, to output: inout [UInt8]) {
         switch encoding {
         case .sevenBit, .eightBit:
-            for line in lines {
+            forEachLine(text) { line in
                 output.append(contentsOf: line)
                 output.append(contentsOf: crlf)
             }
         case .quotedPrintable:
-            for line in lines { appendQuotedPrintable(line, to: &output) }
+            forEachLine(text) { line in appendQuotedPrintable(line, to: &output) }
         }
     }
 
@@ -58,7 +61,7 @@ enum MIMEEncoding {
 
     /// One text line as quoted-printable: encoded lines of at most 76 characters joined by
     /// soft line breaks, then CRLF.
-    static func appendQuotedPrintable(_ line: ArraySlice<UInt8>, to output: inout [UInt8]) {
+    static func appendQuotedPrintable(_ line: Slice<UnsafeBufferPointer<UInt8>>, to output: inout [UInt8]) {
         var column = 0
         var index = line.startIndex
         while index < line.endIndex {

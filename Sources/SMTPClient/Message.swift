@@ -83,12 +83,12 @@ public struct Message: Sendable {
         header("Message-ID", id)
         header("MIME-Version", "1.0")
 
-        let textLines = MIMEEncoding.lines(Array(text.utf8))
-        let textEncoding = MIMEEncoding.transferEncoding(for: textLines, allow8Bit: allows8BitMIME)
+        // The bodies are read in place (withUTF8 copies nothing from a native string).
+        var text = self.text
+        let textEncoding = text.withUTF8 { MIMEEncoding.transferEncoding(for: $0, allow8Bit: allows8BitMIME) }
         var eightBit = textEncoding == .eightBit
-        if let html {
-            let htmlLines = MIMEEncoding.lines(Array(html.utf8))
-            let htmlEncoding = MIMEEncoding.transferEncoding(for: htmlLines, allow8Bit: allows8BitMIME)
+        if var html {
+            let htmlEncoding = html.withUTF8 { MIMEEncoding.transferEncoding(for: $0, allow8Bit: allows8BitMIME) }
             eightBit = eightBit || htmlEncoding == .eightBit
             let boundary = "=_directsmtp_" + Self.randomHex(12)
             header("Content-Type", "multipart/alternative; boundary=\"\(boundary)\"")
@@ -96,19 +96,21 @@ public struct Message: Sendable {
             header("Content-Transfer-Encoding", eightBit ? "8bit" : "7bit")
             output.append(contentsOf: MIMEEncoding.crlf)
             output.append(contentsOf: "This is a multipart message in MIME format.\r\n".utf8)
-            for (lines, encoding, type) in [(textLines, textEncoding, "text/plain"), (htmlLines, htmlEncoding, "text/html")] {
+            func part(_ body: inout String, _ encoding: MIMEEncoding.TransferEncoding, _ type: String) {
                 output.append(contentsOf: "\r\n--\(boundary)\r\n".utf8)
                 header("Content-Type", "\(type); charset=\(encoding == .sevenBit ? "us-ascii" : "utf-8")")
                 header("Content-Transfer-Encoding", encoding.rawValue)
                 output.append(contentsOf: MIMEEncoding.crlf)
-                MIMEEncoding.appendBody(lines, encoding, to: &output)
+                body.withUTF8 { MIMEEncoding.appendBody($0, encoding, to: &output) }
             }
+            part(&text, textEncoding, "text/plain")
+            part(&html, htmlEncoding, "text/html")
             output.append(contentsOf: "\r\n--\(boundary)--\r\n".utf8)
         } else {
             header("Content-Type", "text/plain; charset=\(textEncoding == .sevenBit ? "us-ascii" : "utf-8")")
             header("Content-Transfer-Encoding", textEncoding.rawValue)
             output.append(contentsOf: MIMEEncoding.crlf)
-            MIMEEncoding.appendBody(textLines, textEncoding, to: &output)
+            text.withUTF8 { MIMEEncoding.appendBody($0, textEncoding, to: &output) }
         }
         return MessageData(
             bytes: output, requires8BitMIME: eightBit,

@@ -49,6 +49,35 @@ extension DNSClientTests {
         }
 
         @Test(
+            "Every MX record is listed; hosts beyond the resolver's limit have addresses null",
+            .enabled(
+                if: executable != nil, "the directsmtp executable is not built next to the tests"))
+        func everyRecordIsListed() async throws {
+            try await withMockDNS { server in
+                let count = MXResolver.maximumMXHosts + 4
+                server.setMX("many.example", (0..<count).map { (preference: $0, host: "mx\($0).many.example") })
+                for index in 0..<count { server.setA("mx\(index).many.example", ["127.0.0.\(index + 1)"]) }
+                // Asked (in the first batch) but without an address: an empty list.
+                server.setA("mx3.many.example", [])
+                let result = try await run(["mx", "many.example", "--dns", server.address.description, "--json"])
+                #expect(result.status == 0, "\(result.stderr)")
+                let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+                let records = try #require(object?["records"] as? [[String: Any]])
+                #expect(records.map { $0["preference"] as? Int } == Array(0..<count))
+                #expect(records.map { $0["host"] as? String } == (0..<count).map { "mx\($0).many.example" })
+                #expect(records[0]["addresses"] as? [String] == ["127.0.0.1"])
+                #expect(records[3]["addresses"] as? [String] == [])
+                for record in records[MXResolver.maximumMXHosts...] {
+                    #expect(record["addresses"] is NSNull, "\(record)")
+                }
+                let text = try await run(["mx", "many.example", "--dns", server.address.description])
+                #expect(text.stdout.hasPrefix("many.example: 15 mail hosts, and 5 more MX records without addresses"))
+                #expect(text.stdout.contains("mx3.many.example\t(no address)"))
+                #expect(text.stdout.contains("mx19.many.example\t(addresses not looked up)"))
+            }
+        }
+
+        @Test(
             .enabled(
                 if: executable != nil, "the directsmtp executable is not built next to the tests"))
         func noMailServerExits68() async throws {

@@ -270,6 +270,10 @@ extension DNSClientTests {
                 let answer = try #require(await resolver.mx(for: "huge.example").answer)
                 // Only the most preferred hosts are resolved.
                 #expect(answer.hosts.map(\.preference) == Array(0..<MXResolver.maximumMXHosts))
+                // The others are in the answer without addresses, for `directsmtp mx`.
+                #expect(
+                    answer.unresolvedHosts.map(\.preference) == Array(MXResolver.maximumMXHosts..<60))
+                #expect(answer.unresolvedHosts.allSatisfy { $0.status == .notAsked })
                 // MX over UDP (truncated) and TCP, then A and AAAA of each host kept.
                 #expect(server.totalQueryCount == 2 + 2 * MXResolver.maximumMXHosts)
                 #expect(server.tcpQueryCount >= 1)

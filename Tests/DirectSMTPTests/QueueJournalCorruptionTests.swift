@@ -188,6 +188,17 @@ struct QueueJournalCorruptionTests {
         #expect(report.headerDamaged)
     }
 
+    @Test("a journal without its file header: header damaged, every record kept, no empty region")
+    func missingFileHeader() {
+        // Found by Fuzz/JournalRecoveryFuzzer: a zero-length damaged region at offset 0.
+        let entry = QueueTestSupport.entry(id: "headless")
+        let bytes = (try? JournalRecord.encode(.add, entry: entry)) ?? []
+        let (scanner, table) = bytes.withUnsafeBytes { JournalScanner.scan($0) }
+        #expect(scanner.report.headerDamaged)
+        #expect(scanner.report.damagedRegions.isEmpty, "\(scanner.report.damagedRegions)")
+        #expect(table.entries.map(\.id) == ["headless"])
+    }
+
     @Test(
         "a zeroed block across several records costs only the records it touches",
         .timeLimit(.minutes(1)))

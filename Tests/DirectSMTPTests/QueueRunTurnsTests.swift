@@ -118,11 +118,13 @@ struct QueueRunTurnsTests {
         .timeLimit(.minutes(1)))
     func startDuringStop() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
+        let startedFirst = Lock(false)
         let cancelledSeen = Lock(false)
         let release = Lock(false)
         let delivered = Lock<[String]>([])
         let queue = TestQueue(store: InMemoryQueueStore(), clock: clock) { entry in
             if entry.id == "first" {
+                startedFirst.withLock { $0 = true }
                 // Holds the old runner until stop() has cancelled it, then until the test
                 // has called start() (bounded; an unstructured sleep ignores the cancel).
                 while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
@@ -139,6 +141,9 @@ struct QueueRunTurnsTests {
         try await queue.enqueue(QueueTestSupport.entry(id: "first"))
         clock.advance(by: .seconds(300))
         await queue.start()
+        // stop() before the runner has begun the re-send would leave nothing to cancel (a
+        // stopped runner starts no re-send): the test failed so about one run in three.
+        #expect(await QueueTestSupport.eventually { startedFirst.withLock { $0 } })
         let stopping = Task { await queue.stop() }
         #expect(await QueueTestSupport.eventually { cancelledSeen.withLock { $0 } })
         await queue.start()  // while stop() still waits for the old runner

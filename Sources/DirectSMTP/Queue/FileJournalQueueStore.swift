@@ -164,26 +164,40 @@ public final class FileJournalQueueStore: QueueStoreMakingDue {
         -> FileJournalQueueStore
     {
         let io = DispatchQueue(label: "DirectSMTP.FileJournalQueueStore")
-        return try await withCheckedThrowingContinuation { continuation in
+        // The store is built on the I/O queue and handed over through a lock as well as the
+        // continuation: the continuation alone orders the two threads through an atomic
+        // inside the concurrency runtime, which ThreadSanitizer cannot see, and it then
+        // reported every first use of the new store as a race with its initializer.
+        let handoff = OpenHandoff()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             io.async {
-                continuation.resume(
-                    with: Result { () throws(QueueStoreError) in
-                        var view = View()
-                        view.fd = try JournalFile.open(path: path)
-                        do throws(QueueStoreError) {
-                            try JournalFile.lock(
-                                view.fd, path: path, patience: options.lockPatience)
-                            defer { JournalFile.unlock(view.fd) }
-                            let report = try reload(&view, path: path)
-                            return FileJournalQueueStore(
-                                path: path, options: options, io: io, view: view, recovery: report)
-                        } catch {
-                            JournalFile.closeDescriptor(view.fd)
-                            throw error
-                        }
-                    })
+                let result = Result { () throws(QueueStoreError) in
+                    var view = View()
+                    view.fd = try JournalFile.open(path: path)
+                    do throws(QueueStoreError) {
+                        try JournalFile.lock(
+                            view.fd, path: path, patience: options.lockPatience)
+                        defer { JournalFile.unlock(view.fd) }
+                        let report = try reload(&view, path: path)
+                        return FileJournalQueueStore(
+                            path: path, options: options, io: io, view: view, recovery: report)
+                    } catch {
+                        JournalFile.closeDescriptor(view.fd)
+                        throw error
+                    }
+                }
+                handoff.result.withLock { $0 = result }
+                continuation.resume()
             }
         }
+        // Set before the resume above, so never nil here.
+        guard let result = handoff.result.withLock({ $0 }) else { throw closedError(path) }
+        return try result.get()
+    }
+
+    /// Carries ``open(path:options:)``'s result from the I/O queue to the caller.
+    private final class OpenHandoff: Sendable {
+        let result = Lock<Result<FileJournalQueueStore, QueueStoreError>?>(nil)
     }
 
     // MARK: QueueStore

@@ -54,10 +54,12 @@ struct JournalScanner {
         var lastTry = position
         while position < bytes.count {
             if let length = Self.recordLength(bytes, at: position, replay: replay) {
-                if let start = damageStart {
+                // A file that starts with a record (its header missing, not overwritten)
+                // has a damaged header but no damaged bytes: no empty region.
+                if let start = damageStart, position > start {
                     report.damagedRegions.append(.init(offset: start, length: position - start))
-                    damageStart = nil
                 }
+                damageStart = nil
                 position += JournalRecord.headerSize + length
                 validEnd = position
                 report.recordCount += 1

@@ -31,7 +31,7 @@ import PostgresNIO
 /// An operator can read the queue with SQL: one row per entry, with `mail_from`, `rcpt_to`,
 /// `message_id`, `attempts`, `last_reason`, `next_attempt_at` and the lease in plain
 /// columns, and the message itself in `data` (`bytea`).
-public final class PostgresQueueStore: QueueStoreNotifying {
+public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue {
     /// What the store needs besides the client.
     public struct Configuration: Sendable {
         /// The queue table's name (lower-case letters, digits, `_`; at most 48 characters);
@@ -237,6 +237,18 @@ public final class PostgresQueueStore: QueueStoreNotifying {
     /// Every stored entry, leased or not, earliest due first.
     public func list() async throws -> [QueueEntry] {
         try await fetchEntries("list", sql: schema.list, binds: PostgresBindings())
+    }
+
+    /// Makes every entry due later, that no live lease holds, due at `now` (an operator's
+    /// "retry everything now": `queue run --all`); returns how many changed.
+    public func makeDue(now: Date) async throws -> Int {
+        let sql = schema.makeDue + " RETURNING 1"
+        let client = self.client
+        let changed = try await perform("makeDue") {
+            try await client.query(PostgresQuery(unsafeSQL: sql, binds: try binds(now))).count()
+        }
+        if changed > 0 { await wakeUps.signal { await self.sendWakeUp() } }
+        return changed
     }
 
     // MARK: Notifications

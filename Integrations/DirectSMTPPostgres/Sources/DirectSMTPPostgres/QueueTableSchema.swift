@@ -174,6 +174,14 @@ struct QueueTableSchema: Sendable {
         """
     }
 
+    /// Every entry due after $1 that no live lease holds becomes due at $1.
+    var makeDue: String {
+        """
+        UPDATE \(quoted) SET next_attempt_at = $1
+        WHERE next_attempt_at > $1 AND (lease_token IS NULL OR lease_expires_at <= $1)
+        """
+    }
+
     var list: String {
         "SELECT \(Self.columns) FROM \(quoted) ORDER BY next_attempt_at, created_at"
     }

@@ -114,16 +114,27 @@ func runProcess(_ path: String, _ arguments: [String]) async throws -> Int32 {
     try await waitForExit(try spawnProcess(path, arguments))
 }
 
-/// Starts a program with `posix_spawn`, its output to /dev/null. Foundation's Process is not
-/// used: its exit notification never came in this test process.
-func spawnProcess(_ path: String, _ arguments: [String]) throws -> pid_t {
+/// Starts a program with `posix_spawn`, its output to /dev/null (or to the files named),
+/// with this process's environment plus `environment`. Foundation's Process is not used:
+/// its exit notification never came in this test process.
+func spawnProcess(
+    _ path: String, _ arguments: [String], stdout: String = "/dev/null", stderr: String? = nil,
+    environment: [String: String] = [:]
+) throws -> pid_t {
     var pid: pid_t = 0
+    var merged = ProcessInfo.processInfo.environment
+    merged.merge(environment) { $1 }
     let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
+    let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for pointer in argv + envp { free(pointer) } }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    if let stderr {
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    }
     // The child starts with no signal blocked and default handlers: this process's threads
     // block some (pgbench -T, for one, ends on SIGALRM and would never stop).
     var attributes = posix_spawnattr_t()
@@ -136,7 +147,7 @@ func spawnProcess(_ path: String, _ arguments: [String]) throws -> pid_t {
     posix_spawnattr_setsigmask(&attributes, &noSignals)
     posix_spawnattr_setsigdefault(&attributes, &allSignals)
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+    let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
     guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
     return pid
 }

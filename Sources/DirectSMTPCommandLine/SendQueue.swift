@@ -12,17 +12,31 @@ import Foundation
 /// records a claim or an outcome, never while it delivers, so `send` stores its deferral
 /// (or holds a send outliving its budget, under a lease) without waiting for the run.
 enum SendQueue {
-    /// Opens (creating it if needed) the journal at `path` and attaches a queue over it to
-    /// `coordinator`. Returns the store, to close before the process exits.
-    static func attach(path: String, to coordinator: VerificationCoordinator) async throws
-        -> FileJournalQueueStore
+    /// Opens the queue `location` names (the ``QueueStoreOpener``'s store, else the journal
+    /// at that path, created if needed) and attaches a queue over it to `coordinator`.
+    /// Returns the store, to close before the process exits.
+    static func attach(path location: String, to coordinator: VerificationCoordinator) async throws
+        -> OpenedQueueStore
     {
-        let store = try await FileJournalQueueStore.open(path: path)
+        if let opened = try await QueueStoreOpener.current.open(location) {
+            coordinator.attach(DeliveryQueue(store: opened.store))
+            return opened
+        }
+        let store = try await FileJournalQueueStore.open(path: location)
         if !store.recovery.isClean {
             printError("directsmtp send: queue journal recovery: \(store.recovery)")
         }
         coordinator.attach(DeliveryQueue(store: store))
-        return store
+        return OpenedQueueStore(store: store, close: { await store.close() })
+    }
+
+    /// `location` for messages: a URL's password replaced by `***`.
+    static func displayName(_ location: String) -> String {
+        guard var url = URLComponents(string: location), url.scheme != nil, url.password != nil else {
+            return location
+        }
+        url.password = "***"
+        return url.string ?? location
     }
 }
 

@@ -74,13 +74,13 @@ enum SendCommand {
             printError(usage)
             return ExitCode.usage
         }
-        var journal: FileJournalQueueStore?
+        var journal: OpenedQueueStore?
         if let queuePath {
             do {
                 journal = try await SendQueue.attach(path: queuePath, to: coordinator)
             } catch {
-                printError("directsmtp send: cannot open the queue at \(queuePath): \(error)")
-                return QueueFileStatus.exitCode(for: error)
+                printError("directsmtp send: cannot open the queue at \(SendQueue.displayName(queuePath)): \(error)")
+                return QueueStoreOpener.exitCode(for: error)
             }
         }
         let status: Int32

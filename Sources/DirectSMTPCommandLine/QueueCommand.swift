@@ -115,9 +115,9 @@ enum QueueCommand {
             let rows = entries.map { ListRow(entry: $0, now: now) }
             printJSON(ListOutput(entries: rows))
         } else if entries.isEmpty {
-            print("queue \(path): empty")
+            print("queue \(SendQueue.displayName(path)): empty")
         } else {
-            print("queue \(path): \(entries.count) entr\(entries.count == 1 ? "y" : "ies")")
+            print("queue \(SendQueue.displayName(path)): \(entries.count) entr\(entries.count == 1 ? "y" : "ies")")
             for entry in entries {
                 let next = entry.nextAttemptAt.timeIntervalSince(now)
                 print(
@@ -182,11 +182,37 @@ enum QueueCommand {
 
     // MARK: Helpers
 
-    /// Opens the journal (unless it does not exist in an existing folder: then `nil`),
-    /// runs `body`, closes it. Failures print why and carry the exit code.
+    /// Opens the queue (unless it is a journal that does not exist in an existing folder:
+    /// then `nil`), runs `body`, closes it. Failures print why and carry the exit code.
     private static func withStore<T: Sendable>(
-        path: String, _ body: (FileJournalQueueStore) async throws -> T
+        path: String, _ body: (any QueueStore) async throws -> T
     ) async -> Result<T?, Int32Status> {
+        let opened: OpenedQueueStore
+        switch await open(path) {
+        case .success(let store?): opened = store
+        case .success(nil): return .success(nil)
+        case .failure(let failure): return .failure(failure)
+        }
+        do {
+            let value = try await body(opened.store)
+            await opened.close()
+            return .success(value)
+        } catch {
+            await opened.close()
+            printError("directsmtp queue: \(error)")
+            return .failure(Int32Status(QueueStoreOpener.exitCode(for: error)))
+        }
+    }
+
+    /// The ``QueueStoreOpener``'s store for `path`, else the journal there; `nil` for a
+    /// journal that does not exist in an existing folder (an empty queue, not created).
+    private static func open(_ path: String) async -> Result<OpenedQueueStore?, Int32Status> {
+        do {
+            if let opened = try await QueueStoreOpener.current.open(path) { return .success(opened) }
+        } catch {
+            printError("directsmtp queue: \(error)")
+            return .failure(Int32Status(QueueStoreOpener.exitCode(for: error)))
+        }
         guard QueueFileStatus.folderExists(of: path) else {
             printError("directsmtp queue: the folder of \(path) does not exist")
             return .failure(Int32Status(ExitCode.noInput))
@@ -204,15 +230,7 @@ enum QueueCommand {
         if !store.recovery.isClean {
             printError("directsmtp queue: journal recovery: \(store.recovery)")
         }
-        do {
-            let value = try await body(store)
-            await store.close()
-            return .success(value)
-        } catch {
-            await store.close()
-            printError("directsmtp queue: \(error)")
-            return .failure(Int32Status(QueueFileStatus.exitCode(for: error)))
-        }
+        return .success(OpenedQueueStore(store: store, close: { await store.close() }))
     }
 
     /// An exit status carried as an error.

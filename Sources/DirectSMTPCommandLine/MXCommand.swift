@@ -3,7 +3,9 @@ import DNSClient
 import Sockets
 
 /// `directsmtp mx <domain> [--dns HOST:PORT]... [--budget SECONDS] [--json]`: prints the
-/// mail hosts of a domain in the order they would be tried.
+/// mail hosts of a domain in the order they would be tried, then the other MX records
+/// (hosts not asked for beyond the resolver's limit, without addresses, or whose lookup
+/// failed): every MX record of the answer, as `dig` would list them.
 ///
 /// Exit codes: 0 mail hosts found; 68 no mail server (NXDOMAIN, null MX, no address,
 /// MX hosts without addresses); 75 DNS unavailable (or the budget ran out); 64 bad input.
@@ -63,10 +65,12 @@ enum MXCommand {
     static func jsonLine(_ domain: String, _ lookup: MXLookup) -> String {
         switch lookup {
         case .found(let answer):
-            let records = answer.hosts.map { host in
-                let addresses = host.addresses.map { JSONText.string($0.description) }.joined(separator: ",")
+            let records = listing(answer).map { record in
+                let addresses =
+                    record.addresses.map { "[" + $0.map { JSONText.string($0) }.joined(separator: ",") + "]" }
+                    ?? "null"
                 return
-                    "{\"host\":\(JSONText.string(host.name)),\"preference\":\(host.preference),\"addresses\":[\(addresses)]}"
+                    "{\"host\":\(JSONText.string(record.host)),\"preference\":\(record.preference),\"addresses\":\(addresses)}"
             }
             return
                 "{\"domain\":\(JSONText.string(domain)),\"records\":[\(records.joined(separator: ","))],\"nullMX\":false,\"implicit\":\(answer.isImplicit)}"
@@ -79,16 +83,32 @@ enum MXCommand {
         }
     }
 
+    /// Every MX record of `answer`, preference ascending (the race's order among equals):
+    /// the hosts with their addresses; then `[]` for a host without any, `nil` for one not
+    /// asked for or whose lookup failed.
+    static func listing(_ answer: MXAnswer) -> [(host: String, preference: Int, addresses: [String]?)] {
+        let resolved = answer.hosts.map { ($0.name, $0.preference, Optional($0.addresses.map(\.description))) }
+        let unresolved = answer.unresolvedHosts.map { host in
+            (host.name, host.preference, host.status == .noAddresses ? Optional([String]()) : nil)
+        }
+        return (resolved + unresolved).enumerated()
+            .sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }
+            .map { (host: $0.element.0, preference: $0.element.1, addresses: $0.element.2) }
+    }
+
     static func text(_ domain: String, _ lookup: MXLookup) -> String {
         switch lookup {
         case .found(let answer):
+            let others = answer.unresolvedHosts.count
             var lines = [
                 "\(domain): \(answer.hosts.count) mail host\(answer.hosts.count == 1 ? "" : "s")\(answer.isImplicit ? " (implicit MX: no MX record, the domain's own address)" : "")"
+                    + (others == 0 ? "" : ", and \(others) more MX record\(others == 1 ? "" : "s") without addresses")
             ]
-            for host in answer.hosts {
-                lines.append(
-                    "  \(host.preference)\t\(host.name)\t\(host.addresses.map(\.description).joined(separator: " "))"
-                )
+            for record in listing(answer) {
+                let addresses =
+                    record.addresses.map { $0.isEmpty ? "(no address)" : $0.joined(separator: " ") }
+                    ?? "(addresses not looked up)"
+                lines.append("  \(record.preference)\t\(record.host)\t\(addresses)")
             }
             return lines.joined(separator: "\n")
         case .noMailServer(let reason):

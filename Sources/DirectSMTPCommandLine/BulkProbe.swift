@@ -99,6 +99,12 @@ struct BulkProbe {
         source.resume()
         let finished = await work.value
         source.cancel()
+        // Attempts outlive their callers (RSET and QUIT after the verdict): let them end
+        // (bounded by their step timeouts) before the process does, as run() does when
+        // cancelled, so no session is cut off.
+        let background = Task { await coordinator.run() }
+        background.cancel()
+        await background.value
         return finished ? 0 : Self.interrupted
     }
 
