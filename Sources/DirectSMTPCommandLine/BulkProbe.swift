@@ -60,11 +60,11 @@ struct BulkProbe {
 
     /// The subcommand, for messages (`probe`, `send`).
     let command: String
+    /// The coordinator the attempts run on: its attempts are let end before the process.
+    let coordinator: VerificationCoordinator
     /// One address's call: a probe, or a send (and its final outcome).
     let attempt: @Sendable (EmailAddress) async -> VerificationOutcome
     let concurrency: Int
-    /// Test each domain for a catch-all (`--catch-all`).
-    var catchAll = false
 
     /// `--concurrency N` (1...10000), default 10.
     static func concurrency(_ arguments: Arguments) throws(Arguments.UsageError) -> Int {

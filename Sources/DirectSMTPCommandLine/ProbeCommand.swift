@@ -31,7 +31,7 @@ enum ProbeCommand {
                 let coordinator = try options.makeCoordinator()
                 let (from, budget) = (from, options.budget)
                 let bulk = BulkProbe(
-                    command: "probe",
+                    command: "probe", coordinator: coordinator,
                     attempt: { await coordinator.probe($0, from: from, budget: budget, catchAll: catchAll) },
                     concurrency: try BulkProbe.concurrency(arguments))
                 return await bulk.run(input: input)

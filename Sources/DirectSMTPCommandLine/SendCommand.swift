@@ -91,7 +91,7 @@ enum SendCommand {
         case .input(let path, let concurrency):
             let (budget, text) = (options.budget, body)
             let bulk = BulkProbe(
-                command: "send",
+                command: "send", coordinator: coordinator,
                 attempt: { to in
                     let message = Message(from: from, to: to, subject: subject, text: text)
                     let outcome = await coordinator.send(message, budget: budget)
