@@ -1,6 +1,6 @@
 import DirectSMTP
 import Foundation
-import Synchronization
+import Sockets
 import Testing
 
 /// Keeps everything an observer is told, for the tests to look at.
@@ -11,7 +11,7 @@ final class RecordingObserver: DeliveryObserver {
         var queue: [QueueActivity] = []
     }
 
-    private let state = Mutex(Record())
+    private let state = Lock(Record())
     var record: Record { state.withLock { $0 } }
 
     func attemptStarted(_ attempt: AttemptStarted) { state.withLock { $0.started.append(attempt) } }
@@ -159,7 +159,7 @@ struct DeliveryObserverTests {
 /// An empty store whose every call takes 10 s, or throws `CancellationError` when its task
 /// is cancelled first (as a database client's call does).
 final class SlowStore: QueueStore {
-    private let count = Mutex(0)
+    private let count = Lock(0)
     var calls: Int { count.withLock { $0 } }
 
     private func slowly<T>(_ value: T) async throws -> T {
