@@ -50,8 +50,9 @@ public final class EventLoop: Sendable {
         var timers = TimerHeap()
         /// The actions of scheduled timers not yet fired nor cancelled, by timer id.
         var actions: [UInt64: @Sendable () -> Void] = [:]
-        /// The deadline the loop thread sleeps toward; `nil` when awake or sleeping forever.
-        var sleepingUntil: ContinuousClock.Instant?
+        /// The deadline the loop thread sleeps toward (in `timers` ticks); `nil` when awake
+        /// or sleeping forever.
+        var sleepingUntil: Int64?
         var sleepingForever = false
         var isShutdown = false
         /// Jobs of tasks that prefer this loop as their executor, run between polls.
@@ -60,7 +61,7 @@ public final class EventLoop: Sendable {
         /// Takes every deadline passed at `now`: socket waiters to resume as timed out,
         /// timer actions to run (both outside the lock).
         mutating func takeDue(
-            at now: ContinuousClock.Instant,
+            at now: Int64,
             ready: inout [(UnsafeContinuation<WaitResult, Never>, WaitResult)],
             actions due: inout [@Sendable () -> Void]
         ) {
@@ -254,8 +255,9 @@ public final class EventLoop: Sendable {
                     }
                     state.slots[registration.id] = slot
                     if let deadline {
+                        let ticks = state.timers.ticks(deadline, roundingUp: true)
                         mustWake = state.push(.init(
-                            deadline: deadline, waiterID: waiterID,
+                            deadline: ticks, waiterID: waiterID,
                             target: .waiter(registrationID: registration.id, interest: interest)))
                     }
                     return nil
@@ -296,7 +298,8 @@ public final class EventLoop: Sendable {
         let mustWake: Bool? = state.withLock { state in
             guard !state.isShutdown else { return nil }
             state.actions[id] = action
-            return state.push(.init(deadline: deadline, waiterID: id, target: .timer))
+            let ticks = state.timers.ticks(deadline, roundingUp: true)
+            return state.push(.init(deadline: ticks, waiterID: id, target: .timer))
         }
         guard let mustWake else {
             Self.runElsewhere([action])
@@ -337,8 +340,9 @@ public final class EventLoop: Sendable {
     ) {
         let now = ContinuousClock.now
         state.withLock { state in
-            guard let first = state.timers.first, first.deadline <= now else { return }
-            state.takeDue(at: now, ready: &ready, actions: &due)
+            let ticks = state.timers.ticks(now, roundingUp: false)
+            guard let first = state.timers.first, first.deadline <= ticks else { return }
+            state.takeDue(at: ticks, ready: &ready, actions: &due)
         }
         for (continuation, result) in ready { continuation.resume(returning: result) }
         ready.removeAll(keepingCapacity: true)
@@ -383,15 +387,11 @@ public final class EventLoop: Sendable {
                     return -1
                 }
                 state.sleepingUntil = first.deadline
-                let remaining = ContinuousClock.now.duration(to: first.deadline)
-                if remaining <= .zero { return 0 }
-                // Round up: waking a little late is fine, waking early spins.
-                let (seconds, attoseconds) = remaining.components
-                // epoll_wait cannot sleep past Int32.max ms anyway; this also keeps a far
-                // deadline from trapping in `seconds * 1000`.
-                guard seconds < Int64(Int32.max / 1000) else { return Int32.max }
-                let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-                return Int32(clamping: millis)
+                let remaining = first.deadline - state.timers.ticks(.now, roundingUp: false)
+                if remaining <= 0 { return 0 }
+                // Round up: waking a little late is fine, waking early spins. Ticks are
+                // clamped and now is past the origin, so this cannot overflow.
+                return Int32(clamping: (remaining + 999_999) / 1_000_000)
             }
             guard let timeout else {
                 // Shut down: whatever still wants this loop runs on the global executor.
@@ -406,6 +406,7 @@ public final class EventLoop: Sendable {
             let now = ContinuousClock.now
             var wokenByEventFD = false
             state.withLock { state in
+                let ticks = state.timers.ticks(now, roundingUp: false)
                 state.sleepingUntil = nil
                 state.sleepingForever = false
                 if count > 0 {
@@ -438,7 +439,7 @@ public final class EventLoop: Sendable {
                         state.slots[id] = slot
                     }
                 }
-                state.takeDue(at: now, ready: &ready, actions: &due)
+                state.takeDue(at: ticks, ready: &ready, actions: &due)
                 // Waiters that finished early leave their timers behind; drop them once
                 // they dominate, so the heap stays proportional to real waiters.
                 if state.timers.count > 1024,

@@ -3,6 +3,10 @@
 /// (``EventLoop/schedule(at:_:)``). Entries whose waiter finished or whose timer was
 /// cancelled are left in place and skipped when they surface (or dropped by
 /// ``compact(keeping:)``), so completing an operation never has to search the heap.
+///
+/// Deadlines are kept as nanoseconds since the heap's `origin`: `ContinuousClock.Instant`
+/// is a resilient type, so every copy and comparison of it is a call through its
+/// metadata, and a sift does dozens of them.
 struct TimerHeap {
     /// What a deadline ends.
     enum Target {
@@ -13,13 +17,27 @@ struct TimerHeap {
     }
 
     struct Entry {
-        var deadline: ContinuousClock.Instant
+        /// Nanoseconds since `origin`, rounded up (see ``ticks(_:roundingUp:)``).
+        var deadline: Int64
         /// The waiter's or the timer's id.
         var waiterID: UInt64
         var target: Target
     }
 
     private(set) var entries: [Entry] = []
+    let origin = ContinuousClock.now
+
+    /// `instant` as nanoseconds since `origin`: a deadline rounds up and the current time
+    /// down, so a deadline is never reached early. Clamped to about ±285 years.
+    func ticks(_ instant: ContinuousClock.Instant, roundingUp: Bool) -> Int64 {
+        let (seconds, attoseconds) = origin.duration(to: instant).components
+        let clamped = min(max(seconds, -9_000_000_000), 9_000_000_000)
+        let remainder = attoseconds % 1_000_000_000
+        var ticks = clamped * 1_000_000_000 + attoseconds / 1_000_000_000
+        if roundingUp, remainder > 0 { ticks += 1 }
+        if !roundingUp, remainder < 0 { ticks -= 1 }
+        return ticks
+    }
 
     var count: Int { entries.count }
     var first: Entry? { entries.first }

@@ -44,6 +44,21 @@ struct LoopTimerTests {
         }
         #expect(start.duration(to: .now) < .seconds(5))
     }
+
+    @Test("Heap ticks round a deadline up and the time now down, and clamp far instants")
+    func ticks() {
+        let heap = TimerHeap()
+        let origin = heap.origin
+        let nudge = Duration(secondsComponent: 0, attosecondsComponent: 1)
+        #expect(heap.ticks(origin, roundingUp: true) == 0)
+        #expect(heap.ticks(origin + nudge, roundingUp: true) == 1)
+        #expect(heap.ticks(origin + nudge, roundingUp: false) == 0)
+        #expect(heap.ticks(origin - nudge, roundingUp: true) == 0)
+        #expect(heap.ticks(origin - nudge, roundingUp: false) == -1)
+        #expect(heap.ticks(origin + .milliseconds(1500), roundingUp: true) == 1_500_000_000)
+        let far = heap.ticks(origin + .seconds(Int64.max / 2), roundingUp: true)
+        #expect(far == 9_000_000_000_000_000_000)
+    }
 }
 
 @Suite("Loop sleep", .timeLimit(.minutes(1)))
