@@ -95,6 +95,22 @@ class WebDriver:
     def click(self, css):
         self.session_call("POST", f"/element/{self.find(css)}/click", {})
 
+    def submit(self, css):
+        """Clicks a submit button and waits (bounded) until the next page has replaced this
+        one: a click need not wait for the navigation it starts, and reading the page in
+        between finds the old document or an element that has just gone stale."""
+        old_page = self.find("html")
+        self.click(css)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if self.find("html") != old_page:
+                    return
+            except urllib.error.HTTPError:
+                pass  # between documents
+            time.sleep(0.05)
+        raise RuntimeError(f"clicking {css} did not load a new page within 10 s")
+
     def text(self, css):
         return self.session_call("GET", f"/element/{self.find(css)}/text")
 
@@ -146,7 +162,7 @@ def main():
             # Accepted: the code is sent, read from the mock inbox, entered, verified.
             browser.go(app_url + "/")
             browser.type("#email", "jane@example.test")
-            browser.click("#signup-button")
+            browser.submit("#signup-button")
             check(browser.title() == "We sent you a code", "accepted: title 'We sent you a code'")
             check("We sent you a code" in browser.text("#outcome"), "accepted: page says a code was sent")
             browser.screenshot(os.path.join(output, "1-accepted.png"))
@@ -155,7 +171,7 @@ def main():
                 time.time() + 5).strip()
             check(len(code) == 6 and code.isdigit(), f"accepted: the mock inbox has a 6-digit code ({code})")
             browser.type("#code", code)
-            browser.click("#verify-button")
+            browser.submit("#verify-button")
             check(browser.attribute("#outcome", "data-outcome") == "verified", "verified: outcome 'verified'")
             check("your sign-up is complete" in browser.text("#outcome"), "verified: page says the sign-up is complete")
             browser.screenshot(os.path.join(output, "2-verified.png"))
@@ -163,7 +179,7 @@ def main():
             # Rejected: why, in plain words, and the form to correct the address.
             browser.go(app_url + "/")
             browser.type("#email", "nobody@example.test")
-            browser.click("#signup-button")
+            browser.submit("#signup-button")
             text = browser.text("#outcome")
             check("there is no mailbox nobody@example.test" in text, "rejected: page says why")
             check("Nothing will be sent" in text, "rejected: page says nothing will be sent")
@@ -173,7 +189,7 @@ def main():
             # Deferred (DNS down): queued, the code will arrive in due course.
             browser.go(app_url + "/")
             browser.type("#email", "jane@dns-down.test")
-            browser.click("#signup-button")
+            browser.submit("#signup-button")
             body = browser.text("body")
             check(browser.title() == "Your code is on its way", "deferred: title 'Your code is on its way'")
             check("We could not verify the address, but if it is a live address the code will arrive in due course"
