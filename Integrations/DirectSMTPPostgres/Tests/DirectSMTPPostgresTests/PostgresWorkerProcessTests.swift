@@ -18,17 +18,7 @@ struct PostgresWorkerProcessTests {
         defer { smtp.stop() }
         try await TestDatabase.withClient { client in
             try await TestDatabase.withFreshStore(client, prefix: "processes") { store in
-                let now = Date()
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for caller in 0..<8 {
-                        group.addTask {
-                            for index in stride(from: caller, to: total, by: 8) {
-                                try await store.enqueue(workerEntry(index, now: now))
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
+                try await enqueueWorkerEntries(total, now: Date(), into: store)
                 // Leases of 10 s: the killed worker's entries come back soon, and a worker
                 // slowed by the machine's load still renews in time (at half the lease).
                 var pids: [pid_t] = []

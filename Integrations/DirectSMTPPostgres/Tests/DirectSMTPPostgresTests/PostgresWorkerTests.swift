@@ -20,17 +20,7 @@ struct PostgresWorkerTests {
         let coordinator = try VerificationCoordinator(configuration: mail)
         try await TestDatabase.withClient { setup in
             try await TestDatabase.withFreshStore(setup, prefix: "workers") { store in
-                let now = Date()
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for caller in 0..<8 {
-                        group.addTask {
-                            for index in stride(from: caller, to: total, by: 8) {
-                                try await store.enqueue(workerEntry(index, now: now))
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
+                try await enqueueWorkerEntries(total, now: Date(), into: store)
                 #expect(try await TestDatabase.count(store.table, on: setup) == total)
 
                 let deadline = ContinuousClock.now + .seconds(120)
@@ -67,6 +57,20 @@ struct PostgresWorkerTests {
 }
 
 /// Entry `index` of the worker test: to an address literal, due at once.
+/// Stores `total` worker entries from 8 concurrent callers, as 8 app servers would.
+func enqueueWorkerEntries(_ total: Int, now: Date, into store: PostgresQueueStore) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for caller in 0..<8 {
+            group.addTask {
+                for index in stride(from: caller, to: total, by: 8) {
+                    try await store.enqueue(workerEntry(index, now: now))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
 func workerEntry(_ index: Int, now: Date) -> QueueEntry {
     let id = "w-\(index)"
     let text = "From: noreply@example.org\r\nTo: user-\(index)@[127.0.0.1]\r\nSubject: code\r\nMessage-ID: <\(id)@workers.test>\r\n\r\n123456\r\n"
