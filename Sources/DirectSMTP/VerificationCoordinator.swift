@@ -176,23 +176,25 @@ public final class VerificationCoordinator: Sendable {
         // signature. Signing fails only if libcrypto does (keys are checked when loaded,
         // a Message always has a From).
         let encoded = message.encoded()
-        let data: MessageData
-        do {
-            data = try DKIMSigner.sign(encoded, with: configuration.dkimSigners)
-        } catch {
-            return Self.unsigned(message, error: error, messageID: encoded.messageID, start: start)
-        }
         let from = message.from
         let to = message.to
-        // The queue re-sends with the configured policy: a message that must not go in
-        // plaintext while the configuration would allow it is not queued (`queued: false`).
-        let plaintextRetryPossible = tls == .required && configuration.tlsPolicy != .required
-        let queue = plaintextRetryPossible ? nil : queueAccess(from: from, to: to, data: data)
         let budget = budget ?? configuration.defaultBudget
         let observer = configuration.observer
         observer?.attemptStarted(
             AttemptStarted(
-                kind: .send, recipientDomain: to.domain, messageID: data.messageID, budget: budget))
+                kind: .send, recipientDomain: to.domain, messageID: encoded.messageID, budget: budget))
+        let data: MessageData
+        do {
+            data = try DKIMSigner.sign(encoded, with: configuration.dkimSigners)
+        } catch {
+            let outcome = Self.unsigned(message, error: error, messageID: encoded.messageID, start: start)
+            observer?.attemptFinished(AttemptFinished(kind: .send, outcome: outcome))
+            return outcome
+        }
+        // The queue re-sends with the configured policy: a message that must not go in
+        // plaintext while the configuration would allow it is not queued (`queued: false`).
+        let plaintextRetryPossible = tls == .required && configuration.tlsPolicy != .required
+        let queue = plaintextRetryPossible ? nil : queueAccess(from: from, to: to, data: data)
         let outcome = await engine.send(
             AttemptRequest(
                 mode: .send(queue: queue != nil), address: to.description, domain: to.domain,
