@@ -28,6 +28,8 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var queue: QueueAccess?
     /// A probe's `MAIL FROM` (identical probes share an attempt).
     var sender = ""
+    /// A probe's cache key (``ProbeCache/key(for:)`` of `address`), made once per call.
+    var probeKey = ""
     /// A probe that tests for a catch-all domain (it shares an attempt only with others
     /// that do).
     var testsCatchAll = false
@@ -47,18 +49,45 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     typealias Connection = Dialer.Connection
     typealias Machine = AttemptStateMachine
 
+    /// Where one caller stands with the driver.
+    private enum CallerSlot {
+        /// Neither suspended nor answered yet.
+        case pending
+        /// Suspended in ``wait(caller:deadline:)``, with its budget timer.
+        case waiting(UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)
+        /// Answered before it suspended.
+        indirect case answered(VerificationOutcome)
+        /// Resumed with its answer.
+        case resumed
+    }
+
     private struct Core {
         var machine: Machine
-        /// Callers suspended in ``wait(caller:deadline:)``, with their budget timers.
-        var waiters: [Int: (UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)] = [:]
-        /// Answers that came before their caller suspended.
-        var answers: [Int: VerificationOutcome] = [:]
-        var dials: [Int: WorkerPool.Job] = [:]
+        /// By caller number (numbered from 0 in the order they come: an array, not a table).
+        var callers: [CallerSlot] = []
+        /// By candidate index: the job dialling it.
+        var dials: [WorkerPool.Job?] = []
         var resolve: WorkerPool.Job?
         var stagger: ScheduledTimer?
         var settle: QueueAccess.Settle?
         var nextCaller = 1
         var isDone = false
+
+        subscript(caller id: Int) -> CallerSlot {
+            get { id < callers.count ? callers[id] : .pending }
+            set {
+                while callers.count <= id { callers.append(.pending) }
+                callers[id] = newValue
+            }
+        }
+
+        subscript(dial index: Int) -> WorkerPool.Job? {
+            get { index < dials.count ? dials[index] : nil }
+            set {
+                while dials.count <= index { dials.append(nil) }
+                dials[index] = newValue
+            }
+        }
     }
 
     let engine: Engine
@@ -72,7 +101,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         self.core = Lock(
             Core(
                 machine: Machine(
-                    mode: request.mode, address: request.address,
+                    mode: request.mode, address: request.address, messageID: request.messageID,
                     stagger: engine.settings.staggerDelay, caller: 0, start: request.start,
                     deadline: request.start + request.budget)))
     }
@@ -111,8 +140,11 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<VerificationOutcome, Never>) in
                 let ready: VerificationOutcome? = core.withLock { core in
-                    if let answer = core.answers.removeValue(forKey: id) { return answer }
-                    core.waiters[id] = (continuation, timer)
+                    if case .answered(let answer) = core[caller: id] {
+                        core[caller: id] = .resumed
+                        return answer
+                    }
+                    core[caller: id] = .waiting(continuation, timer)
                     return nil
                 }
                 if let ready {
@@ -133,9 +165,10 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         switch input {
         case .budgetElapsed, .callerCancelled:
             // The caller's answer now, the clean-up (closing sockets, giving the slot
-            // back) 20 ms later at low priority: when a thousand budgets end together,
-            // every caller is answered before the sockets' unwinding fills the loop. (With
-            // the clean-up inline, the budget benchmark's median answer came 20-40 ms late.)
+            // back) 20 ms later, by a timer of the loop: when a thousand budgets end
+            // together, every caller is answered before the sockets' unwinding fills the
+            // loop. (With the clean-up inline, the budget benchmark's median answer came
+            // 20-40 ms late.)
             var later: [Machine.Action] = []
             var now: [Machine.Action] = []
             for action in actions {
@@ -145,11 +178,9 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 }
             }
             execute(now)
-            let cleanUp = later
-            if !cleanUp.isEmpty {
-                Task.detached(priority: .low) { [self] in
-                    await engine.loop.sleep(until: .now + .milliseconds(20))
-                    execute(cleanUp)
+            if !later.isEmpty {
+                engine.loop.schedule(at: .now + .milliseconds(20)) { [self, later] in
+                    execute(later)
                 }
             }
         default:
@@ -201,7 +232,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 if let old { engine.loop.cancel(old) }
             case .close(let index):
                 // Its dial returns promptly once cancelled, and closes the connection.
-                core.withLock { $0.dials[index] }?.cancel()
+                core.withLock { $0[dial: index] }?.cancel()
             case .startTransaction:
                 break  // the winner's dial task goes on with it (see `dial`)
             case .answer(let caller, let outcome):
@@ -229,9 +260,9 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 }
                 storeOffLoop { await settle(outcome) }
             case .publish(let outcome):
-                engine.publish(outcome, messageID: request.messageID)
+                engine.publish(outcome)
             case .cacheProbe(let outcome):
-                engine.probeCache.store(outcome, for: ProbeCache.key(for: request.address))
+                engine.probeCache.store(outcome, for: request.probeKey)
             case .markHealthy(let candidate):
                 engine.health.markHealthy(candidate.ip)
             case .markUnhealthy(let candidate):
@@ -240,7 +271,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 let stagger: ScheduledTimer? = core.withLock { core in
                     core.isDone = true
                     core.resolve = nil
-                    core.dials = [:]
+                    core.dials = []
                     return core.stagger
                 }
                 if let stagger { engine.loop.cancel(stagger) }
@@ -251,15 +282,16 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     }
 
     private func answer(_ caller: Int, _ outcome: VerificationOutcome) {
-        var outcome = outcome
-        outcome.messageID = request.messageID
         if outcome.reason == .budgetExceeded, case .send = request.mode, let id = request.messageID {
             engine.finals.expect(id)  // before the caller can ask for it
         }
         let waiter = core.withLock {
             core -> (UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)? in
-            if let waiter = core.waiters.removeValue(forKey: caller) { return waiter }
-            core.answers[caller] = outcome
+            if case .waiting(let continuation, let timer) = core[caller: caller] {
+                core[caller: caller] = .resumed
+                return (continuation, timer)
+            }
+            core[caller: caller] = .answered(outcome)
             return nil
         }
         guard let (continuation, timer) = waiter else { return }
@@ -302,7 +334,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 
     /// A dial the resolving job runs itself: cancelling that job stops it.
     private func adopt(_ index: Int) -> Connection {
-        core.withLock { $0.dials[index] = $0.resolve }
+        core.withLock { $0[dial: index] = $0.resolve }
         return connection(index)
     }
 
@@ -313,7 +345,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             await runDial(index, connection)
         }
         let stop = core.withLock { core in
-            core.dials[index] = job
+            core[dial: index] = job
             return core.isDone
         }
         if stop { job.cancel() }

@@ -45,8 +45,8 @@ struct AttemptStateMachine {
         case transacting(winner: Int)
         /// The outcome is known; the records of failed candidates are still coming.
         indirect case collecting(VerificationOutcome, afterTransaction: Bool)
-        /// Concluded, or abandoned (`outcome == nil`).
-        indirect case finished(VerificationOutcome?)
+        /// Concluded (the outcome went out in the actions), or abandoned.
+        case finished
     }
 
     /// What one caller sees.
@@ -143,6 +143,8 @@ struct AttemptStateMachine {
     let mode: Mode
     /// The recipient, as outcomes report it.
     let address: String
+    /// The message's, carried by every outcome of a send (`nil` for a probe).
+    let messageID: String?
     let stagger: Duration
     private(set) var state = State.resolving
     private(set) var callers: [Caller]
@@ -154,6 +156,8 @@ struct AttemptStateMachine {
     /// A final outcome that came while its hold was still being stored.
     private var finalWaiting: VerificationOutcome?
     private var dnsTook: Duration?
+    /// The contestant that finished EHLO first.
+    private var winnerIndex: Int?
     private var holdsSlot = false
     private var running = 0
     private var staggerGeneration = 0
@@ -161,11 +165,12 @@ struct AttemptStateMachine {
 
     /// An attempt for one first caller; `start()` gives its first actions.
     init(
-        mode: Mode, address: String, stagger: Duration, caller: Int,
+        mode: Mode, address: String, messageID: String? = nil, stagger: Duration, caller: Int,
         start: ContinuousClock.Instant, deadline: ContinuousClock.Instant
     ) {
         self.mode = mode
         self.address = address
+        self.messageID = messageID
         self.stagger = stagger
         self.callers = [Caller(id: caller, start: start, deadline: deadline, view: .waiting)]
     }
@@ -277,6 +282,7 @@ struct AttemptStateMachine {
             return
         }
         contestants[index].end = .won
+        winnerIndex = index
         running = 0
         staggerGeneration += 1
         for other in contestants.indices where contestants[other].end == nil {
@@ -359,10 +365,12 @@ struct AttemptStateMachine {
         _ outcome: VerificationOutcome, now: ContinuousClock.Instant, _ actions: inout [Action]
     ) {
         var outcome = outcome
-        outcome.timings = winnerRecord?.timings ?? [:]
-        outcome.tls = winnerRecord?.tls  // the deciding session's TLS (issue 13)
-        outcome.transcript = transcript()
-        state = .finished(outcome)
+        let record = winnerRecord
+        outcome.timings = record?.timings ?? [:]
+        outcome.tls = record?.tls  // the deciding session's TLS (issue 13)
+        outcome.transcript = transcript(after: record?.transcript ?? [])
+        outcome.messageID = messageID
+        state = .finished
         giveSlotBack(&actions)
         switch mode {
         case .probe:
@@ -498,7 +506,7 @@ struct AttemptStateMachine {
         }
         return VerificationOutcome(
             reason: reason, address: address, mx: mx, detail: detail,
-            elapsed: start.duration(to: now), dnsDuration: dnsTook)
+            elapsed: start.duration(to: now), dnsDuration: dnsTook, messageID: messageID)
     }
 
     /// Nobody waits and no host is in a transaction: stop everything, start nothing more.
@@ -516,7 +524,7 @@ struct AttemptStateMachine {
             actions.append(.close(index))
         }
         giveSlotBack(&actions)
-        state = .finished(nil)
+        state = .finished
     }
 
     private mutating func giveSlotBack(_ actions: inout [Action]) {
@@ -538,7 +546,8 @@ struct AttemptStateMachine {
     }
 
     private mutating func reportDoneIfOver(_ actions: inout [Action]) {
-        guard !reportedDone, case .finished = state, case .idle = store, finalWaiting == nil else { return }
+        guard !reportedDone, case .finished = state, case .idle = store else { return }
+        if case .some = finalWaiting { return }
         // A send whose caller is being answered from the queue store is not over yet.
         if callers.contains(where: { $0.view == .storing }) { return }
         reportedDone = true
@@ -548,18 +557,16 @@ struct AttemptStateMachine {
     // MARK: Outcome parts
 
     private var winner: RaceCandidate? {
-        contestants.first {
-            if case .won = $0.end { true } else { false }
-        }?.candidate
+        winnerIndex.map { contestants[$0].candidate }
     }
 
     private var winnerRecord: SessionRecord? {
-        contestants.first { if case .won = $0.end { true } else { false } }?.record
+        winnerIndex.flatMap { contestants[$0].record }
     }
 
     /// The failed candidates' conversations and a note per loser, in the order they
-    /// started, then the winner's.
-    private func transcript() -> [TranscriptEntry] {
+    /// started, then the winner's (`winning`).
+    private func transcript(after winning: [TranscriptEntry]) -> [TranscriptEntry] {
         var transcript: [TranscriptEntry] = []
         for contestant in contestants {
             switch contestant.end {
@@ -577,8 +584,8 @@ struct AttemptStateMachine {
             }
         }
         // The usual case, one host: the session's own array, not a copy.
-        guard !transcript.isEmpty else { return winnerRecord?.transcript ?? [] }
-        return transcript + (winnerRecord?.transcript ?? [])
+        guard !transcript.isEmpty else { return winning }
+        return transcript + winning
     }
 
     /// A verdict of MAIL/RCPT/DATA as DESIGN.md's reason: a reply there is the verdict.

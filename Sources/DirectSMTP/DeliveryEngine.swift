@@ -89,8 +89,10 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     /// catch-all (`request.testsCatchAll`) needs the conversation: the cache cannot answer it.
     func probe(_ request: AttemptRequest<Connection>, sender: String) async -> VerificationOutcome {
         var request = request
-        request.sender = sender  // `attemptEnded` finds the flight by it
-        let key = ProbeCache.key(for: request.address)
+        // `attemptEnded` finds the flight by these.
+        request.sender = sender
+        request.probeKey = ProbeCache.key(for: request.address)
+        let key = request.probeKey
         if !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
             cached.elapsed = request.start.duration(to: .now)
             cached.fromCache = true
@@ -99,11 +101,13 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         let deadline = request.start + request.budget
         let flight = ProbeFlight(key: key, sender: sender, testsCatchAll: request.testsCatchAll)
         while true {
+            // One hash of the flight in the usual case, a new probe; a probe that finds
+            // one in flight puts it back and drops its own driver (never started).
+            let new = Driver(engine: self, request: request)
             let (driver, isNew) = probesInFlight.withLock { table in
-                if let running = table[flight] { return (running, false) }
-                let driver = Driver(engine: self, request: request)
-                table[flight] = driver
-                return (driver, true)
+                guard let running = table.updateValue(new, forKey: flight) else { return (new, true) }
+                table[flight] = running
+                return (running, false)
             }
             if isNew {
                 attemptStarted()
@@ -153,10 +157,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// The final outcome of a send whose caller got `budget-exceeded`: to its caller's
     /// ``FinalOutcomes`` entry and to every event subscriber.
-    func publish(_ outcome: VerificationOutcome, messageID: String?) {
-        var outcome = outcome
-        outcome.messageID = messageID
-        guard let messageID else { return }
+    func publish(_ outcome: VerificationOutcome) {
+        guard let messageID = outcome.messageID else { return }
         finals.deliver(outcome, for: messageID)
         eventHub.publish(DeliveryEvent(messageID: messageID, outcome: outcome))
     }
@@ -169,10 +171,12 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     func attemptEnded(_ driver: Driver) {
         if driver.request.mode == .probe {
             let flight = ProbeFlight(
-                key: ProbeCache.key(for: driver.request.address), sender: driver.request.sender,
+                key: driver.request.probeKey, sender: driver.request.sender,
                 testsCatchAll: driver.request.testsCatchAll)
             probesInFlight.withLock { table in
-                if table[flight] === driver { table[flight] = nil }
+                if let index = table.index(forKey: flight), table.values[index] === driver {
+                    table.remove(at: index)
+                }
             }
         }
         let drained: [CheckedContinuation<Void, Never>] = running.withLock { running in
@@ -273,7 +277,10 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// The address of a domain literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), if it is one.
     static func addressLiteral(_ domain: String) -> IPAddress? {
-        guard domain.hasPrefix("["), domain.hasSuffix("]") else { return nil }
+        // Bytes, not Characters: both brackets are ASCII.
+        guard domain.utf8.count > 2, domain.utf8.first == UInt8(ascii: "["),
+            domain.utf8.last == UInt8(ascii: "]")
+        else { return nil }
         var inner = domain.dropFirst().dropLast()
         // "IPv6:" in any case, compared byte by byte (no lower-cased copy per call).
         let tag = inner.utf8.prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }

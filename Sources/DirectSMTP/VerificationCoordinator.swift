@@ -250,11 +250,12 @@ public final class VerificationCoordinator: Sendable {
         let observer = configuration.observer
         observer?.attemptStarted(
             AttemptStarted(kind: .probe, recipientDomain: address.domain, messageID: nil, budget: budget))
-        let known = catchAll ? engine.probeCache.catchAll(for: ProbeCache.key(for: address.description)) : nil
+        let recipient = address.description
+        let known = catchAll ? engine.probeCache.catchAll(for: ProbeCache.key(for: recipient)) : nil
         let randomProbe = catchAll && known == nil ? Self.catchAllProbe(for: address) : nil
         var outcome = await engine.probe(
             AttemptRequest(
-                mode: .probe, address: address.description, domain: address.domain,
+                mode: .probe, address: recipient, domain: address.domain,
                 start: .now, budget: budget,
                 transaction: { await $0.probe(from: sender, to: address, catchAllProbe: randomProbe) },
                 testsCatchAll: randomProbe != nil, tls: tls),
