@@ -379,7 +379,10 @@ public final class EventLoop: Sendable {
                 if index % 32 == 31 { fireDueTimers(&ready, &due) }
             }
             jobs.removeAll(keepingCapacity: true)
-            let timeout: Int32? = state.withLock { state in
+            // In nanoseconds: a deadline is kept to the kernel's timer slack, not rounded
+            // up to the next millisecond as epoll_wait's timeout would (a budget's answer
+            // came up to 1 ms late for it).
+            let timeout: Int64? = state.withLock { state in
                 if state.isShutdown { return nil }
                 if !state.jobs.isEmpty { return 0 }
                 guard let first = state.timers.first else {
@@ -387,11 +390,8 @@ public final class EventLoop: Sendable {
                     return -1
                 }
                 state.sleepingUntil = first.deadline
-                let remaining = first.deadline - state.timers.ticks(.now, roundingUp: false)
-                if remaining <= 0 { return 0 }
-                // Round up: waking a little late is fine, waking early spins. Ticks are
-                // clamped and now is past the origin, so this cannot overflow.
-                return Int32(clamping: (remaining + 999_999) / 1_000_000)
+                // Ticks are clamped and now is past the origin, so this cannot overflow.
+                return max(0, first.deadline - state.timers.ticks(.now, roundingUp: false))
             }
             guard let timeout else {
                 // Shut down: whatever still wants this loop runs on the global executor.
@@ -402,7 +402,7 @@ public final class EventLoop: Sendable {
                 for job in orphans { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
                 return
             }
-            let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
+            let count = directsmtp_epoll_wait_ns(epollFD, events, Int32(capacity), timeout)
             let now = ContinuousClock.now
             var wokenByEventFD = false
             state.withLock { state in

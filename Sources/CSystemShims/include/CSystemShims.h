@@ -12,6 +12,10 @@
 /// accept4(2), which glibc declares only under _GNU_SOURCE (defined in shims.c).
 int directsmtp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 
+/// epoll_wait(2) with a timeout in nanoseconds (epoll_pwait2 where the kernel has it, else
+/// rounded up to milliseconds); a negative timeout waits for ever, zero polls.
+int directsmtp_epoll_wait_ns(int fd, struct epoll_event *events, int capacity, int64_t timeout_ns);
+
 static inline struct epoll_event directsmtp_epoll_event_make(uint32_t events, uint64_t data) {
     struct epoll_event event;
     event.events = events;
