@@ -21,6 +21,11 @@ import Synchronization
 /// One operation at a time: a read while another read or a write is running fails with
 /// ``SocketError/Code/busy`` (a TLS read may need to write, and the other way round).
 /// ``close()`` sends close_notify without waiting, then closes the socket.
+///
+/// The handshake's last flight (the client's Finished; a TLS 1.3 server's tickets) goes
+/// out with the first write after it, in one segment, or before the stream next waits for
+/// the socket, whichever comes first: the peer needs it before it can answer, never
+/// earlier. In SMTP that saves a system call and a wake-up at each end per STARTTLS.
 public final class TLSStream: ByteStream {
     /// The TCP connection underneath.
     public let connection: TCPConnection
@@ -39,18 +44,20 @@ public final class TLSStream: ByteStream {
         let engine: TLSEngine
         var busy = false
         var closed = false
+        /// Ciphertext not yet sent: the handshake's last flight (see the type's note).
+        var unsent: [UInt8]
     }
 
     /// The server's address (of the TCP connection beneath).
     public var remoteAddress: SocketAddress { connection.remoteAddress }
 
-    private init(connection: TCPConnection, engine: TLSEngine, serverName: String?) {
+    private init(connection: TCPConnection, engine: TLSEngine, serverName: String?, unsent: [UInt8]) {
         self.connection = connection
         self.protocolVersion = engine.protocolVersion
         self.cipher = engine.cipher
         self.serverName = serverName
         self.resumed = engine.resumed
-        self.state = Lock(State(engine: engine))
+        self.state = Lock(State(engine: engine, unsent: unsent))
     }
 
     /// The client side: runs the handshake over `connection` until `deadline`, resuming
@@ -70,13 +77,14 @@ public final class TLSStream: ByteStream {
         // (cluster) that issued it, and the same name may lead elsewhere.
         let sessionKey = "\(name ?? "") \(connection.remoteAddress)"
         let engine = try TLSEngine(context: context, server: false, serverName: name, sessionKey: sessionKey)
+        let unsent: [UInt8]
         do {
-            try await handshake(engine, over: connection, deadline: deadline)
+            unsent = try await handshake(engine, over: connection, deadline: deadline)
         } catch {
             context.sessionCache?.remove(sessionKey)
             throw error
         }
-        return TLSStream(connection: connection, engine: engine, serverName: name)
+        return TLSStream(connection: connection, engine: engine, serverName: name, unsent: unsent)
     }
 
     /// The server side: runs the handshake over `connection` until `deadline`.
@@ -84,8 +92,9 @@ public final class TLSStream: ByteStream {
         over connection: TCPConnection, context: TLSContext, deadline: ContinuousClock.Instant?
     ) async throws(SocketError) -> TLSStream {
         let engine = try TLSEngine(context: context, server: true, serverName: nil)
-        try await handshake(engine, over: connection, deadline: deadline)
-        return TLSStream(connection: connection, engine: engine, serverName: engine.requestedServerName)
+        let unsent = try await handshake(engine, over: connection, deadline: deadline)
+        return TLSStream(
+            connection: connection, engine: engine, serverName: engine.requestedServerName, unsent: unsent)
     }
 
     /// Reads decrypted bytes, at most `maxBytes`, and appends them to `buffer`; an empty read
@@ -100,11 +109,14 @@ public final class TLSStream: ByteStream {
         var inbound: [UInt8] = []
         while true {
             let (count, status, output) = engine.decrypt(appendingTo: &buffer, maxBytes: maxBytes)
-            if !output.isEmpty { try await connection.write(output, deadline: deadline) }
+            if !output.isEmpty { try await connection.write(withUnsent(output), deadline: deadline) }
             if count > 0 { return count }
             switch status {
             case .done: return 0  // close_notify
             case .wantRead:
+                // The peer may need the handshake's last flight before it says more.
+                let unsent = takeUnsent()
+                if !unsent.isEmpty { try await connection.write(unsent, deadline: deadline) }
                 inbound.removeAll(keepingCapacity: true)
                 let received = try await connection.read(appendingTo: &inbound, maxBytes: 17 * 1024, deadline: deadline)
                 // End of stream without close_notify: the caller sees end of stream, as
@@ -125,7 +137,7 @@ public final class TLSStream: ByteStream {
         defer { end() }
         let (output, failure) = engine.encrypt(bytes)
         if let failure { throw SocketError(.tls, "TLS error writing to \(remoteAddress): \(failure)") }
-        try await connection.write(output, deadline: deadline)
+        try await connection.write(withUnsent(output), deadline: deadline)
     }
 
     /// Sends close_notify (if the kernel takes it at once) and closes the socket. Idempotent.
@@ -133,7 +145,8 @@ public final class TLSStream: ByteStream {
         let farewell: [UInt8] = state.withLock { state in
             guard !state.closed else { return [] }
             state.closed = true
-            return state.engine.shutdown()
+            defer { state.unsent = [] }
+            return state.unsent + state.engine.shutdown()
         }
         _ = connection.sendWithoutWaiting(farewell)
         connection.close()
@@ -155,9 +168,25 @@ public final class TLSStream: ByteStream {
 
     private func end() { state.withLock { $0.busy = false } }
 
+    /// The handshake's last flight, if it has not gone out yet (only the operation that
+    /// holds the stream calls this).
+    private func takeUnsent() -> [UInt8] {
+        state.withLock { state in
+            defer { state.unsent = [] }
+            return state.unsent
+        }
+    }
+
+    /// `output` after the handshake's last flight, if that has not gone out yet.
+    private func withUnsent(_ output: [UInt8]) -> [UInt8] {
+        let unsent = takeUnsent()
+        return unsent.isEmpty ? output : unsent + output
+    }
+
+    /// Runs the handshake; returns its last flight, unsent (see the type's note).
     private static func handshake(
         _ engine: TLSEngine, over connection: TCPConnection, deadline: ContinuousClock.Instant?
-    ) async throws(SocketError) {
+    ) async throws(SocketError) -> [UInt8] {
         var inbound: [UInt8] = []
         while true {
             let (status, output) = engine.handshakeStep()
@@ -166,8 +195,8 @@ public final class TLSStream: ByteStream {
                 _ = connection.sendWithoutWaiting(output)
                 throw SocketError(.tls, "TLS handshake with \(connection.remoteAddress) failed: \(reason)")
             }
+            if case .done = status { return output }
             if !output.isEmpty { try await connection.write(output, deadline: deadline) }
-            if case .done = status { return }
             inbound.removeAll(keepingCapacity: true)
             let received = try await connection.read(appendingTo: &inbound, maxBytes: 17 * 1024, deadline: deadline)
             if received == 0 {

@@ -329,6 +329,27 @@ struct TLSStreamTests {
         #expect(try await served == payload)
     }
 
+    @Test("The client's last handshake flight waits for its first write, or goes with close_notify: the server finishes either way")
+    func lastFlightGoesOutWithCloseToo() async throws {
+        let listener = try TCPListener.bind(to: try SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { listener.close() }
+        let context = try MockTLSCertificate.serverContext()
+        async let served: Int = {
+            let connection = try await listener.accept()
+            // Completes only once the client's Finished arrives (sent with close_notify).
+            let tls = try await TLSStream.accept(over: connection, context: context, deadline: .now + .seconds(5))
+            var rest: [UInt8] = []
+            let end = try await tls.read(appendingTo: &rest, maxBytes: 1024, deadline: .now + .seconds(5))
+            tls.close()
+            return end
+        }()
+        let connection = try await TCPConnection.connect(to: listener.localAddress, deadline: .now + .seconds(5))
+        let tls = try await TLSStream.connect(
+            over: connection, serverName: "mock.test", context: try .opportunisticClient(), deadline: .now + .seconds(5))
+        tls.close()  // no write, no read: the Finished goes with close_notify
+        #expect(try await served == 0)
+    }
+
     @Test("A peer that speaks no TLS: a .tls error with OpenSSL's reason")
     func notTLS() async throws {
         let listener = try TCPListener.bind(to: try SocketAddress(ip: "127.0.0.1", port: 0))

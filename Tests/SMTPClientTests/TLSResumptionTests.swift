@@ -76,6 +76,50 @@ struct TLSResumptionTests {
         }
     }
 
+    @Test("A TLS 1.3 ticket is used once: concurrent connections to one server each resume with a ticket of their own")
+    func concurrentConnectionsEachResume() async throws {
+        let listener = try TCPListener.bind(to: try SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { listener.close() }
+        let server = try MockTLSCertificate.serverContext()
+        let cache = TLSSessionCache(sessionsPerServer: 4)
+        let client = try TLSContext.client(sessionCache: cache)
+        func round(_ connections: Int) async throws -> [Bool] {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<connections {
+                    group.addTask {
+                        try await handshake(to: listener, serverContext: server, client: client, name: "mx.a.test")
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        // Every handshake brings one ticket: five of them, four kept (the cap).
+        _ = try await round(5)
+        #expect(cache.count == 4)
+        // A resumes and has not read its new ticket yet (it comes after the handshake):
+        // B, starting now, still resumes, with a ticket of its own. (Handing B the ticket
+        // A used would fail: OpenSSL marks a TLS 1.3 session unresumable once used.)
+        let pending = Task {
+            let connection = try await listener.accept()
+            let tls = try await TLSStream.accept(over: connection, context: server, deadline: .now + .seconds(5))
+            var rest: [UInt8] = []
+            _ = try? await tls.read(appendingTo: &rest, maxBytes: 1024, deadline: .now + .seconds(5))
+            tls.close()
+        }
+        let connection = try await TCPConnection.connect(to: listener.localAddress, deadline: .now + .seconds(5))
+        let first = try await TLSStream.connect(
+            over: connection, serverName: "mx.a.test", context: client, deadline: .now + .seconds(5))
+        #expect(first.resumed)
+        #expect(cache.count == 3)
+        #expect(try await handshake(to: listener, serverContext: server, client: client, name: "mx.a.test"))
+        first.close()
+        try await pending.value
+        // One at a time: each resumes with the ticket the one before left.
+        for _ in 0..<3 {
+            #expect(try await handshake(to: listener, serverContext: server, client: client, name: "mx.a.test"))
+        }
+    }
+
     @Test("SMTP sessions resume per MX host: the second session's TLS says so, in the transcript too")
     func smtpSessionsResume() async throws {
         let server = try MockSMTPServer.start { $0.offersStartTLS = true }
