@@ -107,6 +107,9 @@ let package = Package(
             name: "ChildProcess", dependencies: ["CChildProcess", "Sockets"], path: "Tests/ChildProcess",
             swiftSettings: strict
         ),
+        // Test keys (RFC 8463's among them) shared by the DKIM and the CLI tests; in no
+        // product, so they never become the library's API.
+        .target(name: "TestKeys", path: "Tests/TestKeys", swiftSettings: strict),
         .testTarget(
             name: "SocketsTests", dependencies: ["Sockets", "DirectSMTPTesting"], swiftSettings: strict
         ),
@@ -125,11 +128,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "DKIMTests", dependencies: ["DKIM", "SMTPClient"], swiftSettings: strict
+            name: "DKIMTests", dependencies: ["DKIM", "SMTPClient", "TestKeys"], swiftSettings: strict
         ),
         .testTarget(
             name: "DirectSMTPTests",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting", "ChildProcess"],
+            dependencies: ["DirectSMTP", "DirectSMTPTesting", "ChildProcess", "TestKeys"],
             swiftSettings: strict
         ),
     ]

@@ -1,6 +1,7 @@
 import DirectSMTPTesting
 import Foundation
 import Sockets
+import TestKeys
 import Testing
 
 /// `directsmtp doctor` against MockDNSServer and a mock SMTP port on loopback: each
@@ -29,10 +30,8 @@ struct CLIDoctorTests {
             dns.setA("client.test", ["127.0.0.1"])
             dns.setTXT("client.test", ["v=spf1 ip4:127.0.0.0/8 -all"])
             // RFC 8463's keys, the same as CLIDKIMTests writes.
-            dns.setTXT("e1._domainkey.client.test", ["v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="])
-            dns.setTXT(
-                "r1._domainkey.client.test",
-                ["v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB"])
+            dns.setTXT("e1._domainkey.client.test", [TestKeys.rfc8463Ed25519Record])
+            dns.setTXT("r1._domainkey.client.test", [TestKeys.rfc8463RSARecord])
             dns.setTXT("_dmarc.client.test", ["v=DMARC1; p=reject; adkim=s"])
         }
 
