@@ -107,6 +107,9 @@ let package = Package(
             name: "ChildProcess", dependencies: ["CChildProcess", "Sockets"], path: "Tests/ChildProcess",
             swiftSettings: strict
         ),
+        // Bounds how many test cases a parallel `swift test` runs at once (Tests/CTestRunWidth
+        // says why); linked into the test bundle through DirectSMTPTests.
+        .target(name: "CTestRunWidth", path: "Tests/CTestRunWidth"),
         // Test keys (RFC 8463's among them) shared by the DKIM and the CLI tests; in no
         // product, so they never become the library's API.
         .target(name: "TestKeys", path: "Tests/TestKeys", swiftSettings: strict),
@@ -132,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DirectSMTPTests",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting", "ChildProcess", "TestKeys"],
+            dependencies: ["DirectSMTP", "DirectSMTPTesting", "ChildProcess", "TestKeys", "CTestRunWidth"],
             swiftSettings: strict
         ),
     ]
