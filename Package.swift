@@ -107,6 +107,12 @@ let package = Package(
             name: "ChildProcess", dependencies: ["CChildProcess", "Sockets"], path: "Tests/ChildProcess",
             swiftSettings: strict
         ),
+        // Bounds how many test cases a parallel `swift test` runs at once (Tests/CTestRunWidth
+        // says why); linked into the test bundle through DirectSMTPTests.
+        .target(name: "CTestRunWidth", path: "Tests/CTestRunWidth"),
+        // Test keys (RFC 8463's among them) shared by the DKIM and the CLI tests; in no
+        // product, so they never become the library's API.
+        .target(name: "TestKeys", path: "Tests/TestKeys", swiftSettings: strict),
         .testTarget(
             name: "SocketsTests", dependencies: ["Sockets", "DirectSMTPTesting"], swiftSettings: strict
         ),
@@ -125,11 +131,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "DKIMTests", dependencies: ["DKIM", "SMTPClient"], swiftSettings: strict
+            name: "DKIMTests", dependencies: ["DKIM", "SMTPClient", "TestKeys"], swiftSettings: strict
         ),
         .testTarget(
             name: "DirectSMTPTests",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting", "ChildProcess"],
+            dependencies: ["DirectSMTP", "DirectSMTPTesting", "ChildProcess", "TestKeys", "CTestRunWidth"],
             swiftSettings: strict
         ),
     ]

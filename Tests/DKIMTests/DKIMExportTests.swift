@@ -1,6 +1,7 @@
 #if OpenSSL
     import Foundation
     import SMTPClient
+    import TestKeys
     import Testing
 
     @testable import DKIM

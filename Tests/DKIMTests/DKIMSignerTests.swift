@@ -1,5 +1,6 @@
 #if OpenSSL
     import SMTPClient
+    import TestKeys
     import Testing
 
     @testable import DKIM

@@ -42,7 +42,8 @@ struct CatchAllTests {
         #expect(outcome.reason == .accepted && outcome.catchAll == true, "\(outcome.json)")
         #expect(outcome.json.hasSuffix(#","catchAll":true}"#))
         let rcpts = Self.recipients(world)
-        #expect(rcpts.count == 2 && rcpts[0] == "RCPT TO:<jane@hint.test>")
+        try #require(rcpts.count == 2)
+        #expect(rcpts[0] == "RCPT TO:<jane@hint.test>")
         #expect(rcpts[1].hasSuffix("@hint.test>") && rcpts[1] != rcpts[0])
         // One read held MAIL, both RCPTs and RSET: the client wrote them at once.
         let group = world.smtp.sessions.flatMap(\.readTexts).filter { $0.contains("MAIL FROM") }

@@ -3,6 +3,7 @@
     import DirectSMTP
     import DirectSMTPTesting
     import SMTPClient
+    import TestKeys
     import Testing
 
     /// `Configuration.dkimSigners`: the coordinator signs once when it composes; a queued
@@ -13,7 +14,7 @@
             let world = try await MockWorld.start()
             defer { world.stop() }
             var configuration = world.configuration(stagger: .milliseconds(250), budget: .seconds(3))
-            let key = try DKIMPrivateKey(pem: Array(CLIDKIMTests.ed25519.utf8))
+            let key = try DKIMPrivateKey(pem: Array(TestKeys.rfc8463Ed25519.utf8))
             configuration.dkimSigners = [try DKIMSigner(key: key, selector: "e1", domain: "client.test")]
             configuration.queueStore = InMemoryQueueStore()
             let coordinator = try VerificationCoordinator(configuration: configuration)

@@ -296,7 +296,7 @@ struct QueueDeliveryTests {
 
     @Test(
         "a large backlog (20,000 due entries, 500 domains) is retried in one linear run",
-        .timeLimit(.minutes(TimingScale.underSanitizer ? 4 : 1)))
+        .timeLimit(.minutes(TimingScale.underSanitizer ? 4 : 2)))
     func largeBacklog() async throws {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
         let deliverer = CountingDeliverer(.delivered)
@@ -322,8 +322,10 @@ struct QueueDeliveryTests {
         #expect(deliverer.count == 20_000)
         #expect(try await queue.entries().isEmpty)
         // A guard against quadratic work (hours at this size), scaled under a sanitizer
-        // (ThreadSanitizer alone took 24 s on a loaded machine).
-        #expect(elapsed < TimingScale.scaled(.seconds(20)), "took \(elapsed)")
+        // (ThreadSanitizer alone took 24 s on a loaded machine). The whole test takes under 3 s
+        // alone, and the run 28 s beside a parallel suite and a build (load 17): 40 s
+        // still tells the two apart by two orders of magnitude.
+        #expect(elapsed < TimingScale.scaled(.seconds(40)), "took \(elapsed)")
     }
 
     @Test(

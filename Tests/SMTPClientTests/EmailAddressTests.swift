@@ -99,11 +99,13 @@ struct EmailAddressTests {
     @Test("A huge address from a form field is refused at once (no quadratic IDNA work)")
     func hugeAddress() {
         let domain = String(String.UnicodeScalarView((0x4E00..<0x4E00 + 40_000).compactMap(Unicode.Scalar.init)))
-        let elapsed = ContinuousClock().measure {
+        // CPU time of this thread (the test is synchronous, so it stays on one): the cost of
+        // the refusal, not the waits of a loaded machine.
+        let cost = threadCPUTime {
             #expect(throws: EmailAddressError.self) { try EmailAddress("jane@\(domain).com") }
             #expect(throws: EmailAddressError.self) { try SMTPSessionConfiguration(heloName: domain) }
         }
-        #expect(elapsed < .seconds(1))
+        #expect(cost < .seconds(1))
     }
 
     @Test("Credentials never print")

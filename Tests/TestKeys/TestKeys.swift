@@ -1,8 +1,16 @@
-/// Keys for the DKIM tests. `rfc8463RSA` and `rfc8463Ed25519` are RFC 8463 appendix A's
-/// (the Ed25519 one is its seed in PKCS#8); the others were made with `openssl genpkey`
-/// for these tests only and sign nothing else.
-enum TestKeys {
-    static let rfc8463RSA = """
+/// Keys for the DKIM tests and the CLI's DKIM and doctor tests. `rfc8463RSA` and
+/// `rfc8463Ed25519` are RFC 8463 appendix A's (the Ed25519 one is its seed in PKCS#8),
+/// with the key records it publishes; the others were made with `openssl genpkey` for
+/// these tests only and sign nothing else. Plain text, so the build without the `OpenSSL`
+/// trait has them too; a test-support target in no product, so never the library's API.
+public enum TestKeys {
+    /// RFC 8463 appendix A.2's key record for ``rfc8463Ed25519`` (selector `brisbane`).
+    public static let rfc8463Ed25519Record = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+    /// RFC 8463 appendix A.2's key record for ``rfc8463RSA`` (selector `test`).
+    public static let rfc8463RSARecord =
+        "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB"
+    /// RFC 8463 appendix A.1's RSA key (1024 bits, which the library reports as weak).
+    public static let rfc8463RSA = """
     -----BEGIN RSA PRIVATE KEY-----
     MIICXQIBAAKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQi
     Y/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqM
@@ -19,12 +27,14 @@ enum TestKeys {
     uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL
     -----END RSA PRIVATE KEY-----
     """
-    static let rfc8463Ed25519 = """
+    /// RFC 8463 appendix A.1's Ed25519 key (its seed, in PKCS#8).
+    public static let rfc8463Ed25519 = """
     -----BEGIN PRIVATE KEY-----
     MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
     -----END PRIVATE KEY-----
     """
-    static let rsa2048 = """
+    /// An RSA 2048 key made for these tests.
+    public static let rsa2048 = """
     -----BEGIN PRIVATE KEY-----
     MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC0qbgMmRDfvgFR
     xd/XogQ6cNxuJ/fTxYQXKuWvnTpxvfRAt2UIubp6QIvQIFrDSGpZxDFbDIcqFf2D
@@ -54,12 +64,14 @@ enum TestKeys {
     QMxO09xJG3APe78ue49z5Hw=
     -----END PRIVATE KEY-----
     """
-    static let ed25519 = """
+    /// An Ed25519 key made for these tests.
+    public static let ed25519 = """
     -----BEGIN PRIVATE KEY-----
     MC4CAQAwBQYDK2VwBCIEIAvdCwDF4hDQr4OkL5Jt59RAWOUEW9boCTa95eNfXTNm
     -----END PRIVATE KEY-----
     """
-    static let rsa512 = """
+    /// An RSA 512 key: too weak for a signer.
+    public static let rsa512 = """
     -----BEGIN RSA PRIVATE KEY-----
     MIIBPAIBAAJBAL35bjJpoX79s3RN2wcTnF4bp7F5SpWIz5gyjYX0pLASHQeI/jaw
     /eLXoyZAc6VRkYtxrOyFScdNvQubFAFEgGkCAwEAAQJBAKJ8Uwp/Wof5iqHxbWMS
@@ -70,14 +82,16 @@ enum TestKeys {
     mIaYnPMtgf5L7t6oqdNv+uznD6vG613GRgSAaD0sHAQ=
     -----END RSA PRIVATE KEY-----
     """
-    static let ecP256 = """
+    /// A P-256 key: a type DKIM does not sign with.
+    public static let ecP256 = """
     -----BEGIN PRIVATE KEY-----
     MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg11DGPX7gNwnoosB3
     Ll4+BZEqql2MZkUPiPXyU+Hoq/ShRANCAATVI2gUcHMbWEugztAEM3JQlFUjMMMO
     XzB+3ddIi5PWolq8lhDJ0FE3DyFTfCNeC60K4GbMkfnBBybv8runTucA
     -----END PRIVATE KEY-----
     """
-    static let encryptedRSA = """
+    /// An RSA key under a passphrase: unusable without it.
+    public static let encryptedRSA = """
     -----BEGIN ENCRYPTED PRIVATE KEY-----
     MIIFLTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQIcDoOMACGNFYCAggA
     MAwGCCqGSIb3DQIJBQAwHQYJYIZIAWUDBAECBBAuyLXkZ73RMwzklZvs4T82BIIE
