@@ -20,7 +20,7 @@ let benchUsage = """
            directsmtp-bench queue recover [--entries N] [--size BYTES] [--rounds R] [--journal PATH] [--json]
            directsmtp-bench dkim [--seconds CPU_S] [--rsa-key PATH] [--ed25519-key PATH] [--json]
            directsmtp-bench large [--megabytes MB] [--read-mbps MBPS] [--json]
-           directsmtp-bench chaos [--sessions N] [--seed S] [--budget MS] [--step-timeout MS] [--lanes L] [--slack MS] [--json]
+           directsmtp-bench chaos [--sessions N] [--seed S] [--budget MS] [--step-timeout MS] [--lanes L] [--slack MS] [--rounds R] [--json]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())

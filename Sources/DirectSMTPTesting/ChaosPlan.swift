@@ -1,14 +1,17 @@
 import DNSClient
 import DirectSMTP
+import SMTPClient
 
-/// One session of a chaos soak: a send or a probe, and the one fault the servers inject
-/// into it, at one step. Drawn from a seed, so a soak is repeatable.
+/// One session of a chaos soak: a send or a probe, over plaintext or STARTTLS, and the one
+/// fault the servers inject into it, at one step. Drawn from a seed, so a soak is
+/// repeatable.
 ///
 /// ```swift
 /// var random = ChaosRandom(seed: 42)
 /// let plan = ChaosPlan.draw(using: &random)
 /// let script = plan.script(stepTimeout: .milliseconds(200))   // for MockSMTPServer
 /// if let behavior = plan.dnsBehavior { dns.setBehavior(behavior, for: domain, type: .mx) }
+/// let outcome = await coordinator.send(message, budget: budget, tls: plan.tls)
 /// ```
 public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
     /// What the session calls.
@@ -27,6 +30,8 @@ public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
         case greeting
         /// The reply to EHLO.
         case ehlo
+        /// The TLS handshake after the 220 to STARTTLS (sessions with ``ChaosPlan/tls``).
+        case tls
         /// The reply to MAIL FROM.
         case mail
         /// The reply to RCPT TO.
@@ -41,10 +46,14 @@ public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
     public enum Fault: String, Sendable, Hashable, CaseIterable {
         /// Nothing: a friendly server.
         case none
-        /// The reply comes only after the step's timeout.
+        /// The reply comes only after the step's timeout (at ``Step/tls``: a handshake
+        /// that never finishes).
         case delayPastTimeout = "delay"
-        /// The connection closes instead of the reply.
+        /// The connection closes instead of the reply (at ``Step/tls``: right after the
+        /// 220 to STARTTLS).
         case close
+        /// The connection is aborted instead of the reply: RST, not FIN (`SO_LINGER` 0).
+        case reset = "rst"
         /// Half the reply, then the connection closes.
         case closeMidReply = "close-mid-reply"
         /// Bytes that are no reply.
@@ -55,6 +64,9 @@ public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
         case permanent = "5xx"
         /// The reply, then a `250` nobody asked for.
         case surplus
+        /// Bytes that are not TLS in answer to the ClientHello, then a close: a failed
+        /// handshake (only at ``Step/tls``).
+        case tlsFailure = "tls-fail"
         /// The DNS server never answers the MX query.
         case dnsTimeout = "dns-timeout"
         /// The DNS server answers the MX query with SERVFAIL.
@@ -67,42 +79,58 @@ public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
     public var step: Step
     /// The fault.
     public var fault: Fault
+    /// The call's TLS policy when the server offers STARTTLS, `nil` for a plaintext
+    /// server (the call then passes no policy).
+    public var tls: TLSPolicy?
 
     /// A plan with every field given.
-    public init(mode: Mode, step: Step, fault: Fault) {
+    public init(mode: Mode, step: Step, fault: Fault, tls: TLSPolicy? = nil) {
         self.mode = mode
         self.step = step
         self.fault = fault
+        self.tls = tls
     }
 
-    /// `send: 5xx at rcpt`.
+    /// `send: 5xx at rcpt`, `probe over TLS (required): tls-fail at tls`.
     public var description: String {
-        fault == .none ? "\(mode.rawValue): no fault" : "\(mode.rawValue): \(fault.rawValue) at \(step.rawValue)"
+        let over = tls.map { " over TLS (\($0.rawValue))" } ?? ""
+        return fault == .none
+            ? "\(mode.rawValue)\(over): no fault" : "\(mode.rawValue)\(over): \(fault.rawValue) at \(step.rawValue)"
     }
 
     private static let smtpFaults: [Fault] = [
-        .delayPastTimeout, .close, .closeMidReply, .garbage, .transient, .permanent, .surplus,
+        .delayPastTimeout, .close, .reset, .closeMidReply, .garbage, .transient, .permanent, .surplus,
     ]
+    /// What can go wrong in a handshake: it fails, never finishes, or never starts.
+    private static let tlsFaults: [Fault] = [.tlsFailure, .delayPastTimeout, .close]
+
+    /// Whether this build's mock server can speak TLS (the `OpenSSL` trait).
+    public static var tlsAvailable: Bool { SMTPSession.tlsAvailable }
 
     /// Draws a plan: one in five sessions has no fault, one in ten a DNS fault, the rest
-    /// one SMTP fault at a step the mode reaches (a probe ends after RCPT).
+    /// one SMTP fault at a step the mode reaches (a probe ends after RCPT). One session in
+    /// four (with ``tlsAvailable``) runs over STARTTLS, required or opportunistic, and
+    /// its handshake is one more step a fault may strike.
     public static func draw(using random: inout some RandomNumberGenerator) -> ChaosPlan {
         let mode: Mode = Bool.random(using: &random) ? .send : .probe
         let roll = Int.random(in: 0..<10, using: &random)
+        let overTLS = Int.random(in: 0..<4, using: &random) == 0
+        let tls: TLSPolicy? =
+            tlsAvailable && overTLS ? (Bool.random(using: &random) ? .required : .opportunistic) : nil
         switch roll {
         case 0, 1:
-            return ChaosPlan(mode: mode, step: .greeting, fault: .none)
+            return ChaosPlan(mode: mode, step: .greeting, fault: .none, tls: tls)
         case 2:
             return ChaosPlan(
                 mode: mode, step: .dns,
-                fault: Bool.random(using: &random) ? .dnsTimeout : .dnsServfail)
+                fault: Bool.random(using: &random) ? .dnsTimeout : .dnsServfail, tls: tls)
         default:
-            let steps: [Step] =
-                mode == .send
-                ? [.greeting, .ehlo, .mail, .rcpt, .data, .endOfData] : [.greeting, .ehlo, .mail, .rcpt]
-            return ChaosPlan(
-                mode: mode, step: steps.randomElement(using: &random)!,
-                fault: smtpFaults.randomElement(using: &random)!)
+            var steps: [Step] = [.greeting, .ehlo]
+            if tls != nil { steps.append(.tls) }
+            steps += mode == .send ? [.mail, .rcpt, .data, .endOfData] : [.mail, .rcpt]
+            let step = steps.randomElement(using: &random)!
+            let fault = (step == .tls ? tlsFaults : smtpFaults).randomElement(using: &random)!
+            return ChaosPlan(mode: mode, step: step, fault: fault, tls: tls)
         }
     }
 
@@ -122,9 +150,16 @@ public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
         var script = MockSMTPScript()
         script.recordsReads = false
         script.idleTimeout = .seconds(5)
+        script.offersStartTLS = tls != nil
         guard dnsBehavior == nil, fault != .none else { return script }
         switch step {
         case .dns: break
+        case .tls:
+            switch fault {
+            case .delayPastTimeout: script.tlsHandshake = .neverFinish
+            case .close: script.tlsHandshake = .closeAfterReply
+            default: script.tlsHandshake = .fail
+            }
         case .greeting: script.greeting = faulty(script.greeting, stepTimeout: stepTimeout)
         case .ehlo: script.ehlo = faulty(script.ehloResponse(heloName: "chaos"), stepTimeout: stepTimeout)
         case .mail: script.mail = faulty(script.mail, stepTimeout: stepTimeout)
@@ -137,12 +172,14 @@ public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
 
     private func faulty(_ reply: MockSMTPResponse, stepTimeout: Duration) -> MockSMTPResponse {
         switch fault {
-        case .none, .dnsTimeout, .dnsServfail:
+        case .none, .dnsTimeout, .dnsServfail, .tlsFailure:
             return reply
         case .delayPastTimeout:
             return reply.delayed(by: stepTimeout + .milliseconds(100))
         case .close:
             return .close
+        case .reset:
+            return .reset
         case .closeMidReply:
             return MockSMTPResponse(code: reply.code, lines: reply.lines, behavior: .closeMidReply)
         case .garbage:
@@ -157,12 +194,18 @@ public struct ChaosPlan: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The statuses the standards allow for this plan (RFC 5321 §4.2, §3.8; see the
-    /// project's reply table): a timeout, a close, garbage or a 4xx defers; a 5xx rejects;
-    /// a `250` after the final dot delivers whatever follows it.
+    /// project's reply table): a timeout, a close, a reset, garbage or a 4xx defers; a 5xx
+    /// rejects; a `250` after the final dot delivers whatever follows it. A broken
+    /// handshake defers a call that requires TLS; an opportunistic one goes on in
+    /// plaintext on a new connection (RFC 7435 §4) and is accepted.
     public var expectedStatuses: Set<VerificationOutcome.Status> {
+        if step == .tls, fault != .none {
+            return tls == .required ? [.deferred] : [.accepted]
+        }
         switch fault {
         case .none: return [.accepted]
-        case .dnsTimeout, .dnsServfail, .delayPastTimeout, .close, .closeMidReply, .garbage, .transient:
+        case .dnsTimeout, .dnsServfail, .delayPastTimeout, .close, .reset, .closeMidReply, .garbage, .transient,
+            .tlsFailure:
             return [.deferred]
         case .permanent: return [.rejected]
         case .surplus:

@@ -50,21 +50,27 @@ public final class MockDNSServer: Sendable {
     private let spoofer: UDPSocket
     private let tcp: TCPListener
     private let state = Lock(State())
+    /// Where the server's tasks run (`nil`: Swift's global executor).
+    private let executor: (any TaskExecutor)?
 
-    private init(udp: UDPSocket, spoofer: UDPSocket, tcp: TCPListener) {
+    private init(udp: UDPSocket, spoofer: UDPSocket, tcp: TCPListener, executor: (any TaskExecutor)?) {
         self.udp = udp
         self.spoofer = spoofer
         self.tcp = tcp
         self.address = udp.localAddress
+        self.executor = executor
     }
 
     /// Starts a server on `host` (a loopback address), port chosen by the kernel, UDP and
     /// TCP on the same port.
+    /// - Parameter executor: where the server's tasks run (e.g. the loop itself, so that
+    ///   a busy global executor does not delay its answers); `nil`: Swift's global one.
     /// - Throws: `SocketError` if no port could be bound for both, or
     ///   `.invalidAddress` for a host outside 127.0.0.0/8 and ::1 (a mock server never
     ///   listens beyond this machine).
-    public static func start(host: String = "127.0.0.1", loop: EventLoop = .shared)
-        throws(SocketError) -> MockDNSServer
+    public static func start(
+        host: String = "127.0.0.1", loop: EventLoop = .shared, executor: (any TaskExecutor)? = nil
+    ) throws(SocketError) -> MockDNSServer
     {
         let any = try SocketAddress(ip: host, port: 0)
         guard any.isLoopback else {
@@ -78,7 +84,7 @@ public final class MockDNSServer: Sendable {
             do {
                 tcp = try TCPListener.bind(to: udp.localAddress, loop: loop)
                 let spoofer = try UDPSocket.bind(to: any, loop: loop)
-                let server = MockDNSServer(udp: udp, spoofer: spoofer, tcp: tcp!)
+                let server = MockDNSServer(udp: udp, spoofer: spoofer, tcp: tcp!, executor: executor)
                 server.run()
                 return server
             } catch {
@@ -256,14 +262,14 @@ public final class MockDNSServer: Sendable {
     }
 
     private func run() {
-        let udpTask = Task.detached { [udp, weak self] in
+        let udpTask = Task.detached(executorPreference: executor) { [udp, weak self] in
             while true {
                 guard let (bytes, source) = try? await udp.receive(maxBytes: 4096) else { return }
                 guard let self else { return }
                 await self.handleUDP(bytes, from: source)
             }
         }
-        let tcpTask = Task.detached { [tcp, weak self] in
+        let tcpTask = Task.detached(executorPreference: executor) { [tcp, weak self] in
             while true {
                 guard let connection = try? await tcp.acceptWaitingOutFDShortage() else { return }
                 guard let self else {
@@ -288,7 +294,7 @@ public final class MockDNSServer: Sendable {
                 return state.nextTaskID
             })
         else { return }
-        let task = Task.detached { [weak self] in
+        let task = Task.detached(executorPreference: executor) { [weak self] in
             guard let self else { return }
             await body(self)
             self.state.withLock { state in

@@ -7,6 +7,7 @@
 /// script.mail = .reply(250, "2.1.0 OK").delayed(by: .milliseconds(20))
 /// script.endOfData = .closeMidReply
 /// script.data = .silence
+/// script.greeting = .reset               // RST right after the accept
 /// ```
 public struct MockSMTPResponse: Sendable, Hashable {
     /// How the reply is delivered.
@@ -21,6 +22,9 @@ public struct MockSMTPResponse: Sendable, Hashable {
         case silence
         /// The connection closes without a reply.
         case close
+        /// The connection is aborted without a reply: RST instead of FIN (`SO_LINGER` 0),
+        /// as from a server that crashed or a middlebox that dropped the connection.
+        case reset
         /// These bytes instead of a reply.
         case garbage([UInt8])
         /// The reply, then these bytes that no command asked for (e.g. a surplus
@@ -54,6 +58,8 @@ public struct MockSMTPResponse: Sendable, Hashable {
     public static let silence = MockSMTPResponse(code: 0, lines: [], behavior: .silence)
     /// Close the connection instead of answering.
     public static let close = MockSMTPResponse(code: 0, lines: [], behavior: .close)
+    /// Abort the connection (RST) instead of answering.
+    public static let reset = MockSMTPResponse(code: 0, lines: [], behavior: .reset)
     /// Half of `451 4.3.0 closing mid reply` and a close.
     public static let closeMidReply = MockSMTPResponse(code: 451, lines: ["4.3.0 closing mid reply"], behavior: .closeMidReply)
 

@@ -156,7 +156,7 @@ public final class MockSMTPServer: Sendable {
         var overTLS = false
     }
 
-    private enum Outcome { case keepGoing, close }
+    private enum Outcome { case keepGoing, close, reset }
 
     private func serve(_ tcp: TCPConnection) async {
         let connection = tcp
@@ -182,7 +182,11 @@ public final class MockSMTPServer: Sendable {
         guard let id else { return }
         var session = Connection(id: id)
         let current = script
-        if await respond([current.greeting], on: stream, session: &session, batchDelay: current.replyDelay) == .close { return }
+        switch await respond([current.greeting], on: stream, session: &session, batchDelay: current.replyDelay) {
+        case .keepGoing: break
+        case .close: return
+        case .reset: return connection.closeWithReset()
+        }
 
         var buffer: [UInt8] = []
         var start = 0
@@ -234,7 +238,11 @@ public final class MockSMTPServer: Sendable {
                 }
             }
             if !responses.isEmpty {
-                if await respond(responses, on: stream, session: &session, batchDelay: delay) == .close { return }
+                switch await respond(responses, on: stream, session: &session, batchDelay: delay) {
+                case .keepGoing: break
+                case .close: return
+                case .reset: return connection.closeWithReset()
+                }
             }
             if closeAfter { return }
             if session.startingTLS {
@@ -331,6 +339,11 @@ public final class MockSMTPServer: Sendable {
             case .close:
                 _ = await flush()
                 return .close
+            case .reset:
+                // Earlier replies of the batch are written first (the peer may still
+                // lose them: an RST discards what it has not read yet).
+                _ = await flush()
+                return .reset
             case .silence:
                 _ = await flush()
                 session.silent = true

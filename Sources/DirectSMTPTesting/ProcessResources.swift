@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CSystemShims
 import Glibc
 #endif
 
@@ -39,7 +40,46 @@ public enum ProcessResources {
     }
 
     /// The resident set size in KiB (`VmRSS` of `/proc/self/status`); -1 when unknown.
-    public static func residentKiB() -> Int {
+    public static func residentKiB() -> Int { statusKiB("VmRSS:") }
+
+    /// The anonymous part of the resident set in KiB (`RssAnon`: heap, stacks), without
+    /// the pages of mapped files (code of the program and its libraries, `RssFile`),
+    /// which grow as more of the code runs for the first time; -1 when unknown.
+    public static func residentAnonymousKiB() -> Int { statusKiB("RssAnon:") }
+
+    /// The peak resident set size in KiB (`VmHWM`) since the process started or since
+    /// ``resetPeakResident()``; -1 when unknown.
+    public static func peakResidentKiB() -> Int { statusKiB("VmHWM:") }
+
+    /// Resets the peak (`VmHWM`) to the current resident size (`clear_refs` 5, Linux ≥ 4.0).
+    public static func resetPeakResident() {
+        let fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = write(fd, "5", 1)
+        close(fd)
+    }
+
+    /// Bytes the C allocator has handed out and not had back (`mallinfo2`: every arena's
+    /// in-use chunks plus its mmapped blocks): what the process holds, apart from the
+    /// free memory the allocator keeps for reuse, which RSS counts too. -1 when unknown.
+    public static func heapInUseBytes() -> Int {
+        #if canImport(Glibc)
+        let info = mallinfo2()
+        return Int(info.uordblks + info.hblkhd)
+        #else
+        return -1
+        #endif
+    }
+
+    /// Returns the allocator's free memory to the kernel (`malloc_trim(0)`, every arena):
+    /// for telling memory the process holds from memory its allocator keeps.
+    public static func trimHeap() {
+        #if canImport(Glibc)
+        _ = malloc_trim(0)
+        #endif
+    }
+
+    private static func statusKiB(_ field: String) -> Int {
         let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return -1 }
         defer { close(fd) }
@@ -51,7 +91,7 @@ public enum ProcessResources {
             bytes.append(contentsOf: chunk[0..<count])
         }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n")
-        where line.hasPrefix("VmRSS:") {
+        where line.hasPrefix(field) {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? -1
         }
         return -1

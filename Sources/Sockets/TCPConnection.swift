@@ -164,6 +164,17 @@ public final class TCPConnection: Sendable {
 
     /// Closes the connection; idempotent. Suspended operations fail with `.closed`.
     public func close() { handle.close() }
+
+    /// Aborts the connection: `SO_LINGER` with a zero timeout, then ``close()``, so the
+    /// kernel sends RST instead of FIN and drops unsent data (the peer's next read or
+    /// write fails with `ECONNRESET`). For mock servers that play a crashing peer.
+    public func closeWithReset() {
+        _ = try? handle.withFD { fd in
+            var abort = linger(l_onoff: 1, l_linger: 0)
+            return setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
+        }
+        handle.close()
+    }
 }
 
 // MARK: Helpers shared by the socket types

@@ -1,5 +1,6 @@
 import DirectSMTP
 import DirectSMTPTesting
+import Sockets
 import Testing
 
 /// The chaos soak of the harness (`directsmtp-bench chaos`), short: a few hundred sessions
@@ -7,14 +8,15 @@ import Testing
 @Suite(.serialized)
 struct ChaosSoakTests {
     @Test func aShortSoakKeepsEveryGuarantee() async throws {
-        // The harness holds answers to budget + 5 ms on an idle machine (`directsmtp-bench
-        // chaos --seed 1`: 10,000 sessions, max overshoot 1.5 ms). Inside `swift test` the
-        // soak shares two cores and the one event loop with every other suite running in
-        // parallel (TLS handshakes, subprocesses, megabyte echoes), which delayed answers by
-        // up to ~170 ms on an idle machine; the slack covers that, and the harness keeps the
-        // tight bound.
+        // The harness holds answers to budget + 5 ms (`directsmtp-bench chaos`). Here the
+        // soak shares two cores with every other suite of a parallel `swift test`. Its
+        // callers, coordinators and mock servers run on event loops of their own: on the
+        // global executor the callers heard their answers up to 0.7 s after the coordinator
+        // had given them (the pool was busy with other suites), which failed this test.
+        // What is left is the OS scheduling the soak's loop thread among the others' (its
+        // timers up to ~0.22 s late seen at a load of 10); the slack (unchanged) covers that.
         let options = ChaosSoak.Options(
-            sessions: 300, seed: 20261206, budget: .milliseconds(400), stepTimeout: .milliseconds(120),
+            sessions: 300, seed: 20261206, budget: .milliseconds(400), stepTimeout: .milliseconds(150),
             lanes: 8, sessionsPerServer: 20, slack: TimingScale.scaled(.milliseconds(400)))
         let report = try await ChaosSoak.run(options)
         #expect(report.sessions == 300)
@@ -22,10 +24,34 @@ struct ChaosSoakTests {
         // reply included (issue 17 item 3: that message is delivered, and reported accepted).
         #expect(report.violations.isEmpty, "\(report.violationCount) broken: \(report.violations)")
         #expect(report.descriptorsAfter <= report.descriptorsBefore)
-        // Sessions without a fault are all accepted: the soak's servers work at all.
+        // The faults issue 17 lists are all drawn: an abort (RST) and, with the OpenSSL
+        // trait, a failed TLS handshake among them.
+        #expect(report.faults.keys.contains { $0.hasPrefix("rst@") }, "\(report.faults)")
+        if ChaosPlan.tlsAvailable {
+            #expect(report.faults["tls-fail@tls", default: 0] > 0, "\(report.faults)")
+            #expect(report.tlsSessions["required", default: 0] > 0 && report.tlsSessions["opportunistic", default: 0] > 0)
+        }
+        // Every outcome is one the standards give for its fault (or a deferral at the
+        // budget), and most faultless sessions get through.
+        #expect(report.unexpectedCount == 0, "\(report.unexpected)")
         let faultless = report.faults["none"] ?? 0
         #expect(faultless > 30)
-        #expect((report.outcomes["accepted/accepted"] ?? 0) >= faultless - report.unexpectedCount)
+        #expect(report.outcomesByFault["none", default: [:]]["accepted/accepted", default: 0] > faultless / 2)
+    }
+
+    @Test func aResetReplyAbortsTheConnection() async throws {
+        // The soak's `rst` fault: RST instead of FIN, which the client reads as a reset.
+        let server = try MockSMTPServer.start { $0.greeting = .reset }
+        defer { server.stop() }
+        // The RST may come before connect has read its verdict, or after: either fails so.
+        do throws(SocketError) {
+            let connection = try await TCPConnection.connect(to: server.address, deadline: .now + .seconds(2))
+            defer { connection.close() }
+            let bytes = try await connection.read(deadline: .now + .seconds(2))
+            Issue.record("read \(bytes.count) bytes and no reset")
+        } catch {
+            #expect(error.code == .connectionReset, "\(error)")
+        }
     }
 
     @Test func plansRepeatForASeed() {

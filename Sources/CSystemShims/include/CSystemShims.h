@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <stdint.h>
 #include <sys/socket.h>
+// mallinfo2 and malloc_trim, for the soaks' memory readings (DirectSMTPTesting).
+#include <malloc.h>
 
 /// accept4(2), which glibc declares only under _GNU_SOURCE (defined in shims.c).
 int directsmtp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
