@@ -56,6 +56,10 @@ public enum ChaosSoak {
         public var sessionsPerServer: Int
         /// How far past its budget a call may answer.
         public var slack: Duration
+        /// Whether any descriptor left open in the process counts as a leak (the harness,
+        /// alone in its process), or only sockets on the soak's own ports (a test, beside
+        /// other suites that open and close descriptors of their own meanwhile).
+        public var checksAllDescriptors = true
 
         /// Options; the defaults are the harness's (10,000 sessions).
         public init(
@@ -107,6 +111,11 @@ public enum ChaosSoak {
         public var descriptorsAfter = 0
         /// The descriptors open after the soak that were not before it (`fd → target`).
         public var leakedDescriptors: [String] = []
+        /// Sockets on the soak's ports (its mock servers' and its clients' ends) still open
+        /// after it (`fd → target`); its servers are stopped by then, so none should be.
+        public var soakSocketsLeft: [String] = []
+        /// The SMTP and DNS ports of the soak's mock servers.
+        var ports: Set<Int> = []
         /// Resident memory, KiB: before the soak, after its first tenth (warm), after it.
         public var residentBefore = 0
         /// Resident memory after the first tenth, KiB.
@@ -148,6 +157,7 @@ public enum ChaosSoak {
             lateCount += other.lateCount
             deliveredAfterBudget += other.deliveredAfterBudget
             deliveredAfterTimeout += other.deliveredAfterTimeout
+            ports.formUnion(other.ports)
         }
     }
 
@@ -186,10 +196,18 @@ public enum ChaosSoak {
 
         // Attempts that outlive their callers end by their step timeouts.
         let settle = clock.now + options.stepTimeout * 10 + .seconds(2)
-        while ProcessResources.openFileDescriptors() > report.descriptorsBefore, clock.now < settle {
+        while clock.now < settle,
+            !ProcessResources.sockets(onPorts: report.ports).isEmpty
+                || (options.checksAllDescriptors && ProcessResources.openFileDescriptors() > report.descriptorsBefore)
+        {
             try? await Task.sleep(for: .milliseconds(20))
         }
         report.descriptorsAfter = ProcessResources.openFileDescriptors()
+        report.soakSocketsLeft = ProcessResources.sockets(onPorts: report.ports)
+            .sorted { $0.key < $1.key }.map { "\($0.key) → \($0.value)" }
+        if !report.soakSocketsLeft.isEmpty {
+            report.violate("\(report.soakSocketsLeft.count) sockets on the soak's ports still open after it: \(report.soakSocketsLeft)")
+        }
         report.residentAfter = ProcessResources.residentKiB()
         report.residentPeak = ProcessResources.peakResidentKiB()
         report.heapInUseAfter = ProcessResources.heapInUseBytes()
@@ -201,7 +219,7 @@ public enum ChaosSoak {
         // priority) on first use: a handful per process, never one per session.
         let runtimeTimers = ProcessResources.descriptorTargets().values.count { $0 == "anon_inode:[timerfd]" }
             - targetsBefore.values.count { $0 == "anon_inode:[timerfd]" }
-        if report.descriptorsAfter - max(runtimeTimers, 0) > report.descriptorsBefore {
+        if options.checksAllDescriptors, report.descriptorsAfter - max(runtimeTimers, 0) > report.descriptorsBefore {
             report.leakedDescriptors = ProcessResources.descriptorTargets()
                 .filter { targetsBefore[$0.key] != $0.value }.sorted { $0.key < $1.key }.map { "\($0.key) → \($0.value)" }
             report.violate(
@@ -246,6 +264,7 @@ public enum ChaosSoak {
             let server = try startSMTPServer(script, port: port)
             port = server.port
             lanePorts.withLock { $0[lane] = port }
+            report.ports.formUnion([server.port, dns.address.port])
             var configuration = VerificationCoordinator.Configuration(
                 heloName: "client.chaos.test", nameservers: [dns.address], smtpPort: server.port,
                 timeouts: .uniform(options.stepTimeout), defaultBudget: options.budget)

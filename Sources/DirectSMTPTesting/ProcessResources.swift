@@ -39,6 +39,29 @@ public enum ProcessResources {
         return targets
     }
 
+    /// The open descriptors that are TCP or UDP sockets with one of `ports` at either end,
+    /// by number (`/proc/self/net/{tcp,tcp6,udp,udp6}` matched by inode with
+    /// `/proc/self/fd`): the sockets of one piece of work, which other work in the same
+    /// process (the other suites of a parallel test run) does not change.
+    public static func sockets(onPorts ports: Set<Int>) -> [Int32: String] {
+        guard !ports.isEmpty else { return [:] }
+        var inodes: Set<String> = []
+        for table in ["tcp", "tcp6", "udp", "udp6"] {
+            guard let text = readText("/proc/self/net/\(table)") else { continue }
+            // "sl local_address rem_address st ... uid timeout inode": addresses as hex
+            // HOST:PORT, the inode in the tenth column.
+            for line in text.split(separator: "\n").dropFirst() {
+                let columns = line.split(separator: " ")
+                guard columns.count > 9 else { continue }
+                let endpoints = columns[1...2].compactMap { $0.split(separator: ":").last.flatMap { Int($0, radix: 16) } }
+                if endpoints.contains(where: ports.contains) { inodes.insert(String(columns[9])) }
+            }
+        }
+        return descriptorTargets().filter { _, target in
+            target.hasPrefix("socket:[") && inodes.contains(String(target.dropFirst(8).dropLast()))
+        }
+    }
+
     /// The resident set size in KiB (`VmRSS` of `/proc/self/status`); -1 when unknown.
     public static func residentKiB() -> Int { statusKiB("VmRSS:") }
 
@@ -80,8 +103,18 @@ public enum ProcessResources {
     }
 
     private static func statusKiB(_ field: String) -> Int {
-        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return -1 }
+        guard let status = readText("/proc/self/status") else { return -1 }
+        for line in status.split(separator: "\n")
+        where line.hasPrefix(field) {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? -1
+        }
+        return -1
+    }
+
+    /// A whole (small, /proc) text file; nil when it cannot be opened.
+    private static func readText(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -90,10 +123,6 @@ public enum ProcessResources {
             if count <= 0 { break }
             bytes.append(contentsOf: chunk[0..<count])
         }
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n")
-        where line.hasPrefix(field) {
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? -1
-        }
-        return -1
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
