@@ -120,6 +120,18 @@ struct PostgresSchemaTests {
                 ).map { try $0.decode(String.self) }.joined(separator: "\n")
                 #expect(plan.contains("\(store.table)_due"), "\(plan)")
                 #expect(!plan.contains("Seq Scan"), "\(plan)")
+                // Settling a batch looks each row up by its primary key.
+                for statement in store.settleStatementsForInspection {
+                    let arguments = ["ARRAY['bulk-1000']", "ARRAY['token']", "ARRAY[2]", "ARRAY[now()]", "ARRAY['']", "ARRAY[true]"]
+                    var sql = statement
+                    for (index, argument) in arguments.enumerated().reversed() {
+                        sql = sql.replacingOccurrences(of: "$\(index + 1)", with: argument)
+                    }
+                    let plan = try await TestDatabase.sql("EXPLAIN " + sql, on: client)
+                        .map { try $0.decode(String.self) }.joined(separator: "\n")
+                    #expect(plan.contains("\(store.table)_pkey"), "\(plan)")
+                    #expect(!plan.contains("Seq Scan"), "\(plan)")
+                }
                 let claimed = try await store.claimDue(now: Date(), limit: 500, leaseFor: .seconds(60))
                 #expect(claimed.count == 100)
             }
