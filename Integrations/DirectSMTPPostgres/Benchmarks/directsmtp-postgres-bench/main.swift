@@ -292,7 +292,7 @@ func main() async throws {
             try await benchClaimLatency(
                 store, client: client, rows: options.rows, due: options.due, samples: options.samples)
         }
-        _ = try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \"\(table)\"")).collect()
+        _ = try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \"\(table)\" CASCADE")).collect()
         _ = try await client.query("DELETE FROM directsmtp_schema_versions WHERE table_name = \(table)").collect()
     }
 }

@@ -268,11 +268,12 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
     public func claimDue(now: Date, limit: Int, leaseFor: Duration) async throws -> [ClaimedEntry] {
         guard limit > 0 else { return [] }
         let expiresAt = now.adding(leaseFor)
-        let sql = schema.claim(waitingForFlush: configuration.claimsWaitForFlush)
+        let sql = schema.claim
+        let waitForFlush = configuration.claimsWaitForFlush
         let client = self.client
         let claimed = try await perform("claimDue") {
             let rows = try await client.query(
-                PostgresQuery(unsafeSQL: sql, binds: try binds(now, Int64(limit), expiresAt)))
+                PostgresQuery(unsafeSQL: sql, binds: try binds(now, Int32(clamping: limit), expiresAt, waitForFlush)))
             var claimed: [ClaimedEntry] = []
             for try await row in rows {
                 let (entry, token) = try StoredRow.decode(row)
@@ -377,7 +378,13 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
     }
 
     /// The claim statement, for tests that `EXPLAIN` it.
-    package var claimStatementForInspection: String { schema.claim(waitingForFlush: configuration.claimsWaitForFlush) }
+    /// The claim function's query ($1 now, $2 limit, $3 lease expiry), for tests that
+    /// `EXPLAIN` it.
+    package var claimStatementForInspection: String { schema.claimQuery }
+
+    /// The statements of the migration step from `version` to `version + 1`, for tests that
+    /// build a table of an older version.
+    package func migrationStatements(from version: Int) -> [String] { QueueTableSchema.migrations[version](schema) }
 
     /// The batch complete and reschedule statements ($1 ids, $2 tokens, then the
     /// reschedule's $3 attempts, $4 next attempts, $5 reasons, $6 reason flags), for tests

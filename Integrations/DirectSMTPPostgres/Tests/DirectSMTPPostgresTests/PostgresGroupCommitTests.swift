@@ -59,6 +59,21 @@ struct PostgresGroupCommitTests {
         }
     }
 
+    /// Claims that wait for their flush (the claim function's other branch) claim the same.
+    @Test func claimsThatWaitForTheirFlush() async throws {
+        try await TestDatabase.withClient { client in
+            try await TestDatabase.withFreshStore(client, prefix: "group") { store in
+                var configuration = store.configuration
+                configuration.claimsWaitForFlush = true
+                let flushing = try PostgresQueueStore(client: client, configuration: configuration)
+                try await flushing.enqueue(sampleEntry("f-0"))
+                let claimed = try await flushing.claimDue(now: sampleEpoch, limit: 5, leaseFor: .seconds(30))
+                #expect(claimed.map(\.entry.id) == ["f-0"])
+                #expect(try await flushing.claimDue(now: sampleEpoch, limit: 5, leaseFor: .seconds(30)).isEmpty)
+            }
+        }
+    }
+
     @Test func aBatchCompleteFencesEachEntry() async throws {
         try await TestDatabase.withClient { client in
             try await TestDatabase.withFreshStore(client, prefix: "group") { store in
