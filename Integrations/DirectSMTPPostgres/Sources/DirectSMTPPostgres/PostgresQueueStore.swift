@@ -19,7 +19,8 @@ import PostgresNIO
 /// answered with its own outcome (a duplicate id or a lost lease fails that caller only)
 /// after the commit that holds its row. A commit costs one disk flush however many rows it
 /// carries, so many callers cost a few flushes instead of one each.
-/// ``complete(_:)-([QueueLease])`` and ``reschedule(_:)`` take a whole batch at once.
+/// `complete(_:)` with an array of leases and `reschedule(_:)` with an array of
+/// ``Rescheduling`` take a whole batch at once, and say which leases were lost.
 ///
 /// A claim's commit does not wait for its disk flush (see
 /// ``Configuration/claimsWaitForFlush``): a claim neither stores nor removes a message, and
