@@ -346,6 +346,21 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
         try await fetchEntries("list", sql: schema.list, binds: PostgresBindings())
     }
 
+    /// The earliest time an entry can be claimed or purged (see `QueueStore`), from the
+    /// `_due`, `_created` and `_leased` indexes; `nil` when the table is empty.
+    public func nextDueDate(maxAge: Duration) async throws -> Date? {
+        let sql = schema.nextDueDate
+        let client = self.client
+        // Whole centuries are beyond any schedule and beyond what an interval holds.
+        let seconds = min(Double(maxAge.components.seconds), 3e9)
+        return try await perform("nextDueDate") {
+            var earliest: Date?
+            let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: try binds(seconds)))
+            for try await date in rows.decode(Date?.self) { earliest = date }
+            return earliest
+        }
+    }
+
     /// Makes every entry due later, that no live lease holds, due at `now` (an operator's
     /// "retry everything now": `queue run --all`); returns how many changed.
     public func makeDue(now: Date) async throws -> Int {

@@ -263,6 +263,24 @@ struct QueueTableSchema: Sendable {
         """
     }
 
+    /// The earliest time an entry can be claimed or purged ($1: the maximum age in
+    /// seconds), NULL when the table is empty. Indexes answer it: for unleased entries the
+    /// first key of `_due` and of `_created` (one probe each); for leased ones (the few in
+    /// flight) each entry of `_leased`, at its due time or expiry, whichever is first, but
+    /// not before its lease ends. No message bytes are read.
+    var nextDueDate: String {
+        """
+        SELECT least(
+            (SELECT min(next_attempt_at) FROM \(quoted) WHERE lease_token IS NULL),
+            (SELECT min(created_at) FROM \(quoted) WHERE lease_token IS NULL)
+                + make_interval(secs => $1),
+            (SELECT min(greatest(
+                lease_expires_at, least(next_attempt_at, created_at + make_interval(secs => $1))))
+             FROM \(quoted) WHERE lease_token IS NOT NULL)
+        )
+        """
+    }
+
     var list: String {
         "SELECT \(Self.columns) FROM \(quoted) ORDER BY next_attempt_at, created_at"
     }
