@@ -53,6 +53,10 @@ public enum QueueStoreContract {
         case concurrentClaims = "concurrent claims"
         /// A lease for an entry never stored, or forged, acts on nothing: `lease-lost`.
         case unknownLease = "unknown lease"
+        /// `nextDueDate` is `nil` when empty, else the earliest time an entry can be
+        /// claimed (its due time) or purged (its maximum age), a leased one not before its
+        /// lease expires; it follows claims, renewals and settlements.
+        case nextDueDate = "next due date"
 
         /// The check's name.
         public var description: String { rawValue }
@@ -107,6 +111,7 @@ public enum QueueStoreContract {
         case .enqueueLeased: try await probe.enqueueLeased()
         case .concurrentClaims: try await probe.concurrentClaims()
         case .unknownLease: try await probe.unknownLease()
+        case .nextDueDate: try await probe.nextDueDate()
         }
     }
 
@@ -537,6 +542,54 @@ extension QueueStoreContract {
             try expect(
                 stored.keys.sorted() == ["a"],
                 "a forged lease changed the store: \(stored.keys.sorted())")
+        }
+
+        func nextDueDate() async throws {
+            func expectNext(
+                _ expected: Double?, maxAge: Duration = .seconds(1_000_000), _ what: String
+            ) async throws {
+                let next = try await store.nextDueDate(maxAge: maxAge)
+                let want = expected.map(QueueStoreContract.at)
+                let close =
+                    switch (next, want) {
+                    case (nil, nil): true
+                    case (let next?, let want?): abs(next.timeIntervalSince(want)) < 0.001
+                    default: false
+                    }
+                try expect(
+                    close,
+                    "\(what): nextDueDate is \(String(describing: next)), expected "
+                        + String(describing: want))
+            }
+            try await expectNext(nil, "empty store")
+            try await store.enqueue(QueueStoreContract.entry("later", due: 100))
+            try await store.enqueue(QueueStoreContract.entry("sooner", due: 50))
+            try await expectNext(50, "two unleased entries")
+            // Claimed at 60 until 160: claimable again at its expiry, after "later" is due.
+            let claimed = try await store.claimDue(
+                now: QueueStoreContract.at(60), limit: 10, leaseFor: .seconds(100))
+            try expect(claimedIDs(claimed) == ["sooner"], "claim gave \(claimedIDs(claimed))")
+            try await expectNext(100, "the earliest entry leased past the next one's due time")
+            // Leased until 30 but due at 40: the later of the two.
+            let held = try await store.enqueueLeased(
+                QueueStoreContract.entry("held", due: 40), leaseFor: .seconds(30),
+                now: QueueStoreContract.at(0))
+            try await expectNext(40, "a leased entry due after its lease expires")
+            _ = try await store.renew(held, leaseFor: .seconds(70), now: QueueStoreContract.at(10))
+            try await expectNext(80, "a renewed lease")
+            try await store.complete(held)
+            try await expectNext(100, "after complete")
+            try await store.reschedule(
+                claimed[0].lease, attempts: 2, nextAttemptAt: QueueStoreContract.at(20),
+                lastReason: "x")
+            try await expectNext(20, "after reschedule released the lease")
+            // Both created at 0: older than 10 s at 10, before either is due.
+            try await expectNext(10, maxAge: .seconds(10), "entries expiring before they are due")
+            // Leased until 200: not purgeable before, however old.
+            let both = try await store.claimDue(
+                now: QueueStoreContract.at(100), limit: 10, leaseFor: .seconds(100))
+            try expect(both.count == 2, "claim gave \(claimedIDs(both))")
+            try await expectNext(200, maxAge: .seconds(10), "expired entries under a lease")
         }
     }
 }

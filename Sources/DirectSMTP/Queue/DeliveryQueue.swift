@@ -296,14 +296,15 @@ public actor DeliveryQueue {
         }
     }
 
-    /// When the next pass should run: the earliest retry or expiry; in a second when
-    /// something is due already (leased by another worker, whose lease may expire), never
-    /// in a busy loop; in an hour when the store is empty.
+    /// When the next pass should run: the earliest retry or expiry the store knows of
+    /// (``QueueStore/nextDueDate(maxAge:)``, an indexed question, not a read of every
+    /// entry); in a second when something is due already, never in a busy loop; in an
+    /// hour at the latest.
     func nextWakeDate() async throws -> Date {
         let now = clock.now
         var earliest = now.addingTimeInterval(3600)
-        for entry in try await store.list() {
-            earliest = min(earliest, entry.nextAttemptAt, schedule.expiry(of: entry.createdAt))
+        if let due = try await store.nextDueDate(maxAge: schedule.maxAge) {
+            earliest = min(earliest, due)
         }
         return max(earliest, now.addingTimeInterval(1))
     }
@@ -389,12 +390,17 @@ public actor DeliveryQueue {
     ///
     /// Claimed entries wait in one list per recipient domain (earliest due first);
     /// domains take turns (round robin) so one busy domain does not hold up the others. A
-    /// domain at its limit is parked until one of its retries ends. At most one batch is
-    /// claimed ahead of what runs, so a queue never hoards leases others could work.
+    /// domain at its limit is parked until one of its retries ends.
+    ///
+    /// At most `maxConcurrentDeliveries` entries wait, one round of the delivery slots:
+    /// a queue holds no more leases than it can start soon, and other queues over the
+    /// store work the rest meanwhile. An entry can still wait longer than half its lease
+    /// (its domain at its limit, slow re-sends): its lease is renewed before its send
+    /// starts, and an entry whose lease was taken over meanwhile is dropped unsent.
     private func deliverDue(_ deliver: @escaping Deliver) async throws -> [QueueEvent] {
         let maximum = limits.maxConcurrentDeliveries
         let perDomain = limits.maxConcurrentPerDomain
-        let batch = max(maximum * 4, 64)
+        let batch = maximum
         var waiting: [String: [ClaimedEntry]] = [:]
         var waitingCount = 0
         var ready: [String] = []
@@ -415,7 +421,9 @@ public actor DeliveryQueue {
             while true {
                 // Refill once half the batch has started (or nothing runs): one claim per
                 // half batch, not one per finished re-send.
-                if !exhausted && !Task.isCancelled && (waitingCount <= batch / 2 || running == 0) {
+                if !exhausted && !Task.isCancelled && waitingCount < batch
+                    && (waitingCount <= batch / 2 || running == 0)
+                {
                     do {
                         let claims = try await store.claimDue(
                             now: clock.now, limit: batch - waitingCount, leaseFor: leaseDuration)
@@ -450,7 +458,7 @@ public actor DeliveryQueue {
                         parked.insert(domain)
                         continue
                     }
-                    let claim = list.removeFirst()
+                    var claim = list.removeFirst()
                     waiting[domain] = list.isEmpty ? nil : list
                     waitingCount -= 1
                     if !list.isEmpty { ready.append(domain) }
@@ -460,6 +468,9 @@ public actor DeliveryQueue {
                         produced += await expire(claim)
                         continue
                     }
+                    // A send starts only under a lease known to hold for half its length.
+                    guard let renewed = await leaseToStart(claim) else { continue }
+                    claim = renewed
                     inFlightByDomain[domain, default: 0] += 1
                     running += 1
                     group.addTask {
@@ -499,6 +510,26 @@ public actor DeliveryQueue {
             produced.append(event)
         }
         return produced
+    }
+
+    /// The claim to start a send with: as it is while at least half its lease remains,
+    /// renewed otherwise (it waited for a slot). `nil` when it must not be sent: the lease
+    /// was taken over (the entry is someone else's now: no send, no settlement, no event),
+    /// or the renewal failed otherwise (the claim is given back, as if never started).
+    private func leaseToStart(_ claim: ClaimedEntry) async -> ClaimedEntry? {
+        let now = clock.now
+        if now < claim.lease.expiresAt.addingTimeInterval(-leaseDuration.queueSeconds / 2) {
+            return claim
+        }
+        do {
+            let lease = try await store.renew(claim.lease, leaseFor: leaseDuration, now: now)
+            return ClaimedEntry(entry: claim.entry, lease: lease)
+        } catch let error as QueueStoreError where error.code == .leaseLost {
+            return nil
+        } catch {
+            await release(claim)
+            return nil
+        }
     }
 
     /// Runs `deliver` while renewing the claim's lease each time half of it has passed,

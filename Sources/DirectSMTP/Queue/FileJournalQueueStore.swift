@@ -74,11 +74,12 @@ public final class FileJournalQueueStore: QueueStoreMakingDue {
         case purge(createdBefore: Date, now: Date)
         case makeDue(now: Date)
         case list
+        case nextDueDate(maxAge: Duration)
         case compact
 
         var writes: Bool {
             switch self {
-            case .list, .compact: false
+            case .list, .nextDueDate, .compact: false
             default: true
             }
         }
@@ -89,6 +90,7 @@ public final class FileJournalQueueStore: QueueStoreMakingDue {
         case lease(QueueLease)
         case claimed([ClaimedEntry])
         case entries([QueueEntry])
+        case date(Date?)
     }
 
     private struct Pending {
@@ -269,6 +271,15 @@ public final class FileJournalQueueStore: QueueStoreMakingDue {
             throw Self.internalError()
         }
         return entries
+    }
+
+    /// The earliest time an entry can be claimed or purged, as the journal holds it now
+    /// (other processes' writes included); `nil` when empty.
+    public func nextDueDate(maxAge: Duration) async throws -> Date? {
+        guard case .date(let date) = try await submit(.nextDueDate(maxAge: maxAge)) else {
+            throw Self.internalError()
+        }
+        return date
     }
 
     /// Makes every entry no live lease holds due at `now` (`queue run --all`).
@@ -549,6 +560,8 @@ public final class FileJournalQueueStore: QueueStoreMakingDue {
         switch request {
         case .list:
             return .entries(table.entries)
+        case .nextDueDate(let maxAge):
+            return .date(table.nextDueDate(maxAge: maxAge))
         case .compact:
             return .done
         case .enqueue(let entry):

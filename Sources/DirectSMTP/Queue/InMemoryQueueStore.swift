@@ -102,6 +102,11 @@ public final class InMemoryQueueStore: QueueStoreMakingDue {
         table.withLock { $0.entries }
     }
 
+    /// The earliest time an entry can be claimed or purged; `nil` when empty.
+    public func nextDueDate(maxAge: Duration) async throws -> Date? {
+        table.withLock { $0.nextDueDate(maxAge: maxAge) }
+    }
+
     /// Makes every entry no live lease holds due at `now`.
     public func makeDue(now: Date) async throws -> Int {
         table.withLock { table in

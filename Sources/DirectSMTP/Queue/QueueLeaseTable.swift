@@ -100,6 +100,20 @@ struct QueueLeaseTable: Sendable {
         }
     }
 
+    /// The earliest time an entry can be claimed or purged (see
+    /// ``QueueStore/nextDueDate(maxAge:)``); `nil` when empty. One pass, no copies.
+    func nextDueDate(maxAge: Duration) -> Date? {
+        var earliest: Date?
+        for slot in slots.values {
+            var date = min(
+                slot.entry.nextAttemptAt,
+                slot.entry.createdAt.addingTimeInterval(maxAge.queueSeconds))
+            if let lease = slot.lease { date = max(date, lease.expiresAt) }
+            if earliest.map({ date < $0 }) ?? true { earliest = date }
+        }
+        return earliest
+    }
+
     /// The entries due after `now` that no live lease holds (for an operator's "retry
     /// everything now").
     func notDue(now: Date) -> [QueueEntry] {

@@ -63,6 +63,25 @@ public protocol QueueStore: Sendable {
     func purge(createdBefore cutoff: Date, now: Date) async throws -> [QueueEntry]
     /// Every stored entry (leased or not), for `queue list` and operators.
     func list() async throws -> [QueueEntry]
+    /// The earliest time a worker has something to do with an entry: claim it (at its
+    /// ``QueueEntry/nextAttemptAt``) or purge it (once older than `maxAge`), whichever
+    /// comes first, and for a leased entry no earlier than its lease's expiry. A date in
+    /// the past when something is to do now; `nil` when the store is empty.
+    /// ``DeliveryQueue`` asks before every sleep, so a store answers from an index,
+    /// without reading the entries.
+    func nextDueDate(maxAge: Duration) async throws -> Date?
+}
+
+extension QueueStore {
+    /// The earliest due time or expiry of all entries, from ``list()``: reads every entry
+    /// (message bytes included) on each call, so a store holding many entries should
+    /// answer from an index instead. It cannot see leases, so an entry leased past its due
+    /// time counts as due: the queue then looks again each second until the lease ends.
+    public func nextDueDate(maxAge: Duration) async throws -> Date? {
+        try await list().lazy.map {
+            min($0.nextAttemptAt, $0.createdAt.addingTimeInterval(maxAge.queueSeconds))
+        }.min()
+    }
 }
 
 /// A store that can say when something may have become due (for example PostgreSQL's

@@ -3,14 +3,16 @@
 //
 //   scripts/with-postgres.sh swift run -c release directsmtp-postgres-bench [--seconds 5]
 //       [--callers 8] [--workers 4] [--batch 16] [--rows 1000000] [--due 1000] [--samples 2000]
-//       [--no-pgbench] [--no-million]
+//       [--no-pgbench] [--no-million] [--concurrent-batches 4] [--claims-wait-for-flush]
 //
 // Phases, each bounded in time and count, against DIRECTSMTP_POSTGRES_URL (loopback only):
 //  1. durable enqueues from --callers concurrent callers, --seconds long;
-//  2. claim + complete of those entries by --workers workers (claims of --batch);
+//  2. claim + complete of those entries by --workers workers (claims of --batch; each claimed
+//     entry completed by its own call, concurrently, as DeliveryQueue settles each re-send
+//     from its own task: the store group-commits them);
 //  3. `pgbench -b simple-update` with --callers clients, --seconds long;
 //  4. claim latency in a table of --rows rows of which --due are due (each sample claims one
-//     entry and puts it back due, so --due stay due).
+//     entry and puts it back due, so --due stay due), beside the latency of `SELECT 1`.
 import DirectSMTP
 import DirectSMTPPostgres
 import Foundation
@@ -27,6 +29,8 @@ struct Options {
     var samples = 2_000
     var pgbench = true
     var million = true
+    var concurrentBatches = PostgresQueueStore.Configuration().maxConcurrentBatches
+    var claimsWaitForFlush = false
 
     init(_ arguments: [String]) throws {
         var iterator = arguments.makeIterator()
@@ -53,6 +57,8 @@ struct Options {
             case "--samples": samples = min(try int(argument), 100_000)
             case "--no-pgbench": pgbench = false
             case "--no-million": million = false
+            case "--concurrent-batches": concurrentBatches = min(try int(argument), 64)
+            case "--claims-wait-for-flush": claimsWaitForFlush = true
             default: throw BenchError("unknown argument \(argument)")
             }
         }
@@ -60,9 +66,12 @@ struct Options {
     }
 }
 
-/// Prints a line at once (standard output may be a pipe or a file).
+/// Prints a line at once (standard output may be a pipe or a file), with the machine's load
+/// (numbers from a loaded machine are only comparable within one run).
 func say(_ line: String) {
-    print(line)
+    let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3)
+        .joined(separator: " ")
+    print(line + (load.map { "  [load \($0)]" } ?? ""))
     fflush(nil)
 }
 
@@ -148,7 +157,10 @@ func benchClaimComplete(_ store: PostgresQueueStore, workers: Int, batch: Int, e
                 while ContinuousClock.now < deadline {
                     let claims = try await store.claimDue(now: Date(), limit: batch, leaseFor: .seconds(60))
                     if claims.isEmpty { break }
-                    for claim in claims { try await store.complete(claim.lease) }
+                    try await withThrowingTaskGroup(of: Void.self) { settling in
+                        for claim in claims { settling.addTask { try await store.complete(claim.lease) } }
+                        try await settling.waitForAll()
+                    }
                     done += claims.count
                 }
                 return done
@@ -201,6 +213,14 @@ func benchClaimLatency(_ store: PostgresQueueStore, client: PostgresClient, rows
         try await store.reschedule(claim.lease, attempts: claim.entry.attempts, nextAttemptAt: dueAgain, lastReason: "bench")
     }
     say("claim latency:    \(latencies.summary), \(rows) rows, \(due) due")
+    // The floor on this machine right now: the same pool's round trip with no work at all.
+    var roundTrips = Latencies()
+    for _ in 0..<samples {
+        let before = ContinuousClock.now
+        _ = try await client.query("SELECT 1").collect()
+        roundTrips.samples.append(seconds(ContinuousClock.now - before))
+    }
+    say("SELECT 1 latency: \(roundTrips.summary) (the round-trip floor, same pool)")
 }
 
 /// Runs a program to its end; returns its standard output. posix_spawn, then
@@ -257,7 +277,9 @@ func main() async throws {
         group.addTask { await client.run() }
         defer { group.cancelAll() }
         let table = "bench_\(UInt32.random(in: 0...UInt32.max))"
-        let store = try PostgresQueueStore(client: client, configuration: .init(table: table, logger: logger))
+        let store = try PostgresQueueStore(client: client, configuration: .init(
+                table: table, logger: logger, claimsWaitForFlush: options.claimsWaitForFlush,
+                maxConcurrentBatches: options.concurrentBatches))
         try await store.migrate()
         say("directsmtp-postgres-bench on \(url) (a shared, loaded machine: compare within one run)")
         let stored = try await benchEnqueue(store, callers: options.callers, duration: .seconds(options.seconds))
@@ -270,7 +292,7 @@ func main() async throws {
             try await benchClaimLatency(
                 store, client: client, rows: options.rows, due: options.due, samples: options.samples)
         }
-        _ = try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \"\(table)\"")).collect()
+        _ = try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \"\(table)\" CASCADE")).collect()
         _ = try await client.query("DELETE FROM directsmtp_schema_versions WHERE table_name = \(table)").collect()
     }
 }

@@ -10,8 +10,22 @@ import PostgresNIO
 /// settling call (``complete(_:)``, ``reschedule(_:attempts:nextAttemptAt:lastReason:)``,
 /// ``giveUp(_:reason:)``, ``renew(_:leaseFor:now:)``) names the token it holds and changes the
 /// row only while that token is still the row's; otherwise it throws `lease-lost`
-/// (fencing). Each call is one statement in its own transaction: durable once it returns
-/// (with PostgreSQL's default `synchronous_commit = on`).
+/// (fencing). Every write but a claim is durable once it returns (with PostgreSQL's default
+/// `synchronous_commit = on`).
+///
+/// Concurrent calls share commits (group commit): enqueues that arrive while another batch
+/// is on its way are stored together by one multi-row `INSERT`, and completes, give-ups
+/// and reschedules likewise by one statement each, fenced row by row; every caller is
+/// answered with its own outcome (a duplicate id or a lost lease fails that caller only)
+/// after the commit that holds its row. A commit costs one disk flush however many rows it
+/// carries, so many callers cost a few flushes instead of one each.
+/// `complete(_:)` with an array of leases and `reschedule(_:)` with an array of
+/// ``Rescheduling`` take a whole batch at once, and say which leases were lost.
+///
+/// A claim's commit does not wait for its disk flush (see
+/// ``Configuration/claimsWaitForFlush``): a claim neither stores nor removes a message, and
+/// one undone by a server crash only makes its entries claimable again, as an expired
+/// lease would.
 ///
 /// The store uses the application's own `PostgresClient` (its pool); the application runs
 /// the client. Call ``migrate()`` once at start-up: it creates the table or brings it to
@@ -46,17 +60,35 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
         public var pollInterval: Duration
         /// Where PostgresNIO logs the store's transactions.
         public var logger: Logger
+        /// Whether a claim returns only after its commit reached the disk. `false` (the
+        /// default) commits claims with `synchronous_commit = off` for that transaction
+        /// alone: a claim stores no message and removes none, and a claim a server crash
+        /// undoes leaves its entries claimable again, as an expired lease would (the worker
+        /// that held it then finds its lease lost when it settles: at least once, as with
+        /// any lost lease). Every other write always waits for its flush.
+        public var claimsWaitForFlush: Bool
+        /// The most rows one group-committed statement carries (at most 5,000).
+        public var maxBatch: Int
+        /// The most group-committed statements of one kind (enqueue, delete, reschedule)
+        /// under way at once. While that many wait for their commits, further calls gather
+        /// into the next batch; below it a call goes out at once (PostgreSQL then flushes
+        /// concurrent commits together). At most the client's pool size is useful.
+        public var maxConcurrentBatches: Int
 
         /// A configuration for `table` (by default `directsmtp_queue`).
         public init(
             table: String = "directsmtp_queue", operationTimeout: Duration = .seconds(10),
             pollInterval: Duration = .seconds(15),
-            logger: Logger = Logger(label: "directsmtp.postgres")
+            logger: Logger = Logger(label: "directsmtp.postgres"),
+            claimsWaitForFlush: Bool = false, maxBatch: Int = 256, maxConcurrentBatches: Int = 4
         ) {
             self.table = table
             self.operationTimeout = operationTimeout
             self.pollInterval = pollInterval
             self.logger = logger
+            self.claimsWaitForFlush = claimsWaitForFlush
+            self.maxBatch = maxBatch
+            self.maxConcurrentBatches = maxConcurrentBatches
         }
     }
 
@@ -66,6 +98,35 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
     public let configuration: Configuration
     let schema: QueueTableSchema
     private let wakeUps = WakeUpCoalescer()
+    private let enqueues: CallCoalescer<QueueEntry, Void>
+    private let deletions: CallCoalescer<LeaseAction, Void>
+    private let reschedules: CallCoalescer<Rescheduling, Void>
+
+    /// One entry's new bookkeeping for ``reschedule(_:)``.
+    public struct Rescheduling: Sendable, Hashable {
+        /// The lease that must still hold the entry.
+        public var lease: QueueLease
+        /// The number of attempts made so far.
+        public var attempts: Int
+        /// When the entry is due next.
+        public var nextAttemptAt: Date
+        /// Why the last attempt did not deliver it.
+        public var lastReason: String?
+
+        /// The new bookkeeping of `lease`'s entry.
+        public init(lease: QueueLease, attempts: Int, nextAttemptAt: Date, lastReason: String?) {
+            self.lease = lease
+            self.attempts = attempts
+            self.nextAttemptAt = nextAttemptAt
+            self.lastReason = lastReason
+        }
+    }
+
+    /// A settling call waiting for its batch: the lease and what the caller was doing.
+    private struct LeaseAction: Sendable {
+        var lease: QueueLease
+        var operation: String
+    }
 
     /// A store on `client`'s database. Does no I/O: call ``migrate()`` before using it.
     ///
@@ -73,7 +134,25 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
     public init(client: PostgresClient, configuration: Configuration = Configuration()) throws(QueueStoreError) {
         self.client = client
         self.configuration = configuration
-        self.schema = try QueueTableSchema(table: configuration.table)
+        let schema = try QueueTableSchema(table: configuration.table)
+        self.schema = schema
+        let runner = StatementRunner(client: client, schema: schema, timeout: configuration.operationTimeout)
+        // At most 65,535 parameters a statement: 11 per enqueued row.
+        let maxBatch = min(max(configuration.maxBatch, 1), 5_000)
+        let inFlight = max(configuration.maxConcurrentBatches, 1)
+        enqueues = CallCoalescer(maxBatch: maxBatch, maxInFlight: inFlight) { entries in
+            await runner.insertMany(entries)
+        }
+        deletions = CallCoalescer(maxBatch: maxBatch, maxInFlight: inFlight) { actions in
+            await Self.answer(actions.map { ($0.lease, $0.operation) }) {
+                try await runner.deleteMany(actions.map(\.lease))
+            }
+        }
+        reschedules = CallCoalescer(maxBatch: maxBatch, maxInFlight: inFlight) { items in
+            await Self.answer(items.map { ($0.lease, "reschedule") }) {
+                try await runner.rescheduleMany(items)
+            }
+        }
     }
 
     /// The queue table's name.
@@ -165,9 +244,16 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
 
     /// Stores a new, unleased entry; returns once it is committed. Throws `duplicate-id`
     /// for an id already stored, and never returns normally unless the row is committed.
+    ///
+    /// Concurrent enqueues are group-committed: the calls that arrive while a batch is on
+    /// its way go to the database together as one multi-row `INSERT` in one transaction,
+    /// and each caller is answered after that transaction's commit (with
+    /// `synchronous_commit = on`: after its flush), with its own outcome. The wake-up for
+    /// idle workers (`NOTIFY`, a transaction and a flush of its own) follows in the
+    /// background: the caller does not wait for it.
     public func enqueue(_ entry: QueueEntry) async throws {
-        try await insert(entry, lease: nil, operation: "enqueue")
-        await wakeUps.signal { await self.sendWakeUp() }
+        try await enqueues.submit(entry)
+        wakeUps.signalInBackground { await self.sendWakeUp() }
     }
 
     /// Stores a new entry leased to the caller until `now + leaseFor`; returns once it is
@@ -184,10 +270,11 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
         guard limit > 0 else { return [] }
         let expiresAt = now.adding(leaseFor)
         let sql = schema.claim
+        let waitForFlush = configuration.claimsWaitForFlush
         let client = self.client
         let claimed = try await perform("claimDue") {
             let rows = try await client.query(
-                PostgresQuery(unsafeSQL: sql, binds: try binds(now, Int64(limit), expiresAt)))
+                PostgresQuery(unsafeSQL: sql, binds: try binds(now, Int32(clamping: limit), expiresAt, waitForFlush)))
             var claimed: [ClaimedEntry] = []
             for try await row in rows {
                 let (entry, token) = try StoredRow.decode(row)
@@ -211,22 +298,42 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
     }
 
     /// Delivered: deletes the entry, if `lease` still holds it; `lease-lost` otherwise.
+    /// Group-committed with concurrent completes and give-ups (fenced row by row).
     public func complete(_ lease: QueueLease) async throws {
-        try await actOnLease(lease, "complete", sql: schema.deleteLeased)
+        try await deletions.submit(LeaseAction(lease: lease, operation: "complete"))
     }
 
     /// Deferred again: stores the new bookkeeping and releases the lease, if `lease` still
-    /// holds the entry; `lease-lost` otherwise.
+    /// holds the entry; `lease-lost` otherwise. Group-committed with concurrent reschedules.
     public func reschedule(_ lease: QueueLease, attempts: Int, nextAttemptAt: Date, lastReason: String?) async throws {
-        try await actOnLease(
-            lease, "reschedule", sql: schema.reschedule, extra: Int32(clamping: attempts), nextAttemptAt, lastReason)
+        try await reschedules.submit(
+            Rescheduling(lease: lease, attempts: attempts, nextAttemptAt: nextAttemptAt, lastReason: lastReason))
     }
 
     /// Rejected or expired: deletes the entry, if `lease` still holds it; `lease-lost`
     /// otherwise. The reason is the caller's to report (``DeliveryQueue`` emits it as an
     /// event); the row is gone.
     public func giveUp(_ lease: QueueLease, reason: String) async throws {
-        try await actOnLease(lease, "giveUp", sql: schema.deleteLeased)
+        try await deletions.submit(LeaseAction(lease: lease, operation: "giveUp"))
+    }
+
+    /// Delivered, many at once: deletes each entry its lease still holds, in one
+    /// transaction (one flush), and returns the leases that no longer held theirs (those
+    /// entries are unchanged), in the order given.
+    public func complete(_ leases: [QueueLease]) async throws -> [QueueLease] {
+        guard !leases.isEmpty else { return [] }
+        return try await StatementRunner(client: client, schema: schema, timeout: configuration.operationTimeout)
+            .deleteMany(leases)
+    }
+
+    /// Deferred again, many at once: stores each entry's new bookkeeping and releases its
+    /// lease, for each entry its lease still holds, in one transaction (one flush); returns
+    /// the leases that no longer held theirs (those entries are unchanged), in the order
+    /// given.
+    public func reschedule(_ items: [Rescheduling]) async throws -> [QueueLease] {
+        guard !items.isEmpty else { return [] }
+        return try await StatementRunner(client: client, schema: schema, timeout: configuration.operationTimeout)
+            .rescheduleMany(items)
     }
 
     /// Deletes and returns the entries created before `cutoff` that no live lease holds.
@@ -237,6 +344,21 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
     /// Every stored entry, leased or not, earliest due first.
     public func list() async throws -> [QueueEntry] {
         try await fetchEntries("list", sql: schema.list, binds: PostgresBindings())
+    }
+
+    /// The earliest time an entry can be claimed or purged (see `QueueStore`), from the
+    /// `_due`, `_created` and `_leased` indexes; `nil` when the table is empty.
+    public func nextDueDate(maxAge: Duration) async throws -> Date? {
+        let sql = schema.nextDueDate
+        let client = self.client
+        // Whole centuries are beyond any schedule and beyond what an interval holds.
+        let seconds = min(Double(maxAge.components.seconds), 3e9)
+        return try await perform("nextDueDate") {
+            var earliest: Date?
+            let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: try binds(seconds)))
+            for try await date in rows.decode(Date?.self) { earliest = date }
+            return earliest
+        }
     }
 
     /// Makes every entry due later, that no live lease holds, due at `now` (an operator's
@@ -272,25 +394,24 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
     }
 
     /// The claim statement, for tests that `EXPLAIN` it.
-    package var claimStatementForInspection: String { schema.claim }
+    /// The claim function's query ($1 now, $2 limit, $3 lease expiry), for tests that
+    /// `EXPLAIN` it.
+    package var claimStatementForInspection: String { schema.claimQuery }
+
+    /// The statements of the migration step from `version` to `version + 1`, for tests that
+    /// build a table of an older version.
+    package func migrationStatements(from version: Int) -> [String] { QueueTableSchema.migrations[version](schema) }
+
+    /// The batch complete and reschedule statements ($1 ids, $2 tokens, then the
+    /// reschedule's $3 attempts, $4 next attempts, $5 reasons, $6 reason flags), for tests
+    /// that `EXPLAIN` them.
+    package var settleStatementsForInspection: [String] { [schema.deleteManyLeased, schema.rescheduleMany] }
 
     // MARK: Helpers
 
     private func insert(_ entry: QueueEntry, lease: QueueLease?, operation: String) async throws {
-        var data = ByteBuffer()
-        data.writeBytes(entry.data)
         var bindings = PostgresBindings(capacity: 13)
-        bindings.append(entry.id)
-        bindings.append(entry.from)
-        bindings.append(entry.to)
-        bindings.append(entry.messageID)
-        bindings.append(data)
-        bindings.append(entry.requires8BitMIME)
-        bindings.append(entry.requiresSMTPUTF8)
-        bindings.append(entry.createdAt)
-        bindings.append(entry.nextAttemptAt)
-        bindings.append(Int32(clamping: entry.attempts))
-        bindings.append(entry.lastReason)
+        StatementRunner.appendColumns(of: entry, to: &bindings)
         bindings.append(lease?.token)
         bindings.append(lease?.expiresAt)
         let query = PostgresQuery(unsafeSQL: schema.insert, binds: bindings)
@@ -316,12 +437,7 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
         let changed = try await perform(operation) {
             try await client.query(query).count()
         }
-        guard changed > 0 else {
-            throw QueueStoreError(
-                .leaseLost,
-                "\(operation): the lease on entry \(lease.entryID) no longer holds it (it expired and another worker claimed the entry, or the entry is gone); nothing was changed"
-            )
-        }
+        guard changed > 0 else { throw StatementRunner.leaseLost(lease, operation) }
     }
 
     private func fetchEntries(_ operation: String, sql: String, binds: PostgresBindings) async throws -> [QueueEntry] {
@@ -347,26 +463,23 @@ public final class PostgresQueueStore: QueueStoreNotifying, QueueStoreMakingDue 
     func perform<Result: Sendable>(
         _ operation: String, _ body: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        let timeout = configuration.operationTimeout
-        let context = "\(operation) on table \(schema.table)"
+        try await StatementRunner(client: client, schema: schema, timeout: configuration.operationTimeout)
+            .perform(operation, body)
+    }
+
+    /// Each request's result from a batch whose statement answered with the leases it
+    /// fenced off (`lost`), or failed as a whole.
+    private static func answer(
+        _ requests: [(lease: QueueLease, operation: String)], _ run: () async throws -> [QueueLease]
+    ) async -> [Result<Void, any Error>] {
         do {
-            return try await withThrowingTaskGroup(of: Result?.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let result = first else {
-                    throw QueueStoreError(
-                        .databaseUnavailable,
-                        "\(context): the database did not answer within \(timeout) (unreachable, refusing connections or credentials, or overloaded)"
-                    )
-                }
-                return result
+            let lost = Set(try await run())
+            return requests.map { request in
+                lost.contains(request.lease)
+                    ? .failure(StatementRunner.leaseLost(request.lease, request.operation)) : .success(())
             }
         } catch {
-            throw PostgresErrorTranslation.storeError(error, context: context)
+            return requests.map { _ in .failure(error) }
         }
     }
 }

@@ -17,8 +17,50 @@ struct PostgresSchemaTests {
                 #expect(try await store.list().map(\.id) == ["kept"])
                 let rows = try await TestDatabase.sql(
                     "SELECT version FROM directsmtp_schema_versions WHERE table_name = '\(store.table)'", on: client)
-                #expect(try rows.map { try $0.decode(Int32.self) } == [1])
+                #expect(try rows.map { try $0.decode(Int32.self) } == [2])
             }
+        }
+    }
+
+    /// A table of version 1 (the table alone, claims planned on every call) with entries in
+    /// it, one of them leased: `migrate()` brings it to version 2 (the claim function),
+    /// keeping every row and lease.
+    @Test func aVersionOneTableIsMigratedWithItsEntries() async throws {
+        try await TestDatabase.withClient { client in
+            let table = TestDatabase.freshTable("v1")
+            let store = try PostgresQueueStore(
+                client: client, configuration: .init(table: table, logger: TestDatabase.quietLogger))
+            for statement in store.migrationStatements(from: 0) { try await TestDatabase.sql(statement, on: client) }
+            try await TestDatabase.sql(
+                "CREATE TABLE IF NOT EXISTS directsmtp_schema_versions (table_name text PRIMARY KEY, version integer NOT NULL, migrated_at timestamptz NOT NULL DEFAULT now())",
+                on: client)
+            try await TestDatabase.sql(
+                "INSERT INTO directsmtp_schema_versions (table_name, version) VALUES ('\(table)', 1)", on: client)
+            // Version 1 rows, written as version 1 wrote them.
+            let t = "\"\(table)\""
+            try await TestDatabase.sql(
+                """
+                INSERT INTO \(t) (id, mail_from, rcpt_to, message_id, data, created_at, next_attempt_at, attempts, last_reason,
+                    lease_token, lease_expires_at)
+                VALUES ('old-free', 'a@example.org', 'b@example.com', '<1@x>', '\\x41'::bytea, now(), now() - interval '1 minute', 1, 'temporary-failure', NULL, NULL),
+                       ('old-held', 'a@example.org', 'c@example.com', '<2@x>', '\\x42'::bytea, now(), now() - interval '1 minute', 1, NULL, 'held-token', now() + interval '1 hour')
+                """, on: client)
+
+            try await store.migrate()
+            let version = try await TestDatabase.sql(
+                "SELECT version FROM directsmtp_schema_versions WHERE table_name = '\(table)'", on: client)
+            #expect(try version.map { try $0.decode(Int32.self) } == [2])
+            #expect(try await store.list().map(\.id).sorted() == ["old-free", "old-held"])
+            // The claim (now the function) takes the free entry only; the held lease still acts.
+            let claimed = try await store.claimDue(now: Date(), limit: 10, leaseFor: .seconds(60))
+            #expect(claimed.map(\.entry.id) == ["old-free"])
+            #expect(claimed.first?.entry.data == Array("A".utf8))
+            let held = QueueLease(entryID: "old-held", token: "held-token", expiresAt: Date().addingTimeInterval(3600))
+            try await store.complete(held)
+            try await store.complete(try #require(claimed.first).lease)
+            #expect(try await store.list().isEmpty)
+            try await store.migrate()
+            await TestDatabase.drop(table, on: client)
         }
     }
 
@@ -120,6 +162,18 @@ struct PostgresSchemaTests {
                 ).map { try $0.decode(String.self) }.joined(separator: "\n")
                 #expect(plan.contains("\(store.table)_due"), "\(plan)")
                 #expect(!plan.contains("Seq Scan"), "\(plan)")
+                // Settling a batch looks each row up by its primary key.
+                for statement in store.settleStatementsForInspection {
+                    let arguments = ["ARRAY['bulk-1000']", "ARRAY['token']", "ARRAY[2]", "ARRAY[now()]", "ARRAY['']", "ARRAY[true]"]
+                    var sql = statement
+                    for (index, argument) in arguments.enumerated().reversed() {
+                        sql = sql.replacingOccurrences(of: "$\(index + 1)", with: argument)
+                    }
+                    let plan = try await TestDatabase.sql("EXPLAIN " + sql, on: client)
+                        .map { try $0.decode(String.self) }.joined(separator: "\n")
+                    #expect(plan.contains("\(store.table)_pkey"), "\(plan)")
+                    #expect(!plan.contains("Seq Scan"), "\(plan)")
+                }
                 let claimed = try await store.claimDue(now: Date(), limit: 500, leaseFor: .seconds(60))
                 #expect(claimed.count == 100)
             }

@@ -72,9 +72,9 @@ enum TestDatabase {
         }
     }
 
-    /// Drops a test's table and its version row.
+    /// Drops a test's table (and its claim function, with `CASCADE`) and its version row.
     static func drop(_ table: String, on client: PostgresClient) async {
-        _ = try? await client.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \"\(table)\""))
+        _ = try? await client.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \"\(table)\" CASCADE"))
             .collect()
         _ = try? await client.query("DELETE FROM directsmtp_schema_versions WHERE table_name = \(table)").collect()
     }
