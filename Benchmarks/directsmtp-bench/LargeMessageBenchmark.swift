@@ -1,5 +1,5 @@
 // `large`: one big message (30 MB by default) through the coordinator to a server that
-// reads slowly, and the client's peak RSS over its baseline (issue 17's target: at most
+// reads slowly, and the client's peak RSS over its baseline (the target: at most
 // twice the message's size). The server is a minimal SMTP responder of this file that
 // throws the message away as it reads it at `--read-mbps`, so the process's memory is the
 // client's (the in-process mock would keep the message).

@@ -380,7 +380,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 
     /// Opens `connection` with the call's TLS policy, SNI the MX host name. Opportunistic
     /// TLS whose handshake fails is retried in plaintext on a new connection to the same
-    /// address (issue 13; the race's budget and cancellation bound it as any dial), and
+    /// address (the race's budget and cancellation bound it as any dial), and
     /// the address is remembered as TLS-broken so later calls go straight to plaintext.
     /// Returns the connection that decided, its failure if any, and the record of the
     /// failed TLS connection before it.

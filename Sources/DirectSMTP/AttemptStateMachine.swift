@@ -367,7 +367,7 @@ struct AttemptStateMachine {
         var outcome = outcome
         let record = winnerRecord
         outcome.timings = record?.timings ?? [:]
-        outcome.tls = record?.tls  // the deciding session's TLS (issue 13)
+        outcome.tls = record?.tls  // the deciding session's TLS
         outcome.transcript = transcript(after: record?.transcript ?? [])
         outcome.messageID = messageID
         state = .finished

@@ -32,7 +32,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let loop: EventLoop
     let health: HostHealthMemory
     /// Addresses whose TLS handshake failed under the opportunistic policy: for
-    /// ``EngineSettings/tlsBrokenPeriod`` they get plaintext at once (issue 13: a broken
+    /// ``EngineSettings/tlsBrokenPeriod`` they get plaintext at once (a broken
     /// TLS stack would otherwise cost every call a handshake and a second connection).
     let tlsBroken: HostHealthMemory
     let probeCache: ProbeCache

@@ -4,8 +4,8 @@ import Sockets
 import Testing
 
 extension DNSClientTests {
-    /// Every row of issue 3 against the mock server: scenario 3 (no mail server) versus
-    /// scenario 1 (DNS unavailable), exactly.
+    /// Every way an MX lookup can end, against the mock server: no mail server for the
+    /// domain versus DNS unavailable, exactly.
     @Suite
     struct MXResolverTests {
         @Test func twoHostsAtDifferentPreferences() async throws {

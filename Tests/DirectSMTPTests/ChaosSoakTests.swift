@@ -25,10 +25,10 @@ struct ChaosSoakTests {
         let report = try await ChaosSoak.run(options)
         #expect(report.sessions == 300)
         // Every broken guarantee fails the test, a 250 to the final dot followed by a surplus
-        // reply included (issue 17 item 3: that message is delivered, and reported accepted).
+        // reply included (that message is delivered, and reported accepted).
         #expect(report.violations.isEmpty, "\(report.violationCount) broken: \(report.violations)")
         #expect(report.soakSocketsLeft.isEmpty, "\(report.soakSocketsLeft)")
-        // The faults issue 17 lists are all drawn: an abort (RST) and, with the OpenSSL
+        // Every kind of fault is drawn: an abort (RST) and, with the OpenSSL
         // trait, a failed TLS handshake among them.
         #expect(report.faults.keys.contains { $0.hasPrefix("rst@") }, "\(report.faults)")
         if ChaosPlan.tlsAvailable {

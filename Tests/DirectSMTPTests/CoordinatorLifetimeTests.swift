@@ -4,7 +4,7 @@ import DirectSMTPTesting
 import Testing
 
 /// A coordinator nobody holds any more is freed, with its engine, resolver and queue
-/// (issue 17: LeakSanitizer found engines and resolvers kept alive by a reference cycle,
+/// (LeakSanitizer once found engines and resolvers kept alive by a reference cycle,
 /// an ended probe left in the engine's in-flight table holding its driver, which holds
 /// the engine).
 @Suite("Coordinator lifetime", .serialized, .timeLimit(.minutes(1)))

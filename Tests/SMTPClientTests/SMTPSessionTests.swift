@@ -309,7 +309,7 @@ struct SMTPSessionTests {
         #expect(result.detail?.contains("out of turn") == true, "\(result)")
     }
 
-    @Test("A surplus reply in a pipelined group ends the session as a protocol error (issue 17)",
+    @Test("A surplus reply in a pipelined group ends the session as a protocol error",
           arguments: [true, false])
     func surplusReplyInGroup(probe: Bool) async throws {
         // MAIL gets "250 ok" and an unasked "250 extra"; RCPT's refusal comes in a later
@@ -328,7 +328,7 @@ struct SMTPSessionTests {
         #expect(server.deliveryCount == 0)
     }
 
-    @Test("End of data answered with 250 twice: delivered, the surplus only recorded (issue 17)")
+    @Test("End of data answered with 250 twice: delivered, the surplus only recorded")
     func endOfDataTwice() async throws {
         var script = MockSMTPScript()
         script.endOfData = .garbage("250 2.0.0 queued\r\n250 2.0.0 queued again\r\n")

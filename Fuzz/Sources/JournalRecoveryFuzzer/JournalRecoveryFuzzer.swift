@@ -9,7 +9,7 @@ import FuzzDriver
 /// describes the file (regions in bounds, in order, apart); whatever was recovered, written
 /// again as a fresh journal, must read back clean and the same; and that fresh journal cut
 /// anywhere after its header (the first input byte picks where) must lose only the record
-/// cut short, reported as a torn tail and never as damage (issue 17's item 4).
+/// cut short, reported as a torn tail and never as damage.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func journalRecoveryFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = fuzzInput(data, size)
