@@ -120,9 +120,13 @@ final class WorkerPool: Sendable {
     /// Runs `body` on an idle worker, or on a new one.
     @discardableResult
     func submit(_ body: @escaping @Sendable () async -> Void) -> Job {
-        let idle = state.withLock { $0.idle.popLast() }
-        if let idle {
-            let job = Job(body: body, worker: idle.worker)
+        // The job is made under the pool's lock, which the parked worker passes through
+        // once resumed (see `park`).
+        let handed: (Idle, Job)? = state.withLock { state in
+            guard let idle = state.idle.popLast() else { return nil }
+            return (idle, Job(body: body, worker: idle.worker))
+        }
+        if let (idle, job) = handed {
             idle.continuation.resume(returning: job)
             return job
         }
@@ -159,7 +163,7 @@ final class WorkerPool: Sendable {
 
     /// Waits for the next job; `nil` when the pool keeps enough idle workers already.
     private func park(_ worker: Worker) async -> Job? {
-        await withUnsafeContinuation { (continuation: UnsafeContinuation<Job?, Never>) in
+        let job = await withUnsafeContinuation { (continuation: UnsafeContinuation<Job?, Never>) in
             let parked = state.withLock { state in
                 guard !state.stopped, state.idle.count < maximumIdle else { return false }
                 state.idle.append(Idle(worker: worker, continuation: continuation))
@@ -167,5 +171,14 @@ final class WorkerPool: Sendable {
             }
             if !parked { continuation.resume(returning: nil) }
         }
+        #if DIRECTSMTP_PTHREAD_LOCK
+        // ThreadSanitizer build only. A job resumed before this task had finished
+        // suspending is handed over by the concurrency runtime's own atomics, which TSan
+        // does not see (the runtime is not instrumented), so it took the job's fields,
+        // written by the submitting thread, for a race. Passing through the lock the job
+        // was made under shows TSan the order that the runtime already guarantees.
+        state.withLock { _ in }
+        #endif
+        return job
     }
 }
