@@ -58,11 +58,29 @@ struct AttemptStateMachine {
         case answered(OutcomeReason)
     }
 
+    /// An instant as the machine keeps it: the time since one fixed instant of the
+    /// process. `ContinuousClock.Instant` is not frozen (its module may change its layout),
+    /// so the callers, the contestants and the inputs, holding one, had a layout known only
+    /// at run time: each copy, switch and field access went through the runtime's type
+    /// metadata and value witnesses, several hundred instructions per input.
+    struct Moment: Sendable, Comparable {
+        private static let origin = ContinuousClock.now
+        private let sinceOrigin: Duration
+
+        init(_ instant: ContinuousClock.Instant) {
+            sinceOrigin = Self.origin.duration(to: instant)
+        }
+
+        func duration(to later: Moment) -> Duration { later.sinceOrigin - sinceOrigin }
+
+        static func < (left: Moment, right: Moment) -> Bool { left.sinceOrigin < right.sinceOrigin }
+    }
+
     struct Caller: Sendable {
         var id: Int
-        var start: ContinuousClock.Instant
+        var start: Moment
         /// When its budget ends (its budget input may come a moment later).
-        var deadline: ContinuousClock.Instant
+        var deadline: Moment
         var view: CallerView
     }
 
@@ -75,7 +93,7 @@ struct AttemptStateMachine {
         }
 
         var candidate: RaceCandidate
-        var startedAt: ContinuousClock.Instant
+        var startedAt: Moment
         var end: End?
         /// Its conversation, once collected (failed ones: after the failure; the winner:
         /// with the transaction's end).
@@ -104,10 +122,17 @@ struct AttemptStateMachine {
         case budgetElapsed(caller: Int)
         case callerCancelled(caller: Int)
         /// Another probe of the same address and sender joins.
-        case callerJoined(caller: Int, start: ContinuousClock.Instant, deadline: ContinuousClock.Instant)
+        case callerJoined(caller: Int, start: Moment, deadline: Moment)
         indirect case transactionFinished(SMTPResult, SessionRecord)
         /// The queue store asked for finished: stored (`true`) or not.
         case storeFinished(queued: Bool)
+
+        /// Another probe of the same address and sender joins, its times as the clock gives them.
+        static func callerJoined(
+            caller: Int, start: ContinuousClock.Instant, deadline: ContinuousClock.Instant
+        ) -> Input {
+            .callerJoined(caller: caller, start: Moment(start), deadline: Moment(deadline))
+        }
     }
 
     enum Action: Sendable {
@@ -172,7 +197,7 @@ struct AttemptStateMachine {
         self.address = address
         self.messageID = messageID
         self.stagger = stagger
-        self.callers = [Caller(id: caller, start: start, deadline: deadline, view: .waiting)]
+        self.callers = [Caller(id: caller, start: Moment(start), deadline: Moment(deadline), view: .waiting)]
     }
 
     /// The first actions.
@@ -191,6 +216,7 @@ struct AttemptStateMachine {
     // MARK: Inputs
 
     mutating func handle(_ input: Input, now: ContinuousClock.Instant) -> [Action] {
+        let now = Moment(now)
         var actions: [Action] = []
         switch input {
         case .resolved(let list, let dnsTook):
@@ -246,7 +272,7 @@ struct AttemptStateMachine {
     }
 
     private mutating func resolved(
-        _ list: RaceCandidateList, dnsTook: Duration?, now: ContinuousClock.Instant,
+        _ list: RaceCandidateList, dnsTook: Duration?, now: Moment,
         _ actions: inout [Action]
     ) {
         guard case .resolving = state else { return }
@@ -264,7 +290,7 @@ struct AttemptStateMachine {
     }
 
     /// Starts the next candidate, and the stagger tick for the one after it.
-    private mutating func startNext(now: ContinuousClock.Instant, _ actions: inout [Action]) {
+    private mutating func startNext(now: Moment, _ actions: inout [Action]) {
         guard contestants.count < candidates.count else { return }
         let index = contestants.count
         contestants.append(Contestant(candidate: candidates[index], startedAt: now))
@@ -276,7 +302,7 @@ struct AttemptStateMachine {
         }
     }
 
-    private mutating func connected(_ index: Int, now: ContinuousClock.Instant, _ actions: inout [Action]) {
+    private mutating func connected(_ index: Int, now: Moment, _ actions: inout [Action]) {
         guard case .racing = state, contestants[index].end == nil else {
             actions.append(.close(index))  // won too late, or nobody waits any more
             return
@@ -296,7 +322,7 @@ struct AttemptStateMachine {
     }
 
     private mutating func connectFailed(
-        _ index: Int, _ result: SMTPResult, now: ContinuousClock.Instant, _ actions: inout [Action]
+        _ index: Int, _ result: SMTPResult, now: Moment, _ actions: inout [Action]
     ) {
         guard case .racing = state, contestants[index].end == nil else { return }
         contestants[index].end = .failed(result)
@@ -350,7 +376,7 @@ struct AttemptStateMachine {
 
     /// The outcome is known: conclude now, or once the failed candidates' records are in.
     private mutating func finish(
-        _ outcome: VerificationOutcome, afterTransaction: Bool, now: ContinuousClock.Instant,
+        _ outcome: VerificationOutcome, afterTransaction: Bool, now: Moment,
         _ actions: inout [Action]
     ) {
         if contestants.contains(where: \.awaitingRecord) {
@@ -362,7 +388,7 @@ struct AttemptStateMachine {
 
     /// The attempt's own outcome, complete: to the callers, the cache, the queue, the events.
     private mutating func conclude(
-        _ outcome: VerificationOutcome, now: ContinuousClock.Instant, _ actions: inout [Action]
+        _ outcome: VerificationOutcome, now: Moment, _ actions: inout [Action]
     ) {
         var outcome = outcome
         let record = winnerRecord
@@ -403,7 +429,7 @@ struct AttemptStateMachine {
 
     /// The final outcome of a send whose caller already has `budget-exceeded`.
     private mutating func deliverFinal(
-        _ outcome: VerificationOutcome, now: ContinuousClock.Instant, _ actions: inout [Action]
+        _ outcome: VerificationOutcome, now: Moment, _ actions: inout [Action]
     ) {
         var outcome = outcome
         outcome.elapsed = callers[0].start.duration(to: now)
@@ -419,7 +445,7 @@ struct AttemptStateMachine {
     }
 
     private mutating func storeFinished(
-        queued: Bool, now: ContinuousClock.Instant, _ actions: inout [Action]
+        queued: Bool, now: Moment, _ actions: inout [Action]
     ) {
         switch store {
         case .idle:
@@ -445,7 +471,7 @@ struct AttemptStateMachine {
     }
 
     /// A caller's budget ended, or its task was cancelled: the state decides its answer.
-    private mutating func callerLeft(_ id: Int, now: ContinuousClock.Instant, _ actions: inout [Action]) {
+    private mutating func callerLeft(_ id: Int, now: Moment, _ actions: inout [Action]) {
         guard let index = callers.firstIndex(where: { $0.id == id }), callers[index].view == .waiting
         else { return }
         let inTransaction: Bool
@@ -482,7 +508,7 @@ struct AttemptStateMachine {
     }
 
     /// The deferred outcome for a caller whose budget ended in the current state.
-    private func budgetOutcome(start: ContinuousClock.Instant, now: ContinuousClock.Instant)
+    private func budgetOutcome(start: Moment, now: Moment)
         -> VerificationOutcome
     {
         let reason: OutcomeReason
@@ -535,7 +561,7 @@ struct AttemptStateMachine {
     }
 
     private mutating func answerWaiting(
-        _ outcome: VerificationOutcome, now: ContinuousClock.Instant, _ actions: inout [Action]
+        _ outcome: VerificationOutcome, now: Moment, _ actions: inout [Action]
     ) {
         for index in callers.indices where callers[index].view == .waiting {
             var copy = outcome
