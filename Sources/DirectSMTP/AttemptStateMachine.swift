@@ -215,10 +215,10 @@ struct AttemptStateMachine {
 
     // MARK: Inputs
 
-    mutating func handle(_ input: Input, now: ContinuousClock.Instant) -> [Action] {
+    mutating func handle(_ input: consuming Input, now: ContinuousClock.Instant) -> [Action] {
         let now = Moment(now)
         var actions: [Action] = []
-        switch input {
+        switch consume input {
         case .resolved(let list, let dnsTook):
             resolved(list, dnsTook: dnsTook, now: now, &actions)
         case .slotGranted:
@@ -376,7 +376,7 @@ struct AttemptStateMachine {
 
     /// The outcome is known: conclude now, or once the failed candidates' records are in.
     private mutating func finish(
-        _ outcome: VerificationOutcome, afterTransaction: Bool, now: Moment,
+        _ outcome: consuming VerificationOutcome, afterTransaction: Bool, now: Moment,
         _ actions: inout [Action]
     ) {
         if contestants.contains(where: \.awaitingRecord) {
@@ -388,9 +388,8 @@ struct AttemptStateMachine {
 
     /// The attempt's own outcome, complete: to the callers, the cache, the queue, the events.
     private mutating func conclude(
-        _ outcome: VerificationOutcome, now: Moment, _ actions: inout [Action]
+        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout [Action]
     ) {
-        var outcome = outcome
         let record = winnerRecord
         outcome.timings = record?.timings ?? [:]
         outcome.tls = record?.tls  // the deciding session's TLS
@@ -400,7 +399,7 @@ struct AttemptStateMachine {
         giveSlotBack(&actions)
         switch mode {
         case .probe:
-            actions.append(.cacheProbe(outcome))
+            actions.append(.cacheProbe(copy outcome))
             answerWaiting(outcome, now: now, &actions)
         case .redelivery:
             answerWaiting(outcome, now: now, &actions)
@@ -409,7 +408,7 @@ struct AttemptStateMachine {
             case .waiting:
                 if queue, outcome.status == .deferred {
                     callers[0].view = .storing
-                    store = .forCaller(outcome)
+                    store = .forCaller(copy outcome)
                     actions.append(.enqueue(outcome))
                 } else {
                     answerWaiting(outcome, now: now, &actions)
@@ -429,15 +428,14 @@ struct AttemptStateMachine {
 
     /// The final outcome of a send whose caller already has `budget-exceeded`.
     private mutating func deliverFinal(
-        _ outcome: VerificationOutcome, now: Moment, _ actions: inout [Action]
+        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout [Action]
     ) {
-        var outcome = outcome
         outcome.elapsed = callers[0].start.duration(to: now)
         if held == true {
-            store = .forFinal(outcome)
+            store = .forFinal(copy outcome)
             actions.append(.settle(outcome))
         } else if case .send(queue: true) = mode, outcome.status == .deferred {
-            store = .forFinal(outcome)
+            store = .forFinal(copy outcome)
             actions.append(.enqueue(outcome))
         } else {
             actions.append(.publish(outcome))
@@ -560,15 +558,21 @@ struct AttemptStateMachine {
         }
     }
 
+    /// Answers every waiting caller with its own elapsed time: the last one gets `outcome`
+    /// itself, any others a copy.
     private mutating func answerWaiting(
-        _ outcome: VerificationOutcome, now: Moment, _ actions: inout [Action]
+        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout [Action]
     ) {
-        for index in callers.indices where callers[index].view == .waiting {
-            var copy = outcome
+        guard let last = callers.lastIndex(where: { $0.view == .waiting }) else { return }
+        for index in callers.indices[..<last] where callers[index].view == .waiting {
+            var copy = copy outcome
             copy.elapsed = callers[index].start.duration(to: now)
             callers[index].view = .answered(outcome.reason)
             actions.append(.answer(caller: callers[index].id, copy))
         }
+        outcome.elapsed = callers[last].start.duration(to: now)
+        callers[last].view = .answered(outcome.reason)
+        actions.append(.answer(caller: callers[last].id, outcome))
     }
 
     private mutating func reportDoneIfOver(_ actions: inout [Action]) {

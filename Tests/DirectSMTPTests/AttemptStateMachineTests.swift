@@ -310,6 +310,33 @@ struct AttemptStateMachineTests {
         #expect(outcome.transcript.map(\.text) == ["abandoned after 260 ms: another host answered first"])
     }
 
+    @Test("Probes sharing an attempt get one outcome each, with their own elapsed time")
+    func sharedProbeOutcomes() throws {
+        let start = ContinuousClock.now
+        var machine = Machine(
+            mode: .probe, address: "user@example.com", stagger: .milliseconds(250), caller: 0,
+            start: start, deadline: start + .seconds(1))
+        _ = machine.start()
+        for (caller, joined) in [(1, 5), (2, 7)] {
+            let at = start + .milliseconds(joined)
+            _ = machine.handle(.callerJoined(caller: caller, start: at, deadline: at + .seconds(1)), now: at)
+        }
+        _ = machine.handle(.budgetElapsed(caller: 1), now: start + .milliseconds(8))  // left early
+        _ = machine.handle(Self.oneHost, now: start + .milliseconds(9))
+        _ = machine.handle(.slotGranted, now: start + .milliseconds(9))
+        _ = machine.handle(.connected(0), now: start + .milliseconds(10))
+        let actions = machine.handle(Self.finished(.accepted, 250), now: start + .milliseconds(20))
+        #expect(actions.map(Self.describe) == [
+            "release slot", "cache accepted", "answer 0 accepted", "answer 2 accepted", "done",
+        ])
+        var elapsed: [Int: Duration] = [:]
+        for action in actions {
+            if case .answer(let caller, let outcome) = action { elapsed[caller] = outcome.elapsed }
+            if case .cacheProbe(let outcome) = action { #expect(outcome.elapsed == .zero) }
+        }
+        #expect(elapsed == [0: .milliseconds(20), 2: .milliseconds(13)])
+    }
+
     /// A send racing both hosts: mx1 dialled at 3 ms, mx2 at the stagger (253 ms).
     static func racingBoth(start: ContinuousClock.Instant) -> Machine {
         var machine = Machine(
