@@ -88,15 +88,16 @@ struct AttemptStateMachine {
     struct Contestant: Sendable {
         enum End: Sendable {
             case won
-            case failed(SMTPResult)
+            /// Boxed: a contestant that failed is rare, and its end is read on each pass
+            /// over the contestants.
+            indirect case failed(SMTPResult)
             case lost(ranFor: Duration)
         }
 
         var candidate: RaceCandidate
         var startedAt: Moment
         var end: End?
-        /// Its conversation, once collected (failed ones: after the failure; the winner:
-        /// with the transaction's end).
+        /// A failed one's conversation, once collected (the winner's goes into the outcome).
         var record: SessionRecord?
         /// A failure was reported and its record has not come yet.
         var awaitingRecord = false
@@ -256,11 +257,12 @@ struct AttemptStateMachine {
             callers.append(Caller(id: caller, start: start, deadline: deadline, view: .waiting))
         case .transactionFinished(let result, let record):
             guard case .transacting(let winner) = state else { break }
-            contestants[winner].record = record
+            // The winner's conversation is the deciding session's: its timings and TLS.
             var outcome = VerificationOutcome(
                 reason: Self.reason(for: result.verdict), address: address,
                 mx: contestants[winner].candidate.used, reply: result.reply,
-                detail: result.detail, dnsDuration: dnsTook)
+                detail: result.detail, dnsDuration: dnsTook, timings: record.timings,
+                transcript: record.transcript, tls: record.tls)
             outcome.classifyReply(of: result)  // the hint, incl. a reply after DATA
             outcome.catchAll = result.catchAll
             finish(outcome, afterTransaction: true, now: now, &actions)
@@ -339,14 +341,14 @@ struct AttemptStateMachine {
     /// Teaches the health memory a finished race: failures to connect or greet and losers
     /// slower than the stagger become unhealthy, the winner healthy.
     private func learn(_ actions: inout [Action]) {
-        for contestant in contestants {
-            switch contestant.end {
+        for index in contestants.indices {
+            switch contestants[index].end {
             case .won:
-                actions.append(.markHealthy(contestant.candidate))
+                actions.append(.markHealthy(contestants[index].candidate))
             case .failed(let result) where result.verdict == .unreachable:
-                actions.append(.markUnhealthy(contestant.candidate))
+                actions.append(.markUnhealthy(contestants[index].candidate))
             case .lost(let ranFor) where ranFor >= stagger:
-                actions.append(.markUnhealthy(contestant.candidate))
+                actions.append(.markUnhealthy(contestants[index].candidate))
             default:
                 break
             }
@@ -390,10 +392,7 @@ struct AttemptStateMachine {
     private mutating func conclude(
         _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout [Action]
     ) {
-        let record = winnerRecord
-        outcome.timings = record?.timings ?? [:]
-        outcome.tls = record?.tls  // the deciding session's TLS
-        outcome.transcript = transcript(after: record?.transcript ?? [])
+        outcome.transcript = transcript(before: outcome.transcript)
         outcome.messageID = messageID
         state = .finished
         giveSlotBack(&actions)
@@ -590,22 +589,18 @@ struct AttemptStateMachine {
         winnerIndex.map { contestants[$0].candidate }
     }
 
-    private var winnerRecord: SessionRecord? {
-        winnerIndex.flatMap { contestants[$0].record }
-    }
-
     /// The failed candidates' conversations and a note per loser, in the order they
     /// started, then the winner's (`winning`).
-    private func transcript(after winning: [TranscriptEntry]) -> [TranscriptEntry] {
+    private func transcript(before winning: [TranscriptEntry]) -> [TranscriptEntry] {
         var transcript: [TranscriptEntry] = []
-        for contestant in contestants {
-            switch contestant.end {
+        for index in contestants.indices {
+            switch contestants[index].end {
             case .failed:
-                transcript += contestant.record?.transcript ?? []
+                transcript += contestants[index].record?.transcript ?? []
             case .lost(let ranFor):
                 transcript.append(
                     TranscriptEntry(
-                        server: contestant.candidate.address.description, direction: .note,
+                        server: contestants[index].candidate.address.description, direction: .note,
                         text:
                             "abandoned after \(Int(ranFor.milliseconds)) ms: another host answered first"
                     ))
