@@ -265,7 +265,7 @@ struct AttemptStateMachine {
                 transcript: record.transcript, tls: record.tls)
             outcome.classifyReply(of: result)  // the hint, incl. a reply after DATA
             outcome.catchAll = result.catchAll
-            finish(outcome, afterTransaction: true, now: now, &actions)
+            finish(consume outcome, afterTransaction: true, now: now, &actions)
         case .storeFinished(let queued):
             storeFinished(queued: queued, now: now, &actions)
         }
@@ -382,9 +382,9 @@ struct AttemptStateMachine {
         _ actions: inout [Action]
     ) {
         if contestants.contains(where: \.awaitingRecord) {
-            state = .collecting(outcome, afterTransaction: afterTransaction)
+            state = .collecting(consume outcome, afterTransaction: afterTransaction)
         } else {
-            conclude(outcome, now: now, &actions)
+            conclude(consume outcome, now: now, &actions)
         }
     }
 
