@@ -39,6 +39,50 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var tls: TLSPolicy? = nil
 }
 
+/// Where one caller stands with the driver.
+private enum CallerSlot {
+    /// Neither suspended nor answered yet.
+    case pending
+    /// Suspended in ``AttemptDriver/wait(caller:deadline:)``, with its budget timer.
+    case waiting(UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)
+    /// Answered before it suspended.
+    indirect case answered(VerificationOutcome)
+    /// Resumed with its answer.
+    case resumed
+}
+
+/// What an ``AttemptDriver`` guards under its lock. Outside the generic driver: nested in
+/// it, the type would be generic too, and every driver's creation and end would look up
+/// its metadata at run time.
+private struct AttemptDriverCore {
+    var machine: AttemptStateMachine
+    /// By caller number (numbered from 0 in the order they come: an array, not a table).
+    var callers: [CallerSlot] = []
+    /// By candidate index: the job dialling it.
+    var dials: [WorkerPool.Job?] = []
+    var resolve: WorkerPool.Job?
+    var stagger: ScheduledTimer?
+    var settle: QueueAccess.Settle?
+    var nextCaller = 1
+    var isDone = false
+
+    subscript(caller id: Int) -> CallerSlot {
+        get { id < callers.count ? callers[id] : .pending }
+        set {
+            while callers.count <= id { callers.append(.pending) }
+            callers[id] = newValue
+        }
+    }
+
+    subscript(dial index: Int) -> WorkerPool.Job? {
+        get { index < dials.count ? dials[index] : nil }
+        set {
+            while dials.count <= index { dials.append(nil) }
+            dials[index] = newValue
+        }
+    }
+}
+
 /// Executes an ``AttemptStateMachine``'s actions: lookups, dials and transactions run as
 /// jobs of the engine's reused workers on the event loop, queue stores as tasks of this
 /// attempt off the loop; budgets and the stagger are
@@ -49,57 +93,16 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     typealias Connection = Dialer.Connection
     typealias Machine = AttemptStateMachine
 
-    /// Where one caller stands with the driver.
-    private enum CallerSlot {
-        /// Neither suspended nor answered yet.
-        case pending
-        /// Suspended in ``wait(caller:deadline:)``, with its budget timer.
-        case waiting(UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)
-        /// Answered before it suspended.
-        indirect case answered(VerificationOutcome)
-        /// Resumed with its answer.
-        case resumed
-    }
-
-    private struct Core {
-        var machine: Machine
-        /// By caller number (numbered from 0 in the order they come: an array, not a table).
-        var callers: [CallerSlot] = []
-        /// By candidate index: the job dialling it.
-        var dials: [WorkerPool.Job?] = []
-        var resolve: WorkerPool.Job?
-        var stagger: ScheduledTimer?
-        var settle: QueueAccess.Settle?
-        var nextCaller = 1
-        var isDone = false
-
-        subscript(caller id: Int) -> CallerSlot {
-            get { id < callers.count ? callers[id] : .pending }
-            set {
-                while callers.count <= id { callers.append(.pending) }
-                callers[id] = newValue
-            }
-        }
-
-        subscript(dial index: Int) -> WorkerPool.Job? {
-            get { index < dials.count ? dials[index] : nil }
-            set {
-                while dials.count <= index { dials.append(nil) }
-                dials[index] = newValue
-            }
-        }
-    }
-
     let engine: Engine
     let request: AttemptRequest<Connection>
-    private let core: Lock<Core>
+    private let core: Lock<AttemptDriverCore>
 
     /// An attempt whose first caller is number 0.
     init(engine: Engine, request: AttemptRequest<Connection>) {
         self.engine = engine
         self.request = request
         self.core = Lock(
-            Core(
+            AttemptDriverCore(
                 machine: Machine(
                     mode: request.mode, address: request.address, messageID: request.messageID,
                     stagger: engine.settings.staggerDelay, caller: 0, start: request.start,
