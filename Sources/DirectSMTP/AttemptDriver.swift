@@ -199,12 +199,10 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     /// for the calling job to run: the attempt's resolving job goes on with its first
     /// candidate, one hand-off fewer per call.
     @discardableResult
-    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false)
-        -> (index: Int, connection: Connection)?
-    {
+    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false) -> Dial? {
         var actions = actions
         var next = 0
-        var adopted: (index: Int, connection: Connection)?
+        var adopted: Dial?
         while next < actions.count {
             let action = actions[next]
             next += 1
@@ -223,7 +221,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 engine.limiter.release(request.domain)
             case .dial(let index):
                 if adoptingDial, adopted == nil {
-                    adopted = (index, adopt(index))
+                    adopted = adopt(index)
                 } else {
                     dial(index)
                 }
@@ -324,7 +322,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                     list, dnsTook: dnsTook.map { _ in started.duration(to: .now) })
                 let actions = core.withLock { $0.machine.handle(input, now: .now) }
                 if let first = execute(actions, adoptingDial: true) {
-                    await runDial(first.index, first.connection)
+                    await runDial(first)
                 }
             }
             return state.isDone
@@ -332,23 +330,33 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         if stop { core.withLock { $0.resolve }?.cancel() }
     }
 
-    /// The connection for candidate `index`.
-    private func connection(_ index: Int) -> Connection {
-        let candidate = core.withLock { $0.machine.candidates[index] }
-        return engine.dialer.connection(to: candidate.address, patient: request.patient)
+    /// One dial: the candidate (fetched once, under the lock that also records the dial's
+    /// job) and its connection.
+    private struct Dial: Sendable {
+        var index: Int
+        var candidate: RaceCandidate
+        var connection: Connection
     }
 
     /// A dial the resolving job runs itself: cancelling that job stops it.
-    private func adopt(_ index: Int) -> Connection {
-        core.withLock { $0[dial: index] = $0.resolve }
-        return connection(index)
+    private func adopt(_ index: Int) -> Dial {
+        let candidate = core.withLock { core in
+            core[dial: index] = core.resolve
+            return core.machine.candidates[index]
+        }
+        return Dial(
+            index: index, candidate: candidate,
+            connection: engine.dialer.connection(to: candidate.address, patient: request.patient))
     }
 
     /// Dials candidate `index` in a job of its own.
     private func dial(_ index: Int) {
-        let connection = connection(index)
+        let candidate = core.withLock { $0.machine.candidates[index] }
+        let dial = Dial(
+            index: index, candidate: candidate,
+            connection: engine.dialer.connection(to: candidate.address, patient: request.patient))
         let job = engine.workers.submit { [self] in
-            await runDial(index, connection)
+            await runDial(dial)
         }
         let stop = core.withLock { core in
             core[dial: index] = job
@@ -359,9 +367,9 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 
     /// Connect, greeting, EHLO (and STARTTLS with EHLO again, as the policy says); then,
     /// if it wins, the transaction; a failed or losing connection is closed here too.
-    private func runDial(_ index: Int, _ connection: Connection) async {
-        let candidate = core.withLock { $0.machine.candidates[index] }
-        let (connection, failure, earlier) = await openWithTLS(candidate, connection)
+    private func runDial(_ dial: Dial) async {
+        let index = dial.index
+        let (connection, failure, earlier) = await openWithTLS(dial.candidate, dial.connection)
         if let failure {
             handle(.connectFailed(index, failure))
             handle(.recordCollected(index, Self.joined(earlier, await connection.finish())))
