@@ -277,14 +277,17 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// The address of a domain literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), if it is one.
     static func addressLiteral(_ domain: String) -> IPAddress? {
-        // Bytes, not Characters: both brackets are ASCII.
-        guard domain.utf8.count > 2, domain.utf8.first == UInt8(ascii: "["),
-            domain.utf8.last == UInt8(ascii: "]")
+        // Bytes, not Characters: the brackets and the tag are ASCII, so the byte indexes
+        // below are valid String indexes (a Substring's dropFirst/dropLast walk
+        // grapheme clusters).
+        let bytes = domain.utf8
+        guard bytes.count > 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]")
         else { return nil }
-        var inner = domain.dropFirst().dropLast()
+        var start = bytes.index(after: bytes.startIndex)
+        let end = bytes.index(before: bytes.endIndex)
         // "IPv6:" in any case, compared byte by byte (no lower-cased copy per call).
-        let tag = inner.utf8.prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
-        if tag.elementsEqual("ipv6:".utf8) { inner = inner.dropFirst(5) }
-        return IPAddress(String(inner))
+        let tag = bytes[start..<end].prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
+        if tag.elementsEqual("ipv6:".utf8) { start = bytes.index(start, offsetBy: 5) }
+        return IPAddress(String(domain[start..<end]))
     }
 }
