@@ -26,8 +26,9 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var budget: Duration
     var transaction: Transaction
     var queue: QueueAccess?
-    /// A probe's `MAIL FROM` (identical probes share an attempt).
-    var sender = ""
+    /// A probe's place in the table of probes in flight (identical probes share an
+    /// attempt); set by ``DeliveryEngine/probe(_:sender:)``.
+    var flight: ProbeFlight?
     /// A probe's cache key (``ProbeCache/key(for:)`` of `address`), made once per call.
     var probeKey = ""
     /// A probe that tests for a catch-all domain (it shares an attempt only with others

@@ -46,13 +46,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     private let probesInFlight = Lock<[ProbeFlight: Driver]>([:])
     private let running = Lock<(count: Int, drained: [CheckedContinuation<Void, Never>])>((0, []))
 
-    /// Identical probes in flight: same address (cache key), sender and catch-all test.
-    private struct ProbeFlight: Hashable {
-        var key: String
-        var sender: String
-        var testsCatchAll: Bool
-    }
-
     init(lookup: Lookup, dialer: Dialer, settings: EngineSettings, loop: EventLoop = .shared) {
         self.lookup = lookup
         self.dialer = dialer
@@ -87,10 +80,10 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     /// the probe cache when fresh; identical probes (same address and `sender`) in flight
     /// share one attempt, each caller with its own budget. A probe that tests for a
     /// catch-all (`request.testsCatchAll`) needs the conversation: the cache cannot answer it.
-    func probe(_ request: AttemptRequest<Connection>, sender: String) async -> VerificationOutcome {
+    func probe(_ request: AttemptRequest<Connection>, sender: EmailAddress) async
+        -> VerificationOutcome
+    {
         var request = request
-        // `attemptEnded` finds the flight by these.
-        request.sender = sender
         request.probeKey = ProbeCache.key(for: request.address)
         let key = request.probeKey
         if !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
@@ -100,6 +93,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         }
         let deadline = request.start + request.budget
         let flight = ProbeFlight(key: key, sender: sender, testsCatchAll: request.testsCatchAll)
+        request.flight = flight  // `attemptEnded` finds the driver by it
         while true {
             // One hash of the flight in the usual case, a new probe; a probe that finds
             // one in flight puts it back and drops its own driver (never started).
@@ -169,10 +163,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// `driver` is over: a probe leaves the in-flight table; a drain may end.
     func attemptEnded(_ driver: Driver) {
-        if driver.request.mode == .probe {
-            let flight = ProbeFlight(
-                key: driver.request.probeKey, sender: driver.request.sender,
-                testsCatchAll: driver.request.testsCatchAll)
+        if let flight = driver.request.flight {
             probesInFlight.withLock { table in
                 if let index = table.index(forKey: flight), table.values[index] === driver {
                     table.remove(at: index)
@@ -289,5 +280,37 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         let tag = bytes[start..<end].prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
         if tag.elementsEqual("ipv6:".utf8) { start = bytes.index(start, offsetBy: 5) }
         return IPAddress(String(domain[start..<end]))
+    }
+}
+
+/// Identical probes in flight: same address (cache key), sender and catch-all test.
+///
+/// Hashed once, when made: a probe's entry is looked up when it starts and when it ends,
+/// and the table rehashes the entries that follow a removed one; hashing the two strings
+/// each time cost more than the rest of the probe's bookkeeping in the engine.
+struct ProbeFlight: Hashable, Sendable {
+    let key: String
+    let sender: EmailAddress
+    let testsCatchAll: Bool
+    private let hash: Int
+
+    init(key: String, sender: EmailAddress, testsCatchAll: Bool) {
+        self.key = key
+        self.sender = sender
+        self.testsCatchAll = testsCatchAll
+        var hasher = Hasher()
+        hasher.combine(key)
+        hasher.combine(sender)
+        hasher.combine(testsCatchAll)
+        self.hash = hasher.finalize()
+    }
+
+    static func == (left: ProbeFlight, right: ProbeFlight) -> Bool {
+        left.hash == right.hash && left.key == right.key && left.sender == right.sender
+            && left.testsCatchAll == right.testsCatchAll
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
     }
 }
