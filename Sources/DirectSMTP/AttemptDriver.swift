@@ -99,15 +99,15 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     private let core: Lock<AttemptDriverCore>
 
     /// An attempt whose first caller is number 0.
-    init(engine: Engine, request: AttemptRequest<Connection>) {
+    init(engine: Engine, request: consuming AttemptRequest<Connection>) {
         self.engine = engine
-        self.request = request
         self.core = Lock(
             AttemptDriverCore(
                 machine: Machine(
                     mode: request.mode, address: request.address, messageID: request.messageID,
                     stagger: engine.settings.staggerDelay, caller: 0, start: request.start,
                     deadline: request.start + request.budget)))
+        self.request = request  // last: moved in, not copied
     }
 
     // MARK: Callers

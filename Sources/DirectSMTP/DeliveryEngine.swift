@@ -70,8 +70,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     // MARK: Calls
 
     /// Runs one attempt for `request` (a send or a re-send) and returns its caller's answer.
-    func send(_ request: AttemptRequest<Connection>) async -> VerificationOutcome {
-        let driver = Driver(engine: self, request: request)
+    func send(_ request: consuming AttemptRequest<Connection>) async -> VerificationOutcome {
+        let driver = Driver(engine: self, request: consume request)
         attemptStarted()
         return await driver.run()
     }
@@ -80,10 +80,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     /// the probe cache when fresh; identical probes (same address and `sender`) in flight
     /// share one attempt, each caller with its own budget. A probe that tests for a
     /// catch-all (`request.testsCatchAll`) needs the conversation: the cache cannot answer it.
-    func probe(_ request: AttemptRequest<Connection>, sender: EmailAddress) async
+    func probe(_ request: consuming AttemptRequest<Connection>, sender: EmailAddress) async
         -> VerificationOutcome
     {
-        var request = request
         request.probeKey = ProbeCache.key(for: request.address)
         let key = request.probeKey
         if !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
@@ -91,13 +90,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             cached.fromCache = true
             return cached
         }
-        let deadline = request.start + request.budget
+        let start = request.start
+        let deadline = start + request.budget
         let flight = ProbeFlight(key: key, sender: sender, testsCatchAll: request.testsCatchAll)
         request.flight = flight  // `attemptEnded` finds the driver by it
+        // Offered to the table until it goes in or the probe joins one in flight (then
+        // it is dropped, never started): made once, from the request itself.
+        let new = Driver(engine: self, request: consume request)
         while true {
             // One hash of the flight in the usual case, a new probe; a probe that finds
-            // one in flight puts it back and drops its own driver (never started).
-            let new = Driver(engine: self, request: request)
+            // one in flight puts it back.
             let (driver, isNew) = probesInFlight.withLock { table in
                 guard let running = table.updateValue(new, forKey: flight) else { return (new, true) }
                 table[flight] = running
@@ -107,7 +109,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 attemptStarted()
                 return await driver.run()
             }
-            if let caller = driver.join(start: request.start, deadline: deadline) {
+            if let caller = driver.join(start: start, deadline: deadline) {
                 return await driver.wait(caller: caller, deadline: deadline)
             }
             // It ended between the lookup and the join: it leaves the table at once.
