@@ -287,9 +287,11 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
 /// Identical probes in flight: same address (cache key), sender and catch-all test.
 ///
-/// Hashed once, when made: a probe's entry is looked up when it starts and when it ends,
-/// and the table rehashes the entries that follow a removed one; hashing the two strings
-/// each time cost more than the rest of the probe's bookkeeping in the engine.
+/// Hashed once, when made, by its address key alone (probes of one address with another
+/// sender or catch-all test are rare: equality tells them apart): a probe's entry is
+/// looked up when it starts and when it ends, and the table rehashes the entries that
+/// follow a removed one; hashing the strings each time cost more than the rest of the
+/// probe's bookkeeping in the engine.
 struct ProbeFlight: Hashable, Sendable {
     let key: String
     let sender: EmailAddress
@@ -300,11 +302,7 @@ struct ProbeFlight: Hashable, Sendable {
         self.key = key
         self.sender = sender
         self.testsCatchAll = testsCatchAll
-        var hasher = Hasher()
-        hasher.combine(key)
-        hasher.combine(sender)
-        hasher.combine(testsCatchAll)
-        self.hash = hasher.finalize()
+        self.hash = key.hashValue
     }
 
     static func == (left: ProbeFlight, right: ProbeFlight) -> Bool {
