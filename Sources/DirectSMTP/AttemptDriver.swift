@@ -214,7 +214,15 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 core.withLock { $0.resolve }?.cancel()
             case .requestSlot:
                 if engine.limiter.request(request.domain, for: self) {
-                    actions += core.withLock { $0.machine.handle(.slotGranted, now: .now) }
+                    let granted = core.withLock { $0.machine.handle(.slotGranted, now: .now) }
+                    if next == actions.count {
+                        // The last action (as after a lookup): its sequel replaces the
+                        // list rather than being copied onto the end of it.
+                        actions = granted
+                        next = 0
+                    } else {
+                        actions += granted
+                    }
                 }
             case .withdrawSlotRequest:
                 engine.limiter.withdraw(request.domain, for: self)
