@@ -26,8 +26,9 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var budget: Duration
     var transaction: Transaction
     var queue: QueueAccess?
-    /// A probe's `MAIL FROM` (identical probes share an attempt).
-    var sender = ""
+    /// A probe's place in the table of probes in flight (identical probes share an
+    /// attempt); set by ``DeliveryEngine/probe(_:sender:)``.
+    var flight: ProbeFlight?
     /// A probe's cache key (``ProbeCache/key(for:)`` of `address`), made once per call.
     var probeKey = ""
     /// A probe that tests for a catch-all domain (it shares an attempt only with others
@@ -37,6 +38,50 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var patient = false
     /// STARTTLS for this call; `nil`: the configured policy.
     var tls: TLSPolicy? = nil
+}
+
+/// Where one caller stands with the driver.
+private enum CallerSlot {
+    /// Neither suspended nor answered yet.
+    case pending
+    /// Suspended in ``AttemptDriver/wait(caller:deadline:)``, with its budget timer.
+    case waiting(UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)
+    /// Answered before it suspended.
+    indirect case answered(VerificationOutcome)
+    /// Resumed with its answer.
+    case resumed
+}
+
+/// What an ``AttemptDriver`` guards under its lock. Outside the generic driver: nested in
+/// it, the type would be generic too, and every driver's creation and end would look up
+/// its metadata at run time.
+private struct AttemptDriverCore {
+    var machine: AttemptStateMachine
+    /// By caller number (numbered from 0 in the order they come: an array, not a table).
+    var callers: [CallerSlot] = []
+    /// By candidate index: the job dialling it.
+    var dials: [WorkerPool.Job?] = []
+    var resolve: WorkerPool.Job?
+    var stagger: ScheduledTimer?
+    var settle: QueueAccess.Settle?
+    var nextCaller = 1
+    var isDone = false
+
+    subscript(caller id: Int) -> CallerSlot {
+        get { id < callers.count ? callers[id] : .pending }
+        set {
+            while callers.count <= id { callers.append(.pending) }
+            callers[id] = newValue
+        }
+    }
+
+    subscript(dial index: Int) -> WorkerPool.Job? {
+        get { index < dials.count ? dials[index] : nil }
+        set {
+            while dials.count <= index { dials.append(nil) }
+            dials[index] = newValue
+        }
+    }
 }
 
 /// Executes an ``AttemptStateMachine``'s actions: lookups, dials and transactions run as
@@ -49,61 +94,20 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     typealias Connection = Dialer.Connection
     typealias Machine = AttemptStateMachine
 
-    /// Where one caller stands with the driver.
-    private enum CallerSlot {
-        /// Neither suspended nor answered yet.
-        case pending
-        /// Suspended in ``wait(caller:deadline:)``, with its budget timer.
-        case waiting(UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)
-        /// Answered before it suspended.
-        indirect case answered(VerificationOutcome)
-        /// Resumed with its answer.
-        case resumed
-    }
-
-    private struct Core {
-        var machine: Machine
-        /// By caller number (numbered from 0 in the order they come: an array, not a table).
-        var callers: [CallerSlot] = []
-        /// By candidate index: the job dialling it.
-        var dials: [WorkerPool.Job?] = []
-        var resolve: WorkerPool.Job?
-        var stagger: ScheduledTimer?
-        var settle: QueueAccess.Settle?
-        var nextCaller = 1
-        var isDone = false
-
-        subscript(caller id: Int) -> CallerSlot {
-            get { id < callers.count ? callers[id] : .pending }
-            set {
-                while callers.count <= id { callers.append(.pending) }
-                callers[id] = newValue
-            }
-        }
-
-        subscript(dial index: Int) -> WorkerPool.Job? {
-            get { index < dials.count ? dials[index] : nil }
-            set {
-                while dials.count <= index { dials.append(nil) }
-                dials[index] = newValue
-            }
-        }
-    }
-
     let engine: Engine
     let request: AttemptRequest<Connection>
-    private let core: Lock<Core>
+    private let core: Lock<AttemptDriverCore>
 
     /// An attempt whose first caller is number 0.
-    init(engine: Engine, request: AttemptRequest<Connection>) {
+    init(engine: Engine, request: consuming AttemptRequest<Connection>) {
         self.engine = engine
-        self.request = request
         self.core = Lock(
-            Core(
+            AttemptDriverCore(
                 machine: Machine(
                     mode: request.mode, address: request.address, messageID: request.messageID,
                     stagger: engine.settings.staggerDelay, caller: 0, start: request.start,
                     deadline: request.start + request.budget)))
+        self.request = request  // last: moved in, not copied
     }
 
     // MARK: Callers
@@ -196,12 +200,10 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     /// for the calling job to run: the attempt's resolving job goes on with its first
     /// candidate, one hand-off fewer per call.
     @discardableResult
-    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false)
-        -> (index: Int, connection: Connection)?
-    {
+    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false) -> Dial? {
         var actions = actions
         var next = 0
-        var adopted: (index: Int, connection: Connection)?
+        var adopted: Dial?
         while next < actions.count {
             let action = actions[next]
             next += 1
@@ -212,7 +214,15 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 core.withLock { $0.resolve }?.cancel()
             case .requestSlot:
                 if engine.limiter.request(request.domain, for: self) {
-                    actions += core.withLock { $0.machine.handle(.slotGranted, now: .now) }
+                    let granted = core.withLock { $0.machine.handle(.slotGranted, now: .now) }
+                    if next == actions.count {
+                        // The last action (as after a lookup): its sequel replaces the
+                        // list rather than being copied onto the end of it.
+                        actions = granted
+                        next = 0
+                    } else {
+                        actions += granted
+                    }
                 }
             case .withdrawSlotRequest:
                 engine.limiter.withdraw(request.domain, for: self)
@@ -220,7 +230,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 engine.limiter.release(request.domain)
             case .dial(let index):
                 if adoptingDial, adopted == nil {
-                    adopted = (index, adopt(index))
+                    adopted = adopt(index)
                 } else {
                     dial(index)
                 }
@@ -321,7 +331,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                     list, dnsTook: dnsTook.map { _ in started.duration(to: .now) })
                 let actions = core.withLock { $0.machine.handle(input, now: .now) }
                 if let first = execute(actions, adoptingDial: true) {
-                    await runDial(first.index, first.connection)
+                    await runDial(first)
                 }
             }
             return state.isDone
@@ -329,23 +339,33 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         if stop { core.withLock { $0.resolve }?.cancel() }
     }
 
-    /// The connection for candidate `index`.
-    private func connection(_ index: Int) -> Connection {
-        let candidate = core.withLock { $0.machine.candidates[index] }
-        return engine.dialer.connection(to: candidate.address, patient: request.patient)
+    /// One dial: the candidate (fetched once, under the lock that also records the dial's
+    /// job) and its connection.
+    private struct Dial: Sendable {
+        var index: Int
+        var candidate: RaceCandidate
+        var connection: Connection
     }
 
     /// A dial the resolving job runs itself: cancelling that job stops it.
-    private func adopt(_ index: Int) -> Connection {
-        core.withLock { $0[dial: index] = $0.resolve }
-        return connection(index)
+    private func adopt(_ index: Int) -> Dial {
+        let candidate = core.withLock { core in
+            core[dial: index] = core.resolve
+            return core.machine.candidates[index]
+        }
+        return Dial(
+            index: index, candidate: candidate,
+            connection: engine.dialer.connection(to: candidate.address, patient: request.patient))
     }
 
     /// Dials candidate `index` in a job of its own.
     private func dial(_ index: Int) {
-        let connection = connection(index)
+        let candidate = core.withLock { $0.machine.candidates[index] }
+        let dial = Dial(
+            index: index, candidate: candidate,
+            connection: engine.dialer.connection(to: candidate.address, patient: request.patient))
         let job = engine.workers.submit { [self] in
-            await runDial(index, connection)
+            await runDial(dial)
         }
         let stop = core.withLock { core in
             core[dial: index] = job
@@ -356,9 +376,9 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 
     /// Connect, greeting, EHLO (and STARTTLS with EHLO again, as the policy says); then,
     /// if it wins, the transaction; a failed or losing connection is closed here too.
-    private func runDial(_ index: Int, _ connection: Connection) async {
-        let candidate = core.withLock { $0.machine.candidates[index] }
-        let (connection, failure, earlier) = await openWithTLS(candidate, connection)
+    private func runDial(_ dial: Dial) async {
+        let index = dial.index
+        let (connection, failure, earlier) = await openWithTLS(dial.candidate, dial.connection)
         if let failure {
             handle(.connectFailed(index, failure))
             handle(.recordCollected(index, Self.joined(earlier, await connection.finish())))

@@ -46,13 +46,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     private let probesInFlight = Lock<[ProbeFlight: Driver]>([:])
     private let running = Lock<(count: Int, drained: [CheckedContinuation<Void, Never>])>((0, []))
 
-    /// Identical probes in flight: same address (cache key), sender and catch-all test.
-    private struct ProbeFlight: Hashable {
-        var key: String
-        var sender: String
-        var testsCatchAll: Bool
-    }
-
     init(lookup: Lookup, dialer: Dialer, settings: EngineSettings, loop: EventLoop = .shared) {
         self.lookup = lookup
         self.dialer = dialer
@@ -77,8 +70,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     // MARK: Calls
 
     /// Runs one attempt for `request` (a send or a re-send) and returns its caller's answer.
-    func send(_ request: AttemptRequest<Connection>) async -> VerificationOutcome {
-        let driver = Driver(engine: self, request: request)
+    func send(_ request: consuming AttemptRequest<Connection>) async -> VerificationOutcome {
+        let driver = Driver(engine: self, request: consume request)
         attemptStarted()
         return await driver.run()
     }
@@ -87,10 +80,9 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     /// the probe cache when fresh; identical probes (same address and `sender`) in flight
     /// share one attempt, each caller with its own budget. A probe that tests for a
     /// catch-all (`request.testsCatchAll`) needs the conversation: the cache cannot answer it.
-    func probe(_ request: AttemptRequest<Connection>, sender: String) async -> VerificationOutcome {
-        var request = request
-        // `attemptEnded` finds the flight by these.
-        request.sender = sender
+    func probe(_ request: consuming AttemptRequest<Connection>, sender: EmailAddress) async
+        -> VerificationOutcome
+    {
         request.probeKey = ProbeCache.key(for: request.address)
         let key = request.probeKey
         if !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
@@ -98,12 +90,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             cached.fromCache = true
             return cached
         }
-        let deadline = request.start + request.budget
+        let start = request.start
+        let deadline = start + request.budget
         let flight = ProbeFlight(key: key, sender: sender, testsCatchAll: request.testsCatchAll)
+        request.flight = flight  // `attemptEnded` finds the driver by it
+        // Offered to the table until it goes in or the probe joins one in flight (then
+        // it is dropped, never started): made once, from the request itself.
+        let new = Driver(engine: self, request: consume request)
         while true {
             // One hash of the flight in the usual case, a new probe; a probe that finds
-            // one in flight puts it back and drops its own driver (never started).
-            let new = Driver(engine: self, request: request)
+            // one in flight puts it back.
             let (driver, isNew) = probesInFlight.withLock { table in
                 guard let running = table.updateValue(new, forKey: flight) else { return (new, true) }
                 table[flight] = running
@@ -113,7 +109,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 attemptStarted()
                 return await driver.run()
             }
-            if let caller = driver.join(start: request.start, deadline: deadline) {
+            if let caller = driver.join(start: start, deadline: deadline) {
                 return await driver.wait(caller: caller, deadline: deadline)
             }
             // It ended between the lookup and the join: it leaves the table at once.
@@ -169,10 +165,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// `driver` is over: a probe leaves the in-flight table; a drain may end.
     func attemptEnded(_ driver: Driver) {
-        if driver.request.mode == .probe {
-            let flight = ProbeFlight(
-                key: driver.request.probeKey, sender: driver.request.sender,
-                testsCatchAll: driver.request.testsCatchAll)
+        if let flight = driver.request.flight {
             probesInFlight.withLock { table in
                 if let index = table.index(forKey: flight), table.values[index] === driver {
                     table.remove(at: index)
@@ -277,14 +270,47 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// The address of a domain literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), if it is one.
     static func addressLiteral(_ domain: String) -> IPAddress? {
-        // Bytes, not Characters: both brackets are ASCII.
-        guard domain.utf8.count > 2, domain.utf8.first == UInt8(ascii: "["),
-            domain.utf8.last == UInt8(ascii: "]")
+        // Bytes, not Characters: the brackets and the tag are ASCII, so the byte indexes
+        // below are valid String indexes (a Substring's dropFirst/dropLast walk
+        // grapheme clusters).
+        let bytes = domain.utf8
+        guard bytes.count > 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]")
         else { return nil }
-        var inner = domain.dropFirst().dropLast()
+        var start = bytes.index(after: bytes.startIndex)
+        let end = bytes.index(before: bytes.endIndex)
         // "IPv6:" in any case, compared byte by byte (no lower-cased copy per call).
-        let tag = inner.utf8.prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
-        if tag.elementsEqual("ipv6:".utf8) { inner = inner.dropFirst(5) }
-        return IPAddress(String(inner))
+        let tag = bytes[start..<end].prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
+        if tag.elementsEqual("ipv6:".utf8) { start = bytes.index(start, offsetBy: 5) }
+        return IPAddress(String(domain[start..<end]))
+    }
+}
+
+/// Identical probes in flight: same address (cache key), sender and catch-all test.
+///
+/// Hashed once, when made, by its address key alone (probes of one address with another
+/// sender or catch-all test are rare: equality tells them apart): a probe's entry is
+/// looked up when it starts and when it ends, and the table rehashes the entries that
+/// follow a removed one; hashing the strings each time cost more than the rest of the
+/// probe's bookkeeping in the engine.
+struct ProbeFlight: Hashable, Sendable {
+    let key: String
+    let sender: EmailAddress
+    let testsCatchAll: Bool
+    private let hash: Int
+
+    init(key: String, sender: EmailAddress, testsCatchAll: Bool) {
+        self.key = key
+        self.sender = sender
+        self.testsCatchAll = testsCatchAll
+        self.hash = key.hashValue
+    }
+
+    static func == (left: ProbeFlight, right: ProbeFlight) -> Bool {
+        left.hash == right.hash && left.key == right.key && left.sender == right.sender
+            && left.testsCatchAll == right.testsCatchAll
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
     }
 }

@@ -71,19 +71,24 @@ final class ProbeCache: Sendable {
     /// The key of an address: the local part as given (it may be case-sensitive), the
     /// domain in lower case.
     static func key(for address: String) -> String {
-        // Byte by byte: `@` and upper-case letters are ASCII, and walking Characters
-        // (grapheme clusters) cost more than the rest of the probe's bookkeeping.
-        let utf8 = address.utf8
-        guard let at = utf8.lastIndex(of: UInt8(ascii: "@")) else { return address }
-        let domainStart = utf8.index(after: at)
-        // Usually already so (domains are A-labels in lower case): the address itself,
-        // with no new strings.
-        if !utf8[domainStart...].contains(where: {
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || $0 >= 0x80
-        }) {
-            return address
+        var address = address
+        // Byte by byte over the string's contiguous UTF-8 (`withUTF8` copies only a
+        // bridged string; a native one has it): `@` and upper-case letters are ASCII, and
+        // walking Characters (grapheme clusters), or even the UTF8View's index steps, cost
+        // more than the rest of the probe's bookkeeping.
+        let lowerAfter: Int? = address.withUTF8 { bytes in
+            guard let at = bytes.lastIndex(of: UInt8(ascii: "@")),
+                bytes[(at + 1)...].contains(where: {
+                    (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || $0 >= 0x80
+                })
+            else { return nil }
+            return at
         }
-        return String(address[..<at]) + "@" + address[domainStart...].lowercased()
+        // Usually so (domains are A-labels in lower case): the address itself, with no
+        // new strings.
+        guard let lowerAfter else { return address }
+        let at = address.utf8.index(address.utf8.startIndex, offsetBy: lowerAfter)
+        return String(address[..<at]) + "@" + address[address.utf8.index(after: at)...].lowercased()
     }
 
     /// `false` when the policy stores nothing: lookups can then skip the clock and lock.

@@ -259,7 +259,7 @@ public final class VerificationCoordinator: Sendable {
                 start: .now, budget: budget,
                 transaction: { await $0.probe(from: sender, to: address, catchAllProbe: randomProbe) },
                 testsCatchAll: randomProbe != nil, tls: tls),
-            sender: sender.description)
+            sender: sender)
         // Only asked-for answers: a cached outcome may carry an earlier test's.
         outcome.catchAll = catchAll ? (randomProbe != nil ? outcome.catchAll : known) : nil
         observer?.attemptFinished(AttemptFinished(kind: .probe, outcome: outcome))

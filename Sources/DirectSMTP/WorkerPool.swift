@@ -26,67 +26,93 @@ import Synchronization
 /// parking, since task cancellation cannot be undone. Cancellation is the rare path (a
 /// budget that ended before the transaction), so a new worker now and then is cheap.
 final class WorkerPool: Sendable {
-    /// One submitted job: cancel it with ``cancel()``.
-    final class Job: Sendable {
-        fileprivate enum State {
-            /// Handed to this worker, running or about to; the body until it is taken.
-            case assigned(Worker, body: (@Sendable () async -> Void)?)
-            /// Cancelled while running: its worker retires afterwards.
-            case cancelled
-            /// Done; cancelling does nothing.
-            case finished
-        }
-
-        fileprivate let state: Lock<State>
-
-        fileprivate init(body: @escaping @Sendable () async -> Void, worker: Worker) {
-            self.state = Lock(.assigned(worker, body: body))
-        }
+    /// One submitted job: cancel it with ``cancel()``. A value, not an object: the worker
+    /// it went to and its number there (a job object and its lock per call cost ~1.5k
+    /// instructions of a probe's ~340k, made and freed for a handle rarely used).
+    struct Job: Sendable {
+        fileprivate let worker: Worker
+        fileprivate let number: UInt64
 
         /// Cancels the task running this job, if it still is; a job not started yet then
         /// never starts. Harmless once it finished.
         func cancel() {
-            // Marked under the job's lock, which the worker takes to mark the job finished
-            // before it takes another: a worker whose job is marked cancelled retires, so
-            // the task cancelled below can never be running a later job. The task is
-            // cancelled outside the lock (its cancellation handlers run right here).
+            worker.cancel(number)
+        }
+    }
+
+    /// One long-lived task: its handle, for cancellation, and the job it was handed.
+    fileprivate final class Worker: Sendable {
+        fileprivate enum Phase {
+            /// Handed its job, running or about to; the body until it is taken.
+            case assigned(body: (@Sendable () async -> Void)?)
+            /// Its job was cancelled while running: the worker retires afterwards.
+            case cancelled
+            /// Its job is done (or it has none yet); cancelling does nothing.
+            case finished
+        }
+
+        fileprivate struct State {
+            /// Set once, by `submit`, before the first job is handed out, so a job's
+            /// `cancel()` always finds it.
+            var task: Task<Void, Never>?
+            /// The number of its current (or last) job: a handle of an earlier job
+            /// cancels nothing.
+            var number: UInt64 = 0
+            var phase = Phase.finished
+        }
+
+        let state = Lock(State())
+
+        /// Takes `body` as its next job (the worker is idle: parked, or not started);
+        /// the job's handle.
+        func assign(_ body: @escaping @Sendable () async -> Void) -> Job {
+            state.withLock { state in
+                state.number &+= 1
+                state.phase = .assigned(body: body)
+                return Job(worker: self, number: state.number)
+            }
+        }
+
+        func cancel(_ number: UInt64) {
+            // Marked under the worker's lock, which the worker takes to mark the job
+            // finished before it takes another: a worker whose job is marked cancelled
+            // retires, so the task cancelled below can never be running a later job.
+            // The task is cancelled outside the lock (its cancellation handlers run
+            // right here).
             let task: Task<Void, Never>? = state.withLock { state in
-                guard case .assigned(let worker, _) = state else { return nil }
-                state = .cancelled
-                return worker.task.withLock { $0 }
+                guard state.number == number, case .assigned = state.phase else { return nil }
+                state.phase = .cancelled
+                return state.task
             }
             task?.cancel()
         }
 
-        /// The body, taken once by the worker that runs it: a job kept afterwards (by a
-        /// tracker, say) holds nothing the body captured.
-        fileprivate func takeBody() -> (@Sendable () async -> Void)? {
+        /// The body, taken once by the worker that runs it: a job handle kept afterwards
+        /// (by a driver, say) holds nothing the body captured. `nil` when the job was
+        /// cancelled before it started.
+        func takeBody() -> (@Sendable () async -> Void)? {
             state.withLock { state in
-                guard case .assigned(let worker, let body) = state else { return nil }
-                state = .assigned(worker, body: nil)
+                guard case .assigned(let body) = state.phase else { return nil }
+                state.phase = .assigned(body: nil)
                 return body
             }
         }
 
-        /// Marks the job finished; `true` if it was cancelled (its worker must retire).
-        fileprivate func markFinished() -> Bool {
+        /// Marks the job finished; `true` if it was cancelled (the worker must retire).
+        func markFinished() -> Bool {
             state.withLock { state in
-                if case .cancelled = state { return true }
-                state = .finished
+                if case .cancelled = state.phase { return true }
+                state.phase = .finished
                 return false
             }
         }
     }
 
-    /// One long-lived task's handle, for cancellation. Set once, by `submit`, before the
-    /// job is handed out, so a job's `cancel()` always finds it.
-    fileprivate final class Worker: Sendable {
-        let task = Lock<Task<Void, Never>?>(nil)
-    }
-
     private struct Idle {
         var worker: Worker
-        var continuation: UnsafeContinuation<Job?, Never>
+        /// Resumed with `true` when the worker has a job (assigned to it), `false` when
+        /// it is to end.
+        var continuation: UnsafeContinuation<Bool, Never>
     }
 
     private struct State {
@@ -114,30 +140,26 @@ final class WorkerPool: Sendable {
             defer { state.idle = [] }
             return state.idle
         }
-        for worker in idle { worker.continuation.resume(returning: nil) }
+        for worker in idle { worker.continuation.resume(returning: false) }
     }
 
     /// Runs `body` on an idle worker, or on a new one.
     @discardableResult
     func submit(_ body: @escaping @Sendable () async -> Void) -> Job {
-        // The job is made under the pool's lock, which the parked worker passes through
-        // once resumed (see `park`).
-        let handed: (Idle, Job)? = state.withLock { state in
-            guard let idle = state.idle.popLast() else { return nil }
-            return (idle, Job(body: body, worker: idle.worker))
-        }
-        if let (idle, job) = handed {
-            idle.continuation.resume(returning: job)
+        // The job is assigned under the worker's lock, which the worker takes to run it.
+        if let idle = state.withLock({ $0.idle.popLast() }) {
+            let job = idle.worker.assign(body)
+            idle.continuation.resume(returning: true)
             return job
         }
         let worker = Worker()
-        let job = Job(body: body, worker: worker)
+        let job = worker.assign(body)
         started.add(1, ordering: .relaxed)
         // The handle is stored under the worker's lock before `job` is returned, so a
         // `cancel()` (which needs the job) always finds it.
-        worker.task.withLock { handle in
-            handle = Task.detached(executorPreference: executor) { [self] in
-                await self.work(as: worker, first: job)
+        worker.state.withLock { state in
+            state.task = Task.detached(executorPreference: executor) { [self] in
+                await self.work(as: worker)
             }
         }
         return job
@@ -149,36 +171,25 @@ final class WorkerPool: Sendable {
     /// Workers parked now.
     var idleCount: Int { state.withLock { $0.idle.count } }
 
-    private func work(as worker: Worker, first: Job) async {
-        var next: Job? = first
-        while let job = next {
-            next = nil  // nothing of a finished job stays alive while parked
+    private func work(as worker: Worker) async {
+        repeat {
             // A job cancelled before its worker took it does not run at all: its caller
             // has given up on it (the coordinator cancels only abandoned attempts).
-            if let body = job.takeBody() { await body() }
-            if job.markFinished() || Task.isCancelled { return }
-            next = await park(worker)
-        }
+            if let body = worker.takeBody() { await body() }
+            if worker.markFinished() || Task.isCancelled { return }
+        } while await park(worker)
     }
 
-    /// Waits for the next job; `nil` when the pool keeps enough idle workers already.
-    private func park(_ worker: Worker) async -> Job? {
-        let job = await withUnsafeContinuation { (continuation: UnsafeContinuation<Job?, Never>) in
+    /// Waits for the next job (assigned to `worker`); `false` when the pool keeps enough
+    /// idle workers already, or is shut down.
+    private func park(_ worker: Worker) async -> Bool {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
             let parked = state.withLock { state in
                 guard !state.stopped, state.idle.count < maximumIdle else { return false }
                 state.idle.append(Idle(worker: worker, continuation: continuation))
                 return true
             }
-            if !parked { continuation.resume(returning: nil) }
+            if !parked { continuation.resume(returning: false) }
         }
-        #if DIRECTSMTP_PTHREAD_LOCK
-        // ThreadSanitizer build only. A job resumed before this task had finished
-        // suspending is handed over by the concurrency runtime's own atomics, which TSan
-        // does not see (the runtime is not instrumented), so it took the job's fields,
-        // written by the submitting thread, for a race. Passing through the lock the job
-        // was made under shows TSan the order that the runtime already guarantees.
-        state.withLock { _ in }
-        #endif
-        return job
     }
 }

@@ -314,7 +314,7 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
                 mode: .probe, address: address,
                 domain: String(address.split(separator: "@").last!), start: .now, budget: budget,
                 transaction: { await $0.runTransaction() }),
-            sender: "probe@test")
+            sender: try! EmailAddress("probe@test"))
     }
 }
 
