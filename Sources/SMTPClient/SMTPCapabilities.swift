@@ -8,19 +8,56 @@ public struct SMTPCapabilities: Sendable, Hashable {
 
     /// Parses the lines after the first of a 2xx EHLO reply.
     public init(ehloReply: SMTPReply) {
-        for line in ehloReply.lines.dropFirst() {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard let first = parts.first else { continue }
-            var keyword = String(first).uppercased()
-            var parameters = parts.dropFirst().map(String.init)
-            // The pre-standard "AUTH=LOGIN PLAIN" form.
-            if keyword.hasPrefix("AUTH=") {
-                parameters.insert(String(keyword.dropFirst(5)), at: 0)
-                keyword = "AUTH"
-                parameters = (keywords["AUTH"] ?? []) + parameters
+        var keywords: [String: [String]] = [:]
+        var isGreeting = true
+        ehloReply.forEachLine { line in
+            if isGreeting {
+                isGreeting = false
+                return
             }
-            keywords[keyword] = parameters
+            // ASCII lines (all, in practice) are split and upper-cased byte by byte; the
+            // general path goes by Characters, as a space followed by a combining mark
+            // is not a separator there.
+            guard line.allSatisfy({ $0 < 0x80 }) else {
+                let parts = String(decoding: line, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: true)
+                guard let first = parts.first else { return }
+                Self.add(String(first).uppercased(), parts.dropFirst().map(String.init), to: &keywords)
+                return
+            }
+            var keyword: String?
+            var parameters: [String] = []
+            var wordStart = 0
+            for index in 0...line.count where index == line.count || line[index] == 0x20 {
+                defer { wordStart = index + 1 }
+                guard index > wordStart else { continue }
+                let word = UnsafeBufferPointer(rebasing: line[wordStart..<index])
+                if keyword == nil {
+                    keyword = String(unsafeUninitializedCapacity: word.count) { output in
+                        for (offset, byte) in word.enumerated() {
+                            output[offset] = (0x61...0x7A).contains(byte) ? byte - 0x20 : byte
+                        }
+                        return word.count
+                    }
+                } else {
+                    parameters.append(String(decoding: word, as: UTF8.self))
+                }
+            }
+            if let keyword { Self.add(keyword, parameters, to: &keywords) }
         }
+        self.keywords = keywords
+    }
+
+    /// Records one keyword (upper-cased) and its parameters.
+    private static func add(_ keyword: String, _ parameters: [String], to keywords: inout [String: [String]]) {
+        var keyword = keyword
+        var parameters = parameters
+        // The pre-standard "AUTH=LOGIN PLAIN" form.
+        if keyword.hasPrefix("AUTH=") {
+            parameters.insert(String(keyword.dropFirst(5)), at: 0)
+            keyword = "AUTH"
+            parameters = (keywords["AUTH"] ?? []) + parameters
+        }
+        keywords[keyword] = parameters
     }
 
     /// RFC 2920.

@@ -290,8 +290,8 @@ public struct SMTPClientStateMachine: Sendable {
     }
 
     private mutating func authenticateOrReady() -> Action {
-        let mechanisms = capabilities.authMechanisms
-        guard let credentials, !mechanisms.isEmpty else {
+        // The mechanisms only with credentials to use them (a set made per call).
+        guard let credentials, case let mechanisms = capabilities.authMechanisms, !mechanisms.isEmpty else {
             phase = .ready
             return .ready
         }

@@ -19,19 +19,25 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// Setting it re-derives ``text`` and ``enhancedCode``.
     public var lines: [String] {
         get {
-            var joined = joinedLines
-            return joined.withUTF8 { bytes in
-                var result: [String] = []
-                var lineStart = 0
-                for index in 0..<bytes.count where bytes[index] == 0x0A {
-                    result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<index]), as: UTF8.self))
-                    lineStart = index + 1
-                }
-                result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart...]), as: UTF8.self))
-                return result
-            }
+            var result: [String] = []
+            forEachLine { result.append(String(decoding: $0, as: UTF8.self)) }
+            return result
         }
         set { self = SMTPReply(code: code, lines: newValue) }
+    }
+
+    /// Calls `body` with the UTF-8 bytes of each line, in order (what ``lines`` holds,
+    /// without making an array of strings): for readers that need each line once.
+    func forEachLine(_ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var joined = joinedLines
+        joined.withUTF8 { bytes in
+            var lineStart = 0
+            for index in 0..<bytes.count where bytes[index] == 0x0A {
+                body(UnsafeBufferPointer(rebasing: bytes[lineStart..<index]))
+                lineStart = index + 1
+            }
+            body(UnsafeBufferPointer(rebasing: bytes[lineStart...]))
+        }
     }
 
     /// Builds a reply; ``text`` and ``enhancedCode`` are derived from `lines`.

@@ -253,6 +253,53 @@ struct SMTPReplyParserTests {
         let bare = SMTPCapabilities(ehloReply: try parseAll("250 mx.example\r\n")[0])
         #expect(!bare.pipelining && bare.size == nil && bare.authMechanisms.isEmpty)
     }
+
+    /// The capabilities as parsed from ``SMTPReply/lines`` by Characters, the reference
+    /// the byte-wise parser must match.
+    private static func referenceKeywords(_ reply: SMTPReply) -> [String: [String]] {
+        var keywords: [String: [String]] = [:]
+        for line in reply.lines.dropFirst() {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = parts.first else { continue }
+            var keyword = String(first).uppercased()
+            var parameters = parts.dropFirst().map(String.init)
+            if keyword.hasPrefix("AUTH=") {
+                parameters.insert(String(keyword.dropFirst(5)), at: 0)
+                keyword = "AUTH"
+                parameters = (keywords["AUTH"] ?? []) + parameters
+            }
+            keywords[keyword] = parameters
+        }
+        return keywords
+    }
+
+    @Test("Capabilities parsed byte-wise match the parse by Characters", arguments: [
+        "250-mx\r\n250-pipelining\r\n250-size   100  \r\n250-Auth=login plain\r\n250-AUTH=xoauth2\r\n250 8bitmime\r\n",
+        "250-mx\r\n250-  STARTTLS\r\n250-\r\n250-X-ÜBER wert ünï\r\n250-X-MARK a \u{301}b\r\n250 x-tab\tsep\r\n",
+        "250-mx\r\n250-AUTH PLAIN\r\n250-auth login\r\n250 AUTH=CRAM-MD5 DIGEST-MD5\r\n",
+        "250-mx\r\n250-x\u{7F}y z\r\n250 ß straße\r\n",
+    ])
+    func capabilitiesMatchReference(input: String) throws {
+        let reply = try parseAll(input)[0]
+        #expect(SMTPCapabilities(ehloReply: reply).keywords == Self.referenceKeywords(reply))
+        let handBuilt = SMTPReply(code: 250, lines: reply.lines)
+        #expect(SMTPCapabilities(ehloReply: handBuilt).keywords == Self.referenceKeywords(handBuilt))
+    }
+
+    @Test("Capabilities of random replies match the parse by Characters", arguments: 0..<10)
+    func randomCapabilitiesMatchReference(seed: Int) {
+        var random = SplitMix(seed: UInt64(seed) + 1000)
+        let alphabet = Array("aZ =-.ü\u{301}\t09".unicodeScalars)
+        for _ in 0..<50 {
+            let lines = (0..<Int(random.next() % 6 + 1)).map { _ in
+                var view = String.UnicodeScalarView()
+                for _ in 0..<(random.next() % 12) { view.append(alphabet[Int(random.next() % UInt64(alphabet.count))]) }
+                return String(view)
+            }
+            let reply = SMTPReply(code: 250, lines: lines)
+            #expect(SMTPCapabilities(ehloReply: reply).keywords == Self.referenceKeywords(reply))
+        }
+    }
 }
 
 /// A small deterministic generator for the random-input test.
