@@ -40,6 +40,35 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Each line as a transcript shows it: the code, a space, the line (`250 PIPELINING`),
+    /// then `suffix`; each string made in one step from the stored bytes.
+    func forEachTranscriptLine(suffix: String = "", _ body: (String) -> Void) {
+        let code = self.code
+        let codeDigits = (100...999).contains(code)
+        let codeText = codeDigits ? "" : String(code)
+        forEachLine { line in
+            let length = (codeDigits ? 3 : codeText.utf8.count) + 1 + line.count + suffix.utf8.count
+            body(String(unsafeUninitializedCapacity: length) { output in
+                var index = 0
+                func put(_ byte: UInt8) {
+                    output[index] = byte
+                    index += 1
+                }
+                if codeDigits {
+                    put(0x30 + UInt8(code / 100))
+                    put(0x30 + UInt8(code / 10 % 10))
+                    put(0x30 + UInt8(code % 10))
+                } else {
+                    for byte in codeText.utf8 { put(byte) }
+                }
+                put(0x20)
+                for byte in line { put(byte) }
+                for byte in suffix.utf8 { put(byte) }
+                return index
+            })
+        }
+    }
+
     /// Builds a reply; ``text`` and ``enhancedCode`` are derived from `lines`.
     public init(code: Int, lines: [String]) {
         let cleaned = lines.isEmpty ? [""] : lines.map { line in

@@ -347,7 +347,7 @@ public actor SMTPSession {
         while true {
             do {
                 if let reply = try parser.next() {
-                    for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+                    reply.forEachTranscriptLine { record(.received, $0) }
                     if !machine.awaitsAuxiliaryReply {
                         timings[step] = ContinuousClock.now - stepStarted
                         replies[step] = reply
@@ -385,7 +385,7 @@ public actor SMTPSession {
     private func outOfTurn() -> SMTPClientStateMachine.Action {
         let unasked = parser.bufferedByteCount
         if let reply = try? parser.next() {
-            for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+            reply.forEachTranscriptLine { record(.received, $0) }
             if reply.code == 421 {
                 if let step = machine.awaitedStep { replies[step] = reply }
                 return machine.receive(reply)
@@ -416,7 +416,7 @@ public actor SMTPSession {
         }
         let unasked = parser.bufferedByteCount
         if let reply = try? parser.next() {
-            for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+            reply.forEachTranscriptLine { record(.received, $0) }
             if reply.code == 421 || reply.code == 221 { return nil }
         }
         record(.received, "<out of turn: \(unasked) bytes nobody asked for>")
@@ -476,7 +476,7 @@ public actor SMTPSession {
         guard !steps.isEmpty else { return nil }
         var voided: [SMTPReply] = []
         while voided.count < steps.count, let reply = try? parser.next() {
-            for line in reply.lines { record(.received, "\(reply.code) \(line) (void)") }
+            reply.forEachTranscriptLine(suffix: " (void)") { record(.received, $0) }
             voided.append(reply)
         }
         guard steps.contains(.data) else { return "RSET\r\nQUIT\r\n" }

@@ -300,6 +300,22 @@ struct SMTPReplyParserTests {
             #expect(SMTPCapabilities(ehloReply: reply).keywords == Self.referenceKeywords(reply))
         }
     }
+
+    @Test("Transcript lines are the code, a space and each line", arguments: [250, 550, 0, -1, 1_000, Int.min])
+    func transcriptLines(code: Int) throws {
+        let replies = [
+            try parseAll("250-mx.example\r\n250-PIPELINING\r\n250 \r\n")[0],
+            try parseAll("550 5.1.1 no such user ü\r\n")[0],
+            SMTPReply(code: code, lines: ["5.1.1 a", "", "b\u{301} c"]),
+        ]
+        for reply in replies {
+            for suffix in ["", " (void)"] {
+                var made: [String] = []
+                reply.forEachTranscriptLine(suffix: suffix) { made.append($0) }
+                #expect(made == reply.lines.map { "\(reply.code) \($0)\(suffix)" })
+            }
+        }
+    }
 }
 
 /// A small deterministic generator for the random-input test.
