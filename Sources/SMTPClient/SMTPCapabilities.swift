@@ -8,7 +8,9 @@ public struct SMTPCapabilities: Sendable, Hashable {
 
     /// Parses the lines after the first of a 2xx EHLO reply.
     public init(ehloReply: SMTPReply) {
-        var keywords: [String: [String]] = [:]
+        // One keyword per line after the first: sized once, not regrown (each growth
+        // hashes every keyword again).
+        var keywords = [String: [String]](minimumCapacity: ehloReply.lineCount - 1)
         var isGreeting = true
         ehloReply.forEachLine { line in
             if isGreeting {

@@ -40,6 +40,13 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// How many lines the reply has (at least one).
+    var lineCount: Int {
+        var count = 1
+        for byte in joinedLines.utf8 where byte == 0x0A { count += 1 }
+        return count
+    }
+
     /// Each line as a transcript shows it: the code, a space, the line (`250 PIPELINING`),
     /// then `suffix`; each string made in one step from the stored bytes.
     func forEachTranscriptLine(suffix: String = "", _ body: (String) -> Void) {
