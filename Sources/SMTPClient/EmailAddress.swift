@@ -131,14 +131,18 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
                 throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not an address literal")
             }
             let inner = String(text.dropFirst().dropLast())
-            if inner.utf8.count > 5, inner.prefix(5).lowercased() == "ipv6:" {
+            // The byte test first: the Character test below can only pass when it does,
+            // and an IPv4 literal then skips the Character work.
+            if inner.utf8.count > 5, inner.utf8.prefix(5).elementsEqual("ipv6:".utf8, by: { $0 | 0x20 == $1 }),
+               inner.prefix(5).lowercased() == "ipv6:" {
                 let ip = String(inner.dropFirst(5))
-                guard ip.contains(":"), let address = IPAddress(ip), address.isIPv6 else {
+                // A byte test for ":" (IPAddress refuses any non-ASCII text anyway).
+                guard ip.utf8.contains(UInt8(ascii: ":")), let address = IPAddress(ip), address.isIPv6 else {
                     throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not a valid IPv6 address literal")
                 }
                 return "[IPv6:\(address)]"
             }
-            guard !inner.contains(":"), let address = IPAddress(inner), !address.isIPv6 else {
+            guard !inner.utf8.contains(UInt8(ascii: ":")), let address = IPAddress(inner), !address.isIPv6 else {
                 throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not a valid IPv4 address literal")
             }
             return "[\(address)]"
