@@ -34,7 +34,7 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     public private(set) var requiresSMTPUTF8: Bool
 
     /// `local@domain`, as it goes between `<` and `>`.
-    public var description: String { "\(localPart)@\(domain)" }
+    public var description: String { String(concatenating: localPart, "@", domain) }
 
     /// Parses and validates `text`.
     /// - Throws: ``EmailAddressError`` saying what is wrong.
