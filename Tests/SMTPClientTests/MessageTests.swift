@@ -1,3 +1,4 @@
+import Foundation
 @testable import SMTPClient
 import Testing
 
@@ -69,6 +70,35 @@ struct MessageTests {
     ])
     func date(seconds: Int64, expected: String) {
         #expect(Message.rfc5322Date(seconds) == expected)
+    }
+
+    @Test("The Date header matches Foundation's formatter over the whole range")
+    func dateMatchesFormatter() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.calendar = Calendar(identifier: .gregorian)
+        formatter.dateFormat = "EEE, d MMM yyyy HH:mm:ss '+0000'"
+        var random = SplitMix(seed: 5322)
+        var wrong: [Int64] = []
+        for step in 0..<4_000 {
+            // Anywhere in (and past) the range, then every hour or so of a year from 2023.
+            let seconds = step < 2_000
+                ? Int64(bitPattern: random.next()) % 300_000_000_000
+                : 1_700_000_000 + Int64(step - 2_000) * 15_611
+            let clamped = min(max(seconds, -2_208_988_800), 253_402_300_799)
+            let expected = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(clamped)))
+            if Message.rfc5322Date(seconds) != expected { wrong.append(seconds) }
+        }
+        #expect(wrong.isEmpty, "differs for \(wrong.prefix(5))")
+    }
+
+    @Test("Header values that need no work come back unchanged; others as before", arguments: [
+        ("Your code", "Your code"), ("", ""),
+        ("line\r\nBcc: x", "line  Bcc: x"), ("nul\u{0}", "nul?"),
+    ])
+    func plainHeaderValue(value: String, expected: String) {
+        #expect(MIMEEncoding.headerValue(value, nameLength: 7) == expected)
     }
 
     @Test("A UTF-8 subject and body are encoded: RFC 2047 words and quoted-printable")
