@@ -42,9 +42,8 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
 
     /// How many lines the reply has (at least one).
     var lineCount: Int {
-        var count = 1
-        for byte in joinedLines.utf8 where byte == 0x0A { count += 1 }
-        return count
+        var joined = joinedLines
+        return joined.withUTF8 { bytes in bytes.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 } }
     }
 
     /// Each line as a transcript shows it: the code, a space, the line (`250 PIPELINING`),
