@@ -23,10 +23,12 @@ public struct SMTPCapabilities: Sendable, Hashable {
             guard line.allSatisfy({ $0 < 0x80 }) else {
                 let parts = String(decoding: line, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: true)
                 guard let first = parts.first else { return }
-                Self.add(String(first).uppercased(), parts.dropFirst().map(String.init), to: &keywords)
+                let keyword = String(first).uppercased()
+                Self.add(keyword, parts.dropFirst().map(String.init), isAuthEquals: keyword.hasPrefix("AUTH="), to: &keywords)
                 return
             }
             var keyword: String?
+            var isAuthEquals = false
             var parameters: [String] = []
             // One array of the right size (appending grows it one word at a time).
             let spaces = line.reduce(0) { $1 == 0x20 ? $0 + 1 : $0 }
@@ -37,28 +39,33 @@ public struct SMTPCapabilities: Sendable, Hashable {
                 guard index > wordStart else { continue }
                 let word = UnsafeBufferPointer(rebasing: line[wordStart..<index])
                 if keyword == nil {
+                    isAuthEquals = word.count >= 5 && word.prefix(5).elementsEqual("AUTH=".utf8) { Self.uppercased($0) == $1 }
                     keyword = String(unsafeUninitializedCapacity: word.count) { output in
-                        for (offset, byte) in word.enumerated() {
-                            output[offset] = (0x61...0x7A).contains(byte) ? byte - 0x20 : byte
-                        }
+                        for (offset, byte) in word.enumerated() { output[offset] = Self.uppercased(byte) }
                         return word.count
                     }
                 } else {
                     parameters.append(String(decoding: word, as: UTF8.self))
                 }
             }
-            if let keyword { Self.add(keyword, parameters, to: &keywords) }
+            if let keyword { Self.add(keyword, parameters, isAuthEquals: isAuthEquals, to: &keywords) }
         }
         self.keywords = keywords
     }
 
-    /// Records one keyword (upper-cased) and its parameters.
-    private static func add(_ keyword: String, _ parameters: [String], to keywords: inout [String: [String]]) {
+    private static func uppercased(_ byte: UInt8) -> UInt8 {
+        (0x61...0x7A).contains(byte) ? byte - 0x20 : byte
+    }
+
+    /// Records one keyword (upper-cased) and its parameters; `isAuthEquals`: the keyword
+    /// starts with "AUTH=".
+    private static func add(
+        _ keyword: String, _ parameters: [String], isAuthEquals: Bool, to keywords: inout [String: [String]]
+    ) {
         var keyword = keyword
         var parameters = parameters
-        // The pre-standard "AUTH=LOGIN PLAIN" form (the bytes first: a cheap test that
-        // the Character test can only pass after).
-        if keyword.utf8.starts(with: "AUTH=".utf8), keyword.hasPrefix("AUTH=") {
+        // The pre-standard "AUTH=LOGIN PLAIN" form.
+        if isAuthEquals {
             parameters.insert(String(keyword.dropFirst(5)), at: 0)
             keyword = "AUTH"
             parameters = (keywords["AUTH"] ?? []) + parameters

@@ -68,7 +68,10 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
                     for byte in codeText.utf8 { put(byte) }
                 }
                 put(0x20)
-                for byte in line { put(byte) }
+                if let source = line.baseAddress, let target = output.baseAddress {
+                    (target + index).initialize(from: source, count: line.count)
+                    index += line.count
+                }
                 for byte in suffix.utf8 { put(byte) }
                 return index
             })
