@@ -49,9 +49,11 @@ public actor SMTPSession {
     public private(set) var transcript: [TranscriptEntry] = []
     /// The time each step took: connect, greeting (from connect), and each command to its
     /// reply (commands of a pipelined group all count from the group's write).
-    public private(set) var timings: [SMTPStep: Duration] = [:]
+    // Both tables are sized for every step at once: grown from empty as steps are
+    // recorded, they were rehashed several times per session.
+    public private(set) var timings = [SMTPStep: Duration](minimumCapacity: SMTPStep.allCases.count)
     /// The last reply received at each step (the greeting, EHLO, MAIL, RCPT, ...).
-    public private(set) var replies: [SMTPStep: SMTPReply] = [:]
+    public private(set) var replies = [SMTPStep: SMTPReply](minimumCapacity: SMTPStep.allCases.count)
     /// The verdict of the transaction (or of `open()` when it failed), once known.
     public private(set) var result: SMTPResult?
 
@@ -326,7 +328,7 @@ public actor SMTPSession {
             if offset == bytes.count { stuffer.finish(into: &chunk) }
             if let failure = await write(chunk, step: .endOfData) { return failure }
         } while offset < bytes.count
-        record(.sent, "<message: \(bytes.count) bytes>")
+        record(.sent, String(concatenating: "<message: ", String(bytes.count), " bytes>"))
         record(.sent, ".")
         return nil
     }
