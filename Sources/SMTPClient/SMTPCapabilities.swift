@@ -1,13 +1,44 @@
 /// The extensions a server announced in its EHLO reply (RFC 5321 §4.1.1.1).
+///
+/// Made from the reply, it keeps the reply and answers from its lines: a session asks
+/// two or three questions (``pipelining``, ``startTLS``, ``size``), each a scan of the
+/// lines in place, and never needs the whole table, whose Strings, arrays and hashing
+/// cost more than all of them together. ``keywords`` makes that table on each read.
 public struct SMTPCapabilities: Sendable, Hashable {
-    /// Every keyword, upper-cased, with its parameters (as sent).
-    public var keywords: [String: [String]] = [:]
+    /// Every keyword, upper-cased, with its parameters (as sent). Setting it replaces
+    /// what the reply said.
+    public var keywords: [String: [String]] {
+        get { announced.map(Self.keywords(in:)) ?? assigned }
+        set {
+            assigned = newValue
+            announced = nil
+        }
+    }
+
+    /// The EHLO reply the capabilities come from, until ``keywords`` is set.
+    private var announced: SMTPReply?
+    private var assigned: [String: [String]] = [:]
 
     /// The server announced nothing (HELO, or before EHLO).
     public init() {}
 
-    /// Parses the lines after the first of a 2xx EHLO reply.
+    /// The capabilities in the lines after the first of a 2xx EHLO reply.
     public init(ehloReply: SMTPReply) {
+        announced = ehloReply
+    }
+
+    /// Equal when the keywords and their parameters are.
+    public static func == (lhs: SMTPCapabilities, rhs: SMTPCapabilities) -> Bool {
+        lhs.keywords == rhs.keywords
+    }
+
+    /// Hashes the keywords and their parameters.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(keywords)
+    }
+
+    /// Parses the lines after the first of an EHLO reply into the keyword table.
+    private static func keywords(in ehloReply: SMTPReply) -> [String: [String]] {
         // One keyword per line after the first: sized once, not regrown (each growth
         // hashes every keyword again).
         var keywords = [String: [String]](minimumCapacity: ehloReply.lineCount - 1)
@@ -50,7 +81,37 @@ public struct SMTPCapabilities: Sendable, Hashable {
             }
             if let keyword { Self.add(keyword, parameters, isAuthEquals: isAuthEquals, to: &keywords) }
         }
-        self.keywords = keywords
+        return keywords
+    }
+
+    /// The parameters of `keyword` (upper-case ASCII; not AUTH, which "AUTH=" lines add
+    /// to), or `nil` when it was not announced. From the reply, the lines are scanned in
+    /// place and only a matching line's parameters become Strings; a line with a
+    /// non-ASCII byte sends the question to the whole table, whose Character rules
+    /// such a line needs (`ſize` upper-cases to `SIZE`).
+    private func parameters(of keyword: StaticString) -> [String]? {
+        guard let announced else { return assigned[keyword.description] }
+        let wanted = UnsafeBufferPointer(start: keyword.utf8Start, count: keyword.utf8CodeUnitCount)
+        var found: [String]?
+        var needsTable = false
+        var isGreeting = true
+        announced.forEachLine { line in
+            if isGreeting || needsTable {
+                isGreeting = false
+                return
+            }
+            guard line.allSatisfy({ $0 < 0x80 }) else {
+                needsTable = true
+                return
+            }
+            guard let start = line.firstIndex(where: { $0 != 0x20 }) else { return }
+            let end = line[start...].firstIndex(of: 0x20) ?? line.count
+            guard end - start == wanted.count,
+                  line[start..<end].elementsEqual(wanted, by: { Self.uppercased($0) == $1 }) else { return }
+            // The last line for a keyword wins, as in the table.
+            found = line[end...].split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }
+        }
+        return needsTable ? keywords[keyword.description] : found
     }
 
     private static func uppercased(_ byte: UInt8) -> UInt8 {
@@ -74,18 +135,18 @@ public struct SMTPCapabilities: Sendable, Hashable {
     }
 
     /// RFC 2920.
-    public var pipelining: Bool { keywords["PIPELINING"] != nil }
+    public var pipelining: Bool { parameters(of: "PIPELINING") != nil }
     /// RFC 6152.
-    public var eightBitMIME: Bool { keywords["8BITMIME"] != nil }
+    public var eightBitMIME: Bool { parameters(of: "8BITMIME") != nil }
     /// RFC 6531.
-    public var smtpUTF8: Bool { keywords["SMTPUTF8"] != nil }
+    public var smtpUTF8: Bool { parameters(of: "SMTPUTF8") != nil }
     /// RFC 3207.
-    public var startTLS: Bool { keywords["STARTTLS"] != nil }
+    public var startTLS: Bool { parameters(of: "STARTTLS") != nil }
     /// RFC 2034.
-    public var enhancedStatusCodes: Bool { keywords["ENHANCEDSTATUSCODES"] != nil }
+    public var enhancedStatusCodes: Bool { parameters(of: "ENHANCEDSTATUSCODES") != nil }
     /// RFC 1870: the announced maximum size; 0 means no fixed limit; `nil` when not offered.
     public var size: Int? {
-        guard let parameters = keywords["SIZE"] else { return nil }
+        guard let parameters = parameters(of: "SIZE") else { return nil }
         return parameters.first.flatMap { Int($0) } ?? 0
     }
     /// RFC 4954 mechanisms, upper-cased.
