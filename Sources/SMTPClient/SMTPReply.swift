@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One server reply, possibly of several lines (RFC 5321 §4.2).
 ///
 /// Decide on ``code`` and ``enhancedCode``, never on the text.
@@ -32,9 +36,13 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         var joined = joinedLines
         joined.withUTF8 { bytes in
             var lineStart = 0
-            for index in 0..<bytes.count where bytes[index] == 0x0A {
-                body(UnsafeBufferPointer(rebasing: bytes[lineStart..<index]))
-                lineStart = index + 1
+            if let base = bytes.baseAddress {
+                // memchr: an EHLO reply is read this way several times per session.
+                while let found = memchr(base + lineStart, 0x0A, bytes.count - lineStart) {
+                    let lineFeed = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+                    body(UnsafeBufferPointer(rebasing: bytes[lineStart..<lineFeed]))
+                    lineStart = lineFeed + 1
+                }
             }
             body(UnsafeBufferPointer(rebasing: bytes[lineStart...]))
         }
