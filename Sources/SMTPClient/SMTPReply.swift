@@ -121,24 +121,33 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         }
         let ec = UnsafeBufferPointer(rebasing: joined[0..<enhanced])
         self.enhancedCode = String(decoding: ec, as: UTF8.self)
-        // Drop "ec" or "ec " at the start of every line that carries it.
-        var stripped: [UInt8] = []
-        stripped.reserveCapacity(joined.count)
-        var lineStart = 0
-        while lineStart <= joined.count {
-            var lineEnd = lineStart
-            while lineEnd < joined.count, joined[lineEnd] != 0x0A { lineEnd += 1 }
-            var from = lineStart
-            if lineEnd - lineStart >= enhanced,
-               joined[lineStart..<(lineStart + enhanced)].elementsEqual(ec),
-               lineStart + enhanced == lineEnd || joined[lineStart + enhanced] == 0x20 {
-                from = min(lineEnd, lineStart + enhanced + 1)
+        // Drop "ec" or "ec " at the start of every line that carries it, writing the
+        // text straight into its string (it is never longer than the joined lines).
+        self.text = String(unsafeUninitializedCapacity: joined.count) { output in
+            var count = 0
+            var lineStart = 0
+            while lineStart <= joined.count {
+                var lineEnd = lineStart
+                while lineEnd < joined.count, joined[lineEnd] != 0x0A { lineEnd += 1 }
+                var from = lineStart
+                if lineEnd - lineStart >= enhanced,
+                   joined[lineStart..<(lineStart + enhanced)].elementsEqual(ec),
+                   lineStart + enhanced == lineEnd || joined[lineStart + enhanced] == 0x20 {
+                    from = min(lineEnd, lineStart + enhanced + 1)
+                }
+                if lineStart > 0 {
+                    output[count] = 0x0A
+                    count += 1
+                }
+                let line = UnsafeBufferPointer(rebasing: joined[from..<lineEnd])
+                if let source = line.baseAddress, let target = output.baseAddress {
+                    (target + count).initialize(from: source, count: line.count)
+                    count += line.count
+                }
+                lineStart = lineEnd + 1
             }
-            if lineStart > 0 { stripped.append(0x0A) }
-            stripped.append(contentsOf: UnsafeBufferPointer(rebasing: joined[from..<lineEnd]))
-            lineStart = lineEnd + 1
+            return count
         }
-        self.text = String(decoding: stripped, as: UTF8.self)
     }
 
     /// 2xx.
