@@ -130,7 +130,8 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
             guard allowLiteral, text.hasSuffix("]"), text.utf8.count > 2 else {
                 throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not an address literal")
             }
-            let inner = String(text.dropFirst().dropLast())
+            // The brackets are one byte each (the Character tests above say so).
+            let inner = String(decoding: text.utf8.dropFirst().dropLast(), as: UTF8.self)
             // The byte test first: the Character test below can only pass when it does,
             // and an IPv4 literal then skips the Character work.
             if inner.utf8.count > 5, inner.utf8.prefix(5).elementsEqual("ipv6:".utf8, by: { $0 | 0x20 == $1 }),
