@@ -114,12 +114,20 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 
     /// Starts the attempt and waits for caller 0's answer, by its budget at the latest.
     func run() async -> VerificationOutcome {
-        execute(core.withLock { $0.machine.start() })
-        return await wait(caller: 0, deadline: request.start + request.budget)
+        await wait(caller: 0, budget: begin())
     }
 
-    /// Another probe joins: its caller number, or `nil` when the attempt has ended.
-    func join(start: ContinuousClock.Instant, deadline: ContinuousClock.Instant) -> Int? {
+    /// Starts the attempt; caller 0's budget timer. Synchronous, as is every use of an
+    /// instant here: `ContinuousClock.Instant` is not frozen, so each one an async
+    /// function holds (a local, a temporary) costs it a task allocation.
+    private func begin() -> ScheduledTimer {
+        execute(core.withLock { $0.machine.start() })
+        return budgetTimer(caller: 0, deadline: request.start + request.budget)
+    }
+
+    /// Another probe joins: its caller number and budget timer, or `nil` when the
+    /// attempt has ended.
+    func join(start: ContinuousClock.Instant, deadline: ContinuousClock.Instant) -> (Int, ScheduledTimer)? {
         let joined: (Int, [Machine.Action])? = core.withLock { core in
             guard core.machine.acceptsCallers else { return nil }
             let id = core.nextCaller
@@ -132,16 +140,20 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         }
         guard let joined else { return nil }
         execute(joined.1)
-        return joined.0
+        return (joined.0, budgetTimer(caller: joined.0, deadline: deadline))
     }
 
-    /// Waits for the answer of caller `id`: the machine's, or the one its budget (a timer
-    /// of the loop at `deadline`) or its task's cancellation calls for.
-    func wait(caller id: Int, deadline: ContinuousClock.Instant) async -> VerificationOutcome {
-        let timer = engine.loop.schedule(at: deadline) { [self] in
+    /// The timer of the loop that ends caller `id`'s budget at `deadline`.
+    private func budgetTimer(caller id: Int, deadline: ContinuousClock.Instant) -> ScheduledTimer {
+        engine.loop.schedule(at: deadline) { [self] in
             handle(.budgetElapsed(caller: id))
         }
-        return await withTaskCancellationHandler {
+    }
+
+    /// Waits for the answer of caller `id`: the machine's, or the one its budget (`timer`)
+    /// or its task's cancellation calls for.
+    func wait(caller id: Int, budget timer: ScheduledTimer) async -> VerificationOutcome {
+        await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<VerificationOutcome, Never>) in
                 let ready: VerificationOutcome? = core.withLock { core in
                     if case .answered(let answer) = core[caller: id] {
@@ -195,15 +207,23 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         }
     }
 
+    /// What ``execute(_:adoptingDial:)`` leaves to its caller.
+    private struct Executed {
+        /// The first dial, with `adoptingDial`: for the calling job to run.
+        var adopted: Dial?
+        /// The candidate whose connection is to start the transaction, if one is.
+        var transaction: Int?
+    }
+
     /// Executes actions outside the lock (they may feed the machine again).
     /// With `adoptingDial`, the first dial is not given a job of its own but returned,
     /// for the calling job to run: the attempt's resolving job goes on with its first
     /// candidate, one hand-off fewer per call.
     @discardableResult
-    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false) -> Dial? {
+    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false) -> Executed {
         var actions = actions
         var next = 0
-        var adopted: Dial?
+        var executed = Executed()
         while next < actions.count {
             let action = actions[next]
             next += 1
@@ -229,8 +249,8 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             case .releaseSlot:
                 engine.limiter.release(request.domain)
             case .dial(let index):
-                if adoptingDial, adopted == nil {
-                    adopted = adopt(index)
+                if adoptingDial, executed.adopted == nil {
+                    executed.adopted = adopt(index)
                 } else {
                     dial(index)
                 }
@@ -246,8 +266,8 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             case .close(let index):
                 // Its dial returns promptly once cancelled, and closes the connection.
                 core.withLock { $0[dial: index] }?.cancel()
-            case .startTransaction:
-                break  // the winner's dial task goes on with it (see `dial`)
+            case .startTransaction(let index):
+                executed.transaction = index  // the winner's dial job goes on with it (`runDial`)
             case .answer(let caller, let outcome):
                 answer(caller, outcome)
             case .enqueue(let outcome):
@@ -291,7 +311,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 engine.attemptEnded(self)
             }
         }
-        return adopted
+        return executed
     }
 
     private func answer(_ caller: Int, _ outcome: VerificationOutcome) {
@@ -318,19 +338,24 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         // Made under the lock: the task's first dial, adopted, finds its handle there.
         let stop = core.withLock { state in
             state.resolve = engine.workers.submit { [self] in
-                let started = ContinuousClock.now
-                // A probe is shared: its first caller's deadline must not cut the lookup
-                // short for one that joins with a longer budget (the resolver bounds its
-                // lookups, and the attempt stops it when nobody waits any more).
-                let deadline =
-                    request.mode == .probe
-                    ? max(request.start + request.budget, started + Engine.detachedLookupLimit)
-                    : request.start + request.budget
-                let (list, dnsTook) = await engine.candidates(for: request.domain, deadline: deadline)
-                let input = Machine.Input.resolved(
-                    list, dnsTook: dnsTook.map { _ in started.duration(to: .now) })
+                let input: Machine.Input
+                if let literal = engine.literalCandidates(request.domain) {
+                    // No DNS: nothing to wait for, time or deadline to reckon.
+                    input = .resolved(literal, dnsTook: nil)
+                } else {
+                    // A probe is shared: its first caller's deadline must not cut the lookup
+                    // short for one that joins with a longer budget (the resolver bounds its
+                    // lookups, and the attempt stops it when nobody waits any more).
+                    let deadline =
+                        request.mode == .probe
+                        ? max(request.start + request.budget, .now + Engine.detachedLookupLimit)
+                        : request.start + request.budget
+                    let (list, dnsTook) = await engine.lookedUpCandidates(
+                        for: request.domain, deadline: deadline)
+                    input = .resolved(list, dnsTook: dnsTook)
+                }
                 let actions = core.withLock { $0.machine.handle(input, now: .now) }
-                if let first = execute(actions, adoptingDial: true) {
+                if let first = execute(actions, adoptingDial: true).adopted {
                     await runDial(first)
                 }
             }
@@ -385,11 +410,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             return
         }
         let actions = core.withLock { $0.machine.handle(.connected(index), now: .now) }
-        let wins = actions.contains {
-            if case .startTransaction(index) = $0 { true } else { false }
-        }
-        execute(actions)
-        guard wins else {
+        guard execute(actions).transaction == index else {
             await connection.close()
             return
         }

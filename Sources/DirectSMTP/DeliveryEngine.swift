@@ -71,9 +71,13 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// Runs one attempt for `request` (a send or a re-send) and returns its caller's answer.
     func send(_ request: consuming AttemptRequest<Connection>) async -> VerificationOutcome {
-        let driver = Driver(engine: self, request: consume request)
+        await started(request).run()
+    }
+
+    /// A new attempt for `request`, counted as running.
+    private func started(_ request: consuming AttemptRequest<Connection>) -> Driver {
         attemptStarted()
-        return await driver.run()
+        return Driver(engine: self, request: request)
     }
 
     /// Asks whether `request.address` would be accepted (RCPT only) within its budget, from
@@ -83,12 +87,31 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     func probe(_ request: consuming AttemptRequest<Connection>, sender: EmailAddress) async
         -> VerificationOutcome
     {
+        switch enter(request, sender: sender) {
+        case .cached(let outcome): outcome
+        case .started(let driver): await driver.run()
+        case .joined(let driver, let caller, let timer): await driver.wait(caller: caller, budget: timer)
+        }
+    }
+
+    /// Where a probe goes: answered from the cache, a new attempt, or one in flight.
+    private enum ProbeEntry {
+        case cached(VerificationOutcome)
+        case started(Driver)
+        case joined(Driver, caller: Int, budget: ScheduledTimer)
+    }
+
+    /// The synchronous part of ``probe(_:sender:)``: the request's instants (whose
+    /// layout is known only at run time) are never held by an async function.
+    private func enter(_ request: consuming AttemptRequest<Connection>, sender: EmailAddress)
+        -> ProbeEntry
+    {
         request.probeKey = ProbeCache.key(for: request.address)
         let key = request.probeKey
         if !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
             cached.elapsed = request.start.duration(to: .now)
             cached.fromCache = true
-            return cached
+            return .cached(cached)
         }
         let start = request.start
         let deadline = start + request.budget
@@ -107,10 +130,10 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             }
             if isNew {
                 attemptStarted()
-                return await driver.run()
+                return .started(driver)
             }
-            if let caller = driver.join(start: start, deadline: deadline) {
-                return await driver.wait(caller: caller, deadline: deadline)
+            if let (caller, timer) = driver.join(start: start, deadline: deadline) {
+                return .joined(driver, caller: caller, budget: timer)
             }
             // It ended between the lookup and the join: it leaves the table at once.
             probesInFlight.withLock { table in
@@ -130,25 +153,32 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     func candidates(for domain: String, deadline: ContinuousClock.Instant) async
         -> (RaceCandidateList, Duration?)
     {
-        let list: RaceCandidateList
-        var dnsTook: Duration?
-        if let literal = literalCandidates(domain) {
-            list = literal
-        } else {
-            let start = ContinuousClock.now
-            let answer = await lookup.mailExchangers(for: domain, deadline: deadline)
-            dnsTook = start.duration(to: .now)
-            switch answer {
-            case .dnsUnavailable(let detail):
-                list = .none(.dnsUnavailable, detail: detail)
-            case .noMailServer(let detail):
-                list = .none(.noMailServer, detail: detail)
-            case .found(let hosts, let complete):
-                list = Self.candidateList(hosts, complete: complete, settings: settings)
-            }
+        if let literal = literalCandidates(domain) { return (literal, nil) }
+        return await lookedUpCandidates(for: domain, deadline: deadline)
+    }
+
+    /// The candidates of a domain that is not an address literal, from its MX lookup
+    /// (health order applied), or why there are none; with the time DNS took.
+    func lookedUpCandidates(for domain: String, deadline: ContinuousClock.Instant) async
+        -> (RaceCandidateList, Duration)
+    {
+        let start = ContinuousClock.now
+        let answer = await lookup.mailExchangers(for: domain, deadline: deadline)
+        let dnsTook = start.duration(to: .now)
+        switch answer {
+        case .dnsUnavailable(let detail):
+            return (.none(.dnsUnavailable, detail: detail), dnsTook)
+        case .noMailServer(let detail):
+            return (.none(.noMailServer, detail: detail), dnsTook)
+        case .found(let hosts, let complete):
+            return (ordered(Self.candidateList(hosts, complete: complete, settings: settings)), dnsTook)
         }
-        guard case .ready(let dialable) = list else { return (list, dnsTook) }
-        return (.ready(health.ordered(Self.familyOrdered(dialable, settings))), dnsTook)
+    }
+
+    /// `list`'s candidates in the order to dial them (address family, then health).
+    private func ordered(_ list: RaceCandidateList) -> RaceCandidateList {
+        guard case .ready(let dialable) = list else { return list }
+        return .ready(health.ordered(Self.familyOrdered(dialable, settings)))
     }
 
     /// The final outcome of a send whose caller got `budget-exceeded`: to its caller's
@@ -199,14 +229,15 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     // MARK: Candidates
 
-    /// The candidates of an address-literal domain (`[192.0.2.1]`); `nil` when `domain`
-    /// is not one.
-    private func literalCandidates(_ domain: String) -> RaceCandidateList? {
+    /// The candidates of an address-literal domain (`[192.0.2.1]`, health order applied);
+    /// `nil` when `domain` is not one. Synchronous: a literal needs no lookup.
+    func literalCandidates(_ domain: String) -> RaceCandidateList? {
         guard domain.utf8.first == UInt8(ascii: "["), let literal = Self.addressLiteral(domain)
         else { return nil }
-        return Self.candidateList(
-            [MailHost(name: domain, preference: 0, addresses: [literal])],
-            complete: true, settings: settings)
+        return ordered(
+            Self.candidateList(
+                [MailHost(name: domain, preference: 0, addresses: [literal])],
+                complete: true, settings: settings))
     }
 
     /// With ``AddressFamilyPreference/ipv4First``, every IPv4 candidate before any IPv6 one,
