@@ -41,14 +41,18 @@ public struct ProbeCachePolicy: Sendable, Hashable {
 /// until its TTL ends on the injected clock; beside it, what catch-all tests learned per
 /// domain.
 final class ProbeCache: Sendable {
+    /// Expiry times are kept as the time since the cache was made (`origin`):
+    /// `ContinuousClock.Instant` is not frozen, so entries holding one had a layout known
+    /// only at run time, and every lookup and store went through the runtime's type
+    /// metadata and value witnesses.
     private struct Entry {
         var outcome: VerificationOutcome
-        var expires: ContinuousClock.Instant
+        var expires: Duration
     }
 
     private struct CatchAllEntry {
         var catchAll: Bool
-        var expires: ContinuousClock.Instant
+        var expires: Duration
     }
 
     private struct Table {
@@ -61,12 +65,17 @@ final class ProbeCache: Sendable {
 
     private let policy: ProbeCachePolicy
     private let clock: @Sendable () -> ContinuousClock.Instant
+    private let origin: ContinuousClock.Instant
     private let table = Lock(Table())
 
     init(policy: ProbeCachePolicy, clock: @escaping @Sendable () -> ContinuousClock.Instant) {
         self.policy = policy
         self.clock = clock
+        self.origin = clock()
     }
+
+    /// The clock's time, as the time since `origin`.
+    private func now() -> Duration { origin.duration(to: clock()) }
 
     /// The key of an address: the local part as given (it may be case-sensitive), the
     /// domain in lower case.
@@ -99,7 +108,7 @@ final class ProbeCache: Sendable {
     /// A fresh cached outcome for `key`, if any.
     func outcome(for key: String) -> VerificationOutcome? {
         guard isEnabled else { return nil }
-        let now = clock()
+        let now = self.now()
         return table.withLock { Self.fresh(key, in: &$0.entries, now: now, expires: \.expires)?.outcome }
     }
 
@@ -110,7 +119,7 @@ final class ProbeCache: Sendable {
     func store(_ outcome: VerificationOutcome, for key: String) {
         storeCatchAll(of: outcome, for: key)
         guard let ttl = policy.ttl(for: outcome.reason), policy.capacity > 0 else { return }
-        let now = clock()
+        let now = self.now()
         table.withLock { table in
             if Self.makeRoom(for: key, in: &table.entries, capacity: policy.capacity, now: now, expires: \.expires) {
                 table.sweeps += 1
@@ -132,7 +141,7 @@ final class ProbeCache: Sendable {
             let ttl = policy.ttl(for: catchAll ? .accepted : .recipientRejected), policy.capacity > 0
         else { return }
         let domain = Self.domain(ofKey: key)
-        let now = clock()
+        let now = self.now()
         table.withLock { table in
             _ = Self.makeRoom(for: domain, in: &table.catchAll, capacity: policy.capacity, now: now, expires: \.expires)
             table.catchAll[domain] = CatchAllEntry(catchAll: catchAll, expires: now + ttl)
@@ -144,14 +153,14 @@ final class ProbeCache: Sendable {
     func catchAll(for key: String) -> Bool? {
         guard isEnabled else { return nil }
         let domain = Self.domain(ofKey: key)
-        let now = clock()
+        let now = self.now()
         return table.withLock { Self.fresh(domain, in: &$0.catchAll, now: now, expires: \.expires)?.catchAll }
     }
 
     /// The entry for `key` unless it has expired (then it goes).
     private static func fresh<Value>(
-        _ key: String, in entries: inout [String: Value], now: ContinuousClock.Instant,
-        expires: (Value) -> ContinuousClock.Instant
+        _ key: String, in entries: inout [String: Value], now: Duration,
+        expires: (Value) -> Duration
     ) -> Value? {
         guard let entry = entries[key] else { return nil }
         if expires(entry) <= now {
@@ -165,7 +174,7 @@ final class ProbeCache: Sendable {
     /// eighth of `capacity` at once. `true` when it swept the table.
     private static func makeRoom<Value>(
         for key: String, in entries: inout [String: Value], capacity: Int,
-        now: ContinuousClock.Instant, expires: (Value) -> ContinuousClock.Instant
+        now: Duration, expires: (Value) -> Duration
     ) -> Bool {
         guard entries.count >= capacity, entries[key] == nil else { return false }
         entries = entries.filter { expires($0.value) > now }
