@@ -338,30 +338,38 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         // Made under the lock: the task's first dial, adopted, finds its handle there.
         let stop = core.withLock { state in
             state.resolve = engine.workers.submit { [self] in
-                let input: Machine.Input
-                if let literal = engine.literalCandidates(request.domain) {
-                    // No DNS: nothing to wait for, time or deadline to reckon.
-                    input = .resolved(literal, dnsTook: nil)
-                } else {
-                    // A probe is shared: its first caller's deadline must not cut the lookup
-                    // short for one that joins with a longer budget (the resolver bounds its
-                    // lookups, and the attempt stops it when nobody waits any more).
-                    let deadline =
-                        request.mode == .probe
-                        ? max(request.start + request.budget, .now + Engine.detachedLookupLimit)
-                        : request.start + request.budget
-                    let (list, dnsTook) = await engine.lookedUpCandidates(
-                        for: request.domain, deadline: deadline)
-                    input = .resolved(list, dnsTook: dnsTook)
-                }
-                let actions = core.withLock { $0.machine.handle(input, now: .now) }
-                if let first = execute(actions, adoptingDial: true).adopted {
-                    await runDial(first)
-                }
+                // A literal needs no lookup: nothing to wait for, time or deadline to reckon.
+                let first =
+                    if let literal = engine.literalCandidates(request.domain) {
+                        resolved(literal, dnsTook: nil)
+                    } else {
+                        await lookUp()
+                    }
+                if let first { await runDial(first) }
             }
             return state.isDone
         }
         if stop { core.withLock { $0.resolve }?.cancel() }
+    }
+
+    /// The candidates from the domain's MX lookup; the first dial, as `resolved` says.
+    private func lookUp() async -> Dial? {
+        // A probe is shared: its first caller's deadline must not cut the lookup short
+        // for one that joins with a longer budget (the resolver bounds its lookups, and
+        // the attempt stops it when nobody waits any more).
+        let deadline =
+            request.mode == .probe
+            ? max(request.start + request.budget, .now + Engine.detachedLookupLimit)
+            : request.start + request.budget
+        let (list, dnsTook) = await engine.lookedUpCandidates(for: request.domain, deadline: deadline)
+        return resolved(list, dnsTook: dnsTook)
+    }
+
+    /// Feeds the machine the candidates; the first dial, for the resolving job to run
+    /// itself. Synchronous: the machine's input is not held by the job's async frame.
+    private func resolved(_ list: RaceCandidateList, dnsTook: Duration?) -> Dial? {
+        let actions = core.withLock { $0.machine.handle(.resolved(list, dnsTook: dnsTook), now: .now) }
+        return execute(actions, adoptingDial: true).adopted
     }
 
     /// One dial: the candidate (fetched once, under the lock that also records the dial's
