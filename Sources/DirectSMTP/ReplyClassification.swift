@@ -89,8 +89,8 @@ public struct ReplyClassification: Sendable, Hashable {
 
     /// The RFC 3463 code at the start of the first line, whatever its class digit.
     static func enhancedCode(_ reply: SMTPReply) -> EnhancedCode? {
-        guard let line = reply.lines.first else { return nil }
-        let word = line.prefix { $0 != " " }
+        // The first word of the first line, read in place (no array of lines).
+        let word = reply.joinedText.prefix { $0 != " " && $0 != "\n" }
         let parts = word.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let c = Int(parts[0]), let s = Int(parts[1]), let d = Int(parts[2]),
             [2, 4, 5].contains(c), parts[1].count <= 3, parts[2].count <= 3
@@ -101,7 +101,7 @@ public struct ReplyClassification: Sendable, Hashable {
     /// The providers' documented replies (Gmail, Microsoft, Yahoo/AOL postmaster pages).
     static func hint(_ reply: SMTPReply, enhanced: EnhancedCode?) -> DeliveryHint? {
         guard reply.code >= 400 else { return nil }
-        let text = reply.lines.joined(separator: " ").lowercased()
+        let text = reply.joinedText.lowercased().replacing("\n", with: " ")
         func mentions(_ words: String...) -> Bool { words.contains { text.contains($0) } }
         let subject = enhanced?.subject
         let detail = enhanced?.detail ?? -1

@@ -48,6 +48,10 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The lines as stored, joined with `"\n"`, enhanced codes kept: what ``lines`` splits,
+    /// for readers of the whole text that need no array of lines.
+    package var joinedText: String { joinedLines }
+
     /// How many lines the reply has (at least one).
     var lineCount: Int {
         var joined = joinedLines
