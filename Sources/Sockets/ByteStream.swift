@@ -4,10 +4,10 @@
 public protocol ByteStream: Sendable {
     /// Reads what is available, at most `maxBytes`, appending it to `buffer`.
     /// - Returns: the count appended; 0 means end of stream.
-    func read(appendingTo buffer: inout [UInt8], maxBytes: Int, deadline: ContinuousClock.Instant?)
+    nonisolated(nonsending) func read(appendingTo buffer: inout [UInt8], maxBytes: Int, deadline: ContinuousClock.Instant?)
         async throws(SocketError) -> Int
     /// Writes all of `bytes`.
-    func write(_ bytes: [UInt8], deadline: ContinuousClock.Instant?) async throws(SocketError)
+    nonisolated(nonsending) func write(_ bytes: [UInt8], deadline: ContinuousClock.Instant?) async throws(SocketError)
     /// Closes the stream (a TLS stream sends close_notify first, without waiting); idempotent.
     func close()
     /// The peer's address.

@@ -227,7 +227,7 @@ public final class EventLoop: Sendable {
     /// Suspends until `interest` is ready on `registration`, the deadline passes, the task
     /// is cancelled, or the socket is closed. `seen` is the edge count read before the
     /// system call that returned `EAGAIN`; if an edge arrived since, this returns at once.
-    func wait(
+    nonisolated(nonsending) func wait(
         for interest: Interest,
         on registration: Registration,
         seen: UInt64,
@@ -317,7 +317,7 @@ public final class EventLoop: Sendable {
     }
 
     /// Suspends until `deadline` (a timer of this loop), or until the task is cancelled.
-    public func sleep(until deadline: ContinuousClock.Instant) async {
+    public nonisolated(nonsending) func sleep(until deadline: ContinuousClock.Instant) async {
         let sleeper = Sleeper()
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in

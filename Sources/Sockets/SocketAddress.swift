@@ -67,21 +67,47 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         guard (0...65535).contains(port) else {
             throw SocketError(.invalidAddress, "port \(port) is outside 0...65535")
         }
-        var text = Substring(ip)
-        if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
-        guard !text.isEmpty, !text.utf8.contains(0) else {
+        guard let bytes = Self.parseNumeric(ip) else {
             throw SocketError(.invalidAddress, "'\(ip)' is not a numeric IP address")
         }
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        if inet_pton(AF_INET, String(text), &v4) == 1 {
-            self.bytes = withUnsafeBytes(of: &v4) { Array($0) }
-        } else if inet_pton(AF_INET6, String(text), &v6) == 1 {
-            self.bytes = withUnsafeBytes(of: &v6) { Array($0) }
-        } else {
-            throw SocketError(.invalidAddress, "'\(ip)' is not a numeric IP address")
-        }
+        self.bytes = bytes
         self.port = port
+    }
+
+    /// The bytes of `text` (brackets allowed around it) read as inet_pton(3) reads them,
+    /// IPv4 then IPv6; `nil` when neither takes it. From the UTF-8 bytes, copied into a
+    /// NUL-terminated stack buffer: no `String` copies, no Character walks (an address
+    /// literal is parsed on every call of the coordinator).
+    private static func parseNumeric(_ text: String) -> [UInt8]? {
+        var text = text
+        return text.withUTF8 { utf8 -> [UInt8]? in
+            var start = 0
+            var end = utf8.count
+            if end >= 2, utf8[0] == UInt8(ascii: "["), utf8[end - 1] == UInt8(ascii: "]") {
+                start = 1
+                end -= 1
+            }
+            // The longest valid text, IPv6 with an embedded IPv4 address, has 45 bytes.
+            let length = end - start
+            guard length > 0, length <= 45 else { return nil }
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 46) { cString -> [UInt8]? in
+                for index in 0..<length {
+                    let byte = utf8[start + index]
+                    guard byte != 0 else { return nil }
+                    cString[index] = CChar(bitPattern: byte)
+                }
+                cString[length] = 0
+                var v4 = in_addr()
+                if inet_pton(AF_INET, cString.baseAddress, &v4) == 1 {
+                    return withUnsafeBytes(of: &v4) { Array($0) }
+                }
+                var v6 = in6_addr()
+                if inet_pton(AF_INET6, cString.baseAddress, &v6) == 1 {
+                    return withUnsafeBytes(of: &v6) { Array($0) }
+                }
+                return nil
+            }
+        }
     }
 
     /// Builds an address from raw network-order bytes (4 or 16 of them).
@@ -127,15 +153,10 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// The address alone, without the port: `192.0.2.1`, `2001:db8::1`.
     public var ip: String {
         if bytes.count == 4 {
-            // Digits appended to a string that stays small (at most 15 bytes) allocate
-            // nothing; inet_ntop needed a buffer and two copies, once per call of the
-            // coordinator for each MX address.
-            var text = String(bytes[0])
-            for byte in bytes.dropFirst() {
-                text += "."
-                text += String(byte)
-            }
-            return text
+            // Written digit by digit into the string's own storage: at most 15 bytes, a
+            // small string that allocates nothing (the coordinator formats each address
+            // it dials; inet_ntop needed a buffer and two copies).
+            return String(unsafeUninitializedCapacity: 15) { Self.writeIPv4(bytes, into: $0, at: 0) }
         }
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET6_ADDRSTRLEN) + 1) {
             buffer in
@@ -148,7 +169,57 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `127.0.0.1:25` or `[::1]:25`.
-    public var description: String { isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
+    public var description: String {
+        guard bytes.count == 4 else { return "[\(ip)]:\(port)" }
+        // Written in one pass as `ip` is, into exactly as many bytes as it takes: up to 15
+        // of them make a small string, which allocates nothing.
+        var length = 4 + Self.decimalLength(port)  // the dots and the colon
+        for byte in bytes { length += Self.decimalLength(Int(byte)) }
+        return String(unsafeUninitializedCapacity: length) { out in
+            let count = Self.writeIPv4(bytes, into: out, at: 0)
+            out[count] = UInt8(ascii: ":")
+            return Self.writeDecimal(port, into: out, at: count + 1)
+        }
+    }
+
+    /// How many decimal digits `value` (0...65535) has.
+    private static func decimalLength(_ value: Int) -> Int {
+        var length = 1
+        var rest = value
+        while rest >= 10 {
+            rest /= 10
+            length += 1
+        }
+        return length
+    }
+
+    /// Writes the dotted quad of `bytes` (4 of them) at `start`; returns the end.
+    private static func writeIPv4(_ bytes: [UInt8], into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        var count = start
+        for index in 0..<4 {
+            if index > 0 {
+                out[count] = UInt8(ascii: ".")
+                count += 1
+            }
+            count = writeDecimal(Int(bytes[index]), into: out, at: count)
+        }
+        return count
+    }
+
+    /// Writes `value` (0...65535) in decimal at `start`; returns the end.
+    private static func writeDecimal(_ value: Int, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        var divisor = 1
+        while divisor * 10 <= value { divisor *= 10 }
+        var count = start
+        var rest = value
+        while divisor > 0 {
+            out[count] = UInt8(ascii: "0") + UInt8(rest / divisor)
+            rest %= divisor
+            divisor /= 10
+            count += 1
+        }
+        return count
+    }
 
     /// The same address with another port.
     public func with(port: Int) throws(SocketError) -> SocketAddress {

@@ -80,7 +80,7 @@ final class SocketHandle: Sendable {
     }
 
     /// Waits for readiness after an `EAGAIN`, translating how the wait ended.
-    func wait(
+    nonisolated(nonsending) func wait(
         for interest: Interest, seen: UInt64, deadline: ContinuousClock.Instant?, _ what: @autoclosure () -> String
     ) async throws(SocketError) {
         switch await loop.wait(for: interest, on: registration, seen: seen, deadline: deadline) {
@@ -104,7 +104,7 @@ final class SocketHandle: Sendable {
     /// after the system call raises a new edge; but not for reading once the peer hung up:
     /// its end of stream may have come in the same edge as the data just read, and no
     /// edge will follow, so the next read must ask the kernel (it answers 0 at once).
-    func retrying<R>(
+    nonisolated(nonsending) func retrying<R>(
         _ interest: Interest,
         deadline: ContinuousClock.Instant?,
         _ what: @autoclosure () -> String,

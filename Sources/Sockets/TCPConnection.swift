@@ -29,7 +29,7 @@ public final class TCPConnection: Sendable {
     /// `SO_ERROR` for the verdict.
     /// - Parameter deadline: when to give up (``SocketError/Code/timedOut``); `nil` waits
     ///   as long as the kernel does.
-    public static func connect(
+    public nonisolated(nonsending) static func connect(
         to address: SocketAddress,
         deadline: ContinuousClock.Instant?,
         loop: EventLoop = .shared
@@ -81,7 +81,7 @@ public final class TCPConnection: Sendable {
 
     /// Reads what is available, at most `maxBytes`, waiting until something arrives.
     /// - Returns: the bytes read; an empty array means the peer closed (end of stream).
-    public func read(
+    public nonisolated(nonsending) func read(
         maxBytes: Int = 16 * 1024, deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) -> [UInt8] {
         var bytes: [UInt8] = []
@@ -91,7 +91,7 @@ public final class TCPConnection: Sendable {
 
     /// Reads what is available, at most `maxBytes`, appending it to `buffer`.
     /// - Returns: the count appended; 0 means end of stream.
-    public func read(
+    public nonisolated(nonsending) func read(
         appendingTo buffer: inout [UInt8],
         maxBytes: Int = 16 * 1024,
         deadline: ContinuousClock.Instant? = nil
@@ -119,7 +119,7 @@ public final class TCPConnection: Sendable {
     }
 
     /// Writes all of `bytes`, suspending while the kernel's send buffer is full.
-    public func write(
+    public nonisolated(nonsending) func write(
         _ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) {
         var offset = 0

@@ -46,7 +46,7 @@ public final class TCPListener: Sendable {
     /// server's accept loop needs, since ending the loop there would leave every later
     /// client waiting in the backlog for ever. Throws once the listener is closed or the
     /// task cancelled.
-    public func acceptWaitingOutFDShortage() async throws(SocketError) -> TCPConnection {
+    public nonisolated(nonsending) func acceptWaitingOutFDShortage() async throws(SocketError) -> TCPConnection {
         while true {
             do {
                 return try await accept()
@@ -60,7 +60,7 @@ public final class TCPListener: Sendable {
     /// Waits for the next connection. Transient failures (`ECONNABORTED`) are skipped;
     /// running out of fds throws ``SocketError/Code/tooManyOpenFiles`` and leaves the
     /// listener usable.
-    public func accept(deadline: ContinuousClock.Instant? = nil) async throws(SocketError) -> TCPConnection {
+    public nonisolated(nonsending) func accept(deadline: ContinuousClock.Instant? = nil) async throws(SocketError) -> TCPConnection {
         // Built only if an error needs it.
         let what = { "accepting on \(self.localAddress)" }
         let (fd, peer): (Int32, SocketAddress) = try await handle.retrying(.read, deadline: deadline, what()) { listenFD throws(SocketError) in

@@ -68,7 +68,7 @@ public final class TLSStream: ByteStream {
     /// - Throws: ``SocketError/Code/tls`` with OpenSSL's reason when the handshake fails;
     ///   `.timedOut`, `.cancelled`, `.connectionReset` as for any read. The connection is
     ///   left open (the caller closes it).
-    public static func connect(
+    public nonisolated(nonsending) static func connect(
         over connection: TCPConnection, serverName: String?, context: TLSContext,
         deadline: ContinuousClock.Instant?
     ) async throws(SocketError) -> TLSStream {
@@ -88,7 +88,7 @@ public final class TLSStream: ByteStream {
     }
 
     /// The server side: runs the handshake over `connection` until `deadline`.
-    public static func accept(
+    public nonisolated(nonsending) static func accept(
         over connection: TCPConnection, context: TLSContext, deadline: ContinuousClock.Instant?
     ) async throws(SocketError) -> TLSStream {
         let engine = try TLSEngine(context: context, server: true, serverName: nil)
@@ -100,7 +100,7 @@ public final class TLSStream: ByteStream {
     /// Reads decrypted bytes, at most `maxBytes`, and appends them to `buffer`; an empty read
     /// means the peer closed. Throws `SocketError` on a TLS failure, a timeout at `deadline` or
     /// cancellation.
-    public func read(
+    public nonisolated(nonsending) func read(
         appendingTo buffer: inout [UInt8], maxBytes: Int = 16 * 1024, deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) -> Int {
         guard maxBytes > 0 else { throw SocketError(.invalidArgument, "read needs maxBytes > 0") }
@@ -131,7 +131,7 @@ public final class TLSStream: ByteStream {
 
     /// Encrypts and writes all of `bytes` by `deadline`; throws `SocketError` on a TLS failure,
     /// a timeout or cancellation.
-    public func write(_ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil) async throws(SocketError) {
+    public nonisolated(nonsending) func write(_ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil) async throws(SocketError) {
         guard !bytes.isEmpty else { return }
         let engine = try begin("writing")
         defer { end() }
@@ -184,7 +184,7 @@ public final class TLSStream: ByteStream {
     }
 
     /// Runs the handshake; returns its last flight, unsent (see the type's note).
-    private static func handshake(
+    private nonisolated(nonsending) static func handshake(
         _ engine: TLSEngine, over connection: TCPConnection, deadline: ContinuousClock.Instant?
     ) async throws(SocketError) -> [UInt8] {
         var inbound: [UInt8] = []

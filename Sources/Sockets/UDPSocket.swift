@@ -58,7 +58,7 @@ public final class UDPSocket: Sendable {
     }
 
     /// Sends one datagram: to the connected peer, or to `destination` on a bound socket.
-    public func send(
+    public nonisolated(nonsending) func send(
         _ bytes: [UInt8], to destination: SocketAddress? = nil, deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) {
         let target = destination ?? remoteAddress
@@ -84,7 +84,7 @@ public final class UDPSocket: Sendable {
     }
 
     /// Waits for one datagram (truncated to `maxBytes`) and returns it with its source.
-    public func receive(
+    public nonisolated(nonsending) func receive(
         maxBytes: Int = 65_536, deadline: ContinuousClock.Instant? = nil
     ) async throws(SocketError) -> (bytes: [UInt8], from: SocketAddress) {
         guard maxBytes > 0 else { throw SocketError(.invalidArgument, "receive needs maxBytes > 0") }
