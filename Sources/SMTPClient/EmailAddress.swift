@@ -34,7 +34,7 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     public private(set) var requiresSMTPUTF8: Bool
 
     /// `local@domain`, as it goes between `<` and `>`.
-    public var description: String { "\(localPart)@\(domain)" }
+    public var description: String { String(concatenating: localPart, "@", domain) }
 
     /// Parses and validates `text`.
     /// - Throws: ``EmailAddressError`` saying what is wrong.
@@ -130,15 +130,20 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
             guard allowLiteral, text.hasSuffix("]"), text.utf8.count > 2 else {
                 throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not an address literal")
             }
-            let inner = String(text.dropFirst().dropLast())
-            if inner.utf8.count > 5, inner.prefix(5).lowercased() == "ipv6:" {
+            // The brackets are one byte each (the Character tests above say so).
+            let inner = String(decoding: text.utf8.dropFirst().dropLast(), as: UTF8.self)
+            // The byte test first: the Character test below can only pass when it does,
+            // and an IPv4 literal then skips the Character work.
+            if inner.utf8.count > 5, inner.utf8.prefix(5).elementsEqual("ipv6:".utf8, by: { $0 | 0x20 == $1 }),
+               inner.prefix(5).lowercased() == "ipv6:" {
                 let ip = String(inner.dropFirst(5))
-                guard ip.contains(":"), let address = IPAddress(ip), address.isIPv6 else {
+                // A byte test for ":" (IPAddress refuses any non-ASCII text anyway).
+                guard ip.utf8.contains(UInt8(ascii: ":")), let address = IPAddress(ip), address.isIPv6 else {
                     throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not a valid IPv6 address literal")
                 }
                 return "[IPv6:\(address)]"
             }
-            guard !inner.contains(":"), let address = IPAddress(inner), !address.isIPv6 else {
+            guard !inner.utf8.contains(UInt8(ascii: ":")), let address = IPAddress(inner), !address.isIPv6 else {
                 throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not a valid IPv4 address literal")
             }
             return "[\(address)]"

@@ -100,8 +100,12 @@ enum MIMEEncoding {
     /// in UTF-8/base64, each at most 75 characters, on lines folded with CRLF SP.
     /// CR and LF in the text become spaces: a header value can never start a new header.
     static func headerValue(_ text: String, nameLength: Int) -> String {
+        // Most values need nothing: ASCII without CR, LF or NUL that fits on the line.
+        let needsCleaning = text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
+        let isASCII = text.utf8.allSatisfy { $0 < 0x80 }
+        if !needsCleaning, isASCII, nameLength + 2 + text.utf8.count <= 78 { return text }
         let cleaned = String(decoding: text.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : ($0 == 0 ? UInt8(ascii: "?") : $0) }, as: UTF8.self)
-        if cleaned.utf8.allSatisfy({ $0 < 0x80 }) {
+        if isASCII {
             let folded = foldASCII(cleaned, firstLineUsed: nameLength + 2)
             // A word too long to fold (no spaces) would break the 998 limit: encode it.
             let longest = folded.utf8.split(separator: 0x0A).map(\.count).max() ?? 0

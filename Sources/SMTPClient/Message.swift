@@ -71,9 +71,13 @@ public struct Message: Sendable {
         let id = messageID.flatMap(Self.sanitizedMessageID).flatMap { $0.utf8.count <= Self.maxMessageIDLength ? $0 : nil }
             ?? Self.generateMessageID(domain: from.domain)
         func header(_ name: String, _ value: String) {
-            output.append(contentsOf: name.utf8)
-            output.append(contentsOf: ": ".utf8)
-            output.append(contentsOf: value.utf8)
+            // Copied as contiguous bytes (appending a String's UTF-8 view goes through
+            // the generic sequence path, ~180 instructions a piece).
+            var name = name, value = value
+            name.withUTF8 { output.append(contentsOf: $0) }
+            output.append(UInt8(ascii: ":"))
+            output.append(UInt8(ascii: " "))
+            value.withUTF8 { output.append(contentsOf: $0) }
             output.append(contentsOf: MIMEEncoding.crlf)
         }
         header("Date", Self.rfc5322Date(date ?? Self.now()))
@@ -118,7 +122,7 @@ public struct Message: Sendable {
     }
 
     static func mailbox(_ address: EmailAddress, name: String?, nameLength: Int) -> String {
-        guard let name, !name.isEmpty else { return "<\(address)>" }
+        guard let name, !name.isEmpty else { return String(concatenating: "<", address.localPart, "@", address.domain, ">") }
         let phrase = MIMEEncoding.displayName(name, nameLength: nameLength)
         // Lines with encoded words stay within 76 characters (RFC 2047 §2): fold before
         // the address when it would not fit after the last word.
@@ -149,24 +153,40 @@ public struct Message: Sendable {
     }
 
     static func generateMessageID(domain: String) -> String {
-        "<\(randomHex(16)).\(now())@\(domain)>"
+        String(concatenating: "<", randomHex(16), ".", String(now()), "@", domain, ">")
     }
 
-    /// `bytes` random bytes as lower-case hex. One `getrandom` per 8 bytes: drawing a
-    /// `UInt8` at a time cost a system call per byte (16 per Message-ID).
-    static func randomHex(_ bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        var output: [UInt8] = []
-        output.reserveCapacity(2 * bytes)
-        var word: UInt64 = 0
-        for index in 0..<bytes {
-            if index % 8 == 0 { word = generator.next() }
-            let byte = UInt8(truncatingIfNeeded: word >> (8 * UInt64(index % 8)))
-            output.append(digits[Int(byte >> 4)])
-            output.append(digits[Int(byte & 15)])
+    /// `count` random bytes as lower-case hex.
+    static func randomHex(_ count: Int) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { random in
+            fillRandom(random)
+            return String(unsafeUninitializedCapacity: 2 * count) { output in
+                for (index, byte) in random.enumerated() {
+                    output[2 * index] = hexDigit(byte >> 4)
+                    output[2 * index + 1] = hexDigit(byte & 15)
+                }
+                return 2 * count
+            }
         }
-        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
+
+    /// Fills `buffer` from the kernel's random source: one `getentropy` (a single
+    /// `getrandom` system call for up to 256 bytes) rather than one per 8 bytes, as
+    /// `SystemRandomNumberGenerator` draws them; that generator where `getentropy` fails.
+    static func fillRandom(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        #if canImport(Glibc)
+        if let base = buffer.baseAddress, buffer.count <= 256, getentropy(base, buffer.count) == 0 { return }
+        #endif
+        var generator = SystemRandomNumberGenerator()
+        var word: UInt64 = 0
+        for index in buffer.indices {
+            if index % 8 == 0 { word = generator.next() }
+            buffer[index] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(index % 8)))
+        }
     }
 
     static func now() -> Int64 { Int64(time(nil)) }
@@ -189,10 +209,39 @@ public struct Message: Sendable {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         let weekday = Int((days % 7 + 7 + 4) % 7)  // 1970-01-01 was a Thursday
-        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(names[weekday]), \(day) \(months[Int(month) - 1]) \(year) "
-            + "\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) +0000"
+        // Written byte by byte (at most 31): "Sun, 29 Nov 2026 04:10:00 +0000".
+        return String(unsafeUninitializedCapacity: 31) { output in
+            var count = 0
+            func putByte(_ byte: UInt8) {
+                output[count] = byte
+                count += 1
+            }
+            func putName(_ text: StaticString, _ offset: Int, length: Int) {
+                for index in offset..<(offset + length) { putByte(text.utf8Start[index]) }
+            }
+            func putNumber(_ value: Int64, digits: Int) {
+                var divisor: Int64 = 1
+                for _ in 1..<digits { divisor *= 10 }
+                while divisor > 0 {
+                    putByte(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                    divisor /= 10
+                }
+            }
+            putName("SunMonTueWedThuFriSat", 3 * weekday, length: 3)
+            putName(", ", 0, length: 2)
+            putNumber(day, digits: day < 10 ? 1 : 2)
+            putByte(UInt8(ascii: " "))
+            putName("JanFebMarAprMayJunJulAugSepOctNovDec", 3 * (Int(month) - 1), length: 3)
+            putByte(UInt8(ascii: " "))
+            putNumber(year, digits: 4)  // 1900...9999, clamped above
+            putByte(UInt8(ascii: " "))
+            putNumber(secondOfDay / 3600, digits: 2)
+            putByte(UInt8(ascii: ":"))
+            putNumber(secondOfDay / 60 % 60, digits: 2)
+            putByte(UInt8(ascii: ":"))
+            putNumber(secondOfDay % 60, digits: 2)
+            putName(" +0000", 0, length: 6)
+            return count
+        }
     }
 }

@@ -196,7 +196,7 @@ public struct SMTPClientStateMachine: Sendable {
             }
             if reply.code == 500 || reply.code == 502 {
                 phase = .helo
-                return send(command("HELO \(heloName)", .helo))
+                return send(command(String(concatenating: "HELO ", heloName), .helo))
             }
             return openingFailure(reply, step: .ehlo)
         case .helo:
@@ -286,12 +286,12 @@ public struct SMTPClientStateMachine: Sendable {
 
     private mutating func ehlo() -> Action {
         phase = .ehlo
-        return send(command("EHLO \(heloName)", .ehlo))
+        return send(command(String(concatenating: "EHLO ", heloName), .ehlo))
     }
 
     private mutating func authenticateOrReady() -> Action {
-        let mechanisms = capabilities.authMechanisms
-        guard let credentials, !mechanisms.isEmpty else {
+        // The mechanisms only with credentials to use them (a set made per call).
+        guard let credentials, case let mechanisms = capabilities.authMechanisms, !mechanisms.isEmpty else {
             phase = .ready
             return .ready
         }
@@ -389,7 +389,7 @@ public struct SMTPClientStateMachine: Sendable {
                 reply: SMTPReply(553, "5.6.7 \(recipientSide ? "recipient" : "sender") address needs SMTPUTF8, which the server does not offer"),
                 detail: "decided locally (5.6.7); nothing was sent"))
         }
-        var mail = "MAIL FROM:<\(from)>"
+        var mail = String(concatenating: "MAIL FROM:<", from.description, ">")
         if let data {
             if data.requires8BitMIME && !caps.eightBitMIME {
                 return finish(SMTPResult(
@@ -410,7 +410,7 @@ public struct SMTPClientStateMachine: Sendable {
         }
         if needsUTF8 { mail += " SMTPUTF8" }
         let mailCommand = command(mail, .mail)
-        let rcptCommand = command("RCPT TO:<\(to)>", .rcpt)
+        let rcptCommand = command(String(concatenating: "RCPT TO:<", to.description, ">"), .rcpt)
         pipelined = caps.pipelining
         if pipelined {
             var group = [mailCommand, rcptCommand]
@@ -421,7 +421,7 @@ public struct SMTPClientStateMachine: Sendable {
                 if let catchAllProbe {
                     // After the recipient's RCPT: a server that counts unknown recipients
                     // against a client has then already answered the one that matters.
-                    group.append(command("RCPT TO:<\(catchAllProbe)>", .rcpt))
+                    group.append(command(String(concatenating: "RCPT TO:<", catchAllProbe.description, ">"), .rcpt))
                     pending.append(.catchAll)
                 }
                 group.append(Command(bytes: Array("RSET\r\n".utf8), transcript: "RSET", step: .rcpt))
@@ -439,7 +439,7 @@ public struct SMTPClientStateMachine: Sendable {
         case .mail:
             if reply.isPositive {
                 if pipelined { return .awaitReply }
-                return send(command("RCPT TO:<\(recipient.map(String.init(describing:)) ?? "")>", .rcpt))
+                return send(command(String(concatenating: "RCPT TO:<", recipient?.description ?? "", ">"), .rcpt))
             }
             return finish(Self.classify(reply, step: .mail))
         case .rcpt:
@@ -560,7 +560,12 @@ public struct SMTPClientStateMachine: Sendable {
     }
 
     private func command(_ text: String, _ step: SMTPStep) -> Command {
-        Command(bytes: Array((text + "\r\n").utf8), transcript: text, step: step)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 2)
+        bytes.append(contentsOf: text.utf8)
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+        return Command(bytes: bytes, transcript: text, step: step)
     }
 
     static func name(_ step: SMTPStep) -> String {

@@ -23,14 +23,16 @@ struct SMTPDataStuffer {
         var lastWasCR = self.lastWasCR
         var column = self.column
         input.withUnsafeBufferPointer { raw in
-            for byte in raw {
-                switch byte {
+            var index = 0
+            while index < raw.count {
+                switch raw[index] {
                 case 0x0D:
                     output.append(0x0D)
                     output.append(0x0A)
                     atLineStart = true
                     lastWasCR = true
                     column = 0
+                    index += 1
                 case 0x0A:
                     if !lastWasCR {
                         output.append(0x0D)
@@ -39,6 +41,7 @@ struct SMTPDataStuffer {
                     atLineStart = true
                     lastWasCR = false
                     column = 0
+                    index += 1
                 default:
                     if column >= Self.maxLineLength {
                         // CRLF SP: the new line starts with a space, so never with a dot.
@@ -47,11 +50,16 @@ struct SMTPDataStuffer {
                         output.append(0x20)
                         column = 1
                     }
-                    if atLineStart && byte == 0x2E { output.append(0x2E) }
-                    output.append(byte)
+                    if atLineStart && raw[index] == 0x2E { output.append(0x2E) }
+                    // The rest of the run up to a CR or LF, or the line's limit, in one copy.
+                    let limit = min(raw.count, index + Self.maxLineLength - column)
+                    var end = index + 1
+                    while end < limit, raw[end] != 0x0D, raw[end] != 0x0A { end += 1 }
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: raw[index..<end]))
                     atLineStart = false
                     lastWasCR = false
-                    column += 1
+                    column += end - index
+                    index = end
                 }
             }
         }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One server reply, possibly of several lines (RFC 5321 §4.2).
 ///
 /// Decide on ``code`` and ``enhancedCode``, never on the text.
@@ -19,19 +23,67 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// Setting it re-derives ``text`` and ``enhancedCode``.
     public var lines: [String] {
         get {
-            var joined = joinedLines
-            return joined.withUTF8 { bytes in
-                var result: [String] = []
-                var lineStart = 0
-                for index in 0..<bytes.count where bytes[index] == 0x0A {
-                    result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<index]), as: UTF8.self))
-                    lineStart = index + 1
-                }
-                result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart...]), as: UTF8.self))
-                return result
-            }
+            var result: [String] = []
+            forEachLine { result.append(String(decoding: $0, as: UTF8.self)) }
+            return result
         }
         set { self = SMTPReply(code: code, lines: newValue) }
+    }
+
+    /// Calls `body` with the UTF-8 bytes of each line, in order (what ``lines`` holds,
+    /// without making an array of strings): for readers that need each line once.
+    func forEachLine(_ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var joined = joinedLines
+        joined.withUTF8 { bytes in
+            var lineStart = 0
+            if let base = bytes.baseAddress {
+                // memchr: an EHLO reply is read this way several times per session.
+                while let found = memchr(base + lineStart, 0x0A, bytes.count - lineStart) {
+                    let lineFeed = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+                    body(UnsafeBufferPointer(rebasing: bytes[lineStart..<lineFeed]))
+                    lineStart = lineFeed + 1
+                }
+            }
+            body(UnsafeBufferPointer(rebasing: bytes[lineStart...]))
+        }
+    }
+
+    /// How many lines the reply has (at least one).
+    var lineCount: Int {
+        var joined = joinedLines
+        return joined.withUTF8 { bytes in bytes.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 } }
+    }
+
+    /// Each line as a transcript shows it: the code, a space, the line (`250 PIPELINING`),
+    /// then `suffix`; each string made in one step from the stored bytes.
+    func forEachTranscriptLine(suffix: String = "", _ body: (String) -> Void) {
+        let code = self.code
+        let codeDigits = (100...999).contains(code)
+        let codeText = codeDigits ? "" : String(code)
+        forEachLine { line in
+            let length = (codeDigits ? 3 : codeText.utf8.count) + 1 + line.count + suffix.utf8.count
+            body(String(unsafeUninitializedCapacity: length) { output in
+                var index = 0
+                func put(_ byte: UInt8) {
+                    output[index] = byte
+                    index += 1
+                }
+                if codeDigits {
+                    put(0x30 + UInt8(code / 100))
+                    put(0x30 + UInt8(code / 10 % 10))
+                    put(0x30 + UInt8(code % 10))
+                } else {
+                    for byte in codeText.utf8 { put(byte) }
+                }
+                put(0x20)
+                if let source = line.baseAddress, let target = output.baseAddress {
+                    (target + index).initialize(from: source, count: line.count)
+                    index += line.count
+                }
+                for byte in suffix.utf8 { put(byte) }
+                return index
+            })
+        }
     }
 
     /// Builds a reply; ``text`` and ``enhancedCode`` are derived from `lines`.
@@ -69,24 +121,33 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         }
         let ec = UnsafeBufferPointer(rebasing: joined[0..<enhanced])
         self.enhancedCode = String(decoding: ec, as: UTF8.self)
-        // Drop "ec" or "ec " at the start of every line that carries it.
-        var stripped: [UInt8] = []
-        stripped.reserveCapacity(joined.count)
-        var lineStart = 0
-        while lineStart <= joined.count {
-            var lineEnd = lineStart
-            while lineEnd < joined.count, joined[lineEnd] != 0x0A { lineEnd += 1 }
-            var from = lineStart
-            if lineEnd - lineStart >= enhanced,
-               joined[lineStart..<(lineStart + enhanced)].elementsEqual(ec),
-               lineStart + enhanced == lineEnd || joined[lineStart + enhanced] == 0x20 {
-                from = min(lineEnd, lineStart + enhanced + 1)
+        // Drop "ec" or "ec " at the start of every line that carries it, writing the
+        // text straight into its string (it is never longer than the joined lines).
+        self.text = String(unsafeUninitializedCapacity: joined.count) { output in
+            var count = 0
+            var lineStart = 0
+            while lineStart <= joined.count {
+                var lineEnd = lineStart
+                while lineEnd < joined.count, joined[lineEnd] != 0x0A { lineEnd += 1 }
+                var from = lineStart
+                if lineEnd - lineStart >= enhanced,
+                   joined[lineStart..<(lineStart + enhanced)].elementsEqual(ec),
+                   lineStart + enhanced == lineEnd || joined[lineStart + enhanced] == 0x20 {
+                    from = min(lineEnd, lineStart + enhanced + 1)
+                }
+                if lineStart > 0 {
+                    output[count] = 0x0A
+                    count += 1
+                }
+                let line = UnsafeBufferPointer(rebasing: joined[from..<lineEnd])
+                if let source = line.baseAddress, let target = output.baseAddress {
+                    (target + count).initialize(from: source, count: line.count)
+                    count += line.count
+                }
+                lineStart = lineEnd + 1
             }
-            if lineStart > 0 { stripped.append(0x0A) }
-            stripped.append(contentsOf: UnsafeBufferPointer(rebasing: joined[from..<lineEnd]))
-            lineStart = lineEnd + 1
+            return count
         }
-        self.text = String(decoding: stripped, as: UTF8.self)
     }
 
     /// 2xx.

@@ -49,9 +49,11 @@ public actor SMTPSession {
     public private(set) var transcript: [TranscriptEntry] = []
     /// The time each step took: connect, greeting (from connect), and each command to its
     /// reply (commands of a pipelined group all count from the group's write).
-    public private(set) var timings: [SMTPStep: Duration] = [:]
+    // Both tables are sized for every step at once: grown from empty as steps are
+    // recorded, they were rehashed several times per session.
+    public private(set) var timings = [SMTPStep: Duration](minimumCapacity: SMTPStep.allCases.count)
     /// The last reply received at each step (the greeting, EHLO, MAIL, RCPT, ...).
-    public private(set) var replies: [SMTPStep: SMTPReply] = [:]
+    public private(set) var replies = [SMTPStep: SMTPReply](minimumCapacity: SMTPStep.allCases.count)
     /// The verdict of the transaction (or of `open()` when it failed), once known.
     public private(set) var result: SMTPResult?
 
@@ -187,7 +189,7 @@ public actor SMTPSession {
         guard let connection else { return }
         self.connection = nil
         if machine.result == nil, !machine.isNegotiatingTLS, machine.awaitedStep == nil || machine.isReady {
-            await writeQuietly(connection, machine.isInTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
+            await writeQuietly(connection, machine.isInTransaction ? ["RSET", "QUIT"] : ["QUIT"])
         }
         connection.close()
     }
@@ -326,7 +328,7 @@ public actor SMTPSession {
             if offset == bytes.count { stuffer.finish(into: &chunk) }
             if let failure = await write(chunk, step: .endOfData) { return failure }
         } while offset < bytes.count
-        record(.sent, "<message: \(bytes.count) bytes>")
+        record(.sent, String(concatenating: "<message: ", String(bytes.count), " bytes>"))
         record(.sent, ".")
         return nil
     }
@@ -347,9 +349,11 @@ public actor SMTPSession {
         while true {
             do {
                 if let reply = try parser.next() {
-                    for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+                    // One clock reading for the reply: its lines came in together.
+                    let received = ContinuousClock.now
+                    reply.forEachTranscriptLine { record(.received, $0, at: received) }
                     if !machine.awaitsAuxiliaryReply {
-                        timings[step] = ContinuousClock.now - stepStarted
+                        timings[step] = received - stepStarted
                         replies[step] = reply
                     }
                     return machine.receive(reply)
@@ -385,7 +389,7 @@ public actor SMTPSession {
     private func outOfTurn() -> SMTPClientStateMachine.Action {
         let unasked = parser.bufferedByteCount
         if let reply = try? parser.next() {
-            for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+            reply.forEachTranscriptLine { record(.received, $0) }
             if reply.code == 421 {
                 if let step = machine.awaitedStep { replies[step] = reply }
                 return machine.receive(reply)
@@ -416,7 +420,7 @@ public actor SMTPSession {
         }
         let unasked = parser.bufferedByteCount
         if let reply = try? parser.next() {
-            for line in reply.lines { record(.received, "\(reply.code) \(line)") }
+            reply.forEachTranscriptLine { record(.received, $0) }
             if reply.code == 421 || reply.code == 221 { return nil }
         }
         record(.received, "<out of turn: \(unasked) bytes nobody asked for>")
@@ -456,14 +460,14 @@ public actor SMTPSession {
                 if !farewell.isEmpty { await writeQuietly(connection, farewell) }
             } else {
                 let inTransaction = (outcome.step == .mail || outcome.step == .rcpt) && !machine.transactionReset
-                await writeQuietly(connection, inTransaction ? "RSET\r\nQUIT\r\n" : "QUIT\r\n")
+                await writeQuietly(connection, inTransaction ? ["RSET", "QUIT"] : ["QUIT"])
             }
         }
         connection.close()
     }
 
-    /// What to write when a pipelined group still had replies due at the verdict (a
-    /// refused MAIL or RCPT): `nil` when none were due. Only replies already received are
+    /// The commands to write when a pipelined group still had replies due at the verdict
+    /// (a refused MAIL or RCPT): `nil` when none were due. Only replies already received are
     /// looked at (no wait on the critical path). When DATA was part of the group the
     /// server may be reading message content, so "RSET/QUIT" could land in a message:
     /// - DATA refused: the server reads commands, RSET and QUIT as usual;
@@ -472,29 +476,35 @@ public actor SMTPSession {
     /// - DATA got 354 after a refused MAIL, or its reply has not arrived: write nothing;
     ///   closing the connection aborts the transaction (RFC 5321 §3.8), and nothing we
     ///   write can be taken as message content.
-    private func farewellAfterVoidedReplies(_ steps: [SMTPStep]) -> String? {
+    private func farewellAfterVoidedReplies(_ steps: [SMTPStep]) -> [String]? {
         guard !steps.isEmpty else { return nil }
         var voided: [SMTPReply] = []
         while voided.count < steps.count, let reply = try? parser.next() {
-            for line in reply.lines { record(.received, "\(reply.code) \(line) (void)") }
+            reply.forEachTranscriptLine(suffix: " (void)") { record(.received, $0) }
             voided.append(reply)
         }
-        guard steps.contains(.data) else { return "RSET\r\nQUIT\r\n" }
-        guard voided.count == steps.count, let dataReply = voided.last else { return "" }
-        if !dataReply.isIntermediate { return "RSET\r\nQUIT\r\n" }
-        return steps == [.data] ? ".\r\nQUIT\r\n" : ""
+        guard steps.contains(.data) else { return ["RSET", "QUIT"] }
+        guard voided.count == steps.count, let dataReply = voided.last else { return [] }
+        if !dataReply.isIntermediate { return ["RSET", "QUIT"] }
+        return steps == [.data] ? [".", "QUIT"] : []
     }
 
-    /// Writes a command without waiting for a reply; a few milliseconds at most.
-    private func writeQuietly(_ connection: any ByteStream, _ text: String) async {
-        record(.sent, text.split(separator: "\r\n").joined(separator: " / "))
-        try? await connection.write(Array(text.utf8), deadline: ContinuousClock.now + .milliseconds(100))
+    /// Writes commands (each line without its CRLF) in one write without waiting for a
+    /// reply; a few milliseconds at most. The transcript has them on one line, " / " between.
+    private func writeQuietly(_ connection: any ByteStream, _ commands: [String]) async {
+        var bytes: [UInt8] = []
+        for command in commands {
+            bytes.append(contentsOf: command.utf8)
+            bytes.append(contentsOf: [0x0D, 0x0A])
+        }
+        record(.sent, commands.joined(separator: " / "))
+        try? await connection.write(bytes, deadline: ContinuousClock.now + .milliseconds(100))
     }
 
-    private func record(_ direction: TranscriptEntry.Direction, _ text: String) {
+    private func record(_ direction: TranscriptEntry.Direction, _ text: String, at time: ContinuousClock.Instant = .now) {
         transcript.append(
             TranscriptEntry(
                 server: serverLabel, direction: direction, text: text,
-                elapsed: ContinuousClock.now - started))
+                elapsed: time - started))
     }
 }

@@ -25,6 +25,13 @@ private let invalidAddresses: [(String, EmailAddressError.Code)] = [
         ("user@[300.0.0.1]", .invalidAddressLiteral),
         ("user@[IPv6:zz::1]", .invalidAddressLiteral),
         ("user@[192.0.2.1", .invalidAddressLiteral),
+        ("user@[IPv6:192.0.2.1]", .invalidAddressLiteral),
+        ("user@[ipv6:2001:db8::1:]", .invalidAddressLiteral),
+        ("user@[2001:db8::1]", .invalidAddressLiteral),
+        ("user@[IPv6:\u{301}2001:db8::1]", .invalidAddressLiteral),
+        ("user@[192.0.2.1\u{301}]", .invalidAddressLiteral),
+        // "[" with a combining mark is another character: not a literal, a bad name.
+        ("user@[\u{301}192.0.2.1]", .invalidDomain),
         ("user@" + Array(repeating: String(repeating: "a", count: 63), count: 4).joined(separator: "."), .domainTooLong),
         (String(repeating: "a", count: 64) + "@" + Array(repeating: String(repeating: "b", count: 63), count: 3).joined(separator: ".") + ".cc", .addressTooLong),
 ]
@@ -41,6 +48,8 @@ struct EmailAddressTests {
         ("\"a\\\"b\"@example.com", "\"a\\\"b\"@example.com", false),
         ("user@[192.0.2.1]", "user@[192.0.2.1]", false),
         ("user@[IPv6:2001:db8::1]", "user@[IPv6:2001:db8::1]", false),
+        ("user@[ipv6:2001:DB8:0::1]", "user@[IPv6:2001:db8::1]", false),
+        ("user@[IpV6:::ffff:192.0.2.1]", "user@[IPv6:::ffff:192.0.2.1]", false),
         ("user@bücher.example", "user@xn--bcher-kva.example", false),
         ("用户@例子.广告", "用户@xn--fsqu00a.xn--4rr70v", true),
         ("josé@example.com", "josé@example.com", true),

@@ -1,3 +1,4 @@
+import Foundation
 @testable import SMTPClient
 import Testing
 
@@ -69,6 +70,35 @@ struct MessageTests {
     ])
     func date(seconds: Int64, expected: String) {
         #expect(Message.rfc5322Date(seconds) == expected)
+    }
+
+    @Test("The Date header matches Foundation's formatter over the whole range")
+    func dateMatchesFormatter() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.calendar = Calendar(identifier: .gregorian)
+        formatter.dateFormat = "EEE, d MMM yyyy HH:mm:ss '+0000'"
+        var random = SplitMix(seed: 5322)
+        var wrong: [Int64] = []
+        for step in 0..<4_000 {
+            // Anywhere in (and past) the range, then every hour or so of a year from 2023.
+            let seconds = step < 2_000
+                ? Int64(bitPattern: random.next()) % 300_000_000_000
+                : 1_700_000_000 + Int64(step - 2_000) * 15_611
+            let clamped = min(max(seconds, -2_208_988_800), 253_402_300_799)
+            let expected = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(clamped)))
+            if Message.rfc5322Date(seconds) != expected { wrong.append(seconds) }
+        }
+        #expect(wrong.isEmpty, "differs for \(wrong.prefix(5))")
+    }
+
+    @Test("Header values that need no work come back unchanged; others as before", arguments: [
+        ("Your code", "Your code"), ("", ""),
+        ("line\r\nBcc: x", "line  Bcc: x"), ("nul\u{0}", "nul?"),
+    ])
+    func plainHeaderValue(value: String, expected: String) {
+        #expect(MIMEEncoding.headerValue(value, nameLength: 7) == expected)
     }
 
     @Test("A UTF-8 subject and body are encoded: RFC 2047 words and quoted-printable")
@@ -305,6 +335,60 @@ struct MessageTests {
             }
         }
         #expect(wrong.isEmpty, "wrong output when split at \(wrong)")
+    }
+
+    @Test("Random bytes in random chunks stuff as the rules say, line by line", arguments: 0..<8)
+    func randomStuffing(seed: Int) {
+        // The rules, applied to whole lines: CR, LF or CRLF ends a line; a line gets
+        // CRLF, a leading dot doubled, and CRLF SP after every 998 bytes (997 after a break).
+        func expected(_ input: [UInt8]) -> [UInt8] {
+            var lines: [[UInt8]] = []
+            var current: [UInt8] = []
+            var index = 0
+            while index < input.count {
+                let byte = input[index]
+                index += 1
+                guard byte == 0x0D || byte == 0x0A else {
+                    current.append(byte)
+                    continue
+                }
+                lines.append(current)
+                current = []
+                if byte == 0x0D, index < input.count, input[index] == 0x0A { index += 1 }
+            }
+            if !current.isEmpty { lines.append(current) }
+            var output: [UInt8] = []
+            for line in lines {
+                if line.first == 0x2E { output.append(0x2E) }
+                output += line.prefix(998)
+                var rest = line.dropFirst(998)
+                while !rest.isEmpty {
+                    output += [0x0D, 0x0A, 0x20] + rest.prefix(997)
+                    rest = rest.dropFirst(997)
+                }
+                output += [0x0D, 0x0A]
+            }
+            return output + [0x2E, 0x0D, 0x0A]
+        }
+        var random = SplitMix(seed: UInt64(seed) + 77)
+        let alphabet: [UInt8] = [0x0D, 0x0A, 0x2E, 0x20, 0x61, 0x62, 0xC3, 0xA9]
+        for _ in 0..<40 {
+            let length = Int(random.next() % 3_000)
+            let runny = random.next() % 2 == 0  // long runs without line ends, past 998
+            let input = (0..<length).map { _ -> UInt8 in
+                runny && random.next() % 500 != 0 ? 0x78 : alphabet[Int(random.next() % UInt64(alphabet.count))]
+            }
+            var stuffer = SMTPDataStuffer()
+            var output: [UInt8] = []
+            var offset = 0
+            while offset < input.count {
+                let end = min(input.count, offset + 1 + Int(random.next() % 1_500))
+                stuffer.encode(input[offset..<end], into: &output)
+                offset = end
+            }
+            stuffer.finish(into: &output)
+            #expect(output == expected(input))
+        }
     }
 }
 

@@ -252,6 +252,99 @@ struct SMTPReplyParserTests {
         #expect(capabilities.authMechanisms == ["PLAIN", "LOGIN", "CRAM-MD5"])
         let bare = SMTPCapabilities(ehloReply: try parseAll("250 mx.example\r\n")[0])
         #expect(!bare.pipelining && bare.size == nil && bare.authMechanisms.isEmpty)
+        #expect(bare == SMTPCapabilities())
+        // Setting the table replaces what the reply said.
+        var edited = capabilities
+        edited.keywords["PIPELINING"] = nil
+        edited.keywords["SIZE"] = ["1000"]
+        #expect(!edited.pipelining && edited.size == 1_000 && edited.startTLS)
+        #expect(edited != capabilities)
+    }
+
+    /// The capabilities as parsed from ``SMTPReply/lines`` by Characters, the reference
+    /// the byte-wise parser must match.
+    private static func referenceKeywords(_ reply: SMTPReply) -> [String: [String]] {
+        var keywords: [String: [String]] = [:]
+        for line in reply.lines.dropFirst() {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = parts.first else { continue }
+            var keyword = String(first).uppercased()
+            var parameters = parts.dropFirst().map(String.init)
+            if keyword.hasPrefix("AUTH=") {
+                parameters.insert(String(keyword.dropFirst(5)), at: 0)
+                keyword = "AUTH"
+                parameters = (keywords["AUTH"] ?? []) + parameters
+            }
+            keywords[keyword] = parameters
+        }
+        return keywords
+    }
+
+    /// The questions a session asks, answered from the reply's lines, must give what the
+    /// reference table gives.
+    private static func expectAnswersMatchReference(_ reply: SMTPReply) {
+        let capabilities = SMTPCapabilities(ehloReply: reply)
+        let table = referenceKeywords(reply)
+        #expect(capabilities.pipelining == (table["PIPELINING"] != nil))
+        #expect(capabilities.eightBitMIME == (table["8BITMIME"] != nil))
+        #expect(capabilities.smtpUTF8 == (table["SMTPUTF8"] != nil))
+        #expect(capabilities.startTLS == (table["STARTTLS"] != nil))
+        #expect(capabilities.enhancedStatusCodes == (table["ENHANCEDSTATUSCODES"] != nil))
+        #expect(capabilities.size == table["SIZE"].map { $0.first.flatMap { Int($0) } ?? 0 })
+        #expect(capabilities.authMechanisms == Set((table["AUTH"] ?? []).map { $0.uppercased() }))
+        #expect(capabilities == SMTPCapabilities(keywords: table))
+        #expect(capabilities.hashValue == SMTPCapabilities(keywords: table).hashValue)
+    }
+
+    @Test("Capabilities parsed byte-wise match the parse by Characters", arguments: [
+        "250-mx\r\n250-pipelining\r\n250-size   100  \r\n250-Auth=login plain\r\n250-AUTH=xoauth2\r\n250 8bitmime\r\n",
+        "250-mx\r\n250-  STARTTLS\r\n250-\r\n250-X-ÜBER wert ünï\r\n250-X-MARK a \u{301}b\r\n250 x-tab\tsep\r\n",
+        "250-mx\r\n250-AUTH PLAIN\r\n250-auth login\r\n250 AUTH=CRAM-MD5 DIGEST-MD5\r\n",
+        "250-mx\r\n250-x\u{7F}y z\r\n250 ß straße\r\n",
+        "250-mx\r\n250-size 10\r\n250-Pipelining\r\n250-SIZE 20 x\r\n250-STARTTLS\r\n250 smtputf8\r\n",
+        "250-mx\r\n250-SIZE 10\r\n250-ſize 30\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
+        "250-mx\r\n250-SIZE\r\n250-  PIPELININGX\r\n250 PIPELINING   \r\n",
+        "250 mx PIPELINING\r\n",
+    ])
+    func capabilitiesMatchReference(input: String) throws {
+        let reply = try parseAll(input)[0]
+        #expect(SMTPCapabilities(ehloReply: reply).keywords == Self.referenceKeywords(reply))
+        let handBuilt = SMTPReply(code: 250, lines: reply.lines)
+        #expect(SMTPCapabilities(ehloReply: handBuilt).keywords == Self.referenceKeywords(handBuilt))
+        Self.expectAnswersMatchReference(reply)
+        Self.expectAnswersMatchReference(handBuilt)
+    }
+
+    @Test("Capabilities of random replies match the parse by Characters", arguments: 0..<10)
+    func randomCapabilitiesMatchReference(seed: Int) {
+        var random = SplitMix(seed: UInt64(seed) + 1000)
+        let alphabet = Array("aZ =-.ü\u{301}\t09".unicodeScalars)
+        for _ in 0..<50 {
+            let lines = (0..<Int(random.next() % 6 + 1)).map { _ in
+                var view = String.UnicodeScalarView()
+                for _ in 0..<(random.next() % 12) { view.append(alphabet[Int(random.next() % UInt64(alphabet.count))]) }
+                return String(view)
+            }
+            let reply = SMTPReply(code: 250, lines: lines)
+            #expect(SMTPCapabilities(ehloReply: reply).keywords == Self.referenceKeywords(reply))
+            Self.expectAnswersMatchReference(reply)
+        }
+    }
+
+    @Test("Transcript lines are the code, a space and each line", arguments: [250, 550, 0, -1, 1_000, Int.min])
+    func transcriptLines(code: Int) throws {
+        let replies = [
+            try parseAll("250-mx.example\r\n250-PIPELINING\r\n250 \r\n")[0],
+            try parseAll("550 5.1.1 no such user ü\r\n")[0],
+            SMTPReply(code: code, lines: ["5.1.1 a", "", "b\u{301} c"]),
+        ]
+        for reply in replies {
+            for suffix in ["", " (void)"] {
+                var made: [String] = []
+                reply.forEachTranscriptLine(suffix: suffix) { made.append($0) }
+                #expect(made == reply.lines.map { "\(reply.code) \($0)\(suffix)" })
+            }
+        }
     }
 }
 
@@ -265,5 +358,13 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension SMTPCapabilities {
+    /// Capabilities with this keyword table (as a test builds them).
+    init(keywords: [String: [String]]) {
+        self.init()
+        self.keywords = keywords
     }
 }
