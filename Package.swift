@@ -29,6 +29,11 @@ let package = Package(
         ),
         .default(enabledTraits: ["OpenSSL"]),
     ],
+    // Every target lists each module it imports, not only those it reaches through another:
+    // SwiftPM's incremental build recompiles a target when a module it lists changes, and
+    // may skip one that only imports a module its dependencies bring in. A change that keeps
+    // a symbol's name but not its calling convention (`nonisolated(nonsending)`) then links
+    // stale callers without complaint, and they crash at run time.
     targets: [
         // The system's libssl and libcrypto, used only with the `OpenSSL` trait.
         .systemLibrary(
@@ -118,12 +123,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DNSClientTests",
-            dependencies: ["DNSClient", "IDNA", "DirectSMTPTesting", "ChildProcess"],
+            dependencies: ["DNSClient", "IDNA", "Sockets", "DirectSMTPTesting", "ChildProcess"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SMTPClientTests",
-            dependencies: ["SMTPClient", "IDNA", "DirectSMTPTesting"],
+            dependencies: ["SMTPClient", "IDNA", "Sockets", "DirectSMTPTesting"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -135,7 +140,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DirectSMTPTests",
-            dependencies: ["DirectSMTP", "DirectSMTPTesting", "ChildProcess", "TestKeys", "CTestRunWidth"],
+            dependencies: [
+                "Sockets", "DNSClient", "SMTPClient", "DirectSMTP", "DirectSMTPTesting", "ChildProcess", "TestKeys",
+                "CTestRunWidth",
+            ],
             swiftSettings: strict
         ),
     ]
