@@ -29,11 +29,12 @@ let package = Package(
         ),
         .default(enabledTraits: ["OpenSSL"]),
     ],
-    // Every target lists each module it imports, not only those it reaches through another:
-    // SwiftPM's incremental build recompiles a target when a module it lists changes, and
-    // may skip one that only imports a module its dependencies bring in. A change that keeps
-    // a symbol's name but not its calling convention (`nonisolated(nonsending)`) then links
-    // stale callers without complaint, and they crash at run time.
+    // A target lists each Swift module it imports, not only those it reaches through
+    // another: SwiftPM's incremental build recompiles a target when a module it lists
+    // changes, and may skip one that only imports a module its dependencies bring in. A
+    // change that keeps a symbol's name but not its calling convention
+    // (`nonisolated(nonsending)`) then links stale callers without complaint, and they crash
+    // at run time.
     targets: [
         // The system's libssl and libcrypto, used only with the `OpenSSL` trait.
         .systemLibrary(
