@@ -148,15 +148,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     // MARK: Told by the drivers
 
-    /// The candidates for `domain` (health order applied), or why there are none; with
-    /// the time DNS took (`nil` for an address literal, which needs no DNS).
-    func candidates(for domain: String, deadline: ContinuousClock.Instant) async
-        -> (RaceCandidateList, Duration?)
-    {
-        if let literal = literalCandidates(domain) { return (literal, nil) }
-        return await lookedUpCandidates(for: domain, deadline: deadline)
-    }
-
     /// The candidates of a domain that is not an address literal, from its MX lookup
     /// (health order applied), or why there are none; with the time DNS took.
     func lookedUpCandidates(for domain: String, deadline: ContinuousClock.Instant) async

@@ -126,7 +126,7 @@ struct AddressFamilyTests {
         settings.addressFamilyPreference = .ipv4First
         let engine = DeliveryEngine(lookup: lookup, dialer: FakeDialer([:]), settings: settings)
         func order() async -> [String] {
-            guard case (.ready(let list), _) = await engine.candidates(for: "example.com", deadline: .now + .seconds(1))
+            guard case (.ready(let list), _) = await engine.lookedUpCandidates(for: "example.com", deadline: .now + .seconds(1))
             else { return [] }
             return list.map(\.ip)
         }
