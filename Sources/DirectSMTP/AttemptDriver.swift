@@ -121,26 +121,26 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     /// instant here: `ContinuousClock.Instant` is not frozen, so each one an async
     /// function holds (a local, a temporary) costs it a task allocation.
     private func begin() -> ScheduledTimer {
-        execute(core.withLock { $0.machine.start() })
+        var actions = core.withLock { $0.machine.start() }
+        execute(&actions)
         return budgetTimer(caller: 0, deadline: request.start + request.budget)
     }
 
     /// Another probe joins: its caller number and budget timer, or `nil` when the
     /// attempt has ended.
     func join(start: ContinuousClock.Instant, deadline: ContinuousClock.Instant) -> (Int, ScheduledTimer)? {
-        let joined: (Int, [Machine.Action])? = core.withLock { core in
+        var actions = Machine.Actions()
+        let joined: Int? = core.withLock { core in
             guard core.machine.acceptsCallers else { return nil }
             let id = core.nextCaller
             core.nextCaller += 1
-            return (
-                id,
-                core.machine.handle(
-                    .callerJoined(caller: id, start: start, deadline: deadline), now: .now)
-            )
+            core.machine.handle(
+                .callerJoined(caller: id, start: start, deadline: deadline), now: .now, into: &actions)
+            return id
         }
         guard let joined else { return nil }
-        execute(joined.1)
-        return (joined.0, budgetTimer(caller: joined.0, deadline: deadline))
+        execute(&actions)
+        return (joined, budgetTimer(caller: joined, deadline: deadline))
     }
 
     /// The timer of the loop that ends caller `id`'s budget at `deadline`.
@@ -177,7 +177,8 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 
     /// Feeds `input` to the machine and executes what it asks.
     func handle(_ input: Machine.Input) {
-        let actions = core.withLock { $0.machine.handle(input, now: .now) }
+        var actions = Machine.Actions()
+        core.withLock { $0.machine.handle(input, now: .now, into: &actions) }
         switch input {
         case .budgetElapsed, .callerCancelled:
             // The caller's answer now, the clean-up (closing sockets, giving the slot
@@ -187,23 +188,21 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             // 20-40 ms late. A low-priority task per clean-up, sleeping the 20 ms, put a
             // thousand jobs on the callers' threads just as their answers arrived: 4 runs
             // in 15 went past 505 ms, against none of 15 with the loop's timer.)
-            var later: [Machine.Action] = []
-            var now: [Machine.Action] = []
-            for action in actions {
-                switch action {
-                case .answer, .enqueue, .hold: now.append(action)
-                default: later.append(action)
-                }
-            }
-            execute(now)
-            let cleanUp = later
-            if !cleanUp.isEmpty {
+            var now = Machine.Actions()
+            swap(&now.answer, &actions.answer)
+            swap(&now.answering, &actions.answering)
+            swap(&now.alsoAnswering, &actions.alsoAnswering)
+            swap(&now.handoff, &actions.handoff)  // an enqueue or a hold, for the caller
+            execute(&now)
+            if !actions.isEmpty {
+                let cleanUp = actions
                 _ = engine.loop.schedule(at: .now + .milliseconds(20)) { [self] in
-                    execute(cleanUp)
+                    var cleanUp = cleanUp
+                    execute(&cleanUp)
                 }
             }
         default:
-            execute(actions)
+            execute(&actions)
         }
     }
 
@@ -215,46 +214,51 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         var transaction: Int?
     }
 
-    /// Executes actions outside the lock (they may feed the machine again).
+    /// Executes actions outside the lock (they may feed the machine again), in the order
+    /// of their fields; a slot granted at once is the next round.
     /// With `adoptingDial`, the first dial is not given a job of its own but returned,
     /// for the calling job to run: the attempt's resolving job goes on with its first
     /// candidate, one hand-off fewer per call.
     @discardableResult
-    private func execute(_ actions: [Machine.Action], adoptingDial: Bool = false) -> Executed {
-        var actions = actions
-        var next = 0
+    private func execute(_ actions: inout Machine.Actions, adoptingDial: Bool = false) -> Executed {
         var executed = Executed()
-        while next < actions.count {
-            let action = actions[next]
-            next += 1
-            switch action {
-            case .resolve:
-                startResolving()
-            case .cancelResolve:
-                core.withLock { $0.resolve }?.cancel()
-            case .requestSlot:
-                if engine.limiter.request(request.domain, for: self) {
-                    let granted = core.withLock { $0.machine.handle(.slotGranted, now: .now) }
-                    if next == actions.count {
-                        // The last action (as after a lookup): its sequel replaces the
-                        // list rather than being copied onto the end of it.
-                        actions = granted
-                        next = 0
-                    } else {
-                        actions += granted
-                    }
-                }
-            case .withdrawSlotRequest:
-                engine.limiter.withdraw(request.domain, for: self)
-            case .releaseSlot:
-                engine.limiter.release(request.domain)
-            case .dial(let index):
+        while true {
+            if case .some = actions.answer {  // (not `!= nil`: that compares two outcomes)
+                deliver(&actions)
+            }
+            if let handoff = actions.handoff {
+                hand(handoff)
+            }
+            switch actions.lookup {
+            case .start: startResolving()
+            case .cancel: core.withLock { $0.resolve }?.cancel()
+            case nil: break
+            }
+            for index in actions.close {
+                // Its dial returns promptly once cancelled, and closes the connection.
+                core.withLock { $0[dial: index] }?.cancel()
+            }
+            var granted = false
+            switch actions.slot {
+            case .request: granted = engine.limiter.request(request.domain, for: self)
+            case .withdraw: engine.limiter.withdraw(request.domain, for: self)
+            case .release: engine.limiter.release(request.domain)
+            case nil: break
+            }
+            for candidate in actions.unhealthy {
+                engine.health.markUnhealthy(candidate.ip)
+            }
+            if let candidate = actions.healthy {
+                engine.health.markHealthy(candidate.ip)
+            }
+            if let index = actions.dial {
                 if adoptingDial, executed.adopted == nil {
                     executed.adopted = adopt(index)
                 } else {
                     dial(index)
                 }
-            case .scheduleStagger(let generation):
+            }
+            if let generation = actions.stagger {
                 let timer = engine.loop.schedule(at: .now + engine.settings.staggerDelay) { [self] in
                     handle(.staggerElapsed(generation: generation))
                 }
@@ -263,44 +267,11 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                     return core.stagger
                 }
                 if let old { engine.loop.cancel(old) }
-            case .close(let index):
-                // Its dial returns promptly once cancelled, and closes the connection.
-                core.withLock { $0[dial: index] }?.cancel()
-            case .startTransaction(let index):
+            }
+            if let index = actions.transaction {
                 executed.transaction = index  // the winner's dial job goes on with it (`runDial`)
-            case .answer(let caller, let outcome):
-                answer(caller, outcome)
-            case .enqueue(let outcome):
-                guard let enqueue = request.queue?.enqueue else {
-                    handle(.storeFinished(queued: false))
-                    break
-                }
-                storeOffLoop { await enqueue(outcome) }
-            case .hold(let outcome):
-                guard let hold = request.queue?.hold else {
-                    handle(.storeFinished(queued: false))
-                    break
-                }
-                storeOffLoop { [self] in
-                    let settle = await hold(outcome)
-                    core.withLock { $0.settle = settle }
-                    return settle != nil
-                }
-            case .settle(let outcome):
-                guard let settle = core.withLock({ $0.settle }) else {
-                    handle(.storeFinished(queued: false))
-                    break
-                }
-                storeOffLoop { await settle(outcome) }
-            case .publish(let outcome):
-                engine.publish(outcome)
-            case .cacheProbe(let outcome):
-                engine.probeCache.store(outcome, for: request.probeKey)
-            case .markHealthy(let candidate):
-                engine.health.markHealthy(candidate.ip)
-            case .markUnhealthy(let candidate):
-                engine.health.markUnhealthy(candidate.ip)
-            case .done:
+            }
+            if actions.done {
                 let stagger: ScheduledTimer? = core.withLock { core in
                     core.isDone = true
                     core.resolve = nil
@@ -310,26 +281,76 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 if let stagger { engine.loop.cancel(stagger) }
                 engine.attemptEnded(self)
             }
+            guard granted else { return executed }
+            actions = Machine.Actions()
+            core.withLock { $0.machine.handle(.slotGranted, now: .now, into: &actions) }
         }
-        return executed
     }
 
-    private func answer(_ caller: Int, _ outcome: VerificationOutcome) {
+    /// The answer to the probe cache (borrowed), to the callers answered with copies,
+    /// then to its own caller (moved out of `actions`).
+    private func deliver(_ actions: inout Machine.Actions) {
+        if actions.cache, case .some(let outcome) = actions.answer {
+            engine.probeCache.store(outcome, for: request.probeKey)
+        }
+        for (caller, elapsed) in actions.alsoAnswering {
+            guard case .some(var copy) = actions.answer else { break }
+            copy.elapsed = elapsed
+            answer(caller, copy)
+        }
+        if let caller = actions.answering, let outcome = actions.answer.take() {
+            answer(caller, outcome)
+        }
+    }
+
+    /// An outcome to the queue (off the loop, then `storeFinished`) or to the events.
+    private func hand(_ handoff: consuming Machine.Actions.Handoff) {
+        switch consume handoff {
+        case .enqueue(let outcome):
+            guard let enqueue = request.queue?.enqueue else {
+                handle(.storeFinished(queued: false))
+                break
+            }
+            storeOffLoop { await enqueue(outcome) }
+        case .hold(let outcome):
+            guard let hold = request.queue?.hold else {
+                handle(.storeFinished(queued: false))
+                break
+            }
+            storeOffLoop { [self] in
+                let settle = await hold(outcome)
+                core.withLock { $0.settle = settle }
+                return settle != nil
+            }
+        case .settle(let outcome):
+            guard let settle = core.withLock({ $0.settle }) else {
+                handle(.storeFinished(queued: false))
+                break
+            }
+            storeOffLoop { await settle(outcome) }
+        case .publish(let outcome):
+            engine.publish(outcome)
+        }
+    }
+
+    private func answer(_ caller: Int, _ outcome: consuming VerificationOutcome) {
         if outcome.reason == .budgetExceeded, case .send = request.mode, let id = request.messageID {
             engine.finals.expect(id)  // before the caller can ask for it
         }
+        // Moved, not copied: into the caller's slot under the lock, or to its continuation.
+        var pending = Optional(consume outcome)
         let waiter = core.withLock {
             core -> (UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)? in
             if case .waiting(let continuation, let timer) = core[caller: caller] {
                 core[caller: caller] = .resumed
                 return (continuation, timer)
             }
-            core[caller: caller] = .answered(outcome)
+            core[caller: caller] = .answered(pending.take()!)
             return nil
         }
         guard let (continuation, timer) = waiter else { return }
         engine.loop.cancel(timer)
-        continuation.resume(returning: outcome)
+        continuation.resume(returning: pending.take()!)
     }
 
     // MARK: The work
@@ -368,8 +389,9 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     /// Feeds the machine the candidates; the first dial, for the resolving job to run
     /// itself. Synchronous: the machine's input is not held by the job's async frame.
     private func resolved(_ list: RaceCandidateList, dnsTook: Duration?) -> Dial? {
-        let actions = core.withLock { $0.machine.handle(.resolved(list, dnsTook: dnsTook), now: .now) }
-        return execute(actions, adoptingDial: true).adopted
+        var actions = Machine.Actions()
+        core.withLock { $0.machine.handle(.resolved(list, dnsTook: dnsTook), now: .now, into: &actions) }
+        return execute(&actions, adoptingDial: true).adopted
     }
 
     /// One dial: the candidate (fetched once, under the lock that also records the dial's
@@ -417,8 +439,9 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             handle(.recordCollected(index, Self.joined(earlier, await connection.finish())))
             return
         }
-        let actions = core.withLock { $0.machine.handle(.connected(index), now: .now) }
-        guard execute(actions).transaction == index else {
+        var actions = Machine.Actions()
+        core.withLock { $0.machine.handle(.connected(index), now: .now, into: &actions) }
+        guard execute(&actions).transaction == index else {
             await connection.close()
             return
         }

@@ -32,10 +32,10 @@ struct AttemptStateMachine {
         case redelivery
     }
 
-    // Cases that carry an outcome (over 200 bytes) or a session record are `indirect`: the
-    // states, the inputs and the action arrays then hold a pointer, so every enum of the
-    // machine stays a few words and an action array of four fits a small allocation
-    // (measured: 1.5 % fewer instructions per probe, 0.8 % per send).
+    // Cases of the states and the inputs that carry an outcome (over 500 bytes) or a
+    // session record are `indirect`: they then hold a pointer, so every enum of the
+    // machine stays a few words (measured: 1.5 % fewer instructions per probe, 0.8 % per
+    // send). The actions carry their outcome inline: it goes out once, and moves.
 
     /// Where the attempt is.
     enum State: Sendable {
@@ -136,34 +136,66 @@ struct AttemptStateMachine {
         }
     }
 
-    enum Action: Sendable {
-        case resolve
-        case requestSlot
-        /// Withdraw a slot request still waiting.
-        case withdrawSlotRequest
-        case releaseSlot
-        case dial(Int)
+    /// What the driver does after one input, in the order of the fields. Each kind of
+    /// action comes at most once per input, so they are a record, not a list: no array is
+    /// made and grown per input. The driver gives ``handle(_:now:into:)`` a record of its
+    /// own to fill, and reads it in place: the answer's outcome (over 500 bytes) is made
+    /// once, where it is final, and moves out once, to its caller.
+    struct Actions: Sendable {
+        /// The lookup: start it, or stop it (nobody wants its answer).
+        enum Lookup: Sendable { case start, cancel }
+        /// The per-destination slot: ask for one, withdraw a request still waiting, or
+        /// give the slot back.
+        enum Slot: Sendable { case request, withdraw, release }
+        /// An outcome handed to the queue (each store then feeds `storeFinished`) or to
+        /// the events. Indirect: it is rare (a queue, a late final), and the actions of
+        /// every input would otherwise carry room for a second outcome.
+        indirect enum Handoff: Sendable {
+            /// Store a deferred outcome in the queue.
+            case enqueue(VerificationOutcome)
+            /// Store a send whose budget ended mid-transaction, leased.
+            case hold(VerificationOutcome)
+            /// Apply the final outcome to the held entry.
+            case settle(VerificationOutcome)
+            /// The final outcome of a send whose caller got `budget-exceeded`.
+            case publish(VerificationOutcome)
+        }
+
+        /// The outcome for callers (and for a probe's cache), first of all: a caller waits
+        /// for it. The callers one input answers all get the same outcome but for their
+        /// own elapsed times; its own is `answering`'s.
+        var answer: VerificationOutcome?
+        /// Who gets `answer` itself; `nil` when nobody waits any more (a probe's outcome
+        /// then goes to the cache only).
+        var answering: Int?
+        /// Callers answered before `answering`, each with a copy and its own elapsed time
+        /// (probes sharing an attempt).
+        var alsoAnswering: [(caller: Int, elapsed: Duration)] = []
+        /// `answer` goes into the probe cache too, before the callers get it (the cache
+        /// gives each hit its own elapsed time).
+        var cache = false
+        var handoff: Handoff?
+        var lookup: Lookup?
+        /// Contestants to stop (their dials cancelled, their connections closed).
+        var close: [Int] = []
+        var slot: Slot?
+        /// What the health memory learns from a finished race.
+        var unhealthy: [RaceCandidate] = []
+        var healthy: RaceCandidate?
+        var dial: Int?
         /// The next stagger tick, tagged.
-        case scheduleStagger(generation: Int)
-        /// Stop a contestant (cancel its dial) and close its connection.
-        case close(Int)
-        /// Stop the lookup (nobody wants its answer).
-        case cancelResolve
-        case startTransaction(Int)
-        indirect case answer(caller: Int, VerificationOutcome)
-        /// Store a deferred outcome in the queue (then `storeFinished`).
-        indirect case enqueue(VerificationOutcome)
-        /// Store a send whose budget ended mid-transaction, leased (then `storeFinished`).
-        indirect case hold(VerificationOutcome)
-        /// Apply the final outcome to the held entry (then `storeFinished`).
-        indirect case settle(VerificationOutcome)
-        /// The final outcome of a send whose caller got `budget-exceeded`.
-        indirect case publish(VerificationOutcome)
-        indirect case cacheProbe(VerificationOutcome)
-        case markHealthy(RaceCandidate)
-        case markUnhealthy(RaceCandidate)
+        var stagger: Int?
+        var transaction: Int?
         /// Nothing more will happen: drop timers and bookkeeping.
-        case done
+        var done = false
+
+        /// No action at all.
+        var isEmpty: Bool {
+            // Patterns, not `== nil`: an outcome's `==` would compare whole outcomes.
+            guard case .none = answer, case .none = handoff, case .none = healthy else { return false }
+            return answering == nil && lookup == nil && close.isEmpty && slot == nil
+                && unhealthy.isEmpty && dial == nil && stagger == nil && transaction == nil && !done
+        }
     }
 
     let mode: Mode
@@ -202,7 +234,7 @@ struct AttemptStateMachine {
     }
 
     /// The first actions.
-    func start() -> [Action] { [.resolve] }
+    func start() -> Actions { Actions(lookup: .start) }
 
     /// Whether another probe may still join (the attempt has not ended nor been given up).
     var acceptsCallers: Bool {
@@ -216,15 +248,18 @@ struct AttemptStateMachine {
 
     // MARK: Inputs
 
-    mutating func handle(_ input: consuming Input, now: ContinuousClock.Instant) -> [Action] {
+    /// Feeds `input`, which happened `now`, into the machine; what to do goes into `actions`
+    /// (a record the caller made empty for it).
+    mutating func handle(
+        _ input: consuming Input, now: ContinuousClock.Instant, into actions: inout Actions
+    ) {
         let now = Moment(now)
-        var actions: [Action] = []
         switch consume input {
         case .resolved(let list, let dnsTook):
             resolved(list, dnsTook: dnsTook, now: now, &actions)
         case .slotGranted:
             guard case .waitingForSlot = state else {
-                actions.append(.releaseSlot)  // granted too late: nobody needs it
+                actions.slot = .release  // granted too late: nobody needs it
                 break
             }
             holdsSlot = true
@@ -270,12 +305,11 @@ struct AttemptStateMachine {
             storeFinished(queued: queued, now: now, &actions)
         }
         reportDoneIfOver(&actions)
-        return actions
     }
 
     private mutating func resolved(
         _ list: RaceCandidateList, dnsTook: Duration?, now: Moment,
-        _ actions: inout [Action]
+        _ actions: inout Actions
     ) {
         guard case .resolving = state else { return }
         self.dnsTook = dnsTook
@@ -287,26 +321,26 @@ struct AttemptStateMachine {
         case .ready(let candidates):
             self.candidates = candidates
             state = .waitingForSlot
-            actions.append(.requestSlot)
+            actions.slot = .request
         }
     }
 
     /// Starts the next candidate, and the stagger tick for the one after it.
-    private mutating func startNext(now: Moment, _ actions: inout [Action]) {
+    private mutating func startNext(now: Moment, _ actions: inout Actions) {
         guard contestants.count < candidates.count else { return }
         let index = contestants.count
         contestants.append(Contestant(candidate: candidates[index], startedAt: now))
         running += 1
-        actions.append(.dial(index))
+        actions.dial = index
         staggerGeneration += 1
         if contestants.count < candidates.count {
-            actions.append(.scheduleStagger(generation: staggerGeneration))
+            actions.stagger = staggerGeneration
         }
     }
 
-    private mutating func connected(_ index: Int, now: Moment, _ actions: inout [Action]) {
+    private mutating func connected(_ index: Int, now: Moment, _ actions: inout Actions) {
         guard case .racing = state, contestants[index].end == nil else {
-            actions.append(.close(index))  // won too late, or nobody waits any more
+            actions.close.append(index)  // won too late, or nobody waits any more
             return
         }
         contestants[index].end = .won
@@ -315,16 +349,16 @@ struct AttemptStateMachine {
         staggerGeneration += 1
         for other in contestants.indices where contestants[other].end == nil {
             contestants[other].end = .lost(ranFor: contestants[other].startedAt.duration(to: now))
-            actions.append(.close(other))
+            actions.close.append(other)
         }
         learn(&actions)
         // From here on, a budget ending means budget-exceeded (DESIGN.md): a host finished EHLO.
         state = .transacting(winner: index)
-        actions.append(.startTransaction(index))
+        actions.transaction = index
     }
 
     private mutating func connectFailed(
-        _ index: Int, _ result: SMTPResult, now: Moment, _ actions: inout [Action]
+        _ index: Int, _ result: SMTPResult, now: Moment, _ actions: inout Actions
     ) {
         guard case .racing = state, contestants[index].end == nil else { return }
         contestants[index].end = .failed(result)
@@ -340,15 +374,15 @@ struct AttemptStateMachine {
 
     /// Teaches the health memory a finished race: failures to connect or greet and losers
     /// slower than the stagger become unhealthy, the winner healthy.
-    private func learn(_ actions: inout [Action]) {
+    private func learn(_ actions: inout Actions) {
         for index in contestants.indices {
             switch contestants[index].end {
             case .won:
-                actions.append(.markHealthy(contestants[index].candidate))
+                actions.healthy = contestants[index].candidate
             case .failed(let result) where result.verdict == .unreachable:
-                actions.append(.markUnhealthy(contestants[index].candidate))
+                actions.unhealthy.append(contestants[index].candidate)
             case .lost(let ranFor) where ranFor >= stagger:
-                actions.append(.markUnhealthy(contestants[index].candidate))
+                actions.unhealthy.append(contestants[index].candidate)
             default:
                 break
             }
@@ -379,7 +413,7 @@ struct AttemptStateMachine {
     /// The outcome is known: conclude now, or once the failed candidates' records are in.
     private mutating func finish(
         _ outcome: consuming VerificationOutcome, afterTransaction: Bool, now: Moment,
-        _ actions: inout [Action]
+        _ actions: inout Actions
     ) {
         if contestants.contains(where: \.awaitingRecord) {
             state = .collecting(consume outcome, afterTransaction: afterTransaction)
@@ -390,7 +424,7 @@ struct AttemptStateMachine {
 
     /// The attempt's own outcome, complete: to the callers, the cache, the queue, the events.
     private mutating func conclude(
-        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout [Action]
+        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout Actions
     ) {
         outcome.transcript = transcript(before: outcome.transcript)
         outcome.messageID = messageID
@@ -398,8 +432,7 @@ struct AttemptStateMachine {
         giveSlotBack(&actions)
         switch mode {
         case .probe:
-            actions.append(.cacheProbe(copy outcome))
-            answerWaiting(outcome, now: now, &actions)
+            answerWaiting(outcome, now: now, cache: true, &actions)
         case .redelivery:
             answerWaiting(outcome, now: now, &actions)
         case .send(let queue):
@@ -408,7 +441,7 @@ struct AttemptStateMachine {
                 if queue, outcome.status == .deferred {
                     callers[0].view = .storing
                     store = .forCaller(copy outcome)
-                    actions.append(.enqueue(outcome))
+                    actions.handoff = .enqueue(outcome)
                 } else {
                     answerWaiting(outcome, now: now, &actions)
                 }
@@ -427,22 +460,22 @@ struct AttemptStateMachine {
 
     /// The final outcome of a send whose caller already has `budget-exceeded`.
     private mutating func deliverFinal(
-        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout [Action]
+        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout Actions
     ) {
         outcome.elapsed = callers[0].start.duration(to: now)
         if held == true {
             store = .forFinal(copy outcome)
-            actions.append(.settle(outcome))
+            actions.handoff = .settle(outcome)
         } else if case .send(queue: true) = mode, outcome.status == .deferred {
             store = .forFinal(copy outcome)
-            actions.append(.enqueue(outcome))
+            actions.handoff = .enqueue(outcome)
         } else {
-            actions.append(.publish(outcome))
+            actions.handoff = .publish(outcome)
         }
     }
 
     private mutating func storeFinished(
-        queued: Bool, now: Moment, _ actions: inout [Action]
+        queued: Bool, now: Moment, _ actions: inout Actions
     ) {
         switch store {
         case .idle:
@@ -455,7 +488,8 @@ struct AttemptStateMachine {
                 outcome.elapsed = callers[0].start.duration(to: now)
             }
             callers[0].view = .answered(outcome.reason)
-            actions.append(.answer(caller: callers[0].id, outcome))
+            actions.answer = outcome
+            actions.answering = callers[0].id
             if let final = finalWaiting {
                 finalWaiting = nil
                 deliverFinal(final, now: now, &actions)
@@ -463,12 +497,12 @@ struct AttemptStateMachine {
         case .forFinal(var outcome):
             store = .idle
             outcome.queued = queued
-            actions.append(.publish(outcome))
+            actions.handoff = .publish(outcome)
         }
     }
 
     /// A caller's budget ended, or its task was cancelled: the state decides its answer.
-    private mutating func callerLeft(_ id: Int, now: Moment, _ actions: inout [Action]) {
+    private mutating func callerLeft(_ id: Int, now: Moment, _ actions: inout Actions) {
         guard let index = callers.firstIndex(where: { $0.id == id }), callers[index].view == .waiting
         else { return }
         let inTransaction: Bool
@@ -488,11 +522,17 @@ struct AttemptStateMachine {
         if case .send(queue: true) = mode {
             callers[index].view = .storing
             store = .forCaller(outcome)
-            actions.append(inTransaction ? .hold(outcome) : .enqueue(outcome))
+            actions.handoff = inTransaction ? .hold(outcome) : .enqueue(outcome)
         } else {
             outcome.queued = false
             callers[index].view = .answered(outcome.reason)
-            actions.append(.answer(caller: id, outcome))
+            if let earlier = actions.answering, let elapsed = actions.answer?.elapsed {
+                // Another caller left with the same input (a slot that came after their
+                // deadlines): the same outcome, but for the elapsed time.
+                actions.alsoAnswering.append((earlier, elapsed))
+            }
+            actions.answer = outcome
+            actions.answering = id
         }
         guard waitingCount == 0 else { return }
         if inTransaction {
@@ -533,54 +573,60 @@ struct AttemptStateMachine {
     }
 
     /// Nobody waits and no host is in a transaction: stop everything, start nothing more.
-    private mutating func abandon(_ actions: inout [Action]) {
+    private mutating func abandon(_ actions: inout Actions) {
         switch state {
         case .resolving:
-            actions.append(.cancelResolve)
+            actions.lookup = .cancel
         case .waitingForSlot where !holdsSlot:
-            actions.append(.withdrawSlotRequest)
+            actions.slot = .withdraw
         default:
             break
         }
         for index in contestants.indices where contestants[index].end == nil {
             contestants[index].end = .lost(ranFor: .zero)
-            actions.append(.close(index))
+            actions.close.append(index)
         }
         giveSlotBack(&actions)
         state = .finished
     }
 
-    private mutating func giveSlotBack(_ actions: inout [Action]) {
+    private mutating func giveSlotBack(_ actions: inout Actions) {
         if holdsSlot {
             holdsSlot = false
-            actions.append(.releaseSlot)
+            actions.slot = .release
         }
     }
 
     /// Answers every waiting caller with its own elapsed time: the last one gets `outcome`
-    /// itself, any others a copy.
+    /// itself, any others a copy; with `cache`, the outcome goes to the probe cache too
+    /// (even when nobody waits any more).
     private mutating func answerWaiting(
-        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout [Action]
+        _ outcome: consuming VerificationOutcome, now: Moment, cache: Bool = false,
+        _ actions: inout Actions
     ) {
-        guard let last = callers.lastIndex(where: { $0.view == .waiting }) else { return }
-        for index in callers.indices[..<last] where callers[index].view == .waiting {
-            var copy = copy outcome
-            copy.elapsed = callers[index].start.duration(to: now)
-            callers[index].view = .answered(outcome.reason)
-            actions.append(.answer(caller: callers[index].id, copy))
+        let last = callers.lastIndex(where: { $0.view == .waiting })
+        if let last {
+            for index in callers.indices[..<last] where callers[index].view == .waiting {
+                actions.alsoAnswering.append((callers[index].id, callers[index].start.duration(to: now)))
+                callers[index].view = .answered(outcome.reason)
+            }
+            outcome.elapsed = callers[last].start.duration(to: now)
+            callers[last].view = .answered(outcome.reason)
+            actions.answering = callers[last].id
+        } else if !cache {
+            return
         }
-        outcome.elapsed = callers[last].start.duration(to: now)
-        callers[last].view = .answered(outcome.reason)
-        actions.append(.answer(caller: callers[last].id, outcome))
+        actions.cache = cache
+        actions.answer = outcome
     }
 
-    private mutating func reportDoneIfOver(_ actions: inout [Action]) {
+    private mutating func reportDoneIfOver(_ actions: inout Actions) {
         guard !reportedDone, case .finished = state, case .idle = store else { return }
         if case .some = finalWaiting { return }
         // A send whose caller is being answered from the queue store is not over yet.
         if callers.contains(where: { $0.view == .storing }) { return }
         reportedDone = true
-        actions.append(.done)
+        actions.done = true
     }
 
     // MARK: Outcome parts
