@@ -223,6 +223,13 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     private func execute(_ actions: inout Machine.Actions, adoptingDial: Bool = false) -> Executed {
         var executed = Executed()
         while true {
+            var granted = false
+            switch actions.slot {
+            case .request: granted = engine.limiter.request(request.domain, for: self)
+            case .withdraw: engine.limiter.withdraw(request.domain, for: self)
+            case .release: engine.limiter.release(request.domain)
+            case nil: break
+            }
             if case .some = actions.answer {  // (not `!= nil`: that compares two outcomes)
                 deliver(&actions)
             }
@@ -237,13 +244,6 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             for index in actions.close {
                 // Its dial returns promptly once cancelled, and closes the connection.
                 core.withLock { $0[dial: index] }?.cancel()
-            }
-            var granted = false
-            switch actions.slot {
-            case .request: granted = engine.limiter.request(request.domain, for: self)
-            case .withdraw: engine.limiter.withdraw(request.domain, for: self)
-            case .release: engine.limiter.release(request.domain)
-            case nil: break
             }
             for candidate in actions.unhealthy {
                 engine.health.markUnhealthy(candidate.ip)

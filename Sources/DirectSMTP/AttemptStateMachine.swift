@@ -161,9 +161,12 @@ struct AttemptStateMachine {
             case publish(VerificationOutcome)
         }
 
-        /// The outcome for callers (and for a probe's cache), first of all: a caller waits
-        /// for it. The callers one input answers all get the same outcome but for their
-        /// own elapsed times; its own is `answering`'s.
+        /// First: a caller answered finds its slot given back. (When a budget ends, the
+        /// driver answers at once and does the rest a moment later.)
+        var slot: Slot?
+        /// The outcome for callers (and for a probe's cache): a caller waits for it. The
+        /// callers one input answers all get the same outcome but for their own elapsed
+        /// times; its own is `answering`'s.
         var answer: VerificationOutcome?
         /// Who gets `answer` itself; `nil` when nobody waits any more (a probe's outcome
         /// then goes to the cache only).
@@ -178,7 +181,6 @@ struct AttemptStateMachine {
         var lookup: Lookup?
         /// Contestants to stop (their dials cancelled, their connections closed).
         var close: [Int] = []
-        var slot: Slot?
         /// What the health memory learns from a finished race.
         var unhealthy: [RaceCandidate] = []
         var healthy: RaceCandidate?

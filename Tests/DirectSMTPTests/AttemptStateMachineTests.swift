@@ -61,19 +61,19 @@ struct AttemptStateMachineTests {
     static let cases: [Case] = [
         Case(name: "send accepted (scenario 6)", mode: .send(queue: false), steps: transacting() + [
             Step(at: 20, input: finished(.accepted, 250),
-                 expected: ["answer 0 accepted", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 accepted", "done"]),
         ]),
         Case(name: "recipient rejected at RCPT (scenario 5)", mode: .send(queue: false), steps: transacting() + [
             Step(at: 20, input: finished(.recipientRejected, 550),
-                 expected: ["answer 0 recipient-rejected", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 recipient-rejected", "done"]),
         ]),
         Case(name: "sender rejected at MAIL (scenario 4)", mode: .send(queue: false), steps: transacting() + [
             Step(at: 20, input: finished(.senderRejected, 554),
-                 expected: ["answer 0 sender-rejected", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 sender-rejected", "done"]),
         ]),
         Case(name: "greylisted: temporary failure", mode: .send(queue: false), steps: transacting() + [
             Step(at: 20, input: finished(.temporaryFailure, 450),
-                 expected: ["answer 0 temporary-failure", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 temporary-failure", "done"]),
         ]),
         Case(name: "DNS unavailable (scenario 1)", mode: .send(queue: false), steps: [
             Step(at: 5, input: .resolved(.none(.dnsUnavailable, detail: "SERVFAIL"), dnsTook: .milliseconds(5)),
@@ -92,7 +92,7 @@ struct AttemptStateMachineTests {
                  expected: ["unhealthy 127.0.0.11", "unhealthy 127.0.0.12"]),
             Step(at: 5, input: .recordCollected(0, record), expected: []),
             Step(at: 6, input: .recordCollected(1, record),
-                 expected: ["answer 0 no-reachable-host", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 no-reachable-host", "done"]),
         ]),
         Case(name: "every host 5xx at greeting: sender rejected", mode: .send(queue: false), steps: [
             Step(at: 1, input: twoHosts, expected: ["request slot"]),
@@ -102,7 +102,7 @@ struct AttemptStateMachineTests {
             Step(at: 4, input: .recordCollected(0, record), expected: []),
             Step(at: 5, input: .connectFailed(1, result(.senderRejected, 550, at: .ehlo)), expected: []),
             Step(at: 6, input: .recordCollected(1, record),
-                 expected: ["answer 0 sender-rejected", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 sender-rejected", "done"]),
         ]),
         Case(name: "one 5xx, one unreachable: no reachable host", mode: .send(queue: false), steps: [
             Step(at: 1, input: twoHosts, expected: ["request slot"]),
@@ -113,7 +113,7 @@ struct AttemptStateMachineTests {
                  expected: ["unhealthy 127.0.0.12"]),
             Step(at: 5, input: .recordCollected(1, record), expected: []),
             Step(at: 6, input: .recordCollected(0, record),
-                 expected: ["answer 0 no-reachable-host", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 no-reachable-host", "done"]),
         ]),
         Case(name: "the stagger starts the backup; the first ready wins, the other is closed",
              mode: .send(queue: false), steps: [
@@ -124,7 +124,7 @@ struct AttemptStateMachineTests {
                  expected: ["close 0", "unhealthy 127.0.0.11", "healthy 127.0.0.12", "transact 1"]),
             Step(at: 301, input: .connected(0), expected: ["close 0"]),
             Step(at: 320, input: finished(.accepted, 250),
-                 expected: ["answer 0 accepted", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 accepted", "done"]),
         ]),
         Case(name: "a stale stagger tick starts nothing", mode: .send(queue: false), steps: [
             Step(at: 1, input: twoHosts, expected: ["request slot"]),
@@ -132,7 +132,8 @@ struct AttemptStateMachineTests {
             Step(at: 3, input: .connectFailed(0, result(.unreachable, 421)), expected: ["dial 1"]),
             Step(at: 252, input: .staggerElapsed(generation: 1), expected: []),
         ]),
-        // The budget: the state decides the reason.
+        // The budget: the state decides the reason. (The actions come in the record's order,
+        // the slot first; the driver answers at once and does the rest 20 ms later.)
         Case(name: "budget while resolving: dns-unavailable, the lookup stopped",
              mode: .send(queue: false), steps: [
             Step(at: 500, input: .budgetElapsed(caller: 0),
@@ -143,7 +144,7 @@ struct AttemptStateMachineTests {
              mode: .send(queue: false), steps: [
             Step(at: 1, input: oneHost, expected: ["request slot"]),
             Step(at: 500, input: .budgetElapsed(caller: 0),
-                 expected: ["answer 0 no-reachable-host", "withdraw slot", "done"]),
+                 expected: ["withdraw slot", "answer 0 no-reachable-host", "done"]),
             Step(at: 501, input: .slotGranted, expected: ["release slot"]),
         ]),
         Case(name: "budget while racing: no-reachable-host, abandoned, never started later",
@@ -151,13 +152,13 @@ struct AttemptStateMachineTests {
             Step(at: 1, input: oneHost, expected: ["request slot"]),
             Step(at: 2, input: .slotGranted, expected: ["dial 0"]),
             Step(at: 500, input: .budgetElapsed(caller: 0),
-                 expected: ["answer 0 no-reachable-host", "close 0", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 no-reachable-host", "close 0", "done"]),
             Step(at: 600, input: .connected(0), expected: ["close 0"]),
         ]),
         Case(name: "budget in the transaction: budget-exceeded, the slot yielded, the final published",
              mode: .send(queue: false), steps: transacting() + [
             Step(at: 500, input: .budgetElapsed(caller: 0),
-                 expected: ["answer 0 budget-exceeded", "release slot"]),
+                 expected: ["release slot", "answer 0 budget-exceeded"]),
             Step(at: 900, input: finished(.accepted, 250), expected: ["publish accepted", "done"]),
         ]),
         Case(name: "cancellation is a budget ending now", mode: .send(queue: false), steps: [
@@ -168,33 +169,33 @@ struct AttemptStateMachineTests {
         Case(name: "queue: a deferral is stored before the caller is answered",
              mode: .send(queue: true), steps: transacting() + [
             Step(at: 20, input: finished(.temporaryFailure, 451),
-                 expected: ["enqueue temporary-failure", "release slot"]),
+                 expected: ["release slot", "enqueue temporary-failure"]),
             Step(at: 25, input: .storeFinished(queued: true),
                  expected: ["answer 0 temporary-failure queued", "done"]),
         ]),
         Case(name: "queue: accepted is not stored", mode: .send(queue: true), steps: transacting() + [
             Step(at: 20, input: finished(.accepted, 250),
-                 expected: ["answer 0 accepted", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 accepted", "done"]),
         ]),
         Case(name: "queue: budget before the transaction stores the deferral, abandons the attempt",
              mode: .send(queue: true), steps: [
             Step(at: 1, input: oneHost, expected: ["request slot"]),
             Step(at: 2, input: .slotGranted, expected: ["dial 0"]),
             Step(at: 500, input: .budgetElapsed(caller: 0),
-                 expected: ["enqueue no-reachable-host", "close 0", "release slot"]),
+                 expected: ["release slot", "enqueue no-reachable-host", "close 0"]),
             Step(at: 510, input: .storeFinished(queued: true),
                  expected: ["answer 0 no-reachable-host queued", "done"]),
         ]),
         Case(name: "queue: budget mid-transaction holds the send, the final settles it",
              mode: .send(queue: true), steps: transacting() + [
-            Step(at: 500, input: .budgetElapsed(caller: 0), expected: ["hold budget-exceeded", "release slot"]),
+            Step(at: 500, input: .budgetElapsed(caller: 0), expected: ["release slot", "hold budget-exceeded"]),
             Step(at: 510, input: .storeFinished(queued: true), expected: ["answer 0 budget-exceeded queued"]),
             Step(at: 900, input: finished(.accepted, 250), expected: ["settle accepted"]),
             Step(at: 910, input: .storeFinished(queued: false), expected: ["publish accepted", "done"]),
         ]),
         Case(name: "queue: a final that comes while the hold is stored waits for it",
              mode: .send(queue: true), steps: transacting() + [
-            Step(at: 500, input: .budgetElapsed(caller: 0), expected: ["hold budget-exceeded", "release slot"]),
+            Step(at: 500, input: .budgetElapsed(caller: 0), expected: ["release slot", "hold budget-exceeded"]),
             Step(at: 505, input: finished(.temporaryFailure, 451), expected: []),
             Step(at: 510, input: .storeFinished(queued: true),
                  expected: ["answer 0 budget-exceeded queued", "settle temporary-failure"]),
@@ -203,7 +204,7 @@ struct AttemptStateMachineTests {
         ]),
         Case(name: "queue: a hold that failed is not queued; a deferred final is enqueued as any",
              mode: .send(queue: true), steps: transacting() + [
-            Step(at: 500, input: .budgetElapsed(caller: 0), expected: ["hold budget-exceeded", "release slot"]),
+            Step(at: 500, input: .budgetElapsed(caller: 0), expected: ["release slot", "hold budget-exceeded"]),
             Step(at: 510, input: .storeFinished(queued: false), expected: ["answer 0 budget-exceeded"]),
             Step(at: 900, input: finished(.temporaryFailure, 451), expected: ["enqueue temporary-failure"]),
             Step(at: 910, input: .storeFinished(queued: true),
@@ -214,7 +215,7 @@ struct AttemptStateMachineTests {
             Step(at: 0, input: .callerJoined(caller: 1, start: .now, deadline: .now + .seconds(1)), expected: []),
         ] + transacting() + [
             Step(at: 20, input: finished(.accepted, 250),
-                 expected: ["cache accepted", "answer 0 accepted", "answer 1 accepted", "release slot", "done"]),
+                 expected: ["release slot", "cache accepted", "answer 0 accepted", "answer 1 accepted", "done"]),
         ]),
         Case(name: "probe: one caller's budget leaves the others waiting; the last one's stops the race",
              mode: .probe, steps: [
@@ -223,11 +224,11 @@ struct AttemptStateMachineTests {
             Step(at: 2, input: .slotGranted, expected: ["dial 0"]),
             Step(at: 300, input: .budgetElapsed(caller: 0), expected: ["answer 0 no-reachable-host"]),
             Step(at: 900, input: .budgetElapsed(caller: 1),
-                 expected: ["answer 1 no-reachable-host", "close 0", "release slot", "done"]),
+                 expected: ["release slot", "answer 1 no-reachable-host", "close 0", "done"]),
         ]),
         Case(name: "probe without callers in its transaction yields its slot, then fills the cache",
              mode: .probe, steps: transacting() + [
-            Step(at: 300, input: .budgetElapsed(caller: 0), expected: ["answer 0 budget-exceeded", "release slot"]),
+            Step(at: 300, input: .budgetElapsed(caller: 0), expected: ["release slot", "answer 0 budget-exceeded"]),
             Step(at: 900, input: finished(.recipientRejected, 550),
                  expected: ["cache recipient-rejected", "done"]),
         ]),
@@ -235,14 +236,14 @@ struct AttemptStateMachineTests {
              mode: .probe, steps: [
             Step(at: 1, input: oneHost, expected: ["request slot"]),
             Step(at: 300, input: .budgetElapsed(caller: 0),
-                 expected: ["answer 0 no-reachable-host", "withdraw slot", "done"]),
+                 expected: ["withdraw slot", "answer 0 no-reachable-host", "done"]),
             Step(at: 400, input: .slotGranted, expected: ["release slot"]),
         ]),
         Case(name: "a slot that comes after every caller's deadline starts nothing",
              mode: .probe, steps: [
             Step(at: 1, input: oneHost, expected: ["request slot"]),
             Step(at: 100, input: .slotGranted,
-                 expected: ["answer 0 no-reachable-host", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 no-reachable-host", "done"]),
             Step(at: 101, input: .budgetElapsed(caller: 0), expected: []),
         ], budget: 100),
         // Re-sends.
@@ -251,13 +252,13 @@ struct AttemptStateMachineTests {
             Step(at: 500, input: .budgetElapsed(caller: 0), expected: []),
             Step(at: 501, input: .callerCancelled(caller: 0), expected: []),
             Step(at: 900, input: finished(.accepted, 250),
-                 expected: ["answer 0 accepted", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 accepted", "done"]),
         ]),
         Case(name: "re-send: the budget before the transaction ends it", mode: .redelivery, steps: [
             Step(at: 1, input: oneHost, expected: ["request slot"]),
             Step(at: 2, input: .slotGranted, expected: ["dial 0"]),
             Step(at: 500, input: .budgetElapsed(caller: 0),
-                 expected: ["answer 0 no-reachable-host", "close 0", "release slot", "done"]),
+                 expected: ["release slot", "answer 0 no-reachable-host", "close 0", "done"]),
         ]),
     ]
 
@@ -321,7 +322,7 @@ struct AttemptStateMachineTests {
         _ = machine.handle(.connected(0), now: start + .milliseconds(10))
         let actions = machine.handle(Self.finished(.accepted, 250), now: start + .milliseconds(20))
         #expect(Self.describe(actions) == [
-            "cache accepted", "answer 0 accepted", "answer 2 accepted", "release slot", "done",
+            "release slot", "cache accepted", "answer 0 accepted", "answer 2 accepted", "done",
         ])
         let answer = try #require(actions.answer)
         var elapsed: [Int: Duration] = [:]
@@ -346,6 +347,12 @@ struct AttemptStateMachineTests {
     static func describe(_ actions: Machine.Actions) -> [String] {
         func queued(_ outcome: VerificationOutcome) -> String { outcome.queued ? " queued" : "" }
         var described: [String] = []
+        switch actions.slot {
+        case .request: described.append("request slot")
+        case .withdraw: described.append("withdraw slot")
+        case .release: described.append("release slot")
+        case nil: break
+        }
         if let answer = actions.answer {
             if actions.cache { described.append("cache \(answer.reason)") }
             for (caller, _) in actions.alsoAnswering {
@@ -368,12 +375,6 @@ struct AttemptStateMachineTests {
         case nil: break
         }
         described += actions.close.map { "close \($0)" }
-        switch actions.slot {
-        case .request: described.append("request slot")
-        case .withdraw: described.append("withdraw slot")
-        case .release: described.append("release slot")
-        case nil: break
-        }
         described += actions.unhealthy.map { "unhealthy \($0.ip)" }
         if let candidate = actions.healthy { described.append("healthy \(candidate.ip)") }
         if let index = actions.dial { described.append("dial \(index)") }
