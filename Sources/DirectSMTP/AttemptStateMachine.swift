@@ -3,7 +3,7 @@ import SMTPClient
 /// Every rule of one attempt (DESIGN.md's race, budget and outcomes), as a pure value:
 /// inputs in, actions out, no I/O, no clock of its own (each input says when it happened).
 /// ``AttemptDriver`` feeds it what the sockets, the resolver, the loop's timers and the
-/// queue report, and executes the actions it returns.
+/// queue report, and executes the actions it gives back (``Actions``).
 ///
 /// The attempt goes resolving → waiting for a slot → racing → transacting → finished; the
 /// callers' view (waiting, being stored in the queue, answered) lives in the same value.
