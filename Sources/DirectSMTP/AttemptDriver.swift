@@ -20,6 +20,9 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var mode: AttemptStateMachine.Mode
     var address: String
     var domain: String
+    /// The address of an address-literal `domain` (`[192.0.2.1]`), as ``EmailAddress``
+    /// parsed it: dialled with no lookup. `nil` for a host name.
+    var literalAddress: IPAddress? = nil
     /// The message's, for events and ``VerificationCoordinator/finalOutcome(for:)``.
     var messageID: String?
     var start: ContinuousClock.Instant
@@ -340,8 +343,8 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             state.resolve = engine.workers.submit { [self] in
                 // A literal needs no lookup: nothing to wait for, time or deadline to reckon.
                 let first =
-                    if let literal = engine.literalCandidates(request.domain) {
-                        resolved(literal, dnsTook: nil)
+                    if let literal = request.literalAddress {
+                        resolved(engine.literalCandidates(request.domain, address: literal), dnsTook: nil)
                     } else {
                         await lookUp()
                     }

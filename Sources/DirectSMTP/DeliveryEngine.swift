@@ -220,14 +220,13 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     // MARK: Candidates
 
-    /// The candidates of an address-literal domain (`[192.0.2.1]`, health order applied);
-    /// `nil` when `domain` is not one. Synchronous: a literal needs no lookup.
-    func literalCandidates(_ domain: String) -> RaceCandidateList? {
-        guard domain.utf8.first == UInt8(ascii: "["), let literal = Self.addressLiteral(domain)
-        else { return nil }
-        return ordered(
+    /// The candidates of an address-literal domain (`[192.0.2.1]`) at `address`, its
+    /// address as ``EmailAddress`` parsed it (health order applied). Synchronous: a
+    /// literal needs no lookup.
+    func literalCandidates(_ domain: String, address: IPAddress) -> RaceCandidateList {
+        ordered(
             Self.candidateList(
-                [MailHost(name: domain, preference: 0, addresses: [literal])],
+                [MailHost(name: domain, preference: 0, addresses: [address])],
                 complete: true, settings: settings))
     }
 
@@ -288,22 +287,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             ? .noMailServer : allRefused ? .dnsUnavailable : .noReachableHost
         return .none(
             reason, detail: hosts.isEmpty ? "no MX host has an address" : unusable ?? refused)
-    }
-
-    /// The address of a domain literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), if it is one.
-    static func addressLiteral(_ domain: String) -> IPAddress? {
-        // Bytes, not Characters: the brackets and the tag are ASCII, so the byte indexes
-        // below are valid String indexes (a Substring's dropFirst/dropLast walk
-        // grapheme clusters).
-        let bytes = domain.utf8
-        guard bytes.count > 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]")
-        else { return nil }
-        var start = bytes.index(after: bytes.startIndex)
-        let end = bytes.index(before: bytes.endIndex)
-        // "IPv6:" in any case, compared byte by byte (no lower-cased copy per call).
-        let tag = bytes[start..<end].prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
-        if tag.elementsEqual("ipv6:".utf8) { start = bytes.index(start, offsetBy: 5) }
-        return IPAddress(String(domain[start..<end]))
     }
 }
 
