@@ -108,7 +108,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     {
         request.probeKey = ProbeCache.key(for: request.address)
         let key = request.probeKey
-        if !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
+        if probeCache.isEnabled, !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
             cached.elapsed = request.start.duration(to: .now)
             cached.fromCache = true
             return .cached(cached)

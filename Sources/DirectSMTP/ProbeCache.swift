@@ -72,6 +72,7 @@ final class ProbeCache: Sendable {
         self.policy = policy
         self.clock = clock
         self.origin = clock()
+        self.isEnabled = policy.capacity > 0 && (policy.positiveTTL > .zero || policy.negativeTTL > .zero)
     }
 
     /// The clock's time, as the time since `origin`.
@@ -101,9 +102,8 @@ final class ProbeCache: Sendable {
     }
 
     /// `false` when the policy stores nothing: lookups can then skip the clock and lock.
-    var isEnabled: Bool {
-        policy.capacity > 0 && (policy.positiveTTL > .zero || policy.negativeTTL > .zero)
-    }
+    /// Decided once, from the policy, not on every probe (three `Duration` comparisons).
+    let isEnabled: Bool
 
     /// A fresh cached outcome for `key`, if any.
     func outcome(for key: String) -> VerificationOutcome? {
