@@ -30,10 +30,8 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var transaction: Transaction
     var queue: QueueAccess?
     /// A probe's place in the table of probes in flight (identical probes share an
-    /// attempt); set by ``DeliveryEngine/probe(_:sender:)``.
+    /// attempt), with its cache key; set by ``DeliveryEngine/probe(_:sender:)``.
     var flight: ProbeFlight?
-    /// A probe's cache key (``ProbeCache/key(for:)`` of `address`), made once per call.
-    var probeKey = ""
     /// A probe that tests for a catch-all domain (it shares an attempt only with others
     /// that do).
     var testsCatchAll = false
@@ -298,7 +296,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             case .publish(let outcome):
                 engine.publish(outcome)
             case .cacheProbe(let outcome):
-                engine.probeCache.store(outcome, for: request.probeKey)
+                if let key = request.flight?.key { engine.probeCache.store(outcome, for: key) }
             case .markHealthy(let candidate):
                 engine.health.markHealthy(candidate.ip)
             case .markUnhealthy(let candidate):

@@ -43,8 +43,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
     /// The same outcomes, for the caller of each send (by Message-ID).
     let finals = FinalOutcomes(capacity: 10_000)
-    private let probesInFlight = Lock<[ProbeFlight: Driver]>([:])
-    private let running = Lock<(count: Int, drained: [CheckedContinuation<Void, Never>])>((0, []))
+    private let attempts = Lock(Attempts())
+
+    /// The attempts running, and the probes among them by flight: one lock, taken once
+    /// when an attempt starts and once when it ends.
+    private struct Attempts {
+        var running = 0
+        /// Waiting in ``drain()`` for `running` to be 0.
+        var drained: [CheckedContinuation<Void, Never>] = []
+        var probes: [ProbeFlight: Driver] = [:]
+    }
 
     init(lookup: Lookup, dialer: Dialer, settings: EngineSettings, loop: EventLoop = .shared) {
         self.lookup = lookup
@@ -76,7 +84,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// A new attempt for `request`, counted as running.
     private func started(_ request: consuming AttemptRequest<Connection>) -> Driver {
-        attemptStarted()
+        attempts.withLock { $0.running += 1 }
         return Driver(engine: self, request: request)
     }
 
@@ -106,8 +114,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     private func enter(_ request: consuming AttemptRequest<Connection>, sender: EmailAddress)
         -> ProbeEntry
     {
-        request.probeKey = ProbeCache.key(for: request.address)
-        let key = request.probeKey
+        let key = ProbeCache.key(for: request.address)
         if probeCache.isEnabled, !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
             cached.elapsed = request.start.duration(to: .now)
             cached.fromCache = true
@@ -123,21 +130,21 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         while true {
             // One hash of the flight in the usual case, a new probe; a probe that finds
             // one in flight puts it back.
-            let (driver, isNew) = probesInFlight.withLock { table in
-                guard let running = table.updateValue(new, forKey: flight) else { return (new, true) }
-                table[flight] = running
+            let (driver, isNew) = attempts.withLock { attempts in
+                guard let running = attempts.probes.updateValue(new, forKey: flight) else {
+                    attempts.running += 1
+                    return (new, true)
+                }
+                attempts.probes[flight] = running
                 return (running, false)
             }
-            if isNew {
-                attemptStarted()
-                return .started(driver)
-            }
+            if isNew { return .started(driver) }
             if let (caller, timer) = driver.join(start: start, deadline: deadline) {
                 return .joined(driver, caller: caller, budget: timer)
             }
             // It ended between the lookup and the join: it leaves the table at once.
-            probesInFlight.withLock { table in
-                if table[flight] === driver { table[flight] = nil }
+            attempts.withLock { attempts in
+                if attempts.probes[flight] === driver { attempts.probes[flight] = nil }
             }
         }
     }
@@ -180,38 +187,33 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         eventHub.publish(DeliveryEvent(messageID: messageID, outcome: outcome))
     }
 
-    private func attemptStarted() {
-        running.withLock { $0.count += 1 }
-    }
-
     /// `driver` is over: a probe leaves the in-flight table; a drain may end.
     func attemptEnded(_ driver: Driver) {
-        if let flight = driver.request.flight {
-            probesInFlight.withLock { table in
-                if let index = table.index(forKey: flight), table.values[index] === driver {
-                    table.remove(at: index)
-                }
+        let flight = driver.request.flight
+        let drained: [CheckedContinuation<Void, Never>] = attempts.withLock { attempts in
+            if let flight, let index = attempts.probes.index(forKey: flight),
+                attempts.probes.values[index] === driver
+            {
+                attempts.probes.remove(at: index)
             }
-        }
-        let drained: [CheckedContinuation<Void, Never>] = running.withLock { running in
-            running.count -= 1
-            guard running.count == 0 else { return [] }
-            defer { running.drained = [] }
-            return running.drained
+            attempts.running -= 1
+            guard attempts.running == 0 else { return [] }
+            defer { attempts.drained = [] }
+            return attempts.drained
         }
         for waiter in drained { waiter.resume() }
     }
 
     /// Attempts running now.
-    var attemptsRunning: Int { running.withLock { $0.count } }
+    var attemptsRunning: Int { attempts.withLock { $0.running } }
 
     /// Returns once no attempt runs (transactions that outlived their calls included;
     /// their step timeouts bound them).
     func drain() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = running.withLock { running in
-                if running.count == 0 { return true }
-                running.drained.append(continuation)
+            let idle = attempts.withLock { attempts in
+                if attempts.running == 0 { return true }
+                attempts.drained.append(continuation)
                 return false
             }
             if idle { continuation.resume() }
