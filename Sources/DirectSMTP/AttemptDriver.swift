@@ -60,9 +60,12 @@ private struct AttemptDriverCore {
     var machine: AttemptStateMachine
     /// By caller number (numbered from 0 in the order they come: an array, not a table).
     var callers: [CallerSlot] = []
-    /// By candidate index: the job dialling it.
+    /// By candidate index: the job dialling it (not the adopted dial's: see `adopted`).
     var dials: [WorkerPool.Job?] = []
     var resolve: WorkerPool.Job?
+    /// The candidate the resolving job dials itself: its job is `resolve`, not copied
+    /// into `dials` (with one candidate, as for an address literal, `dials` stays empty).
+    var adopted: Int?
     var stagger: ScheduledTimer?
     var settle: QueueAccess.Settle?
     var nextCaller = 1
@@ -77,7 +80,7 @@ private struct AttemptDriverCore {
     }
 
     subscript(dial index: Int) -> WorkerPool.Job? {
-        get { index < dials.count ? dials[index] : nil }
+        get { index == adopted ? resolve : index < dials.count ? dials[index] : nil }
         set {
             while dials.count <= index { dials.append(nil) }
             dials[index] = newValue
@@ -384,7 +387,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     /// A dial the resolving job runs itself: cancelling that job stops it.
     private func adopt(_ index: Int) -> Dial {
         let candidate = core.withLock { core in
-            core[dial: index] = core.resolve
+            core.adopted = index
             return core.machine.candidates[index]
         }
         return Dial(
