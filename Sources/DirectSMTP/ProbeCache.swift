@@ -117,6 +117,7 @@ final class ProbeCache: Sendable {
     /// capacity/8 new addresses, never one per store (a full cache of fresh entries cost
     /// every new probe a copy of the whole table, under the lock all probes take).
     func store(_ outcome: VerificationOutcome, for key: String) {
+        guard isEnabled else { return }  // nor a catch-all: the same policy keeps none
         storeCatchAll(of: outcome, for: key)
         guard let ttl = policy.ttl(for: outcome.reason), policy.capacity > 0 else { return }
         let now = self.now()
