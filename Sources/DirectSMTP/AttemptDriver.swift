@@ -20,6 +20,9 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var mode: AttemptStateMachine.Mode
     var address: String
     var domain: String
+    /// The address of an address-literal `domain` (`[192.0.2.1]`), as ``EmailAddress``
+    /// parsed it: dialled with no lookup. `nil` for a host name.
+    var literalAddress: IPAddress? = nil
     /// The message's, for events and ``VerificationCoordinator/finalOutcome(for:)``.
     var messageID: String?
     var start: ContinuousClock.Instant
@@ -27,10 +30,8 @@ struct AttemptRequest<Connection: SMTPConnection>: Sendable {
     var transaction: Transaction
     var queue: QueueAccess?
     /// A probe's place in the table of probes in flight (identical probes share an
-    /// attempt); set by ``DeliveryEngine/probe(_:sender:)``.
+    /// attempt), with its cache key; set by ``DeliveryEngine/probe(_:sender:)``.
     var flight: ProbeFlight?
-    /// A probe's cache key (``ProbeCache/key(for:)`` of `address`), made once per call.
-    var probeKey = ""
     /// A probe that tests for a catch-all domain (it shares an attempt only with others
     /// that do).
     var testsCatchAll = false
@@ -59,9 +60,12 @@ private struct AttemptDriverCore {
     var machine: AttemptStateMachine
     /// By caller number (numbered from 0 in the order they come: an array, not a table).
     var callers: [CallerSlot] = []
-    /// By candidate index: the job dialling it.
+    /// By candidate index: the job dialling it (not the adopted dial's: see `adopted`).
     var dials: [WorkerPool.Job?] = []
     var resolve: WorkerPool.Job?
+    /// The candidate the resolving job dials itself: its job is `resolve`, not copied
+    /// into `dials` (with one candidate, as for an address literal, `dials` stays empty).
+    var adopted: Int?
     var stagger: ScheduledTimer?
     var settle: QueueAccess.Settle?
     var nextCaller = 1
@@ -76,7 +80,7 @@ private struct AttemptDriverCore {
     }
 
     subscript(dial index: Int) -> WorkerPool.Job? {
-        get { index < dials.count ? dials[index] : nil }
+        get { index == adopted ? resolve : index < dials.count ? dials[index] : nil }
         set {
             while dials.count <= index { dials.append(nil) }
             dials[index] = newValue
@@ -290,8 +294,8 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     /// The answer to the probe cache (borrowed), to the callers answered with copies,
     /// then to its own caller (moved out of `actions`).
     private func deliver(_ actions: inout Machine.Actions) {
-        if actions.cache, case .some(let outcome) = actions.answer {
-            engine.probeCache.store(outcome, for: request.probeKey)
+        if actions.cache, case .some(let outcome) = actions.answer, let key = request.flight?.key {
+            engine.probeCache.store(outcome, for: key)
         }
         for (caller, elapsed) in actions.alsoAnswering {
             guard case .some(var copy) = actions.answer else { break }
@@ -361,8 +365,8 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
             state.resolve = engine.workers.submit { [self] in
                 // A literal needs no lookup: nothing to wait for, time or deadline to reckon.
                 let first =
-                    if let literal = engine.literalCandidates(request.domain) {
-                        resolved(literal, dnsTook: nil)
+                    if let literal = request.literalAddress {
+                        resolved(engine.literalCandidates(request.domain, address: literal), dnsTook: nil)
                     } else {
                         await lookUp()
                     }
@@ -405,7 +409,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     /// A dial the resolving job runs itself: cancelling that job stops it.
     private func adopt(_ index: Int) -> Dial {
         let candidate = core.withLock { core in
-            core[dial: index] = core.resolve
+            core.adopted = index
             return core.machine.candidates[index]
         }
         return Dial(

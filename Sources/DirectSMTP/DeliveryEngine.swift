@@ -43,8 +43,16 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     let eventHub = EventHub<DeliveryEvent>(capacity: 10_000)
     /// The same outcomes, for the caller of each send (by Message-ID).
     let finals = FinalOutcomes(capacity: 10_000)
-    private let probesInFlight = Lock<[ProbeFlight: Driver]>([:])
-    private let running = Lock<(count: Int, drained: [CheckedContinuation<Void, Never>])>((0, []))
+    private let attempts = Lock(Attempts())
+
+    /// The attempts running, and the probes among them by flight: one lock, taken once
+    /// when an attempt starts and once when it ends.
+    private struct Attempts {
+        var running = 0
+        /// Waiting in ``drain()`` for `running` to be 0.
+        var drained: [CheckedContinuation<Void, Never>] = []
+        var probes: [ProbeFlight: Driver] = [:]
+    }
 
     init(lookup: Lookup, dialer: Dialer, settings: EngineSettings, loop: EventLoop = .shared) {
         self.lookup = lookup
@@ -76,7 +84,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     /// A new attempt for `request`, counted as running.
     private func started(_ request: consuming AttemptRequest<Connection>) -> Driver {
-        attemptStarted()
+        attempts.withLock { $0.running += 1 }
         return Driver(engine: self, request: request)
     }
 
@@ -106,9 +114,8 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
     private func enter(_ request: consuming AttemptRequest<Connection>, sender: EmailAddress)
         -> ProbeEntry
     {
-        request.probeKey = ProbeCache.key(for: request.address)
-        let key = request.probeKey
-        if !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
+        let key = ProbeCache.key(for: request.address)
+        if probeCache.isEnabled, !request.testsCatchAll, var cached = probeCache.outcome(for: key) {
             cached.elapsed = request.start.duration(to: .now)
             cached.fromCache = true
             return .cached(cached)
@@ -123,21 +130,21 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         while true {
             // One hash of the flight in the usual case, a new probe; a probe that finds
             // one in flight puts it back.
-            let (driver, isNew) = probesInFlight.withLock { table in
-                guard let running = table.updateValue(new, forKey: flight) else { return (new, true) }
-                table[flight] = running
+            let (driver, isNew) = attempts.withLock { attempts in
+                guard let running = attempts.probes.updateValue(new, forKey: flight) else {
+                    attempts.running += 1
+                    return (new, true)
+                }
+                attempts.probes[flight] = running
                 return (running, false)
             }
-            if isNew {
-                attemptStarted()
-                return .started(driver)
-            }
+            if isNew { return .started(driver) }
             if let (caller, timer) = driver.join(start: start, deadline: deadline) {
                 return .joined(driver, caller: caller, budget: timer)
             }
             // It ended between the lookup and the join: it leaves the table at once.
-            probesInFlight.withLock { table in
-                if table[flight] === driver { table[flight] = nil }
+            attempts.withLock { attempts in
+                if attempts.probes[flight] === driver { attempts.probes[flight] = nil }
             }
         }
     }
@@ -180,38 +187,33 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         eventHub.publish(DeliveryEvent(messageID: messageID, outcome: outcome))
     }
 
-    private func attemptStarted() {
-        running.withLock { $0.count += 1 }
-    }
-
     /// `driver` is over: a probe leaves the in-flight table; a drain may end.
     func attemptEnded(_ driver: Driver) {
-        if let flight = driver.request.flight {
-            probesInFlight.withLock { table in
-                if let index = table.index(forKey: flight), table.values[index] === driver {
-                    table.remove(at: index)
-                }
+        let flight = driver.request.flight
+        let drained: [CheckedContinuation<Void, Never>] = attempts.withLock { attempts in
+            if let flight, let index = attempts.probes.index(forKey: flight),
+                attempts.probes.values[index] === driver
+            {
+                attempts.probes.remove(at: index)
             }
-        }
-        let drained: [CheckedContinuation<Void, Never>] = running.withLock { running in
-            running.count -= 1
-            guard running.count == 0 else { return [] }
-            defer { running.drained = [] }
-            return running.drained
+            attempts.running -= 1
+            guard attempts.running == 0 else { return [] }
+            defer { attempts.drained = [] }
+            return attempts.drained
         }
         for waiter in drained { waiter.resume() }
     }
 
     /// Attempts running now.
-    var attemptsRunning: Int { running.withLock { $0.count } }
+    var attemptsRunning: Int { attempts.withLock { $0.running } }
 
     /// Returns once no attempt runs (transactions that outlived their calls included;
     /// their step timeouts bound them).
     func drain() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = running.withLock { running in
-                if running.count == 0 { return true }
-                running.drained.append(continuation)
+            let idle = attempts.withLock { attempts in
+                if attempts.running == 0 { return true }
+                attempts.drained.append(continuation)
                 return false
             }
             if idle { continuation.resume() }
@@ -220,14 +222,13 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     // MARK: Candidates
 
-    /// The candidates of an address-literal domain (`[192.0.2.1]`, health order applied);
-    /// `nil` when `domain` is not one. Synchronous: a literal needs no lookup.
-    func literalCandidates(_ domain: String) -> RaceCandidateList? {
-        guard domain.utf8.first == UInt8(ascii: "["), let literal = Self.addressLiteral(domain)
-        else { return nil }
-        return ordered(
+    /// The candidates of an address-literal domain (`[192.0.2.1]`) at `address`, its
+    /// address as ``EmailAddress`` parsed it (health order applied). Synchronous: a
+    /// literal needs no lookup.
+    func literalCandidates(_ domain: String, address: IPAddress) -> RaceCandidateList {
+        ordered(
             Self.candidateList(
-                [MailHost(name: domain, preference: 0, addresses: [literal])],
+                [MailHost(name: domain, preference: 0, addresses: [address])],
                 complete: true, settings: settings))
     }
 
@@ -288,22 +289,6 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             ? .noMailServer : allRefused ? .dnsUnavailable : .noReachableHost
         return .none(
             reason, detail: hosts.isEmpty ? "no MX host has an address" : unusable ?? refused)
-    }
-
-    /// The address of a domain literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), if it is one.
-    static func addressLiteral(_ domain: String) -> IPAddress? {
-        // Bytes, not Characters: the brackets and the tag are ASCII, so the byte indexes
-        // below are valid String indexes (a Substring's dropFirst/dropLast walk
-        // grapheme clusters).
-        let bytes = domain.utf8
-        guard bytes.count > 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]")
-        else { return nil }
-        var start = bytes.index(after: bytes.startIndex)
-        let end = bytes.index(before: bytes.endIndex)
-        // "IPv6:" in any case, compared byte by byte (no lower-cased copy per call).
-        let tag = bytes[start..<end].prefix(5).lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
-        if tag.elementsEqual("ipv6:".utf8) { start = bytes.index(start, offsetBy: 5) }
-        return IPAddress(String(domain[start..<end]))
     }
 }
 

@@ -72,6 +72,7 @@ final class ProbeCache: Sendable {
         self.policy = policy
         self.clock = clock
         self.origin = clock()
+        self.isEnabled = policy.capacity > 0 && (policy.positiveTTL > .zero || policy.negativeTTL > .zero)
     }
 
     /// The clock's time, as the time since `origin`.
@@ -101,9 +102,8 @@ final class ProbeCache: Sendable {
     }
 
     /// `false` when the policy stores nothing: lookups can then skip the clock and lock.
-    var isEnabled: Bool {
-        policy.capacity > 0 && (policy.positiveTTL > .zero || policy.negativeTTL > .zero)
-    }
+    /// Decided once, from the policy, not on every probe (three `Duration` comparisons).
+    let isEnabled: Bool
 
     /// A fresh cached outcome for `key`, if any.
     func outcome(for key: String) -> VerificationOutcome? {
@@ -117,6 +117,7 @@ final class ProbeCache: Sendable {
     /// capacity/8 new addresses, never one per store (a full cache of fresh entries cost
     /// every new probe a copy of the whole table, under the lock all probes take).
     func store(_ outcome: VerificationOutcome, for key: String) {
+        guard isEnabled else { return }  // nor a catch-all: the same policy keeps none
         storeCatchAll(of: outcome, for: key)
         guard let ttl = policy.ttl(for: outcome.reason), policy.capacity > 0 else { return }
         let now = self.now()

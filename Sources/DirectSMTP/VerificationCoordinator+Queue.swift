@@ -82,6 +82,7 @@ extension VerificationCoordinator {
         let outcome = await engine.send(
             AttemptRequest(
                 mode: .redelivery, address: to.description, domain: to.domain,
+                literalAddress: to.literalAddress,
                 messageID: data.messageID, start: .now, budget: budget,
                 transaction: { await $0.send(from: from, to: to, data: data) }, patient: true))
         observer?.attemptFinished(AttemptFinished(kind: .redelivery, outcome: outcome))

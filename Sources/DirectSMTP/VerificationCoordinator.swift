@@ -198,6 +198,7 @@ public final class VerificationCoordinator: Sendable {
         let outcome = await engine.send(
             AttemptRequest(
                 mode: .send(queue: queue != nil), address: to.description, domain: to.domain,
+                literalAddress: to.literalAddress,
                 messageID: data.messageID, start: start, budget: budget,
                 transaction: { await $0.send(from: from, to: to, data: data) }, queue: queue,
                 tls: tls))
@@ -256,6 +257,7 @@ public final class VerificationCoordinator: Sendable {
         var outcome = await engine.probe(
             AttemptRequest(
                 mode: .probe, address: recipient, domain: address.domain,
+                literalAddress: address.literalAddress,
                 start: .now, budget: budget,
                 transaction: { await $0.probe(from: sender, to: address, catchAllProbe: randomProbe) },
                 testsCatchAll: randomProbe != nil, tls: tls),

@@ -32,6 +32,9 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     public private(set) var domain: String
     /// `true` when the local part holds UTF-8: the server must offer SMTPUTF8.
     public private(set) var requiresSMTPUTF8: Bool
+    /// The address of an address-literal domain (`[192.0.2.1]`), as parsed here: an
+    /// attempt dials it without parsing the text again. `nil` for a host name.
+    package private(set) var literalAddress: IPAddress?
 
     /// `local@domain`, as it goes between `<` and `>`.
     public var description: String { String(concatenating: localPart, "@", domain) }
@@ -52,7 +55,7 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
             throw EmailAddressError(.localPartTooLong, "the local part of '\(printable(text))' is longer than 64 bytes")
         }
         try Self.validateLocalPart(local, text)
-        let domain = try Self.validateDomain(domainText, allowLiteral: true)
+        let (domain, literalAddress) = try Self.validateDomainOrLiteral(domainText, allowLiteral: true)
         let total = local.count + 1 + domain.utf8.count
         guard total <= Self.maxLength else {
             throw EmailAddressError(.addressTooLong, "'\(printable(text))' is longer than 254 bytes")
@@ -60,6 +63,7 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
         self.localPart = String(decoding: local, as: UTF8.self)
         self.domain = domain
         self.requiresSMTPUTF8 = local.contains { $0 >= 0x80 }
+        self.literalAddress = literalAddress
     }
 
     /// RFC 5321 `atext`, plus UTF-8 (RFC 6531).
@@ -123,6 +127,13 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     /// Validates a domain (or, with `allowLiteral`, an address literal) and returns the
     /// form to send: lower-case A-labels, or the literal in canonical text.
     static func validateDomain(_ text: String, allowLiteral: Bool) throws(EmailAddressError) -> String {
+        try validateDomainOrLiteral(text, allowLiteral: allowLiteral).0
+    }
+
+    /// ``validateDomain(_:allowLiteral:)``, with the address of a literal.
+    private static func validateDomainOrLiteral(_ text: String, allowLiteral: Bool) throws(EmailAddressError)
+        -> (String, IPAddress?)
+    {
         if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
             throw EmailAddressError(.forbiddenCharacter, "the name contains a CR, LF or NUL character")
         }
@@ -141,12 +152,12 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
                 guard ip.utf8.contains(UInt8(ascii: ":")), let address = IPAddress(ip), address.isIPv6 else {
                     throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not a valid IPv6 address literal")
                 }
-                return "[IPv6:\(address)]"
+                return ("[IPv6:\(address)]", address)
             }
             guard !inner.utf8.contains(UInt8(ascii: ":")), let address = IPAddress(inner), !address.isIPv6 else {
                 throw EmailAddressError(.invalidAddressLiteral, "'\(printable(text))' is not a valid IPv4 address literal")
             }
-            return "[\(address)]"
+            return ("[\(address)]", address)
         }
         let ascii: String
         do {
@@ -166,6 +177,6 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
         guard ascii.utf8.count <= maxDomainLength else {
             throw EmailAddressError(.domainTooLong, "the domain '\(printable(text))' is longer than 255 bytes")
         }
-        return ascii
+        return (ascii, nil)
     }
 }

@@ -301,7 +301,8 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
         return await send(
             AttemptRequest(
                 mode: .send(queue: queue != nil), address: address,
-                domain: String(address.split(separator: "@").last!), messageID: "<m1@test>",
+                domain: String(address.split(separator: "@").last!),
+                literalAddress: (try? EmailAddress(address))?.literalAddress, messageID: "<m1@test>",
                 start: .now, budget: budget, transaction: { await $0.runTransaction() },
                 queue: queue))
     }
@@ -312,7 +313,8 @@ extension DeliveryEngine where Lookup == FakeLookup, Dialer == FakeDialer {
         await probe(
             AttemptRequest(
                 mode: .probe, address: address,
-                domain: String(address.split(separator: "@").last!), start: .now, budget: budget,
+                domain: String(address.split(separator: "@").last!),
+                literalAddress: (try? EmailAddress(address))?.literalAddress, start: .now, budget: budget,
                 transaction: { await $0.runTransaction() }),
             sender: try! EmailAddress("probe@test"))
     }

@@ -166,7 +166,7 @@ struct MXRaceTests {
     }
 
     @Test("An address literal skips DNS")
-    func addressLiteral() async {
+    func addressLiteral() async throws {
         let lookup = FakeLookup(.dnsUnavailable("must not be asked"))
         let engine = FakeEngine(lookup: lookup, servers: ["127.0.0.9": .healthy])
         let outcome = await engine.send("user@[127.0.0.9]")
@@ -174,12 +174,14 @@ struct MXRaceTests {
         #expect(
             outcome.mx == MailExchangerUsed(host: "[127.0.0.9]", ip: "127.0.0.9", preference: 0))
         #expect(lookup.calls.load(ordering: .relaxed) == 0)
-        #expect(FakeEngine.addressLiteral("[IPv6:::1]") == IPAddress("::1"))
-        #expect(FakeEngine.addressLiteral("[ipv6:2001:db8::1]") == IPAddress("2001:db8::1"))
-        #expect(FakeEngine.addressLiteral("[IPV6:::1]") == IPAddress("::1"))
-        #expect(FakeEngine.addressLiteral("[IPv7:::1]") == nil)
-        #expect(FakeEngine.addressLiteral("[::1]") == IPAddress("::1"))
-        #expect(FakeEngine.addressLiteral("example.com") == nil)
+        // The address the attempt dials is the one EmailAddress parsed.
+        #expect(try EmailAddress("u@[IPv6:::1]").literalAddress == IPAddress("::1"))
+        #expect(try EmailAddress("u@[ipv6:2001:db8::1]").literalAddress == IPAddress("2001:db8::1"))
+        #expect(try EmailAddress("u@[IPV6:::1]").literalAddress == IPAddress("::1"))
+        #expect(try EmailAddress("u@[192.0.2.1]").literalAddress == IPAddress("192.0.2.1"))
+        #expect((try? EmailAddress("u@[IPv7:::1]")) == nil)
+        #expect((try? EmailAddress("u@[::1]")) == nil)
+        #expect(try EmailAddress("u@example.com").literalAddress == nil)
     }
 
     @Test("Health memory: a blackholed primary is tried last for a while, then first again")
