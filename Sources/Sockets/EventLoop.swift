@@ -48,8 +48,8 @@ public final class EventLoop: Sendable {
     private struct State {
         var slots: [UInt64: Slot] = [:]
         var timers = TimerHeap()
-        /// The actions of scheduled timers not yet fired nor cancelled, by timer id.
-        var actions: [UInt64: @Sendable () -> Void] = [:]
+        /// The actions of scheduled timers not yet fired nor cancelled.
+        var actions = TimerActions()
         /// The deadline the loop thread sleeps toward (in `timers` ticks); `nil` when awake
         /// or sleeping forever.
         var sleepingUntil: Int64?
@@ -67,12 +67,13 @@ public final class EventLoop: Sendable {
         ) {
             while let first = timers.first, first.deadline <= now {
                 _ = timers.popFirst()
-                guard case .waiter(let registrationID, let interest) = first.target else {
-                    if let action = actions.removeValue(forKey: first.waiterID) {
+                if case .timer(let slot) = first.target {
+                    if let action = actions.remove(id: first.waiterID, slot: slot) {
                         due.append(action)
                     }
                     continue
                 }
+                guard case .waiter(let registrationID, let interest) = first.target else { continue }
                 guard var slot = slots[registrationID] else { continue }
                 switch interest {
                 case .read:
@@ -165,7 +166,6 @@ public final class EventLoop: Sendable {
         let (waiters, actions): ([Waiter], [@Sendable () -> Void]) = state.withLock { state in
             guard !state.isShutdown else { return ([], []) }
             state.isShutdown = true
-            defer { state.actions.removeAll() }
             var all: [Waiter] = []
             for (id, slot) in state.slots {
                 if let reader = slot.reader { all.append(reader) }
@@ -173,7 +173,7 @@ public final class EventLoop: Sendable {
                 state.slots[id]?.reader = nil
                 state.slots[id]?.writer = nil
             }
-            return (all, Array(state.actions.values))
+            return (all, state.actions.removeAll())
         }
         wake()
         for waiter in waiters { waiter.continuation.resume(returning: .shutdown) }
@@ -295,24 +295,25 @@ public final class EventLoop: Sendable {
         at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void
     ) -> ScheduledTimer {
         let id = nextID.add(1, ordering: .relaxed).oldValue
-        let mustWake: Bool? = state.withLock { state in
+        let scheduled: (UInt32, Bool)? = state.withLock { state in
             guard !state.isShutdown else { return nil }
-            state.actions[id] = action
+            let slot = state.actions.insert(action, id: id)
             let ticks = state.timers.ticks(deadline, roundingUp: true)
-            return state.push(.init(deadline: ticks, waiterID: id, target: .timer))
+            let mustWake = state.push(.init(deadline: ticks, waiterID: id, target: .timer(slot: slot)))
+            return (slot, mustWake)
         }
-        guard let mustWake else {
+        guard let (slot, mustWake) = scheduled else {
             Self.runElsewhere([action])
-            return ScheduledTimer(id: id)
+            return ScheduledTimer(id: id, slot: .max)
         }
         if mustWake { wake() }
-        return ScheduledTimer(id: id)
+        return ScheduledTimer(id: id, slot: slot)
     }
 
     /// Forgets a scheduled timer: its action will not run (harmless once it has run).
     /// The action is released here, outside the loop's lock.
     public func cancel(_ timer: ScheduledTimer) {
-        let action = state.withLock { $0.actions.removeValue(forKey: timer.id) }
+        let action = state.withLock { $0.actions.remove(id: timer.id, slot: timer.slot) }
         _ = action
     }
 
@@ -448,8 +449,11 @@ public final class EventLoop: Sendable {
                     let slots = state.slots
                     let actions = state.actions
                     state.timers.compact { entry in
+                        if case .timer(let slot) = entry.target {
+                            return actions.contains(id: entry.waiterID, slot: slot)
+                        }
                         guard case .waiter(let registrationID, let interest) = entry.target else {
-                            return actions[entry.waiterID] != nil
+                            return false
                         }
                         guard let slot = slots[registrationID] else { return false }
                         switch interest {
@@ -519,7 +523,10 @@ private final class Sleeper: Sendable {
 /// A timer scheduled with ``EventLoop/schedule(at:_:)``, to cancel with
 /// ``EventLoop/cancel(_:)``.
 public struct ScheduledTimer: Sendable, Hashable {
+    /// Unique among the loop's timers and waiters; never reused.
     let id: UInt64
+    /// Where the loop keeps the action (see ``TimerActions``); reused once the timer ends.
+    let slot: UInt32
 }
 
 /// A socket's membership in an ``EventLoop``: its id (never reused, unlike fd numbers)

@@ -12,8 +12,8 @@ struct TimerHeap {
     enum Target {
         /// A socket waiter's time limit.
         case waiter(registrationID: UInt64, interest: Interest)
-        /// A scheduled timer's action.
-        case timer
+        /// A scheduled timer's action, kept in `slot` of the loop's ``TimerActions``.
+        case timer(slot: UInt32)
     }
 
     struct Entry {
