@@ -23,6 +23,10 @@ public struct Lock<Value: ~Copyable>: ~Copyable {
     #endif
 
     /// A lock guarding `initialValue`.
+    ///
+    /// Inlinable so that a client creating a lock for a concrete `Value` gets the lock's
+    /// layout at compile time instead of looking up generic metadata at run time.
+    @inlinable
     public init(_ initialValue: consuming sending Value) {
         #if DIRECTSMTP_PTHREAD_LOCK
         storage = PthreadLockStorage(initialValue)
@@ -60,6 +64,7 @@ final class PthreadLockStorage<Value: ~Copyable> {
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
     @usableFromInline let value: UnsafeMutablePointer<Value>
 
+    @usableFromInline
     init(_ initialValue: consuming sending Value) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
