@@ -73,7 +73,9 @@ public final class EventLoop: Sendable {
                     }
                     continue
                 }
-                guard case .waiter(let registrationID, let interest) = first.target else { continue }
+                guard case .waiter(let registrationID, let interest) = first.target else {
+                    continue
+                }
                 guard var slot = slots[registrationID] else { continue }
                 switch interest {
                 case .read:
@@ -299,7 +301,8 @@ public final class EventLoop: Sendable {
             guard !state.isShutdown else { return nil }
             let slot = state.actions.insert(action, id: id)
             let ticks = state.timers.ticks(deadline, roundingUp: true)
-            let mustWake = state.push(.init(deadline: ticks, waiterID: id, target: .timer(slot: slot)))
+            let entry = TimerHeap.Entry(deadline: ticks, waiterID: id, target: .timer(slot: slot))
+            let mustWake = state.push(entry)
             return (slot, mustWake)
         }
         guard let (slot, mustWake) = scheduled else {
@@ -313,8 +316,10 @@ public final class EventLoop: Sendable {
     /// Forgets a scheduled timer: its action will not run (harmless once it has run).
     /// The action is released here, outside the loop's lock.
     public func cancel(_ timer: ScheduledTimer) {
-        let action = state.withLock { $0.actions.remove(id: timer.id, slot: timer.slot) }
-        _ = action
+        let taken = state.withLock { state in
+            TimerActions.Taken(action: state.actions.remove(id: timer.id, slot: timer.slot))
+        }
+        _ = taken
     }
 
     /// Suspends until `deadline` (a timer of this loop), or until the task is cancelled.

@@ -8,6 +8,14 @@
 struct TimerActions {
     typealias Action = @Sendable () -> Void
 
+    /// An action taken out under the loop's lock, to release outside it. A struct rather
+    /// than the bare closure: a closure returned through `withLock`'s generic result is
+    /// wrapped in a reabstraction thunk (an allocation, and a second release), a struct's
+    /// field is not.
+    struct Taken {
+        let action: Action?
+    }
+
     private struct Slot {
         /// The timer holding this slot; 0 when free (timer ids start at 1).
         var timerID: UInt64

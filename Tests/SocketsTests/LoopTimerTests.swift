@@ -91,7 +91,9 @@ struct LoopTimerTests {
         // Far more stale entries than live ones (the loop compacts above 1024 entries).
         var timers: [ScheduledTimer] = []
         for _ in 0..<3000 {
-            timers.append(loop.schedule(at: start + .milliseconds(300)) { fired.add(1, ordering: .relaxed) })
+            timers.append(loop.schedule(at: start + .milliseconds(300)) {
+                fired.add(1, ordering: .relaxed)
+            })
         }
         for timer in timers.dropFirst(10) { loop.cancel(timer) }
         // A timer that fires first makes the loop take its due work and compact.
