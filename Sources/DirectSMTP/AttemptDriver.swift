@@ -292,7 +292,7 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
     }
 
     /// The answer to the probe cache (borrowed), to the callers answered with copies,
-    /// then to its own caller (moved out of `actions`).
+    /// then to its own caller (moved out of `actions`, where it stays until it is stored).
     private func deliver(_ actions: inout Machine.Actions) {
         if actions.cache, case .some(let outcome) = actions.answer, let key = request.flight?.key {
             engine.probeCache.store(outcome, for: key)
@@ -300,10 +300,11 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         for (caller, elapsed) in actions.alsoAnswering {
             guard case .some(var copy) = actions.answer else { break }
             copy.elapsed = elapsed
-            answer(caller, copy)
+            var pending = Optional(consume copy)
+            answer(caller, &pending)
         }
-        if let caller = actions.answering, let outcome = actions.answer.take() {
-            answer(caller, outcome)
+        if let caller = actions.answering {
+            answer(caller, &actions.answer)
         }
     }
 
@@ -337,12 +338,13 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         }
     }
 
-    private func answer(_ caller: Int, _ outcome: consuming VerificationOutcome) {
-        if outcome.reason == .budgetExceeded, case .send = request.mode, let id = request.messageID {
+    /// Answers `caller` with `pending`'s outcome, moved (never copied) from where the
+    /// machine put it into the caller's slot under the lock, or to its continuation.
+    private func answer(_ caller: Int, _ pending: inout VerificationOutcome?) {
+        guard case .some(let reason) = pending?.reason else { return }
+        if reason == .budgetExceeded, case .send = request.mode, let id = request.messageID {
             engine.finals.expect(id)  // before the caller can ask for it
         }
-        // Moved, not copied: into the caller's slot under the lock, or to its continuation.
-        var pending = Optional(consume outcome)
         let waiter = core.withLock {
             core -> (UnsafeContinuation<VerificationOutcome, Never>, ScheduledTimer)? in
             if case .waiting(let continuation, let timer) = core[caller: caller] {
