@@ -437,9 +437,27 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 
     /// Connect, greeting, EHLO (and STARTTLS with EHLO again, as the policy says); then,
     /// if it wins, the transaction; a failed or losing connection is closed here too.
+    ///
+    /// The call's TLS policy, SNI the MX host name. Opportunistic TLS whose handshake fails
+    /// is retried in plaintext on a new connection to the same address (see
+    /// ``retryInPlaintext(_:after:)``); an address known to be TLS-broken gets plaintext
+    /// at once, with a note in its transcript. The connection is opened here, not in an
+    /// async function of its own: that was one more frame and executor check per dial, for
+    /// a retry that is rare.
     private func runDial(_ dial: Dial) async {
         let index = dial.index
-        let (connection, failure, earlier) = await openWithTLS(dial.candidate, dial.connection)
+        let (policy, knownBroken) = tlsPolicy(for: dial.candidate)
+        var connection = dial.connection
+        var failure = await connection.openForRace(tls: policy, serverName: dial.candidate.host.name)
+        var earlier: SessionRecord?
+        if policy == .opportunistic, failure?.reason == .tlsHandshakeFailed, !Task.isCancelled {
+            (connection, failure, earlier) = await retryInPlaintext(dial.candidate, after: connection)
+        } else if knownBroken {
+            let note = TranscriptEntry(
+                server: dial.candidate.address.description, direction: .note,
+                text: "plaintext: the TLS handshake with this address failed within the last hour")
+            earlier = SessionRecord(transcript: [note], timings: [:])
+        }
         if let failure {
             handle(.connectFailed(index, failure))
             handle(.recordCollected(index, Self.joined(earlier, await connection.finish())))
@@ -456,29 +474,24 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
         handle(.transactionFinished(result, record))
     }
 
-    /// Opens `connection` with the call's TLS policy, SNI the MX host name. Opportunistic
-    /// TLS whose handshake fails is retried in plaintext on a new connection to the same
-    /// address (the race's budget and cancellation bound it as any dial), and
-    /// the address is remembered as TLS-broken so later calls go straight to plaintext.
-    /// Returns the connection that decided, its failure if any, and the record of the
-    /// failed TLS connection before it.
-    private func openWithTLS(_ candidate: RaceCandidate, _ connection: Connection) async
+    /// The call's TLS policy for `candidate`: plaintext when it would be opportunistic but
+    /// the address's TLS handshake failed lately (`knownBroken`).
+    private func tlsPolicy(for candidate: RaceCandidate) -> (TLSPolicy, knownBroken: Bool) {
+        let policy = request.tls ?? engine.settings.tlsPolicy
+        if policy == .opportunistic, engine.tlsBroken.isUnhealthy(candidate.ip) { return (.off, true) }
+        return (policy, false)
+    }
+
+    /// After an opportunistic TLS handshake with `candidate` failed on `failed`: the
+    /// address is remembered as TLS-broken (later calls go straight to plaintext), and a
+    /// new connection to it is opened in plaintext (the race's budget and cancellation
+    /// bound it as any dial). Returns that connection, its failure if any, and the record
+    /// of the failed TLS connection before it.
+    private func retryInPlaintext(_ candidate: RaceCandidate, after failed: Connection) async
         -> (Connection, SMTPResult?, SessionRecord?)
     {
-        var policy = request.tls ?? engine.settings.tlsPolicy
-        let known = policy == .opportunistic && engine.tlsBroken.isUnhealthy(candidate.ip)
-        if known { policy = .off }
-        let failure = await connection.openForRace(tls: policy, serverName: candidate.host.name)
-        guard policy == .opportunistic, failure?.reason == .tlsHandshakeFailed, !Task.isCancelled
-        else {
-            guard known else { return (connection, failure, nil) }
-            let note = TranscriptEntry(
-                server: candidate.address.description, direction: .note,
-                text: "plaintext: the TLS handshake with this address failed within the last hour")
-            return (connection, failure, SessionRecord(transcript: [note], timings: [:]))
-        }
         engine.tlsBroken.markUnhealthy(candidate.ip)
-        var earlier = await connection.finish()
+        var earlier = await failed.finish()
         earlier.transcript.append(
             TranscriptEntry(
                 server: candidate.address.description, direction: .note,
