@@ -121,7 +121,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
             return .cached(cached)
         }
         let start = request.start
-        let deadline = start + request.budget
+        let budget = request.budget  // its deadline is reckoned only for a probe that joins
         let flight = ProbeFlight(key: key, sender: sender, testsCatchAll: request.testsCatchAll)
         request.flight = flight  // `attemptEnded` finds the driver by it
         // Offered to the table until it goes in or the probe joins one in flight (then
@@ -139,7 +139,7 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
                 return (running, false)
             }
             if isNew { return .started(driver) }
-            if let (caller, timer) = driver.join(start: start, deadline: deadline) {
+            if let (caller, timer) = driver.join(start: start, deadline: start + budget) {
                 return .joined(driver, caller: caller, budget: timer)
             }
             // It ended between the lookup and the join: it leaves the table at once.
