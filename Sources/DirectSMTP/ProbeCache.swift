@@ -119,7 +119,7 @@ final class ProbeCache: Sendable {
     func store(_ outcome: VerificationOutcome, for key: String) {
         guard isEnabled else { return }  // nor a catch-all: the same policy keeps none
         storeCatchAll(of: outcome, for: key)
-        guard let ttl = policy.ttl(for: outcome.reason), policy.capacity > 0 else { return }
+        guard let ttl = policy.ttl(for: outcome.reason) else { return }
         let now = self.now()
         table.withLock { table in
             if Self.makeRoom(for: key, in: &table.entries, capacity: policy.capacity, now: now, expires: \.expires) {
