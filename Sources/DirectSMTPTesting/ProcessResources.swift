@@ -82,16 +82,11 @@ public enum ProcessResources {
         close(fd)
     }
 
-    /// Bytes the C allocator has handed out and not had back (`mallinfo2`: every arena's
-    /// in-use chunks plus its mmapped blocks): what the process holds, apart from the
-    /// free memory the allocator keeps for reuse, which RSS counts too. -1 when unknown.
+    /// Bytes the C allocator has handed out and not had back (glibc's `mallinfo2`: every
+    /// arena's in-use chunks plus its mmapped blocks): what the process holds, apart from
+    /// the free memory the allocator keeps for reuse, which RSS counts too. -1 when unknown.
     public static func heapInUseBytes() -> Int {
-        #if canImport(Glibc)
-        let info = mallinfo2()
-        return Int(info.uordblks + info.hblkhd)
-        #else
-        return -1
-        #endif
+        Int(directsmtp_heap_in_use_bytes())
     }
 
     /// Returns the allocator's free memory to the kernel (`malloc_trim(0)`, every arena):
