@@ -191,12 +191,17 @@ struct AttemptStateMachine {
         /// Nothing more will happen: drop timers and bookkeeping.
         var done = false
 
-        /// No action at all.
-        var isEmpty: Bool {
-            // Patterns, not `== nil`: an outcome's `==` would compare whole outcomes.
-            guard case .none = answer, case .none = handoff, case .none = healthy else { return false }
-            return answering == nil && lookup == nil && close.isEmpty && slot == nil
-                && unhealthy.isEmpty && dial == nil && stagger == nil && transaction == nil && !done
+        /// Moves out what callers wait for (the answer, who gets it, whether the cache
+        /// keeps it, and the hand-off to the queue that the answer reports), leaving the
+        /// rest here: closing, the slot, the health memory.
+        mutating func takeAnswer() -> Actions {
+            var taken = Actions()
+            swap(&taken.answer, &answer)
+            swap(&taken.answering, &answering)
+            swap(&taken.alsoAnswering, &alsoAnswering)
+            swap(&taken.cache, &cache)
+            swap(&taken.handoff, &handoff)
+            return taken
         }
     }
 

@@ -381,7 +381,6 @@ struct AttemptStateMachineTests {
         if actions.stagger != nil { described.append("stagger") }
         if let index = actions.transaction { described.append("transact \(index)") }
         if actions.done { described.append("done") }
-        #expect(described.isEmpty == actions.isEmpty)
         return described
     }
 }
