@@ -516,5 +516,15 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
 }
 
 extension AttemptDriver: SlotWaiter {
-    func slotGranted() { handle(.slotGranted) }
+    /// Feeds the machine the slot; `false` when it gives it straight back (nobody waits
+    /// any more): the limiter then offers it to the next waiter, not `execute` through
+    /// `release`, which would nest one call per such waiter.
+    func slotGranted() -> Bool {
+        var actions = Machine.Actions()
+        core.withLock { $0.machine.handle(.slotGranted, now: .now, into: &actions) }
+        let declined = actions.slot == .release
+        if declined { actions.slot = nil }
+        execute(&actions)
+        return !declined
+    }
 }

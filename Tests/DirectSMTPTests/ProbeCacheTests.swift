@@ -71,11 +71,13 @@ struct ProbeCacheTests {
     @Test(
         "A probe joining one in flight keeps its own, longer budget: DNS is not cut at the first's")
     func joinerKeepsItsBudget() async {
+        // The second probe must join before the first one's budget ends: 380 ms to spare,
+        // for a loaded machine (other tests put thousands of tasks on the loop at once).
         let engine = FakeEngine(
             lookup: FakeLookup(
-                hosts: [(10, "127.0.0.11")], delay: .milliseconds(300), honorsDeadline: true),
+                hosts: [(10, "127.0.0.11")], delay: .milliseconds(800), honorsDeadline: true),
             servers: ["127.0.0.11": .healthy], probeCache: ProbeCachePolicy())
-        let hurried = Task { await engine.probe(budget: .milliseconds(100)) }
+        let hurried = Task { await engine.probe(budget: .milliseconds(400)) }
         try? await Task.sleep(for: .milliseconds(20))
         let patient = await engine.probe(budget: .seconds(3))
         #expect(await hurried.value.reason == .dnsUnavailable)
@@ -115,6 +117,30 @@ struct ProbeCacheTests {
         #expect(engine.limiter.active("example.com") == 0)
     }
 
+    @Test("Thousands of sends queued for one destination's slot all end with their budgets")
+    func limiterQueueEndsTogether() async {
+        // Every waiter's budget ends while it waits, its withdrawal is part of the clean-up
+        // 20 ms later, and the slot freed meanwhile passes over all of them: once a stack
+        // frame each (6,000 deep), which overflowed the loop thread's stack.
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": .blackholed], concurrency: 1)
+        let count = 6_000
+        let reasons = await withTaskGroup(of: OutcomeReason.self) { group in
+            for _ in 0..<count {
+                group.addTask { await engine.send(budget: .milliseconds(300)).reason }
+            }
+            return await group.reduce(into: [OutcomeReason]()) { $0.append($1) }
+        }
+        #expect(reasons.count == count)
+        #expect(reasons.allSatisfy { $0 == .noReachableHost })
+        let limit = ContinuousClock.now + .seconds(5)
+        while engine.limiter.active("example.com") != 0, ContinuousClock.now < limit {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(engine.limiter.active("example.com") == 0)
+    }
+
     @Test("Many waiters withdrawn at once all leave; the ones left are served in order")
     func limiterMassWithdrawal() {
         let limiter = DestinationLimiter(limit: 1)
@@ -129,6 +155,28 @@ struct ProbeCacheTests {
         #expect(kept.grants.load(ordering: .relaxed) == 1)
         #expect(limiter.active("d") == 1)
         limiter.release("d")
+        #expect(limiter.active("d") == 0)
+    }
+
+    @Test("A freed slot passes over waiters that decline it, in order, to one that takes it")
+    func limiterDeclinedSlots() {
+        let limiter = DestinationLimiter(limit: 1)
+        #expect(limiter.request("d", for: SlotLog()))
+        // Enough decliners that one stack frame each would overflow the stack.
+        let declining = (0..<100_000).map { _ in SlotLog(takes: false) }
+        for waiter in declining { #expect(!limiter.request("d", for: waiter)) }
+        let taker = SlotLog()
+        let after = SlotLog()
+        #expect(!limiter.request("d", for: taker))
+        #expect(!limiter.request("d", for: after))
+        limiter.release("d")
+        #expect(declining.allSatisfy { $0.grants.load(ordering: .relaxed) == 1 })
+        #expect(taker.grants.load(ordering: .relaxed) == 1)
+        #expect(after.grants.load(ordering: .relaxed) == 0)
+        #expect(limiter.active("d") == 1)
+        limiter.release("d")  // to `after`
+        limiter.release("d")
+        #expect(after.grants.load(ordering: .relaxed) == 1)
         #expect(limiter.active("d") == 0)
     }
 
@@ -147,8 +195,13 @@ struct ProbeCacheTests {
     }
 }
 
-/// Counts the slots granted to it.
+/// Counts the slots granted to it; takes them, or declines them (`takes: false`).
 private final class SlotLog: SlotWaiter {
     let grants = Atomic<Int>(0)
-    func slotGranted() { grants.add(1, ordering: .relaxed) }
+    let takes: Bool
+    init(takes: Bool = true) { self.takes = takes }
+    func slotGranted() -> Bool {
+        grants.add(1, ordering: .relaxed)
+        return takes
+    }
 }
