@@ -78,6 +78,29 @@ struct QueueWaitingClaimTests {
     }
 
     @Test(
+        "a claim past its maximum age whose lease was taken over is not reported expired",
+        .timeLimit(.minutes(1)))
+    func takenOverClaimPastMaxAgeIsNotExpiredHere() async throws {
+        let (clock, store, queue) = Self.secondWaitsForFirst(maxAge: .seconds(100))
+        let stolen = Lock<[ClaimedEntry]>([])
+        // While "first" is sent, both entries pass their maximum age and "second" is
+        // claimed by another worker: it is that worker's to expire (or send), not ours.
+        let summary = try await queue.runDue { _ in
+            _ = await QueueTestSupport.eventually { clock.sleeperCount == 1 }
+            clock.advance(by: .seconds(120))
+            _ = await QueueTestSupport.eventually { clock.sleeperCount == 1 }
+            let claims = try? await store.claimDue(
+                now: clock.now, limit: 10, leaseFor: .seconds(60))
+            stolen.withLock { $0 += claims ?? [] }
+            return .delivered
+        }
+        #expect(stolen.withLock { $0 }.map(\.entry.id) == ["second"])
+        #expect(summary.events.map(\.entryID) == ["first"], "\(summary.events)")
+        #expect(summary.expired == 0)
+        #expect(store.count == 1)  // "second", under the other worker's lease
+    }
+
+    @Test(
         "a claim that waited past half its lease is renewed before its send starts",
         .timeLimit(.minutes(1)))
     func waitingClaimIsRenewedBeforeItsSend() async throws {
@@ -103,7 +126,7 @@ struct QueueWaitingClaimTests {
 
     /// Two entries due, one domain, one send per domain and 60 s leases: "second" is
     /// claimed with "first" and waits while "first" is sent. The clock is 10 s in.
-    private static func secondWaitsForFirst() -> (
+    private static func secondWaitsForFirst(maxAge: Duration = .seconds(86_400)) -> (
         ManualQueueClock, InMemoryQueueStore, DeliveryQueue
     ) {
         let clock = ManualQueueClock(now: QueueTestSupport.epoch)
@@ -115,7 +138,8 @@ struct QueueWaitingClaimTests {
                 nextAttemptAt: QueueTestSupport.epoch.addingTimeInterval(1)),
         ])
         let queue = DeliveryQueue(
-            store: store, limits: .init(maxConcurrentDeliveries: 2, maxConcurrentPerDomain: 1),
+            store: store, schedule: RetrySchedule(maxAge: maxAge),
+            limits: .init(maxConcurrentDeliveries: 2, maxConcurrentPerDomain: 1),
             clock: clock, leaseDuration: .seconds(60))
         clock.advance(by: .seconds(10))
         return (clock, store, queue)

@@ -568,14 +568,16 @@ public actor DeliveryQueue {
     }
 
     /// Takes a claimed entry past its maximum age out of the store, with an `expired` event.
+    /// None when the lease was lost: the entry is someone else's now, who may still deliver
+    /// it (nothing expired here).
     private func expire(_ claim: ClaimedEntry) async -> [QueueEvent] {
         var produced: [QueueEvent] = []
         do {
             try await store.giveUp(claim.lease, reason: "expired")
+        } catch let error as QueueStoreError where error.code == .leaseLost {
+            return []
         } catch {
-            if (error as? QueueStoreError)?.code != .leaseLost {
-                unsettled[claim.lease] = .giveUp(reason: "expired")
-            }
+            unsettled[claim.lease] = .giveUp(reason: "expired")
             let failure = QueueEvent.storeFailed(entryID: claim.entry.id, message: "\(error)")
             emit(failure)
             produced.append(failure)
