@@ -58,14 +58,8 @@ struct QueueWaitingClaimTests {
         // "first" outlasts every lease; meanwhile another worker claims "second".
         let summary = try await queue.runDue { entry in
             sent.withLock { $0.append(entry.id) }
-            // Past both leases; then wait until this send's own renewal (its task sleeps
-            // on the clock again) so only "second" is free to take over.
-            _ = await QueueTestSupport.eventually { clock.sleeperCount == 1 }
-            clock.advance(by: .seconds(120))
-            _ = await QueueTestSupport.eventually { clock.sleeperCount == 1 }
-            let claims = try? await store.claimDue(
-                now: clock.now, limit: 10, leaseFor: .seconds(60))
-            stolen.withLock { $0 += claims ?? [] }
+            let claims = await Self.anotherWorkerClaimsSecond(clock, store)
+            stolen.withLock { $0 += claims }
             return .delivered
         }
         #expect(sent.withLock { $0 } == ["first"])
@@ -86,12 +80,8 @@ struct QueueWaitingClaimTests {
         // While "first" is sent, both entries pass their maximum age and "second" is
         // claimed by another worker: it is that worker's to expire (or send), not ours.
         let summary = try await queue.runDue { _ in
-            _ = await QueueTestSupport.eventually { clock.sleeperCount == 1 }
-            clock.advance(by: .seconds(120))
-            _ = await QueueTestSupport.eventually { clock.sleeperCount == 1 }
-            let claims = try? await store.claimDue(
-                now: clock.now, limit: 10, leaseFor: .seconds(60))
-            stolen.withLock { $0 += claims ?? [] }
+            let claims = await Self.anotherWorkerClaimsSecond(clock, store)
+            stolen.withLock { $0 += claims }
             return .delivered
         }
         #expect(stolen.withLock { $0 }.map(\.entry.id) == ["second"])
@@ -122,6 +112,18 @@ struct QueueWaitingClaimTests {
         #expect(sent.withLock { $0 } == ["first", "second"])
         #expect(summary.delivered == 2)
         #expect(store.count == 0)
+    }
+
+    /// From inside "first"'s send: the clock passes both leases (120 s); once this send
+    /// has renewed its own (its task sleeps on the clock again), another worker claims
+    /// what is free, which is "second".
+    private static func anotherWorkerClaimsSecond(
+        _ clock: ManualQueueClock, _ store: InMemoryQueueStore
+    ) async -> [ClaimedEntry] {
+        _ = await QueueTestSupport.eventually { clock.sleeperCount == 1 }
+        clock.advance(by: .seconds(120))
+        _ = await QueueTestSupport.eventually { clock.sleeperCount == 1 }
+        return (try? await store.claimDue(now: clock.now, limit: 10, leaseFor: .seconds(60))) ?? []
     }
 
     /// Two entries due, one domain, one send per domain and 60 s leases: "second" is
