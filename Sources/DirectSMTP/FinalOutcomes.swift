@@ -7,8 +7,11 @@ import Sockets
 /// An entry is expected (as its caller is answered) and delivered, in either order, then
 /// read once. Delivered outcomes nobody reads are kept for the newest `capacity` sends only.
 final class FinalOutcomes: Sendable {
+    /// A caller suspended in ``wait(for:)``, numbered so that its cancellation finds it.
+    private typealias Waiter = (number: Int, continuation: CheckedContinuation<VerificationOutcome?, Never>)
+
     private enum Entry {
-        case waiting([CheckedContinuation<VerificationOutcome?, Never>])
+        case waiting([Waiter])
         case delivered(VerificationOutcome)
     }
 
@@ -16,6 +19,7 @@ final class FinalOutcomes: Sendable {
         var entries: [String: Entry] = [:]
         /// Delivered ids, oldest first, to bound what nobody reads.
         var delivered: [String] = []
+        var nextWaiter = 0
     }
 
     let capacity: Int
@@ -34,10 +38,10 @@ final class FinalOutcomes: Sendable {
 
     /// The final outcome for `messageID` came: to its waiters, or kept for them.
     func deliver(_ outcome: VerificationOutcome, for messageID: String) {
-        let waiters: [CheckedContinuation<VerificationOutcome?, Never>] = state.withLock { state in
+        let waiters: [Waiter] = state.withLock { state in
             // Kept even when not expected yet: the caller's answer (which expects it) may
             // be executed a moment after the final outcome is published.
-            var waiters: [CheckedContinuation<VerificationOutcome?, Never>] = []
+            var waiters: [Waiter] = []
             if case .waiting(let waiting) = state.entries[messageID] { waiters = waiting }
             if waiters.isEmpty {
                 state.entries[messageID] = .delivered(outcome)
@@ -53,28 +57,46 @@ final class FinalOutcomes: Sendable {
             }
             return waiters
         }
-        for waiter in waiters { waiter.resume(returning: outcome) }
+        for waiter in waiters { waiter.continuation.resume(returning: outcome) }
     }
 
     /// The final outcome for `messageID` once it comes; `nil` when none is expected (or
-    /// it was read already, or dropped as too old). The transaction's step timeouts bound
-    /// the wait.
+    /// it was read already, or dropped as too old), or when the calling task is cancelled
+    /// (the entry stays for a later ask). The transaction's step timeouts bound the wait.
     func wait(for messageID: String) async -> VerificationOutcome? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<VerificationOutcome?, Never>) in
-            let ready: VerificationOutcome?? = state.withLock { state in
-                switch state.entries[messageID] {
-                case nil:
-                    return .some(nil)
-                case .delivered(let outcome):
-                    state.entries[messageID] = nil
-                    return .some(outcome)
-                case .waiting(var waiters):
-                    waiters.append(continuation)
-                    state.entries[messageID] = .waiting(waiters)
-                    return .none
+        let number = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<VerificationOutcome?, Never>) in
+                let ready: VerificationOutcome?? = state.withLock { state in
+                    switch state.entries[messageID] {
+                    case nil:
+                        return .some(nil)
+                    case .delivered(let outcome):
+                        state.entries[messageID] = nil
+                        return .some(outcome)
+                    case .waiting(var waiters):
+                        // Cancelled before it got here: its handler found nothing to resume.
+                        if Task.isCancelled { return .some(nil) }
+                        waiters.append((number, continuation))
+                        state.entries[messageID] = .waiting(waiters)
+                        return .none
+                    }
                 }
+                if case .some(let outcome) = ready { continuation.resume(returning: outcome) }
             }
-            if case .some(let outcome) = ready { continuation.resume(returning: outcome) }
+        } onCancel: {
+            let cancelled: CheckedContinuation<VerificationOutcome?, Never>? = state.withLock { state in
+                guard case .waiting(var waiters) = state.entries[messageID],
+                    let index = waiters.firstIndex(where: { $0.number == number })
+                else { return nil }
+                let waiter = waiters.remove(at: index)
+                state.entries[messageID] = .waiting(waiters)
+                return waiter.continuation
+            }
+            cancelled?.resume(returning: nil)
         }
     }
 }

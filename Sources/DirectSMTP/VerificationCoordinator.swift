@@ -144,6 +144,8 @@ public final class VerificationCoordinator: Sendable {
     /// is `deferred(budget-exceeded)`; then the outcome its transaction ends with (its
     /// step timeouts bound the wait), with `queued` saying whether it went to the queue.
     /// Only this send's outcome: another call's can never arrive here. Ask once per send.
+    /// When the calling task is cancelled, returns `outcome` at once; the final outcome
+    /// then waits for a later ask.
     public func finalOutcome(for outcome: VerificationOutcome) async -> VerificationOutcome {
         guard outcome.reason == .budgetExceeded, let messageID = outcome.messageID else {
             return outcome
