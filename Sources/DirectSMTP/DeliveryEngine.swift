@@ -11,6 +11,8 @@ struct EngineSettings: Sendable {
     var concurrencyPerDestination: Int = 50
     var refusesNonPublicAddresses = true
     var addressFamilyPreference = AddressFamilyPreference.interleaved
+    /// Addresses dialled per call at most, the first in race order.
+    var mxAddressLimit = 10
     var clock: @Sendable () -> ContinuousClock.Instant = { .now }
     /// STARTTLS for calls that do not say (and for the queue's re-sends).
     var tlsPolicy: TLSPolicy = .opportunistic
@@ -173,10 +175,15 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
         }
     }
 
-    /// `list`'s candidates in the order to dial them (address family, then health).
+    /// `list`'s candidates in the order to dial them (address family, then health), the
+    /// first ``EngineSettings/mxAddressLimit`` of them.
     private func ordered(_ list: RaceCandidateList) -> RaceCandidateList {
         guard case .ready(let dialable) = list else { return list }
-        return .ready(health.ordered(Self.familyOrdered(dialable, settings)))
+        var ordered = health.ordered(Self.familyOrdered(dialable, settings))
+        if ordered.count > settings.mxAddressLimit {
+            ordered.removeLast(ordered.count - settings.mxAddressLimit)
+        }
+        return .ready(ordered)
     }
 
     /// The final outcome of a send whose caller got `budget-exceeded`: to its caller's

@@ -83,6 +83,12 @@ extension VerificationCoordinator {
         /// ``AddressFamilyPreference/interleaved``, RFC 8305). ``AddressFamilyPreference/ipv4First``
         /// or ``AddressFamilyPreference/ipv4Only`` for a server whose IPv6 address has no PTR.
         public var addressFamilyPreference: AddressFamilyPreference = .interleaved
+        /// At most this many MX addresses are dialled per call, the first ones in race
+        /// order (default 10; at least 1). The domain comes from a form: without a limit, a
+        /// zone listing thousands of addresses would make this server connect to each of
+        /// them on every call and every retry. Large providers publish about five MX hosts
+        /// with an IPv4 and an IPv6 address each. (Postfix's `smtp_mx_address_limit` is 5.)
+        public var mxAddressLimit = 10
         /// The queue's clock: when re-sends are due and when a message is too old
         /// (default the wall clock). Tests inject a ``ManualQueueClock`` and move it, so a
         /// day of retry schedule passes in milliseconds; ``clock`` above is another one,
@@ -150,6 +156,7 @@ extension VerificationCoordinator {
             settings.concurrencyPerDestination = concurrencyPerDestination
             settings.refusesNonPublicAddresses = refusesNonPublicAddresses
             settings.addressFamilyPreference = addressFamilyPreference
+            settings.mxAddressLimit = max(1, mxAddressLimit)
             settings.clock = clock
             settings.tlsPolicy = tlsPolicy
             return settings

@@ -7,6 +7,20 @@ import Testing
 /// The racing rules of DESIGN.md, against fake servers with controlled delays.
 @Suite("MX race", .timeLimit(.minutes(1)))
 struct MXRaceTests {
+    @Test("A zone listing more addresses than the limit gets only the first ones dialled")
+    func addressLimit() async {
+        // 25 hosts, every one refusing at once: without a limit all 25 would be dialled
+        // (a hostile zone may list thousands, on every call and every retry).
+        let hosts = (1...25).map { (preference: $0, ip: "127.0.1.\($0)") }
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: hosts),
+            servers: Dictionary(uniqueKeysWithValues: hosts.map { ($0.ip, FakeServer.refusing()) }))
+        #expect(engine.settings.mxAddressLimit == 10)
+        let outcome = await engine.send()
+        #expect(outcome.reason == .noReachableHost)
+        #expect(engine.dialer.snapshot.opened == hosts.prefix(10).map(\.ip))
+    }
+
     @Test("A healthy primary wins alone: the backup is never dialled")
     func primaryWins() async {
         let engine = FakeEngine(
