@@ -44,7 +44,7 @@ struct AttemptStateMachine {
         case racing
         case transacting(winner: Int)
         /// The outcome is known; the records of failed candidates are still coming.
-        indirect case collecting(VerificationOutcome, afterTransaction: Bool)
+        indirect case collecting(VerificationOutcome)
         /// Concluded (the outcome went out in the actions), or abandoned.
         case finished
     }
@@ -287,7 +287,7 @@ struct AttemptStateMachine {
             guard contestants.indices.contains(index), contestants[index].awaitingRecord else { break }
             contestants[index].record = record
             contestants[index].awaitingRecord = false
-            if case .collecting(let outcome, _) = state, !contestants.contains(where: \.awaitingRecord) {
+            if case .collecting(let outcome) = state, !contestants.contains(where: \.awaitingRecord) {
                 conclude(outcome, now: now, &actions)
             }
         case .staggerElapsed(let generation):
@@ -307,7 +307,7 @@ struct AttemptStateMachine {
                 transcript: record.transcript, tls: record.tls)
             outcome.classifyReply(of: result)  // the hint, incl. a reply after DATA
             outcome.catchAll = result.catchAll
-            finish(consume outcome, afterTransaction: true, now: now, &actions)
+            finish(consume outcome, now: now, &actions)
         case .storeFinished(let queued):
             storeFinished(queued: queued, now: now, &actions)
         }
@@ -324,7 +324,7 @@ struct AttemptStateMachine {
         case .none(let reason, let detail):
             let outcome = VerificationOutcome(
                 reason: reason, address: address, detail: detail, dnsDuration: dnsTook)
-            finish(outcome, afterTransaction: false, now: now, &actions)
+            finish(outcome, now: now, &actions)
         case .ready(let candidates):
             self.candidates = candidates
             state = .waitingForSlot
@@ -375,7 +375,7 @@ struct AttemptStateMachine {
             startNext(now: now, &actions)  // a failure starts the next candidate at once
         } else if running == 0 {
             learn(&actions)
-            finish(raceFailure(), afterTransaction: false, now: now, &actions)
+            finish(raceFailure(), now: now, &actions)
         }
     }
 
@@ -419,11 +419,10 @@ struct AttemptStateMachine {
 
     /// The outcome is known: conclude now, or once the failed candidates' records are in.
     private mutating func finish(
-        _ outcome: consuming VerificationOutcome, afterTransaction: Bool, now: Moment,
-        _ actions: inout Actions
+        _ outcome: consuming VerificationOutcome, now: Moment, _ actions: inout Actions
     ) {
         if contestants.contains(where: \.awaitingRecord) {
-            state = .collecting(consume outcome, afterTransaction: afterTransaction)
+            state = .collecting(consume outcome)
         } else {
             conclude(consume outcome, now: now, &actions)
         }
@@ -520,8 +519,12 @@ struct AttemptStateMachine {
             inTransaction = false
         case .transacting:
             inTransaction = true
-        case .collecting(_, let afterTransaction):
-            inTransaction = afterTransaction
+        case .collecting(let known):
+            // The outcome is known; only failed candidates' records were still to come.
+            // It is every caller's now, without those transcripts, not a budget reason (a
+            // race every host refused is no "no-reachable-host" to retry from the queue).
+            conclude(known, now: now, &actions)
+            return
         }
         // A re-send waits for a transaction started, whatever its budget.
         if inTransaction, mode == .redelivery { return }
@@ -544,8 +547,6 @@ struct AttemptStateMachine {
         guard waitingCount == 0 else { return }
         if inTransaction {
             giveSlotBack(&actions)  // the transaction goes on, without holding up others
-        } else if case .collecting = state {
-            // The outcome is known; its records come anyway.
         } else {
             abandon(&actions)
         }
@@ -562,7 +563,7 @@ struct AttemptStateMachine {
         case .resolving:
             reason = .dnsUnavailable
             detail = "the budget ended while waiting for DNS"
-        case .transacting, .collecting(_, afterTransaction: true):
+        case .transacting:
             reason = .budgetExceeded
             detail =
                 mode == .probe
