@@ -10,7 +10,7 @@ extension VerificationCoordinator {
     /// How a send of `data` reaches the attached queue, if one is.
     func queueAccess(from: EmailAddress, to: EmailAddress, data: MessageData) -> QueueAccess? {
         guard let queue else { return nil }
-        let notBefore = Self.transactionBound(configuration.timeouts, messageBytes: data.bytes.count)
+        let notBefore = Self.heldLease(configuration.timeouts, messageBytes: data.bytes.count)
         return QueueAccess(
             enqueue: { outcome in
                 do {
@@ -99,6 +99,14 @@ extension VerificationCoordinator {
         let chunks = messageBytes / (64 * 1024) + 1
         return (timeouts.mail + timeouts.rcpt + timeouts.data) * 2
             + timeouts.endOfData * (chunks + 1)
+    }
+
+    /// How long a held send's lease lasts, and the earliest its entry is retried: the
+    /// transaction's bound, then 30 s for the settle that follows it (closing the session,
+    /// the hop off the loop, the store's write, which a busy journal may hold up by its
+    /// lock patience), so that no worker claims the entry while its outcome is on the way.
+    static func heldLease(_ timeouts: SMTPTimeouts, messageBytes: Int) -> Duration {
+        transactionBound(timeouts, messageBytes: messageBytes) + .seconds(30)
     }
 }
 

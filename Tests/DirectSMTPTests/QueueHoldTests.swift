@@ -104,6 +104,8 @@ struct QueueHoldTests {
         #expect(
             VerificationCoordinator.transactionBound(timeouts, messageBytes: 200_000)
                 == .seconds(41))
+        // The lease outlasts the transaction by the settle's margin.
+        #expect(VerificationCoordinator.heldLease(timeouts, messageBytes: 2_000) == .seconds(56))
     }
 
     @Test("After a restart nothing holds the entry: it is retried when due")
