@@ -141,11 +141,15 @@ public final class TLSStream: ByteStream {
     }
 
     /// Sends close_notify (if the kernel takes it at once) and closes the socket. Idempotent.
+    /// While another task reads or writes, only the socket is closed (that operation then
+    /// fails): the engine is that operation's until it ends, and OpenSSL must not see two
+    /// threads in one session.
     public func close() {
         let farewell: [UInt8] = state.withLock { state in
             guard !state.closed else { return [] }
             state.closed = true
             defer { state.unsent = [] }
+            if state.busy { return [] }
             return state.unsent + state.engine.shutdown()
         }
         _ = connection.sendWithoutWaiting(farewell)
@@ -227,7 +231,8 @@ public final class TLSStream: ByteStream {
 /// One OpenSSL `SSL` with its two memory BIOs. Not thread-safe by itself; the proof behind
 /// `@unchecked Sendable`: before the handshake ends only the handshaking call holds it, and
 /// afterwards ``TLSStream`` hands it out to one operation at a time (the `busy` flag, set
-/// and cleared under the stream's `Lock`, which also orders each operation after the last).
+/// and cleared under the stream's `Lock`, which also orders each operation after the last),
+/// and `close` shuts the session down only when no operation holds it.
 final class TLSEngine: @unchecked Sendable {
     enum Status {
         case done

@@ -350,6 +350,42 @@ struct TLSStreamTests {
         #expect(try await served == 0)
     }
 
+    @Test("Closing while another task reads: the read fails and the peer sees the connection end")
+    func closeDuringRead() async throws {
+        let listener = try TCPListener.bind(to: try SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { listener.close() }
+        let context = try MockTLSCertificate.serverContext()
+        async let served: Int = {
+            let connection = try await listener.accept()
+            let tls = try await TLSStream.accept(over: connection, context: context, deadline: .now + .seconds(5))
+            try await tls.write(Array("hello".utf8), deadline: .now + .seconds(5))
+            var rest: [UInt8] = []
+            // No close_notify comes (the client's engine was busy): end of stream, or reset.
+            let end = try? await tls.read(appendingTo: &rest, maxBytes: 1024, deadline: .now + .seconds(5))
+            tls.close()
+            return end ?? 0
+        }()
+        let connection = try await TCPConnection.connect(to: listener.localAddress, deadline: .now + .seconds(5))
+        let tls = try await TLSStream.connect(
+            over: connection, serverName: "mock.test", context: try .opportunisticClient(), deadline: .now + .seconds(5))
+        var greeting: [UInt8] = []
+        _ = try await tls.read(appendingTo: &greeting, maxBytes: 1024, deadline: .now + .seconds(5))
+        #expect(greeting == Array("hello".utf8))
+        let reader = Task {
+            var more: [UInt8] = []
+            do {
+                _ = try await tls.read(appendingTo: &more, maxBytes: 1024, deadline: .now + .seconds(5))
+                return "read"
+            } catch {
+                return "failed"
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))  // the reader holds the engine, waiting
+        tls.close()
+        #expect(await reader.value == "failed")
+        #expect(try await served == 0)
+    }
+
     @Test("A peer that speaks no TLS: a .tls error with OpenSSL's reason")
     func notTLS() async throws {
         let listener = try TCPListener.bind(to: try SocketAddress(ip: "127.0.0.1", port: 0))
