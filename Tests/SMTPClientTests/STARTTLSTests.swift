@@ -298,6 +298,13 @@ struct STARTTLSTests {
 
 @Suite("TLSStream")
 struct TLSStreamTests {
+    /// A client connected to `listener` over TLS (SNI mock.test, certificate not verified).
+    private static func client(of listener: TCPListener) async throws -> TLSStream {
+        let connection = try await TCPConnection.connect(to: listener.localAddress, deadline: .now + .seconds(5))
+        return try await TLSStream.connect(
+            over: connection, serverName: "mock.test", context: try .opportunisticClient(), deadline: .now + .seconds(5))
+    }
+
     @Test("Client and server over loopback: bytes both ways, close_notify ends the peer's stream")
     func roundTrip() async throws {
         let listener = try TCPListener.bind(to: try SocketAddress(ip: "127.0.0.1", port: 0))
@@ -316,9 +323,7 @@ struct TLSStreamTests {
             tls.close()
             return end == 0 ? received : []
         }()
-        let connection = try await TCPConnection.connect(to: listener.localAddress, deadline: .now + .seconds(5))
-        let tls = try await TLSStream.connect(
-            over: connection, serverName: "mock.test", context: try .opportunisticClient(), deadline: .now + .seconds(5))
+        let tls = try await Self.client(of: listener)
         #expect(tls.protocolVersion == "TLSv1.3")
         let payload = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         try await tls.write(payload, deadline: .now + .seconds(5))
@@ -343,9 +348,7 @@ struct TLSStreamTests {
             tls.close()
             return end
         }()
-        let connection = try await TCPConnection.connect(to: listener.localAddress, deadline: .now + .seconds(5))
-        let tls = try await TLSStream.connect(
-            over: connection, serverName: "mock.test", context: try .opportunisticClient(), deadline: .now + .seconds(5))
+        let tls = try await Self.client(of: listener)
         tls.close()  // no write, no read: the Finished goes with close_notify
         #expect(try await served == 0)
     }
@@ -365,9 +368,7 @@ struct TLSStreamTests {
             tls.close()
             return end ?? 0
         }()
-        let connection = try await TCPConnection.connect(to: listener.localAddress, deadline: .now + .seconds(5))
-        let tls = try await TLSStream.connect(
-            over: connection, serverName: "mock.test", context: try .opportunisticClient(), deadline: .now + .seconds(5))
+        let tls = try await Self.client(of: listener)
         var greeting: [UInt8] = []
         _ = try await tls.read(appendingTo: &greeting, maxBytes: 1024, deadline: .now + .seconds(5))
         #expect(greeting == Array("hello".utf8))
