@@ -274,7 +274,7 @@ struct AttemptStateMachine {
             // inputs are on their way) starts nothing: nobody would get the answer.
             let expired = callers.filter { $0.view == .waiting && $0.deadline <= now }.map(\.id)
             if expired.count == waitingCount {
-                for caller in expired { callerLeft(caller, now: now, &actions) }
+                for caller in expired { callerLeft(caller, cancelled: false, now: now, &actions) }
                 break
             }
             state = .racing
@@ -293,8 +293,10 @@ struct AttemptStateMachine {
         case .staggerElapsed(let generation):
             guard case .racing = state, generation == staggerGeneration else { break }
             startNext(now: now, &actions)
-        case .budgetElapsed(let caller), .callerCancelled(let caller):
-            callerLeft(caller, now: now, &actions)
+        case .budgetElapsed(let caller):
+            callerLeft(caller, cancelled: false, now: now, &actions)
+        case .callerCancelled(let caller):
+            callerLeft(caller, cancelled: true, now: now, &actions)
         case .callerJoined(let caller, let start, let deadline):
             callers.append(Caller(id: caller, start: start, deadline: deadline, view: .waiting))
         case .transactionFinished(let result, let record):
@@ -508,7 +510,9 @@ struct AttemptStateMachine {
     }
 
     /// A caller's budget ended, or its task was cancelled: the state decides its answer.
-    private mutating func callerLeft(_ id: Int, now: Moment, _ actions: inout Actions) {
+    private mutating func callerLeft(
+        _ id: Int, cancelled: Bool, now: Moment, _ actions: inout Actions
+    ) {
         guard let index = callers.firstIndex(where: { $0.id == id }), callers[index].view == .waiting
         else { return }
         let inTransaction: Bool
@@ -528,7 +532,7 @@ struct AttemptStateMachine {
         }
         // A re-send waits for a transaction started, whatever its budget.
         if inTransaction, mode == .redelivery { return }
-        var outcome = budgetOutcome(start: callers[index].start, now: now)
+        var outcome = budgetOutcome(start: callers[index].start, cancelled: cancelled, now: now)
         if case .send(queue: true) = mode {
             callers[index].view = .storing
             store = .forCaller(outcome)
@@ -553,26 +557,28 @@ struct AttemptStateMachine {
     }
 
     /// The deferred outcome for a caller whose budget ended in the current state.
-    private func budgetOutcome(start: Moment, now: Moment)
+    private func budgetOutcome(start: Moment, cancelled: Bool, now: Moment)
         -> VerificationOutcome
     {
         let reason: OutcomeReason
         let detail: String
         var mx: MailExchangerUsed?
+        // A cancelled call is a budget ending now: the same reasons, its own words in logs.
+        let ended = cancelled ? "the call was cancelled" : "the budget ended"
         switch state {
         case .resolving:
             reason = .dnsUnavailable
-            detail = "the budget ended while waiting for DNS"
+            detail = "\(ended) while waiting for DNS"
         case .transacting:
             reason = .budgetExceeded
             detail =
                 mode == .probe
-                ? "the budget ended inside the SMTP transaction"
-                : "the budget ended inside the SMTP transaction; it goes on in the background"
+                ? "\(ended) inside the SMTP transaction"
+                : "\(ended) inside the SMTP transaction; it goes on in the background"
             mx = winner?.used
         default:
             reason = .noReachableHost
-            detail = "the budget ended before any MX host completed the greeting and EHLO"
+            detail = "\(ended) before any MX host completed the greeting and EHLO"
             mx = contestants.last?.candidate.used
         }
         return VerificationOutcome(

@@ -137,7 +137,9 @@ public final class VerificationCoordinator: Sendable {
     /// Each access subscribes anew: the stream gets every event published from then on
     /// (the first subscriber after a quiet spell also gets the events published while
     /// nobody listened, the newest 10,000). Cancelling the task that iterates one stream
-    /// ends that stream only.
+    /// ends that stream only. While ``run()`` runs with a ``Configuration/observer``, it
+    /// subscribes too (to hand late finals to the observer): events published when the
+    /// application had no stream of its own then went to the observer, not to a backlog.
     public var events: AsyncStream<DeliveryEvent> { engine.events }
 
     /// The final outcome of the send that returned `outcome`: `outcome` itself, unless it

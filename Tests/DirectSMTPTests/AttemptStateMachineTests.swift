@@ -310,6 +310,18 @@ struct AttemptStateMachineTests {
         #expect(outcome.elapsed == .milliseconds(500))
         #expect(outcome.dnsDuration == .milliseconds(2))
         #expect(outcome.timings.isEmpty)
+        #expect(outcome.detail?.hasPrefix("the budget ended") == true, "\(outcome.detail ?? "")")
+    }
+
+    @Test("A cancelled call gets the budget's reason for its phase, in words of its own")
+    func cancelledOutcomeDetails() throws {
+        let start = ContinuousClock.now
+        var machine = Self.racingBoth(start: start)
+        let actions = machine.handle(.callerCancelled(caller: 0), now: start + .milliseconds(300))
+        let outcome = try #require(actions.answer, "no answer: \(Self.describe(actions))")
+        #expect(outcome.reason == .noReachableHost)
+        #expect(outcome.detail?.hasPrefix("the call was cancelled") == true, "\(outcome.detail ?? "")")
+        #expect(outcome.elapsed == .milliseconds(300))
     }
 
     @Test("The winner's outcome carries its reply, its host, its timings and the losers' notes")
