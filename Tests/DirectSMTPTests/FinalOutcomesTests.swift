@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 import Testing
 
 @testable import DirectSMTP
@@ -47,7 +47,7 @@ struct FinalOutcomesTests {
     private static func returns(
         _ task: Task<VerificationOutcome?, Never>, within limit: Duration
     ) async -> VerificationOutcome?? {
-        let result = Mutex<VerificationOutcome??>(nil)
+        let result = Lock<VerificationOutcome??>(nil)
         let watcher = Task {
             let value = await task.value
             result.withLock { $0 = .some(value) }
