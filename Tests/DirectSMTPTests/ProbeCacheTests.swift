@@ -133,7 +133,10 @@ struct ProbeCacheTests {
             return await group.reduce(into: [OutcomeReason]()) { $0.append($1) }
         }
         #expect(reasons.count == count)
-        #expect(reasons.allSatisfy { $0 == .noReachableHost })
+        // No host answers: each budget ends before one did (or, on a slow machine, before
+        // the lookup's answer was taken in).
+        let reached = reasons.filter { $0 != .noReachableHost && $0 != .dnsUnavailable }
+        #expect(reached.isEmpty, "\(reached.count) calls ended otherwise: \(Set(reached))")
         let limit = ContinuousClock.now + .seconds(5)
         while engine.limiter.active("example.com") != 0, ContinuousClock.now < limit {
             try? await Task.sleep(for: .milliseconds(20))
