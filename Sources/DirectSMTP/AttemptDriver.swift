@@ -58,8 +58,11 @@ private enum CallerSlot {
 /// its metadata at run time.
 private struct AttemptDriverCore {
     var machine: AttemptStateMachine
-    /// By caller number (numbered from 0 in the order they come: an array, not a table).
-    var callers: [CallerSlot] = []
+    /// Caller 0, every attempt's (the only one of a send).
+    var first = CallerSlot.pending
+    /// The probes that joined, by caller number from 1 (numbered in the order they come:
+    /// an array, not a table).
+    var joined: [CallerSlot] = []
     /// By candidate index: the job dialling it (not the adopted dial's: see `adopted`).
     var dials: [WorkerPool.Job?] = []
     var resolve: WorkerPool.Job?
@@ -72,10 +75,14 @@ private struct AttemptDriverCore {
     var isDone = false
 
     subscript(caller id: Int) -> CallerSlot {
-        get { id < callers.count ? callers[id] : .pending }
+        get { id == 0 ? first : id <= joined.count ? joined[id - 1] : .pending }
         set {
-            while callers.count <= id { callers.append(.pending) }
-            callers[id] = newValue
+            guard id > 0 else {
+                first = newValue
+                return
+            }
+            while joined.count < id { joined.append(.pending) }
+            joined[id - 1] = newValue
         }
     }
 
