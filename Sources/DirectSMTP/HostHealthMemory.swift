@@ -9,7 +9,12 @@ final class HostHealthMemory: Sendable {
     private let penalty: Duration
     private let capacity: Int
     private let clock: @Sendable () -> ContinuousClock.Instant
-    private let penalized = Lock<[String: ContinuousClock.Instant]>([:])
+    private let origin: ContinuousClock.Instant
+    /// When each penalty ends, as the time since `origin` (as ``ProbeCache`` keeps its
+    /// expiry times): `ContinuousClock.Instant` is not frozen, so a table of them had a
+    /// layout known only at run time, and every function this memory's calls are inlined
+    /// into (the attempt driver's) set up room for its instants on each call.
+    private let penalized = Lock<[String: Duration]>([:])
     /// The table's size, kept under its lock and read without it: while nothing is
     /// remembered (the usual state) ordering and marking healthy take no lock at all.
     private let remembered = Atomic<Int>(0)
@@ -22,12 +27,16 @@ final class HostHealthMemory: Sendable {
         self.penalty = penalty
         self.capacity = capacity
         self.clock = clock
+        self.origin = clock()
     }
+
+    /// The clock's time, as the time since `origin`.
+    private func now() -> Duration { origin.duration(to: clock()) }
 
     /// `ip` failed or was too slow: try it last until the penalty ends.
     func markUnhealthy(_ ip: String) {
         guard penalty > .zero else { return }
-        let now = clock()
+        let now = now()
         let swept = penalized.withLock { table -> Bool in
             var swept = false
             if table.count >= capacity, table[ip] == nil {
@@ -67,14 +76,14 @@ final class HostHealthMemory: Sendable {
     /// Whether `ip` is being penalized now.
     func isUnhealthy(_ ip: String) -> Bool {
         guard remembered.load(ordering: .relaxed) > 0 else { return false }
-        let now = clock()
+        let now = now()
         return penalized.withLock { ($0[ip]).map { $0 > now } ?? false }
     }
 
     /// `candidates` with the penalized ones moved to the end, each group in its order.
     func ordered(_ candidates: [RaceCandidate]) -> [RaceCandidate] {
         guard remembered.load(ordering: .relaxed) > 0 else { return candidates }
-        let now = clock()
+        let now = now()
         let unhealthy: Set<String> = penalized.withLock { table in
             guard !table.isEmpty else { return [] }
             return Set(
