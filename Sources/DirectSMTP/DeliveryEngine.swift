@@ -229,14 +229,13 @@ final class DeliveryEngine<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Sen
 
     // MARK: Candidates
 
-    /// The candidates of an address-literal domain (`[192.0.2.1]`) at `address`, its
-    /// address as ``EmailAddress`` parsed it (health order applied). Synchronous: a
-    /// literal needs no lookup.
+    /// The candidate of an address-literal domain (`[192.0.2.1]`) at `address`, its
+    /// address as ``EmailAddress`` parsed it (one address: no order to apply).
+    /// Synchronous: a literal needs no lookup.
     func literalCandidates(_ domain: String, address: IPAddress) -> RaceCandidateList {
-        ordered(
-            Self.candidateList(
-                [MailHost(name: domain, preference: 0, addresses: [address])],
-                complete: true, settings: settings))
+        Self.candidateList(
+            [MailHost(name: domain, preference: 0, addresses: [address])], complete: true,
+            settings: settings)
     }
 
     /// With ``AddressFamilyPreference/ipv4First``, every IPv4 candidate before any IPv6 one,
