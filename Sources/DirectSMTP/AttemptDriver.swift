@@ -280,10 +280,11 @@ final class AttemptDriver<Lookup: MailExchangerLookup, Dialer: SMTPDialer>: Send
                 executed.transaction = index  // the winner's dial job goes on with it (`runDial`)
             }
             if actions.done {
+                // The jobs' handles stay: a budget's clean-up, 20 ms behind the answer, may
+                // still have dials to cancel (with a queue, the deferral can be stored and
+                // the attempt end before it runs). A finished job's handle cancels nothing.
                 let stagger: ScheduledTimer? = core.withLock { core in
                     core.isDone = true
-                    core.resolve = nil
-                    core.dials = []
                     return core.stagger
                 }
                 if let stagger { engine.loop.cancel(stagger) }

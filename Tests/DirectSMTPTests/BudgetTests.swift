@@ -79,6 +79,29 @@ struct BudgetTests {
         #expect(engine.dialer.snapshot.transactions.count == 1)
     }
 
+    @Test(
+        "A budget's clean-up cancels the race's dials, also when the deferral was stored before it",
+        arguments: [false, true])
+    func cleanUpCancelsDials(queued: Bool) async {
+        // With a queue the caller is answered once the deferral is stored, which a fast
+        // store does within the clean-up's 20 ms: the attempt then ended first, and its
+        // dials' handles were gone when the clean-up came to cancel them (the blackholed
+        // dial ran on to its step timeouts, its slot already given to the next call).
+        let engine = FakeEngine(
+            lookup: FakeLookup(hosts: [(10, "127.0.0.11")]),
+            servers: ["127.0.0.11": .blackholed])
+        let stored: FakeEngine.DeferredHandler = { _ in true }
+        let outcome = await engine.send(budget: .milliseconds(300), onDeferred: queued ? stored : nil)
+        #expect(outcome.reason == .noReachableHost)
+        #expect(outcome.queued == queued)
+        let limit = ContinuousClock.now + .seconds(2)
+        while engine.dialer.snapshot.closed.isEmpty, ContinuousClock.now < limit {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(engine.dialer.snapshot.closed == ["127.0.0.11"])
+        #expect(engine.limiter.active("example.com") == 0)
+    }
+
     @Test("A verdict known before the budget is the answer, even if the bookkeeping after the race runs past it")
     func winnerBeforeBudgetGivesItsVerdict() async throws {
         // The first host refuses at once but its record takes 400 ms to collect; the
