@@ -13,7 +13,7 @@
 
 // epoll_pwait2 is called by its number: glibc declares it only from 2.35 on, and the
 // library must build against older ones, whose kernels may well have the call. Since
-// Linux 5.1 a new call has the same number on every architecture.
+// Linux 5.1 a new call has the same number on every architecture but alpha.
 #ifndef SYS_epoll_pwait2
 #define SYS_epoll_pwait2 441
 #endif
@@ -46,7 +46,7 @@ int64_t directsmtp_heap_in_use_bytes(void) {
     struct mallinfo2 info = mallinfo2();
     return (int64_t)(info.uordblks + info.hblkhd);
 #elif defined(__GLIBC__)
-    // Before glibc 2.33 only mallinfo, whose int fields wrap past 2 GiB.
+    // Before glibc 2.33 only mallinfo, whose int fields (read as unsigned) wrap past 4 GiB.
     struct mallinfo info = mallinfo();
     return (int64_t)(unsigned)info.uordblks + (int64_t)(unsigned)info.hblkhd;
 #else

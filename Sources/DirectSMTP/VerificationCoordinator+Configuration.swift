@@ -87,7 +87,9 @@ extension VerificationCoordinator {
         /// order (default 10; at least 1). The domain comes from a form: without a limit, a
         /// zone listing thousands of addresses would make this server connect to each of
         /// them on every call and every retry. Large providers publish about five MX hosts
-        /// with an IPv4 and an IPv6 address each. (Postfix's `smtp_mx_address_limit` is 5.)
+        /// with an IPv4 and an IPv6 address each. As with Postfix (whose
+        /// `smtp_mx_address_limit` is 5), the addresses left out are not tried: if every
+        /// one dialled refuses us with 5xx, the outcome is `rejected(sender-rejected)`.
         public var mxAddressLimit = 10
         /// The queue's clock: when re-sends are due and when a message is too old
         /// (default the wall clock). Tests inject a ``ManualQueueClock`` and move it, so a
