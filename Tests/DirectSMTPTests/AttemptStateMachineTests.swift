@@ -301,10 +301,7 @@ struct AttemptStateMachineTests {
 
     @Test("A budget outcome names the phase's host and the caller's own elapsed time")
     func budgetOutcomeDetails() throws {
-        let start = ContinuousClock.now
-        var machine = Self.racingBoth(start: start)
-        let actions = machine.handle(.budgetElapsed(caller: 0), now: start + .milliseconds(500))
-        let outcome = try #require(actions.answer, "no answer: \(Self.describe(actions))")
+        let outcome = try Self.answerWhileRacing(.budgetElapsed(caller: 0), at: 500)
         #expect(outcome.reason == .noReachableHost)
         #expect(outcome.mx?.ip == "127.0.0.12", "the last one tried")
         #expect(outcome.elapsed == .milliseconds(500))
@@ -315,13 +312,19 @@ struct AttemptStateMachineTests {
 
     @Test("A cancelled call gets the budget's reason for its phase, in words of its own")
     func cancelledOutcomeDetails() throws {
-        let start = ContinuousClock.now
-        var machine = Self.racingBoth(start: start)
-        let actions = machine.handle(.callerCancelled(caller: 0), now: start + .milliseconds(300))
-        let outcome = try #require(actions.answer, "no answer: \(Self.describe(actions))")
+        let outcome = try Self.answerWhileRacing(.callerCancelled(caller: 0), at: 300)
         #expect(outcome.reason == .noReachableHost)
         #expect(outcome.detail?.hasPrefix("the call was cancelled") == true, "\(outcome.detail ?? "")")
         #expect(outcome.elapsed == .milliseconds(300))
+    }
+
+    /// Caller 0's answer to `input` (its budget or its cancellation) `ms` after the start,
+    /// while both hosts are being dialled.
+    static func answerWhileRacing(_ input: Machine.Input, at ms: Int) throws -> VerificationOutcome {
+        let start = ContinuousClock.now
+        var machine = Self.racingBoth(start: start)
+        let actions = machine.handle(input, now: start + .milliseconds(ms))
+        return try #require(actions.answer, "no answer: \(Self.describe(actions))")
     }
 
     @Test("The winner's outcome carries its reply, its host, its timings and the losers' notes")

@@ -298,6 +298,12 @@ struct STARTTLSTests {
 
 @Suite("TLSStream")
 struct TLSStreamTests {
+    /// The server side of the next connection to `listener`, over TLS.
+    private static func server(of listener: TCPListener, _ context: TLSContext) async throws -> TLSStream {
+        let connection = try await listener.accept()
+        return try await TLSStream.accept(over: connection, context: context, deadline: .now + .seconds(5))
+    }
+
     /// A client connected to `listener` over TLS (SNI mock.test, certificate not verified).
     private static func client(of listener: TCPListener) async throws -> TLSStream {
         let connection = try await TCPConnection.connect(to: listener.localAddress, deadline: .now + .seconds(5))
@@ -311,8 +317,7 @@ struct TLSStreamTests {
         defer { listener.close() }
         let context = try MockTLSCertificate.serverContext()
         async let served: [UInt8] = {
-            let connection = try await listener.accept()
-            let tls = try await TLSStream.accept(over: connection, context: context, deadline: .now + .seconds(5))
+            let tls = try await Self.server(of: listener, context)
             var received: [UInt8] = []
             while received.count < 100_000 {
                 _ = try await tls.read(appendingTo: &received, maxBytes: 64 * 1024, deadline: .now + .seconds(5))
@@ -340,9 +345,8 @@ struct TLSStreamTests {
         defer { listener.close() }
         let context = try MockTLSCertificate.serverContext()
         async let served: Int = {
-            let connection = try await listener.accept()
             // Completes only once the client's Finished arrives (sent with close_notify).
-            let tls = try await TLSStream.accept(over: connection, context: context, deadline: .now + .seconds(5))
+            let tls = try await Self.server(of: listener, context)
             var rest: [UInt8] = []
             let end = try await tls.read(appendingTo: &rest, maxBytes: 1024, deadline: .now + .seconds(5))
             tls.close()
@@ -359,8 +363,7 @@ struct TLSStreamTests {
         defer { listener.close() }
         let context = try MockTLSCertificate.serverContext()
         async let served: Int = {
-            let connection = try await listener.accept()
-            let tls = try await TLSStream.accept(over: connection, context: context, deadline: .now + .seconds(5))
+            let tls = try await Self.server(of: listener, context)
             try await tls.write(Array("hello".utf8), deadline: .now + .seconds(5))
             var rest: [UInt8] = []
             // No close_notify comes (the client's engine was busy): end of stream, or reset.
