@@ -556,7 +556,8 @@ struct AttemptStateMachine {
         }
     }
 
-    /// The deferred outcome for a caller whose budget ended in the current state.
+    /// The deferred outcome for a caller whose budget ended (or whose call was cancelled)
+    /// in the current state.
     private func budgetOutcome(start: Moment, cancelled: Bool, now: Moment)
         -> VerificationOutcome
     {
