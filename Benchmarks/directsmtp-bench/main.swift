@@ -9,7 +9,7 @@ let benchUsage = """
     usage: directsmtp-bench coordinator [--calls N] [--concurrency C] [--rounds R] [--blackholed N]
                                        [--budget-ms MS] [--only send|probe|budget|round-trips|starvation]
                                        [--target HOST:PORT] [--executor loop|global] [--raw-executor loop|global]
-                                       [--side coordinator|raw] [--json]
+                                       [--side coordinator|raw] [--floor] [--json]
            directsmtp-bench echo [--connections C] [--requests N] [--size BYTES] [--json]
            directsmtp-bench hold [--connections C] [--json]
            directsmtp-bench timeouts [--operations N] [--json]

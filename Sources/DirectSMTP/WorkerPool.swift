@@ -21,21 +21,24 @@ import Synchronization
 /// coordinator passes its event loop, so an attempt's socket waits resume on the loop's
 /// own thread instead of waking a thread of the global pool for every reply.
 ///
+/// Package access: the coordinator benchmark's hand-off floor (`--floor`) runs bare
+/// sessions on a pool of its own, to measure what answering from outside the work costs.
+///
 /// Cancelling a job (``Job/cancel()``) cancels its worker's task, the only way to cut
 /// short the socket waits inside it; that worker then retires after the job instead of
 /// parking, since task cancellation cannot be undone. Cancellation is the rare path (a
 /// budget that ended before the transaction), so a new worker now and then is cheap.
-final class WorkerPool: Sendable {
+package final class WorkerPool: Sendable {
     /// One submitted job: cancel it with ``cancel()``. A value, not an object: the worker
     /// it went to and its number there (a job object and its lock per call cost ~1.5k
     /// instructions of a probe's ~340k, made and freed for a handle rarely used).
-    struct Job: Sendable {
+    package struct Job: Sendable {
         fileprivate let worker: Worker
         fileprivate let number: UInt64
 
         /// Cancels the task running this job, if it still is; a job not started yet then
         /// never starts. Harmless once it finished.
-        func cancel() {
+        package func cancel() {
             worker.cancel(number)
         }
     }
@@ -127,14 +130,14 @@ final class WorkerPool: Sendable {
     private let state = Lock(State())
     private let started = Atomic<Int>(0)
 
-    init(executor: (any TaskExecutor)? = nil, maximumIdle: Int = 256) {
+    package init(executor: (any TaskExecutor)? = nil, maximumIdle: Int = 256) {
         self.executor = executor
         self.maximumIdle = max(0, maximumIdle)
     }
 
     /// Ends the parked workers and lets every busy one end after its job: the owner is
     /// going away. Jobs submitted afterwards still run (each on a worker that then ends).
-    func shutdown() {
+    package func shutdown() {
         let idle = state.withLock { state in
             state.stopped = true
             defer { state.idle = [] }
@@ -145,7 +148,7 @@ final class WorkerPool: Sendable {
 
     /// Runs `body` on an idle worker, or on a new one.
     @discardableResult
-    func submit(_ body: @escaping @Sendable () async -> Void) -> Job {
+    package func submit(_ body: @escaping @Sendable () async -> Void) -> Job {
         // The job is assigned under the worker's lock, which the worker takes to run it.
         if let idle = state.withLock({ $0.idle.popLast() }) {
             let job = idle.worker.assign(body)
